@@ -1,0 +1,174 @@
+//! Results of rules. Every rule emits a [`Finding`] for every target it judged: a pass, a fail, or an
+//! error when the input could not be read (unknown is never a pass).
+
+use std::fmt;
+
+/// How bad a failure is. Ordered, so `--fail-on` can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown severity `{s}` (expected low, medium, high or critical)")
+            })
+    }
+}
+
+/// The outcome of one rule on one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The rule could not decide because its input could not be read.
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// How sure the rule is, separate from how bad it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+/// One result. Built only through [`FindingBuilder`] so a result always names its target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub status: Status,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub account: String,
+    pub region: String,
+    /// The resource judged; stable across a fix so a fail and its later pass share a fingerprint.
+    pub resource: String,
+    /// The KMS key involved, when there is one.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+/// The resource name used for X-Ray's per-region encryption configuration, which has no ARN.
+pub const XRAY_ENCRYPTION_CONFIG: &str = "xray-encryption-config";
+
+/// Builds a [`Finding`] from a rule's metadata and a target.
+#[derive(Debug)]
+pub struct FindingBuilder {
+    rule: &'static str,
+    severity: Severity,
+    account: String,
+    region: String,
+    resource: String,
+    key: Option<String>,
+    confidence: Confidence,
+}
+
+impl FindingBuilder {
+    pub fn new(
+        meta: &crate::RuleMeta,
+        account: impl Into<String>,
+        region: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> Self {
+        Self {
+            rule: meta.id,
+            severity: meta.severity,
+            account: account.into(),
+            region: region.into(),
+            resource: resource.into(),
+            key: None,
+            confidence: Confidence::High,
+        }
+    }
+
+    pub fn key(mut self, key: Option<&str>) -> Self {
+        self.key = key.map(str::to_owned);
+        self
+    }
+
+    pub fn confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
+        self
+    }
+
+    fn build(self, status: Status, message: String) -> Finding {
+        Finding {
+            rule: self.rule,
+            status,
+            severity: self.severity,
+            confidence: self.confidence,
+            account: self.account,
+            region: self.region,
+            resource: self.resource,
+            key: self.key,
+            message,
+        }
+    }
+
+    pub fn pass(self, message: impl Into<String>) -> Finding {
+        self.build(Status::Pass, message.into())
+    }
+
+    pub fn fail(self, message: impl Into<String>) -> Finding {
+        self.build(Status::Fail, message.into())
+    }
+
+    /// An unknown result. Its confidence is always low: the rule could not look.
+    pub fn error(self, message: impl Into<String>) -> Finding {
+        self.confidence(Confidence::Low)
+            .build(Status::Error, message.into())
+    }
+}

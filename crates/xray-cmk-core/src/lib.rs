@@ -1,0 +1,18 @@
+//! The pure core of xray-cmk: the inventory model, the rules that judge it and the findings they
+//! produce. Nothing here performs I/O or links the AWS SDK, so the whole rule set can be tested with
+//! hand-built inventories in milliseconds.
+
+pub mod finding;
+pub mod model;
+pub mod region;
+pub mod rule;
+pub mod rules;
+pub mod summary;
+
+pub use finding::{Confidence, Finding, Severity, Status};
+pub use model::{
+    CollectionError, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState, KmsKey, Observed,
+    Origin, XrayEncryption, XrayTarget,
+};
+pub use rule::{evaluate, Rule, RuleMeta};
+pub use summary::Summary;

@@ -1,0 +1,102 @@
+//! Counts over one scan's findings, per result and per target (account and region).
+
+use std::collections::BTreeMap;
+
+use crate::finding::{Finding, Severity, Status};
+
+/// A target is *compliant* when every rule passed, *failing* when any rule failed, and *error* when
+/// nothing failed but something could not be read. An error target is not compliant: unknown is
+/// never a pass, so it counts against the percentage.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Summary {
+    pub targets: usize,
+    pub compliant: usize,
+    pub failing: usize,
+    pub errors: usize,
+    pub passed_results: usize,
+    pub failed_results: usize,
+    pub error_results: usize,
+    /// `compliant / targets` in percent, one decimal; `None` when nothing was scanned.
+    pub compliance_pct: Option<f64>,
+}
+
+impl Summary {
+    pub fn from_findings(findings: &[Finding]) -> Self {
+        let mut per_target: BTreeMap<(&str, &str), Status> = BTreeMap::new();
+        let mut s = Summary::default();
+        for f in findings {
+            match f.status {
+                Status::Pass => s.passed_results += 1,
+                Status::Fail => s.failed_results += 1,
+                Status::Error => s.error_results += 1,
+            }
+            let worst = per_target
+                .entry((&f.account, &f.region))
+                .or_insert(Status::Pass);
+            // Fail outranks Error outranks Pass for a target's status.
+            *worst = match (*worst, f.status) {
+                (Status::Fail, _) | (_, Status::Fail) => Status::Fail,
+                (Status::Error, _) | (_, Status::Error) => Status::Error,
+                _ => Status::Pass,
+            };
+        }
+        s.targets = per_target.len();
+        for status in per_target.values() {
+            match status {
+                Status::Pass => s.compliant += 1,
+                Status::Fail => s.failing += 1,
+                Status::Error => s.errors += 1,
+            }
+        }
+        s.compliance_pct = (s.targets > 0)
+            .then(|| (s.compliant as f64 * 1000.0 / s.targets as f64).round() / 10.0);
+        s
+    }
+
+    /// True when some result failed at or above `threshold`.
+    pub fn has_failures_at_or_above(findings: &[Finding], threshold: Severity) -> bool {
+        findings
+            .iter()
+            .any(|f| f.status == Status::Fail && f.severity >= threshold)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::*;
+    use crate::{evaluate, Inventory};
+
+    #[test]
+    fn counts_targets_by_worst_status() {
+        let mut inv = Inventory::default();
+        let mut add = |mut part: Inventory, region: &str| {
+            for t in &mut part.targets {
+                t.region = region.into();
+            }
+            inv.targets.extend(part.targets);
+            inv.keys.extend(part.keys);
+        };
+        add(with_key(|_| {}), "us-east-1");
+        add(none_config(), "us-east-2");
+        add(unreadable_config(), "eu-north-1");
+        add(with_key(|_| {}), "eu-west-1");
+        let findings = evaluate(&inv);
+        let s = Summary::from_findings(&findings);
+        assert_eq!((s.targets, s.compliant, s.failing, s.errors), (4, 2, 1, 1));
+        assert_eq!(s.compliance_pct, Some(50.0));
+        assert_eq!(s.failed_results, 1);
+        assert_eq!(s.error_results, 4);
+        assert_eq!(s.passed_results, 8);
+        assert!(Summary::has_failures_at_or_above(&findings, Severity::High));
+        assert!(!Summary::has_failures_at_or_above(
+            &findings,
+            Severity::Critical
+        ));
+    }
+
+    #[test]
+    fn empty_scan_has_no_percentage() {
+        assert_eq!(Summary::from_findings(&[]).compliance_pct, None);
+    }
+}
