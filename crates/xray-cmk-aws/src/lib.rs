@@ -1,1 +1,12 @@
-//! placeholder
+//! Reads X-Ray and KMS state from AWS into the core's [`Inventory`](xray_cmk_core::Inventory).
+//!
+//! This is the only crate that links the AWS SDK. Collection never judges: a failed call becomes an
+//! [`Observed::Unknown`](xray_cmk_core::Observed) carrying the reason, and the rules decide.
+
+pub mod collect;
+pub mod error;
+pub mod session;
+
+pub use collect::{collect_target, describe_key, scan, ClientSource};
+pub use error::{classify, SetupError};
+pub use session::{enabled_regions, load, Identity, Session, SessionOptions};

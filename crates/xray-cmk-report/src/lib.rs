@@ -1,1 +1,43 @@
-//! placeholder
+//! Renderers over one [`Report`] value: a table for people and the frozen JSON v1 document for
+//! programs. Renderers never decide anything; they only present what the core concluded.
+
+pub mod json_v1;
+pub mod table;
+
+use xray_cmk_core::{Finding, Summary};
+
+/// What one scan covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+/// Everything a renderer needs about one scan.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub tool_version: String,
+    /// RFC 3339, UTC.
+    pub generated_at: String,
+    pub scope: Scope,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+impl Report {
+    pub fn new(
+        tool_version: impl Into<String>,
+        generated_at: impl Into<String>,
+        scope: Scope,
+        findings: Vec<Finding>,
+    ) -> Self {
+        let summary = Summary::from_findings(&findings);
+        Self {
+            tool_version: tool_version.into(),
+            generated_at: generated_at.into(),
+            scope,
+            findings,
+            summary,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Turning SDK errors into the core's [`CollectionError`], and the errors that stop a scan before
+//! it starts.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use xray_cmk_core::{CollectionError, ErrorKind};
+
+/// Errors that make a scan impossible. Each message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("no AWS credentials found: {detail}. Configure credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, `aws configure`, `aws sso login`) or pass --profile")]
+    NoCredentials { detail: String },
+    #[error("AWS profile `{profile}` could not be used: {detail}. Check `aws configure list-profiles` and your AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE")]
+    Profile { profile: String, detail: String },
+    #[error(
+        "could not reach AWS{endpoint}: {detail}. Check your network, proxy or AWS_ENDPOINT_URL"
+    )]
+    Unreachable { endpoint: String, detail: String },
+    #[error("{operation} failed: {detail}")]
+    Call { operation: String, detail: String },
+}
+
+fn kind_for_code(code: &str, http_status: Option<u16>) -> ErrorKind {
+    match code {
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "UnauthorizedOperation"
+        | "UnauthorizedException"
+        | "NotAuthorized"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredTokenException"
+        | "ExpiredToken" => ErrorKind::AccessDenied,
+        "NotFoundException" | "ResourceNotFoundException" => ErrorKind::NotFound,
+        "ThrottlingException"
+        | "ThrottledException"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded"
+        | "Throttling" => ErrorKind::Throttled,
+        _ => match http_status {
+            Some(403) => ErrorKind::AccessDenied,
+            Some(429) => ErrorKind::Throttled,
+            _ => ErrorKind::Other,
+        },
+    }
+}
+
+/// Classifies an SDK error from `operation` (`service:Operation`) for the rules.
+pub fn classify<E, R>(operation: &str, err: &SdkError<E, R>) -> CollectionError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().map(str::to_owned);
+            let status = se.raw().status_code();
+            CollectionError {
+                operation: operation.to_owned(),
+                kind: kind_for_code(code.as_deref().unwrap_or(""), status),
+                message: se
+                    .err()
+                    .message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| match status {
+                        Some(s) => format!("HTTP {s}"),
+                        None => "no message".to_owned(),
+                    }),
+                code,
+            }
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CollectionError {
+            operation: operation.to_owned(),
+            kind: ErrorKind::Network,
+            code: None,
+            message: DisplayErrorContext(err).to_string(),
+        },
+        _ => CollectionError {
+            operation: operation.to_owned(),
+            kind: ErrorKind::Other,
+            code: err.code().map(str::to_owned),
+            message: DisplayErrorContext(err).to_string(),
+        },
+    }
+}
+
+/// The HTTP status of a raw response, abstracted so tests can classify without a real response.
+pub trait HttpStatus {
+    fn status_code(&self) -> Option<u16>;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> Option<u16> {
+        Some(self.status().as_u16())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        assert_eq!(
+            kind_for_code("AccessDeniedException", Some(400)),
+            ErrorKind::AccessDenied
+        );
+        assert_eq!(
+            kind_for_code("NotFoundException", Some(400)),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind_for_code("ThrottledException", Some(429)),
+            ErrorKind::Throttled
+        );
+        assert_eq!(kind_for_code("", Some(403)), ErrorKind::AccessDenied);
+        assert_eq!(kind_for_code("", Some(429)), ErrorKind::Throttled);
+        assert_eq!(
+            kind_for_code("InternalFailure", Some(500)),
+            ErrorKind::Other
+        );
+    }
+}

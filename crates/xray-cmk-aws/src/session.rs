@@ -1,0 +1,214 @@
+//! Loading AWS configuration the way the AWS CLI does, and finding out who we are and which regions
+//! the account has enabled.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_account::types::RegionOptStatus;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::error::{classify, SetupError};
+
+/// Region used for account-wide calls (STS, Account) when none is configured, as the AWS CLI's
+/// global endpoints do.
+pub const FALLBACK_REGION: &str = "us-east-1";
+
+/// How to reach AWS: the standard chain, optionally pinned to a profile and a home region.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Attempts per call, including the first, for the SDK's standard retry policy.
+    pub max_attempts: Option<u32>,
+}
+
+/// The caller, from `sts:GetCallerIdentity`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
+/// A loaded configuration and the identity it resolves to.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub config: SdkConfig,
+    pub identity: Identity,
+}
+
+fn endpoint_hint(config: &SdkConfig) -> String {
+    config
+        .endpoint_url()
+        .map(|u| format!(" at {u}"))
+        .unwrap_or_default()
+}
+
+/// Loads configuration, resolves credentials and calls `sts:GetCallerIdentity`, so that every
+/// problem with the environment is reported once, clearly, before any scanning starts.
+pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.unwrap_or(5)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        );
+    if let Some(profile) = &opts.profile {
+        // As with the AWS CLI, an explicit profile wins over credentials in the environment.
+        loader = loader.profile_name(profile).credentials_provider(
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build(),
+        );
+    }
+    if let Some(region) = &opts.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    let mut config = loader.load().await;
+    if config.region().is_none() {
+        config = config
+            .into_builder()
+            .region(Region::new(FALLBACK_REGION))
+            .build();
+    }
+
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| SetupError::NoCredentials {
+            detail: "no credentials provider is configured".into(),
+        })?;
+    if let Err(err) = provider.provide_credentials().await {
+        let detail = DisplayErrorContext(&err).to_string();
+        return Err(match &opts.profile {
+            Some(profile) => SetupError::Profile {
+                profile: profile.clone(),
+                detail,
+            },
+            None => SetupError::NoCredentials { detail },
+        });
+    }
+
+    let sts = aws_sdk_sts::Client::new(&config);
+    let who = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|err| match &err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => SetupError::Unreachable {
+                endpoint: endpoint_hint(&config),
+                detail: DisplayErrorContext(&err).to_string(),
+            },
+            _ => SetupError::Call {
+                operation: "sts:GetCallerIdentity".into(),
+                detail: classify("sts:GetCallerIdentity", &err).to_string(),
+            },
+        })?;
+    let identity = Identity {
+        account: who.account().unwrap_or_default().to_owned(),
+        arn: who.arn().unwrap_or_default().to_owned(),
+    };
+    if identity.account.is_empty() {
+        return Err(SetupError::Call {
+            operation: "sts:GetCallerIdentity".into(),
+            detail: "the response has no Account".into(),
+        });
+    }
+    Ok(Session { config, identity })
+}
+
+/// The regions enabled for the caller's account (`ENABLED` or `ENABLED_BY_DEFAULT`), sorted, from
+/// `account:ListRegions`.
+pub async fn enabled_regions(client: &aws_sdk_account::Client) -> Result<Vec<String>, SetupError> {
+    let mut pages = client
+        .list_regions()
+        .region_opt_status_contains(RegionOptStatus::Enabled)
+        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+        .into_paginator()
+        .items()
+        .send();
+    let mut regions = Vec::new();
+    while let Some(item) = pages.next().await {
+        let region = item.map_err(|err| SetupError::Call {
+            operation: "account:ListRegions".into(),
+            detail: format!(
+                "{}. Grant account:ListRegions or pass --regions",
+                classify("account:ListRegions", &err)
+            ),
+        })?;
+        // The filter is the server's job, but a region still opting in or out is not readable.
+        let enabled = matches!(
+            region.region_opt_status(),
+            Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
+        );
+        if let (true, Some(name)) = (enabled, region.region_name()) {
+            regions.push(name.to_owned());
+        }
+    }
+    regions.sort();
+    regions.dedup();
+    Ok(regions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_account::operation::list_regions::ListRegionsOutput;
+    use aws_sdk_account::types::Region as AcctRegion;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    fn region(name: &str, status: RegionOptStatus) -> AcctRegion {
+        AcctRegion::builder()
+            .region_name(name)
+            .region_opt_status(status)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn follows_pages_and_keeps_only_enabled_regions() {
+        let page1 = mock!(aws_sdk_account::Client::list_regions)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(|| {
+                ListRegionsOutput::builder()
+                    .regions(region("us-east-1", RegionOptStatus::EnabledByDefault))
+                    .regions(region("eu-south-1", RegionOptStatus::Enabling))
+                    .next_token("t1")
+                    .build()
+            });
+        let page2 = mock!(aws_sdk_account::Client::list_regions)
+            .match_requests(|r| r.next_token() == Some("t1"))
+            .then_output(|| {
+                ListRegionsOutput::builder()
+                    .regions(region("af-south-1", RegionOptStatus::Enabled))
+                    // A region with no name is skipped rather than panicking.
+                    .regions(AcctRegion::builder().build())
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_account, RuleMode::Sequential, [&page1, &page2]);
+        let regions = enabled_regions(&client).await.expect("regions");
+        assert_eq!(regions, vec!["af-south-1", "us-east-1"]);
+        assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn access_denied_says_what_to_do() {
+        let denied = mock!(aws_sdk_account::Client::list_regions).then_http_response(|| {
+            crate::collect::tests::wire(
+                403,
+                Some("AccessDeniedException"),
+                r#"{"message":"User is not authorized to perform: account:ListRegions"}"#,
+            )
+        });
+        let client = mock_client!(aws_sdk_account, [&denied]);
+        let err = enabled_regions(&client)
+            .await
+            .expect_err("denied")
+            .to_string();
+        assert!(err.contains("AccessDeniedException"), "{err}");
+        assert!(err.contains("--regions"), "{err}");
+    }
+}

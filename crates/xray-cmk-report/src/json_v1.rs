@@ -1,0 +1,115 @@
+//! The JSON output, schema version 1. These types are the public contract documented in
+//! `docs/json-v1.md`: they are separate from the core's types so internal changes never break users.
+//! Additive changes keep `1.x`; removing or renaming a field needs a new major version.
+
+use serde::Serialize;
+
+use crate::Report;
+
+pub const SCHEMA_VERSION: &str = "1.0";
+
+#[derive(Debug, Serialize)]
+pub struct Document<'a> {
+    pub schema_version: &'static str,
+    pub tool: Tool<'a>,
+    pub generated_at: &'a str,
+    pub scope: Scope<'a>,
+    pub summary: Summary,
+    pub results: Vec<ResultV1<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool<'a> {
+    pub name: &'static str,
+    pub version: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Scope<'a> {
+    pub accounts: &'a [String],
+    pub regions: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub targets: usize,
+    pub compliant: usize,
+    pub failing: usize,
+    pub errors: usize,
+    pub compliance_pct: Option<f64>,
+    pub results: ResultCounts,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResultCounts {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResultV1<'a> {
+    pub rule: &'a str,
+    pub status: &'static str,
+    pub severity: &'static str,
+    pub confidence: &'static str,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub resource: &'a str,
+    pub key: Option<&'a str>,
+    pub message: &'a str,
+}
+
+impl<'a> From<&'a Report> for Document<'a> {
+    fn from(r: &'a Report) -> Self {
+        let s = &r.summary;
+        Document {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "xray-cmk",
+                version: &r.tool_version,
+            },
+            generated_at: &r.generated_at,
+            scope: Scope {
+                accounts: &r.scope.accounts,
+                regions: &r.scope.regions,
+            },
+            summary: Summary {
+                targets: s.targets,
+                compliant: s.compliant,
+                failing: s.failing,
+                errors: s.errors,
+                compliance_pct: s.compliance_pct,
+                results: ResultCounts {
+                    pass: s.passed_results,
+                    fail: s.failed_results,
+                    error: s.error_results,
+                },
+            },
+            results: r
+                .findings
+                .iter()
+                .map(|f| ResultV1 {
+                    rule: f.rule,
+                    status: f.status.as_str(),
+                    severity: f.severity.as_str(),
+                    confidence: f.confidence.as_str(),
+                    account: &f.account,
+                    region: &f.region,
+                    resource: &f.resource,
+                    key: f.key.as_deref(),
+                    message: &f.message,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Renders the report as pretty-printed JSON v1, with a trailing newline.
+pub fn render(report: &Report) -> String {
+    let doc = Document::from(report);
+    // Serialising plain structs of strings and numbers cannot fail.
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    out
+}
