@@ -21,6 +21,16 @@ pub enum SetupError {
     Call { operation: String, detail: String },
 }
 
+/// The innermost cause of an error, which is the part a person can act on
+/// (`Connection refused (os error 111)`, `The SSO session has expired`).
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
 fn kind_for_code(code: &str, http_status: Option<u16>) -> ErrorKind {
     match code {
         "AccessDeniedException"

@@ -6,12 +6,12 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_account::types::RegionOptStatus;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::error::{classify, SetupError};
+use crate::error::{classify, root_cause, SetupError};
 
 /// Region used for account-wide calls (STS, Account) when none is configured, as the AWS CLI's
 /// global endpoints do.
@@ -83,7 +83,15 @@ pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
             detail: "no credentials provider is configured".into(),
         })?;
     if let Err(err) = provider.provide_credentials().await {
-        let detail = DisplayErrorContext(&err).to_string();
+        let detail = match &err {
+            CredentialsError::CredentialsNotLoaded(_) => match &opts.profile {
+                Some(_) => "the profile does not exist or holds no credentials".to_owned(),
+                None => "nothing in the environment, the shared config files, web identity, \
+                         the container or instance metadata"
+                    .to_owned(),
+            },
+            other => root_cause(other),
+        };
         return Err(match &opts.profile {
             Some(profile) => SetupError::Profile {
                 profile: profile.clone(),
@@ -101,7 +109,7 @@ pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
         .map_err(|err| match &err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => SetupError::Unreachable {
                 endpoint: endpoint_hint(&config),
-                detail: DisplayErrorContext(&err).to_string(),
+                detail: root_cause(&err),
             },
             _ => SetupError::Call {
                 operation: "sts:GetCallerIdentity".into(),
@@ -119,6 +127,13 @@ pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
         });
     }
     Ok(Session { config, identity })
+}
+
+impl Session {
+    /// The regions enabled for this session's account.
+    pub async fn enabled_regions(&self) -> Result<Vec<String>, SetupError> {
+        enabled_regions(&aws_sdk_account::Client::new(&self.config)).await
+    }
 }
 
 /// The regions enabled for the caller's account (`ENABLED` or `ENABLED_BY_DEFAULT`), sorted, from

@@ -6,7 +6,9 @@ use xray_cmk_core::{Finding, Status};
 
 use crate::Report;
 
-const HEADERS: [&str; 6] = ["ACCOUNT", "REGION", "STATUS", "SEVERITY", "RULE", "MESSAGE"];
+const HEADERS: [&str; 7] = [
+    "ACCOUNT", "REGION", "STATUS", "SEVERITY", "RULE", "KEY", "MESSAGE",
+];
 
 fn paint(color: bool, status: Status, text: &str) -> String {
     if !color {
@@ -20,13 +22,25 @@ fn paint(color: bool, status: Status, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
-fn cells(f: &Finding) -> [&str; 6] {
+/// `key/1234…` from a key ARN, the alias or id otherwise; `-` when there is no key.
+fn short_key(key: Option<&str>) -> &str {
+    match key {
+        None => "-",
+        Some(k) => match k.split_once(":key/").or_else(|| k.split_once(":alias/")) {
+            Some((_, id)) => id,
+            None => k,
+        },
+    }
+}
+
+fn cells(f: &Finding) -> [&str; 7] {
     [
         &f.account,
         &f.region,
         f.status.as_str(),
         f.severity.as_str(),
         f.rule,
+        short_key(f.key.as_deref()),
         &f.message,
     ]
 }
@@ -40,7 +54,7 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     }
     let mut out = String::new();
-    let mut row = |cols: [&str; 6], status: Option<Status>| {
+    let mut row = |cols: [&str; 7], status: Option<Status>| {
         let mut line = String::new();
         for (i, (col, w)) in cols.iter().zip(widths).enumerate() {
             if i == cols.len() - 1 {

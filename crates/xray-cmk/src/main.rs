@@ -1,1 +1,37 @@
-fn main() {}
+//! `xray-cmk`: audit and enforce customer managed KMS keys for AWS X-Ray.
+
+mod audit;
+mod cli;
+mod exit;
+mod rules_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("XRAY_CMK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let color = cli::use_color(cli.no_color);
+    let result = match cli.command {
+        Command::Audit(args) => audit::run(args, color),
+        Command::Rules(args) => rules_cmd::list(&args),
+        Command::Explain(args) => rules_cmd::explain(&args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Exit::Config.into()
+        }
+    }
+}

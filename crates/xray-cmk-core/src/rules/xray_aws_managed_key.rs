@@ -64,14 +64,13 @@ impl Rule for XrayAwsManagedKey {
             KeyInput::Key(enc, key) => (enc, key),
         };
         let b = builder(&META, target).key(enc.key_id.as_deref());
-        let id = enc.key_id.as_deref().unwrap_or(&key.key_id);
         Some(match &key.key_manager {
-            Some(KeyManager::Aws) => b.fail(format!(
-                "X-Ray uses the AWS managed key {id}: its policy cannot be restricted and it cannot be disabled"
-            )),
-            Some(KeyManager::Customer) => b.pass(format!("X-Ray uses customer managed key {id}")),
-            Some(KeyManager::Other(m)) => b.error(format!("key {id} has an unknown KeyManager `{m}`")),
-            None => b.error(format!("DescribeKey did not report a KeyManager for {id}")),
+            Some(KeyManager::Aws) => b.fail(
+                "X-Ray uses an AWS managed key: its policy cannot be restricted and it cannot be disabled",
+            ),
+            Some(KeyManager::Customer) => b.pass("X-Ray uses a customer managed key"),
+            Some(KeyManager::Other(m)) => b.error(format!("the key has an unknown KeyManager `{m}`")),
+            None => b.error("DescribeKey did not report a KeyManager"),
         })
     }
 }

@@ -59,10 +59,9 @@ impl Rule for XrayDefaultEncryption {
                 EncryptionType::None => b.fail(
                     "X-Ray uses default encryption (Type NONE): traces are encrypted with an AWS owned key",
                 ),
-                EncryptionType::Kms => b.key(enc.key_id.as_deref()).pass(format!(
-                    "X-Ray encrypts with KMS key {}",
-                    enc.key_id.as_deref().unwrap_or("(no KeyId reported)")
-                )),
+                EncryptionType::Kms => b
+                    .key(enc.key_id.as_deref())
+                    .pass("X-Ray encrypts with a KMS key"),
                 EncryptionType::Other(t) => {
                     b.error(format!("X-Ray reports an encryption type this version does not know: `{t}`"))
                 }

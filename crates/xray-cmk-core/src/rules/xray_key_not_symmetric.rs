@@ -61,14 +61,13 @@ impl Rule for XrayKeyNotSymmetric {
             KeyInput::Key(enc, key) => (enc, key),
         };
         let b = builder(&META, target).key(enc.key_id.as_deref());
-        let id = enc.key_id.as_deref().unwrap_or(&key.key_id);
         Some(match (key.key_spec.as_deref(), key.key_usage.as_deref()) {
-            (None, _) => b.error(format!("DescribeKey did not report a KeySpec for {id}")),
+            (None, _) => b.error("DescribeKey did not report a KeySpec"),
             (Some("SYMMETRIC_DEFAULT"), None | Some("ENCRYPT_DECRYPT")) => {
-                b.pass(format!("key {id} is a symmetric encryption key"))
+                b.pass("the key is a symmetric encryption key")
             }
             (Some(spec), usage) => b.fail(format!(
-                "key {id} is {spec}{}: X-Ray needs a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key",
+                "the key is {spec}{}: X-Ray needs a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key",
                 usage.map(|u| format!(" / {u}")).unwrap_or_default()
             )),
         })

@@ -73,9 +73,8 @@ impl Rule for XrayKeyUnusable {
             }
             KeyInput::Key(enc, key) => {
                 let b = builder(&META, target).key(enc.key_id.as_deref());
-                let id = enc.key_id.as_deref().unwrap_or(&key.key_id);
                 match &key.key_state {
-                    Some(KeyState::Enabled) => b.pass(format!("key {id} is Enabled")),
+                    Some(KeyState::Enabled) => b.pass("the key is Enabled"),
                     Some(
                         state @ (KeyState::Disabled
                         | KeyState::PendingDeletion
@@ -83,14 +82,14 @@ impl Rule for XrayKeyUnusable {
                         | KeyState::PendingReplicaDeletion
                         | KeyState::Unavailable),
                     ) => b.fail(format!(
-                        "key {id} is {}: X-Ray cannot encrypt with it and stops storing traces",
+                        "the key is {}: X-Ray cannot encrypt with it and stops storing traces",
                         state.as_str()
                     )),
                     Some(state) => b.error(format!(
-                        "key {id} is in state {}: cannot confirm X-Ray can use it",
+                        "the key is in state {}: cannot confirm X-Ray can use it",
                         state.as_str()
                     )),
-                    None => b.error(format!("DescribeKey did not report a KeyState for {id}")),
+                    None => b.error("DescribeKey did not report a KeyState"),
                 }
             }
         })

@@ -1,0 +1,83 @@
+//! Snapshot tests of both renderers over one hand-built report.
+
+use xray_cmk_core::model::*;
+use xray_cmk_report::{json_v1, table, Report, Scope};
+
+const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn report() -> Report {
+    let target = |region: &str, encryption| XrayTarget {
+        account: "111122223333".into(),
+        region: region.into(),
+        origin: Origin::Live,
+        encryption,
+    };
+    let inventory = Inventory {
+        targets: vec![
+            target(
+                "eu-west-1",
+                Observed::Known(XrayEncryption {
+                    encryption_type: EncryptionType::Kms,
+                    key_id: Some(KEY.into()),
+                    status: Some("ACTIVE".into()),
+                }),
+            ),
+            target(
+                "us-east-1",
+                Observed::Known(XrayEncryption {
+                    encryption_type: EncryptionType::None,
+                    key_id: None,
+                    status: Some("ACTIVE".into()),
+                }),
+            ),
+            target(
+                "eu-north-1",
+                Observed::Unknown(CollectionError {
+                    operation: "xray:GetEncryptionConfig".into(),
+                    kind: ErrorKind::AccessDenied,
+                    code: Some("AccessDeniedException".into()),
+                    message: "explicit deny".into(),
+                }),
+            ),
+        ],
+        keys: [(
+            KEY.to_owned(),
+            Observed::Known(KmsKey {
+                arn: Some(KEY.into()),
+                key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+                key_manager: Some(KeyManager::Aws),
+                key_state: Some(KeyState::Enabled),
+                key_spec: Some("SYMMETRIC_DEFAULT".into()),
+                key_usage: Some("ENCRYPT_DECRYPT".into()),
+                description: None,
+            }),
+        )]
+        .into_iter()
+        .collect(),
+    };
+    Report::new(
+        "0.0.0-test",
+        "2026-11-28T00:00:00Z",
+        Scope {
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-north-1".into(), "eu-west-1".into(), "us-east-1".into()],
+        },
+        xray_cmk_core::evaluate(&inventory),
+    )
+}
+
+#[test]
+fn table_snapshot() {
+    insta::assert_snapshot!(table::render(&report(), false));
+}
+
+#[test]
+fn table_colours_only_when_asked() {
+    assert!(!table::render(&report(), false).contains('\x1b'));
+    assert!(table::render(&report(), true).contains("\x1b[31mfail"));
+}
+
+#[test]
+fn json_v1_snapshot() {
+    insta::assert_snapshot!(json_v1::render(&report()));
+}

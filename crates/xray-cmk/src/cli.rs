@@ -1,0 +1,93 @@
+//! Command-line interface.
+
+use std::io::IsTerminal;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use xray_cmk_core::Severity;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  clean: every target was read and nothing failed at or above --fail-on
+  1  findings at or above --fail-on
+  2  usage or configuration error (flags, credentials, profile, endpoint)
+  3  incomplete scan: some targets could not be read (takes precedence over 1)
+
+AWS access follows the AWS CLI: the standard credential chain, --profile, --region,
+AWS_ENDPOINT_URL. Run `xray-cmk rules` for the rule list and `xray-cmk explain RULE` for one rule.";
+
+/// Make AWS X-Ray trace data encrypted with customer managed KMS keys, and keep it that way.
+#[derive(Debug, Parser)]
+#[command(name = "xray-cmk", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Never colour the output (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Audit the X-Ray encryption of one account in every enabled region.
+    #[command(after_help = AFTER_HELP)]
+    Audit(AuditArgs),
+    /// List the rules.
+    Rules(RulesArgs),
+    /// Print a rule's documentation: what it checks, why, how to fix, references.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+fn parse_region(s: &str) -> Result<String, String> {
+    xray_cmk_core::region::validate_region(s).map(|()| s.to_owned())
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Named profile from the AWS config/credentials files (like `aws --profile`).
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Home region for account-wide calls (STS, Account). Default: the profile's, else us-east-1.
+    #[arg(long, value_parser = parse_region)]
+    pub region: Option<String>,
+    /// Regions to audit, comma separated. Default: every region enabled for the account
+    /// (account:ListRegions).
+    #[arg(long, value_delimiter = ',', value_parser = parse_region, value_name = "REGION,...")]
+    pub regions: Vec<String>,
+    /// Output format. JSON follows docs/json-v1.md.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Lowest severity of a failure that makes the exit code 1.
+    #[arg(long, default_value = "low", value_name = "SEVERITY")]
+    pub fail_on: Severity,
+    /// Maximum AWS calls in flight.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// No progress messages on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A rule id, e.g. xray-default-encryption.
+    pub rule: String,
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set to anything non-empty.
+pub fn use_color(no_color_flag: bool) -> bool {
+    !no_color_flag
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal()
+}

@@ -1,0 +1,50 @@
+//! `xray-cmk rules` and `xray-cmk explain`.
+
+use anyhow::{bail, Result};
+use xray_cmk_core::rules;
+
+use crate::cli::{ExplainArgs, Format, RulesArgs};
+use crate::exit::Exit;
+
+pub fn list(args: &RulesArgs) -> Result<Exit> {
+    let metas: Vec<_> = rules::ALL.iter().map(|r| r.meta()).collect();
+    match args.format {
+        Format::Json => {
+            let list: Vec<_> = metas
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "id": m.id, "severity": m.severity.as_str(),
+                        "summary": m.summary, "since": m.since,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        Format::Table => {
+            let w = metas.iter().map(|m| m.id.len()).max().unwrap_or(0);
+            for m in metas {
+                println!("{:<w$}  {:<8}  {}", m.id, m.severity.as_str(), m.summary);
+            }
+        }
+    }
+    Ok(Exit::Clean)
+}
+
+pub fn explain(args: &ExplainArgs) -> Result<Exit> {
+    match rules::by_id(&args.rule) {
+        Some(m) => {
+            print!("{}", m.docs);
+            println!("\nSeverity: {} · since xray-cmk {}", m.severity, m.since);
+            Ok(Exit::Clean)
+        }
+        None => {
+            let known: Vec<_> = rules::ALL.iter().map(|r| r.meta().id).collect();
+            bail!(
+                "unknown rule `{}`; known rules: {}",
+                args.rule,
+                known.join(", ")
+            )
+        }
+    }
+}
