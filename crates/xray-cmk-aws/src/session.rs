@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_account::types::RegionOptStatus;
 use aws_smithy_runtime_api::client::result::SdkError;
 
@@ -59,12 +60,7 @@ pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
                 .build(),
         );
     if let Some(profile) = &opts.profile {
-        // As with the AWS CLI, an explicit profile wins over credentials in the environment.
-        loader = loader.profile_name(profile).credentials_provider(
-            aws_config::profile::ProfileFileCredentialsProvider::builder()
-                .profile_name(profile)
-                .build(),
-        );
+        loader = loader.profile_name(profile);
     }
     if let Some(region) = &opts.region {
         loader = loader.region(Region::new(region.clone()));
@@ -74,6 +70,19 @@ pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
         config = config
             .into_builder()
             .region(Region::new(FALLBACK_REGION))
+            .build();
+    }
+    if let Some(profile) = &opts.profile {
+        // As with the AWS CLI, an explicit profile wins over credentials in the environment,
+        // which the default chain would otherwise try first.
+        let provider_config = ProviderConfig::without_region().with_region(config.region().cloned());
+        let from_profile = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .configure(&provider_config)
+            .build();
+        config = config
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(from_profile))
             .build();
     }
 

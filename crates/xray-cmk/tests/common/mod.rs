@@ -1,0 +1,153 @@
+//! Test support: a seeded local AWS emulator per test, and a `xray-cmk` command that can only
+//! reach it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// The emulator's Python: `XRAY_CMK_EMULATOR_PYTHON`, else the venv `emulator/install.sh` makes.
+fn python() -> PathBuf {
+    let path = std::env::var_os("XRAY_CMK_EMULATOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("emulator/.venv/bin/python"));
+    assert!(
+        path.exists(),
+        "emulator Python not found at {}: run emulator/install.sh (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A running emulator on a free loopback port, stopped on drop.
+pub struct Emulator {
+    child: Child,
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port_file = dir.path().join("port");
+        let child = Command::new(python())
+            .args(["-m", "xray_cmk_emulator", "--host", "127.0.0.1", "--port", "0"])
+            .arg("--port-file")
+            .arg(&port_file)
+            .current_dir(repo_root().join("emulator"))
+            .env("XRAY_CMK_EMULATOR_UPDATING_SECONDS", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start emulator");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            if let Some(p) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<u16>().ok())
+            {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "emulator did not start within 60s");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        Emulator {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            dir,
+        }
+    }
+
+    /// Starts an emulator and seeds the demo organization into it.
+    pub fn seeded() -> Self {
+        let emu = Self::start();
+        let status = Command::new(python())
+            .args(["-m", "xray_cmk_emulator.seed", "--endpoint", &emu.endpoint])
+            .arg("--aws-config-out")
+            .arg(emu.aws_config())
+            .arg("--json-out")
+            .arg(emu.dir.path().join("seed.json"))
+            .current_dir(repo_root().join("emulator"))
+            .env("XRAY_CMK_EMULATOR_UPDATING_SECONDS", "0")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .stdout(Stdio::null())
+            .status()
+            .expect("run seed");
+        assert!(status.success(), "seeding the emulator failed");
+        emu
+    }
+
+    pub fn aws_config(&self) -> PathBuf {
+        self.dir.path().join("aws-config")
+    }
+
+    pub fn seed(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.dir.path().join("seed.json")).expect("seed.json");
+        serde_json::from_str(&text).expect("seed json")
+    }
+
+    /// `xray-cmk` with an environment that reaches only this emulator: no AWS variables from the
+    /// caller, the seeded config file, static test credentials.
+    pub fn xray_cmk(&self) -> Command {
+        let mut cmd = bare_xray_cmk();
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_CONFIG_FILE", self.aws_config())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+        cmd
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `xray-cmk` with every AWS variable of the caller removed, so tests never touch real AWS.
+pub fn bare_xray_cmk() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xray-cmk"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/xray-cmk-test/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/xray-cmk-test/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("XRAY_CMK_LOG");
+    cmd
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("run xray-cmk");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Replaces the volatile parts of a JSON report (time, version) so snapshots are stable.
+pub fn stable_json(stdout: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(stdout).expect("valid JSON");
+    v["generated_at"] = "[time]".into();
+    v["tool"]["version"] = "[version]".into();
+    v
+}
