@@ -75,7 +75,8 @@ pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
     if let Some(profile) = &opts.profile {
         // As with the AWS CLI, an explicit profile wins over credentials in the environment,
         // which the default chain would otherwise try first.
-        let provider_config = ProviderConfig::without_region().with_region(config.region().cloned());
+        let provider_config =
+            ProviderConfig::without_region().with_region(config.region().cloned());
         let from_profile = aws_config::profile::ProfileFileCredentialsProvider::builder()
             .profile_name(profile)
             .configure(&provider_config)

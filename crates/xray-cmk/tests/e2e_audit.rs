@@ -17,7 +17,11 @@ fn demo_profile_shows_management_posture_region_by_region() {
 fn json_output_with_full_access_is_complete() {
     let emu = Emulator::seeded();
     let r = run(emu.xray_cmk().args(["audit", "--format", "json"]));
-    assert_eq!(r.code, 1, "findings, but every region read; stderr: {}", r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "findings, but every region read; stderr: {}",
+        r.stderr
+    );
     let doc = stable_json(&r.stdout);
     assert_eq!(doc["schema_version"], "1.0");
     assert_eq!(doc["summary"]["errors"], 0);
@@ -51,7 +55,10 @@ fn audit_role_gets_an_error_result_for_the_denied_region_never_a_pass() {
             .expect("message")
             .contains("AccessDenied"));
     }
-    assert_eq!(doc["scope"]["regions"], serde_json::json!(["eu-north-1", "us-east-1"]));
+    assert_eq!(
+        doc["scope"]["regions"],
+        serde_json::json!(["eu-north-1", "us-east-1"])
+    );
 }
 
 #[test]
@@ -66,25 +73,30 @@ fn a_compliant_region_exits_clean() {
 fn fail_on_threshold_controls_the_findings_exit_code() {
     let emu = Emulator::seeded();
     // us-west-2 uses aws/xray: a high failure.
-    let high = run(emu.xray_cmk().args(["audit", "--regions", "us-west-2", "--fail-on", "high"]));
+    let high = run(emu
+        .xray_cmk()
+        .args(["audit", "--regions", "us-west-2", "--fail-on", "high"]));
     assert_eq!(high.code, 1, "{}", high.stdout);
-    let critical = run(emu.xray_cmk().args([
-        "audit",
-        "--regions",
-        "us-west-2",
-        "--fail-on",
-        "critical",
-    ]));
+    let critical =
+        run(emu
+            .xray_cmk()
+            .args(["audit", "--regions", "us-west-2", "--fail-on", "critical"]));
     assert_eq!(critical.code, 0, "{}", critical.stdout);
 }
 
 #[test]
 fn unknown_profile_is_one_clear_line() {
     let emu = Emulator::start();
-    let r = run(emu.xray_cmk().args(["audit", "--profile", "does-not-exist"]));
+    let r = run(emu
+        .xray_cmk()
+        .args(["audit", "--profile", "does-not-exist"]));
     assert_eq!(r.code, 2);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("profile `does-not-exist`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("profile `does-not-exist`"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -92,7 +104,11 @@ fn no_credentials_is_one_clear_line() {
     let r = run(bare_xray_cmk().args(["audit", "--regions", "us-east-1"]));
     assert_eq!(r.code, 2);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.starts_with("error: no AWS credentials found"), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: no AWS credentials found"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -116,7 +132,11 @@ fn unreachable_endpoint_is_one_clear_line() {
 fn malformed_region_is_a_usage_error() {
     let r = run(bare_xray_cmk().args(["audit", "--regions", "us-east-1,eu_west_1"]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("not a valid AWS region name"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a valid AWS region name"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -130,5 +150,48 @@ fn rules_and_explain() {
     assert!(r.stdout.contains("Severity: high"));
     let r = run(bare_xray_cmk().args(["explain", "no-such-rule"]));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("known rules: xray-default-encryption"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("known rules: xray-default-encryption"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Cross-checks the audit against what the seed says it built, independently of the snapshots.
+#[test]
+fn every_seeded_management_posture_is_classified_as_seeded() {
+    let emu = Emulator::seeded();
+    let seed = emu.seed();
+    let mgmt = seed["management_account_id"]
+        .as_str()
+        .expect("management id");
+    let r = run(emu.xray_cmk().args(["audit", "--format", "json"]));
+    let doc = stable_json(&r.stdout);
+    let results = doc["results"].as_array().expect("results");
+    let postures = seed["region_postures"].as_array().expect("postures");
+    let mut checked = 0;
+    for p in postures.iter().filter(|p| p["account_id"] == mgmt) {
+        let region = p["region"].as_str().expect("region");
+        let here: Vec<_> = results.iter().filter(|x| x["region"] == region).collect();
+        let failing: Vec<&str> = here
+            .iter()
+            .filter(|x| x["status"] == "fail")
+            .map(|x| x["rule"].as_str().expect("rule"))
+            .collect();
+        let expected: &[&str] = match p["expected_posture"].as_str().expect("posture") {
+            "customer-managed-key" | "cmk-rotation-disabled" => &[],
+            // The admin credentials are not denied; the region is a good CMK underneath.
+            "access-denied" => &[],
+            "explicit-none" => &["xray-default-encryption"],
+            "aws-managed-key" => &["xray-aws-managed-key"],
+            "cmk-disabled" | "cmk-pending-deletion" => &["xray-key-unusable"],
+            other => panic!("posture {other} not covered by this test"),
+        };
+        assert_eq!(failing, expected, "{region}: {here:#?}");
+        if let Some(key) = p["key_arn"].as_str() {
+            assert!(here.iter().all(|x| x["key"] == key), "{region} key");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 7, "every seeded management posture was checked");
 }

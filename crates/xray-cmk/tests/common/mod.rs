@@ -38,7 +38,14 @@ impl Emulator {
         let dir = tempfile::tempdir().expect("tempdir");
         let port_file = dir.path().join("port");
         let child = Command::new(python())
-            .args(["-m", "xray_cmk_emulator", "--host", "127.0.0.1", "--port", "0"])
+            .args([
+                "-m",
+                "xray_cmk_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ])
             .arg("--port-file")
             .arg(&port_file)
             .current_dir(repo_root().join("emulator"))
@@ -55,7 +62,10 @@ impl Emulator {
             {
                 break p;
             }
-            assert!(Instant::now() < deadline, "emulator did not start within 60s");
+            assert!(
+                Instant::now() < deadline,
+                "emulator did not start within 60s"
+            );
             std::thread::sleep(Duration::from_millis(100));
         };
         Emulator {
@@ -122,7 +132,10 @@ pub fn bare_xray_cmk() -> Command {
         }
     }
     cmd.env("AWS_CONFIG_FILE", "/nonexistent/xray-cmk-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/xray-cmk-test/credentials")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/xray-cmk-test/credentials",
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
         .env_remove("XRAY_CMK_LOG");
