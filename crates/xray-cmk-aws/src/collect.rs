@@ -36,6 +36,16 @@ impl ClientSource for SdkConfig {
     }
 }
 
+/// A successful response that lacks the member the rules need: unknown, never a default.
+fn malformed<T>(operation: &str, member: &str) -> Observed<T> {
+    Observed::Unknown(xray_cmk_core::CollectionError {
+        operation: operation.to_owned(),
+        kind: xray_cmk_core::ErrorKind::Other,
+        code: None,
+        message: format!("the response has no {member}"),
+    })
+}
+
 /// Reads one region's X-Ray encryption configuration.
 pub async fn collect_target(
     xray: &aws_sdk_xray::Client,
@@ -55,12 +65,7 @@ pub async fn collect_target(
                 status: cfg.status().map(|s| s.as_str().to_owned()),
             }),
             // No EncryptionConfig at all: we cannot tell what X-Ray does, so it is unknown.
-            None => Observed::Unknown(xray_cmk_core::CollectionError {
-                operation: "xray:GetEncryptionConfig".into(),
-                kind: xray_cmk_core::ErrorKind::Other,
-                code: None,
-                message: "the response has no EncryptionConfig".into(),
-            }),
+            None => malformed("xray:GetEncryptionConfig", "EncryptionConfig"),
         },
         Err(err) => Observed::Unknown(classify("xray:GetEncryptionConfig", &err)),
     };
@@ -111,12 +116,7 @@ pub async fn describe_key(kms: &aws_sdk_kms::Client, key_id: &str) -> Observed<K
                 key_usage: m.key_usage().map(|u| u.as_str().to_owned()),
                 description: m.description().map(str::to_owned),
             }),
-            None => Observed::Unknown(xray_cmk_core::CollectionError {
-                operation: "kms:DescribeKey".into(),
-                kind: xray_cmk_core::ErrorKind::Other,
-                code: None,
-                message: "the response has no KeyMetadata".into(),
-            }),
+            None => malformed("kms:DescribeKey", "KeyMetadata"),
         },
         Err(err) => Observed::Unknown(classify("kms:DescribeKey", &err)),
     }

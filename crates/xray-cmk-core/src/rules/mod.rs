@@ -77,6 +77,37 @@ fn key_input<'a>(
     }
 }
 
+/// For rules that judge the key's metadata: a builder carrying the key, and the key; or the result
+/// already decided (no finding when the rule does not apply). An undescribable key is an error for
+/// such rules: they cannot tell its `what`.
+fn described_key<'a>(
+    meta: &RuleMeta,
+    target: &'a XrayTarget,
+    inventory: &'a Inventory,
+    what: &str,
+) -> Described<'a> {
+    match key_input(meta, target, inventory) {
+        KeyInput::NotApplicable => Described::Decided(None),
+        KeyInput::Unknown(f) => Described::Decided(Some(f)),
+        KeyInput::KeyUnreadable(enc, err) => Described::Decided(Some(
+            builder(meta, target)
+                .key(enc.key_id.as_deref())
+                .error(format!("cannot tell the key's {what}: {err}")),
+        )),
+        KeyInput::Key(enc, key) => {
+            Described::Judge(builder(meta, target).key(enc.key_id.as_deref()), key)
+        }
+    }
+}
+
+/// What [`described_key`] found.
+enum Described<'a> {
+    /// The rule judges this key and builds its finding with this builder.
+    Judge(FindingBuilder, &'a KmsKey),
+    /// The result is already decided: no finding, or an error finding.
+    Decided(Option<Finding>),
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Hand-built inventories for the rule tests.

@@ -1,6 +1,6 @@
 //! `xray-aws-managed-key`: X-Ray uses the AWS managed key `aws/xray`, decided from `KeyManager`.
 
-use super::{builder, key_input, KeyInput};
+use super::{described_key, Described};
 use crate::finding::{Finding, Severity};
 use crate::model::{Inventory, KeyManager, XrayTarget};
 use crate::rule::{Rule, RuleMeta};
@@ -51,19 +51,10 @@ impl Rule for XrayAwsManagedKey {
     }
 
     fn check(&self, target: &XrayTarget, inventory: &Inventory) -> Option<Finding> {
-        let (enc, key) = match key_input(&META, target, inventory) {
-            KeyInput::NotApplicable => return None,
-            KeyInput::Unknown(f) => return Some(f),
-            KeyInput::KeyUnreadable(enc, err) => {
-                return Some(
-                    builder(&META, target)
-                        .key(enc.key_id.as_deref())
-                        .error(format!("cannot tell who manages the key: {err}")),
-                )
-            }
-            KeyInput::Key(enc, key) => (enc, key),
+        let (b, key) = match described_key(&META, target, inventory, "manager") {
+            Described::Judge(b, key) => (b, key),
+            Described::Decided(finding) => return finding,
         };
-        let b = builder(&META, target).key(enc.key_id.as_deref());
         Some(match &key.key_manager {
             Some(KeyManager::Aws) => b.fail(
                 "X-Ray uses an AWS managed key: its policy cannot be restricted and it cannot be disabled",

@@ -1,6 +1,6 @@
 //! `xray-key-not-symmetric`: X-Ray is configured with a key that is not a symmetric encryption key.
 
-use super::{builder, key_input, KeyInput};
+use super::{described_key, Described};
 use crate::finding::{Finding, Severity};
 use crate::model::{Inventory, XrayTarget};
 use crate::rule::{Rule, RuleMeta};
@@ -48,19 +48,10 @@ impl Rule for XrayKeyNotSymmetric {
     }
 
     fn check(&self, target: &XrayTarget, inventory: &Inventory) -> Option<Finding> {
-        let (enc, key) = match key_input(&META, target, inventory) {
-            KeyInput::NotApplicable => return None,
-            KeyInput::Unknown(f) => return Some(f),
-            KeyInput::KeyUnreadable(enc, err) => {
-                return Some(
-                    builder(&META, target)
-                        .key(enc.key_id.as_deref())
-                        .error(format!("cannot read the key's spec: {err}")),
-                )
-            }
-            KeyInput::Key(enc, key) => (enc, key),
+        let (b, key) = match described_key(&META, target, inventory, "spec") {
+            Described::Judge(b, key) => (b, key),
+            Described::Decided(finding) => return finding,
         };
-        let b = builder(&META, target).key(enc.key_id.as_deref());
         Some(match (key.key_spec.as_deref(), key.key_usage.as_deref()) {
             (None, _) => b.error("DescribeKey did not report a KeySpec"),
             (Some("SYMMETRIC_DEFAULT"), None | Some("ENCRYPT_DECRYPT")) => {
