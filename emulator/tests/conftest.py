@@ -1,0 +1,148 @@
+"""Fixtures: a real emulator server (subprocess) shared by the session, boto3 helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+EMULATOR_DIR = Path(__file__).resolve().parent.parent
+UPDATING_SECONDS = "1"  # short UPDATING window for the session server
+
+
+@dataclass
+class Server:
+    endpoint: str
+    process: subprocess.Popen
+    port_file: Path
+    log_path: Path
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+def start_server(tmp_dir: Path, env_overrides: dict[str, str] | None = None) -> Server:
+    port_file = tmp_dir / "port"
+    log_path = tmp_dir / "server.log"
+    env = dict(os.environ)
+    env.update(
+        {
+            "XRAY_CMK_EMULATOR_UPDATING_SECONDS": UPDATING_SECONDS,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "PYTHONPATH": str(EMULATOR_DIR),
+        }
+    )
+    env.update(env_overrides or {})
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xray_cmk_emulator", "--host", "127.0.0.1", "--port", "0",
+         "--port-file", str(port_file), "--quiet"],
+        cwd=EMULATOR_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not port_file.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"emulator exited early:\n{log_path.read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("emulator did not write its port file in time")
+        time.sleep(0.05)
+    port = int(port_file.read_text().strip())
+    return Server(f"http://127.0.0.1:{port}", proc, port_file, log_path)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("emulator"))
+    yield srv
+    assert srv.stop() == 0, srv.log_path.read_text()
+
+
+@pytest.fixture(scope="session")
+def endpoint(server: Server) -> str:
+    return server.endpoint
+
+
+def moto_api(endpoint: str, path: str) -> bytes:
+    req = urllib.request.Request(f"{endpoint}{path}", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read()
+
+
+@pytest.fixture
+def clean(endpoint: str) -> str:
+    """Reset moto and the emulator's own state before the test."""
+    moto_api(endpoint, "/moto-api/reset")
+    return endpoint
+
+
+TEST_CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+class Aws:
+    """boto3 clients against the emulator, for a given set of credentials."""
+
+    def __init__(self, endpoint: str, creds: dict[str, str] | None = None) -> None:
+        self.endpoint = endpoint
+        self.creds = creds or TEST_CREDS
+
+    def client(self, service: str, region: str = "us-east-1", validate: bool = True):
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint,
+            config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
+            **self.creds,
+        )
+
+    def assume(self, role_arn: str, session_name: str = "pytest") -> "Aws":
+        creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        return Aws(
+            self.endpoint,
+            {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            },
+        )
+
+
+@pytest.fixture
+def aws(clean: str) -> Aws:
+    return Aws(clean)
+
+
+def create_role(aws: Aws, name: str, *policies: dict, account: str = "123456789012") -> str:
+    iam = aws.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    for i, policy in enumerate(policies):
+        iam.put_role_policy(RoleName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(policy))
+    return arn
+
+
+def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, int]:
+    resp = excinfo.value.response
+    return resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]

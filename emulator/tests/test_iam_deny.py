@@ -1,0 +1,141 @@
+"""The identity-policy explicit-Deny subset (aws:RequestedRegion conditions)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Aws, create_role, error_of
+
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def deny(action="*", condition=None, **extra) -> dict:
+    stmt = {"Effect": "Deny", "Action": action, "Resource": "*"} | extra
+    if condition is not None:
+        stmt["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [stmt]}
+
+
+EU_NORTH_1 = {"StringEquals": {"aws:RequestedRegion": "eu-north-1"}}
+
+
+@pytest.fixture
+def audit(aws: Aws) -> Aws:
+    arn = create_role(aws, "XrayCmkAudit", ALLOW_ALL, deny("*", EU_NORTH_1))
+    return aws.assume(arn, "audit")
+
+
+def test_denied_in_the_region_for_every_protocol(audit: Aws) -> None:
+    xray = audit.client("xray", "eu-north-1")
+    with pytest.raises(xray.exceptions.ClientError) as exc:
+        xray.get_encryption_config()
+    assert error_of(exc) == ("AccessDeniedException", 403)
+    assert "XrayCmkAudit/audit" in exc.value.response["Error"]["Message"]
+    assert "xray:GetEncryptionConfig" in exc.value.response["Error"]["Message"]
+
+    kms = audit.client("kms", "eu-north-1")
+    with pytest.raises(kms.exceptions.ClientError) as exc:
+        kms.list_keys()
+    assert error_of(exc) == ("AccessDeniedException", 400)
+
+    account = audit.client("account", "eu-north-1")
+    with pytest.raises(account.exceptions.AccessDeniedException) as exc:
+        account.list_regions()
+    assert error_of(exc) == ("AccessDeniedException", 403)
+
+    iam = audit.client("iam", "eu-north-1")
+    with pytest.raises(iam.exceptions.ClientError) as exc:
+        iam.list_roles()
+    assert error_of(exc) == ("AccessDenied", 403)
+
+
+def test_allowed_in_other_regions(audit: Aws) -> None:
+    assert audit.client("xray", "us-east-1").get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"
+    assert audit.client("kms", "eu-west-1").list_keys()["Keys"] == []
+    assert audit.client("account", "us-east-1").list_regions(MaxResults=1)["Regions"]
+
+
+def test_get_caller_identity_is_never_denied(audit: Aws) -> None:
+    ident = audit.client("sts", "eu-north-1").get_caller_identity()
+    assert ident["Arn"] == "arn:aws:sts::123456789012:assumed-role/XrayCmkAudit/audit"
+
+
+def test_unknown_access_keys_are_never_denied(aws: Aws) -> None:
+    create_role(aws, "XrayCmkAudit", deny("*", EU_NORTH_1))
+    assert aws.client("xray", "eu-north-1").get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"
+    assert aws.client("kms", "eu-north-1").list_keys()["Keys"] == []
+
+
+def test_action_patterns(aws: Aws) -> None:
+    arn = create_role(aws, "ReadDenied", deny(["xray:Get*", "kms:describekey"]))
+    session = aws.assume(arn)
+    xray = session.client("xray")
+    with pytest.raises(xray.exceptions.ClientError) as exc:
+        xray.get_encryption_config()
+    assert error_of(exc) == ("AccessDeniedException", 403)
+    key = session.client("kms").create_key()["KeyMetadata"]  # not denied
+    assert xray.put_encryption_config(Type="KMS", KeyId=key["Arn"])["EncryptionConfig"]["Type"] == "KMS"
+    with pytest.raises(Exception) as exc:
+        session.client("kms").describe_key(KeyId=key["KeyId"])
+    assert error_of(exc) == ("AccessDeniedException", 400)
+
+
+@pytest.mark.parametrize(
+    "condition,region,denied",
+    [
+        ({"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}}, "eu-west-1", True),
+        ({"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}}, "us-west-2", False),
+        ({"StringLike": {"aws:RequestedRegion": "ap-*"}}, "ap-southeast-2", True),
+        ({"StringLike": {"aws:RequestedRegion": "ap-*"}}, "eu-west-1", False),
+        ({"StringEquals": {"aws:PrincipalTag/team": "x"}}, "eu-west-1", False),  # unsupported key: ignored
+        ({"Bool": {"aws:SecureTransport": "false"}}, "eu-west-1", False),  # unsupported operator: ignored
+    ],
+)
+def test_condition_subset(aws: Aws, condition: dict, region: str, denied: bool) -> None:
+    session = aws.assume(create_role(aws, "Conditional", deny("*", condition)))
+    xray = session.client("xray", region)
+    if denied:
+        with pytest.raises(xray.exceptions.ClientError) as exc:
+            xray.get_encryption_config()
+        assert error_of(exc) == ("AccessDeniedException", 403)
+    else:
+        assert xray.get_encryption_config()["EncryptionConfig"]["Status"] == "ACTIVE"
+
+
+def test_statements_with_specific_resources_are_ignored(aws: Aws) -> None:
+    policy = deny("*", EU_NORTH_1)
+    policy["Statement"][0]["Resource"] = "arn:aws:kms:eu-north-1:123456789012:key/*"
+    session = aws.assume(create_role(aws, "ResourceScoped", policy))
+    assert session.client("xray", "eu-north-1").get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"
+
+
+def test_iam_user_with_managed_policy_via_group(aws: Aws) -> None:
+    iam = aws.client("iam")
+    policy_arn = iam.create_policy(
+        PolicyName="DenyEu", PolicyDocument=json.dumps(deny("xray:*", {"StringLike": {"aws:RequestedRegion": "eu-*"}}))
+    )["Policy"]["Arn"]
+    iam.create_user(UserName="alice")
+    iam.create_group(GroupName="auditors")
+    iam.add_user_to_group(GroupName="auditors", UserName="alice")
+    iam.attach_group_policy(GroupName="auditors", PolicyArn=policy_arn)
+    key = iam.create_access_key(UserName="alice")["AccessKey"]
+    alice = Aws(aws.endpoint, {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]})
+    with pytest.raises(Exception) as exc:
+        alice.client("xray", "eu-central-1").get_encryption_config()
+    assert error_of(exc) == ("AccessDeniedException", 403)
+    assert alice.client("xray", "us-east-1").get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"
+    assert alice.client("kms", "eu-central-1").list_keys()["Keys"] == []  # action not matched
+
+
+def test_member_role_deny(aws: Aws) -> None:
+    """A role in another account (reached via AssumeRole) is evaluated in that account."""
+    admin = aws.assume("arn:aws:iam::333333333333:role/Bootstrap")
+    arn = create_role(admin, "OrganizationAccountAccessRole", ALLOW_ALL,
+                      deny("*", {"StringEquals": {"aws:RequestedRegion": "ap-northeast-1"}}), account="123456789012")  # fmt: skip
+    assert arn == "arn:aws:iam::333333333333:role/OrganizationAccountAccessRole"
+    member = aws.assume(arn)
+    with pytest.raises(Exception) as exc:
+        member.client("xray", "ap-northeast-1").get_encryption_config()
+    assert error_of(exc) == ("AccessDeniedException", 403)
+    assert member.client("xray", "eu-north-1").get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"

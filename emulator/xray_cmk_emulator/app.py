@@ -1,0 +1,110 @@
+"""The WSGI app: moto's own server app wrapped by the emulator middleware.
+
+Order of handling for each request:
+1. ``/moto-api/reset`` also clears the emulator's own state, then goes to moto.
+2. Other ``/moto-api/*`` and unsigned requests go straight to moto.
+3. The IAM explicit-Deny subset (iam_deny) may answer AccessDeniedException.
+4. Paths moto lacks (X-Ray encryption config, Account region opt-in) are served here.
+5. Everything else is moto's ``DomainDispatcherApplication``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any, Callable
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from . import iam_deny, kms_patches, regions, xray_encryption
+from .caller import caller_from_environ
+
+StartResponse = Callable[..., Any]
+
+
+class EmulatorState:
+    def __init__(self) -> None:
+        self.encryption = xray_encryption.EncryptionConfigStore()
+        self.regions = regions.RegionOptStore()
+
+    def reset(self) -> None:
+        self.encryption.reset()
+        self.regions.reset()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the request body and put it back so moto can read it again."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = stream.read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _json_content_type(start_response: StartResponse) -> StartResponse:
+    """moto answers awsJson calls with text/html; AWS sends application/x-amz-json-1.1."""
+
+    def wrapped(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+        fixed = [
+            ("Content-Type", "application/x-amz-json-1.1")
+            if name.lower() == "content-type" and value.startswith("text/html")
+            else (name, value)
+            for name, value in headers
+        ]
+        return start_response(status, fixed, *args)
+
+    return wrapped
+
+
+class EmulatorMiddleware:
+    def __init__(self, moto_app: Any, state: EmulatorState | None = None) -> None:
+        self.moto_app = moto_app
+        self.state = state or EmulatorState()
+        store = self.state
+        self.routes: dict[tuple[str, str], Callable[[Any, bytes], Any]] = {
+            ("xray", "/EncryptionConfig"): lambda c, b: xray_encryption.handle_get(store.encryption, c, b),
+            ("xray", "/PutEncryptionConfig"): lambda c, b: xray_encryption.handle_put(store.encryption, c, b),
+        }
+        for path in regions.OPERATIONS:
+            self.routes[("account", path)] = (
+                lambda c, b, p=path: regions.handle(store.regions, c, p, b)
+            )
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/moto-api"):
+            if path.rstrip("/") == "/moto-api/reset" and method == "POST":
+                self.state.reset()
+            return self.moto_app(environ, start_response)
+
+        caller = caller_from_environ(environ)
+        if caller.service is None:
+            return self.moto_app(environ, start_response)
+
+        body = _read_body(environ)
+        denied = iam_deny.check(caller, environ, body)
+        if denied is not None:
+            return denied(environ, start_response)
+
+        route = self.routes.get((caller.service, path.rstrip("/")))
+        if route is not None and method == "POST":
+            return route(caller, body)(environ, start_response)
+
+        if environ.get("HTTP_X_AMZ_TARGET"):
+            start_response = _json_content_type(start_response)
+        return self.moto_app(environ, start_response)
+
+
+def create_app() -> EmulatorMiddleware:
+    kms_patches.apply()
+    return EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))

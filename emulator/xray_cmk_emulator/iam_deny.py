@@ -1,0 +1,215 @@
+"""A deliberately small subset of IAM evaluation: identity-policy explicit Deny.
+
+moto does not evaluate IAM in server mode by default, but the demo needs "a
+region the audit role cannot read". Evaluated here, before moto sees the request:
+
+* Principal: the access key must be one moto knows (an IAM user's key or STS
+  AssumeRole credentials). Unknown keys (e.g. ``test``) are never denied.
+* Policies: inline and attached managed policies of the role, or of the user
+  and its groups (default version). Only ``"Effect": "Deny"`` statements count;
+  Allow statements are not evaluated (everything not denied is allowed).
+* Action: ``Action`` as string or list; ``*``, ``service:*`` and wildcards
+  (``*``, ``?``) match case-insensitively against ``service:Operation``.
+  The operation comes from ``X-Amz-Target`` (json), ``Action=`` (query) or the
+  literal request URI in botocore's model (rest-json, e.g. ``/EncryptionConfig``).
+  Statements with ``NotAction`` are ignored.
+* Resource: only statements whose ``Resource`` is ``*`` (or absent) apply;
+  statements with ``NotResource`` or a specific resource are ignored.
+* Condition: operators ``StringEquals``, ``StringNotEquals``, ``StringLike``,
+  ``StringNotLike`` on the key ``aws:RequestedRegion`` only (= the SigV4
+  credential-scope region). A statement using any other operator or key is
+  ignored, i.e. not applied.
+* ``sts:GetCallerIdentity`` is never denied (as on AWS).
+
+A denied request gets ``AccessDeniedException`` in the service's wire protocol.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.wrappers import Response
+
+from . import service_models, wire
+from .caller import MOTO_UNKNOWN_ACCESS_KEY, Caller
+
+SUPPORTED_CONDITION_KEYS = {"aws:requestedregion"}
+SUPPORTED_OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike"}
+NEVER_DENIED = {"sts:getcalleridentity"}
+
+
+@dataclass
+class Principal:
+    arn: str
+    policy_documents: list[str]
+
+
+def _managed_document(policy: Any) -> str:
+    for version in getattr(policy, "versions", []):
+        if version.version_id == policy.default_version_id:
+            return version.document
+    return ""
+
+
+def find_principal(caller: Caller) -> Principal | None:
+    if caller.access_key == MOTO_UNKNOWN_ACCESS_KEY:
+        return None
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    try:
+        iam = iam_backends[caller.account_id][caller.partition]
+    except KeyError:
+        return None
+    key = iam.access_keys.get(caller.access_key)
+    if key is None:
+        return None
+    docs: list[str] = []
+    if key.role_arn:
+        try:
+            role = iam.get_role_by_arn(key.role_arn)
+        except Exception:  # role assumed but not existing in moto: nothing to evaluate
+            return None
+        docs += list(role.policies.values())
+        docs += [_managed_document(p) for p in role.managed_policies.values()]
+        arn = key.role_arn
+        sts = sts_backends[caller.account_id][caller.partition]
+        assumed = sts.get_assumed_role_from_access_key(caller.access_key)
+        if assumed is not None:
+            arn = assumed.arn
+        return Principal(arn, docs)
+    if key.user_name:
+        try:
+            user = iam.get_user(key.user_name)
+        except Exception:
+            return None
+        docs += list(user.policies.values())
+        docs += [_managed_document(p) for p in user.managed_policies.values()]
+        for group in iam.get_groups_for_user(user.name):
+            docs += list(group.policies.values())
+            docs += [_managed_document(p) for p in group.managed_policies.values()]
+        return Principal(user.arn, docs)
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def deny_statements(principal: Principal) -> list[dict[str, Any]]:
+    out = []
+    for doc in principal.policy_documents:
+        try:
+            parsed = json.loads(doc) if isinstance(doc, str) else doc
+        except ValueError:
+            continue
+        for stmt in _as_list((parsed or {}).get("Statement", [])):
+            if isinstance(stmt, dict) and stmt.get("Effect") == "Deny":
+                out.append(stmt)
+    return out
+
+
+def _action_matches(patterns: Any, action: str | None, service: str) -> bool:
+    for pattern in _as_list(patterns):
+        pattern = str(pattern).lower()
+        if pattern in ("*", f"{service}:*"):
+            return True
+        if action and fnmatch.fnmatchcase(action.lower(), pattern):
+            return True
+    return False
+
+
+def _condition_holds(condition: Any, region: str) -> bool | None:
+    """True/False if evaluable, None if the condition uses something unsupported."""
+    if not condition:
+        return True
+    if not isinstance(condition, dict):
+        return None
+    for operator, block in condition.items():
+        if operator not in SUPPORTED_OPERATORS or not isinstance(block, dict):
+            return None
+        for key, values in block.items():
+            if key.lower() not in SUPPORTED_CONDITION_KEYS:
+                return None
+            values = [str(v) for v in _as_list(values)]
+            if operator == "StringEquals":
+                ok = region in values
+            elif operator == "StringNotEquals":
+                ok = region not in values
+            elif operator == "StringLike":
+                ok = any(fnmatch.fnmatchcase(region, v) for v in values)
+            else:  # StringNotLike
+                ok = not any(fnmatch.fnmatchcase(region, v) for v in values)
+            if not ok:
+                return False
+    return True
+
+
+def statement_denies(stmt: dict[str, Any], action: str | None, service: str, region: str) -> bool:
+    if "NotAction" in stmt or "NotResource" in stmt or "NotPrincipal" in stmt:
+        return False
+    if any(r != "*" for r in _as_list(stmt.get("Resource", "*"))):
+        return False
+    if not _action_matches(stmt.get("Action", []), action, service):
+        return False
+    return _condition_holds(stmt.get("Condition"), region) is True
+
+
+def operation_name(service: str, environ: dict[str, Any], body: bytes) -> str | None:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.split(".")[-1]
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return query["Action"][0]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            return form["Action"][0]
+    return service_models.rest_operation(
+        service, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+    )
+
+
+def access_denied(caller: Caller, principal_arn: str, action: str, environ: dict[str, Any]) -> Response:
+    """AccessDeniedException in the wire protocol of the called service."""
+    service = caller.service or ""
+    message = (
+        f"User: {principal_arn} is not authorized to perform: {action} "
+        "with an explicit deny in an identity-based policy"
+    )
+    proto = service_models.protocol(service)
+    if proto is None:
+        proto = "json" if environ.get("HTTP_X_AMZ_TARGET") else "rest-json"
+    if proto == "json":
+        return wire.aws_json_error("AccessDeniedException", message, 400)
+    if proto in ("query", "ec2"):
+        return wire.query_error("AccessDenied", message, 403)
+    if proto == "rest-xml":
+        return wire.rest_xml_error("AccessDenied", message, 403)
+    member = service_models.error_message_member(service, "AccessDeniedException")
+    return wire.rest_json_error(403, "AccessDeniedException", message, member)
+
+
+def check(caller: Caller, environ: dict[str, Any], body: bytes) -> Response | None:
+    """Return an AccessDenied response if an explicit Deny applies, else None."""
+    if not caller.service:
+        return None
+    principal = find_principal(caller)
+    if principal is None:
+        return None
+    statements = deny_statements(principal)
+    if not statements:
+        return None
+    op = operation_name(caller.service, environ, body)
+    action = f"{caller.service}:{op}" if op else None
+    if action and action.lower() in NEVER_DENIED:
+        return None
+    for stmt in statements:
+        if statement_denies(stmt, action, caller.service, caller.region):
+            return access_denied(caller, principal.arn, action or f"{caller.service}:*", environ)
+    return None
