@@ -3,7 +3,9 @@
 //! hand-built inventories in milliseconds.
 
 pub mod finding;
+pub mod key_policy;
 pub mod model;
+pub mod policy;
 pub mod region;
 pub mod rule;
 pub mod rules;

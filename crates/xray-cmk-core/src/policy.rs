@@ -1,0 +1,1 @@
+//! The organization policy file, `xray-cmk.toml`: parsing, validation with locations, defaults.
