@@ -20,6 +20,16 @@ pub enum Observed<T> {
 }
 
 impl<T> Observed<T> {
+    /// Unknown because `operation` was never called.
+    pub fn not_collected(operation: &str) -> Self {
+        Observed::Unknown(CollectionError {
+            operation: operation.to_owned(),
+            kind: ErrorKind::Other,
+            code: None,
+            message: "not collected".to_owned(),
+        })
+    }
+
     pub fn known(&self) -> Option<&T> {
         match self {
             Observed::Known(v) => Some(v),
@@ -86,6 +96,10 @@ pub struct XrayTarget {
     pub region: String,
     pub origin: Origin,
     pub encryption: Observed<XrayEncryption>,
+    /// Trails DescribeTrails lists for the region; `None` when not collected (e.g. Terraform).
+    pub trails: Option<Observed<Vec<TrailRef>>>,
+    /// Where X-Ray sends spans; `None` when not collected.
+    pub segment_destination: Option<Observed<SegmentDestination>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,9 +138,9 @@ impl KeyState {
     }
 }
 
-/// What `DescribeKey` told us about a key. Every field the API marks optional stays optional:
-/// a missing value is unknown, not a default.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What KMS told us about a key, collected once per scan however many targets share it.
+/// Every field the APIs mark optional stays optional: a missing value is unknown, not a default.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KmsKey {
     pub arn: Option<String>,
     pub key_id: String,
@@ -136,6 +150,137 @@ pub struct KmsKey {
     pub key_spec: Option<String>,
     pub key_usage: Option<String>,
     pub description: Option<String>,
+    /// `AWS_KMS`, `EXTERNAL`, `AWS_CLOUDHSM`, `EXTERNAL_KEY_STORE`.
+    pub origin: Option<String>,
+    pub multi_region: Option<bool>,
+    /// `GetKeyRotationStatus`.
+    pub rotation: Observed<Rotation>,
+    /// The `default` key policy document, as JSON text (`GetKeyPolicy`).
+    pub policy: Observed<String>,
+    /// `ListResourceTags`.
+    pub tags: Observed<BTreeMap<String, String>>,
+    /// Alias names (`alias/x`) pointing at the key (`ListAliases`).
+    pub aliases: Observed<Vec<String>>,
+}
+
+impl KmsKey {
+    /// A key known only from `DescribeKey`; the other reads are marked as not collected.
+    pub fn described(key_id: impl Into<String>) -> Self {
+        KmsKey {
+            arn: None,
+            key_id: key_id.into(),
+            key_manager: None,
+            key_state: None,
+            key_spec: None,
+            key_usage: None,
+            description: None,
+            origin: None,
+            multi_region: None,
+            rotation: Observed::not_collected("kms:GetKeyRotationStatus"),
+            policy: Observed::not_collected("kms:GetKeyPolicy"),
+            tags: Observed::not_collected("kms:ListResourceTags"),
+            aliases: Observed::not_collected("kms:ListAliases"),
+        }
+    }
+
+    /// The account and region from the key's ARN.
+    pub fn account_region(&self) -> Option<(&str, &str)> {
+        arn_account_region(self.arn.as_deref()?)
+    }
+}
+
+/// `(account, region)` of an ARN such as `arn:aws:kms:eu-west-1:111122223333:key/...`.
+pub fn arn_account_region(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some(_), Some(region), Some(account)) => Some((account, region)),
+        _ => None,
+    }
+}
+
+/// Automatic rotation, from `GetKeyRotationStatus`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub enabled: bool,
+    pub period_days: Option<u32>,
+    /// RFC 3339, when reported.
+    pub next_rotation: Option<String>,
+}
+
+/// A CloudTrail trail that DescribeTrails listed for a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailRef {
+    pub arn: String,
+    pub name: String,
+    pub home_region: String,
+    pub multi_region: bool,
+    pub organization: bool,
+}
+
+impl TrailRef {
+    /// Whether the trail records events of `region`.
+    pub fn covers(&self, region: &str) -> bool {
+        self.multi_region || self.home_region == region
+    }
+}
+
+/// What a trail records, collected once per trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailState {
+    /// `GetTrailStatus.IsLogging`.
+    pub logging: Observed<bool>,
+    pub selectors: Observed<EventSelectors>,
+}
+
+/// A trail's event selectors: basic or advanced, never both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventSelectors {
+    Basic(Vec<BasicSelector>),
+    Advanced(Vec<AdvancedSelector>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicSelector {
+    /// `ReadOnly`, `WriteOnly` or `All`; AWS's default is `All`.
+    pub read_write_type: Option<String>,
+    /// AWS's default is `true`.
+    pub include_management_events: Option<bool>,
+    pub exclude_management_event_sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvancedSelector {
+    pub name: Option<String>,
+    pub fields: Vec<FieldSelector>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FieldSelector {
+    pub field: String,
+    pub equals: Vec<String>,
+    pub not_equals: Vec<String>,
+    pub starts_with: Vec<String>,
+    pub not_starts_with: Vec<String>,
+    pub ends_with: Vec<String>,
+    pub not_ends_with: Vec<String>,
+}
+
+/// Where X-Ray stores trace segments (`GetTraceSegmentDestination`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentDestination {
+    /// `XRay` or `CloudWatchLogs` (Transaction Search).
+    pub destination: String,
+    pub status: Option<String>,
+    /// The `aws/spans` log group, read when the destination is `CloudWatchLogs`:
+    /// `Known(None)` when it does not exist.
+    pub spans_log_group: Option<Observed<Option<LogGroup>>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroup {
+    pub name: String,
+    /// The KMS key ARN protecting the group, if any.
+    pub kms_key_id: Option<String>,
 }
 
 /// Everything one scan observed. Keys are collected once and shared by every target that uses them,
@@ -144,11 +289,22 @@ pub struct KmsKey {
 pub struct Inventory {
     pub targets: Vec<XrayTarget>,
     pub keys: BTreeMap<String, Observed<KmsKey>>,
+    /// Trail details by trail ARN, collected once per trail.
+    pub trails: BTreeMap<String, TrailState>,
 }
 
 impl Inventory {
     /// The key behind a target's configuration, if it uses one and it was collected.
     pub fn key_for(&self, encryption: &XrayEncryption) -> Option<&Observed<KmsKey>> {
         encryption.key_id.as_ref().and_then(|id| self.keys.get(id))
+    }
+
+    /// The targets whose X-Ray configuration uses the key indexed as `key_id`.
+    pub fn targets_using<'a>(&'a self, key_id: &'a str) -> impl Iterator<Item = &'a XrayTarget> + 'a {
+        self.targets.iter().filter(move |t| {
+            t.encryption.known().is_some_and(|e| {
+                e.encryption_type == EncryptionType::Kms && e.key_id.as_deref() == Some(key_id)
+            })
+        })
     }
 }

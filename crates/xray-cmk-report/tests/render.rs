@@ -11,6 +11,8 @@ fn report() -> Report {
         region: region.into(),
         origin: Origin::Live,
         encryption,
+        trails: None,
+        segment_destination: None,
     };
     let inventory = Inventory {
         targets: vec![
@@ -44,16 +46,16 @@ fn report() -> Report {
             KEY.to_owned(),
             Observed::Known(KmsKey {
                 arn: Some(KEY.into()),
-                key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
                 key_manager: Some(KeyManager::Aws),
                 key_state: Some(KeyState::Enabled),
                 key_spec: Some("SYMMETRIC_DEFAULT".into()),
                 key_usage: Some("ENCRYPT_DECRYPT".into()),
-                description: None,
+                ..KmsKey::described("1234abcd-12ab-34cd-56ef-1234567890ab")
             }),
         )]
         .into_iter()
         .collect(),
+        trails: Default::default(),
     };
     Report::new(
         "0.0.0-test",

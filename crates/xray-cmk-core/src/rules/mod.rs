@@ -124,6 +124,8 @@ pub(crate) mod test_support {
             region: REGION.into(),
             origin: Origin::Live,
             encryption,
+            trails: None,
+            segment_destination: None,
         }
     }
 
@@ -134,7 +136,7 @@ pub(crate) mod test_support {
                 key_id: None,
                 status: Some("ACTIVE".into()),
             }))],
-            keys: Default::default(),
+            ..Default::default()
         }
     }
 
@@ -152,19 +154,32 @@ pub(crate) mod test_support {
             targets: vec![target(Observed::Unknown(denied(
                 "xray:GetEncryptionConfig",
             )))],
-            keys: Default::default(),
+            ..Default::default()
         }
     }
 
     pub fn good_key() -> KmsKey {
         KmsKey {
             arn: Some(KEY_ARN.into()),
-            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".into(),
             key_manager: Some(KeyManager::Customer),
             key_state: Some(KeyState::Enabled),
             key_spec: Some("SYMMETRIC_DEFAULT".into()),
             key_usage: Some("ENCRYPT_DECRYPT".into()),
-            description: None,
+            origin: Some("AWS_KMS".into()),
+            multi_region: Some(false),
+            rotation: Observed::Known(Rotation {
+                enabled: true,
+                period_days: Some(365),
+                next_rotation: None,
+            }),
+            tags: Observed::Known(
+                [("owner", "platform-security"), ("data-classification", "confidential")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            ),
+            aliases: Observed::Known(vec!["alias/xray-cmk".into()]),
+            ..KmsKey::described("1234abcd-12ab-34cd-56ef-1234567890ab")
         }
     }
 
@@ -177,6 +192,7 @@ pub(crate) mod test_support {
                 status: Some("ACTIVE".into()),
             }))],
             keys: [(KEY_ARN.to_owned(), key)].into_iter().collect(),
+            trails: Default::default(),
         }
     }
 

@@ -1,0 +1,134 @@
+//! KMS: everything about one key, read once per scan.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_kms::types::{KeyManagerType, KeyState as SdkKeyState};
+use aws_smithy_types::date_time::Format;
+use xray_cmk_core::model::Rotation;
+use xray_cmk_core::{KeyManager, KeyState, KmsKey, Observed};
+
+use super::malformed;
+use crate::error::classify;
+
+/// Describes a key, then reads its rotation, policy, tags and aliases concurrently.
+/// A failure of one read leaves only that part unknown.
+pub async fn describe_key(kms: &aws_sdk_kms::Client, key_id: &str) -> Observed<KmsKey> {
+    let out = match kms.describe_key().key_id(key_id).send().await {
+        Ok(out) => out,
+        Err(err) => return Observed::Unknown(classify("kms:DescribeKey", &err)),
+    };
+    let Some(m) = out.key_metadata() else {
+        return malformed("kms:DescribeKey", "KeyMetadata");
+    };
+    // The other calls take the key id from DescribeKey: aliases are not accepted by all of them.
+    let id = m.key_id();
+    let (rotation, policy, tags, aliases) = futures::join!(
+        rotation(kms, id),
+        policy(kms, id),
+        tags(kms, id),
+        aliases(kms, id)
+    );
+    #[allow(deprecated)]
+    let key_spec = m
+        .key_spec()
+        .map(|s| s.as_str().to_owned())
+        .or_else(|| m.customer_master_key_spec().map(|s| s.as_str().to_owned()));
+    Observed::Known(KmsKey {
+        arn: m.arn().map(str::to_owned),
+        key_id: id.to_owned(),
+        key_manager: m.key_manager().map(|k| match k {
+            KeyManagerType::Aws => KeyManager::Aws,
+            KeyManagerType::Customer => KeyManager::Customer,
+            other => KeyManager::Other(other.as_str().to_owned()),
+        }),
+        key_state: m.key_state().map(key_state),
+        key_spec,
+        key_usage: m.key_usage().map(|u| u.as_str().to_owned()),
+        description: m.description().map(str::to_owned),
+        origin: m.origin().map(|o| o.as_str().to_owned()),
+        multi_region: m.multi_region(),
+        rotation,
+        policy,
+        tags,
+        aliases,
+    })
+}
+
+fn key_state(s: &SdkKeyState) -> KeyState {
+    match s {
+        SdkKeyState::Enabled => KeyState::Enabled,
+        SdkKeyState::Disabled => KeyState::Disabled,
+        SdkKeyState::PendingDeletion => KeyState::PendingDeletion,
+        SdkKeyState::PendingImport => KeyState::PendingImport,
+        SdkKeyState::PendingReplicaDeletion => KeyState::PendingReplicaDeletion,
+        SdkKeyState::Unavailable => KeyState::Unavailable,
+        SdkKeyState::Creating => KeyState::Creating,
+        SdkKeyState::Updating => KeyState::Updating,
+        other => KeyState::Other(other.as_str().to_owned()),
+    }
+}
+
+async fn rotation(kms: &aws_sdk_kms::Client, id: &str) -> Observed<Rotation> {
+    match kms.get_key_rotation_status().key_id(id).send().await {
+        Ok(out) => Observed::Known(Rotation {
+            enabled: out.key_rotation_enabled(),
+            period_days: out
+                .rotation_period_in_days()
+                .and_then(|d| u32::try_from(d).ok()),
+            next_rotation: out
+                .next_rotation_date()
+                .and_then(|d| d.fmt(Format::DateTime).ok()),
+        }),
+        Err(err) => Observed::Unknown(classify("kms:GetKeyRotationStatus", &err)),
+    }
+}
+
+async fn policy(kms: &aws_sdk_kms::Client, id: &str) -> Observed<String> {
+    match kms
+        .get_key_policy()
+        .key_id(id)
+        .policy_name("default")
+        .send()
+        .await
+    {
+        Ok(out) => match out.policy() {
+            Some(p) => Observed::Known(p.to_owned()),
+            None => malformed("kms:GetKeyPolicy", "Policy"),
+        },
+        Err(err) => Observed::Unknown(classify("kms:GetKeyPolicy", &err)),
+    }
+}
+
+async fn tags(kms: &aws_sdk_kms::Client, id: &str) -> Observed<BTreeMap<String, String>> {
+    let mut pages = kms.list_resource_tags().key_id(id).into_paginator().send();
+    let mut tags = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => tags.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())),
+            ),
+            Err(err) => return Observed::Unknown(classify("kms:ListResourceTags", &err)),
+        }
+    }
+    Observed::Known(tags)
+}
+
+async fn aliases(kms: &aws_sdk_kms::Client, id: &str) -> Observed<Vec<String>> {
+    let mut pages = kms
+        .list_aliases()
+        .key_id(id)
+        .into_paginator()
+        .items()
+        .send();
+    let mut names = Vec::new();
+    while let Some(item) = pages.next().await {
+        match item {
+            Ok(alias) => names.extend(alias.alias_name().map(str::to_owned)),
+            Err(err) => return Observed::Unknown(classify("kms:ListAliases", &err)),
+        }
+    }
+    names.sort();
+    Observed::Known(names)
+}

@@ -1,0 +1,159 @@
+//! Collection of one account's inventory: per region, the X-Ray encryption configuration, where
+//! spans go and the trails that cover it; then each distinct KMS key and each distinct trail once.
+
+mod kms;
+mod trails;
+mod xray;
+
+use std::collections::BTreeSet;
+
+use aws_config::{Region, SdkConfig};
+use futures::stream::{self, StreamExt};
+use xray_cmk_core::{EncryptionType, Inventory, Observed, Origin, XrayTarget};
+
+pub use kms::describe_key;
+pub use trails::{list_trails, trail_state};
+pub use xray::{encryption_config, segment_destination};
+
+/// Hands out a client per service and region. The live implementation builds them from an
+/// [`SdkConfig`]; tests hand out mocked clients.
+pub trait ClientSource: Sync {
+    fn xray(&self, region: &str) -> aws_sdk_xray::Client;
+    fn kms(&self, region: &str) -> aws_sdk_kms::Client;
+    fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client;
+    fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client;
+}
+
+macro_rules! regional_client {
+    ($name:ident, $sdk:ident) => {
+        fn $name(&self, region: &str) -> $sdk::Client {
+            let conf = $sdk::config::Builder::from(self)
+                .region(Region::new(region.to_owned()))
+                .build();
+            $sdk::Client::from_conf(conf)
+        }
+    };
+}
+
+impl ClientSource for SdkConfig {
+    regional_client!(xray, aws_sdk_xray);
+    regional_client!(kms, aws_sdk_kms);
+    regional_client!(cloudtrail, aws_sdk_cloudtrail);
+    regional_client!(logs, aws_sdk_cloudwatchlogs);
+}
+
+/// A successful response that lacks the member the rules need: unknown, never a default.
+fn malformed<T>(operation: &str, member: &str) -> Observed<T> {
+    Observed::Unknown(xray_cmk_core::CollectionError {
+        operation: operation.to_owned(),
+        kind: xray_cmk_core::ErrorKind::Other,
+        code: None,
+        message: format!("the response has no {member}"),
+    })
+}
+
+/// Reads everything region-scoped for one account and region.
+pub async fn collect_target(clients: &dyn ClientSource, account: &str, region: &str) -> XrayTarget {
+    let (xray, logs, cloudtrail) = (
+        clients.xray(region),
+        clients.logs(region),
+        clients.cloudtrail(region),
+    );
+    let (encryption, destination, trails) = futures::join!(
+        encryption_config(&xray),
+        segment_destination(&xray, &logs),
+        list_trails(&cloudtrail),
+    );
+    XrayTarget {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        origin: Origin::Live,
+        encryption,
+        trails: Some(trails),
+        segment_destination: Some(destination),
+    }
+}
+
+/// The region a key lives in: from its ARN, else the region of the configuration naming it.
+fn key_region<'a>(key_id: &'a str, fallback: &'a str) -> &'a str {
+    xray_cmk_core::model::arn_account_region(key_id)
+        .map(|(_, region)| region)
+        .filter(|r| !r.is_empty())
+        .unwrap_or(fallback)
+}
+
+/// The keys a target refers to: X-Ray's key and the key of the `aws/spans` log group.
+fn keys_of(target: &XrayTarget) -> Vec<(&str, &str)> {
+    let mut keys = Vec::new();
+    if let Some(enc) = target.encryption.known() {
+        if let (EncryptionType::Kms, Some(key)) = (&enc.encryption_type, enc.key_id.as_deref()) {
+            keys.push((key, key_region(key, &target.region)));
+        }
+    }
+    let spans_key = target
+        .segment_destination
+        .as_ref()
+        .and_then(Observed::known)
+        .and_then(|d| d.spans_log_group.as_ref())
+        .and_then(Observed::known)
+        .and_then(Option::as_ref)
+        .and_then(|g| g.kms_key_id.as_deref());
+    if let Some(key) = spans_key {
+        keys.push((key, key_region(key, &target.region)));
+    }
+    keys
+}
+
+/// Scans `regions` of one account, then describes each distinct key and trail once.
+/// At most `concurrency` targets, keys or trails are in flight. Targets keep the order of `regions`.
+pub async fn scan(
+    clients: &dyn ClientSource,
+    account: &str,
+    regions: &[String],
+    concurrency: usize,
+) -> Inventory {
+    let concurrency = concurrency.max(1);
+    let targets: Vec<XrayTarget> = stream::iter(regions)
+        .map(|region| collect_target(clients, account, region))
+        .buffered(concurrency)
+        .collect()
+        .await;
+
+    let wanted_keys: BTreeSet<(&str, &str)> = targets.iter().flat_map(keys_of).collect();
+    let keys = stream::iter(wanted_keys)
+        .map(|(key, region)| async move {
+            (
+                key.to_owned(),
+                describe_key(&clients.kms(region), key).await,
+            )
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    let wanted_trails: BTreeSet<(&str, &str)> = targets
+        .iter()
+        .filter_map(|t| t.trails.as_ref()?.known())
+        .flatten()
+        .map(|t| (t.arn.as_str(), t.home_region.as_str()))
+        .collect();
+    let trails = stream::iter(wanted_trails)
+        .map(|(arn, home)| async move {
+            (
+                arn.to_owned(),
+                trail_state(&clients.cloudtrail(home), arn).await,
+            )
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    Inventory {
+        targets,
+        keys,
+        trails,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,523 @@
+//! Collector tests over recorded wire responses and modeled outputs.
+
+use super::*;
+use aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsOutput;
+use aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput;
+use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+use aws_sdk_cloudtrail::types::{
+    AdvancedEventSelector, AdvancedFieldSelector, EventSelector, ReadWriteType, Trail,
+};
+use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
+use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
+use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
+use aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput;
+use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+use aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput;
+use aws_sdk_kms::types::{AliasListEntry, KeyManagerType, KeyMetadata, KeySpec, KeyState, Tag};
+use aws_sdk_xray::operation::get_encryption_config::GetEncryptionConfigOutput;
+use aws_sdk_xray::operation::get_trace_segment_destination::GetTraceSegmentDestinationOutput;
+use aws_sdk_xray::types::{
+    EncryptionConfig, EncryptionStatus, EncryptionType as SdkEncryptionType,
+    TraceSegmentDestination, TraceSegmentDestinationStatus,
+};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use xray_cmk_core::model::EventSelectors;
+use xray_cmk_core::{ErrorKind, KeyManager};
+
+const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+const TRAIL: &str = "arn:aws:cloudtrail:us-east-1:111122223333:trail/all";
+
+/// A recorded wire response: rest-json services name the error in `x-amzn-ErrorType`,
+/// awsJson 1.1 services (KMS) in the body's `__type`.
+pub(crate) fn wire(
+    status: u16,
+    error_type: Option<&str>,
+    body: &'static str,
+) -> aws_smithy_runtime_api::http::Response {
+    let mut resp = aws_smithy_runtime_api::http::Response::new(
+        StatusCode::try_from(status).expect("status"),
+        SdkBody::from(body),
+    );
+    resp.headers_mut()
+        .insert("content-type", "application/json");
+    if let Some(t) = error_type {
+        resp.headers_mut().insert("x-amzn-ErrorType", t.to_owned());
+    }
+    resp
+}
+
+/// Mocked clients that retry like the real ones (3 attempts), with real sleeps.
+macro_rules! mocked {
+    ($sdk:ident, $rules:expr) => {
+        mock_client!($sdk, RuleMode::MatchAny, $rules.iter().copied(), |c| c
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new()))
+    };
+}
+
+fn xray(rules: &[&Rule]) -> aws_sdk_xray::Client {
+    mocked!(aws_sdk_xray, rules)
+}
+fn kms(rules: &[&Rule]) -> aws_sdk_kms::Client {
+    mocked!(aws_sdk_kms, rules)
+}
+fn cloudtrail(rules: &[&Rule]) -> aws_sdk_cloudtrail::Client {
+    mocked!(aws_sdk_cloudtrail, rules)
+}
+fn logs(rules: &[&Rule]) -> aws_sdk_cloudwatchlogs::Client {
+    mocked!(aws_sdk_cloudwatchlogs, rules)
+}
+
+fn kms_config() -> GetEncryptionConfigOutput {
+    GetEncryptionConfigOutput::builder()
+        .encryption_config(
+            EncryptionConfig::builder()
+                .r#type(SdkEncryptionType::Kms)
+                .key_id(KEY)
+                .status(EncryptionStatus::Active)
+                .build(),
+        )
+        .build()
+}
+
+fn metadata() -> KeyMetadata {
+    KeyMetadata::builder()
+        .key_id("k1")
+        .arn(KEY)
+        .key_manager(KeyManagerType::Customer)
+        .key_state(KeyState::Enabled)
+        .key_spec(KeySpec::SymmetricDefault)
+        .build()
+        .expect("key id set")
+}
+
+/// The four key reads after DescribeKey, answering as a well-kept key would.
+fn key_detail_rules() -> Vec<Rule> {
+    vec![
+        mock!(aws_sdk_kms::Client::get_key_rotation_status).then_output(|| {
+            GetKeyRotationStatusOutput::builder()
+                .key_rotation_enabled(true)
+                .rotation_period_in_days(365)
+                .build()
+        }),
+        mock!(aws_sdk_kms::Client::get_key_policy)
+            .match_requests(|r| r.policy_name() == Some("default"))
+            .then_output(|| {
+                GetKeyPolicyOutput::builder()
+                    .policy(r#"{"Statement":[]}"#)
+                    .build()
+            }),
+        mock!(aws_sdk_kms::Client::list_resource_tags)
+            .match_requests(|r| r.marker().is_none())
+            .then_output(|| {
+                ListResourceTagsOutput::builder()
+                    .tags(
+                        Tag::builder()
+                            .tag_key("owner")
+                            .tag_value("sec")
+                            .build()
+                            .expect("tag"),
+                    )
+                    .truncated(true)
+                    .next_marker("m1")
+                    .build()
+            }),
+        mock!(aws_sdk_kms::Client::list_resource_tags)
+            .match_requests(|r| r.marker() == Some("m1"))
+            .then_output(|| {
+                ListResourceTagsOutput::builder()
+                    .tags(
+                        Tag::builder()
+                            .tag_key("env")
+                            .tag_value("")
+                            .build()
+                            .expect("tag"),
+                    )
+                    .truncated(false)
+                    .build()
+            }),
+        mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
+            ListAliasesOutput::builder()
+                .aliases(
+                    AliasListEntry::builder()
+                        .alias_name("alias/xray-cmk")
+                        .build(),
+                )
+                .build()
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn access_denied_becomes_unknown() {
+    let denied = mock!(aws_sdk_xray::Client::get_encryption_config).then_http_response(|| {
+        wire(
+            403,
+            Some("AccessDeniedException"),
+            r#"{"Message":"User: arn:aws:sts::111122223333:assumed-role/XrayCmkAudit/s is not authorized to perform: xray:GetEncryptionConfig"}"#,
+        )
+    });
+    let Observed::Unknown(err) = encryption_config(&xray(&[&denied])).await else {
+        panic!("expected unknown")
+    };
+    assert_eq!(err.kind, ErrorKind::AccessDenied);
+    assert_eq!(err.operation, "xray:GetEncryptionConfig");
+    assert!(err.message.contains("not authorized"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk() {
+    let throttled = mock!(aws_sdk_xray::Client::get_encryption_config)
+        .sequence()
+        .http_response(|| {
+            wire(
+                429,
+                Some("ThrottledException"),
+                r#"{"Message":"Rate exceeded"}"#,
+            )
+        })
+        .times(2)
+        .output(kms_config)
+        .build();
+    let enc = encryption_config(&xray(&[&throttled])).await;
+    assert_eq!(throttled.num_calls(), 3);
+    let enc = enc.known().expect("known after retries");
+    assert_eq!(enc.encryption_type, EncryptionType::Kms);
+    assert_eq!(enc.key_id.as_deref(), Some(KEY));
+}
+
+#[tokio::test]
+async fn persistent_throttling_is_an_unknown_throttled() {
+    let throttled = mock!(aws_sdk_xray::Client::get_encryption_config)
+        .sequence()
+        .http_response(|| {
+            wire(
+                429,
+                Some("ThrottledException"),
+                r#"{"Message":"Rate exceeded"}"#,
+            )
+        })
+        .repeatedly()
+        .build();
+    let enc = encryption_config(&xray(&[&throttled])).await;
+    assert_eq!(throttled.num_calls(), 3);
+    let Observed::Unknown(err) = enc else {
+        panic!("expected unknown")
+    };
+    assert_eq!(err.kind, ErrorKind::Throttled);
+}
+
+#[tokio::test]
+async fn missing_optional_fields_do_not_panic() {
+    let bare = mock!(aws_sdk_xray::Client::get_encryption_config)
+        .then_output(|| GetEncryptionConfigOutput::builder().build());
+    assert!(matches!(
+        encryption_config(&xray(&[&bare])).await,
+        Observed::Unknown(_)
+    ));
+
+    let no_type = mock!(aws_sdk_xray::Client::get_encryption_config).then_output(|| {
+        GetEncryptionConfigOutput::builder()
+            .encryption_config(EncryptionConfig::builder().build())
+            .build()
+    });
+    let enc = encryption_config(&xray(&[&no_type])).await;
+    let enc = enc.known().expect("known");
+    assert_eq!(
+        enc.encryption_type,
+        EncryptionType::Other("(missing)".into())
+    );
+    assert_eq!((enc.key_id.as_deref(), enc.status.as_deref()), (None, None));
+
+    // DescribeKey with only the required KeyId; the follow-up reads all fail.
+    let bare_key = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id("k1")
+                    .build()
+                    .expect("key id set"),
+            )
+            .build()
+    });
+    let denied = || {
+        wire(
+            400,
+            None,
+            r#"{"__type":"AccessDeniedException","message":"denied"}"#,
+        )
+    };
+    let rules = [
+        mock!(aws_sdk_kms::Client::get_key_rotation_status).then_http_response(denied),
+        mock!(aws_sdk_kms::Client::get_key_policy).then_http_response(denied),
+        mock!(aws_sdk_kms::Client::list_resource_tags).then_http_response(denied),
+        mock!(aws_sdk_kms::Client::list_aliases).then_http_response(denied),
+    ];
+    let all: Vec<&Rule> = std::iter::once(&bare_key).chain(rules.iter()).collect();
+    let Observed::Known(key) = describe_key(&kms(&all), KEY).await else {
+        panic!("expected known")
+    };
+    assert_eq!(
+        (key.key_manager, key.key_state, key.key_spec),
+        (None, None, None)
+    );
+    for (part, unknown) in [
+        ("rotation", matches!(key.rotation, Observed::Unknown(_))),
+        ("policy", matches!(key.policy, Observed::Unknown(_))),
+        ("tags", matches!(key.tags, Observed::Unknown(_))),
+        ("aliases", matches!(key.aliases, Observed::Unknown(_))),
+    ] {
+        assert!(unknown, "{part} should be unknown");
+    }
+
+    let no_meta = mock!(aws_sdk_kms::Client::describe_key)
+        .then_output(|| DescribeKeyOutput::builder().build());
+    assert!(matches!(
+        describe_key(&kms(&[&no_meta]), KEY).await,
+        Observed::Unknown(_)
+    ));
+}
+
+#[tokio::test]
+async fn describe_key_reads_everything_once_and_follows_pages() {
+    let nf = mock!(aws_sdk_kms::Client::describe_key).then_http_response(|| {
+        wire(
+            400,
+            None,
+            r#"{"__type":"NotFoundException","message":"Key 'arn:aws:kms:eu-west-1:111122223333:key/k1' does not exist"}"#,
+        )
+    });
+    let Observed::Unknown(err) = describe_key(&kms(&[&nf]), KEY).await else {
+        panic!("expected unknown")
+    };
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.code.as_deref(), Some("NotFoundException"));
+
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(metadata())
+            .build()
+    });
+    let details = key_detail_rules();
+    let all: Vec<&Rule> = std::iter::once(&describe).chain(details.iter()).collect();
+    let Observed::Known(key) = describe_key(&kms(&all), KEY).await else {
+        panic!("expected known")
+    };
+    assert_eq!(key.key_manager, Some(KeyManager::Customer));
+    assert_eq!(key.key_spec.as_deref(), Some("SYMMETRIC_DEFAULT"));
+    let rotation = key.rotation.known().expect("rotation");
+    assert_eq!((rotation.enabled, rotation.period_days), (true, Some(365)));
+    assert_eq!(
+        key.policy.known().map(String::as_str),
+        Some(r#"{"Statement":[]}"#)
+    );
+    let tags = key.tags.known().expect("tags");
+    assert_eq!(tags.get("owner").map(String::as_str), Some("sec"));
+    assert_eq!(
+        tags.get("env").map(String::as_str),
+        Some(""),
+        "second page read"
+    );
+    assert_eq!(
+        key.aliases.known(),
+        Some(&vec!["alias/xray-cmk".to_owned()])
+    );
+    assert_eq!(describe.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn spans_log_group_is_read_only_for_cloudwatch_logs() {
+    let cwl = mock!(aws_sdk_xray::Client::get_trace_segment_destination).then_output(|| {
+        GetTraceSegmentDestinationOutput::builder()
+            .destination(TraceSegmentDestination::CloudWatchLogs)
+            .status(TraceSegmentDestinationStatus::Active)
+            .build()
+    });
+    let groups = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
+        .match_requests(|r| r.log_group_name_prefix() == Some("aws/spans"))
+        .then_output(|| {
+            DescribeLogGroupsOutput::builder()
+                .log_groups(
+                    SdkLogGroup::builder()
+                        .log_group_name("aws/spans-archive")
+                        .build(),
+                )
+                .log_groups(
+                    SdkLogGroup::builder()
+                        .log_group_name("aws/spans")
+                        .kms_key_id(KEY)
+                        .build(),
+                )
+                .build()
+        });
+    let dest = segment_destination(&xray(&[&cwl]), &logs(&[&groups])).await;
+    let dest = dest.known().expect("known");
+    assert_eq!(dest.destination, "CloudWatchLogs");
+    let group = dest
+        .spans_log_group
+        .as_ref()
+        .and_then(Observed::known)
+        .and_then(Option::as_ref)
+        .expect("aws/spans found");
+    assert_eq!(group.kms_key_id.as_deref(), Some(KEY));
+
+    let to_xray = mock!(aws_sdk_xray::Client::get_trace_segment_destination).then_output(|| {
+        GetTraceSegmentDestinationOutput::builder()
+            .destination(TraceSegmentDestination::XRay)
+            .build()
+    });
+    let untouched = mock!(aws_sdk_cloudwatchlogs::Client::describe_log_groups)
+        .then_output(|| DescribeLogGroupsOutput::builder().build());
+    let dest = segment_destination(&xray(&[&to_xray]), &logs(&[&untouched])).await;
+    assert_eq!(
+        dest.known().map(|d| d.spans_log_group.is_none()),
+        Some(true)
+    );
+    assert_eq!(untouched.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn trail_selectors_basic_and_advanced() {
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    let basic = mock!(aws_sdk_cloudtrail::Client::get_event_selectors).then_output(|| {
+        GetEventSelectorsOutput::builder()
+            .event_selectors(
+                EventSelector::builder()
+                    .read_write_type(ReadWriteType::WriteOnly)
+                    .include_management_events(true)
+                    .exclude_management_event_sources("kms.amazonaws.com")
+                    .build(),
+            )
+            .build()
+    });
+    let state = trail_state(&cloudtrail(&[&status, &basic]), TRAIL).await;
+    assert_eq!(state.logging, Observed::Known(true));
+    let Observed::Known(EventSelectors::Basic(sel)) = state.selectors else {
+        panic!("basic selectors")
+    };
+    assert_eq!(sel[0].read_write_type.as_deref(), Some("WriteOnly"));
+    assert_eq!(
+        sel[0].exclude_management_event_sources,
+        ["kms.amazonaws.com"]
+    );
+
+    let advanced = mock!(aws_sdk_cloudtrail::Client::get_event_selectors).then_output(|| {
+        GetEventSelectorsOutput::builder()
+            .advanced_event_selectors(
+                AdvancedEventSelector::builder()
+                    .name("Management events")
+                    .field_selectors(
+                        AdvancedFieldSelector::builder()
+                            .field("eventCategory")
+                            .equals("Management")
+                            .build()
+                            .expect("field"),
+                    )
+                    .build()
+                    .expect("selector"),
+            )
+            .build()
+    });
+    let state = trail_state(&cloudtrail(&[&status, &advanced]), TRAIL).await;
+    let Observed::Known(EventSelectors::Advanced(sel)) = state.selectors else {
+        panic!("advanced selectors")
+    };
+    assert_eq!(sel[0].fields[0].field, "eventCategory");
+    assert_eq!(sel[0].fields[0].equals, ["Management"]);
+}
+
+struct Mocked {
+    xray: aws_sdk_xray::Client,
+    kms: aws_sdk_kms::Client,
+    cloudtrail: aws_sdk_cloudtrail::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl ClientSource for Mocked {
+    fn xray(&self, _region: &str) -> aws_sdk_xray::Client {
+        self.xray.clone()
+    }
+    fn kms(&self, _region: &str) -> aws_sdk_kms::Client {
+        self.kms.clone()
+    }
+    fn cloudtrail(&self, _region: &str) -> aws_sdk_cloudtrail::Client {
+        self.cloudtrail.clone()
+    }
+    fn logs(&self, _region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        self.logs.clone()
+    }
+}
+
+#[tokio::test]
+async fn scan_reads_each_key_and_trail_once() {
+    let cfg = mock!(aws_sdk_xray::Client::get_encryption_config).then_output(kms_config);
+    let dest = mock!(aws_sdk_xray::Client::get_trace_segment_destination).then_output(|| {
+        GetTraceSegmentDestinationOutput::builder()
+            .destination(TraceSegmentDestination::XRay)
+            .build()
+    });
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(metadata())
+            .build()
+    });
+    let details = key_detail_rules();
+    let trails = mock!(aws_sdk_cloudtrail::Client::describe_trails)
+        .match_requests(|r| r.include_shadow_trails() == Some(true))
+        .then_output(|| {
+            DescribeTrailsOutput::builder()
+                .trail_list(
+                    Trail::builder()
+                        .name("all")
+                        .trail_arn(TRAIL)
+                        .home_region("us-east-1")
+                        .is_multi_region_trail(true)
+                        .build(),
+                )
+                .build()
+        });
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    let selectors = mock!(aws_sdk_cloudtrail::Client::get_event_selectors)
+        .then_output(|| GetEventSelectorsOutput::builder().build());
+    let kms_rules: Vec<&Rule> = std::iter::once(&describe).chain(details.iter()).collect();
+    let clients = Mocked {
+        xray: xray(&[&cfg, &dest]),
+        kms: kms(&kms_rules),
+        cloudtrail: cloudtrail(&[&trails, &status, &selectors]),
+        logs: logs(&[]),
+    };
+    let regions: Vec<String> = ["eu-west-1", "us-east-1", "eu-north-1"]
+        .map(String::from)
+        .into();
+    let inv = scan(&clients, "111122223333", &regions, 2).await;
+    assert_eq!(
+        (cfg.num_calls(), dest.num_calls(), trails.num_calls()),
+        (3, 3, 3)
+    );
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "one DescribeKey for a key shared by three regions"
+    );
+    assert_eq!(
+        (status.num_calls(), selectors.num_calls()),
+        (1, 1),
+        "one read per trail"
+    );
+    let order: Vec<_> = inv.targets.iter().map(|t| t.region.as_str()).collect();
+    assert_eq!(order, ["eu-west-1", "us-east-1", "eu-north-1"]);
+    assert!(inv.keys.contains_key(KEY));
+    assert!(inv.trails.contains_key(TRAIL));
+}
+
+#[test]
+fn key_region_from_arn() {
+    assert_eq!(key_region(KEY, "us-east-1"), "eu-west-1");
+    assert_eq!(key_region("alias/x", "us-east-1"), "us-east-1");
+    assert_eq!(key_region("1234-abcd", "ap-south-1"), "ap-south-1");
+}
