@@ -139,3 +139,32 @@ def test_member_role_deny(aws: Aws) -> None:
         member.client("xray", "ap-northeast-1").get_encryption_config()
     assert error_of(exc) == ("AccessDeniedException", 403)
     assert member.client("xray", "eu-north-1").get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"
+
+
+def test_new_apis_are_covered_in_the_denied_region(audit: Aws) -> None:
+    """Segment destination (rest-json URI), CloudWatch Logs and CloudTrail (json target) are denied too."""
+    xray = audit.client("xray", "eu-north-1")
+    for call, action in (
+        (xray.get_trace_segment_destination, "xray:GetTraceSegmentDestination"),
+        (lambda: xray.update_trace_segment_destination(Destination="CloudWatchLogs"), "xray:UpdateTraceSegmentDestination"),
+    ):  # fmt: skip
+        with pytest.raises(xray.exceptions.ClientError) as exc:
+            call()
+        assert error_of(exc) == ("AccessDeniedException", 403)
+        assert action in exc.value.response["Error"]["Message"]
+    logs = audit.client("logs", "eu-north-1")
+    with pytest.raises(logs.exceptions.ClientError) as exc:
+        logs.describe_log_groups()
+    assert error_of(exc) == ("AccessDeniedException", 400)
+    assert "logs:DescribeLogGroups" in exc.value.response["Error"]["Message"]
+    with pytest.raises(logs.exceptions.ClientError) as exc:
+        logs.associate_kms_key(logGroupName="aws/spans", kmsKeyId="arn:aws:kms:eu-north-1:123456789012:key/x")
+    assert error_of(exc) == ("AccessDeniedException", 400)
+    cloudtrail = audit.client("cloudtrail", "eu-north-1")
+    for call in (cloudtrail.describe_trails, lambda: cloudtrail.get_event_selectors(TrailName="trail")):
+        with pytest.raises(cloudtrail.exceptions.ClientError) as exc:
+            call()
+        assert error_of(exc) == ("AccessDeniedException", 400)
+    # Elsewhere they work.
+    assert audit.client("xray", "eu-west-1").get_trace_segment_destination()["Destination"] == "XRay"
+    assert audit.client("cloudtrail", "eu-west-1").describe_trails()["trailList"] == []

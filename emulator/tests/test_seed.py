@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import boto3
@@ -17,10 +19,10 @@ MGMT = "123456789012"
 
 
 def run_seed(endpoint: str, out_dir: Path) -> tuple[dict, Path]:
-    json_out, cfg_out = out_dir / "seed.json", out_dir / "aws-config"
+    json_out, cfg_out, policy_out = out_dir / "seed.json", out_dir / "aws-config", out_dir / "policy.toml"
     subprocess.run(
         [sys.executable, "-m", "xray_cmk_emulator.seed", "--endpoint", endpoint,
-         "--json-out", str(json_out), "--aws-config-out", str(cfg_out)],
+         "--json-out", str(json_out), "--aws-config-out", str(cfg_out), "--policy-out", str(policy_out)],
         cwd=EMULATOR_DIR, check=True, timeout=300,
     )  # fmt: skip
     return json.loads(json_out.read_text()), cfg_out
@@ -31,6 +33,12 @@ def seeded(endpoint: str, tmp_path_factory) -> tuple[dict, Path, str]:
     out = tmp_path_factory.mktemp("seed")
     data, cfg = run_seed(endpoint, out)
     return data, cfg, (out / "seed.json").read_text()
+
+
+@pytest.fixture(scope="module")
+def policy_text(seeded) -> str:
+    _, cfg, _ = seeded
+    return (cfg.parent / "policy.toml").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +64,34 @@ def test_aws_config_file(seeded) -> None:
     )
 
 
+POSTURES = {
+    "customer-managed-key", "explicit-none", "aws-managed-key", "cmk-rotation-disabled", "cmk-disabled",
+    "cmk-pending-deletion", "access-denied", "cmk-default-policy", "cmk-not-approved", "cmk-slow-rotation",
+    "cmk-cross-account", "cmk-public", "cmk-locked", "cmk-untagged",
+}  # fmt: skip
+MGMT_REGIONS = {
+    "us-east-1": ("customer-managed-key", "alias/xray-cmk-good"),
+    "us-east-2": ("explicit-none", None),
+    "us-west-2": ("aws-managed-key", "alias/aws/xray"),
+    "eu-west-1": ("cmk-rotation-disabled", "alias/xray-cmk-no-rotation"),
+    "eu-central-1": ("cmk-disabled", "alias/xray-cmk-disabled"),
+    "ap-southeast-2": ("cmk-pending-deletion", "alias/xray-cmk-pending-deletion"),
+    "eu-north-1": ("access-denied", "alias/xray-cmk-good"),
+    "eu-west-2": ("cmk-default-policy", "alias/xray-cmk-default-policy"),
+    "eu-west-3": ("cmk-not-approved", "alias/team-x-traces"),
+    "ap-northeast-1": ("cmk-slow-rotation", "alias/xray-cmk-slow-rotation"),
+    "ap-northeast-2": ("cmk-cross-account", "alias/xray-cmk-cross-account"),
+    "ca-central-1": ("cmk-public", "alias/xray-cmk-public"),
+    "sa-east-1": ("cmk-locked", "alias/xray-cmk-locked"),
+    "ap-south-1": ("cmk-untagged", "alias/xray-cmk-untagged"),
+}
+GOOD_TAGS = {"owner": "platform-security", "data-classification": "confidential"}
+
+
+def ids(data: dict) -> dict[str, str]:
+    return {"management": MGMT} | {m["name"]: m["account_id"] for m in data["member_accounts"]}
+
+
 def test_seed_json_summary(seeded) -> None:
     data, _, _ = seeded
     assert data["management_account_id"] == MGMT
@@ -64,24 +100,141 @@ def test_seed_json_summary(seeded) -> None:
     assert names == ["workload-prod", "workload-dev", "security"]
     for m in data["member_accounts"]:
         assert m["role_arn"] == f"arn:aws:iam::{m['account_id']}:role/OrganizationAccountAccessRole"
-    assert len(data["keys"]) == 11
-    assert {p["expected_posture"] for p in data["region_postures"]} == {
-        "customer-managed-key", "explicit-none", "aws-managed-key", "cmk-rotation-disabled",
-        "cmk-disabled", "cmk-pending-deletion", "access-denied",
-    }  # fmt: skip
+    assert len(data["keys"]) == 18
+    assert {p["expected_posture"] for p in data["region_postures"]} == POSTURES
+    mgmt = {p["region"]: (p["expected_posture"], p["key_alias"]) for p in data["region_postures"] if p["account_id"] == MGMT}
+    assert mgmt == MGMT_REGIONS
+    for key in data["keys"]:
+        assert set(key) >= {"tags", "policy_sid_list", "rotation_period_in_days", "aliases", "key_state", "key_manager"}
+        assert key["aliases"] == [key["alias"]]
+    assert [(t["account_name"], t["name"]) for t in data["trails"]] == [
+        ("management", "management-write-only"), ("management", "us-east-1-all"),
+        ("management", "eu-west-1-advanced"), ("management", "eu-west-2-no-kms"),
+        ("management", "ap-south-1-stopped"), ("security", "security-all"),
+    ]  # fmt: skip
+    dests = {(d["account_id"], d["region"]): (d["destination"], d["status"], d["spans_kms_key_alias"])
+             for d in data["segment_destinations"]}  # fmt: skip
+    assert dests == {
+        (MGMT, "us-east-1"): ("CloudWatchLogs", "ACTIVE", "alias/xray-cmk-good"),
+        (MGMT, "eu-west-1"): ("CloudWatchLogs", "ACTIVE", None),
+        (MGMT, "eu-west-3"): ("CloudWatchLogs", "ACTIVE", "alias/team-x-traces"),
+    }
 
 
-def test_seed_is_deterministic_on_a_fresh_server(seeded, tmp_path: Path) -> None:
+def test_seed_is_deterministic_on_a_fresh_server(seeded, policy_text: str, tmp_path: Path) -> None:
     _, _, first = seeded
     fresh = start_server(tmp_path)
     try:
         run_seed(fresh.endpoint, tmp_path)
         assert (tmp_path / "seed.json").read_text() == first
+        assert (tmp_path / "policy.toml").read_text() == policy_text
     finally:
         assert fresh.stop() == 0
 
 
-def check_posture(session: boto3.Session, posture: dict, key_by_arn: dict) -> None:
+def test_policy_file(seeded, policy_text: str) -> None:
+    data, _, _ = seeded
+    acct = ids(data)
+    assert tomllib.loads(policy_text) == {
+        "rotation": {"max_period_days": 365},
+        "tags": {"required": ["owner", "data-classification"]},
+        "keys": {"approved": ["alias/xray-cmk-*"], "alias": "alias/xray-cmk"},
+        "access": {
+            "key_admins": ["arn:aws:iam::{account}:role/KeyAdmin"],
+            "xray_admins": ["arn:aws:iam::{account}:role/XrayAdmin"],
+            "trace_readers": ["arn:aws:iam::{account}:role/TraceReader"],
+            "cross_account_readers": [f"arn:aws:iam::{acct['security']}:role/SecurityAudit"],
+            "trusted_accounts": [MGMT, acct["workload-prod"], acct["workload-dev"], acct["security"]],
+        },
+        "exemptions": [
+            {"account": acct["workload-dev"], "region": "us-east-1", "rule": "kms-rotation-disabled",
+             "reason": "dev sandbox keys are rebuilt every quarter", "expires": datetime.date(2099, 12, 31)},
+            {"account": acct["workload-prod"], "region": "eu-west-1", "rule": "xray-aws-managed-key",
+             "reason": "migration to a CMK planned for Q1", "expires": datetime.date(2026, 1, 31)},
+        ],
+    }  # fmt: skip
+    assert policy_text.lstrip().startswith("#")  # commented
+
+
+# --- key policies, as the brief specifies them (A = account, R = region, S = security account) ---
+
+
+def spec_statements(a: str, r: str, s: str) -> dict[str, dict]:
+    via = {"StringEquals": {"kms:ViaService": f"xray.{r}.amazonaws.com"}}
+    return {
+        "EnableRootAccess": {"Sid": "EnableRootAccess", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{a}:root"},
+                             "Action": "kms:*", "Resource": "*"},
+        "KeyAdministrators": {"Sid": "KeyAdministrators", "Effect": "Allow",
+                              "Principal": {"AWS": f"arn:aws:iam::{a}:role/KeyAdmin"},
+                              "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*",
+                                         "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*",
+                                         "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion",
+                                         "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand"],
+                              "Resource": "*"},
+        "XRayConfigureGrant": {"Sid": "XRayConfigureGrant", "Effect": "Allow",
+                               "Principal": {"AWS": f"arn:aws:iam::{a}:role/XrayAdmin"}, "Action": "kms:CreateGrant",
+                               "Resource": "*",
+                               "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"},
+                                             "StringEquals": {"kms:ViaService": f"xray.{r}.amazonaws.com"}}},
+        "XRayConfigureDescribe": {"Sid": "XRayConfigureDescribe", "Effect": "Allow",
+                                  "Principal": {"AWS": f"arn:aws:iam::{a}:role/XrayAdmin"},
+                                  "Action": "kms:DescribeKey", "Resource": "*"},
+        "TraceReaders": {"Sid": "TraceReaders", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{a}:role/TraceReader"},
+                         "Action": "kms:Decrypt", "Resource": "*", "Condition": via},
+        "CrossAccountSecurityReaders": {"Sid": "CrossAccountSecurityReaders", "Effect": "Allow",
+                                        "Principal": {"AWS": f"arn:aws:iam::{s}:role/SecurityAudit"},
+                                        "Action": "kms:Decrypt", "Resource": "*", "Condition": via},
+    }  # fmt: skip
+
+
+def expected_policy(posture: str, a: str, r: str, s: str) -> dict:
+    if posture == "cmk-default-policy":
+        return {"Version": "2012-10-17", "Id": "key-default-1", "Statement": [
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{a}:root"},
+             "Action": "kms:*", "Resource": "*"}]}  # fmt: skip
+    stmts = spec_statements(a, r, s)
+    if posture == "cmk-locked":
+        statements = [stmts["KeyAdministrators"], stmts["TraceReaders"], stmts["CrossAccountSecurityReaders"]]
+    else:
+        statements = list(stmts.values())
+    if posture == "cmk-cross-account":
+        statements.append({"Sid": "UnknownPartner", "Effect": "Allow",
+                           "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "kms:Decrypt",
+                           "Resource": "*"})  # fmt: skip
+    if posture == "cmk-public":
+        statements.append({"Sid": "OpenDecrypt", "Effect": "Allow", "Principal": {"AWS": "*"},
+                           "Action": "kms:Decrypt", "Resource": "*"})  # fmt: skip
+    return {"Version": "2012-10-17", "Id": "xray-cmk", "Statement": statements}
+
+
+def check_key(kms, key: dict, security_id: str) -> None:
+    """Everything about a CMK from the API, against the brief's definition of its posture."""
+    posture = key["expected_posture"]
+    meta = kms.describe_key(KeyId=key["key_arn"])["KeyMetadata"]
+    assert meta["KeyManager"] == "CUSTOMER" and meta["KeySpec"] == "SYMMETRIC_DEFAULT"
+    assert meta["KeyUsage"] == "ENCRYPT_DECRYPT"
+    state = {"cmk-disabled": "Disabled", "cmk-pending-deletion": "PendingDeletion"}.get(posture, "Enabled")
+    assert meta["KeyState"] == state == key["key_state"]
+    if state == "PendingDeletion":
+        assert "DeletionDate" in meta
+    rotation = kms.get_key_rotation_status(KeyId=key["key_arn"])
+    if posture == "cmk-rotation-disabled":
+        assert rotation["KeyRotationEnabled"] is False and "RotationPeriodInDays" not in rotation
+        assert (key["rotation_enabled"], key["rotation_period_in_days"]) == (False, None)
+    else:
+        period = 730 if posture == "cmk-slow-rotation" else 365
+        assert rotation["KeyRotationEnabled"] is True and rotation["RotationPeriodInDays"] == period
+        assert (key["rotation_enabled"], key["rotation_period_in_days"]) == (True, period)
+    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"]}
+    assert tags == ({"owner": ""} if posture == "cmk-untagged" else GOOD_TAGS) == key["tags"]
+    policy = json.loads(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
+    assert policy == expected_policy(posture, key["account_id"], key["region"], security_id)
+    assert key["policy_sid_list"] == [st["Sid"] for st in policy["Statement"]]
+    aliases = [a["AliasName"] for a in kms.list_aliases(KeyId=meta["KeyId"])["Aliases"]]
+    assert aliases == key["aliases"] == [key["alias"]]
+
+
+def check_posture(session: boto3.Session, posture: dict, key_by_arn: dict, security_id: str) -> None:
     region = posture["region"]
     cfg_kw = {"config": Config(retries={"max_attempts": 1})}
     xray = session.client("xray", region_name=region, **cfg_kw)
@@ -100,32 +253,14 @@ def check_posture(session: boto3.Session, posture: dict, key_by_arn: dict) -> No
         return
     assert cfg["Type"] == "KMS" and cfg["KeyId"] == posture["key_arn"]
     key = key_by_arn[cfg["KeyId"]]
-    meta = kms.describe_key(KeyId=cfg["KeyId"])["KeyMetadata"]
-    assert meta["KeySpec"] == "SYMMETRIC_DEFAULT"
-    rotation = kms.get_key_rotation_status(KeyId=cfg["KeyId"])
+    assert key["expected_posture"] == expected
     if expected == "aws-managed-key":
-        assert meta["KeyManager"] == "AWS" and meta["KeyState"] == "Enabled"
+        meta = kms.describe_key(KeyId=cfg["KeyId"])["KeyMetadata"]
+        assert meta["KeyManager"] == "AWS" == key["key_manager"] and meta["KeyState"] == "Enabled"
         assert kms.describe_key(KeyId="alias/aws/xray")["KeyMetadata"]["Arn"] == cfg["KeyId"]
+        assert key["aliases"] == ["alias/aws/xray"] and key["tags"] == {}
         return
-    assert meta["KeyManager"] == "CUSTOMER"
-    aliases = [a["AliasName"] for a in kms.list_aliases(KeyId=meta["KeyId"])["Aliases"]]
-    assert aliases == [key["alias"]]
-    if expected == "customer-managed-key":
-        assert meta["KeyState"] == "Enabled"
-        assert rotation["KeyRotationEnabled"] is True and rotation["RotationPeriodInDays"] == 365
-        tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"]}
-        assert tags == {"owner": "platform-security", "data-classification": "confidential"}
-        policy = json.loads(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
-        via = [s for s in policy["Statement"] if "kms:ViaService" in json.dumps(s)]
-        assert via and f"xray.{region}.amazonaws.com" in json.dumps(via)
-    elif expected == "cmk-rotation-disabled":
-        assert meta["KeyState"] == "Enabled" and rotation["KeyRotationEnabled"] is False
-    elif expected == "cmk-disabled":
-        assert meta["KeyState"] == "Disabled"
-    elif expected == "cmk-pending-deletion":
-        assert meta["KeyState"] == "PendingDeletion" and "DeletionDate" in meta
-    else:
-        raise AssertionError(expected)
+    check_key(kms, key, security_id)
 
 
 def member_session(auditor: boto3.Session, role_arn: str) -> boto3.Session:
@@ -137,7 +272,16 @@ def member_session(auditor: boto3.Session, role_arn: str) -> boto3.Session:
     )
 
 
-def test_postures_through_the_api(seeded, auditor: boto3.Session) -> None:
+@pytest.fixture(scope="module")
+def sessions(seeded, auditor: boto3.Session) -> dict[str, boto3.Session]:
+    data, _, _ = seeded
+    out = {MGMT: auditor}
+    for m in data["member_accounts"]:
+        out[m["account_id"]] = member_session(auditor, m["role_arn"])
+    return out
+
+
+def test_postures_through_the_api(seeded, auditor: boto3.Session, sessions) -> None:
     data, _, _ = seeded
     ident = auditor.client("sts", region_name="us-east-1").get_caller_identity()
     assert ident["Arn"] == "arn:aws:sts::123456789012:assumed-role/XrayCmkAudit/xray-cmk-audit"
@@ -152,26 +296,115 @@ def test_postures_through_the_api(seeded, auditor: boto3.Session) -> None:
     assert len(regions) == 18
 
     key_by_arn = {k["key_arn"]: k for k in data["keys"]}
-    sessions = {MGMT: auditor}
-    for m in data["member_accounts"]:
-        sessions[m["account_id"]] = member_session(auditor, m["role_arn"])
+    security_id = ids(data)["security"]
     checked = set()
     for posture in data["region_postures"]:
-        check_posture(sessions[posture["account_id"]], posture, key_by_arn)
+        check_posture(sessions[posture["account_id"]], posture, key_by_arn, security_id)
         checked.add((posture["account_id"], posture["region"]))
 
     # Everything else enabled is never configured: default NONE.
     for account_id, session in sessions.items():
-        for region in ("us-west-1", "sa-east-1") + (("eu-south-1",) if account_id == MGMT else ()):
+        for region in ("us-west-1", "ap-northeast-3") + (("eu-south-1",) if account_id == MGMT else ()):
             assert (account_id, region) not in checked
             cfg = session.client("xray", region_name=region).get_encryption_config()["EncryptionConfig"]
             assert cfg == {"Type": "NONE", "Status": "ACTIVE"}
 
 
-def test_denied_region_is_readable_by_the_admin(seeded, endpoint: str) -> None:
+def test_denied_region_key_is_good(seeded, endpoint: str) -> None:
+    """eu-north-1 (hidden from the auditor) holds a good CMK; checked with the admin credentials."""
     data, _, _ = seeded
-    admin = boto3.client("xray", region_name="eu-north-1", endpoint_url=endpoint,
-                         aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
-    cfg = admin.get_encryption_config()["EncryptionConfig"]
+    admin = dict(region_name="eu-north-1", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test")
+    cfg = boto3.client("xray", **admin).get_encryption_config()["EncryptionConfig"]
     hidden = next(p for p in data["region_postures"] if p["account_id"] == MGMT and p["region"] == "eu-north-1")
     assert cfg["Type"] == "KMS" and cfg["KeyId"] == hidden["key_arn"]
+    key = next(k for k in data["keys"] if k["key_arn"] == hidden["key_arn"])
+    check_key(boto3.client("kms", **admin), dict(key, expected_posture="customer-managed-key"), ids(data)["security"])
+
+
+def test_key_policy_roles_exist(seeded, sessions) -> None:
+    data, _, _ = seeded
+    acct = ids(data)
+    for name, account_id in acct.items():
+        iam = sessions[account_id].client("iam", region_name="us-east-1")
+        roles = {"KeyAdmin", "XrayAdmin", "TraceReader"} | ({"SecurityAudit"} if name == "security" else set())
+        for role in roles:
+            arn = iam.get_role(RoleName=role)["Role"]["Arn"]
+            assert arn == f"arn:aws:iam::{account_id}:role/{role}" and arn in data["key_policy_roles"]
+        if name != "security":
+            with pytest.raises(ClientError):
+                iam.get_role(RoleName="SecurityAudit")
+
+
+WRITE_ONLY = [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True, "DataResources": [],
+               "ExcludeManagementEventSources": []}]  # fmt: skip
+ALL = [{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": [], "ExcludeManagementEventSources": []}]
+NO_KMS = [{"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": [],
+           "ExcludeManagementEventSources": ["kms.amazonaws.com"]}]  # fmt: skip
+ADVANCED = [{"Name": "Management events", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]
+TRAILS = {
+    # name: (home region, multi-region, logging, selectors as GetEventSelectors returns them)
+    "management-write-only": ("us-east-1", True, True, {"EventSelectors": WRITE_ONLY}),
+    "us-east-1-all": ("us-east-1", False, True, {"EventSelectors": ALL}),
+    "eu-west-1-advanced": ("eu-west-1", False, True, {"AdvancedEventSelectors": ADVANCED}),
+    "eu-west-2-no-kms": ("eu-west-2", False, True, {"EventSelectors": NO_KMS}),
+    "ap-south-1-stopped": ("ap-south-1", False, False, {"EventSelectors": ALL}),
+    "security-all": ("us-east-1", True, True, {"EventSelectors": ALL}),
+}
+
+
+def test_trails_through_the_api(seeded, sessions) -> None:
+    data, _, _ = seeded
+    acct = ids(data)
+    owner = {"security-all": acct["security"]}
+    by_name = {t["name"]: t for t in data["trails"]}
+    assert set(by_name) == set(TRAILS)
+    for region in ("us-east-1", "eu-west-1", "eu-west-2", "ap-south-1", "ap-northeast-1", "eu-north-1"):
+        for name, account_id in acct.items():
+            if (name, region) in (("management", "eu-north-1"), ("workload-dev", "ap-northeast-1")):
+                continue  # the auditor is denied there
+            ct = sessions[account_id].client("cloudtrail", region_name=region)
+            listed = {t["Name"]: t for t in ct.describe_trails()["trailList"]}
+            expected = {
+                n for n, (home, multi, _, _) in TRAILS.items()
+                if owner.get(n, MGMT) == account_id and (multi or home == region)
+            }  # fmt: skip
+            assert set(listed) == expected, (name, region)
+            for trail_name, desc in listed.items():
+                home, multi, logging, selectors = TRAILS[trail_name]
+                entry = by_name[trail_name]
+                assert desc["TrailARN"] == entry["trail_arn"] == f"arn:aws:cloudtrail:{home}:{account_id}:trail/{trail_name}"
+                assert (desc["HomeRegion"], desc["IsMultiRegionTrail"], desc["IsOrganizationTrail"]) == (home, multi, False)
+                assert ct.get_trail_status(Name=desc["TrailARN"])["IsLogging"] is logging
+                got = ct.get_event_selectors(TrailName=desc["TrailARN"])
+                got.pop("ResponseMetadata")
+                assert got == {"TrailARN": desc["TrailARN"], **selectors}
+                assert (entry["home_region"], entry["multi_region"], entry["logging"]) == (home, multi, logging)
+                kind = "advanced" if "AdvancedEventSelectors" in selectors else "basic"
+                assert entry["selectors"]["type"] == kind
+    assert {n for n, t in by_name.items() if t["records_kms_decrypt"]} == {
+        "us-east-1-all", "eu-west-1-advanced", "ap-south-1-stopped", "security-all"
+    }
+
+
+def test_segment_destinations_through_the_api(seeded, sessions) -> None:
+    data, _, _ = seeded
+    key_arn = {(k["account_id"], k["region"], k["alias"]): k["key_arn"] for k in data["keys"]}
+    expected = {
+        "us-east-1": key_arn[(MGMT, "us-east-1", "alias/xray-cmk-good")],
+        "eu-west-1": None,
+        "eu-west-3": key_arn[(MGMT, "eu-west-3", "alias/team-x-traces")],
+    }
+    entries = {d["region"]: d for d in data["segment_destinations"]}
+    for account_id, session in sessions.items():
+        for region in ("us-east-1", "us-east-2", "eu-west-1", "eu-west-3", "ap-south-1", "sa-east-1"):
+            dest = session.client("xray", region_name=region).get_trace_segment_destination()
+            groups = session.client("logs", region_name=region).describe_log_groups()["logGroups"]
+            spans = [g for g in groups if g["logGroupName"] == "aws/spans"]
+            if account_id == MGMT and region in expected:
+                assert (dest["Destination"], dest["Status"]) == ("CloudWatchLogs", "ACTIVE")
+                assert len(spans) == 1 and spans[0].get("kmsKeyId") == expected[region]
+                assert entries[region]["spans_kms_key_arn"] == expected[region]
+                assert entries[region]["destination"] == "CloudWatchLogs"
+            else:
+                assert (dest["Destination"], dest["Status"]) == ("XRay", "ACTIVE")
+                assert spans == []

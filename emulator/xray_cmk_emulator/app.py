@@ -4,7 +4,8 @@ Order of handling for each request:
 1. ``/moto-api/reset`` also clears the emulator's own state, then goes to moto.
 2. Other ``/moto-api/*`` and unsigned requests go straight to moto.
 3. The IAM explicit-Deny subset (iam_deny) may answer AccessDeniedException.
-4. Paths moto lacks (X-Ray encryption config, Account region opt-in) are served here.
+4. Paths moto lacks (X-Ray encryption config and trace segment destination,
+   Account region opt-in) are served here.
 5. Everything else is moto's ``DomainDispatcherApplication``.
 """
 
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import iam_deny, kms_patches, regions, xray_encryption
+from . import cloudtrail_patches, iam_deny, kms_patches, logs_patches, regions, xray_encryption, xray_segments
 from .caller import caller_from_environ
 
 StartResponse = Callable[..., Any]
@@ -26,10 +27,12 @@ class EmulatorState:
     def __init__(self) -> None:
         self.encryption = xray_encryption.EncryptionConfigStore()
         self.regions = regions.RegionOptStore()
+        self.segments = xray_segments.SegmentDestinationStore()
 
     def reset(self) -> None:
         self.encryption.reset()
         self.regions.reset()
+        self.segments.reset()
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -73,6 +76,10 @@ class EmulatorMiddleware:
         self.routes: dict[tuple[str, str], Callable[[Any, bytes], Any]] = {
             ("xray", "/EncryptionConfig"): lambda c, b: xray_encryption.handle_get(store.encryption, c, b),
             ("xray", "/PutEncryptionConfig"): lambda c, b: xray_encryption.handle_put(store.encryption, c, b),
+            ("xray", "/GetTraceSegmentDestination"): lambda c, b: xray_segments.handle_get(store.segments, c, b),
+            ("xray", "/UpdateTraceSegmentDestination"): (
+                lambda c, b: xray_segments.handle_update(store.segments, c, b)
+            ),
         }
         for path in regions.OPERATIONS:
             self.routes[("account", path)] = (
@@ -107,4 +114,6 @@ class EmulatorMiddleware:
 
 def create_app() -> EmulatorMiddleware:
     kms_patches.apply()
+    logs_patches.apply()
+    cloudtrail_patches.apply()
     return EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))

@@ -1,17 +1,20 @@
 """Seed a running emulator with the deterministic xray-cmk demo organization.
 
     python -m xray_cmk_emulator.seed --endpoint http://127.0.0.1:PORT \
-        [--aws-config-out PATH] [--json-out PATH] [--no-reset]
+        [--aws-config-out PATH] [--json-out PATH] [--policy-out PATH] [--no-reset]
 
 Everything goes through the public APIs with boto3 (credentials test/test), as a
 real operator would do it. The server is reset and its random generator seeded
 (``/moto-api/seed?a=42``) first, so account ids and key ids are identical on
-every run against a fresh (or reset) server.
+every run against a fresh (or reset) server. The JSON output is read back
+through the APIs (key state, rotation, tags, policy Sids, aliases, trails,
+segment destinations), so it describes what the emulator actually serves.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -32,16 +35,42 @@ OPT_IN_REGION = "eu-south-1"
 ADMIN_PROFILE = "xray-cmk-demo-admin"
 AUDIT_PROFILE = "xray-cmk-demo"
 MEMBERS = ("workload-prod", "workload-dev", "security")
+SECURITY_MEMBER = "security"
+UNKNOWN_PARTNER_ACCOUNT = "444455556666"  # outside the organization
+KEY_ROLES = ("KeyAdmin", "XrayAdmin", "TraceReader")
+SECURITY_ROLE = "SecurityAudit"
+GOOD_ROTATION_DAYS = 365
+SLOW_ROTATION_DAYS = 730
+SPANS_LOG_GROUP = "aws/spans"
 
 # Expected audit outcome of an (account, region), as the JSON output names it.
-POSTURE_CMK = "customer-managed-key"  # symmetric CMK, enabled, rotation on
+POSTURE_CMK = "customer-managed-key"  # good CMK
 POSTURE_NONE = "explicit-none"  # X-Ray explicitly set to Type NONE
 POSTURE_AWS_MANAGED = "aws-managed-key"  # alias/aws/xray
 POSTURE_NO_ROTATION = "cmk-rotation-disabled"
 POSTURE_DISABLED = "cmk-disabled"
 POSTURE_PENDING_DELETION = "cmk-pending-deletion"
+POSTURE_DEFAULT_POLICY = "cmk-default-policy"  # key policy is KMS's default (root kms:* only)
+POSTURE_NOT_APPROVED = "cmk-not-approved"  # alias not matching alias/xray-cmk-*
+POSTURE_SLOW_ROTATION = "cmk-slow-rotation"  # rotation period 730 > 365 days
+POSTURE_CROSS_ACCOUNT = "cmk-cross-account"  # kms:Decrypt for an account outside the org
+POSTURE_PUBLIC = "cmk-public"  # kms:Decrypt for Principal * without condition
+POSTURE_LOCKED = "cmk-locked"  # no root statement, XrayAdmin cannot kms:CreateGrant
+POSTURE_UNTAGGED = "cmk-untagged"  # owner="" and no data-classification
 POSTURE_DENIED = "access-denied"  # the auditing principal is denied in this region
 POSTURE_DEFAULT = "default-none"  # never configured: Type NONE, Status ACTIVE
+
+APPROVED_ALIASES = ["alias/xray-cmk-*"]
+SUGGESTED_ALIAS = "alias/xray-cmk"
+REQUIRED_TAGS = ["owner", "data-classification"]
+GOOD_TAGS = {"owner": "platform-security", "data-classification": "confidential"}
+UNTAGGED_TAGS = {"owner": ""}
+
+KEY_ADMIN_ACTIONS = [
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+    "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+]  # fmt: skip
 
 
 def _sid(text: str) -> str:
@@ -86,47 +115,171 @@ def _trust_root(account_id: str) -> str:
     )
 
 
-def _good_key_policy(account_id: str, region: str) -> str:
-    return json.dumps(
-        {
+# --- key policies ------------------------------------------------------------
+
+
+def _role(account_id: str, name: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{name}"
+
+
+def _statements(account_id: str, region: str, security_id: str) -> dict[str, dict[str, Any]]:
+    via_xray = {"StringEquals": {"kms:ViaService": f"xray.{region}.amazonaws.com"}}
+    return {
+        "EnableRootAccess": {
+            "Sid": "EnableRootAccess",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        "KeyAdministrators": {
+            "Sid": "KeyAdministrators",
+            "Effect": "Allow",
+            "Principal": {"AWS": _role(account_id, "KeyAdmin")},
+            "Action": list(KEY_ADMIN_ACTIONS),
+            "Resource": "*",
+        },
+        "XRayConfigureGrant": {
+            "Sid": "XRayConfigureGrant",
+            "Effect": "Allow",
+            "Principal": {"AWS": _role(account_id, "XrayAdmin")},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+                "StringEquals": {"kms:ViaService": f"xray.{region}.amazonaws.com"},
+            },
+        },
+        "XRayConfigureDescribe": {
+            "Sid": "XRayConfigureDescribe",
+            "Effect": "Allow",
+            "Principal": {"AWS": _role(account_id, "XrayAdmin")},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+        "TraceReaders": {
+            "Sid": "TraceReaders",
+            "Effect": "Allow",
+            "Principal": {"AWS": _role(account_id, "TraceReader")},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": copy.deepcopy(via_xray),
+        },
+        "CrossAccountSecurityReaders": {
+            "Sid": "CrossAccountSecurityReaders",
+            "Effect": "Allow",
+            "Principal": {"AWS": _role(security_id, SECURITY_ROLE)},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": copy.deepcopy(via_xray),
+        },
+    }
+
+
+GOOD_SIDS = [
+    "EnableRootAccess", "KeyAdministrators", "XRayConfigureGrant", "XRayConfigureDescribe",
+    "TraceReaders", "CrossAccountSecurityReaders",
+]  # fmt: skip
+LOCKED_SIDS = ["KeyAdministrators", "TraceReaders", "CrossAccountSecurityReaders"]
+
+
+def key_policy(account_id: str, region: str, security_id: str, variant: str = "good") -> dict[str, Any]:
+    """The demo key policies: ``good`` and its defective variants."""
+    if variant == "default":
+        # Exactly what KMS attaches when CreateKey gets no policy.
+        return {
             "Version": "2012-10-17",
-            "Id": "xray-cmk-key-policy",
+            "Id": "key-default-1",
             "Statement": [
                 {
-                    "Sid": "EnableRootAccountAdministration",
+                    "Sid": "Enable IAM User Permissions",
                     "Effect": "Allow",
                     "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
                     "Action": "kms:*",
                     "Resource": "*",
-                },
-                {
-                    "Sid": "AllowXRayToUseTheKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": "*"},
-                    "Action": [
-                        "kms:Encrypt",
-                        "kms:Decrypt",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:DescribeKey",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {
-                            "kms:ViaService": f"xray.{region}.amazonaws.com",
-                            "kms:CallerAccount": account_id,
-                        }
-                    },
-                },
+                }
             ],
         }
-    )
+    stmts = _statements(account_id, region, security_id)
+    sids = LOCKED_SIDS if variant == "locked" else GOOD_SIDS
+    statements = [stmts[sid] for sid in sids]
+    if variant == "cross-account":
+        statements.append(
+            {
+                "Sid": "UnknownPartner",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{UNKNOWN_PARTNER_ACCOUNT}:root"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            }
+        )
+    elif variant == "public":
+        statements.append(
+            {"Sid": "OpenDecrypt", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}
+        )
+    elif variant not in ("good", "locked"):
+        raise ValueError(variant)
+    return {"Version": "2012-10-17", "Id": "xray-cmk", "Statement": statements}
 
 
-GOOD_TAGS = [
-    {"TagKey": "owner", "TagValue": "platform-security"},
-    {"TagKey": "data-classification", "TagValue": "confidential"},
-]
+# --- the policy file -----------------------------------------------------------
+
+
+def policy_file_text(management_id: str, members: dict[str, str]) -> str:
+    """The demo organization's xray-cmk policy file (TOML). ``members``: name -> account id."""
+
+    def toml_list(values: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+    security_id = members[SECURITY_MEMBER]
+    trusted = [management_id] + list(members.values())
+    return f"""\
+# xray-cmk policy for the demo organization seeded by `python -m xray_cmk_emulator.seed`.
+# Management account {management_id}; members: {", ".join(f"{n}={i}" for n, i in members.items())}.
+
+[rotation]
+# Automatic rotation must be enabled with a period of at most this many days.
+max_period_days = {GOOD_ROTATION_DAYS}
+
+[tags]
+# Tags every X-Ray CMK must carry.
+required = {toml_list(REQUIRED_TAGS)}
+
+[keys]
+# Alias patterns of the CMKs approved for X-Ray.
+approved = {toml_list(APPROVED_ALIASES)}
+# Alias suggested when a region needs a CMK.
+alias = "{SUGGESTED_ALIAS}"
+
+[access]
+# Principals expected in the key policy; {{account}} is the account that owns the key.
+key_admins = ["arn:aws:iam::{{account}}:role/KeyAdmin"]
+xray_admins = ["arn:aws:iam::{{account}}:role/XrayAdmin"]
+trace_readers = ["arn:aws:iam::{{account}}:role/TraceReader"]
+# Principals of other accounts allowed to read traces.
+cross_account_readers = ["arn:aws:iam::{security_id}:role/{SECURITY_ROLE}"]
+# Accounts a key policy may grant access to (the organization).
+trusted_accounts = {toml_list(trusted)}
+
+# Accepted deviations: (account, region, rule) until the expiry date.
+[[exemptions]]
+account = "{members["workload-dev"]}"
+region = "us-east-1"
+rule = "kms-rotation-disabled"
+reason = "dev sandbox keys are rebuilt every quarter"
+expires = 2099-12-31
+
+# Deliberately expired: the finding must come back.
+[[exemptions]]
+account = "{members["workload-prod"]}"
+region = "eu-west-1"
+rule = "xray-aws-managed-key"
+reason = "migration to a CMK planned for Q1"
+expires = 2026-01-31
+"""
+
+
+# --- the seeder ----------------------------------------------------------------
 
 
 @dataclass
@@ -137,6 +290,7 @@ class Account:
     session: boto3.Session
     role_arn: str | None = None  # role the auditor assumes (members only)
     configured: list[tuple[str, str]] = field(default_factory=list)  # (region, posture)
+    destinations: list[str] = field(default_factory=list)  # regions with UpdateTraceSegmentDestination
 
 
 class Seeder:
@@ -146,7 +300,14 @@ class Seeder:
             aws_access_key_id="test", aws_secret_access_key="test", region_name=HOME_REGION
         )
         self.keys: list[dict[str, Any]] = []
+        self._key_accounts: list[Account] = []
         self.postures: list[dict[str, Any]] = []
+        self.trails: list[dict[str, Any]] = []
+        self._trail_accounts: list[Account] = []
+        self.destinations: list[dict[str, Any]] = []
+        self._destination_accounts: list[Account] = []
+        self.roles: list[str] = []
+        self.security_id = ""
 
     def client(self, session: boto3.Session, service: str, region: str = HOME_REGION) -> Any:
         return session.client(service, region_name=region, endpoint_url=self.endpoint)
@@ -156,7 +317,7 @@ class Seeder:
         with urllib.request.urlopen(req, timeout=30) as resp:
             resp.read()
 
-    # --- building blocks -------------------------------------------------
+    # --- keys and X-Ray ----------------------------------------------------
 
     def create_key(
         self,
@@ -165,22 +326,24 @@ class Seeder:
         alias: str,
         posture: str,
         *,
-        rotation: bool,
+        rotation_days: int | None = GOOD_ROTATION_DAYS,
+        tags: dict[str, str] | None = None,
+        policy: str = "good",
         set_by: str = "alias",
     ) -> dict[str, Any]:
-        """Create a symmetric CMK with alias, point X-Ray at it (by alias or ARN)."""
+        """Create a symmetric CMK (good unless told otherwise), alias it, point X-Ray at it."""
         kms = self.client(acct.session, "kms", region)
-        good = posture == POSTURE_CMK
+        tags = GOOD_TAGS if tags is None else tags
         meta = kms.create_key(
             Description=f"xray-cmk demo key ({posture})",
             KeyUsage="ENCRYPT_DECRYPT",
             KeySpec="SYMMETRIC_DEFAULT",
-            Tags=GOOD_TAGS if good else [{"TagKey": "owner", "TagValue": acct.name}],
-            Policy=_good_key_policy(acct.account_id, region),
+            Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()],
+            Policy=json.dumps(key_policy(acct.account_id, region, self.security_id, policy)),
         )["KeyMetadata"]
         kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
-        if rotation:
-            kms.enable_key_rotation(KeyId=meta["KeyId"], RotationPeriodInDays=365)
+        if rotation_days is not None:
+            kms.enable_key_rotation(KeyId=meta["KeyId"], RotationPeriodInDays=rotation_days)
         self.put_xray(acct, region, "KMS", alias if set_by == "alias" else meta["Arn"])
         entry = {
             "account_id": acct.account_id,
@@ -189,12 +352,10 @@ class Seeder:
             "alias": alias,
             "key_id": meta["KeyId"],
             "key_arn": meta["Arn"],
-            "key_manager": "CUSTOMER",
-            "rotation_enabled": rotation,
-            "rotation_period_in_days": 365 if rotation else None,
             "expected_posture": posture,
         }
         self.keys.append(entry)
+        self._key_accounts.append(acct)
         return entry
 
     def put_xray(self, acct: Account, region: str, enc_type: str, key_id: str | None = None) -> dict[str, Any]:
@@ -228,15 +389,145 @@ class Seeder:
             "alias": "alias/aws/xray",
             "key_id": meta["KeyId"],
             "key_arn": meta["Arn"],
-            "key_manager": "AWS",
-            "rotation_enabled": True,
-            "rotation_period_in_days": 365,
             "expected_posture": POSTURE_AWS_MANAGED,
         }
         self.keys.append(entry)
+        self._key_accounts.append(acct)
         return entry
 
-    # --- organization ----------------------------------------------------
+    def read_back_keys(self) -> None:
+        """Fill every key entry from the KMS API: state, manager, rotation, tags, policy Sids, aliases."""
+        for entry, acct in zip(self.keys, self._key_accounts):
+            kms = self.client(acct.session, "kms", entry["region"])
+            key_id = entry["key_id"]
+            meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+            rotation = kms.get_key_rotation_status(KeyId=key_id)
+            policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+            tags = kms.list_resource_tags(KeyId=key_id)["Tags"]
+            aliases = kms.list_aliases(KeyId=key_id)["Aliases"]
+            entry.update(
+                {
+                    "key_manager": meta["KeyManager"],
+                    "key_state": meta["KeyState"],
+                    "rotation_enabled": rotation["KeyRotationEnabled"],
+                    "rotation_period_in_days": rotation.get("RotationPeriodInDays"),
+                    "tags": {t["TagKey"]: t["TagValue"] for t in tags},
+                    "policy_sid_list": [s.get("Sid") for s in policy.get("Statement", [])],
+                    "aliases": sorted(a["AliasName"] for a in aliases),
+                }
+            )
+
+    # --- CloudTrail -----------------------------------------------------------
+
+    def trail_bucket(self, acct: Account) -> str:
+        bucket = f"xray-cmk-demo-trail-{acct.account_id}"
+        self.client(acct.session, "s3", HOME_REGION).create_bucket(Bucket=bucket)
+        return bucket
+
+    def create_trail(
+        self,
+        acct: Account,
+        bucket: str,
+        name: str,
+        region: str,
+        *,
+        multi_region: bool,
+        selectors: dict[str, Any],
+        records_kms_decrypt: bool,
+        note: str,
+        logging: bool = True,
+    ) -> None:
+        ct = self.client(acct.session, "cloudtrail", region)
+        trail = ct.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=multi_region)
+        ct.put_event_selectors(TrailName=name, **selectors)
+        ct.start_logging(Name=name)  # trails created in the console start logging at once
+        if not logging:
+            ct.stop_logging(Name=name)
+        self.trails.append(
+            {
+                "account_id": acct.account_id,
+                "account_name": acct.name,
+                "name": name,
+                "trail_arn": trail["TrailARN"],
+                "home_region": region,
+                "records_kms_decrypt": records_kms_decrypt,
+                "note": note,
+            }
+        )
+        self._trail_accounts.append(acct)
+
+    def read_back_trails(self) -> None:
+        for entry, acct in zip(self.trails, self._trail_accounts):
+            ct = self.client(acct.session, "cloudtrail", entry["home_region"])
+            desc = ct.describe_trails(trailNameList=[entry["trail_arn"]])["trailList"][0]
+            status = ct.get_trail_status(Name=entry["trail_arn"])
+            sel = ct.get_event_selectors(TrailName=entry["trail_arn"])
+            if "AdvancedEventSelectors" in sel:
+                selectors = {"type": "advanced", "advanced_event_selectors": sel["AdvancedEventSelectors"]}
+            else:
+                selectors = {"type": "basic", "event_selectors": sel["EventSelectors"]}
+            entry.update(
+                {
+                    "home_region": desc["HomeRegion"],
+                    "multi_region": desc["IsMultiRegionTrail"],
+                    "organization_trail": desc["IsOrganizationTrail"],
+                    "logging": status["IsLogging"],
+                    "selectors": selectors,
+                }
+            )
+
+    # --- Transaction Search (trace segment destination) -------------------------
+
+    def segment_destination(
+        self, acct: Account, region: str, *, associate: dict[str, Any] | None = None,
+        create_with: dict[str, Any] | None = None, note: str,
+    ) -> None:  # fmt: skip
+        """Destination CloudWatchLogs; aws/spans keyed by AssociateKmsKey or SpansLogGroupKmsKeyId (or not)."""
+        xray = self.client(acct.session, "xray", region)
+        kwargs: dict[str, Any] = {"Destination": "CloudWatchLogs"}
+        if create_with:
+            kwargs["CloudWatchLogsConfiguration"] = {"SpansLogGroupKmsKeyId": create_with["key_arn"]}
+        xray.update_trace_segment_destination(**kwargs)
+        if associate:
+            self.client(acct.session, "logs", region).associate_kms_key(
+                logGroupName=SPANS_LOG_GROUP, kmsKeyId=associate["key_arn"]
+            )
+        key = associate or create_with
+        acct.destinations.append(region)
+        self.destinations.append(
+            {
+                "account_id": acct.account_id,
+                "account_name": acct.name,
+                "region": region,
+                "spans_log_group": SPANS_LOG_GROUP,
+                "spans_kms_key_alias": key["alias"] if key else None,
+                "spans_kms_key_set_by": (
+                    "logs:AssociateKmsKey" if associate
+                    else "xray:UpdateTraceSegmentDestination SpansLogGroupKmsKeyId" if create_with
+                    else None
+                ),
+                "note": note,
+            }
+        )  # fmt: skip
+        self._destination_accounts.append(acct)
+
+    def read_back_destinations(self) -> None:
+        for entry, acct in zip(self.destinations, self._destination_accounts):
+            region = entry["region"]
+            dest = self.client(acct.session, "xray", region).get_trace_segment_destination()
+            groups = self.client(acct.session, "logs", region).describe_log_groups(
+                logGroupNamePrefix=SPANS_LOG_GROUP
+            )["logGroups"]
+            group = next(g for g in groups if g["logGroupName"] == SPANS_LOG_GROUP)
+            entry.update(
+                {
+                    "destination": dest["Destination"],
+                    "status": dest["Status"],
+                    "spans_kms_key_arn": group.get("kmsKeyId"),
+                }
+            )
+
+    # --- organization ----------------------------------------------------------
 
     def management_account(self) -> Account:
         return Account(MANAGEMENT_ACCOUNT_ID, "management", "management@example.com", self.admin)
@@ -277,20 +568,36 @@ class Seeder:
         )
         return Account(account_id, name, email, session, role_arn=role_arn)
 
+    def create_key_roles(self, acct: Account) -> None:
+        """The principals the key policies name (trust the account root, no permissions)."""
+        iam = self.client(acct.session, "iam")
+        names = KEY_ROLES + ((SECURITY_ROLE,) if acct.name == SECURITY_MEMBER else ())
+        for name in names:
+            role = iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=_trust_root(acct.account_id),
+                Description=f"xray-cmk demo principal {name}",
+            )["Role"]
+            self.roles.append(role["Arn"])
+
     def wait_active(self, accounts: list[Account], timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         for acct in accounts:
-            for region, _ in acct.configured:
+            checks = [(r, "encryption") for r, _ in acct.configured] + [(r, "segments") for r in acct.destinations]
+            for region, what in checks:
                 xray = self.client(acct.session, "xray", region)
                 while True:
-                    cfg = xray.get_encryption_config()["EncryptionConfig"]
-                    if cfg["Status"] == "ACTIVE":
+                    if what == "encryption":
+                        status = xray.get_encryption_config()["EncryptionConfig"]["Status"]
+                    else:
+                        status = xray.get_trace_segment_destination()["Status"]
+                    if status == "ACTIVE":
                         break
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"X-Ray config not ACTIVE: {acct.account_id} {region} {cfg}")
+                        raise RuntimeError(f"X-Ray {what} not ACTIVE: {acct.account_id} {region} {status}")
                     time.sleep(0.25)
 
-    # --- the demo --------------------------------------------------------
+    # --- the demo ----------------------------------------------------------------
 
     def run(self, reset: bool = True) -> dict[str, Any]:
         if reset:
@@ -301,12 +608,16 @@ class Seeder:
         org_info = org.create_organization(FeatureSet="ALL")["Organization"]
         mgmt = self.management_account()
         members = {name: self.create_member(org, name) for name in MEMBERS}
+        prod, dev, sec = members["workload-prod"], members["workload-dev"], members["security"]
+        self.security_id = sec.account_id
+        for acct in (mgmt, prod, dev, sec):
+            self.create_key_roles(acct)
 
         # Management account: an opt-in region, then one posture per region.
         self.client(self.admin, "account").enable_region(RegionName=OPT_IN_REGION)
 
-        k = self.create_key(mgmt, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK, rotation=True)
-        self.posture(mgmt, "us-east-1", POSTURE_CMK, k, "good CMK, set by alias name")
+        good_use1 = self.create_key(mgmt, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK)
+        self.posture(mgmt, "us-east-1", POSTURE_CMK, good_use1, "good CMK, set by alias name")
 
         self.put_xray(mgmt, "us-east-2", "NONE")
         self.posture(mgmt, "us-east-2", POSTURE_NONE, None, "X-Ray explicitly set to Type NONE")
@@ -315,28 +626,78 @@ class Seeder:
         self.posture(mgmt, "us-west-2", POSTURE_AWS_MANAGED, k, "AWS managed key alias/aws/xray")
 
         k = self.create_key(
-            mgmt, "eu-west-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, rotation=False, set_by="arn"
+            mgmt, "eu-west-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, rotation_days=None, set_by="arn"
         )
-        self.posture(mgmt, "eu-west-1", POSTURE_NO_ROTATION, k, "CMK without rotation, set by key ARN")
+        self.posture(mgmt, "eu-west-1", POSTURE_NO_ROTATION, k, "good CMK except rotation off, set by key ARN")
 
-        k = self.create_key(mgmt, "eu-central-1", "alias/xray-cmk-disabled", POSTURE_DISABLED, rotation=True)
+        k = self.create_key(mgmt, "eu-central-1", "alias/xray-cmk-disabled", POSTURE_DISABLED)
         self.client(mgmt.session, "kms", "eu-central-1").disable_key(KeyId=k["key_id"])
-        k["key_state"] = "Disabled"
-        self.posture(mgmt, "eu-central-1", POSTURE_DISABLED, k, "CMK disabled after X-Ray was set to it")
+        self.posture(mgmt, "eu-central-1", POSTURE_DISABLED, k, "good CMK, disabled after X-Ray was set to it")
 
-        k = self.create_key(
-            mgmt, "ap-southeast-2", "alias/xray-cmk-pending-deletion", POSTURE_PENDING_DELETION, rotation=True
-        )
+        k = self.create_key(mgmt, "ap-southeast-2", "alias/xray-cmk-pending-deletion", POSTURE_PENDING_DELETION)
         self.client(mgmt.session, "kms", "ap-southeast-2").schedule_key_deletion(
             KeyId=k["key_id"], PendingWindowInDays=7
         )
-        k["key_state"] = "PendingDeletion"
-        self.posture(mgmt, "ap-southeast-2", POSTURE_PENDING_DELETION, k, "CMK scheduled for deletion (7 days)")
+        self.posture(mgmt, "ap-southeast-2", POSTURE_PENDING_DELETION, k, "good CMK, scheduled for deletion (7 days)")
 
-        k = self.create_key(mgmt, AUDIT_DENIED_REGION, "alias/xray-cmk-good", POSTURE_CMK, rotation=True)
+        k = self.create_key(mgmt, AUDIT_DENIED_REGION, "alias/xray-cmk-good", POSTURE_CMK)
         self.posture(
             mgmt, AUDIT_DENIED_REGION, POSTURE_DENIED, k,
             "good CMK, but the audit role has an explicit Deny for this region",
+        )  # fmt: skip
+
+        k = self.create_key(mgmt, "eu-west-2", "alias/xray-cmk-default-policy", POSTURE_DEFAULT_POLICY, policy="default")
+        self.posture(
+            mgmt, "eu-west-2", POSTURE_DEFAULT_POLICY, k,
+            "good CMK except the key policy is KMS's default (root kms:* only)",
+        )  # fmt: skip
+
+        team_x = self.create_key(mgmt, "eu-west-3", "alias/team-x-traces", POSTURE_NOT_APPROVED)
+        self.posture(
+            mgmt, "eu-west-3", POSTURE_NOT_APPROVED, team_x,
+            "good CMK in every way, but its alias is not on the approved list (alias/xray-cmk-*)",
+        )  # fmt: skip
+
+        k = self.create_key(
+            mgmt, "ap-northeast-1", "alias/xray-cmk-slow-rotation", POSTURE_SLOW_ROTATION,
+            rotation_days=SLOW_ROTATION_DAYS,
+        )  # fmt: skip
+        self.posture(
+            mgmt, "ap-northeast-1", POSTURE_SLOW_ROTATION, k,
+            f"good CMK except RotationPeriodInDays={SLOW_ROTATION_DAYS} (policy max {GOOD_ROTATION_DAYS})",
+        )  # fmt: skip
+
+        k = self.create_key(
+            mgmt, "ap-northeast-2", "alias/xray-cmk-cross-account", POSTURE_CROSS_ACCOUNT, policy="cross-account"
+        )
+        self.posture(
+            mgmt, "ap-northeast-2", POSTURE_CROSS_ACCOUNT, k,
+            f"good CMK plus statement UnknownPartner: kms:Decrypt for {UNKNOWN_PARTNER_ACCOUNT} (outside the org)",
+        )  # fmt: skip
+
+        k = self.create_key(mgmt, "ca-central-1", "alias/xray-cmk-public", POSTURE_PUBLIC, policy="public")
+        self.posture(
+            mgmt, "ca-central-1", POSTURE_PUBLIC, k,
+            'good CMK plus statement OpenDecrypt: kms:Decrypt for Principal {"AWS": "*"} without condition',
+        )  # fmt: skip
+
+        k = self.create_key(mgmt, "sa-east-1", "alias/xray-cmk-locked", POSTURE_LOCKED)
+        self.client(mgmt.session, "kms", "sa-east-1").put_key_policy(
+            KeyId=k["key_id"],
+            PolicyName="default",
+            Policy=json.dumps(key_policy(mgmt.account_id, "sa-east-1", self.security_id, "locked")),
+            BypassPolicyLockoutSafetyCheck=True,
+        )
+        self.posture(
+            mgmt, "sa-east-1", POSTURE_LOCKED, k,
+            "key policy replaced after X-Ray was set to it: no root statement and no XRayConfigure* "
+            "statements, so XrayAdmin cannot kms:CreateGrant",
+        )  # fmt: skip
+
+        k = self.create_key(mgmt, "ap-south-1", "alias/xray-cmk-untagged", POSTURE_UNTAGGED, tags=UNTAGGED_TAGS)
+        self.posture(
+            mgmt, "ap-south-1", POSTURE_UNTAGGED, k,
+            'good CMK except tags: only owner="" (empty value), no data-classification',
         )  # fmt: skip
 
         # The audit role (profile xray-cmk-demo).
@@ -353,15 +714,60 @@ class Seeder:
             PolicyDocument=_deny_region_policy(AUDIT_DENIED_REGION),
         )
 
+        # Management account CloudTrail.
+        bucket = self.trail_bucket(mgmt)
+        all_events = {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}
+        self.create_trail(
+            mgmt, bucket, "management-write-only", "us-east-1", multi_region=True,
+            selectors={"EventSelectors": [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]},
+            records_kms_decrypt=False,
+            note="multi-region, write-only management events: KMS read events such as Decrypt are not logged",
+        )  # fmt: skip
+        self.create_trail(
+            mgmt, bucket, "us-east-1-all", "us-east-1", multi_region=False, selectors=all_events,
+            records_kms_decrypt=True, note="single-region, all management events",
+        )  # fmt: skip
+        self.create_trail(
+            mgmt, bucket, "eu-west-1-advanced", "eu-west-1", multi_region=False,
+            selectors={"AdvancedEventSelectors": [
+                {"Name": "Management events", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}
+            ]},
+            records_kms_decrypt=True, note="single-region, advanced selector: all management events",
+        )  # fmt: skip
+        self.create_trail(
+            mgmt, bucket, "eu-west-2-no-kms", "eu-west-2", multi_region=False,
+            selectors={"EventSelectors": [
+                {"ReadWriteType": "All", "IncludeManagementEvents": True,
+                 "ExcludeManagementEventSources": ["kms.amazonaws.com"]}
+            ]},
+            records_kms_decrypt=False, note="single-region, all management events except kms.amazonaws.com",
+        )  # fmt: skip
+        self.create_trail(
+            mgmt, bucket, "ap-south-1-stopped", "ap-south-1", multi_region=False, selectors=all_events,
+            records_kms_decrypt=True, logging=False, note="single-region, all management events, logging stopped",
+        )  # fmt: skip
+
+        # Management account Transaction Search.
+        self.segment_destination(
+            mgmt, "us-east-1", associate=good_use1,
+            note="Transaction Search on; aws/spans encrypted with the approved us-east-1 CMK (AssociateKmsKey)",
+        )  # fmt: skip
+        self.segment_destination(
+            mgmt, "eu-west-1", note="Transaction Search on; aws/spans not encrypted with a KMS key"
+        )
+        self.segment_destination(
+            mgmt, "eu-west-3", create_with=team_x,
+            note="Transaction Search on; aws/spans encrypted with alias/team-x-traces (a CMK, not approved)",
+        )  # fmt: skip
+
         # Members.
-        prod, dev, sec = members["workload-prod"], members["workload-dev"], members["security"]
-        k = self.create_key(prod, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK, rotation=True)
+        k = self.create_key(prod, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK)
         self.posture(prod, "us-east-1", POSTURE_CMK, k, "good CMK")
         k = self.aws_managed(prod, "eu-west-1")
         self.posture(prod, "eu-west-1", POSTURE_AWS_MANAGED, k, "AWS managed key alias/aws/xray")
 
-        k = self.create_key(dev, "us-east-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, rotation=False)
-        self.posture(dev, "us-east-1", POSTURE_NO_ROTATION, k, "CMK without rotation")
+        k = self.create_key(dev, "us-east-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, rotation_days=None)
+        self.posture(dev, "us-east-1", POSTURE_NO_ROTATION, k, "good CMK except rotation off")
         self.client(dev.session, "iam").put_role_policy(
             RoleName=MEMBER_ROLE_NAME,
             PolicyName=f"Deny{_sid(DEV_DENIED_REGION)}",
@@ -382,13 +788,18 @@ class Seeder:
         )
 
         for region in ("us-east-1", "eu-west-1"):
-            k = self.create_key(sec, region, "alias/xray-cmk-good", POSTURE_CMK, rotation=True)
+            k = self.create_key(sec, region, "alias/xray-cmk-good", POSTURE_CMK)
             self.posture(sec, region, POSTURE_CMK, k, "good CMK")
+        self.create_trail(
+            sec, self.trail_bucket(sec), "security-all", "us-east-1", multi_region=True, selectors=all_events,
+            records_kms_decrypt=True, note="multi-region, all management events",
+        )  # fmt: skip
 
         self.wait_active([mgmt, prod, dev, sec])
+        self.read_back_keys()
+        self.read_back_trails()
+        self.read_back_destinations()
 
-        for key in self.keys:
-            key.setdefault("key_state", "Enabled")
         return {
             "management_account_id": MANAGEMENT_ACCOUNT_ID,
             "organization_id": org_info["Id"],
@@ -399,6 +810,7 @@ class Seeder:
                 {"account_id": m.account_id, "name": m.name, "email": m.email, "role_arn": m.role_arn}
                 for m in members.values()
             ],
+            "key_policy_roles": self.roles,
             "enabled_opt_in_regions": {MANAGEMENT_ACCOUNT_ID: [OPT_IN_REGION]},
             "access_denied": [
                 {"principal": audit_role_arn, "account_id": MANAGEMENT_ACCOUNT_ID, "region": AUDIT_DENIED_REGION},
@@ -409,6 +821,13 @@ class Seeder:
             "default_posture": {
                 "expected_posture": POSTURE_DEFAULT,
                 "xray": {"Type": "NONE", "Status": "ACTIVE"},
+                "applies_to": "every other enabled region of every account (never configured)",
+            },
+            "trails": self.trails,
+            "segment_destinations": self.destinations,
+            "default_segment_destination": {
+                "destination": "XRay",
+                "status": "ACTIVE",
                 "applies_to": "every other enabled region of every account (never configured)",
             },
         }
@@ -435,6 +854,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5000")
     parser.add_argument("--aws-config-out", help="write an AWS shared config file with the demo profiles")
     parser.add_argument("--json-out", help="write the seeded organization as JSON ('-' for stdout)")
+    parser.add_argument("--policy-out", help="write the demo organization's xray-cmk policy file (TOML)")
     parser.add_argument("--no-reset", action="store_true", help="do not POST /moto-api/reset first")
     args = parser.parse_args(argv)
 
@@ -448,6 +868,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.aws_config_out:
         with open(args.aws_config_out, "w") as fh:
             fh.write(aws_config_text(result["audit_role_arn"]))
+    if args.policy_out:
+        members = {m["name"]: m["account_id"] for m in result["member_accounts"]}
+        with open(args.policy_out, "w") as fh:
+            fh.write(policy_file_text(result["management_account_id"], members))
     print(
         f"seeded: management {MANAGEMENT_ACCOUNT_ID}, members "
         + ", ".join(f"{m['name']}={m['account_id']}" for m in result["member_accounts"]),
