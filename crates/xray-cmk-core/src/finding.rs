@@ -99,6 +99,30 @@ pub struct Finding {
     /// The KMS key involved, when there is one.
     pub key: Option<String>,
     pub message: String,
+    /// The policy exemption that matched this failure, if any.
+    pub suppression: Option<Suppression>,
+}
+
+impl Finding {
+    /// A failure an active exemption covers: reported, but not counted against compliance.
+    pub fn is_suppressed(&self) -> bool {
+        self.suppression.as_ref().is_some_and(|s| !s.expired)
+    }
+
+    /// A failure that counts: not suppressed.
+    pub fn is_open_failure(&self) -> bool {
+        self.status == Status::Fail && !self.is_suppressed()
+    }
+}
+
+/// An exemption from the policy file that matched a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    pub reason: String,
+    /// `YYYY-MM-DD`, the last day it applies.
+    pub expires: String,
+    /// True when the exemption has expired: the failure is no longer suppressed.
+    pub expired: bool,
 }
 
 /// The resource name used for X-Ray's per-region encryption configuration, which has no ARN.
@@ -155,6 +179,7 @@ impl FindingBuilder {
             resource: self.resource,
             key: self.key,
             message,
+            suppression: None,
         }
     }
 

@@ -11,10 +11,11 @@ pub mod rule;
 pub mod rules;
 pub mod summary;
 
-pub use finding::{Confidence, Finding, Severity, Status};
+pub use finding::{Confidence, Finding, Severity, Status, Suppression};
 pub use model::{
     CollectionError, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState, KmsKey, Observed,
     Origin, XrayEncryption, XrayTarget,
 };
-pub use rule::{evaluate, Rule, RuleMeta};
+pub use policy::{Date, OrgPolicy};
+pub use rule::{evaluate, Context, KeyRef, Rule, RuleMeta};
 pub use summary::Summary;

@@ -192,7 +192,13 @@ impl KmsKey {
 /// `(account, region)` of an ARN such as `arn:aws:kms:eu-west-1:111122223333:key/...`.
 pub fn arn_account_region(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.splitn(6, ':');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some("arn"), Some(_), Some(_), Some(region), Some(account)) => Some((account, region)),
         _ => None,
     }
@@ -300,7 +306,10 @@ impl Inventory {
     }
 
     /// The targets whose X-Ray configuration uses the key indexed as `key_id`.
-    pub fn targets_using<'a>(&'a self, key_id: &'a str) -> impl Iterator<Item = &'a XrayTarget> + 'a {
+    pub fn targets_using<'a>(
+        &'a self,
+        key_id: &'a str,
+    ) -> impl Iterator<Item = &'a XrayTarget> + 'a {
         self.targets.iter().filter(move |t| {
             t.encryption.known().is_some_and(|e| {
                 e.encryption_type == EncryptionType::Kms && e.key_id.as_deref() == Some(key_id)

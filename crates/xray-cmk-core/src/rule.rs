@@ -1,7 +1,8 @@
 //! The rule trait, its metadata and the evaluation loop.
 
-use crate::finding::{Finding, Severity};
-use crate::model::{Inventory, XrayTarget};
+use crate::finding::{Finding, Severity, Status, Suppression};
+use crate::model::{Inventory, KmsKey, Observed, XrayTarget};
+use crate::policy::{Date, ExemptionMatch, OrgPolicy};
 
 /// What every rule declares about itself. The `docs` live in the rule's own module, so
 /// `xray-cmk explain` and the README cannot drift from the code.
@@ -19,23 +20,106 @@ pub struct RuleMeta {
     pub docs: &'static str,
 }
 
-/// A check over one X-Ray target. Rules return no finding when they do not apply to a target
-/// (the key rules on a `NONE` configuration), otherwise exactly one: pass, fail or error.
-pub trait Rule: Sync {
-    fn meta(&self) -> &'static RuleMeta;
-    fn check(&self, target: &XrayTarget, inventory: &Inventory) -> Option<Finding>;
+/// What rules judge against: the inventory, the organization's policy and today's date.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub inventory: &'a Inventory,
+    pub policy: &'a OrgPolicy,
+    pub today: Date,
 }
 
-/// Runs every rule of the registry over every target of the inventory, in a stable order:
-/// targets as collected, rules in registry order.
-pub fn evaluate(inventory: &Inventory) -> Vec<Finding> {
+/// A KMS key in use, with the account and region its findings are reported under.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRef<'a> {
+    /// The id as the configuration referring to it reported it (a key ARN).
+    pub id: &'a str,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub key: &'a KmsKey,
+}
+
+/// A check. Target rules judge each account and region's X-Ray setup; key rules judge each KMS key
+/// in use once, however many regions share it. A rule returns no finding when it does not apply
+/// (the key rules on an AWS managed key), otherwise exactly one: pass, fail or error.
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+
+    fn check_target(&self, _target: &XrayTarget, _cx: &Context<'_>) -> Option<Finding> {
+        None
+    }
+
+    fn check_key(&self, _key: &KeyRef<'_>, _cx: &Context<'_>) -> Option<Finding> {
+        None
+    }
+}
+
+/// Keys that were described, with where their findings belong: the key ARN's account and
+/// region, else the first configuration using it. Keys `DescribeKey` could not read are left to the
+/// target rules (`xray-key-unusable` reports them), so they do not repeat one error per key rule.
+fn keys_in_use(inventory: &Inventory) -> Vec<KeyRef<'_>> {
     inventory
-        .targets
+        .keys
         .iter()
-        .flat_map(|target| {
-            crate::rules::ALL
-                .iter()
-                .filter_map(move |rule| rule.check(target, inventory))
+        .filter_map(|(id, observed)| {
+            let Observed::Known(key) = observed else {
+                return None;
+            };
+            let (account, region) = key.account_region().or_else(|| {
+                inventory
+                    .targets_using(id)
+                    .next()
+                    .map(|t| (t.account.as_str(), t.region.as_str()))
+            })?;
+            Some(KeyRef {
+                id,
+                account,
+                region,
+                key,
+            })
         })
         .collect()
+}
+
+/// Runs every rule over every target and key, applies the policy's exemptions, and orders the
+/// results by account, region, then rule (registry order) and resource.
+pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
+    let rules = crate::rules::ALL;
+    let mut findings: Vec<Finding> = Vec::new();
+    for target in &cx.inventory.targets {
+        findings.extend(rules.iter().filter_map(|r| r.check_target(target, cx)));
+    }
+    for key in keys_in_use(cx.inventory) {
+        findings.extend(rules.iter().filter_map(|r| r.check_key(&key, cx)));
+    }
+    let rank = |id: &str| rules.iter().position(|r| r.meta().id == id);
+    findings.sort_by(|a, b| {
+        (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
+            &b.account,
+            &b.region,
+            rank(b.rule),
+            &b.resource,
+        ))
+    });
+    for f in &mut findings {
+        apply_exemption(f, cx.policy, cx.today);
+    }
+    findings
+}
+
+/// Marks a failure covered by an exemption. Suppressed results stay in the report; an expired
+/// exemption is recorded on the finding, which stays a plain failure.
+fn apply_exemption(f: &mut Finding, policy: &OrgPolicy, today: Date) {
+    if f.status != Status::Fail {
+        return;
+    }
+    let (exemption, expired) = match policy.exemption_for(&f.account, &f.region, f.rule, today) {
+        ExemptionMatch::Active(e) => (e, false),
+        ExemptionMatch::Expired(e) => (e, true),
+        ExemptionMatch::None => return,
+    };
+    f.suppression = Some(Suppression {
+        reason: exemption.reason.clone(),
+        expires: exemption.expires.to_string(),
+        expired,
+    });
 }

@@ -6,7 +6,8 @@ use crate::finding::{Finding, Severity, Status};
 
 /// A target is *compliant* when every rule passed, *failing* when any rule failed, and *error* when
 /// nothing failed but something could not be read. An error target is not compliant: unknown is
-/// never a pass, so it counts against the percentage.
+/// never a pass, so it counts against the percentage. A failure suppressed by an active exemption
+/// is counted in `suppressed_results` and does not make its target failing.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Summary {
     pub targets: usize,
@@ -16,6 +17,7 @@ pub struct Summary {
     pub passed_results: usize,
     pub failed_results: usize,
     pub error_results: usize,
+    pub suppressed_results: usize,
     /// `compliant / targets` in percent, one decimal; `None` when nothing was scanned.
     pub compliance_pct: Option<f64>,
 }
@@ -25,16 +27,29 @@ impl Summary {
         let mut per_target: BTreeMap<(&str, &str), Status> = BTreeMap::new();
         let mut s = Summary::default();
         for f in findings {
-            match f.status {
-                Status::Pass => s.passed_results += 1,
-                Status::Fail => s.failed_results += 1,
-                Status::Error => s.error_results += 1,
-            }
+            let status = match f.status {
+                Status::Fail if f.is_suppressed() => {
+                    s.suppressed_results += 1;
+                    Status::Pass
+                }
+                Status::Pass => {
+                    s.passed_results += 1;
+                    Status::Pass
+                }
+                Status::Fail => {
+                    s.failed_results += 1;
+                    Status::Fail
+                }
+                Status::Error => {
+                    s.error_results += 1;
+                    Status::Error
+                }
+            };
             let worst = per_target
                 .entry((&f.account, &f.region))
                 .or_insert(Status::Pass);
             // Fail outranks Error outranks Pass for a target's status.
-            *worst = match (*worst, f.status) {
+            *worst = match (*worst, status) {
                 (Status::Fail, _) | (_, Status::Fail) => Status::Fail,
                 (Status::Error, _) | (_, Status::Error) => Status::Error,
                 _ => Status::Pass,
@@ -53,11 +68,11 @@ impl Summary {
         s
     }
 
-    /// True when some result failed at or above `threshold`.
+    /// True when some unsuppressed result failed at or above `threshold`.
     pub fn has_failures_at_or_above(findings: &[Finding], threshold: Severity) -> bool {
         findings
             .iter()
-            .any(|f| f.status == Status::Fail && f.severity >= threshold)
+            .any(|f| f.is_open_failure() && f.severity >= threshold)
     }
 }
 
@@ -65,7 +80,7 @@ impl Summary {
 mod tests {
     use super::*;
     use crate::rules::test_support::*;
-    use crate::{evaluate, Inventory};
+    use crate::Inventory;
 
     #[test]
     fn counts_targets_by_worst_status() {
@@ -81,7 +96,7 @@ mod tests {
         add(none_config(), "us-east-2");
         add(unreadable_config(), "eu-north-1");
         add(with_key(|_| {}), "eu-west-1");
-        let findings = evaluate(&inv);
+        let findings = eval(&inv);
         let s = Summary::from_findings(&findings);
         assert_eq!((s.targets, s.compliant, s.failing, s.errors), (4, 2, 1, 1));
         assert_eq!(s.compliance_pct, Some(50.0));

@@ -64,7 +64,11 @@ fn report() -> Report {
             accounts: vec!["111122223333".into()],
             regions: vec!["eu-north-1".into(), "eu-west-1".into(), "us-east-1".into()],
         },
-        xray_cmk_core::evaluate(&inventory),
+        xray_cmk_core::evaluate(&xray_cmk_core::Context {
+            inventory: &inventory,
+            policy: &xray_cmk_core::OrgPolicy::default(),
+            today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
+        }),
     )
 }
 

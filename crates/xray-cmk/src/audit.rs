@@ -3,10 +3,10 @@
 use std::io::{IsTerminal, Write};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use xray_cmk_aws::SessionOptions;
-use xray_cmk_core::{evaluate, Summary};
+use xray_cmk_core::{evaluate, Context, Date, Summary};
 use xray_cmk_report::{json_v1, table, Report, Scope};
 
 use crate::cli::{AuditArgs, Format};
@@ -22,6 +22,8 @@ pub fn run(args: AuditArgs, color: bool) -> Result<Exit> {
 
 async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
+    // The policy is read first: a broken policy file should fail before any AWS call.
+    let (policy, _policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
     let session = xray_cmk_aws::load(&SessionOptions {
         profile: args.profile.clone(),
         region: args.region.clone(),
@@ -53,10 +55,18 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         usize::from(args.concurrency),
     )
     .await;
-    let findings = evaluate(&inventory);
     let generated_at = DateTime::from(SystemTime::now())
         .fmt(DateFormat::DateTime)
-        .unwrap_or_default();
+        .context("formatting the current time")?;
+    let today: Date = generated_at
+        .get(..10)
+        .and_then(|d| d.parse().ok())
+        .context("reading today's date")?;
+    let findings = evaluate(&Context {
+        inventory: &inventory,
+        policy: &policy,
+        today,
+    });
     let report = Report::new(
         env!("CARGO_PKG_VERSION"),
         generated_at,

@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use xray_cmk_core::Severity;
@@ -35,6 +36,29 @@ pub enum Command {
     Rules(RulesArgs),
     /// Print a rule's documentation: what it checks, why, how to fix, references.
     Explain(ExplainArgs),
+    /// Write or validate the organization policy file (xray-cmk.toml).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write a commented policy file with every default (`-` for stdout).
+    Init(PolicyInitArgs),
+    /// Validate a policy file; every error names the file, line and key.
+    Check {
+        /// Default: ./xray-cmk.toml
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyInitArgs {
+    /// Where to write it. Default: ./xray-cmk.toml
+    pub path: Option<PathBuf>,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,6 +89,9 @@ pub struct AuditArgs {
     /// Lowest severity of a failure that makes the exit code 1.
     #[arg(long, default_value = "low", value_name = "SEVERITY")]
     pub fail_on: Severity,
+    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
     /// Maximum AWS calls in flight.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,

@@ -3,6 +3,7 @@
 mod audit;
 mod cli;
 mod exit;
+mod policy_cmd;
 mod rules_cmd;
 
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args, color),
         Command::Rules(args) => rules_cmd::list(&args),
         Command::Explain(args) => rules_cmd::explain(&args),
+        Command::Policy(cmd) => policy_cmd::run(&cmd),
     };
     match result {
         Ok(code) => code.into(),

@@ -173,10 +173,13 @@ pub(crate) mod test_support {
                 next_rotation: None,
             }),
             tags: Observed::Known(
-                [("owner", "platform-security"), ("data-classification", "confidential")]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
+                [
+                    ("owner", "platform-security"),
+                    ("data-classification", "confidential"),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
             ),
             aliases: Observed::Known(vec!["alias/xray-cmk".into()]),
             ..KmsKey::described("1234abcd-12ab-34cd-56ef-1234567890ab")
@@ -202,9 +205,29 @@ pub(crate) mod test_support {
         kms_config(Observed::Known(key))
     }
 
-    /// Runs one rule over the single target of `inv`.
+    /// Runs one rule over the single target of `inv`, with the default policy.
     pub fn run(rule: &dyn crate::Rule, inv: &Inventory) -> Option<crate::Finding> {
-        rule.check(&inv.targets[0], inv)
+        rule.check_target(&inv.targets[0], &context(inv, &DEFAULT_POLICY))
+    }
+
+    pub static DEFAULT_POLICY: std::sync::LazyLock<crate::OrgPolicy> =
+        std::sync::LazyLock::new(crate::OrgPolicy::default);
+
+    pub fn today() -> crate::Date {
+        crate::Date::new(2026, 11, 28).expect("valid date")
+    }
+
+    pub fn context<'a>(inv: &'a Inventory, policy: &'a crate::OrgPolicy) -> crate::Context<'a> {
+        crate::Context {
+            inventory: inv,
+            policy,
+            today: today(),
+        }
+    }
+
+    /// Evaluates every rule over `inv` with the default policy.
+    pub fn eval(inv: &Inventory) -> Vec<crate::Finding> {
+        crate::evaluate(&context(inv, &DEFAULT_POLICY))
     }
 }
 
@@ -257,7 +280,7 @@ mod tests {
     #[test]
     fn unreadable_config_is_an_error_for_every_rule_never_a_pass() {
         let inv = test_support::unreadable_config();
-        let findings = crate::evaluate(&inv);
+        let findings = test_support::eval(&inv);
         assert_eq!(findings.len(), ALL.len());
         for f in findings {
             assert_eq!(f.status, crate::Status::Error, "{}", f.rule);
@@ -273,7 +296,7 @@ mod tests {
             key_id: None,
             status: None,
         });
-        let findings = crate::evaluate(&inv);
+        let findings = test_support::eval(&inv);
         assert!(findings.iter().all(|f| f.status != crate::Status::Pass));
         assert!(!findings.is_empty());
     }

@@ -2,8 +2,8 @@
 
 use super::{described_key, Described};
 use crate::finding::{Finding, Severity};
-use crate::model::{Inventory, KeyManager, XrayTarget};
-use crate::rule::{Rule, RuleMeta};
+use crate::model::{KeyManager, XrayTarget};
+use crate::rule::{Context, Rule, RuleMeta};
 
 pub struct XrayAwsManagedKey;
 
@@ -50,7 +50,8 @@ impl Rule for XrayAwsManagedKey {
         &META
     }
 
-    fn check(&self, target: &XrayTarget, inventory: &Inventory) -> Option<Finding> {
+    fn check_target(&self, target: &XrayTarget, cx: &Context<'_>) -> Option<Finding> {
+        let inventory = cx.inventory;
         let (b, key) = match described_key(&META, target, inventory, "manager") {
             Described::Judge(b, key) => (b, key),
             Described::Decided(finding) => return finding,

@@ -2,8 +2,8 @@
 
 use super::builder;
 use crate::finding::{Finding, Severity};
-use crate::model::{EncryptionType, Inventory, Observed, XrayTarget};
-use crate::rule::{Rule, RuleMeta};
+use crate::model::{EncryptionType, Observed, XrayTarget};
+use crate::rule::{Context, Rule, RuleMeta};
 
 pub struct XrayDefaultEncryption;
 
@@ -51,7 +51,7 @@ impl Rule for XrayDefaultEncryption {
         &META
     }
 
-    fn check(&self, target: &XrayTarget, _inventory: &Inventory) -> Option<Finding> {
+    fn check_target(&self, target: &XrayTarget, _cx: &Context<'_>) -> Option<Finding> {
         let b = builder(&META, target);
         Some(match &target.encryption {
             Observed::Unknown(err) => b.error(format!("X-Ray encryption config unreadable: {err}")),

@@ -2,8 +2,8 @@
 
 use super::{described_key, Described};
 use crate::finding::{Finding, Severity};
-use crate::model::{Inventory, XrayTarget};
-use crate::rule::{Rule, RuleMeta};
+use crate::model::XrayTarget;
+use crate::rule::{Context, Rule, RuleMeta};
 
 pub struct XrayKeyNotSymmetric;
 
@@ -47,7 +47,8 @@ impl Rule for XrayKeyNotSymmetric {
         &META
     }
 
-    fn check(&self, target: &XrayTarget, inventory: &Inventory) -> Option<Finding> {
+    fn check_target(&self, target: &XrayTarget, cx: &Context<'_>) -> Option<Finding> {
+        let inventory = cx.inventory;
         let (b, key) = match described_key(&META, target, inventory, "spec") {
             Described::Judge(b, key) => (b, key),
             Described::Decided(finding) => return finding,

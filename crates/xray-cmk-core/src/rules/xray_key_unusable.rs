@@ -2,8 +2,8 @@
 
 use super::{builder, key_input, KeyInput};
 use crate::finding::{Confidence, Finding, Severity};
-use crate::model::{ErrorKind, Inventory, KeyState, XrayTarget};
-use crate::rule::{Rule, RuleMeta};
+use crate::model::{ErrorKind, KeyState, XrayTarget};
+use crate::rule::{Context, Rule, RuleMeta};
 
 pub struct XrayKeyUnusable;
 
@@ -55,7 +55,8 @@ impl Rule for XrayKeyUnusable {
         &META
     }
 
-    fn check(&self, target: &XrayTarget, inventory: &Inventory) -> Option<Finding> {
+    fn check_target(&self, target: &XrayTarget, cx: &Context<'_>) -> Option<Finding> {
+        let inventory = cx.inventory;
         Some(match key_input(&META, target, inventory) {
             KeyInput::NotApplicable => return None,
             KeyInput::Unknown(f) => f,

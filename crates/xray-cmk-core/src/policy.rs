@@ -1,1 +1,0 @@
-//! The organization policy file, `xray-cmk.toml`: parsing, validation with locations, defaults.
