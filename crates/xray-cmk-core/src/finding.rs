@@ -158,6 +158,12 @@ impl FindingBuilder {
         }
     }
 
+    /// Names another resource than the one the builder was made for.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = resource.into();
+        self
+    }
+
     pub fn key(mut self, key: Option<&str>) -> Self {
         self.key = key.map(str::to_owned);
         self

@@ -123,3 +123,58 @@ fn apply_exemption(f: &mut Finding, policy: &OrgPolicy, today: Date) {
         expired,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::test_support::*;
+    use crate::{Status, Summary};
+
+    const EXEMPT: &str = r#"
+[[exemptions]]
+account = "111122223333"
+region = "eu-west-1"
+rule = "xray-default-encryption"
+reason = "sandbox"
+expires = EXPIRES
+"#;
+
+    fn evaluate_with(expires: &str) -> Vec<crate::Finding> {
+        let inv = none_config();
+        let pol = policy(&EXEMPT.replace("EXPIRES", expires));
+        crate::evaluate(&context(&inv, &pol))
+    }
+
+    #[test]
+    fn an_active_exemption_suppresses_but_keeps_the_result() {
+        let findings = evaluate_with("2026-12-31");
+        assert_eq!(findings.len(), 1);
+        let f = &findings[0];
+        assert_eq!(
+            f.status,
+            Status::Fail,
+            "never dropped, never turned into a pass"
+        );
+        assert!(f.is_suppressed());
+        let s = Summary::from_findings(&findings);
+        assert_eq!((s.compliant, s.failing, s.suppressed_results), (1, 0, 1));
+        assert!(!Summary::has_failures_at_or_above(
+            &findings,
+            crate::Severity::Low
+        ));
+    }
+
+    #[test]
+    fn an_expired_exemption_stops_suppressing_and_says_so() {
+        let findings = evaluate_with("2026-11-27");
+        let f = &findings[0];
+        assert!(!f.is_suppressed());
+        let note = f
+            .suppression
+            .as_ref()
+            .expect("the expired exemption is recorded");
+        assert!(note.expired);
+        assert_eq!(note.expires, "2026-11-27");
+        let s = Summary::from_findings(&findings);
+        assert_eq!((s.failing, s.suppressed_results), (1, 0));
+    }
+}

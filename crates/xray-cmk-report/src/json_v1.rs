@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::Report;
 
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Debug, Serialize)]
 pub struct Document<'a> {
@@ -28,6 +28,8 @@ pub struct Tool<'a> {
 pub struct Scope<'a> {
     pub accounts: &'a [String],
     pub regions: &'a [String],
+    /// Since 1.1: the policy file in force, `null` for the built-in defaults.
+    pub policy: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,11 +42,21 @@ pub struct Summary {
     pub results: ResultCounts,
 }
 
+/// Since 1.1: the exemption that matched a failure.
+#[derive(Debug, Serialize)]
+pub struct Exemption<'a> {
+    pub reason: &'a str,
+    pub expires: &'a str,
+    pub expired: bool,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ResultCounts {
     pub pass: usize,
     pub fail: usize,
     pub error: usize,
+    /// Since 1.1: failures suppressed by an active exemption (not counted in `fail`).
+    pub suppressed: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +70,10 @@ pub struct ResultV1<'a> {
     pub resource: &'a str,
     pub key: Option<&'a str>,
     pub message: &'a str,
+    /// Since 1.1: a failure an active exemption covers.
+    pub suppressed: bool,
+    /// Since 1.1: the matching exemption, active or expired.
+    pub exemption: Option<Exemption<'a>>,
 }
 
 impl<'a> From<&'a Report> for Document<'a> {
@@ -73,6 +89,7 @@ impl<'a> From<&'a Report> for Document<'a> {
             scope: Scope {
                 accounts: &r.scope.accounts,
                 regions: &r.scope.regions,
+                policy: r.scope.policy.as_deref(),
             },
             summary: Summary {
                 targets: s.targets,
@@ -84,6 +101,7 @@ impl<'a> From<&'a Report> for Document<'a> {
                     pass: s.passed_results,
                     fail: s.failed_results,
                     error: s.error_results,
+                    suppressed: s.suppressed_results,
                 },
             },
             results: r
@@ -99,6 +117,12 @@ impl<'a> From<&'a Report> for Document<'a> {
                     resource: &f.resource,
                     key: f.key.as_deref(),
                     message: &f.message,
+                    suppressed: f.is_suppressed(),
+                    exemption: f.suppression.as_ref().map(|e| Exemption {
+                        reason: &e.reason,
+                        expires: &e.expires,
+                        expired: e.expired,
+                    }),
                 })
                 .collect(),
         }

@@ -11,6 +11,8 @@ use xray_cmk_core::{Finding, Summary};
 pub struct Scope {
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
+    /// The policy file in force, if one was read.
+    pub policy: Option<String>,
 }
 
 /// Everything a renderer needs about one scan.

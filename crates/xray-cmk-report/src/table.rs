@@ -33,23 +33,44 @@ fn short_key(key: Option<&str>) -> &str {
     }
 }
 
-fn cells(f: &Finding) -> [&str; 7] {
+fn status(f: &Finding) -> &str {
+    if f.is_suppressed() {
+        "suppressed"
+    } else {
+        f.status.as_str()
+    }
+}
+
+/// The message, with the exemption that matched it.
+fn message(f: &Finding) -> String {
+    match &f.suppression {
+        Some(e) if e.expired => format!(
+            "{} [exemption expired {}: {}]",
+            f.message, e.expires, e.reason
+        ),
+        Some(e) => format!("{} [exempt until {}: {}]", f.message, e.expires, e.reason),
+        None => f.message.clone(),
+    }
+}
+
+fn cells<'a>(f: &'a Finding, message: &'a str) -> [&'a str; 7] {
     [
         &f.account,
         &f.region,
-        f.status.as_str(),
+        status(f),
         f.severity.as_str(),
         f.rule,
         short_key(f.key.as_deref()),
-        &f.message,
+        message,
     ]
 }
 
 /// Renders the table. `color` adds ANSI colours to the status column.
 pub fn render(report: &Report, color: bool) -> String {
+    let messages: Vec<String> = report.findings.iter().map(message).collect();
     let mut widths = HEADERS.map(str::len);
-    for f in &report.findings {
-        for (w, c) in widths.iter_mut().zip(cells(f)) {
+    for (f, m) in report.findings.iter().zip(&messages) {
+        for (w, c) in widths.iter_mut().zip(cells(f, m)) {
             *w = (*w).max(c.chars().count());
         }
     }
@@ -70,8 +91,13 @@ pub fn render(report: &Report, color: bool) -> String {
         let _ = writeln!(out, "{}", line.trim_end());
     };
     row(HEADERS, None);
-    for f in &report.findings {
-        row(cells(f), Some(f.status));
+    for (f, m) in report.findings.iter().zip(&messages) {
+        let shown = if f.is_suppressed() {
+            Status::Pass
+        } else {
+            f.status
+        };
+        row(cells(f, m), Some(shown));
     }
     out.push('\n');
     out.push_str(&summary_line(report));
@@ -86,8 +112,12 @@ pub fn summary_line(report: &Report) -> String {
         .compliance_pct
         .map(|p| format!("{p:.1}% compliant"))
         .unwrap_or_else(|| "nothing scanned".to_owned());
+    let suppressed = match s.suppressed_results {
+        0 => String::new(),
+        n => format!(", {n} suppressed"),
+    };
     format!(
-        "{} targets: {} compliant, {} failing, {} error · {pct} · results: {} pass, {} fail, {} error",
+        "{} targets: {} compliant, {} failing, {} error · {pct} · results: {} pass, {} fail, {} error{suppressed}",
         s.targets,
         s.compliant,
         s.failing,

@@ -5,6 +5,20 @@ use xray_cmk_report::{json_v1, table, Report, Scope};
 
 const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
+/// Exempts us-east-1's default encryption, so the renderers show a suppressed result.
+fn policy() -> xray_cmk_core::OrgPolicy {
+    let known: Vec<&str> = xray_cmk_core::rules::ALL
+        .iter()
+        .map(|r| r.meta().id)
+        .collect();
+    xray_cmk_core::OrgPolicy::parse(
+        "[[exemptions]]\naccount = \"111122223333\"\nregion = \"us-east-1\"\nrule = \"xray-default-encryption\"\nreason = \"sandbox\"\nexpires = 2027-01-31\n",
+        "xray-cmk.toml",
+        &known,
+    )
+    .expect("valid policy")
+}
+
 fn report() -> Report {
     let target = |region: &str, encryption| XrayTarget {
         account: "111122223333".into(),
@@ -63,10 +77,11 @@ fn report() -> Report {
         Scope {
             accounts: vec!["111122223333".into()],
             regions: vec!["eu-north-1".into(), "eu-west-1".into(), "us-east-1".into()],
+            policy: Some("xray-cmk.toml".into()),
         },
         xray_cmk_core::evaluate(&xray_cmk_core::Context {
             inventory: &inventory,
-            policy: &xray_cmk_core::OrgPolicy::default(),
+            policy: &policy(),
             today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
         }),
     )

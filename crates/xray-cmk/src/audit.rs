@@ -23,7 +23,7 @@ pub fn run(args: AuditArgs, color: bool) -> Result<Exit> {
 async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
     let progress = !args.quiet && std::io::stderr().is_terminal();
     // The policy is read first: a broken policy file should fail before any AWS call.
-    let (policy, _policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
+    let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
     let session = xray_cmk_aws::load(&SessionOptions {
         profile: args.profile.clone(),
         region: args.region.clone(),
@@ -73,6 +73,7 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         Scope {
             accounts: vec![account],
             regions,
+            policy: policy_path.map(|p| p.display().to_string()),
         },
         findings,
     );

@@ -84,6 +84,8 @@ impl Emulator {
             .arg(emu.aws_config())
             .arg("--json-out")
             .arg(emu.dir.path().join("seed.json"))
+            .arg("--policy-out")
+            .arg(emu.policy())
             .current_dir(repo_root().join("emulator"))
             .env("XRAY_CMK_EMULATOR_UPDATING_SECONDS", "0")
             .env("AWS_ACCESS_KEY_ID", "test")
@@ -97,6 +99,11 @@ impl Emulator {
 
     pub fn aws_config(&self) -> PathBuf {
         self.dir.path().join("aws-config")
+    }
+
+    /// The demo organization's policy file, written by the seed.
+    pub fn policy(&self) -> PathBuf {
+        self.dir.path().join("xray-cmk.toml")
     }
 
     pub fn seed(&self) -> serde_json::Value {

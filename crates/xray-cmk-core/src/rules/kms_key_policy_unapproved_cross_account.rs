@@ -1,0 +1,98 @@
+//! `kms-key-policy-unapproved-cross-account`: the key policy grants accounts the policy file does
+//! not trust.
+
+use super::{is_aws_managed, key_builder, key_policy};
+use crate::finding::{Finding, Severity};
+use crate::key_policy::allowed_accounts;
+use crate::rule::{Context, KeyRef, Rule, RuleMeta};
+
+pub struct KmsKeyPolicyUnapprovedCrossAccount;
+
+static META: RuleMeta = RuleMeta {
+    id: "kms-key-policy-unapproved-cross-account",
+    summary: "The key policy allows principals of accounts outside the policy's allowlist",
+    severity: Severity::High,
+    since: "0.2.0",
+    docs: DOCS,
+};
+
+const DOCS: &str = r#"# kms-key-policy-unapproved-cross-account
+
+## What it does
+Collects every account an `Allow` statement of the key policy names: principal ARNs and bare
+account ids, and the values of positive `aws:PrincipalAccount` / `kms:CallerAccount` conditions on
+statements open to `*`. It fails when one of them is neither the key's own account nor trusted by
+the policy file: `[access] trusted_accounts`, the accounts of `cross_account_readers`, and fixed
+accounts named in the other access lists.
+
+## Why is this bad?
+A principal in another account that may decrypt with the key can read the traces it protects once
+they leave X-Ray (exports, copies, a compromised reader). Cross-account access must be a decision
+the organization made, not something left behind by a test or a former partner.
+
+## How to fix
+Remove the statement, or add the account to `trusted_accounts` in `xray-cmk.toml` if the access is
+intended.
+
+## Example
+    {"Sid":"UnknownPartner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},
+     "Action":"kms:Decrypt","Resource":"*"}       # fails unless 444455556666 is trusted
+
+## References
+- https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html
+"#;
+
+impl Rule for KmsKeyPolicyUnapprovedCrossAccount {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_key(&self, key: &KeyRef<'_>, cx: &Context<'_>) -> Option<Finding> {
+        if is_aws_managed(key) {
+            return None;
+        }
+        let b = key_builder(&META, key);
+        let doc = match key_policy(key.key) {
+            Ok(doc) => doc,
+            Err(message) => return Some(b.error(message)),
+        };
+        let untrusted: Vec<String> = allowed_accounts(&doc)
+            .into_iter()
+            .filter(|a| a != key.account && !cx.policy.is_trusted_account(a, key.account))
+            .collect();
+        Some(if untrusted.is_empty() {
+            b.pass("every account the key policy allows is the key's own or trusted")
+        } else {
+            b.fail(format!(
+                "the key policy allows accounts outside the allowlist: {}",
+                untrusted.join(", ")
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Observed;
+    use crate::rules::test_support::*;
+    use crate::Status;
+
+    const PARTNER: &str = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"kms:Decrypt","Resource":"*"},{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
+
+    fn status(pol: &crate::OrgPolicy) -> Option<Status> {
+        let inv = with_key(|k| k.policy = Observed::Known(PARTNER.to_owned()));
+        run_key(&KmsKeyPolicyUnapprovedCrossAccount, &inv, pol).map(|f| f.status)
+    }
+
+    #[test]
+    fn untrusted_account_fails_trusted_passes() {
+        assert_eq!(status(&DEFAULT_POLICY), Some(Status::Fail));
+        let trusted = policy("[access]\ntrusted_accounts = [\"444455556666\"]\n");
+        assert_eq!(status(&trusted), Some(Status::Pass));
+        let via_reader = policy(
+            "[access]\ncross_account_readers = [\"arn:aws:iam::444455556666:role/Audit\"]\n",
+        );
+        assert_eq!(status(&via_reader), Some(Status::Pass));
+    }
+}
