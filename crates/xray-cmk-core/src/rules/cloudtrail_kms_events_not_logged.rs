@@ -223,8 +223,11 @@ mod tests {
         }
     }
 
-    /// The rule's status for a region covered by `trails` (name, home region, multi, logging, selectors).
-    fn status(trails: Vec<(&str, &str, bool, Observed<bool>, Observed<EventSelectors>)>) -> Status {
+    /// A trail: name, home region, multi-region, logging, selectors.
+    type TestTrail<'a> = (&'a str, &'a str, bool, Observed<bool>, Observed<EventSelectors>);
+
+    /// The rule's status for a region covered by `trails`.
+    fn status(trails: Vec<TestTrail<'_>>) -> Status {
         let mut inv = none_config();
         let mut refs = Vec::new();
         for (name, home, multi, logging, selectors) in trails {
