@@ -224,7 +224,13 @@ mod tests {
     }
 
     /// A trail: name, home region, multi-region, logging, selectors.
-    type TestTrail<'a> = (&'a str, &'a str, bool, Observed<bool>, Observed<EventSelectors>);
+    type TestTrail<'a> = (
+        &'a str,
+        &'a str,
+        bool,
+        Observed<bool>,
+        Observed<EventSelectors>,
+    );
 
     /// The rule's status for a region covered by `trails`.
     fn status(trails: Vec<TestTrail<'_>>) -> Status {
