@@ -380,3 +380,16 @@ fn policy_init_and_check() {
         r.stderr
     );
 }
+
+/// The README's rule table lists every rule with its severity, so the docs cannot drift.
+#[test]
+fn readme_lists_every_rule() {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).expect("README");
+    for m in xray_cmk_core::rules::ALL.iter().map(|r| r.meta()) {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", m.id)))
+            .unwrap_or_else(|| panic!("README has no row for {}", m.id));
+        assert!(row.ends_with(&format!("| {} |", m.severity)), "{row}");
+    }
+}
