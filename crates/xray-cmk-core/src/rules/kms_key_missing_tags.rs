@@ -1,6 +1,6 @@
 //! `kms-key-missing-tags`: the key lacks a tag the policy requires.
 
-use super::{is_aws_managed, key_builder};
+use super::customer_key_builder;
 use crate::finding::{Finding, Severity};
 use crate::model::Observed;
 use crate::rule::{Context, KeyRef, Rule, RuleMeta};
@@ -45,10 +45,7 @@ impl Rule for KmsKeyMissingTags {
     }
 
     fn check_key(&self, key: &KeyRef<'_>, cx: &Context<'_>) -> Option<Finding> {
-        if is_aws_managed(key) {
-            return None;
-        }
-        let b = key_builder(&META, key);
+        let b = customer_key_builder(&META, key)?;
         let required = &cx.policy.tags.required;
         if required.is_empty() {
             return Some(b.pass("the policy requires no tags"));

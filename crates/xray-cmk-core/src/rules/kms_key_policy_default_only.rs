@@ -1,6 +1,6 @@
 //! `kms-key-policy-default-only`: the key has only KMS's default key policy.
 
-use super::{is_aws_managed, key_builder, key_policy};
+use super::{customer_key_builder, key_policy};
 use crate::finding::{Finding, Severity};
 use crate::key_policy::is_default_only;
 use crate::rule::{Context, KeyRef, Rule, RuleMeta};
@@ -47,10 +47,7 @@ impl Rule for KmsKeyPolicyDefaultOnly {
     }
 
     fn check_key(&self, key: &KeyRef<'_>, _cx: &Context<'_>) -> Option<Finding> {
-        if is_aws_managed(key) {
-            return None;
-        }
-        let b = key_builder(&META, key);
+        let b = customer_key_builder(&META, key)?;
         Some(match key_policy(key.key) {
             Err(message) => b.error(message),
             Ok(doc) if is_default_only(&doc, key.account) => b.fail(

@@ -1,7 +1,7 @@
 //! `kms-key-policy-unapproved-cross-account`: the key policy grants accounts the policy file does
 //! not trust.
 
-use super::{is_aws_managed, key_builder, key_policy};
+use super::{customer_key_builder, key_policy};
 use crate::finding::{Finding, Severity};
 use crate::key_policy::allowed_accounts;
 use crate::rule::{Context, KeyRef, Rule, RuleMeta};
@@ -48,10 +48,7 @@ impl Rule for KmsKeyPolicyUnapprovedCrossAccount {
     }
 
     fn check_key(&self, key: &KeyRef<'_>, cx: &Context<'_>) -> Option<Finding> {
-        if is_aws_managed(key) {
-            return None;
-        }
-        let b = key_builder(&META, key);
+        let b = customer_key_builder(&META, key)?;
         let doc = match key_policy(key.key) {
             Ok(doc) => doc,
             Err(message) => return Some(b.error(message)),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{is_aws_managed, key_builder, key_policy};
+use super::{customer_key_builder, key_policy};
 use crate::finding::{Confidence, Finding, Severity};
 use crate::key_policy::{Context as RequestContext, Decision, PolicyDocument, Request};
 use crate::rule::{Context, KeyRef, Rule, RuleMeta};
@@ -115,9 +115,7 @@ impl Rule for KmsKeyPolicyXrayAccess {
     }
 
     fn check_key(&self, key: &KeyRef<'_>, cx: &Context<'_>) -> Option<Finding> {
-        if is_aws_managed(key) {
-            return None;
-        }
+        let b = customer_key_builder(&META, key)?;
         let uses: BTreeSet<(&str, &str)> = cx
             .inventory
             .targets_using(key.id)
@@ -126,7 +124,6 @@ impl Rule for KmsKeyPolicyXrayAccess {
         if uses.is_empty() {
             return None;
         }
-        let b = key_builder(&META, key);
         let doc = match key_policy(key.key) {
             Ok(doc) => doc,
             Err(message) => return Some(b.error(message)),

@@ -1,6 +1,6 @@
 //! `kms-rotation-disabled`: a customer managed key behind X-Ray does not rotate automatically.
 
-use super::{is_aws_managed, key_builder};
+use super::customer_key_builder;
 use crate::finding::{Finding, Severity};
 use crate::model::Observed;
 use crate::rule::{Context, KeyRef, Rule, RuleMeta};
@@ -46,10 +46,7 @@ impl Rule for KmsRotationDisabled {
     }
 
     fn check_key(&self, key: &KeyRef<'_>, _cx: &Context<'_>) -> Option<Finding> {
-        if is_aws_managed(key) {
-            return None;
-        }
-        let b = key_builder(&META, key);
+        let b = customer_key_builder(&META, key)?;
         Some(match &key.key.rotation {
             Observed::Unknown(err) => b.error(format!("rotation status unreadable: {err}")),
             Observed::Known(r) if r.enabled => b.pass(match r.period_days {

@@ -1,6 +1,6 @@
 //! `kms-rotation-period-too-long`: rotation is on, but less often than the policy requires.
 
-use super::{is_aws_managed, key_builder};
+use super::customer_key_builder;
 use crate::finding::{Finding, Severity};
 use crate::model::Observed;
 use crate::rule::{Context, KeyRef, Rule, RuleMeta};
@@ -46,10 +46,7 @@ impl Rule for KmsRotationPeriodTooLong {
     }
 
     fn check_key(&self, key: &KeyRef<'_>, cx: &Context<'_>) -> Option<Finding> {
-        if is_aws_managed(key) {
-            return None;
-        }
-        let b = key_builder(&META, key);
+        let b = customer_key_builder(&META, key)?;
         let max = cx.policy.rotation.max_period_days;
         Some(match &key.key.rotation {
             Observed::Unknown(err) => b.error(format!("rotation status unreadable: {err}")),

@@ -72,11 +72,11 @@ fn key_builder(meta: &RuleMeta, key: &KeyRef<'_>) -> FindingBuilder {
     FindingBuilder::new(meta, key.account, key.region, key.id).key(Some(key.id))
 }
 
-/// Key rules judge what the customer controls: an AWS managed key's policy, rotation and tags
-/// are AWS's, and `xray-aws-managed-key` already fails it. A key whose manager is unknown is
-/// judged, so nothing unknown is skipped silently.
-fn is_aws_managed(key: &KeyRef<'_>) -> bool {
-    key.key.key_manager == Some(crate::KeyManager::Aws)
+/// A key builder for the rules that judge what the customer controls; `None` for an AWS managed
+/// key, whose policy, rotation and tags are AWS's and which `xray-aws-managed-key` already fails.
+/// A key whose manager is unknown is judged, so nothing unknown is skipped silently.
+fn customer_key_builder(meta: &RuleMeta, key: &KeyRef<'_>) -> Option<FindingBuilder> {
+    (key.key.key_manager != Some(crate::KeyManager::Aws)).then(|| key_builder(meta, key))
 }
 
 /// The key's parsed policy, or the message of the error finding to emit instead.
