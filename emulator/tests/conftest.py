@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 EMULATOR_DIR = Path(__file__).resolve().parent.parent
 UPDATING_SECONDS = "1"  # short UPDATING window for the session server
@@ -143,6 +145,38 @@ def create_role(aws: Aws, name: str, *policies: dict, account: str = "1234567890
     return arn
 
 
-def error_of(excinfo: pytest.ExceptionInfo) -> tuple[str, int]:
-    resp = excinfo.value.response
-    return resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]
+@contextlib.contextmanager
+def aws_error(code: str, status: int) -> Iterator[pytest.ExceptionInfo[ClientError]]:
+    """Expect the block to fail with this AWS error code and HTTP status; yields pytest's ExceptionInfo."""
+    with pytest.raises(ClientError) as exc:
+        yield exc
+    resp = exc.value.response
+    assert (resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+
+
+def rejected_key_ref(aws: Aws, case: str) -> str:
+    """A reference, by ``case``, to a us-east-1 KMS key that CloudWatch Logs ``kmsKeyId`` and X-Ray
+    ``SpansLogGroupKmsKeyId`` refuse: both want the ARN of an enabled symmetric key in the caller's
+    Region (X-Ray also refuses ``aws_managed`` keys)."""
+    kms = aws.client("kms")
+    if case == "unknown":
+        return "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    if case == "other_region":
+        return aws.client("kms", "eu-west-1").create_key()["KeyMetadata"]["Arn"]
+    if case == "aws_managed":
+        return kms.describe_key(KeyId="alias/aws/xray")["KeyMetadata"]["Arn"]
+    if case == "asymmetric":
+        return kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+    key = kms.create_key()["KeyMetadata"]
+    if case == "key_id":
+        return key["KeyId"]
+    if case == "alias_arn":
+        kms.create_alias(AliasName="alias/rejected", TargetKeyId=key["KeyId"])
+        return "arn:aws:kms:us-east-1:123456789012:alias/rejected"
+    if case == "disabled":
+        kms.disable_key(KeyId=key["KeyId"])
+    elif case == "pending_deletion":
+        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+    else:
+        raise ValueError(case)
+    return key["Arn"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Aws, error_of
+from conftest import Aws, aws_error, rejected_key_ref
 
 GROUP = "app/traces"
 
@@ -53,29 +53,11 @@ def test_cross_account_key_arn_is_accepted(setup) -> None:
     "case", ["key_id", "alias_arn", "unknown", "other_region", "disabled", "pending_deletion", "asymmetric"]
 )
 def test_invalid_keys_are_rejected(setup, case: str) -> None:
-    aws, key = setup
-    kms = aws.client("kms")
-    kms.create_alias(AliasName="alias/logs", TargetKeyId=key["KeyId"])
-    if case == "key_id":
-        key_id = key["KeyId"]
-    elif case == "alias_arn":
-        key_id = "arn:aws:kms:us-east-1:123456789012:alias/logs"
-    elif case == "unknown":
-        key_id = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    elif case == "other_region":
-        key_id = aws.client("kms", "eu-west-1").create_key()["KeyMetadata"]["Arn"]
-    elif case == "disabled":
-        kms.disable_key(KeyId=key["KeyId"])
-        key_id = key["Arn"]
-    elif case == "pending_deletion":
-        kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
-        key_id = key["Arn"]
-    else:
-        key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+    aws, _ = setup
+    key_id = rejected_key_ref(aws, case)
     logs = aws.client("logs")
-    with pytest.raises(logs.exceptions.InvalidParameterException) as exc:
+    with aws_error("InvalidParameterException", 400):
         logs.associate_kms_key(logGroupName=GROUP, kmsKeyId=key_id)
-    assert error_of(exc) == ("InvalidParameterException", 400)
     assert "kmsKeyId" not in group_of(aws)
     # CreateLogGroup validates kmsKeyId the same way.
     with pytest.raises(logs.exceptions.InvalidParameterException):
@@ -85,9 +67,8 @@ def test_invalid_keys_are_rejected(setup, case: str) -> None:
 def test_unknown_log_group(setup) -> None:
     aws, key = setup
     logs = aws.client("logs")
-    with pytest.raises(logs.exceptions.ResourceNotFoundException) as exc:
+    with aws_error("ResourceNotFoundException", 400):
         logs.associate_kms_key(logGroupName="missing", kmsKeyId=key["Arn"])
-    assert error_of(exc) == ("ResourceNotFoundException", 400)
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.disassociate_kms_key(logGroupName="missing")
 

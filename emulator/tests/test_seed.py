@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import EMULATOR_DIR, start_server
+from conftest import EMULATOR_DIR, aws_error, start_server
 
 MGMT = "123456789012"
 
@@ -241,10 +241,8 @@ def check_posture(session: boto3.Session, posture: dict, key_by_arn: dict, secur
     kms = session.client("kms", region_name=region, **cfg_kw)
     expected = posture["expected_posture"]
     if expected == "access-denied":
-        with pytest.raises(ClientError) as exc:
+        with aws_error("AccessDeniedException", 403):
             xray.get_encryption_config()
-        assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
-        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
         return
     cfg = xray.get_encryption_config()["EncryptionConfig"]
     assert cfg["Status"] == "ACTIVE"

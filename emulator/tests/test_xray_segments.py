@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Aws, error_of
+from conftest import Aws, aws_error, rejected_key_ref
 
 SPANS = "aws/spans"
 
@@ -39,9 +39,8 @@ def test_update_is_pending_then_active(aws: Aws) -> None:
 @pytest.mark.parametrize("body", [{"Destination": "S3"}, {"Destination": "xray"}, {}])
 def test_invalid_destination_is_rejected(aws: Aws, body: dict) -> None:
     xray = aws.client("xray", validate=False)
-    with pytest.raises(xray.exceptions.InvalidRequestException) as exc:
+    with aws_error("InvalidRequestException", 400):
         xray.update_trace_segment_destination(**body)
-    assert error_of(exc) == ("InvalidRequestException", 400)
     assert fields(xray.get_trace_segment_destination()) == {"Destination": "XRay", "Status": "ACTIVE"}
 
 
@@ -84,11 +83,10 @@ def test_spans_kms_key_applies_when_x_ray_creates_the_group(aws: Aws) -> None:
     assert spans_group(aws)["kmsKeyId"] == key["Arn"]
     # The group exists now: a key is refused and nothing changes ...
     other = aws.client("kms").create_key()["KeyMetadata"]
-    with pytest.raises(xray.exceptions.InvalidRequestException) as exc:
+    with aws_error("InvalidRequestException", 400):
         xray.update_trace_segment_destination(
             Destination="CloudWatchLogs", CloudWatchLogsConfiguration={"SpansLogGroupKmsKeyId": other["Arn"]}
         )
-    assert error_of(exc) == ("InvalidRequestException", 400)
     assert spans_group(aws)["kmsKeyId"] == key["Arn"]
     # ... while the same call without the key succeeds.
     xray.update_trace_segment_destination(Destination="CloudWatchLogs", CloudWatchLogsConfiguration={})
@@ -98,32 +96,14 @@ def test_spans_kms_key_applies_when_x_ray_creates_the_group(aws: Aws) -> None:
     "case", ["key_id", "alias_arn", "other_region", "unknown", "aws_managed", "disabled", "asymmetric", "with_xray"]
 )
 def test_invalid_spans_kms_key_is_rejected(aws: Aws, case: str) -> None:
-    kms = aws.client("kms")
-    key = kms.create_key()["KeyMetadata"]
-    kms.create_alias(AliasName="alias/spans", TargetKeyId=key["KeyId"])
-    destination = "CloudWatchLogs"
-    if case == "key_id":
-        key_id = key["KeyId"]
-    elif case == "alias_arn":
-        key_id = "arn:aws:kms:us-east-1:123456789012:alias/spans"
-    elif case == "other_region":
-        key_id = aws.client("kms", "eu-west-1").create_key()["KeyMetadata"]["Arn"]
-    elif case == "unknown":
-        key_id = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    elif case == "aws_managed":
-        key_id = kms.describe_key(KeyId="alias/aws/xray")["KeyMetadata"]["Arn"]
-    elif case == "disabled":
-        kms.disable_key(KeyId=key["KeyId"])
-        key_id = key["Arn"]
-    elif case == "asymmetric":
-        key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+    if case == "with_xray":  # a good key, but only CloudWatchLogs takes one
+        key_id, destination = aws.client("kms").create_key()["KeyMetadata"]["Arn"], "XRay"
     else:
-        key_id, destination = key["Arn"], "XRay"
+        key_id, destination = rejected_key_ref(aws, case), "CloudWatchLogs"
     xray = aws.client("xray")
-    with pytest.raises(xray.exceptions.InvalidRequestException) as exc:
+    with aws_error("InvalidRequestException", 400):
         xray.update_trace_segment_destination(
             Destination=destination, CloudWatchLogsConfiguration={"SpansLogGroupKmsKeyId": key_id}
         )
-    assert error_of(exc) == ("InvalidRequestException", 400)
     assert fields(xray.get_trace_segment_destination()) == {"Destination": "XRay", "Status": "ACTIVE"}
     assert spans_group(aws) is None

@@ -254,15 +254,9 @@ def response_describe_trails(self: CloudTrailResponse) -> str:
     return json.dumps({"trailList": [t.description(include_region=True) for t in trails]})
 
 
-_applied = False
-
-
+@functools.cache  # idempotent: a second call must not wrap moto's methods again
 def apply() -> None:
-    """Install the patches (idempotent)."""
-    global _applied
-    if _applied:
-        return
-    _applied = True
+    """Install the patches."""
     Trail.put_event_selectors = trail_put_event_selectors  # type: ignore[method-assign]
     Trail.description = _description(Trail.description)  # type: ignore[method-assign]
     CloudTrailBackend.get_trail = backend_get_trail  # type: ignore[method-assign]

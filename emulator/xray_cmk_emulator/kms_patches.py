@@ -37,6 +37,8 @@ from moto.kms.responses import KmsResponse
 from moto.kms.utils import RESERVED_ALIASES
 from moto.utilities.utils import get_partition
 
+from .kms_keys import is_symmetric_encryption
+
 DEFAULT_ROTATION_DAYS = 365
 MIN_ROTATION_DAYS, MAX_ROTATION_DAYS = 90, 2560
 
@@ -134,7 +136,7 @@ def _key_for(resp: KmsResponse, key_id: str) -> Key:
 
 
 def _require_symmetric(key: Key) -> None:
-    if key.key_spec != "SYMMETRIC_DEFAULT" or key.key_usage != "ENCRYPT_DECRYPT":
+    if not is_symmetric_encryption(key):
         raise UnsupportedOperationException(
             f"{key.arn} key usage/spec ({key.key_usage}/{key.key_spec}) is not supported "
             "for automatic key rotation; only symmetric encryption keys can be rotated."
@@ -207,15 +209,9 @@ def _default_key_usage(init):
     return wrapper
 
 
-_applied = False
-
-
+@functools.cache  # idempotent: a second call must not wrap moto's methods again
 def apply() -> None:
-    """Install the patches (idempotent)."""
-    global _applied
-    if _applied:
-        return
-    _applied = True
+    """Install the patches."""
     Key.__init__ = _default_key_usage(Key.__init__)  # type: ignore[method-assign]
     KmsBackend._generate_default_keys = _generate_default_keys  # type: ignore[method-assign]
     for name in ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion"):

@@ -28,7 +28,8 @@ from moto.kms.models import kms_backends
 from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException
 from moto.logs.responses import LogsResponse
 
-_KEY_ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$")
+from .kms_keys import is_symmetric_encryption, parse_key_arn
+
 _LOG_GROUP_ARN = re.compile(r"^arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):log-group:(.+?)(:\*)?$")
 _QUERY_RESULT_ARN = re.compile(r"^arn:(aws[a-z-]*):logs:([a-z0-9-]+):(\d{12}):query-result:\*$")
 RESERVED_PREFIX = "aws/"
@@ -36,13 +37,13 @@ RESERVED_PREFIX = "aws/"
 
 def validated_kms_key_arn(region: str, kms_key_id: Any, resource: str) -> str:
     """The key ARN if it names an enabled symmetric key in ``region``; else InvalidParameterException."""
-    match = _KEY_ARN.match(kms_key_id) if isinstance(kms_key_id, str) else None
-    if not match:
+    parsed = parse_key_arn(kms_key_id)
+    if not parsed:
         raise InvalidParameterException(
             f"Specified KMS key {kms_key_id!r} is not a valid KMS key ARN "
             "(arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)."
         )
-    _, key_region, key_account, raw_id = match.groups()
+    key_region, key_account, raw_id = parsed
     not_usable = f"Specified KMS key '{kms_key_id}' does not exist or is not allowed to be used with {resource}"
     if key_region != region:
         raise InvalidParameterException(not_usable)
@@ -52,7 +53,7 @@ def validated_kms_key_arn(region: str, kms_key_id: Any, resource: str) -> str:
         key = None
     if key is None or key.key_state != "Enabled":
         raise InvalidParameterException(not_usable)
-    if key.key_spec != "SYMMETRIC_DEFAULT" or key.key_usage != "ENCRYPT_DECRYPT":
+    if not is_symmetric_encryption(key):
         raise InvalidParameterException(
             f"Specified KMS key '{kms_key_id}' is not a symmetric encryption key; "
             "CloudWatch Logs supports only symmetric KMS keys."
@@ -127,15 +128,9 @@ def _validated_create_log_group(method):
     return wrapper
 
 
-_applied = False
-
-
+@functools.cache  # idempotent: a second call must not wrap moto's methods again
 def apply() -> None:
-    """Install the patches (idempotent)."""
-    global _applied
-    if _applied:
-        return
-    _applied = True
+    """Install the patches."""
     LogsResponse.associate_kms_key = associate_kms_key  # type: ignore[attr-defined]
     LogsResponse.disassociate_kms_key = disassociate_kms_key  # type: ignore[attr-defined]
     LogsResponse.create_log_group = _validated_create_log_group(LogsResponse.create_log_group)  # type: ignore[method-assign]

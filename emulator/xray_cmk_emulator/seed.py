@@ -289,7 +289,7 @@ class Account:
     email: str
     session: boto3.Session
     role_arn: str | None = None  # role the auditor assumes (members only)
-    configured: list[tuple[str, str]] = field(default_factory=list)  # (region, posture)
+    configured: list[str] = field(default_factory=list)  # regions with PutEncryptionConfig
     destinations: list[str] = field(default_factory=list)  # regions with UpdateTraceSegmentDestination
 
 
@@ -325,13 +325,19 @@ class Seeder:
         region: str,
         alias: str,
         posture: str,
+        note: str,
         *,
+        region_posture: str | None = None,
         rotation_days: int | None = GOOD_ROTATION_DAYS,
         tags: dict[str, str] | None = None,
         policy: str = "good",
         set_by: str = "alias",
     ) -> dict[str, Any]:
-        """Create a symmetric CMK (good unless told otherwise), alias it, point X-Ray at it."""
+        """Create a symmetric CMK (good unless told otherwise), alias it, point X-Ray at it.
+
+        ``posture`` is the key's; the region's (recorded with ``note``) is the same
+        unless ``region_posture`` says otherwise (a good key the auditor cannot see).
+        """
         kms = self.client(acct.session, "kms", region)
         tags = GOOD_TAGS if tags is None else tags
         meta = kms.create_key(
@@ -345,26 +351,18 @@ class Seeder:
         if rotation_days is not None:
             kms.enable_key_rotation(KeyId=meta["KeyId"], RotationPeriodInDays=rotation_days)
         self.put_xray(acct, region, "KMS", alias if set_by == "alias" else meta["Arn"])
-        entry = {
-            "account_id": acct.account_id,
-            "account_name": acct.name,
-            "region": region,
-            "alias": alias,
-            "key_id": meta["KeyId"],
-            "key_arn": meta["Arn"],
-            "expected_posture": posture,
-        }
-        self.keys.append(entry)
-        self._key_accounts.append(acct)
+        entry = self._key_entry(acct, region, alias, meta, posture)
+        self.posture(acct, region, region_posture or posture, entry, note)
         return entry
 
     def put_xray(self, acct: Account, region: str, enc_type: str, key_id: str | None = None) -> dict[str, Any]:
         xray = self.client(acct.session, "xray", region)
         kwargs = {"Type": enc_type} | ({"KeyId": key_id} if key_id else {})
-        return xray.put_encryption_config(**kwargs)["EncryptionConfig"]
+        cfg = xray.put_encryption_config(**kwargs)["EncryptionConfig"]
+        acct.configured.append(region)
+        return cfg
 
     def posture(self, acct: Account, region: str, posture: str, key: dict[str, Any] | None, note: str) -> None:
-        acct.configured.append((region, posture))
         self.postures.append(
             {
                 "account_id": acct.account_id,
@@ -378,18 +376,24 @@ class Seeder:
             }
         )
 
-    def aws_managed(self, acct: Account, region: str) -> dict[str, Any]:
+    def aws_managed(self, acct: Account, region: str) -> None:
+        """Point X-Ray at alias/aws/xray (KMS creates the AWS managed key on first use)."""
         cfg = self.put_xray(acct, region, "KMS", "alias/aws/xray")
         meta = self.client(acct.session, "kms", region).describe_key(KeyId="alias/aws/xray")["KeyMetadata"]
         assert cfg["KeyId"] == meta["Arn"], (cfg, meta)
+        entry = self._key_entry(acct, region, "alias/aws/xray", meta, POSTURE_AWS_MANAGED)
+        self.posture(acct, region, POSTURE_AWS_MANAGED, entry, "AWS managed key alias/aws/xray")
+
+    def _key_entry(self, acct: Account, region: str, alias: str, meta: dict[str, Any], posture: str) -> dict[str, Any]:
+        """Add a key to the JSON's ``keys``; read_back_keys fills in the rest from the API."""
         entry = {
             "account_id": acct.account_id,
             "account_name": acct.name,
             "region": region,
-            "alias": "alias/aws/xray",
+            "alias": alias,
             "key_id": meta["KeyId"],
             "key_arn": meta["Arn"],
-            "expected_posture": POSTURE_AWS_MANAGED,
+            "expected_posture": posture,
         }
         self.keys.append(entry)
         self._key_accounts.append(acct)
@@ -583,7 +587,7 @@ class Seeder:
     def wait_active(self, accounts: list[Account], timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         for acct in accounts:
-            checks = [(r, "encryption") for r, _ in acct.configured] + [(r, "segments") for r in acct.destinations]
+            checks = [(r, "encryption") for r in acct.configured] + [(r, "segments") for r in acct.destinations]
             for region, what in checks:
                 xray = self.client(acct.session, "xray", region)
                 while True:
@@ -616,88 +620,82 @@ class Seeder:
         # Management account: an opt-in region, then one posture per region.
         self.client(self.admin, "account").enable_region(RegionName=OPT_IN_REGION)
 
-        good_use1 = self.create_key(mgmt, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK)
-        self.posture(mgmt, "us-east-1", POSTURE_CMK, good_use1, "good CMK, set by alias name")
+        good_use1 = self.create_key(
+            mgmt, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK, "good CMK, set by alias name"
+        )
 
         self.put_xray(mgmt, "us-east-2", "NONE")
         self.posture(mgmt, "us-east-2", POSTURE_NONE, None, "X-Ray explicitly set to Type NONE")
 
-        k = self.aws_managed(mgmt, "us-west-2")
-        self.posture(mgmt, "us-west-2", POSTURE_AWS_MANAGED, k, "AWS managed key alias/aws/xray")
+        self.aws_managed(mgmt, "us-west-2")
+
+        self.create_key(
+            mgmt, "eu-west-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION,
+            "good CMK except rotation off, set by key ARN", rotation_days=None, set_by="arn",
+        )  # fmt: skip
 
         k = self.create_key(
-            mgmt, "eu-west-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, rotation_days=None, set_by="arn"
-        )
-        self.posture(mgmt, "eu-west-1", POSTURE_NO_ROTATION, k, "good CMK except rotation off, set by key ARN")
-
-        k = self.create_key(mgmt, "eu-central-1", "alias/xray-cmk-disabled", POSTURE_DISABLED)
+            mgmt, "eu-central-1", "alias/xray-cmk-disabled", POSTURE_DISABLED,
+            "good CMK, disabled after X-Ray was set to it",
+        )  # fmt: skip
         self.client(mgmt.session, "kms", "eu-central-1").disable_key(KeyId=k["key_id"])
-        self.posture(mgmt, "eu-central-1", POSTURE_DISABLED, k, "good CMK, disabled after X-Ray was set to it")
 
-        k = self.create_key(mgmt, "ap-southeast-2", "alias/xray-cmk-pending-deletion", POSTURE_PENDING_DELETION)
+        k = self.create_key(
+            mgmt, "ap-southeast-2", "alias/xray-cmk-pending-deletion", POSTURE_PENDING_DELETION,
+            "good CMK, scheduled for deletion (7 days)",
+        )  # fmt: skip
         self.client(mgmt.session, "kms", "ap-southeast-2").schedule_key_deletion(
             KeyId=k["key_id"], PendingWindowInDays=7
         )
-        self.posture(mgmt, "ap-southeast-2", POSTURE_PENDING_DELETION, k, "good CMK, scheduled for deletion (7 days)")
 
-        k = self.create_key(mgmt, AUDIT_DENIED_REGION, "alias/xray-cmk-good", POSTURE_CMK)
-        self.posture(
-            mgmt, AUDIT_DENIED_REGION, POSTURE_DENIED, k,
-            "good CMK, but the audit role has an explicit Deny for this region",
+        self.create_key(
+            mgmt, AUDIT_DENIED_REGION, "alias/xray-cmk-good", POSTURE_CMK,
+            "good CMK, but the audit role has an explicit Deny for this region", region_posture=POSTURE_DENIED,
         )  # fmt: skip
 
-        k = self.create_key(mgmt, "eu-west-2", "alias/xray-cmk-default-policy", POSTURE_DEFAULT_POLICY, policy="default")
-        self.posture(
-            mgmt, "eu-west-2", POSTURE_DEFAULT_POLICY, k,
-            "good CMK except the key policy is KMS's default (root kms:* only)",
+        self.create_key(
+            mgmt, "eu-west-2", "alias/xray-cmk-default-policy", POSTURE_DEFAULT_POLICY,
+            "good CMK except the key policy is KMS's default (root kms:* only)", policy="default",
         )  # fmt: skip
 
-        team_x = self.create_key(mgmt, "eu-west-3", "alias/team-x-traces", POSTURE_NOT_APPROVED)
-        self.posture(
-            mgmt, "eu-west-3", POSTURE_NOT_APPROVED, team_x,
+        team_x = self.create_key(
+            mgmt, "eu-west-3", "alias/team-x-traces", POSTURE_NOT_APPROVED,
             "good CMK in every way, but its alias is not on the approved list (alias/xray-cmk-*)",
         )  # fmt: skip
 
-        k = self.create_key(
+        self.create_key(
             mgmt, "ap-northeast-1", "alias/xray-cmk-slow-rotation", POSTURE_SLOW_ROTATION,
+            f"good CMK except RotationPeriodInDays={SLOW_ROTATION_DAYS} (policy max {GOOD_ROTATION_DAYS})",
             rotation_days=SLOW_ROTATION_DAYS,
         )  # fmt: skip
-        self.posture(
-            mgmt, "ap-northeast-1", POSTURE_SLOW_ROTATION, k,
-            f"good CMK except RotationPeriodInDays={SLOW_ROTATION_DAYS} (policy max {GOOD_ROTATION_DAYS})",
+
+        self.create_key(
+            mgmt, "ap-northeast-2", "alias/xray-cmk-cross-account", POSTURE_CROSS_ACCOUNT,
+            f"good CMK plus statement UnknownPartner: kms:Decrypt for {UNKNOWN_PARTNER_ACCOUNT} (outside the org)",
+            policy="cross-account",
+        )  # fmt: skip
+
+        self.create_key(
+            mgmt, "ca-central-1", "alias/xray-cmk-public", POSTURE_PUBLIC,
+            'good CMK plus statement OpenDecrypt: kms:Decrypt for Principal {"AWS": "*"} without condition',
+            policy="public",
         )  # fmt: skip
 
         k = self.create_key(
-            mgmt, "ap-northeast-2", "alias/xray-cmk-cross-account", POSTURE_CROSS_ACCOUNT, policy="cross-account"
-        )
-        self.posture(
-            mgmt, "ap-northeast-2", POSTURE_CROSS_ACCOUNT, k,
-            f"good CMK plus statement UnknownPartner: kms:Decrypt for {UNKNOWN_PARTNER_ACCOUNT} (outside the org)",
+            mgmt, "sa-east-1", "alias/xray-cmk-locked", POSTURE_LOCKED,
+            "key policy replaced after X-Ray was set to it: no root statement and no XRayConfigure* "
+            "statements, so XrayAdmin cannot kms:CreateGrant",
         )  # fmt: skip
-
-        k = self.create_key(mgmt, "ca-central-1", "alias/xray-cmk-public", POSTURE_PUBLIC, policy="public")
-        self.posture(
-            mgmt, "ca-central-1", POSTURE_PUBLIC, k,
-            'good CMK plus statement OpenDecrypt: kms:Decrypt for Principal {"AWS": "*"} without condition',
-        )  # fmt: skip
-
-        k = self.create_key(mgmt, "sa-east-1", "alias/xray-cmk-locked", POSTURE_LOCKED)
         self.client(mgmt.session, "kms", "sa-east-1").put_key_policy(
             KeyId=k["key_id"],
             PolicyName="default",
             Policy=json.dumps(key_policy(mgmt.account_id, "sa-east-1", self.security_id, "locked")),
             BypassPolicyLockoutSafetyCheck=True,
         )
-        self.posture(
-            mgmt, "sa-east-1", POSTURE_LOCKED, k,
-            "key policy replaced after X-Ray was set to it: no root statement and no XRayConfigure* "
-            "statements, so XrayAdmin cannot kms:CreateGrant",
-        )  # fmt: skip
 
-        k = self.create_key(mgmt, "ap-south-1", "alias/xray-cmk-untagged", POSTURE_UNTAGGED, tags=UNTAGGED_TAGS)
-        self.posture(
-            mgmt, "ap-south-1", POSTURE_UNTAGGED, k,
-            'good CMK except tags: only owner="" (empty value), no data-classification',
+        self.create_key(
+            mgmt, "ap-south-1", "alias/xray-cmk-untagged", POSTURE_UNTAGGED,
+            'good CMK except tags: only owner="" (empty value), no data-classification', tags=UNTAGGED_TAGS,
         )  # fmt: skip
 
         # The audit role (profile xray-cmk-demo).
@@ -761,35 +759,25 @@ class Seeder:
         )  # fmt: skip
 
         # Members.
-        k = self.create_key(prod, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK)
-        self.posture(prod, "us-east-1", POSTURE_CMK, k, "good CMK")
-        k = self.aws_managed(prod, "eu-west-1")
-        self.posture(prod, "eu-west-1", POSTURE_AWS_MANAGED, k, "AWS managed key alias/aws/xray")
+        self.create_key(prod, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK, "good CMK")
+        self.aws_managed(prod, "eu-west-1")
 
-        k = self.create_key(dev, "us-east-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, rotation_days=None)
-        self.posture(dev, "us-east-1", POSTURE_NO_ROTATION, k, "good CMK except rotation off")
+        self.create_key(
+            dev, "us-east-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, "good CMK except rotation off",
+            rotation_days=None,
+        )  # fmt: skip
         self.client(dev.session, "iam").put_role_policy(
             RoleName=MEMBER_ROLE_NAME,
             PolicyName=f"Deny{_sid(DEV_DENIED_REGION)}",
             PolicyDocument=_deny_region_policy(DEV_DENIED_REGION),
         )
         # Not configured, but the auditor (via OrganizationAccountAccessRole) cannot read it.
-        self.postures.append(
-            {
-                "account_id": dev.account_id,
-                "account_name": dev.name,
-                "region": DEV_DENIED_REGION,
-                "expected_posture": POSTURE_DENIED,
-                "xray_type": "NONE",
-                "key_arn": None,
-                "key_alias": None,
-                "note": f"{MEMBER_ROLE_NAME} has an explicit Deny for this region",
-            }
+        self.posture(
+            dev, DEV_DENIED_REGION, POSTURE_DENIED, None, f"{MEMBER_ROLE_NAME} has an explicit Deny for this region"
         )
 
         for region in ("us-east-1", "eu-west-1"):
-            k = self.create_key(sec, region, "alias/xray-cmk-good", POSTURE_CMK)
-            self.posture(sec, region, POSTURE_CMK, k, "good CMK")
+            self.create_key(sec, region, "alias/xray-cmk-good", POSTURE_CMK, "good CMK")
         self.create_trail(
             sec, self.trail_bucket(sec), "security-all", "us-east-1", multi_region=True, selectors=all_events,
             records_kms_decrypt=True, note="multi-region, all management events",

@@ -20,16 +20,18 @@ def _request_id() -> str:
     return str(uuid.uuid4())
 
 
+def _response(
+    body: str, status: int, content_type: str, *, error_type: str | None = None, request_id: str | None = None
+) -> Response:
+    headers = {"Content-Type": content_type}
+    if error_type is not None:
+        headers["x-amzn-ErrorType"] = error_type
+    headers["x-amzn-RequestId"] = request_id or _request_id()
+    return Response(body, status=status, headers=headers)
+
+
 def rest_json(body: dict[str, Any] | None, status: int = 200) -> Response:
-    payload = "" if body is None else json.dumps(body)
-    return Response(
-        payload,
-        status=status,
-        headers={
-            "Content-Type": "application/json",
-            "x-amzn-RequestId": _request_id(),
-        },
-    )
+    return _response("" if body is None else json.dumps(body), status, "application/json")
 
 
 def rest_json_error(
@@ -46,54 +48,35 @@ def rest_json_error(
     """
     body: dict[str, Any] = {message_member: message}
     body.update(extra or {})
-    return Response(
-        json.dumps(body),
-        status=status,
-        headers={
-            "Content-Type": "application/json",
-            "x-amzn-ErrorType": code,
-            "x-amzn-RequestId": _request_id(),
-        },
-    )
+    return _response(json.dumps(body), status, "application/json", error_type=code)
 
 
 def aws_json_error(code: str, message: str, status: int = 400) -> Response:
     """awsJson1.0/1.1 error (KMS, Organizations): ``__type`` + ``message`` in the body."""
-    return Response(
-        json.dumps({"__type": code, "message": message}),
-        status=status,
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "x-amzn-RequestId": _request_id(),
-        },
-    )
+    return _response(json.dumps({"__type": code, "message": message}), status, "application/x-amz-json-1.1")
+
+
+def _xml_error(template: str, content_type: str, code: str, message: str, status: int) -> Response:
+    # The request id goes in the body too, so it is made here rather than in _response.
+    request_id = _request_id()
+    body = template.format(code=escape(code), message=escape(message), request_id=request_id)
+    return _response(body, status, content_type, request_id=request_id)
+
+
+_QUERY_ERROR = (
+    '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+    "<Error><Type>Sender</Type><Code>{code}</Code>"
+    "<Message>{message}</Message></Error>"
+    "<RequestId>{request_id}</RequestId></ErrorResponse>"
+)
+_REST_XML_ERROR = "<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>"
 
 
 def query_error(code: str, message: str, status: int = 403) -> Response:
     """awsQuery error (STS, IAM)."""
-    request_id = _request_id()
-    body = (
-        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-        f"<Error><Type>Sender</Type><Code>{escape(code)}</Code>"
-        f"<Message>{escape(message)}</Message></Error>"
-        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
-    )
-    return Response(
-        body,
-        status=status,
-        headers={"Content-Type": "text/xml", "x-amzn-RequestId": request_id},
-    )
+    return _xml_error(_QUERY_ERROR, "text/xml", code, message, status)
 
 
 def rest_xml_error(code: str, message: str, status: int = 403) -> Response:
     """restXml error (S3 style)."""
-    request_id = _request_id()
-    body = (
-        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
-        f"<RequestId>{request_id}</RequestId></Error>"
-    )
-    return Response(
-        body,
-        status=status,
-        headers={"Content-Type": "application/xml", "x-amzn-RequestId": request_id},
-    )
+    return _xml_error(_REST_XML_ERROR, "application/xml", code, message, status)

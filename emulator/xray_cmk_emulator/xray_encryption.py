@@ -6,16 +6,13 @@ botocore model ``xray/2016-04-12`` (rest-json):
   EncryptionConfig     {KeyId: String, Status: UPDATING|ACTIVE, Type: NONE|KMS}
   InvalidRequestException {Message}   (no httpStatusCode -> 400)
 
-State is per (account, region). KeyId is resolved against moto's KMS backend
-and stored/returned as the key ARN, like the real service does.
+State is per (account, region), with Status UPDATING for a while after each
+Put (xray_settings). KeyId is resolved against moto's KMS backend and
+stored/returned as the key ARN, like the real service does.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-import time
 from dataclasses import dataclass
 
 from moto.kms.models import Key, kms_backends
@@ -24,55 +21,28 @@ from werkzeug.wrappers import Response
 
 from . import wire
 from .caller import Caller
+from .kms_keys import is_symmetric_encryption
+from .xray_settings import InvalidRequest, RegionalSettings, handle_json
 
-UPDATING_SECONDS_ENV = "XRAY_CMK_EMULATOR_UPDATING_SECONDS"
-DEFAULT_UPDATING_SECONDS = 2.0
 ENCRYPTION_TYPES = ("NONE", "KMS")
 
 
-def updating_seconds() -> float:
-    # Read per request so a test can run the server with a short window.
-    raw = os.environ.get(UPDATING_SECONDS_ENV, "")
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_UPDATING_SECONDS
-    except ValueError:
-        return DEFAULT_UPDATING_SECONDS
-
-
-@dataclass
+@dataclass(frozen=True)
 class _Config:
     type: str
     key_arn: str | None
-    active_at: float  # time.monotonic() after which Status is ACTIVE
 
-    def to_json(self) -> dict[str, str]:
-        status = "ACTIVE" if time.monotonic() >= self.active_at else "UPDATING"
+    def to_json(self, status: str) -> dict[str, str]:
         out = {"Status": status, "Type": self.type}
         if self.type == "KMS" and self.key_arn:
             out["KeyId"] = self.key_arn
         return out
 
 
-class InvalidRequest(Exception):
-    pass
-
-
-class EncryptionConfigStore:
+class EncryptionConfigStore(RegionalSettings):
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._configs: dict[tuple[str, str], _Config] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._configs.clear()
-
-    def get(self, account: str, region: str) -> dict[str, str]:
-        with self._lock:
-            cfg = self._configs.get((account, region))
-        if cfg is None:
-            # A region never configured reports default encryption, as AWS does.
-            return {"Status": "ACTIVE", "Type": "NONE"}
-        return cfg.to_json()
+        # A region never configured reports default encryption, as AWS does.
+        super().__init__(default=_Config("NONE", None), pending_status="UPDATING")
 
     def put(self, caller: Caller, enc_type: object, key_id: object) -> dict[str, str]:
         if enc_type not in ENCRYPTION_TYPES:
@@ -84,10 +54,7 @@ class EncryptionConfigStore:
             if not isinstance(key_id, str) or not key_id:
                 raise InvalidRequest("KeyId is required when Type is KMS.")
             key_arn = _validated_key(caller, key_id).arn
-        cfg = _Config(enc_type, key_arn, time.monotonic() + updating_seconds())
-        with self._lock:
-            self._configs[(caller.account_id, caller.region)] = cfg
-        return cfg.to_json()
+        return self.set(caller.account_id, caller.region, _Config(enc_type, key_arn))
 
 
 def _lookup_key(caller: Caller, key_id: str) -> Key | None:
@@ -119,7 +86,7 @@ def _validated_key(caller: Caller, key_id: str) -> Key:
     key = _lookup_key(caller, key_id)
     if key is None:
         raise InvalidRequest(f"The KMS key {key_id} does not exist or is not accessible.")
-    if key.key_spec != "SYMMETRIC_DEFAULT" or key.key_usage != "ENCRYPT_DECRYPT":
+    if not is_symmetric_encryption(key):
         raise InvalidRequest(
             f"The KMS key {key.arn} is not a symmetric encryption key. "
             "X-Ray does not support asymmetric KMS keys."
@@ -129,23 +96,11 @@ def _validated_key(caller: Caller, key_id: str) -> Key:
     return key
 
 
-def _invalid(message: str) -> Response:
-    return wire.rest_json_error(400, "InvalidRequestException", message, "Message")
-
-
 def handle_get(store: EncryptionConfigStore, caller: Caller, body: bytes) -> Response:
     return wire.rest_json({"EncryptionConfig": store.get(caller.account_id, caller.region)})
 
 
 def handle_put(store: EncryptionConfigStore, caller: Caller, body: bytes) -> Response:
-    try:
-        params = json.loads(body or b"{}")
-    except ValueError:
-        return _invalid("The request body is not valid JSON.")
-    if not isinstance(params, dict):
-        return _invalid("The request body must be a JSON object.")
-    try:
-        cfg = store.put(caller, params.get("Type"), params.get("KeyId"))
-    except InvalidRequest as err:
-        return _invalid(str(err))
-    return wire.rest_json({"EncryptionConfig": cfg})
+    return handle_json(
+        body, lambda params: {"EncryptionConfig": store.put(caller, params.get("Type"), params.get("KeyId"))}
+    )

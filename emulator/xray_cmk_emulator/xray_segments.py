@@ -23,10 +23,6 @@ request fails with InvalidRequestException and nothing changes.
 
 from __future__ import annotations
 
-import json
-import re
-import threading
-import time
 from dataclasses import dataclass
 
 from moto.kms.models import kms_backends
@@ -34,25 +30,19 @@ from werkzeug.wrappers import Response
 
 from . import wire
 from .caller import Caller
-from .xray_encryption import updating_seconds
+from .kms_keys import is_symmetric_encryption, parse_key_arn
+from .xray_settings import InvalidRequest, RegionalSettings, handle_json
 
 DESTINATIONS = ("XRay", "CloudWatchLogs")
 DEFAULT_DESTINATION = "XRay"
 SPANS_LOG_GROUP = "aws/spans"
-_KEY_ARN = re.compile(r"^arn:(aws[a-z-]*):kms:([a-z0-9-]+):(\d{12}):key/([A-Za-z0-9-]+)$")
 
 
-class InvalidRequest(Exception):
-    pass
-
-
-@dataclass
+@dataclass(frozen=True)
 class _Destination:
     destination: str
-    active_at: float  # time.monotonic() after which Status is ACTIVE
 
-    def to_json(self) -> dict[str, str]:
-        status = "ACTIVE" if time.monotonic() >= self.active_at else "PENDING"
+    def to_json(self, status: str) -> dict[str, str]:
         return {"Destination": self.destination, "Status": status}
 
 
@@ -65,12 +55,12 @@ def _logs_backend(account: str, region: str):
 def _validated_spans_key(caller: Caller, key_id: object) -> str:
     if not isinstance(key_id, str) or not key_id:
         raise InvalidRequest("SpansLogGroupKmsKeyId must be a non-empty string.")
-    match = _KEY_ARN.match(key_id)
-    if not match:
+    parsed = parse_key_arn(key_id)
+    if not parsed:
         raise InvalidRequest(
             f"SpansLogGroupKmsKeyId {key_id} is not a KMS key ARN. Key IDs and alias ARNs are not supported."
         )
-    _, region, account, raw_id = match.groups()
+    region, account, raw_id = parsed
     if (account, region) != (caller.account_id, caller.region):
         raise InvalidRequest(
             f"The KMS key {key_id} must be in the same account and Region as the aws/spans log group "
@@ -81,28 +71,16 @@ def _validated_spans_key(caller: Caller, key_id: object) -> str:
         raise InvalidRequest(f"The KMS key {key_id} does not exist or is not accessible.")
     if key.key_manager != "CUSTOMER":
         raise InvalidRequest(f"The KMS key {key_id} is not a customer managed key.")
-    if key.key_spec != "SYMMETRIC_DEFAULT" or key.key_usage != "ENCRYPT_DECRYPT":
+    if not is_symmetric_encryption(key):
         raise InvalidRequest(f"The KMS key {key_id} is not a symmetric encryption key.")
     if key.key_state != "Enabled":
         raise InvalidRequest(f"The KMS key {key_id} is not enabled (state: {key.key_state}).")
     return key.arn
 
 
-class SegmentDestinationStore:
+class SegmentDestinationStore(RegionalSettings):
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._destinations: dict[tuple[str, str], _Destination] = {}
-
-    def reset(self) -> None:
-        with self._lock:
-            self._destinations.clear()
-
-    def get(self, account: str, region: str) -> dict[str, str]:
-        with self._lock:
-            dest = self._destinations.get((account, region))
-        if dest is None:
-            return {"Destination": DEFAULT_DESTINATION, "Status": "ACTIVE"}
-        return dest.to_json()
+        super().__init__(default=_Destination(DEFAULT_DESTINATION), pending_status="PENDING")
 
     def update(self, caller: Caller, destination: object, cwl_config: object) -> dict[str, str]:
         if destination not in DESTINATIONS:
@@ -117,7 +95,8 @@ class SegmentDestinationStore:
                 raise InvalidRequest("Specify CloudWatchLogsConfiguration only when Destination is CloudWatchLogs.")
             if "SpansLogGroupKmsKeyId" in cwl_config:
                 key_arn = _validated_spans_key(caller, cwl_config["SpansLogGroupKmsKeyId"])
-        with self._lock:
+        # Held across the aws/spans check-and-create and the write, so concurrent updates cannot both create it.
+        with self.lock:
             if destination == "CloudWatchLogs":
                 logs = _logs_backend(caller.account_id, caller.region)
                 if SPANS_LOG_GROUP in logs.groups:
@@ -130,13 +109,7 @@ class SegmentDestinationStore:
                 else:
                     kwargs = {"kmsKeyId": key_arn} if key_arn else {}
                     logs.create_log_group(SPANS_LOG_GROUP, {}, **kwargs)
-            dest = _Destination(destination, time.monotonic() + updating_seconds())  # type: ignore[arg-type]
-            self._destinations[(caller.account_id, caller.region)] = dest
-        return dest.to_json()
-
-
-def _invalid(message: str) -> Response:
-    return wire.rest_json_error(400, "InvalidRequestException", message, "Message")
+            return self.set(caller.account_id, caller.region, _Destination(destination))  # type: ignore[arg-type]
 
 
 def handle_get(store: SegmentDestinationStore, caller: Caller, body: bytes) -> Response:
@@ -144,14 +117,6 @@ def handle_get(store: SegmentDestinationStore, caller: Caller, body: bytes) -> R
 
 
 def handle_update(store: SegmentDestinationStore, caller: Caller, body: bytes) -> Response:
-    try:
-        params = json.loads(body or b"{}")
-    except ValueError:
-        return _invalid("The request body is not valid JSON.")
-    if not isinstance(params, dict):
-        return _invalid("The request body must be a JSON object.")
-    try:
-        out = store.update(caller, params.get("Destination"), params.get("CloudWatchLogsConfiguration"))
-    except InvalidRequest as err:
-        return _invalid(str(err))
-    return wire.rest_json(out)
+    return handle_json(
+        body, lambda params: store.update(caller, params.get("Destination"), params.get("CloudWatchLogsConfiguration"))
+    )
