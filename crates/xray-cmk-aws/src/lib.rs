@@ -3,10 +3,14 @@
 //! This is the only crate that links the AWS SDK. Collection never judges: a failed call becomes an
 //! [`Observed::Unknown`](xray_cmk_core::Observed) carrying the reason, and the rules decide.
 
+pub mod clients;
 pub mod collect;
 pub mod error;
+pub mod fanout;
+pub mod limits;
+pub mod org;
 pub mod session;
 
-pub use collect::{collect_target, describe_key, scan, ClientSource};
+pub use collect::{collect_target, describe_key, scan, ClientSource, KeyCache};
 pub use error::{classify, SetupError};
 pub use session::{enabled_regions, load, Identity, Session, SessionOptions};

@@ -52,7 +52,15 @@ fn endpoint_hint(config: &SdkConfig) -> String {
 /// problem with the environment is reported once, clearly, before any scanning starts.
 pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(opts.max_attempts.unwrap_or(5)))
+        // Adaptive: exponential backoff with full jitter, plus a client-side rate limiter that
+        // slows a service down once it throttles. A short first backoff keeps a scan of
+        // thousands of calls fast when a few of them are throttled.
+        .retry_config(
+            RetryConfig::adaptive()
+                .with_max_attempts(opts.max_attempts.unwrap_or(8))
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(5)),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))

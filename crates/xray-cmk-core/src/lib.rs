@@ -18,4 +18,4 @@ pub use model::{
 };
 pub use policy::{Date, OrgPolicy};
 pub use rule::{evaluate, Context, KeyRef, Rule, RuleMeta};
-pub use summary::Summary;
+pub use summary::{Summary, SummaryBuilder};

@@ -3,7 +3,7 @@
 //! Every observation that could fail is an [`Observed`]: either the value, or the reason it could not
 //! be read. Rules must treat [`Observed::Unknown`] as unknown, never as a pass.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where an observation came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,6 +297,9 @@ pub struct Inventory {
     pub keys: BTreeMap<String, Observed<KmsKey>>,
     /// Trail details by trail ARN, collected once per trail.
     pub trails: BTreeMap<String, TrailState>,
+    /// Keys in `keys` whose own findings another account's inventory of the same scan reports:
+    /// a key shared by several accounts is judged once.
+    pub keys_judged_elsewhere: BTreeSet<String>,
 }
 
 impl Inventory {

@@ -60,6 +60,7 @@ fn keys_in_use(inventory: &Inventory) -> Vec<KeyRef<'_>> {
     inventory
         .keys
         .iter()
+        .filter(|(id, _)| !inventory.keys_judged_elsewhere.contains(*id))
         .filter_map(|(id, observed)| {
             let Observed::Known(key) = observed else {
                 return None;

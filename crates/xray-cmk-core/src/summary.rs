@@ -24,39 +24,63 @@ pub struct Summary {
 
 impl Summary {
     pub fn from_findings(findings: &[Finding]) -> Self {
-        let mut per_target: BTreeMap<(&str, &str), Status> = BTreeMap::new();
-        let mut s = Summary::default();
-        for f in findings {
-            let status = match f.status {
-                Status::Fail if f.is_suppressed() => {
-                    s.suppressed_results += 1;
-                    Status::Pass
-                }
-                Status::Pass => {
-                    s.passed_results += 1;
-                    Status::Pass
-                }
-                Status::Fail => {
-                    s.failed_results += 1;
-                    Status::Fail
-                }
-                Status::Error => {
-                    s.error_results += 1;
-                    Status::Error
-                }
-            };
-            let worst = per_target
-                .entry((&f.account, &f.region))
-                .or_insert(Status::Pass);
-            // Fail outranks Error outranks Pass for a target's status.
-            *worst = match (*worst, status) {
-                (Status::Fail, _) | (_, Status::Fail) => Status::Fail,
-                (Status::Error, _) | (_, Status::Error) => Status::Error,
-                _ => Status::Pass,
-            };
-        }
-        s.targets = per_target.len();
-        for status in per_target.values() {
+        let mut b = SummaryBuilder::default();
+        findings.iter().for_each(|f| b.add(f));
+        b.finish()
+    }
+
+    /// True when some unsuppressed result failed at or above `threshold`.
+    pub fn has_failures_at_or_above(findings: &[Finding], threshold: Severity) -> bool {
+        findings
+            .iter()
+            .any(|f| f.is_open_failure() && f.severity >= threshold)
+    }
+}
+
+/// Builds a [`Summary`] one finding at a time, so a streamed scan need not keep its findings.
+#[derive(Debug, Default, Clone)]
+pub struct SummaryBuilder {
+    per_target: BTreeMap<(String, String), Status>,
+    counts: Summary,
+}
+
+impl SummaryBuilder {
+    pub fn add(&mut self, f: &Finding) {
+        let c = &mut self.counts;
+        let status = match f.status {
+            Status::Fail if f.is_suppressed() => {
+                c.suppressed_results += 1;
+                Status::Pass
+            }
+            Status::Pass => {
+                c.passed_results += 1;
+                Status::Pass
+            }
+            Status::Fail => {
+                c.failed_results += 1;
+                Status::Fail
+            }
+            Status::Error => {
+                c.error_results += 1;
+                Status::Error
+            }
+        };
+        let worst = self
+            .per_target
+            .entry((f.account.clone(), f.region.clone()))
+            .or_insert(Status::Pass);
+        // Fail outranks Error outranks Pass for a target's status.
+        *worst = match (*worst, status) {
+            (Status::Fail, _) | (_, Status::Fail) => Status::Fail,
+            (Status::Error, _) | (_, Status::Error) => Status::Error,
+            _ => Status::Pass,
+        };
+    }
+
+    pub fn finish(&self) -> Summary {
+        let mut s = self.counts;
+        s.targets = self.per_target.len();
+        for status in self.per_target.values() {
             match status {
                 Status::Pass => s.compliant += 1,
                 Status::Fail => s.failing += 1,
@@ -66,13 +90,6 @@ impl Summary {
         s.compliance_pct = (s.targets > 0)
             .then(|| (s.compliant as f64 * 1000.0 / s.targets as f64).round() / 10.0);
         s
-    }
-
-    /// True when some unsuppressed result failed at or above `threshold`.
-    pub fn has_failures_at_or_above(findings: &[Finding], threshold: Severity) -> bool {
-        findings
-            .iter()
-            .any(|f| f.is_open_failure() && f.severity >= threshold)
     }
 }
 

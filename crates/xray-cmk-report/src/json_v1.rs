@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use xray_cmk_core::Finding;
+
 use crate::Report;
 
 pub const SCHEMA_VERSION: &str = "1.1";
@@ -76,6 +78,26 @@ pub struct ResultV1<'a> {
     pub exemption: Option<Exemption<'a>>,
 }
 
+fn result(f: &Finding) -> ResultV1<'_> {
+    ResultV1 {
+        rule: f.rule,
+        status: f.status.as_str(),
+        severity: f.severity.as_str(),
+        confidence: f.confidence.as_str(),
+        account: &f.account,
+        region: &f.region,
+        resource: &f.resource,
+        key: f.key.as_deref(),
+        message: &f.message,
+        suppressed: f.is_suppressed(),
+        exemption: f.suppression.as_ref().map(|e| Exemption {
+            reason: &e.reason,
+            expires: &e.expires,
+            expired: e.expired,
+        }),
+    }
+}
+
 impl<'a> From<&'a Report> for Document<'a> {
     fn from(r: &'a Report) -> Self {
         let s = &r.summary;
@@ -104,29 +126,39 @@ impl<'a> From<&'a Report> for Document<'a> {
                     suppressed: s.suppressed_results,
                 },
             },
-            results: r
-                .findings
-                .iter()
-                .map(|f| ResultV1 {
-                    rule: f.rule,
-                    status: f.status.as_str(),
-                    severity: f.severity.as_str(),
-                    confidence: f.confidence.as_str(),
-                    account: &f.account,
-                    region: &f.region,
-                    resource: &f.resource,
-                    key: f.key.as_deref(),
-                    message: &f.message,
-                    suppressed: f.is_suppressed(),
-                    exemption: f.suppression.as_ref().map(|e| Exemption {
-                        reason: &e.reason,
-                        expires: &e.expires,
-                        expired: e.expired,
-                    }),
-                })
-                .collect(),
+            results: r.findings.iter().map(result).collect(),
         }
     }
+}
+
+/// A result as one JSON Lines record (`--format jsonl`): `{"type":"result", …}` with the fields
+/// of `results[]`.
+pub fn result_line(f: &Finding) -> String {
+    record("result", serde_json::to_value(result(f)))
+}
+
+/// The closing record of the stream: `{"type":"summary", …}` with the document's fields except
+/// `results`, which were streamed before it.
+pub fn summary_line(report: &Report) -> String {
+    let value = serde_json::to_value(Document::from(report)).map(|mut v| {
+        if let Some(map) = v.as_object_mut() {
+            map.remove("results");
+        }
+        v
+    });
+    record("summary", value)
+}
+
+fn record(kind: &str, body: serde_json::Result<serde_json::Value>) -> String {
+    // Serialising plain structs of strings and numbers cannot fail.
+    let mut map = serde_json::Map::new();
+    map.insert("type".to_owned(), kind.into());
+    if let Ok(serde_json::Value::Object(fields)) = body {
+        map.extend(fields);
+    }
+    let mut out = serde_json::Value::Object(map).to_string();
+    out.push('\n');
+    out
 }
 
 /// Renders the report as pretty-printed JSON v1, with a trailing newline.

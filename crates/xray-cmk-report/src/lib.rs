@@ -27,6 +27,22 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report whose findings were streamed elsewhere: only the summary is kept.
+    pub fn summarised(
+        tool_version: impl Into<String>,
+        generated_at: impl Into<String>,
+        scope: Scope,
+        summary: Summary,
+    ) -> Self {
+        Self {
+            tool_version: tool_version.into(),
+            generated_at: generated_at.into(),
+            scope,
+            findings: Vec::new(),
+            summary,
+        }
+    }
+
     pub fn new(
         tool_version: impl Into<String>,
         generated_at: impl Into<String>,

@@ -70,6 +70,7 @@ fn report() -> Report {
         .into_iter()
         .collect(),
         trails: Default::default(),
+        keys_judged_elsewhere: Default::default(),
     };
     Report::new(
         "0.0.0-test",
@@ -101,4 +102,28 @@ fn table_colours_only_when_asked() {
 #[test]
 fn json_v1_snapshot() {
     insta::assert_snapshot!(json_v1::render(&report()));
+}
+
+#[test]
+fn jsonl_streams_results_then_a_summary() {
+    let r = report();
+    let mut text: String = r.findings.iter().map(json_v1::result_line).collect();
+    text.push_str(&json_v1::summary_line(&r));
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), r.findings.len() + 1);
+    let (last, results) = lines.split_last().expect("lines");
+    assert!(results
+        .iter()
+        .all(|l| l["type"] == "result" && l["rule"].is_string()));
+    assert_eq!(results[0]["account"], "111122223333");
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["schema_version"], json_v1::SCHEMA_VERSION);
+    assert_eq!(last["summary"]["targets"], 3);
+    assert!(
+        last.get("results").is_none(),
+        "results were streamed before"
+    );
 }

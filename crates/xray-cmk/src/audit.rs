@@ -1,16 +1,24 @@
-//! `xray-cmk audit`: collect one account's inventory, evaluate the rules, render, pick the exit code.
+//! `xray-cmk audit`: pick the accounts, scan them, evaluate each account's inventory as it
+//! arrives, render, and choose the exit code.
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
-use xray_cmk_aws::SessionOptions;
-use xray_cmk_core::{evaluate, Context, Date, Summary};
+use xray_cmk_aws::clients::{AccountClients, Shared};
+use xray_cmk_aws::fanout::{scan_accounts, ScanOptions};
+use xray_cmk_aws::{org, Session, SessionOptions};
+use xray_cmk_core::{evaluate, Context, Date, Finding, OrgPolicy, SummaryBuilder};
 use xray_cmk_report::{json_v1, table, Report, Scope};
 
 use crate::cli::{AuditArgs, Format};
 use crate::exit::Exit;
+use crate::progress::Progress;
+
+/// The role session name, so the accounts' CloudTrail shows who scanned.
+const SESSION_NAME: &str = "xray-cmk-audit";
 
 pub fn run(args: AuditArgs, color: bool) -> Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -21,40 +29,19 @@ pub fn run(args: AuditArgs, color: bool) -> Result<Exit> {
 }
 
 async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
-    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let started = Instant::now();
     // The policy is read first: a broken policy file should fail before any AWS call.
     let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
     let session = xray_cmk_aws::load(&SessionOptions {
         profile: args.profile.clone(),
         region: args.region.clone(),
-        max_attempts: None,
+        max_attempts: Some(args.max_attempts),
     })
     .await?;
-    let account = session.identity.account.clone();
+    let concurrency = usize::from(args.concurrency);
+    let shared = Shared::new(concurrency);
+    let accounts = resolve_accounts(&args, &session, &shared).await?;
 
-    let regions = if args.regions.is_empty() {
-        session.enabled_regions().await?
-    } else {
-        let mut r = args.regions.clone();
-        r.sort();
-        r.dedup();
-        r
-    };
-    if progress {
-        eprintln!(
-            "auditing account {account} ({}) in {} regions…",
-            session.identity.arn,
-            regions.len()
-        );
-    }
-
-    let inventory = xray_cmk_aws::scan(
-        &session.config,
-        &account,
-        &regions,
-        usize::from(args.concurrency),
-    )
-    .await;
     let generated_at = DateTime::from(SystemTime::now())
         .fmt(DateFormat::DateTime)
         .context("formatting the current time")?;
@@ -62,39 +49,270 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         .get(..10)
         .and_then(|d| d.parse().ok())
         .context("reading today's date")?;
-    let findings = evaluate(&Context {
-        inventory: &inventory,
-        policy: &policy,
-        today,
-    });
-    let report = Report::new(
-        env!("CARGO_PKG_VERSION"),
-        generated_at,
-        Scope {
-            accounts: vec![account],
-            regions,
-            policy: policy_path.map(|p| p.display().to_string()),
-        },
-        findings,
-    );
-
-    let rendered = match args.format {
-        Format::Table => table::render(&report, color),
-        Format::Json => json_v1::render(&report),
+    let opts = ScanOptions {
+        role_name: args.role_name.clone(),
+        external_id: args.external_id.clone(),
+        session_name: SESSION_NAME.to_owned(),
+        regions: (!args.regions.is_empty()).then(|| {
+            let mut r = args.regions.clone();
+            r.sort();
+            r.dedup();
+            r
+        }),
+        account_concurrency: concurrency,
+        region_concurrency: 8,
     };
+
+    let progress = Progress::new(
+        accounts.len() as u64,
+        !args.quiet && std::io::stderr().is_terminal(),
+    );
+    let mut sink = Sink::new(args.format, &policy, today);
+    scan_accounts(&session, &shared, &accounts, &opts, |scan| {
+        let findings = sink.account(&scan.inventory);
+        progress.account_done(
+            scan.inventory.targets.len(),
+            findings
+                .iter()
+                .any(|f| f.status == xray_cmk_core::Status::Error),
+        );
+    })
+    .await;
+    progress.finish();
+
+    let scope = Scope {
+        accounts: accounts.clone(),
+        regions: sink.regions.iter().cloned().collect(),
+        policy: policy_path.map(|p| p.display().to_string()),
+    };
+    let summary = sink.summary.finish();
+    let failing_at_threshold = sink
+        .open_failure_severities
+        .iter()
+        .any(|s| *s >= args.fail_on);
+    let version = env!("CARGO_PKG_VERSION");
+    let rendered = match args.format {
+        Format::Table => {
+            let mut findings = std::mem::take(&mut sink.findings);
+            sort(&mut findings);
+            table::render(&Report::new(version, &generated_at, scope, findings), color)
+        }
+        Format::Json => {
+            let mut findings = std::mem::take(&mut sink.findings);
+            sort(&mut findings);
+            json_v1::render(&Report::new(version, &generated_at, scope, findings))
+        }
+        Format::Jsonl => {
+            json_v1::summary_line(&Report::summarised(version, &generated_at, scope, summary))
+        }
+    };
+    write_stdout(&rendered)?;
+
+    if !args.quiet {
+        eprintln!(
+            "xray-cmk: {} targets in {} accounts: {} compliant, {} failing, {} error · {:.1} s · {} API calls",
+            summary.targets,
+            accounts.len(),
+            summary.compliant,
+            summary.failing,
+            summary.errors,
+            started.elapsed().as_secs_f64(),
+            shared.limits.total_calls()
+        );
+    }
+
+    Ok(if summary.errors > 0 || summary.error_results > 0 {
+        Exit::Incomplete
+    } else if failing_at_threshold {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
+/// Where each account's findings go as it finishes: kept for the table and JSON, written at once
+/// for JSON Lines. The summary is counted either way.
+struct Sink<'p> {
+    format: Format,
+    policy: &'p OrgPolicy,
+    today: Date,
+    findings: Vec<Finding>,
+    summary: SummaryBuilder,
+    regions: BTreeSet<String>,
+    /// Severities of unsuppressed failures, for `--fail-on` (JSON Lines keeps no findings).
+    open_failure_severities: BTreeSet<xray_cmk_core::Severity>,
+}
+
+impl<'p> Sink<'p> {
+    fn new(format: Format, policy: &'p OrgPolicy, today: Date) -> Self {
+        Sink {
+            format,
+            policy,
+            today,
+            findings: Vec::new(),
+            summary: SummaryBuilder::default(),
+            regions: BTreeSet::new(),
+            open_failure_severities: BTreeSet::new(),
+        }
+    }
+
+    /// Evaluates one account's inventory and takes its findings; returns them for progress.
+    fn account(&mut self, inventory: &xray_cmk_core::Inventory) -> Vec<Finding> {
+        let findings = evaluate(&Context {
+            inventory,
+            policy: self.policy,
+            today: self.today,
+        });
+        self.regions.extend(
+            inventory
+                .targets
+                .iter()
+                .filter(|t| t.region != "*")
+                .map(|t| t.region.clone()),
+        );
+        for f in &findings {
+            self.summary.add(f);
+            if f.is_open_failure() {
+                self.open_failure_severities.insert(f.severity);
+            }
+        }
+        match self.format {
+            Format::Jsonl => {
+                let lines: String = findings.iter().map(json_v1::result_line).collect();
+                // A closed stdout (`| head`) ends the stream; the scan result is still counted.
+                let _ = write_stdout(&lines);
+            }
+            Format::Table | Format::Json => self.findings.extend(findings.iter().cloned()),
+        }
+        findings
+    }
+}
+
+/// Accounts finish in any order; reports read by account, then region, then rule.
+fn sort(findings: &mut [Finding]) {
+    let rank = |id: &str| {
+        xray_cmk_core::rules::ALL
+            .iter()
+            .position(|r| r.meta().id == id)
+    };
+    findings.sort_by(|a, b| {
+        (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
+            &b.account,
+            &b.region,
+            rank(b.rule),
+            &b.resource,
+        ))
+    });
+}
+
+fn write_stdout(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout
-        .write_all(rendered.as_bytes())
+        .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .context("writing the report to stdout")?;
+        .context("writing to stdout")
+}
 
-    Ok(
-        if report.summary.errors > 0 || report.summary.error_results > 0 {
-            Exit::Incomplete
-        } else if Summary::has_failures_at_or_above(&report.findings, args.fail_on) {
-            Exit::Findings
-        } else {
-            Exit::Clean
-        },
-    )
+/// The accounts to scan: `--org`, `--ou` and `--accounts` together, less `--exclude-accounts`;
+/// the caller's own account when none is given.
+async fn resolve_accounts(
+    args: &AuditArgs,
+    session: &Session,
+    shared: &Shared,
+) -> Result<Vec<String>> {
+    let mut accounts: BTreeSet<String> = BTreeSet::new();
+    if args.org || !args.ou.is_empty() {
+        let org_client =
+            AccountClients::new(session.config.clone(), shared.clone()).organizations();
+        if args.org {
+            let listed = org::active_accounts(&org_client).await?;
+            accounts.extend(listed.into_iter().map(|a| a.id));
+            // ListAccounts includes the management account; the caller's own (a delegated admin)
+            // is audited too.
+            accounts.insert(session.identity.account.clone());
+        }
+        for ou in &args.ou {
+            let listed = org::accounts_under(&org_client, ou).await?;
+            accounts.extend(listed.into_iter().map(|a| a.id));
+        }
+    }
+    accounts.extend(expand_ids(&args.accounts, "--accounts")?);
+    if !args.org && args.ou.is_empty() && args.accounts.is_empty() {
+        accounts.insert(session.identity.account.clone());
+    }
+    for excluded in expand_ids(&args.exclude_accounts, "--exclude-accounts")? {
+        accounts.remove(&excluded);
+    }
+    if accounts.is_empty() {
+        bail!("no account left to audit after --exclude-accounts");
+    }
+    Ok(accounts.into_iter().collect())
+}
+
+/// Account ids from a flag: ids, or `@FILE` with one id per line (blank lines and `#` comments
+/// ignored). Every id must be 12 digits.
+fn expand_ids(values: &[String], flag: &str) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for value in values {
+        match value.strip_prefix('@') {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {flag} file {path}"))?;
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.split('#').next().unwrap_or_default().trim();
+                    for id in line.split([',', ' ', '\t']).filter(|s| !s.is_empty()) {
+                        check_id(id).with_context(|| format!("{path}:{}", n + 1))?;
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+            None => {
+                check_id(value).with_context(|| flag.to_owned())?;
+                ids.push(value.clone());
+            }
+        }
+    }
+    Ok(ids)
+}
+
+fn check_id(id: &str) -> Result<()> {
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        bail!("`{id}` is not a 12-digit AWS account id")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_from_flags_and_files() {
+        let dir = std::env::temp_dir().join(format!("xray-cmk-ids-{}", std::process::id()));
+        std::fs::write(&dir, "# prod\n111111111111\n222222222222, 333333333333\n\n")
+            .expect("write");
+        let ids = expand_ids(
+            &["444444444444".into(), format!("@{}", dir.display())],
+            "--accounts",
+        )
+        .expect("ids");
+        assert_eq!(
+            ids,
+            [
+                "444444444444",
+                "111111111111",
+                "222222222222",
+                "333333333333"
+            ]
+        );
+        std::fs::write(&dir, "12345\n").expect("write");
+        let err = expand_ids(&[format!("@{}", dir.display())], "--accounts").expect_err("bad id");
+        assert!(
+            format!("{err:#}").contains(":1: `12345` is not a 12-digit"),
+            "{err:#}"
+        );
+        let _ = std::fs::remove_file(&dir);
+        assert!(expand_ids(&["abc".into()], "--accounts").is_err());
+    }
 }

@@ -65,6 +65,8 @@ pub struct PolicyInitArgs {
 pub enum Format {
     Table,
     Json,
+    /// JSON Lines: one result per line as soon as its account is done, then a summary line.
+    Jsonl,
 }
 
 fn parse_region(s: &str) -> Result<String, String> {
@@ -79,7 +81,26 @@ pub struct AuditArgs {
     /// Home region for account-wide calls (STS, Account). Default: the profile's, else us-east-1.
     #[arg(long, value_parser = parse_region)]
     pub region: Option<String>,
-    /// Regions to audit, comma separated. Default: every region enabled for the account
+    /// Audit every ACTIVE account of the organization (organizations:ListAccounts), the
+    /// management account included. Run from the management or a delegated-admin account.
+    #[arg(long)]
+    pub org: bool,
+    /// Audit these accounts: IDs, comma separated, or @FILE with one ID per line.
+    #[arg(long, value_delimiter = ',', value_name = "ID,...|@FILE")]
+    pub accounts: Vec<String>,
+    /// Audit the accounts of this organizational unit and all its children (repeatable).
+    #[arg(long, value_name = "OU_ID")]
+    pub ou: Vec<String>,
+    /// Leave these accounts out: IDs, comma separated, or @FILE.
+    #[arg(long, value_delimiter = ',', value_name = "ID,...|@FILE")]
+    pub exclude_accounts: Vec<String>,
+    /// Role assumed in every account other than the caller's.
+    #[arg(long, default_value = "OrganizationAccountAccessRole")]
+    pub role_name: String,
+    /// External ID for AssumeRole, if the role's trust policy requires one.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Regions to audit, comma separated. Default: every region enabled for each account
     /// (account:ListRegions).
     #[arg(long, value_delimiter = ',', value_parser = parse_region, value_name = "REGION,...")]
     pub regions: Vec<String>,
@@ -92,18 +113,28 @@ pub struct AuditArgs {
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
-    /// Maximum AWS calls in flight.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// Maximum requests in flight per AWS service (each service has its own limit, so a busy
+    /// API cannot starve the others). Accounts are scanned this many at a time.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
-    /// No progress messages on stderr.
+    /// Attempts per AWS call, the first included; retries use adaptive backoff with jitter.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+    /// No progress bar and no closing summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub struct RulesArgs {
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod audit;
 mod cli;
 mod exit;
 mod policy_cmd;
+mod progress;
 mod rules_cmd;
 
 use std::process::ExitCode;

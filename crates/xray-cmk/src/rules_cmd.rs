@@ -3,13 +3,13 @@
 use anyhow::{bail, Result};
 use xray_cmk_core::rules;
 
-use crate::cli::{ExplainArgs, Format, RulesArgs};
+use crate::cli::{ExplainArgs, ListFormat, RulesArgs};
 use crate::exit::Exit;
 
 pub fn list(args: &RulesArgs) -> Result<Exit> {
     let metas: Vec<_> = rules::ALL.iter().map(|r| r.meta()).collect();
     match args.format {
-        Format::Json => {
+        ListFormat::Json => {
             let list: Vec<_> = metas
                 .iter()
                 .map(|m| {
@@ -21,7 +21,7 @@ pub fn list(args: &RulesArgs) -> Result<Exit> {
                 .collect();
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
-        Format::Table => {
+        ListFormat::Table => {
             let w = metas.iter().map(|m| m.id.len()).max().unwrap_or(0);
             for m in metas {
                 println!("{:<w$}  {:<8}  {}", m.id, m.severity.as_str(), m.summary);

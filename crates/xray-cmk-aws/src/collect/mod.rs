@@ -5,13 +5,16 @@ mod kms;
 mod trails;
 mod xray;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use aws_config::{Region, SdkConfig};
 use futures::stream::{self, StreamExt};
-use xray_cmk_core::{EncryptionType, Inventory, Observed, Origin, XrayTarget};
+use tokio::sync::OnceCell;
+use xray_cmk_core::{EncryptionType, Inventory, KmsKey, Observed, Origin, XrayTarget};
 
 pub use kms::describe_key;
+
 pub use trails::{list_trails, trail_state};
 pub use xray::{encryption_config, segment_destination};
 
@@ -104,13 +107,45 @@ fn keys_of(target: &XrayTarget) -> Vec<(&str, &str)> {
     keys
 }
 
-/// Scans `regions` of one account, then describes each distinct key and trail once.
-/// At most `concurrency` targets, keys or trails are in flight. Targets keep the order of `regions`.
+/// Keys described once per scan, however many accounts and regions use them. The first account to
+/// ask describes the key with its own credentials; the others reuse that observation.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<String, Arc<OnceCell<Observed<KmsKey>>>>>,
+}
+
+impl KeyCache {
+    /// The key's observation, and whether this call made it (so the caller judges the key).
+    pub async fn get_or_describe(
+        &self,
+        key_id: &str,
+        describe: impl std::future::Future<Output = Observed<KmsKey>>,
+    ) -> (Observed<KmsKey>, bool) {
+        let cell = {
+            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+            keys.entry(key_id.to_owned()).or_default().clone()
+        };
+        let mut first = false;
+        let key = cell
+            .get_or_init(|| async {
+                first = true;
+                describe.await
+            })
+            .await
+            .clone();
+        (key, first)
+    }
+}
+
+/// Scans `regions` of one account, then describes each distinct key (through `keys`, once per
+/// scan) and trail once. At most `concurrency` targets, keys or trails are in flight. Targets
+/// keep the order of `regions`.
 pub async fn scan(
     clients: &dyn ClientSource,
     account: &str,
     regions: &[String],
     concurrency: usize,
+    key_cache: &KeyCache,
 ) -> Inventory {
     let concurrency = concurrency.max(1);
     let targets: Vec<XrayTarget> = stream::iter(regions)
@@ -120,16 +155,25 @@ pub async fn scan(
         .await;
 
     let wanted_keys: BTreeSet<(&str, &str)> = targets.iter().flat_map(keys_of).collect();
-    let keys = stream::iter(wanted_keys)
+    let described: Vec<(String, Observed<KmsKey>, bool)> = stream::iter(wanted_keys)
         .map(|(key, region)| async move {
-            (
-                key.to_owned(),
-                describe_key(&clients.kms(region), key).await,
-            )
+            let (observed, first) = key_cache
+                .get_or_describe(key, describe_key(&clients.kms(region), key))
+                .await;
+            (key.to_owned(), observed, first)
         })
         .buffer_unordered(concurrency)
         .collect()
         .await;
+    let keys_judged_elsewhere = described
+        .iter()
+        .filter(|(_, _, first)| !first)
+        .map(|(id, _, _)| id.clone())
+        .collect();
+    let keys = described
+        .into_iter()
+        .map(|(id, observed, _)| (id, observed))
+        .collect();
 
     let wanted_trails: BTreeSet<(&str, &str)> = targets
         .iter()
@@ -152,6 +196,7 @@ pub async fn scan(
         targets,
         keys,
         trails,
+        keys_judged_elsewhere,
     }
 }
 

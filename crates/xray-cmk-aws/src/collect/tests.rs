@@ -494,7 +494,8 @@ async fn scan_reads_each_key_and_trail_once() {
     let regions: Vec<String> = ["eu-west-1", "us-east-1", "eu-north-1"]
         .map(String::from)
         .into();
-    let inv = scan(&clients, "111122223333", &regions, 2).await;
+    let cache = KeyCache::default();
+    let inv = scan(&clients, "111122223333", &regions, 2, &cache).await;
     assert_eq!(
         (cfg.num_calls(), dest.num_calls(), trails.num_calls()),
         (3, 3, 3)
@@ -513,6 +514,15 @@ async fn scan_reads_each_key_and_trail_once() {
     assert_eq!(order, ["eu-west-1", "us-east-1", "eu-north-1"]);
     assert!(inv.keys.contains_key(KEY));
     assert!(inv.trails.contains_key(TRAIL));
+    assert!(
+        inv.keys_judged_elsewhere.is_empty(),
+        "the first account judges the key"
+    );
+
+    // A second account of the same scan sharing the key reuses it and leaves judging it to the first.
+    let again = scan(&clients, "444455556666", &regions[..1], 2, &cache).await;
+    assert_eq!(describe.num_calls(), 1, "still one DescribeKey per scan");
+    assert!(again.keys_judged_elsewhere.contains(KEY));
 }
 
 #[test]

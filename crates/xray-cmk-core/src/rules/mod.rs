@@ -252,6 +252,7 @@ pub(crate) mod test_support {
             }))],
             keys: [(KEY_ARN.to_owned(), key)].into_iter().collect(),
             trails: Default::default(),
+            keys_judged_elsewhere: Default::default(),
         }
     }
 

@@ -1,0 +1,247 @@
+//! Scanning many accounts: credentials per account (AssumeRole, cached and refreshed), regions per
+//! account, and a bounded fan-out whose results are handed over account by account.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use futures::stream::{self, StreamExt};
+use xray_cmk_core::{CollectionError, ErrorKind, Inventory, Observed, Origin, XrayTarget};
+
+use crate::clients::{AccountClients, Shared};
+use crate::collect::{scan, KeyCache};
+use crate::error::{classify, root_cause};
+use crate::limits::Service;
+use crate::session::{enabled_regions, Session};
+
+/// How to reach and scan each account.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub role_name: String,
+    pub external_id: Option<String>,
+    /// The role session name, so CloudTrail shows who scanned.
+    pub session_name: String,
+    /// Regions to scan in every account; `None` for each account's enabled regions.
+    pub regions: Option<Vec<String>>,
+    pub account_concurrency: usize,
+    pub region_concurrency: usize,
+}
+
+/// One account's results.
+#[derive(Debug)]
+pub struct AccountScan {
+    pub account: String,
+    pub inventory: Inventory,
+    /// Why the account could not be scanned at all (AssumeRole or ListRegions failed).
+    pub setup_error: Option<CollectionError>,
+}
+
+/// Scans `accounts`, at most `account_concurrency` at a time, calling `on_account` as each one
+/// finishes, so results can be written before the whole organization is done.
+pub async fn scan_accounts(
+    session: &Session,
+    shared: &Shared,
+    accounts: &[String],
+    opts: &ScanOptions,
+    mut on_account: impl FnMut(AccountScan),
+) {
+    let keys = KeyCache::default();
+    let mut scans = stream::iter(accounts)
+        .map(|account| scan_account(session, shared, account, opts, &keys))
+        .buffer_unordered(opts.account_concurrency.max(1));
+    while let Some(done) = scans.next().await {
+        on_account(done);
+    }
+}
+
+async fn scan_account(
+    session: &Session,
+    shared: &Shared,
+    account: &str,
+    opts: &ScanOptions,
+    keys: &KeyCache,
+) -> AccountScan {
+    let clients = match account_clients(session, shared, account, opts).await {
+        Ok(c) => c,
+        Err(err) => return failed(account, opts.regions.as_deref(), err),
+    };
+    let regions = match &opts.regions {
+        Some(r) => r.clone(),
+        None => match enabled_regions(&clients.account()).await {
+            Ok(r) => r,
+            Err(err) => {
+                let err = CollectionError {
+                    operation: "account:ListRegions".into(),
+                    kind: ErrorKind::Other,
+                    code: None,
+                    message: err.to_string(),
+                };
+                return failed(account, None, err);
+            }
+        },
+    };
+    let inventory = scan(&clients, account, &regions, opts.region_concurrency, keys).await;
+    AccountScan {
+        account: account.to_owned(),
+        inventory,
+        setup_error: None,
+    }
+}
+
+/// An account that could not be scanned: every target it would have had is unknown, so every
+/// rule reports an error for it and nothing about it can pass. Without `--regions` its regions
+/// are unknown too, and it is one target, region `*`.
+fn failed(account: &str, regions: Option<&[String]>, err: CollectionError) -> AccountScan {
+    let regions: Vec<String> = regions.map_or_else(|| vec!["*".to_owned()], <[String]>::to_vec);
+    let targets = regions
+        .into_iter()
+        .map(|region| XrayTarget {
+            account: account.to_owned(),
+            region,
+            origin: Origin::Live,
+            encryption: Observed::Unknown(err.clone()),
+            trails: Some(Observed::Unknown(err.clone())),
+            segment_destination: Some(Observed::Unknown(err.clone())),
+        })
+        .collect();
+    AccountScan {
+        account: account.to_owned(),
+        inventory: Inventory {
+            targets,
+            ..Inventory::default()
+        },
+        setup_error: Some(err),
+    }
+}
+
+/// The caller's own account uses the caller's credentials; any other is reached through
+/// `role_name`. The first AssumeRole happens here, so a denied role is one clear error.
+async fn account_clients(
+    session: &Session,
+    shared: &Shared,
+    account: &str,
+    opts: &ScanOptions,
+) -> Result<AccountClients, CollectionError> {
+    if account == session.identity.account {
+        return Ok(AccountClients::new(session.config.clone(), shared.clone()));
+    }
+    let partition = session.identity.arn.split(':').nth(1).unwrap_or("aws");
+    let role_arn = format!("arn:{partition}:iam::{account}:role/{}", opts.role_name);
+    let sts_config = session
+        .config
+        .clone()
+        .into_builder()
+        .http_client(shared.limits.http_client(Service::Sts))
+        .build();
+    let mut builder = AssumeRoleProvider::builder(&role_arn)
+        .session_name(&opts.session_name)
+        .configure(&sts_config);
+    if let Some(id) = &opts.external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    let first = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| assume_role_error(&role_arn, &e))?;
+    let config = session
+        .config
+        .clone()
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Primed {
+            first: Mutex::new(Some(first)),
+            inner: provider,
+        }))
+        .build();
+    Ok(AccountClients::new(config, shared.clone()))
+}
+
+fn assume_role_error(role_arn: &str, err: &CredentialsError) -> CollectionError {
+    // The STS error, when there is one, is somewhere in the credentials error's source chain.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(sdk) = e.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>() {
+            let mut classified = classify("sts:AssumeRole", sdk);
+            classified.message = format!("{role_arn}: {}", classified.message);
+            return classified;
+        }
+        source = e.source();
+    }
+    CollectionError {
+        operation: "sts:AssumeRole".into(),
+        kind: ErrorKind::Other,
+        code: None,
+        message: format!("{role_arn}: {}", root_cause(err)),
+    }
+}
+
+/// Hands out the credentials fetched up front once, then asks the role provider again. The SDK's
+/// identity cache in front of it refreshes them before they expire.
+#[derive(Debug)]
+struct Primed {
+    first: Mutex<Option<Credentials>>,
+    inner: AssumeRoleProvider,
+}
+
+/// Credentials closer than this to expiry are not handed out from the first fetch.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
+
+impl ProvideCredentials for Primed {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let first = self
+            .first
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .filter(|c| {
+                c.expiry()
+                    .is_none_or(|e| e > SystemTime::now() + EXPIRY_MARGIN)
+            });
+        future::ProvideCredentials::new(async move {
+            match first {
+                Some(c) => Ok(c),
+                None => self.inner.provide_credentials().await,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xray_cmk_core::Status;
+
+    #[test]
+    fn a_failed_account_is_an_error_everywhere_never_a_pass() {
+        let err = CollectionError {
+            operation: "sts:AssumeRole".into(),
+            kind: ErrorKind::AccessDenied,
+            code: Some("AccessDenied".into()),
+            message: "not authorized".into(),
+        };
+        let regions = ["eu-west-1".to_owned(), "us-east-1".to_owned()];
+        let scan = failed("111122223333", Some(&regions), err.clone());
+        assert_eq!(scan.inventory.targets.len(), 2);
+        let policy = xray_cmk_core::OrgPolicy::default();
+        let cx = xray_cmk_core::Context {
+            inventory: &scan.inventory,
+            policy: &policy,
+            today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
+        };
+        let findings = xray_cmk_core::evaluate(&cx);
+        assert!(!findings.is_empty());
+        assert!(findings.iter().all(|f| f.status == Status::Error));
+
+        let unknown_regions = failed("111122223333", None, err);
+        assert_eq!(unknown_regions.inventory.targets[0].region, "*");
+    }
+}

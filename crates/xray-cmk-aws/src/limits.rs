@@ -1,0 +1,159 @@
+//! Per-service concurrency limits and call counting, at the HTTP layer.
+//!
+//! Every client of a service shares one HTTP client that holds a semaphore: at most `per_service`
+//! requests of that service are on the wire at once, so a busy or throttled API (KMS, say) cannot
+//! starve the others. Each attempt is counted, retries included: that is what "API calls made"
+//! means in the summary and what AWS rate limits see.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use tokio::sync::Semaphore;
+
+/// The services xray-cmk calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    Account,
+    CloudTrail,
+    Kms,
+    Logs,
+    Organizations,
+    Sts,
+    Xray,
+}
+
+impl Service {
+    pub const ALL: [Service; 7] = [
+        Service::Account,
+        Service::CloudTrail,
+        Service::Kms,
+        Service::Logs,
+        Service::Organizations,
+        Service::Sts,
+        Service::Xray,
+    ];
+
+    /// The SigV4 signing name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Account => "account",
+            Service::CloudTrail => "cloudtrail",
+            Service::Kms => "kms",
+            Service::Logs => "logs",
+            Service::Organizations => "organizations",
+            Service::Sts => "sts",
+            Service::Xray => "xray",
+        }
+    }
+}
+
+/// One HTTP client per service, each with its own limit and counter; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ServiceLimits {
+    clients: Arc<[Limited; 7]>,
+}
+
+impl ServiceLimits {
+    /// At most `per_service` requests of each service in flight.
+    pub fn new(per_service: usize) -> Self {
+        let inner = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_https();
+        let clients = Service::ALL.map(|_| Limited {
+            inner: inner.clone(),
+            permits: Arc::new(Semaphore::new(per_service.max(1))),
+            calls: Arc::new(AtomicU64::new(0)),
+        });
+        ServiceLimits {
+            clients: Arc::new(clients),
+        }
+    }
+
+    fn limited(&self, service: Service) -> &Limited {
+        &self.clients[service as usize]
+    }
+
+    /// The HTTP client every client of `service` uses.
+    pub fn http_client(&self, service: Service) -> SharedHttpClient {
+        SharedHttpClient::new(self.limited(service).clone())
+    }
+
+    /// Calls made so far (each attempt), by service.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        Service::ALL
+            .iter()
+            .map(|s| (s.as_str(), self.limited(*s).calls.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.calls().values().sum()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Limited {
+    inner: SharedHttpClient,
+    permits: Arc<Semaphore>,
+    calls: Arc<AtomicU64>,
+}
+
+impl HttpClient for Limited {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(LimitedConnector {
+            inner: self.inner.http_connector(settings, components),
+            permits: self.permits.clone(),
+            calls: self.calls.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct LimitedConnector {
+    inner: SharedHttpConnector,
+    permits: Arc<Semaphore>,
+    calls: Arc<AtomicU64>,
+}
+
+impl HttpConnector for LimitedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (inner, permits, calls) =
+            (self.inner.clone(), self.permits.clone(), self.calls.clone());
+        HttpConnectorFuture::new(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .map_err(|e| ConnectorError::other(e.into(), None))?;
+            calls.fetch_add(1, Ordering::Relaxed);
+            inner.call(request).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_index_their_own_client() {
+        for (i, s) in Service::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i);
+        }
+        let limits = ServiceLimits::new(4);
+        assert_eq!(limits.total_calls(), 0);
+        assert_eq!(limits.calls().len(), Service::ALL.len());
+    }
+}
