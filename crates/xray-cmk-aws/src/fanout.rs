@@ -31,6 +31,8 @@ pub struct ScanOptions {
     pub regions: Option<Vec<String>>,
     pub account_concurrency: usize,
     pub region_concurrency: usize,
+    /// What the selected rules need collected.
+    pub needs: xray_cmk_core::Needs,
 }
 
 /// One account's results.
@@ -86,7 +88,15 @@ async fn scan_account(
             }
         },
     };
-    let inventory = scan(&clients, account, &regions, opts.region_concurrency, keys).await;
+    let inventory = scan(
+        &clients,
+        account,
+        &regions,
+        opts.region_concurrency,
+        keys,
+        opts.needs,
+    )
+    .await;
     AccountScan {
         account: account.to_owned(),
         inventory,
@@ -236,6 +246,7 @@ mod tests {
             inventory: &scan.inventory,
             policy: &policy,
             today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
+            rules: xray_cmk_core::rules::ALL,
         };
         let findings = xray_cmk_core::evaluate(&cx);
         assert!(!findings.is_empty());

@@ -18,14 +18,106 @@ pub struct RuleMeta {
     /// Markdown with the sections *What it does*, *Why is this bad?*, *How to fix*, *Example*
     /// and *References*.
     pub docs: &'static str,
+    /// What the rule reads, so a scan collects only what the selected rules need.
+    pub inputs: &'static [Input],
+}
+
+/// A part of the inventory that costs API calls to collect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// `xray:GetEncryptionConfig`, per region.
+    Encryption,
+    /// `kms:DescribeKey`, per key in use.
+    KeyMetadata,
+    /// Rotation, key policy, tags and aliases, per key in use.
+    KeyDetails,
+    /// Trails covering each region, and each trail's status and selectors.
+    Trails,
+    /// `xray:GetTraceSegmentDestination` and the `aws/spans` log group, per region.
+    SegmentDestination,
+}
+
+/// What a set of rules needs collected. The X-Ray configuration is always read: it is what
+/// every target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    pub key_metadata: bool,
+    pub key_details: bool,
+    pub trails: bool,
+    pub segment_destination: bool,
+}
+
+impl Needs {
+    pub fn of(rules: &[&dyn Rule]) -> Self {
+        let mut n = Needs::default();
+        for input in rules.iter().flat_map(|r| r.meta().inputs) {
+            match input {
+                Input::Encryption => {}
+                Input::KeyMetadata => n.key_metadata = true,
+                Input::KeyDetails => n.key_details = true,
+                Input::Trails => n.trails = true,
+                Input::SegmentDestination => n.segment_destination = true,
+            }
+        }
+        n
+    }
+}
+
+/// The rules whose ids match any of `include` (all when empty) and none of `exclude`; patterns
+/// may use `*` (`kms-*`). A pattern that matches no rule is an error, so typos do not silently
+/// narrow an audit.
+pub fn select(include: &[String], exclude: &[String]) -> Result<Vec<&'static dyn Rule>, String> {
+    let all = crate::rules::ALL;
+    for pattern in include.iter().chain(exclude) {
+        if !all.iter().any(|r| glob(pattern, r.meta().id)) {
+            return Err(format!(
+                "`{pattern}` matches no rule (see `xray-cmk rules`)"
+            ));
+        }
+    }
+    let chosen: Vec<&'static dyn Rule> = all
+        .iter()
+        .copied()
+        .filter(|r| include.is_empty() || include.iter().any(|p| glob(p, r.meta().id)))
+        .filter(|r| !exclude.iter().any(|p| glob(p, r.meta().id)))
+        .collect();
+    if chosen.is_empty() {
+        return Err("no rule left to run".to_owned());
+    }
+    Ok(chosen)
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
+        }
+    }
 }
 
 /// What rules judge against: the inventory, the organization's policy and today's date.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub inventory: &'a Inventory,
     pub policy: &'a OrgPolicy,
     pub today: Date,
+    /// The rules to run: [`crate::rules::ALL`], or a selection from [`select`].
+    pub rules: &'a [&'a dyn Rule],
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("targets", &self.inventory.targets.len())
+            .field("today", &self.today)
+            .field("rules", &self.rules.len())
+            .finish()
+    }
 }
 
 /// A KMS key in use, with the account and region its findings are reported under.
@@ -84,7 +176,7 @@ fn keys_in_use(inventory: &Inventory) -> Vec<KeyRef<'_>> {
 /// Runs every rule over every target and key, applies the policy's exemptions, and orders the
 /// results by account, region, then rule (registry order) and resource.
 pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
-    let rules = crate::rules::ALL;
+    let rules = cx.rules;
     let mut findings: Vec<Finding> = Vec::new();
     for target in &cx.inventory.targets {
         findings.extend(rules.iter().filter_map(|r| r.check_target(target, cx)));
@@ -92,7 +184,7 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
     for key in keys_in_use(cx.inventory) {
         findings.extend(rules.iter().filter_map(|r| r.check_key(&key, cx)));
     }
-    let rank = |id: &str| rules.iter().position(|r| r.meta().id == id);
+    let rank = |id: &str| crate::rules::ALL.iter().position(|r| r.meta().id == id);
     findings.sort_by(|a, b| {
         (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
             &b.account,
@@ -127,6 +219,7 @@ fn apply_exemption(f: &mut Finding, policy: &OrgPolicy, today: Date) {
 
 #[cfg(test)]
 mod tests {
+    use super::{glob, select, Needs};
     use crate::rules::test_support::*;
     use crate::{Status, Summary};
 
@@ -162,6 +255,44 @@ expires = EXPIRES
             &findings,
             crate::Severity::Low
         ));
+    }
+
+    #[test]
+    fn selection_by_pattern_and_what_it_needs() {
+        assert!(glob("kms-*", "kms-rotation-disabled"));
+        assert!(glob("*-managed-*", "xray-aws-managed-key"));
+        assert!(!glob("*-key-*", "xray-aws-managed-key"));
+        assert!(!glob("kms-*", "xray-key-unusable"));
+        let xray = select(&["xray-*".into()], &["xray-spans-not-cmk".into()]).expect("rules");
+        assert!(xray.iter().all(|r| r.meta().id.starts_with("xray-")));
+        let needs = Needs::of(&xray);
+        assert!(
+            needs.key_metadata && needs.key_details,
+            "xray-key-not-approved reads aliases"
+        );
+        assert!(!needs.trails && !needs.segment_destination);
+        let core = select(
+            &[
+                "xray-default-encryption".into(),
+                "xray-key-unusable".into(),
+                "xray-aws-managed-key".into(),
+            ],
+            &[],
+        )
+        .expect("rules");
+        assert_eq!(
+            Needs::of(&core),
+            Needs {
+                key_metadata: true,
+                ..Needs::default()
+            }
+        );
+        assert!(select(&["no-such-*".into()], &[]).is_err());
+        assert!(select(&[], &["*".into()]).is_err());
+        assert_eq!(
+            select(&[], &[]).expect("all").len(),
+            crate::rules::ALL.len()
+        );
     }
 
     #[test]

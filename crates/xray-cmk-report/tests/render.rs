@@ -84,6 +84,7 @@ fn report() -> Report {
             inventory: &inventory,
             policy: &policy(),
             today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
+            rules: xray_cmk_core::rules::ALL,
         }),
     )
 }

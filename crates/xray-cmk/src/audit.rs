@@ -10,7 +10,7 @@ use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{scan_accounts, ScanOptions};
 use xray_cmk_aws::{org, Session, SessionOptions};
-use xray_cmk_core::{evaluate, Context, Date, Finding, OrgPolicy, SummaryBuilder};
+use xray_cmk_core::{evaluate, Context, Date, Finding, Needs, OrgPolicy, SummaryBuilder};
 use xray_cmk_report::{json_v1, table, Report, Scope};
 
 use crate::cli::{AuditArgs, Format};
@@ -30,7 +30,9 @@ pub fn run(args: AuditArgs, color: bool) -> Result<Exit> {
 
 async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
     let started = Instant::now();
-    // The policy is read first: a broken policy file should fail before any AWS call.
+    // Flags and the policy are checked first: a mistake should fail before any AWS call.
+    let rules = xray_cmk_core::select(&args.rules, &args.skip_rules)
+        .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
     let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
     let session = xray_cmk_aws::load(&SessionOptions {
         profile: args.profile.clone(),
@@ -61,13 +63,14 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         }),
         account_concurrency: concurrency,
         region_concurrency: 8,
+        needs: Needs::of(&rules),
     };
 
     let progress = Progress::new(
         accounts.len() as u64,
         !args.quiet && std::io::stderr().is_terminal(),
     );
-    let mut sink = Sink::new(args.format, &policy, today);
+    let mut sink = Sink::new(args.format, &policy, today, &rules);
     scan_accounts(&session, &shared, &accounts, &opts, |scan| {
         let findings = sink.account(&scan.inventory);
         progress.account_done(
@@ -136,6 +139,7 @@ struct Sink<'p> {
     format: Format,
     policy: &'p OrgPolicy,
     today: Date,
+    rules: &'p [&'static dyn xray_cmk_core::Rule],
     findings: Vec<Finding>,
     summary: SummaryBuilder,
     regions: BTreeSet<String>,
@@ -144,11 +148,17 @@ struct Sink<'p> {
 }
 
 impl<'p> Sink<'p> {
-    fn new(format: Format, policy: &'p OrgPolicy, today: Date) -> Self {
+    fn new(
+        format: Format,
+        policy: &'p OrgPolicy,
+        today: Date,
+        rules: &'p [&'static dyn xray_cmk_core::Rule],
+    ) -> Self {
         Sink {
             format,
             policy,
             today,
+            rules,
             findings: Vec::new(),
             summary: SummaryBuilder::default(),
             regions: BTreeSet::new(),
@@ -162,6 +172,7 @@ impl<'p> Sink<'p> {
             inventory,
             policy: self.policy,
             today: self.today,
+            rules: self.rules,
         });
         self.regions.extend(
             inventory

@@ -110,6 +110,13 @@ pub struct AuditArgs {
     /// Lowest severity of a failure that makes the exit code 1.
     #[arg(long, default_value = "low", value_name = "SEVERITY")]
     pub fail_on: Severity,
+    /// Run only these rules (comma separated, `*` wildcards: `xray-*`). Only what they need is
+    /// collected, so a narrower audit makes fewer API calls.
+    #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
+    pub rules: Vec<String>,
+    /// Leave these rules out (comma separated, `*` wildcards).
+    #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
+    pub skip_rules: Vec<String>,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,

@@ -10,9 +10,13 @@ use xray_cmk_core::{KeyManager, KeyState, KmsKey, Observed};
 use super::malformed;
 use crate::error::classify;
 
-/// Describes a key, then reads its rotation, policy, tags and aliases concurrently.
-/// A failure of one read leaves only that part unknown.
-pub async fn describe_key(kms: &aws_sdk_kms::Client, key_id: &str) -> Observed<KmsKey> {
+/// Describes a key, then, with `details`, reads its rotation, policy, tags and aliases
+/// concurrently. A failure of one read leaves only that part unknown.
+pub async fn describe_key(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    details: bool,
+) -> Observed<KmsKey> {
     let out = match kms.describe_key().key_id(key_id).send().await {
         Ok(out) => out,
         Err(err) => return Observed::Unknown(classify("kms:DescribeKey", &err)),
@@ -22,12 +26,22 @@ pub async fn describe_key(kms: &aws_sdk_kms::Client, key_id: &str) -> Observed<K
     };
     // The other calls take the key id from DescribeKey: aliases are not accepted by all of them.
     let id = m.key_id();
-    let (rotation, policy, tags, aliases) = futures::join!(
-        rotation(kms, id),
-        policy(kms, id),
-        tags(kms, id),
-        aliases(kms, id)
-    );
+    let (rotation, policy, tags, aliases) = if details {
+        futures::join!(
+            rotation(kms, id),
+            policy(kms, id),
+            tags(kms, id),
+            aliases(kms, id)
+        )
+    } else {
+        let skipped = KmsKey::described(id);
+        (
+            skipped.rotation,
+            skipped.policy,
+            skipped.tags,
+            skipped.aliases,
+        )
+    };
     #[allow(deprecated)]
     let key_spec = m
         .key_spec()

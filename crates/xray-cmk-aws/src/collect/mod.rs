@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use aws_config::{Region, SdkConfig};
 use futures::stream::{self, StreamExt};
 use tokio::sync::OnceCell;
-use xray_cmk_core::{EncryptionType, Inventory, KmsKey, Observed, Origin, XrayTarget};
+use xray_cmk_core::model::TrailRef;
+use xray_cmk_core::{EncryptionType, Inventory, KmsKey, Needs, Observed, Origin, XrayTarget};
 
 pub use kms::describe_key;
 
-pub use trails::{list_trails, trail_state};
+pub use trails::{account_trails, trail_state};
 pub use xray::{encryption_config, segment_destination};
 
 /// Hands out a client per service and region. The live implementation builds them from an
@@ -55,25 +56,31 @@ fn malformed<T>(operation: &str, member: &str) -> Observed<T> {
     })
 }
 
-/// Reads everything region-scoped for one account and region.
-pub async fn collect_target(clients: &dyn ClientSource, account: &str, region: &str) -> XrayTarget {
-    let (xray, logs, cloudtrail) = (
-        clients.xray(region),
-        clients.logs(region),
-        clients.cloudtrail(region),
-    );
-    let (encryption, destination, trails) = futures::join!(
-        encryption_config(&xray),
-        segment_destination(&xray, &logs),
-        list_trails(&cloudtrail),
-    );
+/// Reads what the selected rules need of one account and region; `trails` is the account's
+/// trail list, read once per account.
+pub async fn collect_target(
+    clients: &dyn ClientSource,
+    account: &str,
+    region: &str,
+    needs: Needs,
+    trails: Option<&Observed<Vec<TrailRef>>>,
+) -> XrayTarget {
+    let xray = clients.xray(region);
+    let destination = async {
+        if needs.segment_destination {
+            Some(segment_destination(&xray, &clients.logs(region)).await)
+        } else {
+            None
+        }
+    };
+    let (encryption, segment_destination) = futures::join!(encryption_config(&xray), destination);
     XrayTarget {
         account: account.to_owned(),
         region: region.to_owned(),
         origin: Origin::Live,
         encryption,
-        trails: Some(trails),
-        segment_destination: Some(destination),
+        trails: trails.cloned(),
+        segment_destination,
     }
 }
 
@@ -146,19 +153,31 @@ pub async fn scan(
     regions: &[String],
     concurrency: usize,
     key_cache: &KeyCache,
+    needs: Needs,
 ) -> Inventory {
     let concurrency = concurrency.max(1);
+    let trail_list = match (needs.trails, regions.first()) {
+        (true, Some(home)) => Some(account_trails(clients, home).await),
+        _ => None,
+    };
     let targets: Vec<XrayTarget> = stream::iter(regions)
-        .map(|region| collect_target(clients, account, region))
+        .map(|region| collect_target(clients, account, region, needs, trail_list.as_ref()))
         .buffered(concurrency)
         .collect()
         .await;
 
-    let wanted_keys: BTreeSet<(&str, &str)> = targets.iter().flat_map(keys_of).collect();
+    let wanted_keys: BTreeSet<(&str, &str)> = if needs.key_metadata {
+        targets.iter().flat_map(keys_of).collect()
+    } else {
+        BTreeSet::new()
+    };
     let described: Vec<(String, Observed<KmsKey>, bool)> = stream::iter(wanted_keys)
         .map(|(key, region)| async move {
             let (observed, first) = key_cache
-                .get_or_describe(key, describe_key(&clients.kms(region), key))
+                .get_or_describe(
+                    key,
+                    describe_key(&clients.kms(region), key, needs.key_details),
+                )
                 .await;
             (key.to_owned(), observed, first)
         })
@@ -175,9 +194,10 @@ pub async fn scan(
         .map(|(id, observed, _)| (id, observed))
         .collect();
 
-    let wanted_trails: BTreeSet<(&str, &str)> = targets
-        .iter()
-        .filter_map(|t| t.trails.as_ref()?.known())
+    let wanted_trails: BTreeSet<(&str, &str)> = trail_list
+        .as_ref()
+        .and_then(Observed::known)
+        .into_iter()
         .flatten()
         .map(|t| (t.arn.as_str(), t.home_region.as_str()))
         .collect();

@@ -1,11 +1,12 @@
 //! Collector tests over recorded wire responses and modeled outputs.
 
 use super::*;
-use aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsOutput;
 use aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput;
+use aws_sdk_cloudtrail::operation::get_trail::GetTrailOutput;
 use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+use aws_sdk_cloudtrail::operation::list_trails::ListTrailsOutput;
 use aws_sdk_cloudtrail::types::{
-    AdvancedEventSelector, AdvancedFieldSelector, EventSelector, ReadWriteType, Trail,
+    AdvancedEventSelector, AdvancedFieldSelector, EventSelector, ReadWriteType, Trail, TrailInfo,
 };
 use aws_sdk_cloudwatchlogs::operation::describe_log_groups::DescribeLogGroupsOutput;
 use aws_sdk_cloudwatchlogs::types::LogGroup as SdkLogGroup;
@@ -257,7 +258,7 @@ async fn missing_optional_fields_do_not_panic() {
         mock!(aws_sdk_kms::Client::list_aliases).then_http_response(denied),
     ];
     let all: Vec<&Rule> = std::iter::once(&bare_key).chain(rules.iter()).collect();
-    let Observed::Known(key) = describe_key(&kms(&all), KEY).await else {
+    let Observed::Known(key) = describe_key(&kms(&all), KEY, true).await else {
         panic!("expected known")
     };
     assert_eq!(
@@ -276,7 +277,7 @@ async fn missing_optional_fields_do_not_panic() {
     let no_meta = mock!(aws_sdk_kms::Client::describe_key)
         .then_output(|| DescribeKeyOutput::builder().build());
     assert!(matches!(
-        describe_key(&kms(&[&no_meta]), KEY).await,
+        describe_key(&kms(&[&no_meta]), KEY, true).await,
         Observed::Unknown(_)
     ));
 }
@@ -290,7 +291,7 @@ async fn describe_key_reads_everything_once_and_follows_pages() {
             r#"{"__type":"NotFoundException","message":"Key 'arn:aws:kms:eu-west-1:111122223333:key/k1' does not exist"}"#,
         )
     });
-    let Observed::Unknown(err) = describe_key(&kms(&[&nf]), KEY).await else {
+    let Observed::Unknown(err) = describe_key(&kms(&[&nf]), KEY, true).await else {
         panic!("expected unknown")
     };
     assert_eq!(err.kind, ErrorKind::NotFound);
@@ -303,7 +304,7 @@ async fn describe_key_reads_everything_once_and_follows_pages() {
     });
     let details = key_detail_rules();
     let all: Vec<&Rule> = std::iter::once(&describe).chain(details.iter()).collect();
-    let Observed::Known(key) = describe_key(&kms(&all), KEY).await else {
+    let Observed::Known(key) = describe_key(&kms(&all), KEY, true).await else {
         panic!("expected known")
     };
     assert_eq!(key.key_manager, Some(KeyManager::Customer));
@@ -466,11 +467,22 @@ async fn scan_reads_each_key_and_trail_once() {
             .build()
     });
     let details = key_detail_rules();
-    let trails = mock!(aws_sdk_cloudtrail::Client::describe_trails)
-        .match_requests(|r| r.include_shadow_trails() == Some(true))
+    let trails = mock!(aws_sdk_cloudtrail::Client::list_trails).then_output(|| {
+        ListTrailsOutput::builder()
+            .trails(
+                TrailInfo::builder()
+                    .name("all")
+                    .trail_arn(TRAIL)
+                    .home_region("us-east-1")
+                    .build(),
+            )
+            .build()
+    });
+    let get_trail = mock!(aws_sdk_cloudtrail::Client::get_trail)
+        .match_requests(|r| r.name() == Some(TRAIL))
         .then_output(|| {
-            DescribeTrailsOutput::builder()
-                .trail_list(
+            GetTrailOutput::builder()
+                .trail(
                     Trail::builder()
                         .name("all")
                         .trail_arn(TRAIL)
@@ -488,18 +500,28 @@ async fn scan_reads_each_key_and_trail_once() {
     let clients = Mocked {
         xray: xray(&[&cfg, &dest]),
         kms: kms(&kms_rules),
-        cloudtrail: cloudtrail(&[&trails, &status, &selectors]),
+        cloudtrail: cloudtrail(&[&trails, &get_trail, &status, &selectors]),
         logs: logs(&[]),
     };
     let regions: Vec<String> = ["eu-west-1", "us-east-1", "eu-north-1"]
         .map(String::from)
         .into();
     let cache = KeyCache::default();
-    let inv = scan(&clients, "111122223333", &regions, 2, &cache).await;
+    let all = Needs::of(xray_cmk_core::rules::ALL);
+    let inv = scan(&clients, "111122223333", &regions, 2, &cache, all).await;
+    assert_eq!((cfg.num_calls(), dest.num_calls()), (3, 3));
     assert_eq!(
-        (cfg.num_calls(), dest.num_calls(), trails.num_calls()),
-        (3, 3, 3)
+        (trails.num_calls(), get_trail.num_calls()),
+        (1, 1),
+        "trails once per account"
     );
+    let covered = inv.targets.iter().all(|t| {
+        t.trails
+            .as_ref()
+            .and_then(Observed::known)
+            .is_some_and(|ts| ts.iter().any(|tr| tr.covers(&t.region)))
+    });
+    assert!(covered, "the multi-region trail covers every region");
     assert_eq!(
         describe.num_calls(),
         1,
@@ -520,9 +542,46 @@ async fn scan_reads_each_key_and_trail_once() {
     );
 
     // A second account of the same scan sharing the key reuses it and leaves judging it to the first.
-    let again = scan(&clients, "444455556666", &regions[..1], 2, &cache).await;
+    let again = scan(&clients, "444455556666", &regions[..1], 2, &cache, all).await;
     assert_eq!(describe.num_calls(), 1, "still one DescribeKey per scan");
     assert!(again.keys_judged_elsewhere.contains(KEY));
+}
+
+#[tokio::test]
+async fn only_what_the_selected_rules_need_is_collected() {
+    let cfg = mock!(aws_sdk_xray::Client::get_encryption_config).then_output(kms_config);
+    let dest = mock!(aws_sdk_xray::Client::get_trace_segment_destination)
+        .then_output(|| GetTraceSegmentDestinationOutput::builder().build());
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(metadata())
+            .build()
+    });
+    let details = key_detail_rules();
+    let trails = mock!(aws_sdk_cloudtrail::Client::list_trails)
+        .then_output(|| ListTrailsOutput::builder().build());
+    let kms_rules: Vec<&Rule> = std::iter::once(&describe).chain(details.iter()).collect();
+    let clients = Mocked {
+        xray: xray(&[&cfg, &dest]),
+        kms: kms(&kms_rules),
+        cloudtrail: cloudtrail(&[&trails]),
+        logs: logs(&[]),
+    };
+    let core = xray_cmk_core::select(&["xray-key-unusable".into()], &[]).expect("rule");
+    let regions = vec!["eu-west-1".to_owned()];
+    let inv = scan(
+        &clients,
+        "111122223333",
+        &regions,
+        2,
+        &KeyCache::default(),
+        Needs::of(&core),
+    )
+    .await;
+    assert_eq!((cfg.num_calls(), describe.num_calls()), (1, 1));
+    assert_eq!((dest.num_calls(), trails.num_calls()), (0, 0));
+    assert_eq!(details.iter().map(Rule::num_calls).sum::<usize>(), 0);
+    assert!(inv.targets[0].trails.is_none() && inv.targets[0].segment_destination.is_none());
 }
 
 #[test]

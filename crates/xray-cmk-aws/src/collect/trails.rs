@@ -6,33 +6,53 @@ use xray_cmk_core::model::{
 };
 use xray_cmk_core::Observed;
 
+use super::ClientSource;
 use crate::error::classify;
 
-/// `DescribeTrails` with shadow trails, so multi-region trails homed elsewhere are listed too.
-pub async fn list_trails(ct: &aws_sdk_cloudtrail::Client) -> Observed<Vec<TrailRef>> {
-    match ct
-        .describe_trails()
-        .include_shadow_trails(true)
-        .send()
-        .await
-    {
-        Ok(out) => Observed::Known(
-            out.trail_list()
-                .iter()
-                // A trail without an ARN or home region cannot be followed up; AWS always sends both.
-                .filter_map(|t| {
-                    Some(TrailRef {
-                        arn: t.trail_arn()?.to_owned(),
-                        name: t.name().unwrap_or_default().to_owned(),
-                        home_region: t.home_region()?.to_owned(),
-                        multi_region: t.is_multi_region_trail().unwrap_or(false),
-                        organization: t.is_organization_trail().unwrap_or(false),
-                    })
-                })
-                .collect(),
-        ),
-        Err(err) => Observed::Unknown(classify("cloudtrail:DescribeTrails", &err)),
+/// Every trail of the account, whatever its home region: `ListTrails` once, then `GetTrail` per
+/// trail in its home region for the multi-region flag. One `ListTrails` per account instead of a
+/// `DescribeTrails` per region keeps an organization scan within its call budget; which regions a
+/// trail covers is then derived from its home region and multi-region flag, as AWS defines it.
+pub async fn account_trails(clients: &dyn ClientSource, home: &str) -> Observed<Vec<TrailRef>> {
+    let mut pages = clients
+        .cloudtrail(home)
+        .list_trails()
+        .into_paginator()
+        .send();
+    let mut listed = Vec::new();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => listed.extend(
+                page.trails()
+                    .iter()
+                    .filter_map(|t| Some((t.trail_arn()?.to_owned(), t.home_region()?.to_owned()))),
+            ),
+            Err(err) => return Observed::Unknown(classify("cloudtrail:ListTrails", &err)),
+        }
     }
+    let described = futures::future::join_all(listed.iter().map(|(arn, home)| async move {
+        clients.cloudtrail(home).get_trail().name(arn).send().await
+    }))
+    .await;
+    let mut trails = Vec::new();
+    for ((arn, home), got) in listed.into_iter().zip(described) {
+        let trail = match got {
+            Ok(out) => out.trail().cloned(),
+            Err(err) => return Observed::Unknown(classify("cloudtrail:GetTrail", &err)),
+        };
+        let Some(t) = trail else {
+            return super::malformed("cloudtrail:GetTrail", "Trail");
+        };
+        trails.push(TrailRef {
+            name: t.name().unwrap_or_default().to_owned(),
+            multi_region: t.is_multi_region_trail().unwrap_or(false),
+            organization: t.is_organization_trail().unwrap_or(false),
+            arn,
+            home_region: home,
+        });
+    }
+    trails.sort_by(|a, b| a.arn.cmp(&b.arn));
+    Observed::Known(trails)
 }
 
 /// `GetTrailStatus` and `GetEventSelectors` for one trail, in its home region.

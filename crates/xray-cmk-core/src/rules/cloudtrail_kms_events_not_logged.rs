@@ -6,7 +6,7 @@ use crate::model::{
     AdvancedSelector, BasicSelector, EventSelectors, FieldSelector, Observed, TrailState,
     XrayTarget,
 };
-use crate::rule::{Context, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct CloudtrailKmsEventsNotLogged;
 
@@ -16,6 +16,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Medium,
     since: "0.2.0",
     docs: DOCS,
+    inputs: &[Input::Trails],
 };
 
 const DOCS: &str = r#"# cloudtrail-kms-events-not-logged

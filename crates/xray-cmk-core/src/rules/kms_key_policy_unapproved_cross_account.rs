@@ -4,7 +4,7 @@
 use super::{customer_key_builder, key_policy};
 use crate::finding::{Finding, Severity};
 use crate::key_policy::allowed_accounts;
-use crate::rule::{Context, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
 
 pub struct KmsKeyPolicyUnapprovedCrossAccount;
 
@@ -14,6 +14,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::High,
     since: "0.2.0",
     docs: DOCS,
+    inputs: &[Input::Encryption, Input::KeyMetadata, Input::KeyDetails],
 };
 
 const DOCS: &str = r#"# kms-key-policy-unapproved-cross-account

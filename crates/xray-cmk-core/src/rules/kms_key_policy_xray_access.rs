@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use super::{customer_key_builder, key_policy};
 use crate::finding::{Confidence, Finding, Severity};
 use crate::key_policy::{Context as RequestContext, Decision, PolicyDocument, Request};
-use crate::rule::{Context, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
 
 pub struct KmsKeyPolicyXrayAccess;
 
@@ -15,6 +15,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::High,
     since: "0.2.0",
     docs: DOCS,
+    inputs: &[Input::Encryption, Input::KeyMetadata, Input::KeyDetails],
 };
 
 const DOCS: &str = r#"# kms-key-policy-xray-access

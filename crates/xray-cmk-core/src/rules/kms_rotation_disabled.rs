@@ -3,7 +3,7 @@
 use super::customer_key_builder;
 use crate::finding::{Finding, Severity};
 use crate::model::Observed;
-use crate::rule::{Context, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
 
 pub struct KmsRotationDisabled;
 
@@ -13,6 +13,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::High,
     since: "0.2.0",
     docs: DOCS,
+    inputs: &[Input::Encryption, Input::KeyMetadata, Input::KeyDetails],
 };
 
 const DOCS: &str = r#"# kms-rotation-disabled

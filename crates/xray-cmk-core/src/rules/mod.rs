@@ -279,6 +279,7 @@ pub(crate) mod test_support {
             inventory: inv,
             policy,
             today: today(),
+            rules: super::ALL,
         }
     }
 

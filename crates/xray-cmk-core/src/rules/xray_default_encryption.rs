@@ -3,7 +3,7 @@
 use super::builder;
 use crate::finding::{Finding, Severity};
 use crate::model::{EncryptionType, Observed, XrayTarget};
-use crate::rule::{Context, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct XrayDefaultEncryption;
 
@@ -13,6 +13,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::High,
     since: "0.1.0",
     docs: DOCS,
+    inputs: &[Input::Encryption],
 };
 
 const DOCS: &str = r#"# xray-default-encryption

@@ -3,7 +3,7 @@
 use super::builder;
 use crate::finding::{Finding, Severity};
 use crate::model::{EncryptionType, Observed, XrayTarget};
-use crate::rule::{Context, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct XrayKeyNotApproved;
 
@@ -13,6 +13,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Medium,
     since: "0.2.0",
     docs: DOCS,
+    inputs: &[Input::Encryption, Input::KeyMetadata, Input::KeyDetails],
 };
 
 const DOCS: &str = r#"# xray-key-not-approved

@@ -3,7 +3,7 @@
 use super::{builder, key_input, KeyInput};
 use crate::finding::{Confidence, Finding, Severity};
 use crate::model::{ErrorKind, KeyState, XrayTarget};
-use crate::rule::{Context, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct XrayKeyUnusable;
 
@@ -13,6 +13,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Critical,
     since: "0.1.0",
     docs: DOCS,
+    inputs: &[Input::Encryption, Input::KeyMetadata],
 };
 
 const DOCS: &str = r#"# xray-key-unusable

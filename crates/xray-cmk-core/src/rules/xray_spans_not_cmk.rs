@@ -3,7 +3,7 @@
 use super::builder;
 use crate::finding::{Finding, Severity};
 use crate::model::{KeyManager, Observed, XrayTarget};
-use crate::rule::{Context, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct XraySpansNotCmk;
 
@@ -13,6 +13,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::High,
     since: "0.2.0",
     docs: DOCS,
+    inputs: &[Input::SegmentDestination, Input::KeyMetadata, Input::KeyDetails],
 };
 
 const DOCS: &str = r#"# xray-spans-not-cmk
