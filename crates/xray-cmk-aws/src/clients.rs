@@ -134,6 +134,10 @@ impl AccountClients {
 }
 
 impl ClientSource for AccountClients {
+    fn home_region(&self) -> String {
+        self.config.home_region()
+    }
+
     fn xray(&self, region: &str) -> aws_sdk_xray::Client {
         self.cached(
             |c| &mut c.xray,

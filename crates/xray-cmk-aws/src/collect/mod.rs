@@ -26,6 +26,8 @@ pub trait ClientSource: Sync {
     fn kms(&self, region: &str) -> aws_sdk_kms::Client;
     fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client;
     fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client;
+    /// The region for account-wide calls (`ListTrails`): the configuration's home region.
+    fn home_region(&self) -> String;
 }
 
 macro_rules! regional_client {
@@ -44,6 +46,13 @@ impl ClientSource for SdkConfig {
     regional_client!(kms, aws_sdk_kms);
     regional_client!(cloudtrail, aws_sdk_cloudtrail);
     regional_client!(logs, aws_sdk_cloudwatchlogs);
+
+    fn home_region(&self) -> String {
+        self.region().map_or_else(
+            || crate::session::FALLBACK_REGION.to_owned(),
+            |r| r.to_string(),
+        )
+    }
 }
 
 /// A successful response that lacks the member the rules need: unknown, never a default.
@@ -156,9 +165,10 @@ pub async fn scan(
     needs: Needs,
 ) -> Inventory {
     let concurrency = concurrency.max(1);
-    let trail_list = match (needs.trails, regions.first()) {
-        (true, Some(home)) => Some(account_trails(clients, home).await),
-        _ => None,
+    let trail_list = if needs.trails {
+        Some(account_trails(clients, &clients.home_region()).await)
+    } else {
+        None
     };
     let targets: Vec<XrayTarget> = stream::iter(regions)
         .map(|region| collect_target(clients, account, region, needs, trail_list.as_ref()))

@@ -451,6 +451,9 @@ impl ClientSource for Mocked {
     fn logs(&self, _region: &str) -> aws_sdk_cloudwatchlogs::Client {
         self.logs.clone()
     }
+    fn home_region(&self) -> String {
+        "us-east-1".to_owned()
+    }
 }
 
 #[tokio::test]
