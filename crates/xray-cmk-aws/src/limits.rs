@@ -147,6 +147,52 @@ impl HttpConnector for LimitedConnector {
 mod tests {
     use super::*;
 
+    /// A connector that takes a while and records how many calls overlap.
+    #[derive(Debug, Default)]
+    struct Slow {
+        now: Arc<AtomicU64>,
+        peak: Arc<AtomicU64>,
+    }
+
+    impl HttpConnector for Slow {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let (now, peak) = (self.now.clone(), self.peak.clone());
+            HttpConnectorFuture::new(async move {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(aws_smithy_runtime_api::http::Response::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(200).expect("status"),
+                    aws_smithy_types::body::SdkBody::empty(),
+                ))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_never_has_more_than_its_limit_in_flight_and_every_call_counts() {
+        let slow = Slow::default();
+        let peak = slow.peak.clone();
+        let calls = Arc::new(AtomicU64::new(0));
+        let limited = Arc::new(LimitedConnector {
+            inner: SharedHttpConnector::new(slow),
+            permits: Arc::new(Semaphore::new(3)),
+            calls: calls.clone(),
+        });
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let c = limited.clone();
+                tokio::spawn(async move { c.call(HttpRequest::empty()).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task").expect("response");
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 3);
+        assert_eq!(calls.load(Ordering::SeqCst), 12);
+    }
+
     #[test]
     fn services_index_their_own_client() {
         for (i, s) in Service::ALL.iter().enumerate() {
