@@ -101,18 +101,28 @@ TEST_CREDS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 class Aws:
     """boto3 clients against the emulator, for a given set of credentials."""
 
-    def __init__(self, endpoint: str, creds: dict[str, str] | None = None) -> None:
+    def __init__(self, endpoint: str, creds: dict[str, str] | None = None, account: str | None = None) -> None:
         self.endpoint = endpoint
         self.creds = creds or TEST_CREDS
+        # moto's x-moto-account-id header: with unknown keys (test/test), act as this account's root.
+        self.account = account
 
     def client(self, service: str, region: str = "us-east-1", validate: bool = True):
-        return boto3.client(
+        client = boto3.client(
             service,
             region_name=region,
             endpoint_url=self.endpoint,
             config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
             **self.creds,
         )
+        if self.account:
+            account = self.account
+
+            def add_header(request, **_) -> None:
+                request.headers["x-moto-account-id"] = account
+
+            client.meta.events.register("before-sign", add_header)
+        return client
 
     def assume(self, role_arn: str, session_name: str = "pytest") -> "Aws":
         creds = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
@@ -124,6 +134,11 @@ class Aws:
                 "aws_session_token": creds["SessionToken"],
             },
         )
+
+    def other_account(self, account_id: str, role: str = "Admin") -> "Aws":
+        """Credentials in another account: ``role`` is created there (as that account's root) trusting
+        123456789012, then assumed. AssumeRole needs an existing role whose trust policy allows the caller."""
+        return self.assume(create_role(Aws(self.endpoint, account=account_id), role))
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_default_regions_cannot_be_toggled(aws: Aws) -> None:
 
 def test_opt_in_is_per_account(aws: Aws) -> None:
     aws.client("account").enable_region(RegionName="me-south-1")
-    other = aws.assume("arn:aws:iam::222222222222:role/Admin")
+    other = aws.other_account("222222222222")
     assert other.client("account").get_region_opt_status(RegionName="me-south-1")["RegionOptStatus"] == "DISABLED"
 
 

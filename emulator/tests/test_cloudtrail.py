@@ -116,7 +116,7 @@ def test_describe_trails_fields_and_shadow_trails(ct: Aws) -> None:
     own = ct.client("cloudtrail", "eu-west-1").describe_trails(includeShadowTrails=False)["trailList"]
     assert [t["TrailARN"] for t in own] == [single]
     # Another account does not see them.
-    other = ct.assume("arn:aws:iam::111111111111:role/Admin")
+    other = ct.other_account("111111111111")
     assert other.client("cloudtrail", "eu-west-1").describe_trails()["trailList"] == []
 
 

@@ -122,7 +122,7 @@ def test_iam_user_with_managed_policy_via_group(aws: Aws) -> None:
 
 def test_member_role_deny(aws: Aws) -> None:
     """A role in another account (reached via AssumeRole) is evaluated in that account."""
-    admin = aws.assume("arn:aws:iam::333333333333:role/Bootstrap")
+    admin = aws.other_account("333333333333", "Bootstrap")
     arn = create_role(admin, "OrganizationAccountAccessRole", ALLOW_ALL,
                       deny("*", {"StringEquals": {"aws:RequestedRegion": "ap-northeast-1"}}), account="123456789012")  # fmt: skip
     assert arn == "arn:aws:iam::333333333333:role/OrganizationAccountAccessRole"

@@ -43,7 +43,7 @@ def test_associate_by_resource_identifier(setup) -> None:
 
 def test_cross_account_key_arn_is_accepted(setup) -> None:
     aws, _ = setup
-    other = aws.assume("arn:aws:iam::111111111111:role/Admin")
+    other = aws.other_account("111111111111")
     foreign = other.client("kms").create_key()["KeyMetadata"]
     aws.client("logs").associate_kms_key(logGroupName=GROUP, kmsKeyId=foreign["Arn"])
     assert group_of(aws)["kmsKeyId"] == foreign["Arn"]

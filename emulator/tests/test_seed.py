@@ -92,14 +92,21 @@ def ids(data: dict) -> dict[str, str]:
     return {"management": MGMT} | {m["name"]: m["account_id"] for m in data["member_accounts"]}
 
 
+def reachable(data: dict) -> dict[str, str]:
+    """The accounts the auditor can get into (all but legacy)."""
+    return {"management": MGMT} | {m["name"]: m["account_id"] for m in data["member_accounts"] if m["assumable"]}
+
+
 def test_seed_json_summary(seeded) -> None:
     data, _, _ = seeded
     assert data["management_account_id"] == MGMT
     assert data["audit_role_arn"] == "arn:aws:iam::123456789012:role/XrayCmkAudit"
     names = [m["name"] for m in data["member_accounts"]]
-    assert names == ["workload-prod", "workload-dev", "security"]
+    assert names == ["workload-prod", "workload-dev", "security", "legacy"]
     for m in data["member_accounts"]:
         assert m["role_arn"] == f"arn:aws:iam::{m['account_id']}:role/OrganizationAccountAccessRole"
+        assert m["email"] == f"{m['name']}@example.com"
+        assert m["assumable"] is (m["name"] != "legacy")
     assert len(data["keys"]) == 18
     assert {p["expected_posture"] for p in data["region_postures"]} == POSTURES
     mgmt = {p["region"]: (p["expected_posture"], p["key_alias"]) for p in data["region_postures"] if p["account_id"] == MGMT}
@@ -144,7 +151,7 @@ def test_policy_file(seeded, policy_text: str) -> None:
             "xray_admins": ["arn:aws:iam::{account}:role/XrayAdmin"],
             "trace_readers": ["arn:aws:iam::{account}:role/TraceReader"],
             "cross_account_readers": [f"arn:aws:iam::{acct['security']}:role/SecurityAudit"],
-            "trusted_accounts": [MGMT, acct["workload-prod"], acct["workload-dev"], acct["security"]],
+            "trusted_accounts": [MGMT, acct["workload-prod"], acct["workload-dev"], acct["security"], acct["legacy"]],
         },
         "exemptions": [
             {"account": acct["workload-dev"], "region": "us-east-1", "rule": "kms-rotation-disabled",
@@ -275,7 +282,8 @@ def sessions(seeded, auditor: boto3.Session) -> dict[str, boto3.Session]:
     data, _, _ = seeded
     out = {MGMT: auditor}
     for m in data["member_accounts"]:
-        out[m["account_id"]] = member_session(auditor, m["role_arn"])
+        if m["assumable"]:
+            out[m["account_id"]] = member_session(auditor, m["role_arn"])
     return out
 
 
@@ -321,7 +329,7 @@ def test_denied_region_key_is_good(seeded, endpoint: str) -> None:
 
 def test_key_policy_roles_exist(seeded, sessions) -> None:
     data, _, _ = seeded
-    acct = ids(data)
+    acct = reachable(data)
     for name, account_id in acct.items():
         iam = sessions[account_id].client("iam", region_name="us-east-1")
         roles = {"KeyAdmin", "XrayAdmin", "TraceReader"} | ({"SecurityAudit"} if name == "security" else set())
@@ -352,7 +360,7 @@ TRAILS = {
 
 def test_trails_through_the_api(seeded, sessions) -> None:
     data, _, _ = seeded
-    acct = ids(data)
+    acct = reachable(data)
     owner = {"security-all": acct["security"]}
     by_name = {t["name"]: t for t in data["trails"]}
     assert set(by_name) == set(TRAILS)
@@ -406,3 +414,68 @@ def test_segment_destinations_through_the_api(seeded, sessions) -> None:
             else:
                 assert (dest["Destination"], dest["Status"]) == ("XRay", "ACTIVE")
                 assert spans == []
+
+
+def test_organizational_units(seeded, auditor: boto3.Session) -> None:
+    """OUs under the root, read through Organizations; the management account stays in the root."""
+    data, _, _ = seeded
+    acct = ids(data)
+    org = auditor.client("organizations", region_name="us-east-1")
+    root_id = org.list_roots()["Roots"][0]["Id"]
+    assert [a["Id"] for a in org.list_accounts_for_parent(ParentId=root_id)["Accounts"]] == [MGMT]
+    top = {ou["Name"]: ou["Id"] for ou in org.list_organizational_units_for_parent(ParentId=root_id)["OrganizationalUnits"]}
+    assert set(top) == {"workloads", "security"}
+    nested = org.list_organizational_units_for_parent(ParentId=top["workloads"])["OrganizationalUnits"]
+    assert [ou["Name"] for ou in nested] == ["sandbox"]
+    assert org.list_organizational_units_for_parent(ParentId=top["security"])["OrganizationalUnits"] == []
+    ou_ids = top | {"sandbox": nested[0]["Id"]}
+    assert data["organizational_units"] == [
+        {"name": "workloads", "id": ou_ids["workloads"], "parent_id": root_id,
+         "account_ids": [acct["workload-prod"], acct["workload-dev"]]},
+        {"name": "security", "id": ou_ids["security"], "parent_id": root_id, "account_ids": [acct["security"]]},
+        {"name": "sandbox", "id": ou_ids["sandbox"], "parent_id": ou_ids["workloads"], "account_ids": [acct["legacy"]]},
+    ]  # fmt: skip
+    for ou in data["organizational_units"]:
+        listed = org.list_accounts_for_parent(ParentId=ou["id"])["Accounts"]
+        assert [a["Id"] for a in listed] == ou["account_ids"]
+        for account_id in ou["account_ids"]:
+            assert org.list_parents(ChildId=account_id)["Parents"] == [{"Id": ou["id"], "Type": "ORGANIZATIONAL_UNIT"}]
+    legacy = org.describe_account(AccountId=acct["legacy"])["Account"]
+    assert (legacy["Name"], legacy["Email"], legacy["Status"]) == ("legacy", "legacy@example.com", "ACTIVE")
+
+
+def test_legacy_member_cannot_be_assumed(seeded, auditor: boto3.Session, endpoint: str) -> None:
+    """Its OrganizationAccountAccessRole trusts only 999999999999: AssumeRole is AccessDenied, as on AWS."""
+    data, _, _ = seeded
+    legacy = next(m for m in data["member_accounts"] if m["name"] == "legacy")
+    admin = dict(region_name="us-east-1", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test")
+    for caller, caller_arn in (
+        (auditor.client("sts", region_name="us-east-1"), "arn:aws:sts::123456789012:assumed-role/XrayCmkAudit/xray-cmk-audit"),
+        (boto3.client("sts", **admin), "arn:aws:iam::123456789012:root"),
+    ):  # fmt: skip
+        with aws_error("AccessDenied", 403) as exc:
+            caller.assume_role(RoleArn=legacy["role_arn"], RoleSessionName="xray-cmk-audit")
+        assert exc.value.response["Error"]["Message"] == (
+            f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {legacy['role_arn']}"
+        )
+    # Seen from inside (its root, via moto's account header): the trust policy, and nothing configured.
+    inside = boto3.Session(**{k: v for k, v in admin.items() if k != "endpoint_url"})
+
+    def client(service: str, region: str = "us-east-1"):
+        c = inside.client(service, region_name=region, endpoint_url=endpoint)
+        c.meta.events.register(
+            "before-sign", lambda request, **_: request.headers.__setitem__("x-moto-account-id", legacy["account_id"])
+        )
+        return c
+
+    role = client("iam").get_role(RoleName="OrganizationAccountAccessRole")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}
+    ]
+    for region in ("us-east-1", "eu-west-1"):
+        assert client("xray", region).get_encryption_config()["EncryptionConfig"] == {"Type": "NONE", "Status": "ACTIVE"}
+        assert client("kms", region).list_keys()["Keys"] == []
+        assert client("cloudtrail", region).describe_trails()["trailList"] == []
+    assert not any(legacy["account_id"] in arn for arn in data["key_policy_roles"])
+    for entries in ("region_postures", "keys", "trails", "segment_destinations"):
+        assert all(e["account_id"] != legacy["account_id"] for e in data[entries]), entries

@@ -111,7 +111,7 @@ def test_state_is_per_region(aws: Aws) -> None:
 
 
 def test_state_is_per_account(aws: Aws) -> None:
-    other = aws.assume("arn:aws:iam::111111111111:role/Admin")
+    other = aws.other_account("111111111111")
     assert other.client("sts").get_caller_identity()["Account"] == "111111111111"
     meta = make_key(other, alias="alias/mine")
     assert ":111111111111:" in meta["Arn"]

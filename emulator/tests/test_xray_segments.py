@@ -67,7 +67,7 @@ def test_state_is_per_account_and_region(aws: Aws) -> None:
     aws.client("xray", "eu-west-1").update_trace_segment_destination(Destination="CloudWatchLogs")
     assert aws.client("xray", "eu-west-1").get_trace_segment_destination()["Destination"] == "CloudWatchLogs"
     assert aws.client("xray", "us-east-1").get_trace_segment_destination()["Destination"] == "XRay"
-    other = aws.assume("arn:aws:iam::111111111111:role/Admin")
+    other = aws.other_account("111111111111")
     assert other.client("xray", "eu-west-1").get_trace_segment_destination()["Destination"] == "XRay"
     assert spans_group(other, "eu-west-1") is None
     assert spans_group(aws, "eu-west-1") is not None

@@ -4,9 +4,11 @@ Order of handling for each request:
 1. ``/moto-api/reset`` also clears the emulator's own state, then goes to moto.
 2. Other ``/moto-api/*`` and unsigned requests go straight to moto.
 3. The IAM explicit-Deny subset (iam_deny) may answer AccessDeniedException.
-4. Paths moto lacks (X-Ray encryption config and trace segment destination,
+4. STS AssumeRole of a missing role, or one whose trust policy does not allow
+   the caller, is answered AccessDenied (sts_assume_role).
+5. Paths moto lacks (X-Ray encryption config and trace segment destination,
    Account region opt-in) are served here.
-5. Everything else is moto's ``DomainDispatcherApplication``.
+6. Everything else is moto's ``DomainDispatcherApplication``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from typing import Any, Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from . import cloudtrail_patches, iam_deny, kms_patches, logs_patches, regions, xray_encryption, xray_segments
+from . import (
+    cloudtrail_patches,
+    iam_deny,
+    kms_patches,
+    logs_patches,
+    regions,
+    sts_assume_role,
+    xray_encryption,
+    xray_segments,
+)
 from .caller import caller_from_environ
 
 StartResponse = Callable[..., Any]
@@ -100,6 +111,8 @@ class EmulatorMiddleware:
 
         body = _read_body(environ)
         denied = iam_deny.check(caller, environ, body)
+        if denied is None:
+            denied = sts_assume_role.check(caller, environ, body)
         if denied is not None:
             return denied(environ, start_response)
 

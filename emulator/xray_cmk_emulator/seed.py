@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account
 HOME_REGION = "us-east-1"
@@ -36,6 +37,16 @@ ADMIN_PROFILE = "xray-cmk-demo-admin"
 AUDIT_PROFILE = "xray-cmk-demo"
 MEMBERS = ("workload-prod", "workload-dev", "security")
 SECURITY_MEMBER = "security"
+# Added after everything else, so the ids above do not move: the 4th member, whose
+# OrganizationAccountAccessRole trusts only an account outside the organization.
+LEGACY_MEMBER = "legacy"
+LEGACY_TRUSTED_ACCOUNT = "999999999999"
+# Organizational units, in creation order: (name, parent OU name or None for the root, member names).
+ORGANIZATIONAL_UNITS = (
+    ("workloads", None, ("workload-prod", "workload-dev")),
+    ("security", None, ("security",)),
+    ("sandbox", "workloads", (LEGACY_MEMBER,)),
+)
 UNKNOWN_PARTNER_ACCOUNT = "444455556666"  # outside the organization
 KEY_ROLES = ("KeyAdmin", "XrayAdmin", "TraceReader")
 SECURITY_ROLE = "SecurityAudit"
@@ -308,6 +319,7 @@ class Seeder:
         self._destination_accounts: list[Account] = []
         self.roles: list[str] = []
         self.security_id = ""
+        self.ou_ids: dict[str, str] = {}  # OU name -> id
 
     def client(self, session: boto3.Session, service: str, region: str = HOME_REGION) -> Any:
         return session.client(service, region_name=region, endpoint_url=self.endpoint)
@@ -536,7 +548,12 @@ class Seeder:
     def management_account(self) -> Account:
         return Account(MANAGEMENT_ACCOUNT_ID, "management", "management@example.com", self.admin)
 
-    def create_member(self, org: Any, name: str) -> Account:
+    def create_member(self, org: Any, name: str, trust_account: str | None = None) -> Account:
+        """Create a member and work inside it through its OrganizationAccountAccessRole.
+
+        ``trust_account``: afterwards, replace the role's trust policy with one for that
+        account's root only (the management account can no longer assume the role).
+        """
         email = f"{name}@example.com"
         status = org.create_account(AccountName=name, Email=email)["CreateAccountStatus"]
         for _ in range(60):
@@ -570,7 +587,56 @@ class Seeder:
         iam.put_role_policy(
             RoleName=MEMBER_ROLE_NAME, PolicyName="AdministratorAccess", PolicyDocument=_allow_all_policy()
         )
+        if trust_account is not None:
+            iam.update_assume_role_policy(RoleName=MEMBER_ROLE_NAME, PolicyDocument=_trust_root(trust_account))
         return Account(account_id, name, email, session, role_arn=role_arn)
+
+    def create_organizational_units(self, org: Any, members: dict[str, Account]) -> None:
+        """The OUs of ORGANIZATIONAL_UNITS, then the legacy member (created last, into its OU).
+
+        Existing members are moved from the root with MoveAccount. Adds the legacy account to ``members``.
+        """
+        root_id = org.list_roots()["Roots"][0]["Id"]
+        for name, parent, _ in ORGANIZATIONAL_UNITS:
+            parent_id = root_id if parent is None else self.ou_ids[parent]
+            ou = org.create_organizational_unit(ParentId=parent_id, Name=name)["OrganizationalUnit"]
+            self.ou_ids[name] = ou["Id"]
+        placement = {member: ou for ou, _, names in ORGANIZATIONAL_UNITS for member in names}
+        for name, acct in members.items():
+            self.move_account(org, acct, root_id, placement[name])
+        legacy = self.create_member(org, LEGACY_MEMBER, trust_account=LEGACY_TRUSTED_ACCOUNT)
+        self.move_account(org, legacy, root_id, placement[LEGACY_MEMBER])
+        members[LEGACY_MEMBER] = legacy
+
+    def move_account(self, org: Any, acct: Account, source_id: str, ou_name: str) -> None:
+        org.move_account(AccountId=acct.account_id, SourceParentId=source_id, DestinationParentId=self.ou_ids[ou_name])
+
+    def read_back_organizational_units(self, org: Any) -> list[dict[str, Any]]:
+        out = []
+        for name, _, _ in ORGANIZATIONAL_UNITS:
+            ou_id = self.ou_ids[name]
+            ou = org.describe_organizational_unit(OrganizationalUnitId=ou_id)["OrganizationalUnit"]
+            parents = org.list_parents(ChildId=ou_id)["Parents"]
+            accounts = org.list_accounts_for_parent(ParentId=ou_id)["Accounts"]
+            out.append(
+                {
+                    "name": ou["Name"],
+                    "id": ou["Id"],
+                    "parent_id": parents[0]["Id"],
+                    "account_ids": [a["Id"] for a in accounts],
+                }
+            )
+        return out
+
+    def assumable(self, auditor: boto3.Session, acct: Account) -> bool:
+        """Whether the audit role may AssumeRole the member's OrganizationAccountAccessRole."""
+        try:
+            self.client(auditor, "sts").assume_role(RoleArn=acct.role_arn, RoleSessionName="xray-cmk-seed-check")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "AccessDenied":
+                return False
+            raise
+        return True
 
     def create_key_roles(self, acct: Account) -> None:
         """The principals the key policies name (trust the account root, no permissions)."""
@@ -788,6 +854,21 @@ class Seeder:
         self.read_back_trails()
         self.read_back_destinations()
 
+        # Added last, so that every id and entry above is what it was before they existed:
+        # OUs (members moved into them) and the legacy member the auditor cannot assume.
+        self.create_organizational_units(org, members)
+        organizational_units = self.read_back_organizational_units(org)
+        audit_creds = self.client(self.admin, "sts").assume_role(
+            RoleArn=audit_role_arn, RoleSessionName="xray-cmk-seed-check"
+        )["Credentials"]
+        auditor = boto3.Session(
+            aws_access_key_id=audit_creds["AccessKeyId"],
+            aws_secret_access_key=audit_creds["SecretAccessKey"],
+            aws_session_token=audit_creds["SessionToken"],
+            region_name=HOME_REGION,
+        )
+        assumable = {name: self.assumable(auditor, m) for name, m in members.items()}
+
         return {
             "management_account_id": MANAGEMENT_ACCOUNT_ID,
             "organization_id": org_info["Id"],
@@ -795,9 +876,16 @@ class Seeder:
             "audit_role_arn": audit_role_arn,
             "aws_profiles": {"admin": ADMIN_PROFILE, "audit": AUDIT_PROFILE},
             "member_accounts": [
-                {"account_id": m.account_id, "name": m.name, "email": m.email, "role_arn": m.role_arn}
-                for m in members.values()
+                {
+                    "account_id": m.account_id,
+                    "name": m.name,
+                    "email": m.email,
+                    "role_arn": m.role_arn,
+                    "assumable": assumable[name],
+                }
+                for name, m in members.items()
             ],
+            "organizational_units": organizational_units,
             "key_policy_roles": self.roles,
             "enabled_opt_in_regions": {MANAGEMENT_ACCOUNT_ID: [OPT_IN_REGION]},
             "access_denied": [

@@ -1,0 +1,198 @@
+"""STS ``AssumeRole`` fails as on AWS when the role cannot be assumed.
+
+moto 5.2.5 accepts any ``RoleArn`` (even a role that does not exist). Checked here,
+before moto sees the request (after the identity-policy explicit Deny of iam_deny):
+
+* The role must exist in moto's IAM backend of the account named in ``RoleArn``
+  (exact ARN, path included).
+* Its trust policy (``AssumeRolePolicyDocument``) must allow the caller: an
+  ``Allow`` statement whose ``Action`` matches ``sts:AssumeRole`` (string or list,
+  ``*``/``?`` wildcards, case-insensitive) and whose ``Principal`` is ``"*"``,
+  ``{"AWS": "*"}``, the caller's account id or ``arn:aws:iam::ACCOUNT:root`` (any
+  principal of that account), or the caller's exact ARN: the IAM user, or for an
+  assumed-role session its role ARN or its session ARN. Other principal types
+  (``Service``, ``Federated``) never match.
+* ``Condition``: ``StringEquals`` / ``StringLike`` on ``sts:ExternalId`` only (the
+  request's ``ExternalId``; absent never matches). A statement using any other
+  operator or key is ignored (so it does not allow, and does not deny).
+  Statements with ``NotPrincipal`` or ``NotAction`` are ignored.
+* Any matching ``Deny`` statement wins.
+
+The caller: an access key moto knows (IAM user key, or AssumeRole credentials),
+else (e.g. ``test``) the root of the resolved account (``arn:aws:iam::ACCOUNT:root``).
+
+Otherwise the answer is STS's: HTTP 403, awsQuery ``ErrorResponse`` with code
+``AccessDenied`` and ``User: CALLER is not authorized to perform: sts:AssumeRole on
+resource: ROLE_ARN`` (the same for a missing role and a refusing trust policy).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from werkzeug.wrappers import Response
+
+from . import wire
+from .caller import MOTO_UNKNOWN_ACCESS_KEY, Caller
+
+ACTION = "sts:AssumeRole"
+SUPPORTED_OPERATORS = {"StringEquals", "StringLike"}
+SUPPORTED_CONDITION_KEYS = {"sts:externalid"}
+
+_ROLE_ARN = re.compile(r"arn:(aws[a-z-]*):iam::(\d{12}):role/.+")
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ROOT_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):root")
+
+
+@dataclass(frozen=True)
+class Identity:
+    arn: str  # as AWS names the caller in the error message
+    account_id: str
+    principal_arns: frozenset[str]  # ARNs a trust policy may name for exactly this caller
+
+
+def request_params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
+    """awsQuery parameters: query string, then a form-encoded body (first value of each)."""
+    params = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        params.update({k: v[0] for k, v in form.items()})
+    return params
+
+
+def caller_identity(caller: Caller) -> Identity:
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    partition = caller.partition
+    root = Identity(f"arn:{partition}:iam::{caller.account_id}:root", caller.account_id, frozenset())
+    if caller.access_key == MOTO_UNKNOWN_ACCESS_KEY:
+        return root
+    try:
+        iam = iam_backends[caller.account_id][partition]
+    except KeyError:
+        return root
+    key = iam.access_keys.get(caller.access_key)
+    if key is None:
+        return root
+    role_arn = getattr(key, "role_arn", None)
+    if role_arn:
+        session_arn = role_arn
+        assumed = sts_backends[caller.account_id][partition].get_assumed_role_from_access_key(caller.access_key)
+        if assumed is not None:
+            session_arn = assumed.arn
+        return Identity(session_arn, caller.account_id, frozenset({role_arn, session_arn}))
+    if key.user_name:
+        try:
+            user = iam.get_user(key.user_name)
+        except Exception:
+            return root
+        return Identity(user.arn, caller.account_id, frozenset({user.arn}))
+    return root
+
+
+def find_role(role_arn: str) -> Any | None:
+    match = _ROLE_ARN.fullmatch(role_arn)
+    if match is None:
+        return None
+    from moto.iam.models import iam_backends
+
+    partition, account_id = match.groups()
+    try:
+        return iam_backends[account_id][partition].get_role_by_arn(role_arn)
+    except Exception:  # NotFoundException, unknown partition
+        return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _like(value: str, pattern: str) -> bool:
+    """IAM StringLike: ``*`` any run, ``?`` one character, everything else literal."""
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
+def _action_matches(patterns: Any) -> bool:
+    return any(_like(ACTION.lower(), str(p).lower()) for p in _as_list(patterns))
+
+
+def _principal_matches(principal: Any, identity: Identity) -> bool:
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    for value in _as_list(principal.get("AWS", [])):
+        value = str(value)
+        if value == "*" or value in identity.principal_arns:
+            return True
+        if _ACCOUNT_ID.fullmatch(value) and value == identity.account_id:
+            return True
+        root = _ROOT_ARN.fullmatch(value)
+        if root and root.group(1) == identity.account_id:
+            return True
+    return False
+
+
+def _condition_holds(condition: Any, external_id: str | None) -> bool | None:
+    """True/False if evaluable, None if the condition uses something unsupported."""
+    if not condition:
+        return True
+    if not isinstance(condition, dict):
+        return None
+    holds = True
+    for operator, block in condition.items():
+        if operator not in SUPPORTED_OPERATORS or not isinstance(block, dict):
+            return None
+        for key, values in block.items():
+            if key.lower() not in SUPPORTED_CONDITION_KEYS:
+                return None
+            values = [str(v) for v in _as_list(values)]
+            if external_id is None:
+                holds = False
+            elif operator == "StringEquals":
+                holds = holds and external_id in values
+            else:
+                holds = holds and any(_like(external_id, v) for v in values)
+    return holds
+
+
+def trust_allows(document: Any, identity: Identity, external_id: str | None) -> bool:
+    try:
+        policy = json.loads(document) if isinstance(document, str) else document
+    except ValueError:
+        return False
+    allowed = False
+    for stmt in _as_list((policy or {}).get("Statement", []) if isinstance(policy, dict) else []):
+        if not isinstance(stmt, dict) or "NotPrincipal" in stmt or "NotAction" in stmt:
+            continue
+        if not _action_matches(stmt.get("Action", [])) or not _principal_matches(stmt.get("Principal"), identity):
+            continue
+        if _condition_holds(stmt.get("Condition"), external_id) is not True:
+            continue
+        if stmt.get("Effect") == "Deny":
+            return False
+        if stmt.get("Effect") == "Allow":
+            allowed = True
+    return allowed
+
+
+def check(caller: Caller, environ: dict[str, Any], body: bytes) -> Response | None:
+    """AccessDenied if this is an AssumeRole the role's trust policy does not allow, else None."""
+    if caller.service != "sts":
+        return None
+    params = request_params(environ, body)
+    if params.get("Action") != "AssumeRole":
+        return None
+    role_arn = params.get("RoleArn", "")
+    identity = caller_identity(caller)
+    role = find_role(role_arn)
+    if role is not None and trust_allows(role.assume_role_policy_document, identity, params.get("ExternalId")):
+        return None
+    message = f"User: {identity.arn} is not authorized to perform: {ACTION} on resource: {role_arn}"
+    return wire.query_error("AccessDenied", message, 403)
