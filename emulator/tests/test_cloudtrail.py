@@ -120,6 +120,21 @@ def test_describe_trails_fields_and_shadow_trails(ct: Aws) -> None:
     assert other.client("cloudtrail", "eu-west-1").describe_trails()["trailList"] == []
 
 
+def test_list_trails_lists_every_trail_of_the_account_from_any_region(ct: Aws) -> None:
+    multi = make_trail(ct, "org-wide", multi=True)["TrailARN"]
+    single = make_trail(ct, "local", "eu-west-1")["TrailARN"]
+    for region in ("us-east-1", "ap-south-1"):
+        listed = ct.client("cloudtrail", region).list_trails()["Trails"]
+        assert {(t["TrailARN"], t["HomeRegion"]) for t in listed} == {
+            (multi, "us-east-1"),
+            (single, "eu-west-1"),
+        }
+    # GetTrail by ARN in the home region gives the multi-region flag.
+    t = ct.client("cloudtrail", "eu-west-1").get_trail(Name=single)["Trail"]
+    assert t["IsMultiRegionTrail"] is False
+    assert ct.other_account("111111111111").client("cloudtrail").list_trails()["Trails"] == []
+
+
 def test_describe_trails_name_list(ct: Aws) -> None:
     multi = make_trail(ct, "org-wide", multi=True)["TrailARN"]
     make_trail(ct, "local", "eu-west-1")

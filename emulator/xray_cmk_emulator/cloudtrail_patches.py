@@ -41,7 +41,7 @@ import json
 from typing import Any
 
 from moto.cloudtrail.exceptions import TrailNameTooShort, TrailNotFoundException
-from moto.cloudtrail.models import CloudTrailBackend, Trail, TrailStatus
+from moto.cloudtrail.models import CloudTrailBackend, Trail, TrailStatus, cloudtrail_backends
 from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.exceptions import JsonRESTError
 
@@ -197,6 +197,13 @@ def backend_get_trail_status(self: CloudTrailBackend, name: str) -> TrailStatus:
         raise TrailNotFoundException(account_id=self.account_id, name=arn) from None
 
 
+def backend_list_trails(self: CloudTrailBackend) -> list[Trail]:
+    """ListTrails: every trail of the account whatever its home Region (moto lists only the
+    Region's own and multi-Region trails, as DescribeTrails does)."""
+    trails = [t for backend in cloudtrail_backends[self.account_id].values() for t in backend.trails.values()]
+    return sorted(trails, key=lambda t: t.arn)
+
+
 def _home_region_only(method):
     @functools.wraps(method)
     def wrapper(self: CloudTrailBackend, *args: Any, **kwargs: Any) -> Any:
@@ -261,6 +268,7 @@ def apply() -> None:
     Trail.description = _description(Trail.description)  # type: ignore[method-assign]
     CloudTrailBackend.get_trail = backend_get_trail  # type: ignore[method-assign]
     CloudTrailBackend.get_trail_status = backend_get_trail_status  # type: ignore[method-assign]
+    CloudTrailBackend.list_trails = backend_list_trails  # type: ignore[method-assign]
     CloudTrailBackend.create_trail = _unique_name(CloudTrailBackend.create_trail)  # type: ignore[method-assign]
     for name in ("start_logging", "stop_logging", "update_trail"):
         setattr(CloudTrailBackend, name, _home_region_only(getattr(CloudTrailBackend, name)))
