@@ -403,3 +403,139 @@ fn readme_lists_every_rule() {
         assert!(row.ends_with(&format!("| {} |", m.severity)), "{row}");
     }
 }
+
+fn member_id(seed: &serde_json::Value, name: &str) -> String {
+    seed["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["name"] == name)
+        .and_then(|m| m["account_id"].as_str())
+        .expect("member")
+        .to_owned()
+}
+
+/// Parses a JSON Lines stream: the results, then the summary that must close it.
+fn jsonl(stdout: &str) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let summary = lines.pop().expect("a summary line");
+    assert_eq!(summary["type"], "summary");
+    assert!(lines.iter().all(|l| l["type"] == "result"));
+    (lines, summary)
+}
+
+#[test]
+fn org_audit_covers_every_account_and_an_unassumable_one_is_an_error_never_a_pass() {
+    let emu = Emulator::seeded();
+    let seed = emu.seed();
+    let legacy = member_id(&seed, "legacy");
+    let r = run(emu
+        .xray_cmk()
+        .args(["audit", "--org", "--format", "jsonl", "--policy"])
+        .arg(emu.policy()));
+    assert_eq!(r.code, 3, "stderr: {}", r.stderr);
+    let (results, summary) = jsonl(&r.stdout);
+
+    let mut expected: Vec<String> = seed["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["account_id"].as_str().expect("id").to_owned())
+        .collect();
+    expected.push(
+        seed["management_account_id"]
+            .as_str()
+            .expect("mgmt")
+            .to_owned(),
+    );
+    expected.sort();
+    assert_eq!(summary["scope"]["accounts"], serde_json::json!(expected));
+    let seen: std::collections::BTreeSet<&str> = results
+        .iter()
+        .map(|x| x["account"].as_str().expect("account"))
+        .collect();
+    assert_eq!(seen.len(), expected.len(), "results for every account");
+
+    let legacy_results: Vec<_> = results.iter().filter(|x| x["account"] == legacy).collect();
+    assert!(!legacy_results.is_empty());
+    for x in &legacy_results {
+        assert_eq!(x["status"], "error", "{x}");
+        assert_eq!(x["region"], "*");
+        assert!(
+            x["message"]
+                .as_str()
+                .expect("message")
+                .contains("sts:AssumeRole"),
+            "{x}"
+        );
+    }
+    // Summary counts agree with the streamed results.
+    let count = |s: &str| results.iter().filter(|x| x["status"] == s).count();
+    assert_eq!(summary["summary"]["results"]["error"], count("error"));
+    assert_eq!(
+        summary["summary"]["results"]["fail"].as_u64().expect("n")
+            + summary["summary"]["results"]["suppressed"]
+                .as_u64()
+                .expect("n"),
+        count("fail") as u64
+    );
+    // The closing line on stderr.
+    assert!(r.stderr.contains("targets in 5 accounts"), "{}", r.stderr);
+    assert!(r.stderr.contains("API calls"), "{}", r.stderr);
+}
+
+#[test]
+fn ou_walks_children_and_accounts_can_be_listed_or_excluded() {
+    let emu = Emulator::seeded();
+    let seed = emu.seed();
+    let ou = seed["organizational_units"]
+        .as_array()
+        .expect("ous")
+        .iter()
+        .find(|o| o["name"] == "workloads")
+        .and_then(|o| o["id"].as_str())
+        .expect("workloads ou")
+        .to_owned();
+    let (prod, dev, legacy) = (
+        member_id(&seed, "workload-prod"),
+        member_id(&seed, "workload-dev"),
+        member_id(&seed, "legacy"),
+    );
+    let scope = |extra: &[&str]| {
+        let r = run(emu
+            .xray_cmk()
+            .args([
+                "audit",
+                "--format",
+                "jsonl",
+                "--regions",
+                "us-east-1",
+                "--quiet",
+            ])
+            .args(extra));
+        assert!(matches!(r.code, 0 | 1 | 3), "{}", r.stderr);
+        jsonl(&r.stdout).1["scope"]["accounts"].clone()
+    };
+    // workloads holds prod and dev, and its child OU sandbox holds legacy.
+    let mut under = vec![prod.clone(), dev.clone(), legacy.clone()];
+    under.sort();
+    assert_eq!(scope(&["--ou", &ou]), serde_json::json!(under));
+    let mut two = vec![prod.clone(), dev.clone()];
+    two.sort();
+    assert_eq!(
+        scope(&["--ou", &ou, "--exclude-accounts", &legacy]),
+        serde_json::json!(two)
+    );
+    let file = emu.dir.path().join("accounts.txt");
+    std::fs::write(&file, format!("# prod only\n{prod}\n")).expect("write");
+    assert_eq!(
+        scope(&["--accounts", &format!("@{}", file.display())]),
+        serde_json::json!([prod])
+    );
+    let r = run(emu.xray_cmk().args(["audit", "--accounts", "12345"]));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("12-digit"), "{}", r.stderr);
+}
