@@ -29,9 +29,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Audit the X-Ray encryption of one account in every enabled region.
+    /// Audit X-Ray encryption: the caller's account, a list of accounts, an OU or the whole
+    /// organization, in every enabled region.
     #[command(after_help = AFTER_HELP)]
-    Audit(AuditArgs),
+    Audit(Box<AuditArgs>),
     /// List the rules.
     Rules(RulesArgs),
     /// Print a rule's documentation: what it checks, why, how to fix, references.

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         .init();
     let color = cli::use_color(cli.no_color);
     let result = match cli.command {
-        Command::Audit(args) => audit::run(args, color),
+        Command::Audit(args) => audit::run(*args, color),
         Command::Rules(args) => rules_cmd::list(&args),
         Command::Explain(args) => rules_cmd::explain(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),
