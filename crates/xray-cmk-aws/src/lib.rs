@@ -13,4 +13,4 @@ pub mod session;
 
 pub use collect::{collect_target, describe_key, scan, ClientSource, KeyCache};
 pub use error::{classify, SetupError};
-pub use session::{enabled_regions, load, Identity, Session, SessionOptions};
+pub use session::{enabled_regions, load, Identity, RetryMode, Session, SessionOptions};

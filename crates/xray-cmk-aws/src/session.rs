@@ -23,8 +23,23 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 pub struct SessionOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
-    /// Attempts per call, including the first, for the SDK's standard retry policy.
+    /// Attempts per call, including the first.
     pub max_attempts: Option<u32>,
+    /// Add the SDK's client-side rate limiter to the retries (see [`RetryMode`]).
+    pub retry_mode: RetryMode,
+}
+
+/// How calls are retried. Both retry throttling (`ThrottlingException`, `ThrottledException`,
+/// 429), 5xx and dropped connections with exponential backoff and full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryMode {
+    /// Backoff per call; back-pressure comes from the per-service in-flight limits.
+    #[default]
+    Standard,
+    /// The SDK's adaptive mode: also a client-side token bucket per service that cuts the send
+    /// rate on every throttle and regrows it slowly. It suits one hot API; under throttling spread
+    /// over a whole scan it throttles the scan itself (see the README's benchmark).
+    Adaptive,
 }
 
 /// The caller, from `sts:GetCallerIdentity`.
@@ -52,14 +67,16 @@ fn endpoint_hint(config: &SdkConfig) -> String {
 /// problem with the environment is reported once, clearly, before any scanning starts.
 pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        // Adaptive: exponential backoff with full jitter, plus a client-side rate limiter that
-        // slows a service down once it throttles. A short first backoff keeps a scan of
-        // thousands of calls fast when a few of them are throttled.
+        // Exponential backoff with full jitter; a short first backoff keeps a scan of thousands
+        // of calls fast when a few of them are throttled.
         .retry_config(
-            RetryConfig::adaptive()
-                .with_max_attempts(opts.max_attempts.unwrap_or(8))
-                .with_initial_backoff(Duration::from_millis(100))
-                .with_max_backoff(Duration::from_secs(5)),
+            match opts.retry_mode {
+                RetryMode::Standard => RetryConfig::standard(),
+                RetryMode::Adaptive => RetryConfig::adaptive(),
+            }
+            .with_max_attempts(opts.max_attempts.unwrap_or(8))
+            .with_initial_backoff(Duration::from_millis(100))
+            .with_max_backoff(Duration::from_secs(5)),
         )
         .timeout_config(
             TimeoutConfig::builder()

@@ -9,11 +9,11 @@ use anyhow::{bail, Context as _, Result};
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{scan_accounts, ScanOptions};
-use xray_cmk_aws::{org, Session, SessionOptions};
+use xray_cmk_aws::{org, RetryMode, Session, SessionOptions};
 use xray_cmk_core::{evaluate, Context, Date, Finding, Needs, OrgPolicy, SummaryBuilder};
 use xray_cmk_report::{json_v1, table, Report, Scope};
 
-use crate::cli::{AuditArgs, Format};
+use crate::cli::{AuditArgs, Format, RetryModeArg};
 use crate::exit::Exit;
 use crate::progress::Progress;
 
@@ -38,6 +38,10 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         profile: args.profile.clone(),
         region: args.region.clone(),
         max_attempts: Some(args.max_attempts),
+        retry_mode: match args.retry_mode {
+            RetryModeArg::Standard => RetryMode::Standard,
+            RetryModeArg::Adaptive => RetryMode::Adaptive,
+        },
     })
     .await?;
     let concurrency = usize::from(args.concurrency);

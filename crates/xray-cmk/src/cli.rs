@@ -125,12 +125,22 @@ pub struct AuditArgs {
     /// API cannot starve the others). Accounts are scanned this many at a time.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
-    /// Attempts per AWS call, the first included; retries use adaptive backoff with jitter.
+    /// Attempts per AWS call, the first included; retries back off exponentially with jitter.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
+    /// `standard`: backoff per call, with the per-service limits as back-pressure. `adaptive`:
+    /// also the SDK's client-side rate limiter, which cuts a service's send rate on throttling.
+    #[arg(long, value_enum, default_value_t = RetryModeArg::Standard)]
+    pub retry_mode: RetryModeArg,
     /// No progress bar and no closing summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryModeArg {
+    Standard,
+    Adaptive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
