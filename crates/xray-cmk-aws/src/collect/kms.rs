@@ -26,21 +26,30 @@ pub async fn describe_key(
     };
     // The other calls take the key id from DescribeKey: aliases are not accepted by all of them.
     let id = m.key_id();
-    let (rotation, policy, tags, aliases) = if details {
-        futures::join!(
+    let aws_managed = m.key_manager() == Some(&KeyManagerType::Aws);
+    let (rotation, policy, tags, aliases) = match (details, aws_managed) {
+        (true, false) => futures::join!(
             rotation(kms, id),
             policy(kms, id),
             tags(kms, id),
             aliases(kms, id)
-        )
-    } else {
-        let skipped = KmsKey::described(id);
-        (
-            skipped.rotation,
-            skipped.policy,
-            skipped.tags,
-            skipped.aliases,
-        )
+        ),
+        // AWS managed keys rotate on AWS's schedule and cannot be tagged: no rule reads those, so
+        // only the policy (kms-key-policy-public) and aliases (xray-key-not-approved) are read.
+        (true, true) => {
+            let skipped = KmsKey::described(id);
+            let (policy, aliases) = futures::join!(policy(kms, id), aliases(kms, id));
+            (skipped.rotation, policy, skipped.tags, aliases)
+        }
+        (false, _) => {
+            let skipped = KmsKey::described(id);
+            (
+                skipped.rotation,
+                skipped.policy,
+                skipped.tags,
+                skipped.aliases,
+            )
+        }
     };
     #[allow(deprecated)]
     let key_spec = m

@@ -593,3 +593,22 @@ fn key_region_from_arn() {
     assert_eq!(key_region("alias/x", "us-east-1"), "us-east-1");
     assert_eq!(key_region("1234-abcd", "ap-south-1"), "ap-south-1");
 }
+
+#[tokio::test]
+async fn aws_managed_keys_read_only_what_rules_judge() {
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        let mut m = metadata();
+        m.key_manager = Some(KeyManagerType::Aws);
+        DescribeKeyOutput::builder().key_metadata(m).build()
+    });
+    let details = key_detail_rules();
+    let all: Vec<&Rule> = std::iter::once(&describe).chain(details.iter()).collect();
+    let Observed::Known(key) = describe_key(&kms(&all), KEY, true).await else {
+        panic!("expected known")
+    };
+    assert!(key.policy.known().is_some() && key.aliases.known().is_some());
+    assert!(key.rotation.known().is_none() && key.tags.known().is_none());
+    // rotation, policy, tags page 1, tags page 2, aliases: only policy and aliases were called.
+    let calls: Vec<usize> = details.iter().map(Rule::num_calls).collect();
+    assert_eq!(calls, [0, 1, 0, 0, 1]);
+}
