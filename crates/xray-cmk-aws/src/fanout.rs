@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use aws_config::identity::IdentityCache;
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
@@ -160,6 +161,9 @@ async fn account_clients(
         .provide_credentials()
         .await
         .map_err(|e| assume_role_error(&role_arn, &e))?;
+    // Each account gets its own credentials cache: the one the SDK shares between configs keeps
+    // at most 64 partitions, so in a larger scan accounts would evict each other's credentials and
+    // assume their roles again.
     let config = session
         .config
         .clone()
@@ -168,6 +172,7 @@ async fn account_clients(
             first: Mutex::new(Some(first)),
             inner: provider,
         }))
+        .identity_cache(IdentityCache::lazy().build())
         .build();
     Ok(AccountClients::new(config, shared.clone()))
 }
