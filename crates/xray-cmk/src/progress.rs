@@ -26,6 +26,11 @@ impl Progress {
         ) {
             bar.set_style(style);
         }
+        if visible {
+            // Drawn from the start, not only when the first account is done.
+            bar.set_message("starting");
+            bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        }
         Progress {
             bar,
             targets: AtomicU64::new(0),
