@@ -539,3 +539,49 @@ fn ou_walks_children_and_accounts_can_be_listed_or_excluded() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("12-digit"), "{}", r.stderr);
 }
+
+#[test]
+fn role_name_and_external_id_reach_the_trust_policy() {
+    let emu = Emulator::seeded();
+    let prod = member_id(&emu.seed(), "workload-prod");
+    // A role in prod that the management account may assume only with the external id.
+    emu.python(&format!(
+        r#"
+import boto3, json
+creds = boto3.client("sts").assume_role(
+    RoleArn="arn:aws:iam::{prod}:role/OrganizationAccountAccessRole", RoleSessionName="setup")["Credentials"]
+iam = boto3.client("iam", aws_access_key_id=creds["AccessKeyId"],
+    aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+iam.create_role(RoleName="ExternalAuditor", AssumeRolePolicyDocument=json.dumps({{
+    "Version": "2012-10-17",
+    "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::123456789012:root"}},
+        "Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": "s3cret"}}}}}}]}}))
+"#
+    ));
+    let audit = |extra: &[&str]| {
+        run(emu
+            .xray_cmk()
+            .args([
+                "audit",
+                "--accounts",
+                &prod,
+                "--role-name",
+                "ExternalAuditor",
+            ])
+            .args(["--regions", "us-east-1", "--format", "jsonl", "--quiet"])
+            .args(extra))
+    };
+    let without = audit(&[]);
+    assert_eq!(without.code, 3, "{}", without.stderr);
+    let (results, _) = jsonl(&without.stdout);
+    assert!(results.iter().all(|x| x["status"] == "error"));
+    assert!(results[0]["message"]
+        .as_str()
+        .expect("message")
+        .contains("role/ExternalAuditor"));
+
+    let with = audit(&["--external-id", "s3cret"]);
+    assert!(matches!(with.code, 0 | 1), "{}", with.stderr);
+    let (results, _) = jsonl(&with.stdout);
+    assert!(!results.is_empty() && results.iter().all(|x| x["status"] != "error"));
+}

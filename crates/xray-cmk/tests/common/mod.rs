@@ -97,6 +97,20 @@ impl Emulator {
         emu
     }
 
+    /// Runs a Python snippet with boto3 against this emulator (credentials `test`, us-east-1), for
+    /// test-specific setup the demo seed does not have.
+    pub fn python(&self, script: &str) {
+        let status = Command::new(python())
+            .args(["-c", script])
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .status()
+            .expect("run python");
+        assert!(status.success(), "setup script failed");
+    }
+
     pub fn aws_config(&self) -> PathBuf {
         self.dir.path().join("aws-config")
     }
