@@ -17,5 +17,5 @@ pub use model::{
     Origin, XrayEncryption, XrayTarget,
 };
 pub use policy::{Date, OrgPolicy};
-pub use rule::{evaluate, select, Context, Input, KeyRef, Needs, Rule, RuleMeta};
+pub use rule::{evaluate, select, sort_findings, Context, Input, KeyRef, Needs, Rule, RuleMeta};
 pub use summary::{Summary, SummaryBuilder};

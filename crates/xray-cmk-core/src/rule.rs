@@ -184,6 +184,16 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
     for key in keys_in_use(cx.inventory) {
         findings.extend(rules.iter().filter_map(|r| r.check_key(&key, cx)));
     }
+    sort_findings(&mut findings);
+    for f in &mut findings {
+        apply_exemption(f, cx.policy, cx.today);
+    }
+    findings
+}
+
+/// The report order: account, region, rule (registry order), resource. Accounts of an
+/// organization scan finish in any order; reports read in this one.
+pub fn sort_findings(findings: &mut [Finding]) {
     let rank = |id: &str| crate::rules::ALL.iter().position(|r| r.meta().id == id);
     findings.sort_by(|a, b| {
         (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
@@ -193,10 +203,6 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
             &b.resource,
         ))
     });
-    for f in &mut findings {
-        apply_exemption(f, cx.policy, cx.today);
-    }
-    findings
 }
 
 /// Marks a failure covered by an exemption. Suppressed results stay in the report; an expired

@@ -10,7 +10,9 @@ use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{scan_accounts, ScanOptions};
 use xray_cmk_aws::{org, RetryMode, Session, SessionOptions};
-use xray_cmk_core::{evaluate, Context, Date, Finding, Needs, OrgPolicy, SummaryBuilder};
+use xray_cmk_core::{
+    evaluate, sort_findings, Context, Date, Finding, Needs, OrgPolicy, SummaryBuilder,
+};
 use xray_cmk_report::{json_v1, table, Report, Scope};
 
 use crate::cli::{AuditArgs, Format, RetryModeArg};
@@ -101,12 +103,12 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
     let rendered = match args.format {
         Format::Table => {
             let mut findings = std::mem::take(&mut sink.findings);
-            sort(&mut findings);
+            sort_findings(&mut findings);
             table::render(&Report::new(version, &generated_at, scope, findings), color)
         }
         Format::Json => {
             let mut findings = std::mem::take(&mut sink.findings);
-            sort(&mut findings);
+            sort_findings(&mut findings);
             json_v1::render(&Report::new(version, &generated_at, scope, findings))
         }
         Format::Jsonl => {
@@ -201,23 +203,6 @@ impl<'p> Sink<'p> {
         }
         findings
     }
-}
-
-/// Accounts finish in any order; reports read by account, then region, then rule.
-fn sort(findings: &mut [Finding]) {
-    let rank = |id: &str| {
-        xray_cmk_core::rules::ALL
-            .iter()
-            .position(|r| r.meta().id == id)
-    };
-    findings.sort_by(|a, b| {
-        (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
-            &b.account,
-            &b.region,
-            rank(b.rule),
-            &b.resource,
-        ))
-    });
 }
 
 fn write_stdout(text: &str) -> Result<()> {
