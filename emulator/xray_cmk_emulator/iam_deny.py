@@ -36,6 +36,7 @@ from werkzeug.wrappers import Response
 
 from . import service_models, wire
 from .caller import MOTO_UNKNOWN_ACCESS_KEY, Caller
+from .policy_subset import as_list, condition_holds
 
 SUPPORTED_CONDITION_KEYS = {"aws:requestedregion"}
 SUPPORTED_OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "StringNotLike"}
@@ -96,10 +97,6 @@ def find_principal(caller: Caller) -> Principal | None:
     return None
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def deny_statements(principal: Principal) -> list[dict[str, Any]]:
     out = []
     for doc in principal.policy_documents:
@@ -107,14 +104,14 @@ def deny_statements(principal: Principal) -> list[dict[str, Any]]:
             parsed = json.loads(doc) if isinstance(doc, str) else doc
         except ValueError:
             continue
-        for stmt in _as_list((parsed or {}).get("Statement", [])):
+        for stmt in as_list((parsed or {}).get("Statement", [])):
             if isinstance(stmt, dict) and stmt.get("Effect") == "Deny":
                 out.append(stmt)
     return out
 
 
 def _action_matches(patterns: Any, action: str | None, service: str) -> bool:
-    for pattern in _as_list(patterns):
+    for pattern in as_list(patterns):
         pattern = str(pattern).lower()
         if pattern in ("*", f"{service}:*"):
             return True
@@ -123,40 +120,15 @@ def _action_matches(patterns: Any, action: str | None, service: str) -> bool:
     return False
 
 
-def _condition_holds(condition: Any, region: str) -> bool | None:
-    """True/False if evaluable, None if the condition uses something unsupported."""
-    if not condition:
-        return True
-    if not isinstance(condition, dict):
-        return None
-    for operator, block in condition.items():
-        if operator not in SUPPORTED_OPERATORS or not isinstance(block, dict):
-            return None
-        for key, values in block.items():
-            if key.lower() not in SUPPORTED_CONDITION_KEYS:
-                return None
-            values = [str(v) for v in _as_list(values)]
-            if operator == "StringEquals":
-                ok = region in values
-            elif operator == "StringNotEquals":
-                ok = region not in values
-            elif operator == "StringLike":
-                ok = any(fnmatch.fnmatchcase(region, v) for v in values)
-            else:  # StringNotLike
-                ok = not any(fnmatch.fnmatchcase(region, v) for v in values)
-            if not ok:
-                return False
-    return True
-
-
 def statement_denies(stmt: dict[str, Any], action: str | None, service: str, region: str) -> bool:
     if "NotAction" in stmt or "NotResource" in stmt or "NotPrincipal" in stmt:
         return False
-    if any(r != "*" for r in _as_list(stmt.get("Resource", "*"))):
+    if any(r != "*" for r in as_list(stmt.get("Resource", "*"))):
         return False
     if not _action_matches(stmt.get("Action", []), action, service):
         return False
-    return _condition_holds(stmt.get("Condition"), region) is True
+    context = {key: region for key in SUPPORTED_CONDITION_KEYS}
+    return condition_holds(stmt.get("Condition"), context, SUPPORTED_OPERATORS) is True
 
 
 def operation_name(service: str, environ: dict[str, Any], body: bytes) -> str | None:

@@ -38,6 +38,7 @@ from werkzeug.wrappers import Response
 
 from . import wire
 from .caller import MOTO_UNKNOWN_ACCESS_KEY, Caller
+from .policy_subset import as_list, condition_holds, like
 
 ACTION = "sts:AssumeRole"
 SUPPORTED_OPERATORS = {"StringEquals", "StringLike"}
@@ -108,18 +109,8 @@ def find_role(role_arn: str) -> Any | None:
         return None
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _like(value: str, pattern: str) -> bool:
-    """IAM StringLike: ``*`` any run, ``?`` one character, everything else literal."""
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
-
-
 def _action_matches(patterns: Any) -> bool:
-    return any(_like(ACTION.lower(), str(p).lower()) for p in _as_list(patterns))
+    return any(like(ACTION.lower(), str(p).lower()) for p in as_list(patterns))
 
 
 def _principal_matches(principal: Any, identity: Identity) -> bool:
@@ -127,7 +118,7 @@ def _principal_matches(principal: Any, identity: Identity) -> bool:
         return True
     if not isinstance(principal, dict):
         return False
-    for value in _as_list(principal.get("AWS", [])):
+    for value in as_list(principal.get("AWS", [])):
         value = str(value)
         if value == "*" or value in identity.principal_arns:
             return True
@@ -139,41 +130,19 @@ def _principal_matches(principal: Any, identity: Identity) -> bool:
     return False
 
 
-def _condition_holds(condition: Any, external_id: str | None) -> bool | None:
-    """True/False if evaluable, None if the condition uses something unsupported."""
-    if not condition:
-        return True
-    if not isinstance(condition, dict):
-        return None
-    holds = True
-    for operator, block in condition.items():
-        if operator not in SUPPORTED_OPERATORS or not isinstance(block, dict):
-            return None
-        for key, values in block.items():
-            if key.lower() not in SUPPORTED_CONDITION_KEYS:
-                return None
-            values = [str(v) for v in _as_list(values)]
-            if external_id is None:
-                holds = False
-            elif operator == "StringEquals":
-                holds = holds and external_id in values
-            else:
-                holds = holds and any(_like(external_id, v) for v in values)
-    return holds
-
-
 def trust_allows(document: Any, identity: Identity, external_id: str | None) -> bool:
     try:
         policy = json.loads(document) if isinstance(document, str) else document
     except ValueError:
         return False
     allowed = False
-    for stmt in _as_list((policy or {}).get("Statement", []) if isinstance(policy, dict) else []):
+    for stmt in as_list((policy or {}).get("Statement", []) if isinstance(policy, dict) else []):
         if not isinstance(stmt, dict) or "NotPrincipal" in stmt or "NotAction" in stmt:
             continue
         if not _action_matches(stmt.get("Action", [])) or not _principal_matches(stmt.get("Principal"), identity):
             continue
-        if _condition_holds(stmt.get("Condition"), external_id) is not True:
+        context = {key: external_id for key in SUPPORTED_CONDITION_KEYS}
+        if condition_holds(stmt.get("Condition"), context, SUPPORTED_OPERATORS) is not True:
             continue
         if stmt.get("Effect") == "Deny":
             return False

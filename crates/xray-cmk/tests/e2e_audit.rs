@@ -107,31 +107,26 @@ fn fail_on_threshold_controls_the_findings_exit_code() {
     assert_eq!(critical.code, 0, "{}", critical.stdout);
 }
 
+/// A configuration problem: exit code 2 and one line on stderr that contains `says`.
+fn assert_one_clear_line(r: &common::Run, says: &str) {
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains(says), "{}", r.stderr);
+}
+
 #[test]
 fn unknown_profile_is_one_clear_line() {
     let emu = Emulator::start();
     let r = run(emu
         .xray_cmk()
         .args(["audit", "--profile", "does-not-exist"]));
-    assert_eq!(r.code, 2);
-    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("profile `does-not-exist`"),
-        "{}",
-        r.stderr
-    );
+    assert_one_clear_line(&r, "profile `does-not-exist`");
 }
 
 #[test]
 fn no_credentials_is_one_clear_line() {
     let r = run(bare_xray_cmk().args(["audit", "--regions", "us-east-1"]));
-    assert_eq!(r.code, 2);
-    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(
-        r.stderr.starts_with("error: no AWS credentials found"),
-        "{}",
-        r.stderr
-    );
+    assert_one_clear_line(&r, "error: no AWS credentials found");
 }
 
 #[test]
@@ -146,9 +141,7 @@ fn unreachable_endpoint_is_one_clear_line() {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
         .args(["audit", "--regions", "us-east-1"]));
-    assert_eq!(r.code, 2);
-    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("could not reach AWS"), "{}", r.stderr);
+    assert_one_clear_line(&r, "could not reach AWS");
 }
 
 #[test]
