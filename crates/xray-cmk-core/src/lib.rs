@@ -7,6 +7,7 @@ pub mod key_policy;
 pub mod model;
 pub mod policy;
 pub mod region;
+pub mod remediation;
 pub mod rule;
 pub mod rules;
 pub mod summary;

@@ -1,0 +1,3 @@
+//! What remediation creates: pure, so it can be reviewed in a plan and tested against the rules.
+
+pub mod key_policy;
