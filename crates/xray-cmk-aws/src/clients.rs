@@ -51,6 +51,7 @@ macro_rules! service_config {
     ($sdk:ident, $service:expr, $shared:expr, $config:expr, $region:expr) => {{
         let mut builder = $sdk::config::Builder::from($config)
             .http_client($shared.limits.http_client($service))
+            .interceptor($shared.limits.recorder($service))
             .retry_partition($shared.partition($service));
         if let Some(region) = $region {
             builder = builder.region(Region::new(region.to_owned()));

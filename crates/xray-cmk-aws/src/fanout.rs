@@ -157,6 +157,9 @@ async fn account_clients(
         builder = builder.external_id(id);
     }
     let provider = builder.build().await;
+    // The role provider's own STS client is built inside aws-config, out of reach of the
+    // operation log, so this first call is logged here.
+    shared.limits.operations.record("sts:AssumeRole");
     let first = provider
         .provide_credentials()
         .await

@@ -7,16 +7,20 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use tokio::sync::Semaphore;
 
 /// The services xray-cmk calls.
@@ -56,10 +60,78 @@ impl Service {
     }
 }
 
+/// Every AWS action xray-cmk's audit may call, as IAM names them. `xray-cmk iam-policy` prints a
+/// least-privilege policy from this list, and an end-to-end test checks that an audit calls exactly
+/// these, so the two cannot drift apart.
+pub const AUDIT_ACTIONS: &[&str] = &[
+    "account:ListRegions",
+    "cloudtrail:GetEventSelectors",
+    "cloudtrail:GetTrail",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:ListTrails",
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListResourceTags",
+    "logs:DescribeLogGroups",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+    "sts:AssumeRole",
+    "sts:GetCallerIdentity",
+    "xray:GetEncryptionConfig",
+    "xray:GetTraceSegmentDestination",
+];
+
+/// The operations called, by IAM action name: one count per call, retries not included.
+#[derive(Debug, Clone, Default)]
+pub struct OperationLog(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl OperationLog {
+    pub fn record(&self, action: &str) {
+        let mut log = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *log.entry(action.to_owned()).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Records each operation a client of `service` starts.
+#[derive(Debug)]
+struct Recorder {
+    service: Service,
+    log: OperationLog,
+}
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "xray-cmk-operation-log"
+    }
+
+    // Not read_before_execution: client interceptors run that before the operation's metadata
+    // is in the config bag.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.log
+                .record(&format!("{}:{}", self.service.as_str(), m.name()));
+        }
+        Ok(())
+    }
+}
+
 /// One HTTP client per service, each with its own limit and counter; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ServiceLimits {
     clients: Arc<[Limited; 7]>,
+    pub operations: OperationLog,
 }
 
 impl ServiceLimits {
@@ -75,6 +147,15 @@ impl ServiceLimits {
         });
         ServiceLimits {
             clients: Arc::new(clients),
+            operations: OperationLog::default(),
+        }
+    }
+
+    /// The interceptor that logs the operations of `service`'s clients.
+    pub fn recorder(&self, service: Service) -> impl Intercept + 'static {
+        Recorder {
+            service,
+            log: self.operations.clone(),
         }
     }
 

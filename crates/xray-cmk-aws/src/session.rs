@@ -12,6 +12,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sdk_account::types::RegionOptStatus;
 use aws_smithy_runtime_api::client::result::SdkError;
 
+use crate::clients::{AccountClients, Shared};
 use crate::error::{classify, root_cause, SetupError};
 
 /// Region used for account-wide calls (STS, Account) when none is configured, as the AWS CLI's
@@ -65,7 +66,7 @@ fn endpoint_hint(config: &SdkConfig) -> String {
 
 /// Loads configuration, resolves credentials and calls `sts:GetCallerIdentity`, so that every
 /// problem with the environment is reported once, clearly, before any scanning starts.
-pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
+pub async fn load(opts: &SessionOptions, shared: &Shared) -> Result<Session, SetupError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // Exponential backoff with full jitter; a short first backoff keeps a scan of thousands
         // of calls fast when a few of them are throttled.
@@ -136,7 +137,7 @@ pub async fn load(opts: &SessionOptions) -> Result<Session, SetupError> {
         });
     }
 
-    let sts = aws_sdk_sts::Client::new(&config);
+    let sts = AccountClients::new(config.clone(), shared.clone()).sts();
     let who = sts
         .get_caller_identity()
         .send()

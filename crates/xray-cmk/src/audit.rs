@@ -36,18 +36,21 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
     let rules = xray_cmk_core::select(&args.rules, &args.skip_rules)
         .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
     let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
-    let session = xray_cmk_aws::load(&SessionOptions {
-        profile: args.profile.clone(),
-        region: args.region.clone(),
-        max_attempts: Some(args.max_attempts),
-        retry_mode: match args.retry_mode {
-            RetryModeArg::Standard => RetryMode::Standard,
-            RetryModeArg::Adaptive => RetryMode::Adaptive,
-        },
-    })
-    .await?;
     let concurrency = usize::from(args.concurrency);
     let shared = Shared::new(concurrency);
+    let session = xray_cmk_aws::load(
+        &SessionOptions {
+            profile: args.profile.clone(),
+            region: args.region.clone(),
+            max_attempts: Some(args.max_attempts),
+            retry_mode: match args.retry_mode {
+                RetryModeArg::Standard => RetryMode::Standard,
+                RetryModeArg::Adaptive => RetryMode::Adaptive,
+            },
+        },
+        &shared,
+    )
+    .await?;
     let accounts = resolve_accounts(&args, &session, &shared).await?;
 
     let generated_at = DateTime::from(SystemTime::now())
@@ -117,6 +120,15 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
     };
     write_stdout(&rendered)?;
 
+    if let Some(path) = &args.stats_out {
+        let stats = serde_json::json!({
+            "elapsed_seconds": started.elapsed().as_secs_f64(),
+            "api_calls": shared.limits.calls(),
+            "operations": shared.limits.operations.snapshot(),
+        });
+        std::fs::write(path, format!("{stats:#}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if !args.quiet {
         eprintln!(
             "xray-cmk: {} targets in {} accounts: {} compliant, {} failing, {} error · {:.1} s · {} API calls",

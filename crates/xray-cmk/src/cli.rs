@@ -40,6 +40,21 @@ pub enum Command {
     /// Write or validate the organization policy file (xray-cmk.toml).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print the least-privilege IAM policy xray-cmk itself needs.
+    IamPolicy(IamPolicyArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IamPolicyMode {
+    /// Read-only: what `audit` calls, in the caller's account and in every audited account.
+    Audit,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// Which commands the policy covers. (`remediate` comes with `apply`.)
+    #[arg(long, value_enum, default_value_t = IamPolicyMode::Audit)]
+    pub mode: IamPolicyMode,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +147,10 @@ pub struct AuditArgs {
     /// also the SDK's client-side rate limiter, which cuts a service's send rate on throttling.
     #[arg(long, value_enum, default_value_t = RetryModeArg::Standard)]
     pub retry_mode: RetryModeArg,
+    /// Write run statistics as JSON: elapsed time, HTTP requests by service (attempts) and
+    /// operations by IAM action name.
+    #[arg(long, value_name = "PATH")]
+    pub stats_out: Option<PathBuf>,
     /// No progress bar and no closing summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules_cmd::list(&args),
         Command::Explain(args) => rules_cmd::explain(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),
+        Command::IamPolicy(args) => rules_cmd::iam_policy(&args),
     };
     match result {
         Ok(code) => code.into(),

@@ -1,9 +1,10 @@
-//! `xray-cmk rules` and `xray-cmk explain`.
+//! `xray-cmk rules`, `xray-cmk explain` and `xray-cmk iam-policy`: what the tool knows about
+//! itself.
 
 use anyhow::{bail, Result};
 use xray_cmk_core::rules;
 
-use crate::cli::{ExplainArgs, ListFormat, RulesArgs};
+use crate::cli::{ExplainArgs, IamPolicyArgs, IamPolicyMode, ListFormat, RulesArgs};
 use crate::exit::Exit;
 
 pub fn list(args: &RulesArgs) -> Result<Exit> {
@@ -47,4 +48,22 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
             )
         }
     }
+}
+
+/// The least-privilege policy for `mode`, from the one list of actions the code calls.
+pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
+    let actions = match args.mode {
+        IamPolicyMode::Audit => xray_cmk_aws::limits::AUDIT_ACTIONS,
+    };
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "XrayCmkAudit",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": "*",
+        }],
+    });
+    println!("{}", serde_json::to_string_pretty(&policy)?);
+    Ok(Exit::Clean)
 }

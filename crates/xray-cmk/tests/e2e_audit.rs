@@ -578,3 +578,52 @@ iam.create_role(RoleName="ExternalAuditor", AssumeRolePolicyDocument=json.dumps(
     let (results, _) = jsonl(&with.stdout);
     assert!(!results.is_empty() && results.iter().all(|x| x["status"] != "error"));
 }
+
+/// `iam-policy --mode audit` lists exactly the actions an audit calls: an organization scan (with
+/// region discovery, an unassumable account, Transaction Search, trails) and an OU walk.
+#[test]
+fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
+    let r = run(bare_xray_cmk().args(["iam-policy", "--mode", "audit"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let policy: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON policy");
+    let listed: std::collections::BTreeSet<String> = policy["Statement"][0]["Action"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a.as_str().expect("action").to_owned())
+        .collect();
+
+    let emu = Emulator::seeded();
+    let seed = emu.seed();
+    let ou = seed["organizational_units"][0]["id"]
+        .as_str()
+        .expect("ou")
+        .to_owned();
+    let mut called = std::collections::BTreeSet::new();
+    for (i, extra) in [
+        vec!["--org"],
+        vec!["--ou", ou.as_str(), "--regions", "us-east-1"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let stats = emu.dir.path().join(format!("stats-{i}.json"));
+        let r = run(emu
+            .xray_cmk()
+            .args(["audit", "--format", "jsonl", "--quiet", "--stats-out"])
+            .arg(&stats)
+            .args(extra));
+        assert!(matches!(r.code, 1 | 3), "{}", r.stderr);
+        let stats: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats")).expect("json");
+        called.extend(
+            stats["operations"]
+                .as_object()
+                .expect("operations")
+                .keys()
+                .cloned(),
+        );
+        assert!(stats["api_calls"]["xray"].as_u64().expect("count") > 0);
+    }
+    assert_eq!(called, listed);
+}
