@@ -1,3 +1,4 @@
 //! What remediation creates: pure, so it can be reviewed in a plan and tested against the rules.
 
 pub mod key_policy;
+pub mod plan;
