@@ -30,11 +30,20 @@ pub fn run(args: AuditArgs, color: bool) -> Result<Exit> {
     runtime.block_on(run_async(args, color))
 }
 
-async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
-    let started = Instant::now();
-    // Flags and the policy are checked first: a mistake should fail before any AWS call.
-    let rules = xray_cmk_core::select(&args.rules, &args.skip_rules)
-        .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
+/// What an audit and a plan both start from: the policy, the session, the accounts in scope and
+/// how to scan them.
+pub(crate) struct Prepared {
+    pub policy: OrgPolicy,
+    pub policy_path: Option<std::path::PathBuf>,
+    pub shared: Shared,
+    pub session: Session,
+    pub accounts: Vec<String>,
+    pub opts: ScanOptions,
+}
+
+/// Checks the flags and the policy file before any AWS call, then resolves the session and the
+/// accounts in scope.
+pub(crate) async fn prepare(args: &AuditArgs, needs: Needs) -> Result<Prepared> {
     let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
     let concurrency = usize::from(args.concurrency);
     let shared = Shared::new(concurrency);
@@ -51,15 +60,7 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         &shared,
     )
     .await?;
-    let accounts = resolve_accounts(&args, &session, &shared).await?;
-
-    let generated_at = DateTime::from(SystemTime::now())
-        .fmt(DateFormat::DateTime)
-        .context("formatting the current time")?;
-    let today: Date = generated_at
-        .get(..10)
-        .and_then(|d| d.parse().ok())
-        .context("reading today's date")?;
+    let accounts = resolve_accounts(args, &session, &shared).await?;
     let opts = ScanOptions {
         role_name: args.role_name.clone(),
         external_id: args.external_id.clone(),
@@ -72,8 +73,44 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         }),
         account_concurrency: concurrency,
         region_concurrency: 8,
-        needs: Needs::of(&rules),
+        needs,
     };
+    Ok(Prepared {
+        policy,
+        policy_path,
+        shared,
+        session,
+        accounts,
+        opts,
+    })
+}
+
+/// Now, as RFC 3339, and today's date.
+pub(crate) fn now() -> Result<(String, Date)> {
+    let generated_at = DateTime::from(SystemTime::now())
+        .fmt(DateFormat::DateTime)
+        .context("formatting the current time")?;
+    let today: Date = generated_at
+        .get(..10)
+        .and_then(|d| d.parse().ok())
+        .context("reading today's date")?;
+    Ok((generated_at, today))
+}
+
+async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
+    let started = Instant::now();
+    // Flags and the policy are checked first: a mistake should fail before any AWS call.
+    let rules = xray_cmk_core::select(&args.rules, &args.skip_rules)
+        .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
+    let Prepared {
+        policy,
+        policy_path,
+        shared,
+        session,
+        accounts,
+        opts,
+    } = prepare(&args, Needs::of(&rules)).await?;
+    let (generated_at, today) = now()?;
 
     let progress = Progress::new(
         accounts.len() as u64,

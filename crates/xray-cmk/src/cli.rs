@@ -33,6 +33,11 @@ pub enum Command {
     /// organization, in every enabled region.
     #[command(after_help = AFTER_HELP)]
     Audit(Box<AuditArgs>),
+    /// Plan the changes that would make each target compliant. Reads only; nothing is changed.
+    #[command(
+        after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. `apply` is still to come."
+    )]
+    Plan(Box<PlanArgs>),
     /// List the rules.
     Rules(RulesArgs),
     /// Print a rule's documentation: what it checks, why, how to fix, references.
@@ -166,6 +171,16 @@ pub enum RetryModeArg {
 pub enum ListFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The same scope flags as `audit`.
+    #[command(flatten)]
+    pub scope: AuditArgs,
+    /// Also write the plan (JSON, versioned) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

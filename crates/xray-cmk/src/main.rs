@@ -3,6 +3,7 @@
 mod audit;
 mod cli;
 mod exit;
+mod plan_cmd;
 mod policy_cmd;
 mod progress;
 mod rules_cmd;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     let color = cli::use_color(cli.no_color);
     let result = match cli.command {
         Command::Audit(args) => audit::run(*args, color),
+        Command::Plan(args) => plan_cmd::run(*args),
         Command::Rules(args) => rules_cmd::list(&args),
         Command::Explain(args) => rules_cmd::explain(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),

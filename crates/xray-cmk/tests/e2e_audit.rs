@@ -627,3 +627,87 @@ fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
     }
     assert_eq!(called, listed);
 }
+
+#[test]
+fn plan_lists_steps_with_preconditions_and_changes_nothing() {
+    let emu = Emulator::seeded();
+    let regions = ["--regions", "us-east-1,us-east-2,eu-west-1,eu-central-1"];
+    let audit = || {
+        let r = run(emu
+            .xray_cmk()
+            .args(["audit", "--format", "json", "--policy"])
+            .arg(emu.policy())
+            .args(regions));
+        stable_json(&r.stdout)["results"].clone()
+    };
+    let before = audit();
+    let out = emu.dir.path().join("plan.json");
+    let r = run(emu
+        .xray_cmk()
+        .args(["plan", "--format", "json", "--policy"])
+        .arg(emu.policy())
+        .args(regions)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan JSON");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("saved")).expect("json");
+    assert_eq!(plan, saved);
+    assert_eq!(plan["schema_version"], 1);
+    let steps = |region: &str| -> Vec<String> {
+        plan["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .find(|t| t["region"] == region)
+            .expect("target")["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| s["action"]["type"].as_str().expect("type").to_owned())
+            .collect()
+    };
+    assert!(steps("us-east-1").is_empty(), "the good CMK needs nothing");
+    let replace = [
+        "create_key",
+        "enable_rotation",
+        "set_xray_encryption",
+        "verify",
+    ];
+    assert_eq!(steps("us-east-2"), replace, "default encryption");
+    assert_eq!(steps("eu-central-1"), replace, "a disabled key is replaced");
+    assert_eq!(
+        steps("eu-west-1"),
+        ["enable_rotation"],
+        "rotation off is fixed in place"
+    );
+    // The generated key policy names the policy file's principals.
+    let east2 = plan["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["region"] == "us-east-2")
+        .expect("us-east-2");
+    let policy = east2["steps"][0]["action"]["policy"].to_string();
+    assert!(
+        policy.contains("role/XrayAdmin") && policy.contains("kms:ViaService"),
+        "{policy}"
+    );
+    // The table a person reviews: steps with their conditions, and the cost line.
+    let r = run(emu
+        .xray_cmk()
+        .args(["plan", "--policy"])
+        .arg(emu.policy())
+        .args(regions));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("if: X-Ray is still NONE"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("3 targets with changes · 2 new keys · KMS cost: +$2 a month now"),
+        "{}",
+        r.stdout
+    );
+    // Nothing changed.
+    assert_eq!(audit(), before);
+}

@@ -1,0 +1,165 @@
+//! `xray-cmk plan`: what would make each target compliant, as ordered steps with their
+//! preconditions. Reads only; nothing is changed. (`apply` is still to come.)
+
+use std::fmt::Write as _;
+
+use anyhow::{Context as _, Result};
+use xray_cmk_aws::fanout::scan_accounts;
+use xray_cmk_core::remediation::key_policy;
+use xray_cmk_core::remediation::plan::{
+    plan, Action, KeyRef, Plan, Precondition, PLAN_SCHEMA_VERSION,
+};
+use xray_cmk_core::Needs;
+
+use crate::audit::{prepare, Prepared};
+use crate::cli::{Format, PlanArgs};
+use crate::exit::Exit;
+
+/// KMS list prices the plan's cost line uses (us-east-1, 2026): a customer managed key costs
+/// $1 a month, and each of its first two automatic rotations adds $1 a month.
+const KEY_MONTH_USD: u32 = 1;
+
+pub fn run(args: PlanArgs) -> Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: PlanArgs) -> Result<Exit> {
+    let all = Needs::of(xray_cmk_core::rules::ALL);
+    let Prepared {
+        policy,
+        shared,
+        session,
+        accounts,
+        opts,
+        ..
+    } = prepare(&args.scope, all).await?;
+    let caller = session.identity.arn.clone();
+    let mut targets = Vec::new();
+    scan_accounts(&session, &shared, &accounts, &opts, |scan| {
+        let p = plan(&scan.inventory, &policy, |t| {
+            key_policy::generate(&policy, &t.account, &t.region, &caller)
+        });
+        targets.extend(p.targets);
+    })
+    .await;
+    targets.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
+    let plan = Plan {
+        schema_version: PLAN_SCHEMA_VERSION,
+        targets,
+    };
+
+    let json = format!("{}\n", serde_json::to_string_pretty(&plan)?);
+    if let Some(path) = &args.out {
+        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    match args.scope.format {
+        Format::Json | Format::Jsonl => print!("{json}"),
+        Format::Table => print!("{}", render(&plan)),
+    }
+    Ok(Exit::Clean)
+}
+
+fn key_name(key: &KeyRef) -> &str {
+    match key {
+        KeyRef::Arn(a) | KeyRef::Alias(a) => a,
+    }
+}
+
+fn describe(action: &Action) -> String {
+    match action {
+        Action::CreateKey { alias, tags, .. } => format!(
+            "create a symmetric CMK {alias} with the generated key policy and tags {}",
+            tags.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        Action::EnableRotation { key, period_days } => {
+            format!(
+                "enable rotation every {period_days} days on {}",
+                key_name(key)
+            )
+        }
+        Action::TagKey { key, tags } => format!(
+            "tag {} with {}",
+            key_name(key),
+            tags.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        Action::SetXrayEncryption { key } => {
+            format!(
+                "switch X-Ray to KMS with {} and wait until ACTIVE",
+                key_name(key)
+            )
+        }
+        Action::Verify => "write a marked segment and read it back".to_owned(),
+    }
+}
+
+fn condition(p: &Precondition) -> String {
+    match p {
+        Precondition::AliasFreeOrOurs { alias } => format!("{alias} is free or already xray-cmk's"),
+        Precondition::KeyEnabled { key } => format!("{} exists and is enabled", key_name(key)),
+        Precondition::XrayEncryptionIs {
+            encryption_type,
+            key_id,
+        } => format!(
+            "X-Ray is still {encryption_type}{}",
+            key_id
+                .as_deref()
+                .map(|k| format!(" with {k}"))
+                .unwrap_or_default()
+        ),
+        Precondition::None => "none".to_owned(),
+    }
+}
+
+/// The human plan: targets with steps, then what is left alone, then the cost line.
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let mut new_keys = 0u32;
+    for t in plan.targets.iter().filter(|t| !t.steps.is_empty()) {
+        let _ = writeln!(out, "{} {}", t.account, t.region);
+        for (i, s) in t.steps.iter().enumerate() {
+            if matches!(s.action, Action::CreateKey { .. }) {
+                new_keys += 1;
+            }
+            let _ = writeln!(
+                out,
+                "  {}. {}\n     if: {} · because: {}",
+                i + 1,
+                describe(&s.action),
+                condition(&s.precondition),
+                s.because
+            );
+        }
+    }
+    let left: Vec<String> = plan
+        .targets
+        .iter()
+        .filter(|t| t.steps.is_empty())
+        .map(|t| {
+            format!(
+                "{} {}: {}",
+                t.account,
+                t.region,
+                t.note.as_deref().unwrap_or("nothing to change")
+            )
+        })
+        .collect();
+    if !left.is_empty() {
+        let _ = writeln!(out, "\nleft alone:");
+        for l in left {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} targets with changes · {new_keys} new keys · KMS cost: +${} a month now, up to +${} once each key has rotated twice (list prices; API requests not included)",
+        plan.targets.iter().filter(|t| !t.steps.is_empty()).count(),
+        new_keys * KEY_MONTH_USD,
+        new_keys * KEY_MONTH_USD * 3
+    );
+    out
+}
