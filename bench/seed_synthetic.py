@@ -39,6 +39,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from xray_cmk_emulator.seed import write_json_out
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account: what test/test resolves to
 HOME_REGION = "us-east-1"
@@ -309,12 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.aws_config_out:
         with open(args.aws_config_out, "w") as fh:
             fh.write(aws_config_text())
-    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
-    if args.json_out == "-":
-        sys.stdout.write(text)
-    elif args.json_out:
-        with open(args.json_out, "w") as fh:
-            fh.write(text)
+    write_json_out(result, args.json_out)
     print(
         f"seeded {result['expected']['accounts']} accounts x {len(result['regions'])} regions "
         f"in {result['seed_seconds']} s",

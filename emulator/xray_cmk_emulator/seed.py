@@ -925,6 +925,16 @@ def aws_config_text(audit_role_arn: str) -> str:
     )
 
 
+def write_json_out(result: Any, path: str | None) -> None:
+    """A seed's description: pretty-printed with sorted keys (stable for diffs), to a file or `-`."""
+    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+    elif path:
+        with open(path, "w") as fh:
+            fh.write(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xray_cmk_emulator.seed", description=__doc__)
     parser.add_argument("--endpoint", required=True, help="emulator URL, e.g. http://127.0.0.1:5000")
@@ -935,12 +945,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     result = Seeder(args.endpoint).run(reset=not args.no_reset)
-    text = json.dumps(result, indent=2, sort_keys=True) + "\n"
-    if args.json_out == "-":
-        sys.stdout.write(text)
-    elif args.json_out:
-        with open(args.json_out, "w") as fh:
-            fh.write(text)
+    write_json_out(result, args.json_out)
     if args.aws_config_out:
         with open(args.aws_config_out, "w") as fh:
             fh.write(aws_config_text(result["audit_role_arn"]))
