@@ -7,7 +7,8 @@ Order of handling for each request:
 4. STS AssumeRole of a missing role, or one whose trust policy does not allow
    the caller, is answered AccessDenied (sts_assume_role).
 5. Paths moto lacks (X-Ray encryption config and trace segment destination,
-   Account region opt-in) are served here.
+   Account region opt-in) are served here, and so are X-Ray PutTraceSegments /
+   BatchGetTraces, on top of moto's X-Ray backend (xray_traces: the KMS key).
 6. Everything else is moto's ``DomainDispatcherApplication``.
 """
 
@@ -28,6 +29,7 @@ from . import (
     sts_assume_role,
     xray_encryption,
     xray_segments,
+    xray_traces,
 )
 from .caller import caller_from_environ
 
@@ -39,11 +41,13 @@ class EmulatorState:
         self.encryption = xray_encryption.EncryptionConfigStore()
         self.regions = regions.RegionOptStore()
         self.segments = xray_segments.SegmentDestinationStore()
+        self.traces = xray_traces.TraceKeyStore()
 
     def reset(self) -> None:
         self.encryption.reset()
         self.regions.reset()
         self.segments.reset()
+        self.traces.reset()
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -91,6 +95,8 @@ class EmulatorMiddleware:
             ("xray", "/UpdateTraceSegmentDestination"): (
                 lambda c, b: xray_segments.handle_update(store.segments, c, b)
             ),
+            ("xray", "/TraceSegments"): lambda c, b: xray_traces.handle_put(store.encryption, store.traces, c, b),
+            ("xray", "/Traces"): lambda c, b: xray_traces.handle_get(store.traces, c, b),
         }
         for path in regions.OPERATIONS:
             self.routes[("account", path)] = (

@@ -7,11 +7,11 @@ use anyhow::{Context as _, Result};
 use xray_cmk_aws::fanout::scan_accounts;
 use xray_cmk_core::remediation::key_policy;
 use xray_cmk_core::remediation::plan::{
-    plan, Action, KeyRef, Plan, Precondition, PLAN_SCHEMA_VERSION,
+    plan_targets, Action, KeyRef, Plan, PlanInput, Precondition,
 };
 use xray_cmk_core::Needs;
 
-use crate::audit::{prepare, Prepared};
+use crate::audit::{now, prepare, Prepared};
 use crate::cli::{Format, PlanArgs};
 use crate::exit::Exit;
 
@@ -38,19 +38,21 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         ..
     } = prepare(&args.scope, all).await?;
     let caller = session.identity.arn.clone();
+    let (generated_at, today) = now()?;
+    let generate =
+        |account: &str, region: &str| key_policy::generate(&policy, account, region, &caller);
+    let input = PlanInput {
+        policy: &policy,
+        today,
+        key_policy: &generate,
+    };
     let mut targets = Vec::new();
     scan_accounts(&session, &shared, &accounts, &opts, |scan| {
-        let p = plan(&scan.inventory, &policy, |t| {
-            key_policy::generate(&policy, &t.account, &t.region, &caller)
-        });
-        targets.extend(p.targets);
+        targets.extend(plan_targets(&scan.inventory, &input));
     })
     .await;
     targets.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
-    let plan = Plan {
-        schema_version: PLAN_SCHEMA_VERSION,
-        targets,
-    };
+    let plan = Plan::sealed(env!("CARGO_PKG_VERSION"), &generated_at, &caller, targets);
 
     let json = format!("{}\n", serde_json::to_string_pretty(&plan)?);
     if let Some(path) = &args.out {
@@ -65,9 +67,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
 }
 
 fn key_name(key: &KeyRef) -> &str {
-    match key {
-        KeyRef::Arn(a) | KeyRef::Alias(a) => a,
-    }
+    key.id()
 }
 
 fn describe(action: &Action) -> String {
@@ -87,6 +87,15 @@ fn describe(action: &Action) -> String {
             key_name(key),
             tags.keys().cloned().collect::<Vec<_>>().join(", ")
         ),
+        Action::MergeKeyPolicy { key, statements } => format!(
+            "add key policy statements {} to {} (nothing is removed)",
+            statements
+                .iter()
+                .filter_map(|s| s.get("Sid").and_then(serde_json::Value::as_str))
+                .collect::<Vec<_>>()
+                .join(", "),
+            key_name(key)
+        ),
         Action::SetXrayEncryption { key } => {
             format!(
                 "switch X-Ray to KMS with {} and wait until ACTIVE",
@@ -101,6 +110,11 @@ fn condition(p: &Precondition) -> String {
     match p {
         Precondition::AliasFreeOrOurs { alias } => format!("{alias} is free or already xray-cmk's"),
         Precondition::KeyEnabled { key } => format!("{} exists and is enabled", key_name(key)),
+        Precondition::KeyPolicyIs { key, sha256 } => format!(
+            "the key policy of {} is unchanged (sha256 {})",
+            key_name(key),
+            sha256.get(..12).unwrap_or(sha256)
+        ),
         Precondition::XrayEncryptionIs {
             encryption_type,
             key_id,
@@ -152,6 +166,36 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "\nleft alone:");
         for l in left {
             let _ = writeln!(out, "  {l}");
+        }
+    }
+    let mut unfixed: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for t in &plan.targets {
+        for u in &t.unfixed {
+            unfixed
+                .entry(u.rule.as_str())
+                .or_default()
+                .push(format!("{} {}", t.account, t.region));
+        }
+    }
+    if !unfixed.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnot fixed by apply (for a person; `xray-cmk explain RULE` says how):"
+        );
+        for (rule, where_) in unfixed {
+            let _ = writeln!(
+                out,
+                "  {rule}: {} target{} ({}{})",
+                where_.len(),
+                if where_.len() == 1 { "" } else { "s" },
+                where_
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if where_.len() > 3 { ", …" } else { "" }
+            );
         }
     }
     let _ = writeln!(

@@ -7,6 +7,8 @@ use super::ACCOUNT_PLACEHOLDER;
 const MAX_ALIAS_LEN: usize = 256;
 /// Longest tag key AWS accepts.
 const MAX_TAG_KEY_LEN: usize = 128;
+/// Longest tag value AWS accepts.
+const MAX_TAG_VALUE_LEN: usize = 256;
 
 pub(super) fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
@@ -133,6 +135,24 @@ pub(super) fn tag_key(key: &str) -> Result<(), String> {
     } else if key.starts_with("aws:") {
         Err(format!(
             "`{key}` cannot be required: the `aws:` prefix is reserved for AWS"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A tag value remediation writes: KMS allows up to 256 characters, and an empty value would
+/// still fail `kms-key-missing-tags`.
+pub(super) fn tag_value(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err("a tag value must not be empty".to_owned())
+    } else if value.chars().count() > MAX_TAG_VALUE_LEN {
+        Err(format!(
+            "longer than the {MAX_TAG_VALUE_LEN} characters AWS allows in a tag value"
+        ))
+    } else if value == super::REVIEW_TAG_VALUE {
+        Err(format!(
+            "`{value}` is what a plan writes for a value nobody chose; give the real value"
         ))
     } else {
         Ok(())

@@ -60,7 +60,13 @@ impl Default for RotationPolicy {
 pub struct TagPolicy {
     /// Tag keys every X-Ray key must carry; distinct and non-empty.
     pub required: Vec<String>,
+    /// The values remediation gives tags it adds (`[tags] values`), by tag key. A required tag
+    /// without a value here is planned as [`REVIEW_TAG_VALUE`] and `apply` refuses it.
+    pub values: std::collections::BTreeMap<String, String>,
 }
+
+/// The value a plan gives a required tag whose value the policy file does not set.
+pub const REVIEW_TAG_VALUE: &str = "REVIEW";
 
 /// `[keys]`
 #[derive(Debug, Clone, PartialEq, Eq)]

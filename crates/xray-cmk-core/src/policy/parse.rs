@@ -22,7 +22,7 @@ type Check<'a> = &'a dyn Fn(&str) -> Result<(), String>;
 
 const SECTIONS: &[&str] = &["rotation", "tags", "keys", "access", "exemptions"];
 const ROTATION_KEYS: &[&str] = &["max_period_days"];
-const TAG_KEYS: &[&str] = &["required"];
+const TAG_KEYS: &[&str] = &["required", "values"];
 const KEY_KEYS: &[&str] = &["approved", "alias"];
 const ACCESS_KEYS: &[&str] = &[
     "key_admins",
@@ -128,13 +128,27 @@ impl Reader<'_, '_> {
 
     fn tags(&mut self, table: &DeTable<'_>) -> TagPolicy {
         self.reject_unknown(table, "tags", TAG_KEYS);
-        let Some(required) = self.string_list(table, "tags", "required", &checks::tag_key) else {
-            return TagPolicy::default();
-        };
-        self.reject_duplicates(&required);
-        TagPolicy {
-            required: texts(required),
+        let mut tags = TagPolicy::default();
+        if let Some(required) = self.string_list(table, "tags", "required", &checks::tag_key) {
+            self.reject_duplicates(&required);
+            tags.required = texts(required);
         }
+        if let Some(value) = table.get("values") {
+            if let Some(values) = self.table(value, "tags.values") {
+                for (key, value) in values {
+                    let name: &str = key.get_ref();
+                    let path = join("tags.values", name);
+                    if let Err(message) = checks::tag_key(name) {
+                        self.errors.push(key.span(), &path, message);
+                        continue;
+                    }
+                    if let Some(text) = self.checked_string(value, &path, &checks::tag_value) {
+                        tags.values.insert(name.to_owned(), text);
+                    }
+                }
+            }
+        }
+        tags
     }
 
     fn keys(&mut self, table: &DeTable<'_>) -> KeyPolicyRules {

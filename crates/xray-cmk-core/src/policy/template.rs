@@ -21,6 +21,10 @@ max_period_days = 365
 # Tag keys every X-Ray key must carry, for example ["owner", "data-classification"].
 # Keys must be distinct, and cannot start with `aws:` (reserved by AWS). Empty: no tag is required.
 required = []
+# The values remediation (`xray-cmk plan` / `apply`) gives those tags when it adds them, e.g.
+# values = { owner = "platform-team", "data-classification" = "confidential" }.
+# A required tag without a value is planned as "REVIEW", and `apply` refuses to write it.
+values = {}
 
 [keys]
 # The keys X-Ray may use. Each entry is a key ARN, an alias ARN or an alias name (`alias/...`);

@@ -5,6 +5,9 @@ use serde_json::{json, Value};
 
 use crate::policy::OrgPolicy;
 
+/// The `Sid` of the account-root statement every generated policy starts with.
+pub const ROOT_SID: &str = "EnableRootAccessForRecovery";
+
 /// Administrative actions: everything a key administrator needs, and nothing that uses the key
 /// for data (no Encrypt, Decrypt, GenerateDataKey*, ReEncrypt*, CreateGrant for services).
 const ADMIN_ACTIONS: &[&str] = &[
@@ -76,7 +79,7 @@ pub fn generate(policy: &OrgPolicy, account: &str, region: &str, caller_arn: &st
 
     let mut statements = vec![
         statement(
-            "EnableRootAccessForRecovery",
+            ROOT_SID,
             &[format!("arn:{partition}:iam::{account}:root")],
             json!("kms:*"),
             None,

@@ -1,0 +1,192 @@
+use super::*;
+use crate::remediation::key_policy;
+use crate::rules::test_support::*;
+
+const CALLER: &str = "arn:aws:sts::111122223333:assumed-role/PlatformDeploy/s";
+
+const DEMO: &str = r#"
+[tags]
+required = ["owner"]
+values = { owner = "platform" }
+[access]
+xray_admins = ["arn:aws:iam::{account}:role/XrayAdmin"]
+trace_readers = ["arn:aws:iam::{account}:role/TraceReader"]
+"#;
+
+fn planned_with(inv: &Inventory, org: &OrgPolicy) -> TargetPlan {
+    let generate = |a: &str, r: &str| key_policy::generate(org, a, r, CALLER);
+    let input = PlanInput {
+        policy: org,
+        today: today(),
+        key_policy: &generate,
+    };
+    plan_targets(inv, &input)
+        .into_iter()
+        .next()
+        .expect("one target")
+}
+
+fn planned(inv: &Inventory) -> TargetPlan {
+    planned_with(inv, &DEFAULT_POLICY)
+}
+
+fn kinds(t: &TargetPlan) -> Vec<&'static str> {
+    t.steps.iter().map(|s| s.action.kind()).collect()
+}
+
+#[test]
+fn default_encryption_gets_a_new_key_switched_and_verified() {
+    let t = planned_with(&none_config(), &policy(DEMO));
+    assert_eq!(
+        kinds(&t),
+        [
+            "create_key",
+            "enable_rotation",
+            "set_xray_encryption",
+            "verify"
+        ]
+    );
+    let Action::CreateKey { alias, tags, .. } = &t.steps[0].action else {
+        panic!("create first")
+    };
+    assert_eq!(alias, "alias/xray-cmk");
+    assert_eq!(tags.get("managed-by").map(String::as_str), Some("xray-cmk"));
+    assert_eq!(
+        tags.get(ALIAS_TAG).map(String::as_str),
+        Some("alias/xray-cmk")
+    );
+    assert_eq!(tags.get("owner").map(String::as_str), Some("platform"));
+    assert_eq!(
+        t.steps[2].precondition,
+        Precondition::XrayEncryptionIs {
+            encryption_type: "NONE".into(),
+            key_id: None
+        }
+    );
+    assert_eq!(t.steps[0].because, "xray-default-encryption");
+}
+
+#[test]
+fn a_required_tag_without_a_value_is_planned_for_review() {
+    let t = planned_with(&none_config(), &policy("[tags]\nrequired = [\"owner\"]\n"));
+    let Action::CreateKey { tags, .. } = &t.steps[0].action else {
+        panic!("create first")
+    };
+    assert_eq!(tags.get("owner").map(String::as_str), Some("REVIEW"));
+}
+
+#[test]
+fn a_good_cmk_needs_nothing_and_a_disabled_or_aws_managed_one_is_replaced() {
+    let t = planned(&with_key(|_| {}));
+    assert!(t.steps.is_empty());
+    assert_eq!(t.note.as_deref(), Some("nothing to change"));
+    for edit in [
+        (|k: &mut KmsKey| k.key_state = Some(KeyState::Disabled)) as fn(&mut KmsKey),
+        |k: &mut KmsKey| k.key_manager = Some(KeyManager::Aws),
+    ] {
+        assert_eq!(kinds(&planned(&with_key(edit)))[0], "create_key");
+    }
+}
+
+#[test]
+fn a_cmk_without_rotation_gets_rotation_not_a_new_key() {
+    let t = planned(&with_key(|k| {
+        k.rotation = Observed::Known(Rotation {
+            enabled: false,
+            period_days: None,
+            next_rotation: None,
+        })
+    }));
+    assert_eq!(kinds(&t), ["enable_rotation"]);
+    assert_eq!(t.steps[0].because, "kms-rotation-disabled");
+}
+
+#[test]
+fn a_policy_missing_xray_access_gets_statements_merged_in() {
+    // No root delegation: only what the policy names may use the key, and XrayAdmin is not named.
+    let original = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Admins","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/KeyAdmin"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"Readers","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/TraceReader"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+    );
+    let t = planned_with(
+        &with_key(|k| k.policy = Observed::Known(original.clone())),
+        &policy(DEMO),
+    );
+    assert_eq!(kinds(&t), ["merge_key_policy", "verify"]);
+    let Action::MergeKeyPolicy { statements, .. } = &t.steps[0].action else {
+        panic!("merge")
+    };
+    let sids: Vec<&str> = statements
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
+    assert!(sids.contains(&"XRayConfigureGrant"), "{sids:?}");
+    assert!(!sids.contains(&key_policy::ROOT_SID), "{sids:?}");
+    assert_eq!(
+        t.steps[0].precondition,
+        Precondition::KeyPolicyIs {
+            key: KeyRef::Arn(KEY_ARN.into()),
+            sha256: sha256_hex(original.as_bytes()),
+        }
+    );
+}
+
+#[test]
+fn a_public_key_is_replaced_since_adding_cannot_fix_it() {
+    let t = planned(&with_key(|k| {
+        k.policy = Observed::Known(
+            r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}]}"#
+                .into(),
+        )
+    }));
+    assert_eq!(kinds(&t)[0], "create_key");
+    assert!(t.steps[0].because.contains("kms-key-policy-public"));
+}
+
+#[test]
+fn a_new_key_that_would_still_fail_is_not_planned() {
+    let org = policy("[keys]\napproved = [\"alias/approved-*\"]\nalias = \"alias/xray-cmk\"\n");
+    let t = planned_with(&none_config(), &org);
+    assert!(t.steps.is_empty());
+    let note = t.note.expect("note");
+    assert!(note.contains("xray-key-not-approved"), "{note}");
+}
+
+#[test]
+fn unreadable_targets_are_not_planned_and_say_why() {
+    let t = planned(&unreadable_config());
+    assert!(t.steps.is_empty());
+    assert!(t
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains("AccessDenied")));
+}
+
+#[test]
+fn a_sealed_plan_round_trips_and_refuses_edits_versions_and_garbage() {
+    let t = planned(&none_config());
+    let plan = Plan::sealed("0.1.0", "2026-12-01T00:00:00Z", CALLER, vec![t]);
+    let text = serde_json::to_string_pretty(&plan).expect("serialise");
+    assert_eq!(Plan::from_json(&text, "0.1.0"), Ok(plan.clone()));
+    assert!(text.contains(r#""type": "create_key""#), "{text}");
+
+    let edited = text.replace("xray-default-encryption", "something-else");
+    assert!(matches!(
+        Plan::from_json(&edited, "0.1.0"),
+        Err(PlanFileError::Edited { .. })
+    ));
+    let old = text.replace("\"schema_version\": 2", "\"schema_version\": 1");
+    let err = Plan::from_json(&old, "0.1.0").expect_err("old version");
+    assert!(matches!(err, PlanFileError::Version { .. }));
+    assert!(err.to_string().contains("schema_version 1"), "{err}");
+    assert!(matches!(
+        Plan::from_json("{not json", "0.1.0"),
+        Err(PlanFileError::Malformed(_))
+    ));
+    let extra = text.replacen('{', "{\"surprise\": 1,", 1);
+    assert!(matches!(
+        Plan::from_json(&extra, "0.1.0"),
+        Err(PlanFileError::Malformed(_))
+    ));
+}
