@@ -144,8 +144,11 @@ def test_policy_file(seeded, policy_text: str) -> None:
     acct = ids(data)
     assert tomllib.loads(policy_text) == {
         "rotation": {"max_period_days": 365},
-        "tags": {"required": ["owner", "data-classification"]},
-        "keys": {"approved": ["alias/xray-cmk-*"], "alias": "alias/xray-cmk"},
+        "tags": {
+            "required": ["owner", "data-classification"],
+            "values": {"owner": "platform-security", "data-classification": "confidential"},
+        },
+        "keys": {"approved": ["alias/xray-cmk-*"], "alias": "alias/xray-cmk-traces"},
         "access": {
             "key_admins": ["arn:aws:iam::{account}:role/KeyAdmin"],
             "xray_admins": ["arn:aws:iam::{account}:role/XrayAdmin"],

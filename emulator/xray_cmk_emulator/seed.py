@@ -72,7 +72,7 @@ POSTURE_DENIED = "access-denied"  # the auditing principal is denied in this reg
 POSTURE_DEFAULT = "default-none"  # never configured: Type NONE, Status ACTIVE
 
 APPROVED_ALIASES = ["alias/xray-cmk-*"]
-SUGGESTED_ALIAS = "alias/xray-cmk"
+SUGGESTED_ALIAS = "alias/xray-cmk-traces"  # matches APPROVED_ALIASES, as a remediated key must
 REQUIRED_TAGS = ["owner", "data-classification"]
 GOOD_TAGS = {"owner": "platform-security", "data-classification": "confidential"}
 UNTAGGED_TAGS = {"owner": ""}
@@ -255,11 +255,13 @@ max_period_days = {GOOD_ROTATION_DAYS}
 [tags]
 # Tags every X-Ray CMK must carry.
 required = {toml_list(REQUIRED_TAGS)}
+# The values remediation gives them.
+values = {{ {", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in GOOD_TAGS.items())} }}
 
 [keys]
 # Alias patterns of the CMKs approved for X-Ray.
 approved = {toml_list(APPROVED_ALIASES)}
-# Alias suggested when a region needs a CMK.
+# The alias remediation gives a new CMK (it must be approved, or the new key would fail).
 alias = "{SUGGESTED_ALIAS}"
 
 [access]

@@ -133,7 +133,7 @@ fn failed(account: &str, regions: Option<&[String]>, err: CollectionError) -> Ac
 
 /// The caller's own account uses the caller's credentials; any other is reached through
 /// `role_name`. The first AssumeRole happens here, so a denied role is one clear error.
-async fn account_clients(
+pub async fn account_clients(
     session: &Session,
     shared: &Shared,
     account: &str,

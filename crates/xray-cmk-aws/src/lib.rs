@@ -9,7 +9,9 @@ pub mod error;
 pub mod fanout;
 pub mod limits;
 pub mod org;
+pub mod remediate;
 pub mod session;
+pub mod verify;
 
 pub use collect::{collect_target, describe_key, scan, ClientSource, KeyCache};
 pub use error::{classify, SetupError};

@@ -35,9 +35,18 @@ pub enum Command {
     Audit(Box<AuditArgs>),
     /// Plan the changes that would make each target compliant. Reads only; nothing is changed.
     #[command(
-        after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. `apply` is still to come."
+        after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. Review it, then run `xray-cmk apply plan.json`."
     )]
     Plan(Box<PlanArgs>),
+    /// Apply a saved plan: check every precondition first, confirm, then change AWS target by
+    /// target (a target stops at its first failure; the others go on).
+    #[command(after_help = APPLY_HELP)]
+    Apply(Box<ApplyArgs>),
+    /// Prove X-Ray stores traces: write a marked segment and read it back, per account and region.
+    #[command(
+        after_help = "Exit codes: 0 every target verified, 1 some target failed (the message says why), 2 usage or configuration error."
+    )]
+    Verify(Box<VerifyArgs>),
     /// List the rules.
     Rules(RulesArgs),
     /// Print a rule's documentation: what it checks, why, how to fix, references.
@@ -53,11 +62,14 @@ pub enum Command {
 pub enum IamPolicyMode {
     /// Read-only: what `audit` calls, in the caller's account and in every audited account.
     Audit,
+    /// What `apply` and `verify` call besides: create and fix keys, switch X-Ray, write and read
+    /// a marked trace. Never key deletion or disabling.
+    Remediate,
 }
 
 #[derive(Debug, Args)]
 pub struct IamPolicyArgs {
-    /// Which commands the policy covers. (`remediate` comes with `apply`.)
+    /// Which commands the policy covers.
     #[arg(long, value_enum, default_value_t = IamPolicyMode::Audit)]
     pub mode: IamPolicyMode,
 }
@@ -181,6 +193,76 @@ pub struct PlanArgs {
     /// Also write the plan (JSON, versioned) to this file.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+}
+
+const APPLY_HELP: &str = "\
+Before anything changes, every step's precondition is checked against AWS: a plan that is stale
+(X-Ray or a key policy changed since), an alias taken by another key, or a read that is denied
+stops apply with exit code 2 and nothing changed. Steps already in place are skipped, so running
+apply again after a crash converges without duplicate keys or aliases.
+
+Exit codes:
+  0  every target in scope applied or already in place
+  1  some target failed: it stopped at that step, and the output says what state it was left in
+  2  usage error, or a plan that is edited, stale, from another version or malformed: nothing changed";
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file `xray-cmk plan --out` wrote.
+    pub plan: PathBuf,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Only these targets: ACCOUNT or ACCOUNT/REGION (repeatable, or comma separated).
+    #[arg(long, value_delimiter = ',', value_name = "ACCOUNT[/REGION]")]
+    pub only: Vec<xray_cmk_core::remediation::apply::Only>,
+    /// Also write the result (JSON) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Named profile from the AWS config/credentials files (like `aws --profile`).
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Home region for account-wide calls (STS). Default: the profile's, else us-east-1.
+    #[arg(long, value_parser = parse_region)]
+    pub region: Option<String>,
+    /// Role assumed in every account other than the caller's.
+    #[arg(long, default_value = "OrganizationAccountAccessRole")]
+    pub role_name: String,
+    /// External ID for AssumeRole, if the role's trust policy requires one.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// Targets applied at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Seconds to wait for X-Ray's encryption status to become ACTIVE.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub wait_timeout: u64,
+    /// Seconds to keep trying to read the verification trace back.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub verify_timeout: u64,
+    /// Attempts per AWS call, the first included.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+    /// No line per target on stderr as it finishes.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Write run statistics as JSON: elapsed time, HTTP requests by service, operations by IAM
+    /// action name (pre-flight included).
+    #[arg(long, value_name = "PATH")]
+    pub stats_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The same scope flags as `audit`.
+    #[command(flatten)]
+    pub scope: AuditArgs,
+    /// Only these targets: ACCOUNT or ACCOUNT/REGION (repeatable, or comma separated).
+    #[arg(long, value_delimiter = ',', value_name = "ACCOUNT[/REGION]")]
+    pub only: Vec<xray_cmk_core::remediation::apply::Only>,
+    /// Seconds to keep trying to read each trace back.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

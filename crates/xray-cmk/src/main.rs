@@ -1,5 +1,6 @@
 //! `xray-cmk`: audit and enforce customer managed KMS keys for AWS X-Ray.
 
+mod apply_cmd;
 mod audit;
 mod cli;
 mod exit;
@@ -28,6 +29,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Audit(args) => audit::run(*args, color),
         Command::Plan(args) => plan_cmd::run(*args),
+        Command::Apply(args) => apply_cmd::run(*args),
+        Command::Verify(args) => apply_cmd::run_verify(*args),
         Command::Rules(args) => rules_cmd::list(&args),
         Command::Explain(args) => rules_cmd::explain(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),

@@ -45,6 +45,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         policy: &policy,
         today,
         key_policy: &generate,
+        caller: &caller,
     };
     let mut targets = Vec::new();
     scan_accounts(&session, &shared, &accounts, &opts, |scan| {

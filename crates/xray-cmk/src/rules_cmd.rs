@@ -52,13 +52,24 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
 
 /// The least-privilege policy for `mode`, from the one list of actions the code calls.
 pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
-    let actions = match args.mode {
-        IamPolicyMode::Audit => xray_cmk_aws::limits::AUDIT_ACTIONS,
+    let (sid, actions): (&str, Vec<&str>) = match args.mode {
+        IamPolicyMode::Audit => ("XrayCmkAudit", xray_cmk_aws::limits::AUDIT_ACTIONS.to_vec()),
+        IamPolicyMode::Remediate => {
+            // Remediation plans from an audit first, so it needs both lists.
+            let mut all: Vec<&str> = xray_cmk_aws::limits::AUDIT_ACTIONS
+                .iter()
+                .chain(xray_cmk_aws::remediate::REMEDIATE_ACTIONS)
+                .copied()
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            ("XrayCmkRemediate", all)
+        }
     };
     let policy = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "XrayCmkAudit",
+            "Sid": sid,
             "Effect": "Allow",
             "Action": actions,
             "Resource": "*",

@@ -77,7 +77,7 @@ pub async fn describe_key(
     })
 }
 
-fn key_state(s: &SdkKeyState) -> KeyState {
+pub(crate) fn key_state(s: &SdkKeyState) -> KeyState {
     match s {
         SdkKeyState::Enabled => KeyState::Enabled,
         SdkKeyState::Disabled => KeyState::Disabled,

@@ -1,7 +1,7 @@
 //! Collection of one account's inventory: per region, the X-Ray encryption configuration, where
 //! spans go and the trails that cover it; then each distinct KMS key and each distinct trail once.
 
-mod kms;
+pub(crate) mod kms;
 mod trails;
 mod xray;
 

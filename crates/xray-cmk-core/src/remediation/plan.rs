@@ -264,6 +264,9 @@ pub struct PlanInput<'a> {
     pub today: Date,
     /// The generated key policy for a new key in (account, region).
     pub key_policy: &'a dyn Fn(&str, &str) -> Value,
+    /// Who plans (and is expected to apply): a key policy is merged only if this principal may
+    /// change it, else the key is replaced.
+    pub caller: &'a str,
 }
 
 /// Plans every target of `inventory`.
@@ -361,13 +364,6 @@ fn plan_target(
         note: None,
         unfixed: Vec::new(),
     };
-    let enc = match &t.encryption {
-        Observed::Known(e) => e,
-        Observed::Unknown(err) => {
-            out.note = Some(format!("not planned: {err}"));
-            return out;
-        }
-    };
     let failing = open_failures(findings, t);
     out.unfixed = failing
         .iter()
@@ -377,6 +373,13 @@ fn plan_target(
             message: f.message.clone(),
         })
         .collect();
+    let enc = match &t.encryption {
+        Observed::Known(e) => e,
+        Observed::Unknown(err) => {
+            out.note = Some(format!("not planned: {err}"));
+            return out;
+        }
+    };
     let to_fix: Vec<&Finding> = failing
         .into_iter()
         .filter(|f| FIXABLE_RULES.contains(&f.rule))
@@ -543,6 +546,10 @@ fn fix_in_place(
             return None;
         }
         let merged = merged_policy(text, &statements)?;
+        let current: Value = serde_json::from_str(text).ok()?;
+        if crate::remediation::apply::keeps_admin(&current, input.caller).is_err() {
+            return None;
+        }
         fixed.policy = Observed::Known(merged.to_string());
         steps.push(Step {
             action: Action::MergeKeyPolicy {

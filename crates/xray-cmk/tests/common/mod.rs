@@ -1,6 +1,9 @@
 //! Test support: a seeded local AWS emulator per test, and a `xray-cmk` command that can only
 //! reach it.
 
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

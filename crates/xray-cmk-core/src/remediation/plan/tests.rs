@@ -19,6 +19,7 @@ fn planned_with(inv: &Inventory, org: &OrgPolicy) -> TargetPlan {
         policy: org,
         today: today(),
         key_policy: &generate,
+        caller: CALLER,
     };
     plan_targets(inv, &input)
         .into_iter()
@@ -106,7 +107,7 @@ fn a_policy_missing_xray_access_gets_statements_merged_in() {
     // No root delegation: only what the policy names may use the key, and XrayAdmin is not named.
     let original = format!(
         r#"{{"Version":"2012-10-17","Statement":[
-        {{"Sid":"Admins","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/KeyAdmin"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"Admins","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/PlatformDeploy"}},"Action":"kms:*","Resource":"*"}},
         {{"Sid":"Readers","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/TraceReader"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
     );
     let t = planned_with(
@@ -130,6 +131,19 @@ fn a_policy_missing_xray_access_gets_statements_merged_in() {
             sha256: sha256_hex(original.as_bytes()),
         }
     );
+}
+
+#[test]
+fn a_policy_the_caller_cannot_change_means_a_new_key_not_a_merge() {
+    let locked = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Admins","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/KeyAdmin"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    let t = planned_with(
+        &with_key(|k| k.policy = Observed::Known(locked.clone())),
+        &policy(DEMO),
+    );
+    assert_eq!(kinds(&t)[0], "create_key");
 }
 
 #[test]

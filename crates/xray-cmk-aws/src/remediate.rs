@@ -1,0 +1,603 @@
+//! Applying a plan to AWS: for each step, read the current state, let the core decide
+//! ([`xray_cmk_core::remediation::apply`]), act only when it says run, and record the outcome.
+//!
+//! A target stops at its first failure; the others go on. Every step can run again after a crash
+//! without duplicating anything: created keys carry `managed-by=xray-cmk` and the alias they are
+//! for, so a key that lost its alias to a crash is found and adopted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
+use aws_sdk_xray::types::{EncryptionStatus, EncryptionType};
+use xray_cmk_core::remediation::apply::{
+    decide_create_key, decide_merge, decide_rotation, decide_tags, decide_xray, keeps_admin,
+    Create, Decision, KeySnapshot, Outcome, StepResult, TargetResult, XrayNow,
+};
+use xray_cmk_core::remediation::plan::{
+    Action, KeyRef, Precondition, Step, TargetPlan, ALIAS_TAG, MANAGED_BY_TAG,
+};
+use xray_cmk_core::{KeyManager, KeyState};
+
+use crate::collect::ClientSource;
+use crate::error::classify;
+use crate::verify::{verify, VerifyOptions};
+
+/// Every AWS action `apply` and `verify` may call besides the audit's, as IAM names them.
+/// `xray-cmk iam-policy --mode remediate` prints them; a test checks that apply calls only these.
+pub const REMEDIATE_ACTIONS: &[&str] = &[
+    "kms:CreateAlias",
+    "kms:CreateGrant",
+    "kms:CreateKey",
+    "kms:DescribeKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListKeys",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:TagResource",
+    "sts:AssumeRole",
+    "sts:GetCallerIdentity",
+    "xray:BatchGetTraces",
+    "xray:GetEncryptionConfig",
+    "xray:PutEncryptionConfig",
+    "xray:PutTraceSegments",
+];
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// The identity applying, to keep it able to administer keys it changes.
+    pub caller: String,
+    /// How long to wait for X-Ray's encryption status to become `ACTIVE`.
+    pub wait_timeout: Duration,
+    pub poll_interval: Duration,
+    pub verify: VerifyOptions,
+    /// Read and decide only: nothing is changed (the pre-flight check).
+    pub dry_run: bool,
+    /// Test hook: abort the process right after this point (`create_key:before_alias`, or an
+    /// action name such as `set_xray_encryption`), as a crash would.
+    pub crash_after: Option<String>,
+}
+
+fn crash_point(opts: &ApplyOptions, point: &str) {
+    if opts.crash_after.as_deref() == Some(point) {
+        eprintln!("xray-cmk: crashing on purpose after {point} (XRAY_CMK_TEST_CRASH_AFTER)");
+        std::process::abort();
+    }
+}
+
+/// What a step did: its outcome and what to say about it.
+type StepOutcome = Result<(Outcome, String), String>;
+
+fn denied_hint(message: String) -> String {
+    if message.contains("AccessDenied") {
+        format!(
+            "{message}. xray-cmk iam-policy --mode remediate prints the permissions apply needs"
+        )
+    } else {
+        message
+    }
+}
+
+macro_rules! call {
+    ($op:literal, $fut:expr) => {
+        $fut.await
+            .map_err(|e| denied_hint(classify($op, &e).to_string()))
+    };
+}
+
+/// The key `key_id` names (ARN, id or alias), or `None` when it does not exist.
+async fn snapshot(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    with_tags: bool,
+) -> Result<Option<KeySnapshot>, String> {
+    let described = kms.describe_key().key_id(key_id).send().await;
+    let meta = match described {
+        Ok(out) => match out.key_metadata {
+            Some(m) => m,
+            None => return Err(format!("kms:DescribeKey of {key_id}: no KeyMetadata")),
+        },
+        Err(e) => {
+            let err = classify("kms:DescribeKey", &e);
+            if err.code.as_deref() == Some("NotFoundException") {
+                return Ok(None);
+            }
+            return Err(denied_hint(err.to_string()));
+        }
+    };
+    let arn = meta.arn().unwrap_or(key_id).to_owned();
+    let manager = meta.key_manager().map(|m| match m.as_str() {
+        "AWS" => KeyManager::Aws,
+        "CUSTOMER" => KeyManager::Customer,
+        other => KeyManager::Other(other.to_owned()),
+    });
+    let tags = if with_tags && manager == Some(KeyManager::Customer) {
+        Some(list_tags(kms, &arn).await?)
+    } else {
+        None
+    };
+    Ok(Some(KeySnapshot {
+        state: meta.key_state().map(crate::collect::kms::key_state),
+        spec: meta.key_spec().map(|s| s.as_str().to_owned()),
+        manager,
+        tags,
+        arn,
+    }))
+}
+
+async fn list_tags(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut tags = BTreeMap::new();
+    let mut marker = None;
+    loop {
+        let out = call!(
+            "kms:ListResourceTags",
+            kms.list_resource_tags()
+                .key_id(key_id)
+                .set_marker(marker.take())
+                .send()
+        )?;
+        for t in out.tags() {
+            tags.insert(t.tag_key().to_owned(), t.tag_value().to_owned());
+        }
+        match out.next_marker {
+            Some(m) if out.truncated => marker = Some(m),
+            _ => return Ok(tags),
+        }
+    }
+}
+
+/// A key of ours, tagged for `alias`, enabled, that no alias names: what a crash between
+/// `CreateKey` and `CreateAlias` leaves behind.
+async fn find_orphan(
+    kms: &aws_sdk_kms::Client,
+    alias: &str,
+) -> Result<Option<KeySnapshot>, String> {
+    let mut aliased = BTreeSet::new();
+    let mut pages = kms.list_aliases().into_paginator().items().send();
+    while let Some(a) = pages.next().await {
+        let a = a.map_err(|e| denied_hint(classify("kms:ListAliases", &e).to_string()))?;
+        if let Some(id) = a.target_key_id() {
+            aliased.insert(id.to_owned());
+        }
+    }
+    let mut keys = kms.list_keys().into_paginator().items().send();
+    while let Some(k) = keys.next().await {
+        let k = k.map_err(|e| denied_hint(classify("kms:ListKeys", &e).to_string()))?;
+        let Some(id) = k.key_id() else { continue };
+        if aliased.contains(id) {
+            continue;
+        }
+        let tags = match list_tags(kms, id).await {
+            Ok(t) => t,
+            // AWS managed keys and keys we may not read are not ours.
+            Err(_) => continue,
+        };
+        let ours = tags.get(MANAGED_BY_TAG.0).map(String::as_str) == Some(MANAGED_BY_TAG.1)
+            && tags.get(ALIAS_TAG).map(String::as_str) == Some(alias);
+        if !ours {
+            continue;
+        }
+        if let Some(snap) = snapshot(kms, id, true).await? {
+            if snap.state == Some(KeyState::Enabled) {
+                return Ok(Some(snap));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Applies (or, with `dry_run`, checks) one target's steps in order, stopping at the first
+/// failure.
+pub async fn apply_target(
+    clients: &dyn ClientSource,
+    target: &TargetPlan,
+    opts: &ApplyOptions,
+) -> TargetResult {
+    let mut runner = Runner {
+        kms: clients.kms(&target.region),
+        xray: clients.xray(&target.region),
+        opts,
+        created_alias: None,
+    };
+    let mut results: Vec<StepResult> = Vec::new();
+    let mut failed = false;
+    for (i, step) in target.steps.iter().enumerate() {
+        // Verification proves a change did not stop traces; when this run changed nothing, a
+        // second apply stays a no-op (`xray-cmk verify` checks on demand).
+        let changes = results
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Done | Outcome::NotRun));
+        let (outcome, message) = if failed {
+            (Outcome::NotRun, "an earlier step failed".to_owned())
+        } else if matches!(step.action, Action::Verify) && !changes {
+            (
+                Outcome::Skipped,
+                "nothing changed in this run; `xray-cmk verify` checks again".to_owned(),
+            )
+        } else {
+            match runner.step(step).await {
+                Ok(done) => done,
+                Err(message) => {
+                    failed = true;
+                    (Outcome::Failed, message)
+                }
+            }
+        };
+        if outcome == Outcome::Done {
+            crash_point(opts, step.action.kind());
+        }
+        results.push(StepResult {
+            step: i + 1,
+            action: step.action.kind(),
+            outcome,
+            message,
+        });
+    }
+    TargetResult::from_steps(&target.account, &target.region, results)
+}
+
+struct Runner<'a> {
+    kms: aws_sdk_kms::Client,
+    xray: aws_sdk_xray::Client,
+    opts: &'a ApplyOptions,
+    /// In a dry run, the alias an earlier step would create: later steps may name it.
+    created_alias: Option<String>,
+}
+
+impl Runner<'_> {
+    fn decided<T>(&self, decision: Decision<T>) -> Result<Result<T, (Outcome, String)>, String> {
+        match decision {
+            Decision::Run(t) if self.opts.dry_run => {
+                let _ = t;
+                Ok(Err((Outcome::NotRun, "would run (dry run)".to_owned())))
+            }
+            Decision::Run(t) => Ok(Ok(t)),
+            Decision::Skip(why) => Ok(Err((Outcome::Skipped, why))),
+            Decision::Refuse(why) => Err(why),
+        }
+    }
+
+    /// The key a step names, as it is now. In a dry run, a key an earlier step would create is
+    /// `None`.
+    async fn key(&self, key: &KeyRef) -> Result<Option<KeySnapshot>, String> {
+        let found = snapshot(&self.kms, key.id(), true).await?;
+        match (&found, key) {
+            (None, KeyRef::Alias(a))
+                if self.opts.dry_run && self.created_alias.as_deref() == Some(a) =>
+            {
+                Ok(None)
+            }
+            (None, _) => Err(format!(
+                "precondition failed: key {} does not exist",
+                key.id()
+            )),
+            (Some(_), _) => Ok(found),
+        }
+    }
+
+    async fn step(&mut self, step: &Step) -> StepOutcome {
+        match &step.action {
+            Action::CreateKey {
+                alias,
+                description,
+                tags,
+                policy,
+            } => self.create_key(alias, description, tags, policy).await,
+            Action::EnableRotation { key, period_days } => self.rotation(key, *period_days).await,
+            Action::TagKey { key, tags } => self.tag(key, tags).await,
+            Action::MergeKeyPolicy { key, statements } => {
+                let Precondition::KeyPolicyIs { sha256, .. } = &step.precondition else {
+                    return Err(
+                        "malformed plan: merge_key_policy without a key_policy_is precondition"
+                            .into(),
+                    );
+                };
+                self.merge(key, statements, sha256).await
+            }
+            Action::SetXrayEncryption { key } => self.switch(key, &step.precondition).await,
+            Action::Verify => {
+                if self.opts.dry_run {
+                    return Ok((Outcome::NotRun, "would verify (dry run)".to_owned()));
+                }
+                verify(&self.xray, self.opts.verify)
+                    .await
+                    .map(|m| (Outcome::Done, m))
+            }
+        }
+    }
+
+    async fn create_key(
+        &mut self,
+        alias: &str,
+        description: &str,
+        tags: &BTreeMap<String, String>,
+        policy: &serde_json::Value,
+    ) -> StepOutcome {
+        let aliased = snapshot(&self.kms, alias, true).await?;
+        let orphan = match aliased {
+            None => find_orphan(&self.kms, alias).await?,
+            Some(_) => None,
+        };
+        let decision = decide_create_key(alias, aliased.as_ref(), orphan.as_ref(), tags);
+        if let Decision::Run(Create::New) = &decision {
+            keeps_admin(policy, &self.opts.caller)?;
+        }
+        if matches!(decision, Decision::Run(_)) && self.opts.dry_run {
+            self.created_alias = Some(alias.to_owned());
+        }
+        let how = match self.decided(decision)? {
+            Ok(how) => how,
+            Err(done) => return Ok(done),
+        };
+        let adopted = matches!(how, Create::Adopt(_));
+        let arn = match how {
+            Create::Adopt(arn) => arn,
+            Create::New => {
+                let created = call!(
+                    "kms:CreateKey",
+                    self.kms
+                        .create_key()
+                        .key_spec(KeySpec::SymmetricDefault)
+                        .key_usage(KeyUsageType::EncryptDecrypt)
+                        .description(description)
+                        .policy(policy.to_string())
+                        .set_tags(Some(
+                            tags.iter()
+                                .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
+                                .collect::<Result<Vec<_>, _>>()
+                                .map_err(|e| format!("tag: {e}"))?
+                        ))
+                        .send()
+                )?;
+                let arn = created
+                    .key_metadata()
+                    .and_then(|m| m.arn())
+                    .ok_or("kms:CreateKey returned no key ARN")?
+                    .to_owned();
+                crash_point(self.opts, "create_key:before_alias");
+                arn
+            }
+        };
+        call!(
+            "kms:CreateAlias",
+            self.kms
+                .create_alias()
+                .alias_name(alias)
+                .target_key_id(&arn)
+                .send()
+        )
+        .map_err(|e| {
+            format!("{e}. The key {arn} exists without its alias; run apply again to adopt it")
+        })?;
+        Ok((
+            Outcome::Done,
+            if adopted {
+                format!("adopted {arn}, left without its alias by an interrupted run, as {alias}")
+            } else {
+                format!("created {alias} -> {arn}")
+            },
+        ))
+    }
+
+    async fn rotation(&mut self, key: &KeyRef, period_days: u32) -> StepOutcome {
+        let Some(snap) = self.key(key).await? else {
+            return Ok((
+                Outcome::NotRun,
+                "would run on the new key (dry run)".to_owned(),
+            ));
+        };
+        let status = call!(
+            "kms:GetKeyRotationStatus",
+            self.kms.get_key_rotation_status().key_id(&snap.arn).send()
+        )?;
+        let period = status
+            .rotation_period_in_days()
+            .and_then(|d| u32::try_from(d).ok());
+        let decision = decide_rotation(&snap, status.key_rotation_enabled, period, period_days);
+        if let Err(done) = self.decided(decision)? {
+            return Ok(done);
+        }
+        call!(
+            "kms:EnableKeyRotation",
+            self.kms
+                .enable_key_rotation()
+                .key_id(&snap.arn)
+                .rotation_period_in_days(i32::try_from(period_days).unwrap_or(365))
+                .send()
+        )?;
+        Ok((
+            Outcome::Done,
+            format!("rotation on every {period_days} days for {}", snap.arn),
+        ))
+    }
+
+    async fn tag(&mut self, key: &KeyRef, tags: &BTreeMap<String, String>) -> StepOutcome {
+        let Some(snap) = self.key(key).await? else {
+            return Ok((
+                Outcome::NotRun,
+                "would run on the new key (dry run)".to_owned(),
+            ));
+        };
+        let have = snap.tags.clone().unwrap_or_default();
+        let missing = match self.decided(decide_tags(&snap, &have, tags))? {
+            Ok(m) => m,
+            Err(done) => return Ok(done),
+        };
+        let sdk_tags = missing
+            .iter()
+            .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("tag: {e}"))?;
+        call!(
+            "kms:TagResource",
+            self.kms
+                .tag_resource()
+                .key_id(&snap.arn)
+                .set_tags(Some(sdk_tags))
+                .send()
+        )?;
+        Ok((
+            Outcome::Done,
+            format!(
+                "tagged {} with {}",
+                snap.arn,
+                missing.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ))
+    }
+
+    async fn merge(
+        &mut self,
+        key: &KeyRef,
+        statements: &[serde_json::Value],
+        sha256: &str,
+    ) -> StepOutcome {
+        let Some(snap) = self.key(key).await? else {
+            return Err(format!(
+                "precondition failed: key {} does not exist",
+                key.id()
+            ));
+        };
+        let current = call!(
+            "kms:GetKeyPolicy",
+            self.kms
+                .get_key_policy()
+                .key_id(&snap.arn)
+                .policy_name("default")
+                .send()
+        )?
+        .policy
+        .unwrap_or_default();
+        let decision = decide_merge(&snap, &current, statements, sha256, &self.opts.caller);
+        let merged = match self.decided(decision)? {
+            Ok(m) => m,
+            Err(done) => return Ok(done),
+        };
+        // KMS's own lockout safety check stays on (BypassPolicyLockoutSafetyCheck is never set).
+        call!(
+            "kms:PutKeyPolicy",
+            self.kms
+                .put_key_policy()
+                .key_id(&snap.arn)
+                .policy_name("default")
+                .policy(merged.to_string())
+                .send()
+        )?;
+        Ok((
+            Outcome::Done,
+            format!(
+                "added {} statement(s) to the key policy of {}",
+                statements.len(),
+                snap.arn
+            ),
+        ))
+    }
+
+    async fn xray_now(&self) -> Result<(XrayNow, Option<String>), String> {
+        let out = call!(
+            "xray:GetEncryptionConfig",
+            self.xray.get_encryption_config().send()
+        )?;
+        let cfg = out.encryption_config();
+        Ok((
+            XrayNow {
+                encryption_type: cfg
+                    .and_then(|c| c.r#type())
+                    .map_or_else(|| "NONE".to_owned(), |t| t.as_str().to_owned()),
+                key_id: cfg.and_then(|c| c.key_id()).map(str::to_owned),
+            },
+            cfg.and_then(|c| c.status()).map(|s| s.as_str().to_owned()),
+        ))
+    }
+
+    async fn switch(&mut self, key: &KeyRef, planned_from: &Precondition) -> StepOutcome {
+        let (now, _) = self.xray_now().await?;
+        let Some(snap) = self.key(key).await? else {
+            // Dry run, key still to be created: only staleness can be checked now.
+            if let Precondition::XrayEncryptionIs {
+                encryption_type,
+                key_id,
+            } = planned_from
+            {
+                if *encryption_type != now.encryption_type || *key_id != now.key_id {
+                    return Err(format!(
+                        "precondition failed: X-Ray is now {}{}, not {encryption_type} as planned; plan again",
+                        now.encryption_type,
+                        now.key_id.as_deref().map(|k| format!(" with {k}")).unwrap_or_default()
+                    ));
+                }
+            }
+            return Ok((
+                Outcome::NotRun,
+                "would switch to the new key (dry run)".to_owned(),
+            ));
+        };
+        let already = match self.decided(decide_xray(&now, planned_from, &snap))? {
+            Ok(()) => false,
+            Err((Outcome::Skipped, _)) => true,
+            Err(done) => return Ok(done),
+        };
+        if !already {
+            call!(
+                "xray:PutEncryptionConfig",
+                self.xray
+                    .put_encryption_config()
+                    .r#type(EncryptionType::Kms)
+                    .key_id(&snap.arn)
+                    .send()
+            )?;
+        }
+        let waited = self.wait_active(&snap.arn).await?;
+        Ok(if already {
+            (
+                Outcome::Skipped,
+                format!("X-Ray already uses {}; status ACTIVE", snap.arn),
+            )
+        } else {
+            (
+                Outcome::Done,
+                format!(
+                    "X-Ray encrypts with {}; ACTIVE after {waited:.1} s",
+                    snap.arn
+                ),
+            )
+        })
+    }
+
+    async fn wait_active(&self, arn: &str) -> Result<f64, String> {
+        let started = Instant::now();
+        loop {
+            let (now, status) = self.xray_now().await?;
+            if now.key_id.as_deref() != Some(arn) {
+                return Err(format!(
+                    "X-Ray's encryption changed under us while waiting: now {} {}",
+                    now.encryption_type,
+                    now.key_id.unwrap_or_default()
+                ));
+            }
+            if status.as_deref() == Some(EncryptionStatus::Active.as_str()) {
+                return Ok(started.elapsed().as_secs_f64());
+            }
+            if started.elapsed() >= self.opts.wait_timeout {
+                return Err(format!(
+                    "X-Ray accepted {arn} but its status is still {} after {} s; it is set, run apply again to wait and verify",
+                    status.unwrap_or_else(|| "unknown".into()),
+                    self.opts.wait_timeout.as_secs()
+                ));
+            }
+            tokio::time::sleep(self.opts.poll_interval).await;
+        }
+    }
+}
+
+/// The account and region of every target of the plan that has steps, in plan order.
+pub fn targets_with_steps(targets: &[TargetPlan]) -> impl Iterator<Item = &TargetPlan> {
+    targets.iter().filter(|t| !t.steps.is_empty())
+}

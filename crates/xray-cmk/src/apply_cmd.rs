@@ -1,0 +1,400 @@
+//! `xray-cmk apply PLAN` and `xray-cmk verify`.
+//!
+//! `apply` reads a sealed plan, checks every step's precondition against AWS first (a dry run:
+//! a stale plan, a taken alias or a missing permission stops it before anything changes), asks
+//! for confirmation, then applies target by target: a target stops at its first failure, the
+//! others go on, and the result says what state each target was left in.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use futures::stream::{self, StreamExt};
+use xray_cmk_aws::clients::{AccountClients, Shared};
+use xray_cmk_aws::fanout::{account_clients, ScanOptions};
+use xray_cmk_aws::remediate::{apply_target, ApplyOptions};
+use xray_cmk_aws::verify::{verify, VerifyOptions};
+use xray_cmk_aws::{enabled_regions, RetryMode, SessionOptions};
+use xray_cmk_core::remediation::apply::{
+    in_scope, ApplyResult, ApplySummary, Outcome, TargetResult, TargetStatus, RESULT_SCHEMA_VERSION,
+};
+use xray_cmk_core::remediation::plan::{Plan, TargetPlan};
+use xray_cmk_core::{CollectionError, Needs};
+
+use crate::audit::{now, prepare, Prepared};
+use crate::cli::{ApplyArgs, VerifyArgs};
+use crate::exit::Exit;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Test hook: where to crash on purpose (see `ApplyOptions::crash_after`).
+const CRASH_ENV: &str = "XRAY_CMK_TEST_CRASH_AFTER";
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn run(args: ApplyArgs) -> Result<Exit> {
+    runtime()?.block_on(apply(args))
+}
+
+pub fn run_verify(args: VerifyArgs) -> Result<Exit> {
+    runtime()?.block_on(verify_all(args))
+}
+
+fn scan_options(role_name: &str, external_id: Option<&str>, session_name: &str) -> ScanOptions {
+    ScanOptions {
+        role_name: role_name.to_owned(),
+        external_id: external_id.map(str::to_owned),
+        session_name: session_name.to_owned(),
+        regions: None,
+        account_concurrency: 1,
+        region_concurrency: 1,
+        needs: Needs::default(),
+    }
+}
+
+async fn apply(args: ApplyArgs) -> Result<Exit> {
+    let text = std::fs::read_to_string(&args.plan)
+        .with_context(|| format!("reading {}", args.plan.display()))?;
+    let plan =
+        Plan::from_json(&text, VERSION).map_err(|e| anyhow!("{}: {e}", args.plan.display()))?;
+    let targets: Vec<&TargetPlan> = plan
+        .targets
+        .iter()
+        .filter(|t| !t.steps.is_empty() && in_scope(&args.only, &t.account, &t.region))
+        .collect();
+    if targets.is_empty() {
+        println!("nothing to apply: the plan has no steps in scope");
+        return Ok(Exit::Clean);
+    }
+
+    let shared = Shared::new(usize::from(args.concurrency).max(4));
+    let session = xray_cmk_aws::load(
+        &SessionOptions {
+            profile: args.profile.clone(),
+            region: args.region.clone(),
+            max_attempts: Some(args.max_attempts),
+            retry_mode: RetryMode::Standard,
+        },
+        &shared,
+    )
+    .await?;
+    let (started_at, _) = now()?;
+    let started = std::time::Instant::now();
+    let opts = scan_options(
+        &args.role_name,
+        args.external_id.as_deref(),
+        "xray-cmk-apply",
+    );
+    let mut clients: BTreeMap<String, Result<AccountClients, CollectionError>> = BTreeMap::new();
+    for t in &targets {
+        if !clients.contains_key(&t.account) {
+            let c = account_clients(&session, &shared, &t.account, &opts).await;
+            clients.insert(t.account.clone(), c);
+        }
+    }
+    let mut apply_opts = ApplyOptions {
+        caller: session.identity.arn.clone(),
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        poll_interval: Duration::from_secs(1),
+        verify: VerifyOptions {
+            timeout: Duration::from_secs(args.verify_timeout),
+            ..VerifyOptions::default()
+        },
+        dry_run: true,
+        crash_after: std::env::var(CRASH_ENV).ok().filter(|v| !v.is_empty()),
+    };
+
+    // Pre-flight: every precondition checked before anything changes.
+    let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
+    let problems: Vec<String> = checked
+        .iter()
+        .flat_map(|t| {
+            t.steps
+                .iter()
+                .filter(|s| s.outcome == Outcome::Failed)
+                .map(move |s| {
+                    format!(
+                        "{} {} step {} ({}): {}",
+                        t.account, t.region, s.step, s.action, s.message
+                    )
+                })
+        })
+        .collect();
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        bail!(
+            "{} problem{} found before applying; nothing was changed",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+    }
+    let to_change: usize = checked
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter(|s| s.outcome == Outcome::NotRun)
+        .count();
+    if to_change == 0 {
+        println!(
+            "nothing to change: every step of the {} target(s) in scope is already in place",
+            targets.len()
+        );
+        write_stats(args.stats_out.as_deref(), &shared, started)?;
+        return Ok(Exit::Clean);
+    }
+    eprint!("{}", preview(&checked));
+    if !args.yes && !confirm(to_change, targets.len())? {
+        eprintln!("not applied: nothing was changed");
+        return Ok(Exit::Config);
+    }
+
+    apply_opts.dry_run = false;
+    let results = run_targets(&targets, &clients, &apply_opts, args.concurrency, |t| {
+        if !args.quiet {
+            eprintln!(
+                "{} {}: {} · {}",
+                t.account,
+                t.region,
+                status_word(t.status),
+                t.state
+            );
+        }
+    })
+    .await;
+    let (finished_at, _) = now()?;
+    let summary = ApplySummary::of(&results);
+    let document = ApplyResult {
+        schema_version: RESULT_SCHEMA_VERSION,
+        tool_version: VERSION.to_owned(),
+        plan_digest: plan.digest.clone(),
+        caller: session.identity.arn.clone(),
+        started_at,
+        finished_at,
+        targets: results,
+        summary,
+    };
+    if let Some(path) = &args.out {
+        std::fs::write(
+            path,
+            format!("{}\n", serde_json::to_string_pretty(&document)?),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    print!("{}", render_result(&document));
+    write_stats(args.stats_out.as_deref(), &shared, started)?;
+    Ok(if summary.failed > 0 {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
+fn write_stats(
+    path: Option<&std::path::Path>,
+    shared: &Shared,
+    started: std::time::Instant,
+) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let stats = serde_json::json!({
+        "elapsed_seconds": started.elapsed().as_secs_f64(),
+        "api_calls": shared.limits.calls(),
+        "operations": shared.limits.operations.snapshot(),
+    });
+    std::fs::write(path, format!("{stats:#}\n"))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Applies (or checks) the targets, `concurrency` at a time; results in plan order.
+async fn run_targets(
+    targets: &[&TargetPlan],
+    clients: &BTreeMap<String, Result<AccountClients, CollectionError>>,
+    opts: &ApplyOptions,
+    concurrency: u16,
+    on_done: impl Fn(&TargetResult),
+) -> Vec<TargetResult> {
+    let mut results: Vec<(usize, TargetResult)> = stream::iter(targets.iter().enumerate())
+        .map(|(i, t)| async move {
+            let result = match clients.get(&t.account) {
+                Some(Ok(c)) => apply_target(c, t, opts).await,
+                Some(Err(err)) => unreachable_account(t, &err.to_string()),
+                None => unreachable_account(t, "no clients"),
+            };
+            (i, result)
+        })
+        .buffer_unordered(usize::from(concurrency).max(1))
+        .inspect(|(_, r)| on_done(r))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Every step of a target whose account cannot be reached: the first failed, the rest not run.
+fn unreachable_account(t: &TargetPlan, why: &str) -> TargetResult {
+    let steps = t
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| xray_cmk_core::remediation::apply::StepResult {
+            step: i + 1,
+            action: s.action.kind(),
+            outcome: if i == 0 {
+                Outcome::Failed
+            } else {
+                Outcome::NotRun
+            },
+            message: if i == 0 {
+                format!("account not reachable: {why}")
+            } else {
+                "an earlier step failed".to_owned()
+            },
+        })
+        .collect();
+    TargetResult::from_steps(&t.account, &t.region, steps)
+}
+
+fn preview(checked: &[TargetResult]) -> String {
+    let mut out = String::from("apply will:\n");
+    for t in checked {
+        let _ = writeln!(out, "  {} {}", t.account, t.region);
+        for s in &t.steps {
+            let what = match s.outcome {
+                Outcome::Skipped => format!("skip, already in place: {}", s.message),
+                _ => "run".to_owned(),
+            };
+            let _ = writeln!(out, "    {}. {} · {what}", s.step, s.action);
+        }
+    }
+    out
+}
+
+fn confirm(steps: usize, targets: usize) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to apply without --yes: standard input is not a terminal, so nobody can confirm; nothing was changed");
+    }
+    eprint!("Apply {steps} step(s) to {targets} target(s)? Type `yes` to go on: ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+fn status_word(s: TargetStatus) -> &'static str {
+    match s {
+        TargetStatus::Applied => "applied",
+        TargetStatus::Unchanged => "unchanged",
+        TargetStatus::Failed => "FAILED",
+    }
+}
+
+fn render_result(r: &ApplyResult) -> String {
+    let mut out = String::new();
+    for t in &r.targets {
+        let _ = writeln!(out, "{} {}  {}", t.account, t.region, status_word(t.status));
+        for s in &t.steps {
+            let word = match s.outcome {
+                Outcome::Done => "done",
+                Outcome::Skipped => "skipped",
+                Outcome::Failed => "FAILED",
+                Outcome::NotRun => "not run",
+            };
+            let _ = writeln!(
+                out,
+                "  {}. {:<20} {:<8} {}",
+                s.step, s.action, word, s.message
+            );
+        }
+        if t.status == TargetStatus::Failed {
+            let _ = writeln!(out, "  left in this state: {}", t.state);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} applied · {} unchanged · {} failed",
+        r.summary.applied, r.summary.unchanged, r.summary.failed
+    );
+    out
+}
+
+async fn verify_all(args: VerifyArgs) -> Result<Exit> {
+    let Prepared {
+        session,
+        shared,
+        accounts,
+        mut opts,
+        ..
+    } = prepare(&args.scope, Needs::default()).await?;
+    opts.session_name = "xray-cmk-verify".to_owned();
+    let verify_opts = VerifyOptions {
+        timeout: Duration::from_secs(args.timeout),
+        ..VerifyOptions::default()
+    };
+    let mut rows: Vec<(String, String, Result<String, String>)> = Vec::new();
+    for account in &accounts {
+        if !args.only.is_empty() && !args.only.iter().any(|o| &o.account == account) {
+            continue;
+        }
+        let clients = match account_clients(&session, &shared, account, &opts).await {
+            Ok(c) => c,
+            Err(err) => {
+                rows.push((account.clone(), "*".into(), Err(err.to_string())));
+                continue;
+            }
+        };
+        let regions = match &opts.regions {
+            Some(r) => r.clone(),
+            None => match enabled_regions(&clients.account()).await {
+                Ok(r) => r,
+                Err(err) => {
+                    rows.push((account.clone(), "*".into(), Err(err.to_string())));
+                    continue;
+                }
+            },
+        };
+        let regions: Vec<String> = regions
+            .into_iter()
+            .filter(|r| in_scope(&args.only, account, r))
+            .collect();
+        let clients = &clients;
+        let done: Vec<(String, Result<String, String>)> = stream::iter(regions)
+            .map(|region| async move {
+                let xray = xray_cmk_aws::ClientSource::xray(clients, &region);
+                let r = verify(&xray, verify_opts).await;
+                (region, r)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        rows.extend(done.into_iter().map(|(r, res)| (account.clone(), r, res)));
+    }
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut out = String::new();
+    let failed = rows.iter().filter(|r| r.2.is_err()).count();
+    for (account, region, res) in &rows {
+        let (word, msg) = match res {
+            Ok(m) => ("ok", m.as_str()),
+            Err(m) => ("FAILED", m.as_str()),
+        };
+        let _ = writeln!(out, "{account} {region:<15} {word:<7} {msg}");
+    }
+    let _ = writeln!(
+        out,
+        "\n{} verified · {} ok · {failed} failed",
+        rows.len(),
+        rows.len() - failed
+    );
+    print!("{out}");
+    Ok(if failed > 0 {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}

@@ -1,0 +1,563 @@
+//! End-to-end remediation against a freshly seeded emulator: plan, apply, audit, verify, a second
+//! apply, crashes between steps, and every kind of bad input.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use common::{run, Emulator, Run};
+use serde_json::Value;
+
+const MGMT: &str = "123456789012";
+const ALIAS: &str = "alias/xray-cmk-traces";
+
+fn json_file(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// `xray-cmk plan` with the demo policy and `scope`, saved to `plan.json` in the emulator's dir.
+fn plan(emu: &Emulator, scope: &[&str]) -> (PathBuf, Value) {
+    let out = emu.dir.path().join("plan.json");
+    let r = run(emu
+        .xray_cmk()
+        .args(["plan", "--quiet", "--policy"])
+        .arg(emu.policy())
+        .args(scope)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = json_file(&out);
+    (out, v)
+}
+
+fn apply(emu: &Emulator, plan: &Path, extra: &[&str]) -> Run {
+    run(emu
+        .xray_cmk()
+        .args(["apply", "--yes", "--quiet"])
+        .arg(plan)
+        .args(extra))
+}
+
+fn audit(emu: &Emulator, scope: &[&str]) -> Value {
+    let r = run(emu
+        .xray_cmk()
+        .args(["audit", "--quiet", "--format", "json", "--policy"])
+        .arg(emu.policy())
+        .args(scope));
+    assert!(matches!(r.code, 0 | 1 | 3), "{}", r.stderr);
+    serde_json::from_str(&r.stdout).expect("audit json")
+}
+
+/// Open failures by (account, region).
+fn failing(report: &Value) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for r in report["results"].as_array().expect("results") {
+        if r["status"] == "fail" && r["suppressed"] != true {
+            out.entry((
+                r["account"].as_str().expect("account").to_owned(),
+                r["region"].as_str().expect("region").to_owned(),
+            ))
+            .or_default()
+            .insert(r["rule"].as_str().expect("rule").to_owned());
+        }
+    }
+    out
+}
+
+/// How many keys tagged as xray-cmk's, and how many aliases named `ALIAS`, each (account, region)
+/// has; read with boto3 as the seed's admin (member accounts through their access role).
+fn our_keys(emu: &Emulator, targets: &[(String, String)]) -> BTreeMap<String, (u32, u32)> {
+    let out = emu.dir.path().join("keys.json");
+    let list: Vec<String> = targets.iter().map(|(a, r)| format!("{a}/{r}")).collect();
+    emu.python(&format!(
+        r#"
+import boto3, json
+out = {{}}
+for target in {targets:?}:
+    account, region = target.split("/")
+    session = boto3.Session()
+    if account != "{MGMT}":
+        c = session.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{{account}}:role/OrganizationAccountAccessRole",
+            RoleSessionName="check")["Credentials"]
+        session = boto3.Session(aws_access_key_id=c["AccessKeyId"],
+            aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    kms = session.client("kms", region_name=region)
+    ours = 0
+    for k in kms.list_keys()["Keys"]:
+        tags = {{t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]}}
+        if tags.get("managed-by") == "xray-cmk":
+            ours += 1
+    aliases = sum(1 for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "{ALIAS}")
+    out[target] = [ours, aliases]
+json.dump(out, open("{path}", "w"))
+"#,
+        targets = list,
+        path = out.display()
+    ));
+    let v = json_file(&out);
+    v.as_object()
+        .expect("object")
+        .iter()
+        .map(|(k, v)| {
+            let n = |i: usize| u32::try_from(v[i].as_u64().expect("count")).expect("small");
+            (k.clone(), (n(0), n(1)))
+        })
+        .collect()
+}
+
+fn planned_targets(plan: &Value) -> Vec<(String, String, Vec<String>)> {
+    plan["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| {
+            (
+                t["account"].as_str().expect("account").to_owned(),
+                t["region"].as_str().expect("region").to_owned(),
+                t["steps"]
+                    .as_array()
+                    .expect("steps")
+                    .iter()
+                    .map(|s| s["action"]["type"].as_str().expect("type").to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn plan_apply_audit_converges_then_verify_passes_and_a_second_apply_is_a_noop() {
+    let emu = Emulator::seeded();
+    let (plan_path, plan) = plan(&emu, &["--org"]);
+    assert_eq!(plan["schema_version"], 2);
+    let before = failing(&audit(&emu, &["--org"]));
+
+    let result_path = emu.dir.path().join("result.json");
+    let stats = emu.dir.path().join("stats.json");
+    let r = apply(
+        &emu,
+        &plan_path,
+        &[
+            "--out",
+            result_path.to_str().expect("path"),
+            "--stats-out",
+            stats.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let result = json_file(&result_path);
+    assert_eq!(result["schema_version"], 1);
+    assert_eq!(result["plan_digest"], plan["digest"]);
+    assert_eq!(result["summary"]["failed"], 0, "{}", r.stdout);
+    let with_steps: Vec<_> = planned_targets(&plan)
+        .into_iter()
+        .filter(|t| !t.2.is_empty())
+        .collect();
+    assert_eq!(
+        result["summary"]["applied"].as_u64(),
+        Some(with_steps.len() as u64)
+    );
+    // Every step ran, and every verification read its trace back.
+    for t in result["targets"].as_array().expect("targets") {
+        for s in t["steps"].as_array().expect("steps") {
+            assert_eq!(s["outcome"], "done", "{t}");
+        }
+    }
+
+    // Afterwards, each target fails at most the rules the plan said it leaves for a person.
+    let after = failing(&audit(&emu, &["--org"]));
+    let mut fixed = 0;
+    for t in plan["targets"].as_array().expect("targets") {
+        let key = (
+            t["account"].as_str().expect("a").to_owned(),
+            t["region"].as_str().expect("r").to_owned(),
+        );
+        let left: BTreeSet<String> = t["unfixed"]
+            .as_array()
+            .map(|u| {
+                u.iter()
+                    .map(|x| x["rule"].as_str().expect("rule").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let now = after.get(&key).cloned().unwrap_or_default();
+        assert!(
+            now.is_subset(&left),
+            "{key:?}: still failing {now:?}, plan left {left:?}"
+        );
+        if before.get(&key).is_some_and(|b| !b.is_subset(&left)) {
+            fixed += 1;
+        }
+    }
+    assert_eq!(
+        fixed,
+        with_steps.len(),
+        "every planned target was failing a fixable rule"
+    );
+    // The seeded postures: replaced, fixed in place, merged.
+    let mgmt: BTreeMap<String, Vec<String>> = planned_targets(&plan)
+        .into_iter()
+        .filter(|t| t.0 == MGMT)
+        .map(|t| (t.1, t.2))
+        .collect();
+    assert_eq!(mgmt["eu-west-1"], ["enable_rotation"]);
+    assert_eq!(mgmt["ap-northeast-1"], ["enable_rotation"]);
+    assert_eq!(mgmt["ap-south-1"], ["tag_key"]);
+    assert_eq!(mgmt["eu-west-2"], ["merge_key_policy", "verify"]);
+    for replaced in [
+        "us-east-2",
+        "us-west-2",
+        "eu-central-1",
+        "ca-central-1",
+        "ap-northeast-2",
+        "sa-east-1",
+        "eu-west-3",
+    ] {
+        assert_eq!(mgmt[replaced][0], "create_key", "{replaced}");
+    }
+
+    // One key and one alias per target that needed a key.
+    let created: Vec<(String, String)> = with_steps
+        .iter()
+        .filter(|t| t.2.first().map(String::as_str) == Some("create_key"))
+        .map(|t| (t.0.clone(), t.1.clone()))
+        .collect();
+    let keys = our_keys(&emu, &created);
+    assert!(keys.values().all(|c| *c == (1, 1)), "{keys:?}");
+
+    // verify: everywhere the admin can reach, traces are written and read back.
+    let seed = emu.seed();
+    let legacy = seed["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["assumable"] == false)
+        .expect("legacy")["account_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = run(emu
+        .xray_cmk()
+        .args(["verify", "--org", "--quiet", "--timeout", "10", "--policy"])
+        .arg(emu.policy()));
+    let failed: Vec<&str> = r.stdout.lines().filter(|l| l.contains("FAILED")).collect();
+    for line in &failed {
+        assert!(
+            line.starts_with(&legacy) || line.contains("explicit deny"),
+            "only the unassumable account and the denied region may fail: {line}"
+        );
+    }
+    assert_eq!(failed.len(), 2, "{}", r.stdout);
+    assert_eq!(r.code, 1);
+
+    // A second apply changes nothing and says so.
+    let r = apply(&emu, &plan_path, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("nothing to change"), "{}", r.stdout);
+    assert_eq!(our_keys(&emu, &created), keys);
+    assert_eq!(failing(&audit(&emu, &["--org"])), after);
+
+    // The calls apply and verify made are the ones `iam-policy --mode remediate` lists.
+    let stats = json_file(&stats);
+    let called: BTreeSet<String> = stats["operations"]
+        .as_object()
+        .expect("ops")
+        .keys()
+        .cloned()
+        .collect();
+    let listed = run(emu.xray_cmk().args(["iam-policy", "--mode", "remediate"]));
+    let listed: Value = serde_json::from_str(&listed.stdout).expect("policy");
+    let listed: BTreeSet<String> = listed["Statement"][0]["Action"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a.as_str().expect("action").to_owned())
+        .collect();
+    assert!(
+        called.is_subset(&listed),
+        "called but not listed: {:?}",
+        called.difference(&listed)
+    );
+    for action in [
+        "kms:CreateKey",
+        "kms:CreateAlias",
+        "kms:PutKeyPolicy",
+        "kms:TagResource",
+        "kms:EnableKeyRotation",
+        "xray:PutEncryptionConfig",
+        "xray:PutTraceSegments",
+        "xray:BatchGetTraces",
+    ] {
+        assert!(
+            called.contains(action),
+            "{action} was not called: {called:?}"
+        );
+    }
+    assert!(!listed
+        .iter()
+        .any(|a| a.contains("Delete") || a.contains("Disable")));
+}
+
+fn single_target(emu: &Emulator) -> (PathBuf, Value) {
+    plan(emu, &["--accounts", MGMT, "--regions", "us-east-2"])
+}
+
+fn us_east_2() -> Vec<(String, String)> {
+    vec![(MGMT.to_owned(), "us-east-2".to_owned())]
+}
+
+#[test]
+fn a_crash_between_steps_converges_on_rerun_without_duplicates() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = single_target(&emu);
+
+    // Killed after CreateKey, before CreateAlias: the worst place.
+    let out = emu
+        .xray_cmk()
+        .args(["apply", "--yes", "--quiet"])
+        .arg(&plan_path)
+        .env("XRAY_CMK_TEST_CRASH_AFTER", "create_key:before_alias")
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success(),
+        "the crash hook must stop the process"
+    );
+    assert_eq!(
+        our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
+        (1, 0)
+    );
+
+    // Killed again after the X-Ray switch, before verification.
+    let out = emu
+        .xray_cmk()
+        .args(["apply", "--yes", "--quiet"])
+        .arg(&plan_path)
+        .env("XRAY_CMK_TEST_CRASH_AFTER", "set_xray_encryption")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert_eq!(
+        our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
+        (1, 1)
+    );
+
+    // The third run finds everything in place: nothing created twice.
+    let r = apply(&emu, &plan_path, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("nothing to change"), "{}", r.stdout);
+    assert_eq!(
+        our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
+        (1, 1)
+    );
+    let after = failing(&audit(
+        &emu,
+        &["--accounts", MGMT, "--regions", "us-east-2"],
+    ));
+    let left = after
+        .get(&(MGMT.to_owned(), "us-east-2".to_owned()))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        left.iter().all(|r| r == "cloudtrail-kms-events-not-logged"),
+        "{left:?}"
+    );
+    let r = run(emu.xray_cmk().args([
+        "verify",
+        "--accounts",
+        MGMT,
+        "--regions",
+        "us-east-2",
+        "--quiet",
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+}
+
+#[test]
+fn the_orphan_left_by_a_crash_is_adopted_and_reported() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = single_target(&emu);
+    let out = emu
+        .xray_cmk()
+        .args(["apply", "--yes", "--quiet"])
+        .arg(&plan_path)
+        .env("XRAY_CMK_TEST_CRASH_AFTER", "create_key:before_alias")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let r = apply(&emu, &plan_path, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("adopted arn:aws:kms:us-east-2:"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("written and read back"), "{}", r.stdout);
+    assert_eq!(
+        our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
+        (1, 1)
+    );
+}
+
+/// Refused with exit code 2 and `needle` in the error, and nothing created.
+fn refused(emu: &Emulator, plan: &Path, needle: &str) {
+    let r = apply(emu, plan, &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(needle), "{}", r.stderr);
+    assert_eq!(
+        our_keys(emu, &us_east_2())[&format!("{MGMT}/us-east-2")].0,
+        0
+    );
+}
+
+#[test]
+fn edited_old_and_malformed_plans_are_refused() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = single_target(&emu);
+    let text = std::fs::read_to_string(&plan_path).expect("plan");
+    let write = |name: &str, body: &str| {
+        let p = emu.dir.path().join(name);
+        std::fs::write(&p, body).expect("write");
+        p
+    };
+    let edited = write(
+        "edited.json",
+        &text.replacen("created by xray-cmk", "created by me", 1),
+    );
+    refused(&emu, &edited, "was edited after");
+    let old = write(
+        "old.json",
+        &text.replacen("\"schema_version\": 2", "\"schema_version\": 1", 1),
+    );
+    refused(&emu, &old, "schema_version 1");
+    let broken = write("broken.json", &text[..text.len() / 2]);
+    refused(&emu, &broken, "not a plan file");
+    let missing = emu.dir.path().join("missing.json");
+    refused(&emu, &missing, "reading");
+}
+
+#[test]
+fn a_stale_plan_is_refused_before_anything_changes() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = single_target(&emu);
+    // Someone changes X-Ray after the plan was made.
+    emu.python(
+        r#"
+import boto3
+boto3.client("xray", region_name="us-east-2").put_encryption_config(Type="KMS", KeyId="alias/aws/xray")
+"#,
+    );
+    refused(&emu, &plan_path, "precondition failed: X-Ray is now KMS");
+}
+
+#[test]
+fn an_alias_taken_by_another_key_is_refused() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = single_target(&emu);
+    emu.python(&format!(
+        r#"
+import boto3
+kms = boto3.client("kms", region_name="us-east-2")
+key = kms.create_key(Description="someone else's")["KeyMetadata"]["KeyId"]
+kms.create_alias(AliasName="{ALIAS}", TargetKeyId=key)
+"#
+    ));
+    refused(&emu, &plan_path, "is already taken by another key");
+}
+
+#[test]
+fn a_tag_value_nobody_chose_is_refused() {
+    let emu = Emulator::seeded();
+    let policy = std::fs::read_to_string(emu.policy()).expect("policy");
+    let start = policy.find("values = {").expect("values");
+    let end = start + policy[start..].find('\n').expect("eol");
+    std::fs::write(
+        emu.policy(),
+        format!("{}{}", &policy[..start], &policy[end..]),
+    )
+    .expect("write");
+    let (plan_path, plan) = single_target(&emu);
+    assert!(plan.to_string().contains("\"REVIEW\""));
+    refused(&emu, &plan_path, "still `REVIEW`");
+}
+
+#[test]
+fn a_denied_write_stops_its_target_and_says_what_permission_is_missing() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = plan(
+        &emu,
+        &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
+    );
+    // The audit role may read everything but not create keys.
+    emu.python(
+        r#"
+import boto3, json
+boto3.client("iam").put_role_policy(RoleName="XrayCmkAudit", PolicyName="no-create",
+    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*"}]}))
+"#,
+    );
+    let r = apply(&emu, &plan_path, &["--profile", "xray-cmk-demo"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("kms:CreateKey failed: AccessDeniedException"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("iam-policy --mode remediate"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("left in this state: failed: 1. create_key; not run: 2. enable_rotation"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("0 applied · 0 unchanged · 2 failed"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
+        (0, 0)
+    );
+}
+
+#[test]
+fn only_narrows_the_targets_and_confirmation_is_required_without_yes() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = plan(
+        &emu,
+        &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
+    );
+    // No terminal, no --yes: refused, nothing changed.
+    let r = run(emu.xray_cmk().arg("apply").arg(&plan_path));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("without --yes"), "{}", r.stderr);
+    let r = apply(&emu, &plan_path, &["--only", &format!("{MGMT}/us-west-1")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("us-west-1") && !r.stdout.contains("us-east-2"),
+        "{}",
+        r.stdout
+    );
+    let both = [
+        (MGMT.to_owned(), "us-east-2".to_owned()),
+        (MGMT.to_owned(), "us-west-1".to_owned()),
+    ];
+    let keys = our_keys(&emu, &both);
+    assert_eq!(keys[&format!("{MGMT}/us-east-2")], (0, 0));
+    assert_eq!(keys[&format!("{MGMT}/us-west-1")], (1, 1));
+    let r = run(emu
+        .xray_cmk()
+        .args(["apply", "--yes", "--only", "12345"])
+        .arg(&plan_path));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("12-digit"), "{}", r.stderr);
+}
