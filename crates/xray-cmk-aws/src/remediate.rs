@@ -57,6 +57,9 @@ pub struct ApplyOptions {
     pub verify: VerifyOptions,
     /// Read and decide only: nothing is changed (the pre-flight check).
     pub dry_run: bool,
+    /// The policy the deep checks judge with, to refuse a key X-Ray could not use.
+    pub policy: xray_cmk_core::OrgPolicy,
+    pub today: xray_cmk_core::Date,
     /// Test hook: abort the process right after this point (`create_key:before_alias`, or an
     /// action name such as `set_xray_encryption`), as a crash would.
     pub crash_after: Option<String>,
@@ -539,7 +542,11 @@ impl Runner<'_> {
                 "would switch to the new key (dry run)".to_owned(),
             ));
         };
-        let already = match self.decided(decide_xray(&now, planned_from, &snap))? {
+        let decision = decide_xray(&now, planned_from, &snap);
+        if matches!(decision, Decision::Run(())) {
+            self.usable_by_xray(&snap).await?;
+        }
+        let already = match self.decided(decision)? {
             Ok(()) => false,
             Err((Outcome::Skipped, _)) => true,
             Err(done) => return Ok(done),
@@ -569,6 +576,38 @@ impl Runner<'_> {
                 ),
             )
         })
+    }
+
+    /// Never switch X-Ray to a key the deep checks say it cannot use.
+    async fn usable_by_xray(&self, snap: &KeySnapshot) -> Result<(), String> {
+        let policy = call!(
+            "kms:GetKeyPolicy",
+            self.kms
+                .get_key_policy()
+                .key_id(&snap.arn)
+                .policy_name("default")
+                .send()
+        )?
+        .policy
+        .unwrap_or_default();
+        let (account, region) = xray_cmk_core::model::arn_account_region(&snap.arn)
+            .ok_or_else(|| format!("{} is not a key ARN", snap.arn))?;
+        let key = xray_cmk_core::KmsKey {
+            arn: Some(snap.arn.clone()),
+            key_manager: snap.manager.clone(),
+            key_state: snap.state.clone(),
+            key_spec: snap.spec.clone(),
+            key_usage: Some("ENCRYPT_DECRYPT".to_owned()),
+            policy: xray_cmk_core::Observed::Known(policy),
+            ..xray_cmk_core::KmsKey::described(snap.arn.clone())
+        };
+        xray_cmk_core::remediation::apply::xray_can_use(
+            key,
+            account,
+            region,
+            &self.opts.policy,
+            self.opts.today,
+        )
     }
 
     async fn wait_active(&self, arn: &str) -> Result<f64, String> {

@@ -63,6 +63,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         .with_context(|| format!("reading {}", args.plan.display()))?;
     let plan =
         Plan::from_json(&text, VERSION).map_err(|e| anyhow!("{}: {e}", args.plan.display()))?;
+    let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
     let targets: Vec<&TargetPlan> = plan
         .targets
         .iter()
@@ -84,7 +85,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         &shared,
     )
     .await?;
-    let (started_at, _) = now()?;
+    let (started_at, today) = now()?;
     let started = std::time::Instant::now();
     let opts = scan_options(
         &args.role_name,
@@ -107,6 +108,8 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             ..VerifyOptions::default()
         },
         dry_run: true,
+        policy,
+        today,
         crash_after: std::env::var(CRASH_ENV).ok().filter(|v| !v.is_empty()),
     };
 

@@ -213,6 +213,10 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Organization policy file, used to re-check before the switch that X-Ray can use the key.
+    /// Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
     /// Only these targets: ACCOUNT or ACCOUNT/REGION (repeatable, or comma separated).
     #[arg(long, value_delimiter = ',', value_name = "ACCOUNT[/REGION]")]
     pub only: Vec<xray_cmk_core::remediation::apply::Only>,

@@ -34,7 +34,8 @@ fn plan(emu: &Emulator, scope: &[&str]) -> (PathBuf, Value) {
 fn apply(emu: &Emulator, plan: &Path, extra: &[&str]) -> Run {
     run(emu
         .xray_cmk()
-        .args(["apply", "--yes", "--quiet"])
+        .args(["apply", "--yes", "--quiet", "--policy"])
+        .arg(emu.policy())
         .arg(plan)
         .args(extra))
 }
@@ -490,13 +491,14 @@ fn a_denied_write_stops_its_target_and_says_what_permission_is_missing() {
         &emu,
         &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
     );
-    // The audit role may read everything but not create keys.
+    // The audit role may read everything, but not create keys in us-east-2.
     emu.python(
         r#"
 import boto3, json
 boto3.client("iam").put_role_policy(RoleName="XrayCmkAudit", PolicyName="no-create",
     PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*"}]}))
+        {"Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-2"}}}]}))
 "#,
     );
     let r = apply(&emu, &plan_path, &["--profile", "xray-cmk-demo"]);
@@ -518,15 +520,19 @@ boto3.client("iam").put_role_policy(RoleName="XrayCmkAudit", PolicyName="no-crea
         "{}",
         r.stdout
     );
+    // The other target went on.
     assert!(
-        r.stdout.contains("0 applied · 0 unchanged · 2 failed"),
+        r.stdout.contains("1 applied · 0 unchanged · 1 failed"),
         "{}",
         r.stdout
     );
-    assert_eq!(
-        our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
-        (0, 0)
-    );
+    let both = [
+        (MGMT.to_owned(), "us-east-2".to_owned()),
+        (MGMT.to_owned(), "us-west-1".to_owned()),
+    ];
+    let keys = our_keys(&emu, &both);
+    assert_eq!(keys[&format!("{MGMT}/us-east-2")], (0, 0));
+    assert_eq!(keys[&format!("{MGMT}/us-west-1")], (1, 1));
 }
 
 #[test]
@@ -560,4 +566,40 @@ fn only_narrows_the_targets_and_confirmation_is_required_without_yes() {
         .arg(&plan_path));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("12-digit"), "{}", r.stderr);
+}
+
+#[test]
+fn x_ray_is_never_switched_to_a_key_it_cannot_use() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = single_target(&emu);
+    let out = emu
+        .xray_cmk()
+        .args(["apply", "--yes", "--quiet"])
+        .arg(&plan_path)
+        .env("XRAY_CMK_TEST_CRASH_AFTER", "create_key")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    // Someone replaces our new key's policy with one that shuts X-Ray's configurers out.
+    emu.python(&format!(
+        r#"
+import boto3, json
+kms = boto3.client("kms", region_name="us-east-2")
+key = kms.describe_key(KeyId="{ALIAS}")["KeyMetadata"]["Arn"]
+kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({{
+    "Version": "2012-10-17", "Statement": [{{"Sid": "Only", "Effect": "Allow",
+    "Principal": {{"AWS": "arn:aws:iam::{MGMT}:root"}}, "Action": "kms:*", "Resource": "*",
+    "Condition": {{"StringEquals": {{"aws:PrincipalArn": "arn:aws:iam::{MGMT}:role/KeyAdmin"}}}}}}]}}))
+"#
+    ));
+    let r = apply(&emu, &plan_path, &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("X-Ray could not use the key"),
+        "{}",
+        r.stderr
+    );
+    let report = audit(&emu, &["--accounts", MGMT, "--regions", "us-east-2"]);
+    assert!(failing(&report)[&(MGMT.to_owned(), "us-east-2".to_owned())]
+        .contains("xray-default-encryption"));
 }

@@ -14,8 +14,12 @@ use serde_json::Value;
 use super::key_policy::principal_for_policy;
 use super::plan::{sha256_hex, Precondition, MANAGED_BY_TAG};
 use crate::key_policy::{Context, Decision as PolicyDecision, PolicyDocument, Request};
-use crate::model::{KeyManager, KeyState};
-use crate::policy::REVIEW_TAG_VALUE;
+use crate::model::{
+    EncryptionType, Inventory, KeyManager, KeyState, KmsKey, Observed, Origin, XrayEncryption,
+    XrayTarget,
+};
+use crate::policy::{OrgPolicy, REVIEW_TAG_VALUE};
+use crate::Date;
 
 /// Bumped when the result document changes incompatibly.
 pub const RESULT_SCHEMA_VERSION: u32 = 1;
@@ -283,6 +287,60 @@ pub fn decide_xray(now: &XrayNow, planned_from: &Precondition, key: &KeySnapshot
     match require_enabled(key) {
         Ok(()) => Decision::Run(()),
         Err(why) => Decision::Refuse(why),
+    }
+}
+
+/// The rules that say whether X-Ray can use a key.
+const USABILITY_RULES: &[&str] = &[
+    "xray-key-unusable",
+    "xray-key-not-symmetric",
+    "kms-key-policy-xray-access",
+];
+
+/// The deep checks' verdict on whether X-Ray in (`account`, `region`) can use `key`: the rules
+/// `xray-key-unusable`, `xray-key-not-symmetric` and `kms-key-policy-xray-access`, run over an
+/// inventory in which X-Ray uses it. `Err` names the failing rule and why.
+pub fn xray_can_use(
+    key: KmsKey,
+    account: &str,
+    region: &str,
+    policy: &OrgPolicy,
+    today: Date,
+) -> Result<(), String> {
+    let arn = key.arn.clone().unwrap_or_else(|| key.key_id.clone());
+    let inventory = Inventory {
+        targets: vec![XrayTarget {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            origin: Origin::Live,
+            encryption: Observed::Known(XrayEncryption {
+                encryption_type: EncryptionType::Kms,
+                key_id: Some(arn.clone()),
+                status: None,
+            }),
+            trails: None,
+            segment_destination: None,
+        }],
+        keys: [(arn, Observed::Known(key))].into_iter().collect(),
+        ..Inventory::default()
+    };
+    let rules: Vec<&dyn crate::Rule> = crate::rules::ALL
+        .iter()
+        .copied()
+        .filter(|r| USABILITY_RULES.contains(&r.meta().id))
+        .collect();
+    let findings = crate::evaluate(&crate::Context {
+        inventory: &inventory,
+        policy,
+        today,
+        rules: &rules,
+    });
+    match findings.iter().find(|f| f.status != crate::Status::Pass) {
+        Some(f) => Err(format!(
+            "refused: X-Ray could not use the key ({}: {})",
+            f.rule, f.message
+        )),
+        None => Ok(()),
     }
 }
 

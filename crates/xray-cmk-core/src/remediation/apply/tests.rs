@@ -253,3 +253,54 @@ fn only_parses_accounts_and_regions() {
     assert!("12345".parse::<Only>().is_err());
     assert!("111122223333/mars-1".parse::<Only>().is_err());
 }
+
+#[test]
+fn xray_usability_is_judged_by_the_deep_check_rules() {
+    let org = crate::rules::test_support::policy(
+        "[access]\nxray_admins = [\"arn:aws:iam::{account}:role/XrayAdmin\"]\n",
+    );
+    let today = crate::rules::test_support::today();
+    let key = |policy: String, state: KeyState| KmsKey {
+        arn: Some(ARN.into()),
+        key_manager: Some(KeyManager::Customer),
+        key_state: Some(state),
+        key_spec: Some("SYMMETRIC_DEFAULT".into()),
+        key_usage: Some("ENCRYPT_DECRYPT".into()),
+        policy: Observed::Known(policy),
+        ..KmsKey::described("k1")
+    };
+    let generated =
+        crate::remediation::key_policy::generate(&org, "111122223333", "eu-west-1", CALLER);
+    assert_eq!(
+        xray_can_use(
+            key(generated.to_string(), KeyState::Enabled),
+            "111122223333",
+            "eu-west-1",
+            &org,
+            today
+        ),
+        Ok(())
+    );
+    // A policy that names only someone else: XrayAdmin cannot create grants.
+    let locked = json!({"Statement": [{"Sid": "Other", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:role/Other"},
+        "Action": "kms:*", "Resource": "*"}]});
+    let err = xray_can_use(
+        key(locked.to_string(), KeyState::Enabled),
+        "111122223333",
+        "eu-west-1",
+        &org,
+        today,
+    )
+    .expect_err("X-Ray cannot use it");
+    assert!(err.contains("kms-key-policy-xray-access"), "{err}");
+    let err = xray_can_use(
+        key(generated.to_string(), KeyState::Disabled),
+        "111122223333",
+        "eu-west-1",
+        &org,
+        today,
+    )
+    .expect_err("disabled");
+    assert!(err.contains("xray-key-unusable"), "{err}");
+}
