@@ -152,7 +152,9 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         write_stats(args.stats_out.as_deref(), &shared, started)?;
         return Ok(Exit::Clean);
     }
-    eprint!("{}", preview(&checked));
+    if !(args.yes && args.quiet) {
+        eprint!("{}", preview(&checked));
+    }
     if !args.yes && !confirm(to_change, targets.len())? {
         eprintln!("not applied: nothing was changed");
         return Ok(Exit::Config);

@@ -8,6 +8,9 @@ use crate::policy::OrgPolicy;
 /// The `Sid` of the account-root statement every generated policy starts with.
 pub const ROOT_SID: &str = "EnableRootAccessForRecovery";
 
+/// The `Sid` of the key administrators' statement.
+pub const ADMIN_SID: &str = "KeyAdministrators";
+
 /// Administrative actions: everything a key administrator needs, and nothing that uses the key
 /// for data (no Encrypt, Decrypt, GenerateDataKey*, ReEncrypt*, CreateGrant for services).
 const ADMIN_ACTIONS: &[&str] = &[
@@ -84,7 +87,7 @@ pub fn generate(policy: &OrgPolicy, account: &str, region: &str, caller_arn: &st
             json!("kms:*"),
             None,
         ),
-        statement("KeyAdministrators", &admins, json!(ADMIN_ACTIONS), None),
+        statement(ADMIN_SID, &admins, json!(ADMIN_ACTIONS), None),
     ];
     if !configurers.is_empty() {
         statements.push(statement(

@@ -217,11 +217,14 @@ impl Plan {
         plan
     }
 
-    /// SHA-256 of the plan's JSON with `digest` empty.
+    /// SHA-256 of the plan's canonical JSON (object keys sorted, no whitespace) with `digest`
+    /// empty. Canonical, so the digest does not depend on how a JSON library orders keys.
     pub fn content_digest(&self) -> String {
         let mut unsealed = self.clone();
         unsealed.digest = String::new();
-        let text = serde_json::to_string(&unsealed).unwrap_or_default();
+        let value = serde_json::to_value(&unsealed).unwrap_or_default();
+        let mut text = String::new();
+        canonical_json(&value, &mut text);
         sha256_hex(text.as_bytes())
     }
 
@@ -247,6 +250,37 @@ impl Plan {
             });
         }
         Ok(plan)
+    }
+}
+
+/// `value` as compact JSON with every object's keys in sorted order.
+fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical_json(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
@@ -459,6 +493,26 @@ fn missing_statements(existing: &str, generated: &Value) -> Option<Vec<Value>> {
     )
 }
 
+/// An existing key gets no administrator it did not have, except those the policy file requires:
+/// the generated admin statement also names the caller, which is right for a new key only.
+fn without_new_admins(statements: Vec<Value>, key_admins: &[String]) -> Vec<Value> {
+    statements
+        .into_iter()
+        .filter_map(|mut s| {
+            if s.get("Sid").and_then(Value::as_str)
+                != Some(crate::remediation::key_policy::ADMIN_SID)
+            {
+                return Some(s);
+            }
+            if key_admins.is_empty() {
+                return None;
+            }
+            s["Principal"] = serde_json::json!({ "AWS": key_admins });
+            Some(s)
+        })
+        .collect()
+}
+
 /// `existing` with `statements` appended; `None` when it is not a policy document.
 pub fn merged_policy(existing: &str, statements: &[Value]) -> Option<Value> {
     let mut doc: Value = serde_json::from_str(existing).ok()?;
@@ -541,7 +595,10 @@ fn fix_in_place(
     if !access.is_empty() {
         let text = key.policy.known()?;
         let generated = (input.key_policy)(&t.account, &t.region);
-        let statements = missing_statements(text, &generated)?;
+        let statements = without_new_admins(
+            missing_statements(text, &generated)?,
+            &policy.key_admins_for(&t.account),
+        );
         if statements.is_empty() {
             return None;
         }

@@ -124,6 +124,8 @@ fn a_policy_missing_xray_access_gets_statements_merged_in() {
         .collect();
     assert!(sids.contains(&"XRayConfigureGrant"), "{sids:?}");
     assert!(!sids.contains(&key_policy::ROOT_SID), "{sids:?}");
+    // No [access] key_admins: an existing key gets no new administrator, not even the caller.
+    assert!(!sids.contains(&key_policy::ADMIN_SID), "{sids:?}");
     assert_eq!(
         t.steps[0].precondition,
         Precondition::KeyPolicyIs {
@@ -203,4 +205,59 @@ fn a_sealed_plan_round_trips_and_refuses_edits_versions_and_garbage() {
         Plan::from_json(&extra, "0.1.0"),
         Err(PlanFileError::Malformed(_))
     ));
+}
+
+#[test]
+fn a_merge_adds_only_the_administrators_the_policy_file_requires() {
+    let org = policy(&format!(
+        "{DEMO}key_admins = [\"arn:aws:iam::{{account}}:role/KeyAdmin\"]\n"
+    ));
+    let original = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Admins","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/PlatformDeploy"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    let t = planned_with(
+        &with_key(|k| k.policy = Observed::Known(original.clone())),
+        &org,
+    );
+    let Action::MergeKeyPolicy { statements, .. } = &t.steps[0].action else {
+        panic!("merge: {t:?}")
+    };
+    let admins = statements
+        .iter()
+        .find(|s| s["Sid"] == key_policy::ADMIN_SID)
+        .expect("the required admins are added");
+    assert_eq!(
+        admins["Principal"]["AWS"],
+        serde_json::json!(["arn:aws:iam::111122223333:role/KeyAdmin"]),
+        "the caller is not added to an existing key"
+    );
+}
+
+#[test]
+fn the_digest_does_not_depend_on_key_order() {
+    let t = planned(&none_config());
+    let plan = Plan::sealed("0.1.0", "2026-12-01T00:00:00Z", CALLER, vec![t]);
+    // The same plan with every object's keys reversed, as another JSON library might write it.
+    fn reversed(v: &Value) -> String {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                keys.reverse();
+                let parts: Vec<String> = keys
+                    .into_iter()
+                    .map(|k| format!("{}:{}", Value::String(k.clone()), reversed(&m[k])))
+                    .collect();
+                format!("{{{}}}", parts.join(","))
+            }
+            Value::Array(a) => {
+                format!("[{}]", a.iter().map(reversed).collect::<Vec<_>>().join(","))
+            }
+            s => s.to_string(),
+        }
+    }
+    let text = reversed(&serde_json::to_value(&plan).expect("value"));
+    assert!(text.starts_with(r#"{"tool_version""#), "{text}");
+    assert_eq!(Plan::from_json(&text, "0.1.0"), Ok(plan));
 }
