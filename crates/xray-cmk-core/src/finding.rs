@@ -101,6 +101,8 @@ pub struct Finding {
     pub message: String,
     /// The policy exemption that matched this failure, if any.
     pub suppression: Option<Suppression>,
+    /// Where in the source it was found, for Terraform.
+    pub location: Option<crate::model::SourceLocation>,
 }
 
 impl Finding {
@@ -138,6 +140,7 @@ pub struct FindingBuilder {
     resource: String,
     key: Option<String>,
     confidence: Confidence,
+    location: Option<crate::model::SourceLocation>,
 }
 
 impl FindingBuilder {
@@ -155,7 +158,14 @@ impl FindingBuilder {
             resource: resource.into(),
             key: None,
             confidence: Confidence::High,
+            location: None,
         }
+    }
+
+    /// Where the judged thing is declared, when it came from source.
+    pub fn location(mut self, location: Option<&crate::model::SourceLocation>) -> Self {
+        self.location = location.cloned();
+        self
     }
 
     /// Names another resource than the one the builder was made for.
@@ -186,6 +196,7 @@ impl FindingBuilder {
             key: self.key,
             message,
             suppression: None,
+            location: self.location,
         }
     }
 

@@ -15,7 +15,7 @@ pub mod summary;
 pub use finding::{Confidence, Finding, Severity, Status, Suppression};
 pub use model::{
     CollectionError, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState, KmsKey, Observed,
-    Origin, XrayEncryption, XrayTarget,
+    Origin, SourceLocation, TerraformModule, XrayEncryption, XrayTarget,
 };
 pub use policy::{Date, OrgPolicy};
 pub use rule::{evaluate, select, sort_findings, Context, Input, KeyRef, Needs, Rule, RuleMeta};

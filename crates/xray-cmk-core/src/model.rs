@@ -10,6 +10,39 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Origin {
     /// Read from the AWS APIs of a live account.
     Live,
+    /// Declared in Terraform: the resource address (`aws_xray_encryption_config.this`) and where.
+    Terraform {
+        address: String,
+        location: SourceLocation,
+    },
+}
+
+impl Origin {
+    pub fn location(&self) -> Option<&SourceLocation> {
+        match self {
+            Origin::Live => None,
+            Origin::Terraform { location, .. } => Some(location),
+        }
+    }
+
+    /// The Terraform resource address, for results about declared configuration.
+    pub fn address(&self) -> Option<&str> {
+        match self {
+            Origin::Live => None,
+            Origin::Terraform { address, .. } => Some(address),
+        }
+    }
+}
+
+/// A region of a source file: 1-based lines and columns (columns count characters), the end
+/// inclusive of its line and exclusive of its column, as SARIF's `region` has them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
 }
 
 /// A value that was read, or the error that stopped it from being read.
@@ -161,6 +194,8 @@ pub struct KmsKey {
     pub tags: Observed<BTreeMap<String, String>>,
     /// Alias names (`alias/x`) pointing at the key (`ListAliases`).
     pub aliases: Observed<Vec<String>>,
+    /// Where the key is declared, for a key read from Terraform.
+    pub source: Option<SourceLocation>,
 }
 
 impl KmsKey {
@@ -180,6 +215,7 @@ impl KmsKey {
             policy: Observed::not_collected("kms:GetKeyPolicy"),
             tags: Observed::not_collected("kms:ListResourceTags"),
             aliases: Observed::not_collected("kms:ListAliases"),
+            source: None,
         }
     }
 
@@ -300,6 +336,23 @@ pub struct Inventory {
     /// Keys in `keys` whose own findings another account's inventory of the same scan reports:
     /// a key shared by several accounts is judged once.
     pub keys_judged_elsewhere: BTreeSet<String>,
+    /// Terraform root modules, with what turns X-Ray tracing on in them and whether they declare
+    /// an `aws_xray_encryption_config`. Empty for live scans.
+    pub terraform_modules: Vec<TerraformModule>,
+}
+
+/// A Terraform root module (its own directory and the local modules it calls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerraformModule {
+    /// The module's directory, as given or found.
+    pub path: String,
+    /// Where tracing is turned on: what (`aws_lambda_function.api tracing_config mode = "Active"`)
+    /// and the place.
+    pub tracing: Vec<(String, SourceLocation)>,
+    /// Whether the module tree declares an `aws_xray_encryption_config`.
+    pub declares_encryption: bool,
+    /// The location to report a module-level finding at (its first `.tf` file).
+    pub location: SourceLocation,
 }
 
 impl Inventory {

@@ -143,7 +143,21 @@ pub trait Rule: Sync {
     fn check_key(&self, _key: &KeyRef<'_>, _cx: &Context<'_>) -> Option<Finding> {
         None
     }
+
+    /// Rules that judge the inventory as a whole (Terraform root modules).
+    fn check_inventory(&self, _cx: &Context<'_>) -> Vec<Finding> {
+        Vec::new()
+    }
 }
+
+/// The key rules that judge every key an inventory holds. The others judge keys X-Ray uses: a
+/// Terraform module also declares keys for other services, whose policies need not let X-Ray in
+/// and whose tags the X-Ray policy does not govern. (A live inventory holds only keys in use.)
+const ANY_KEY_RULES: &[&str] = &[
+    "kms-rotation-disabled",
+    "kms-rotation-period-too-long",
+    "kms-key-policy-public",
+];
 
 /// Keys that were described, with where their findings belong: the key ARN's account and
 /// region, else the first configuration using it. Keys `DescribeKey` could not read are left to the
@@ -182,7 +196,16 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
         findings.extend(rules.iter().filter_map(|r| r.check_target(target, cx)));
     }
     for key in keys_in_use(cx.inventory) {
-        findings.extend(rules.iter().filter_map(|r| r.check_key(&key, cx)));
+        let used = cx.inventory.targets_using(key.id).next().is_some();
+        findings.extend(
+            rules
+                .iter()
+                .filter(|r| used || ANY_KEY_RULES.contains(&r.meta().id))
+                .filter_map(|r| r.check_key(&key, cx)),
+        );
+    }
+    for rule in rules {
+        findings.extend(rule.check_inventory(cx));
     }
     sort_findings(&mut findings);
     for f in &mut findings {

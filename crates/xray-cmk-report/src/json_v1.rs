@@ -8,7 +8,7 @@ use xray_cmk_core::Finding;
 
 use crate::Report;
 
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 #[derive(Debug, Serialize)]
 pub struct Document<'a> {
@@ -76,6 +76,19 @@ pub struct ResultV1<'a> {
     pub suppressed: bool,
     /// Since 1.1: the matching exemption, active or expired.
     pub exemption: Option<Exemption<'a>>,
+    /// Since 1.2: where in the source, for `iac scan` results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationV1<'a>>,
+}
+
+/// A source region: 1-based lines and columns, the end column exclusive.
+#[derive(Debug, Serialize)]
+pub struct LocationV1<'a> {
+    pub file: &'a str,
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
 }
 
 fn result(f: &Finding) -> ResultV1<'_> {
@@ -94,6 +107,13 @@ fn result(f: &Finding) -> ResultV1<'_> {
             reason: &e.reason,
             expires: &e.expires,
             expired: e.expired,
+        }),
+        location: f.location.as_ref().map(|l| LocationV1 {
+            file: &l.file,
+            line: l.line,
+            column: l.column,
+            end_line: l.end_line,
+            end_column: l.end_column,
         }),
     }
 }

@@ -2,6 +2,7 @@
 //! programs. Renderers never decide anything; they only present what the core concluded.
 
 pub mod json_v1;
+pub mod sarif;
 pub mod table;
 
 use xray_cmk_core::{Finding, Summary};

@@ -127,3 +127,74 @@ pub fn summary_line(report: &Report) -> String {
         s.error_results
     )
 }
+
+/// The `iac scan` table: where, status, severity, confidence, rule, and the resource with the
+/// message; then the summary.
+pub fn render_iac(report: &Report, color: bool) -> String {
+    let rows: Vec<[String; 5]> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let at = f.location.as_ref().map_or_else(
+                || "-".to_owned(),
+                |l| format!("{}:{}:{}", l.file, l.line, l.column),
+            );
+            [
+                at,
+                status(f).to_owned(),
+                f.severity.as_str().to_owned(),
+                f.rule.to_owned(),
+                format!("{} · {}", f.resource, message(f)),
+            ]
+        })
+        .collect();
+    let headers = [
+        "LOCATION",
+        "STATUS",
+        "SEVERITY",
+        "RULE",
+        "RESOURCE · MESSAGE",
+    ];
+    let mut widths = headers.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cols: [&str; 5], status: Option<Status>| -> String {
+        let mut line = String::new();
+        for (i, (col, w)) in cols.iter().zip(widths).enumerate() {
+            if i == cols.len() - 1 {
+                line.push_str(col);
+            } else {
+                let padded = format!("{col:<w$}  ");
+                match (i, status) {
+                    (1, Some(s)) => line.push_str(&paint(color, s, &padded)),
+                    _ => line.push_str(&padded),
+                }
+            }
+        }
+        line.trim_end().to_owned()
+    };
+    let _ = writeln!(out, "{}", line(headers, None));
+    for (f, r) in report.findings.iter().zip(&rows) {
+        let shown = if f.is_suppressed() {
+            Status::Pass
+        } else {
+            f.status
+        };
+        let cols = [
+            r[0].as_str(),
+            r[1].as_str(),
+            r[2].as_str(),
+            r[3].as_str(),
+            r[4].as_str(),
+        ];
+        let _ = writeln!(out, "{}", line(cols, Some(shown)));
+    }
+    out.push('\n');
+    out.push_str(&summary_line(report));
+    out.push('\n');
+    out
+}

@@ -71,6 +71,7 @@ fn report() -> Report {
         .collect(),
         trails: Default::default(),
         keys_judged_elsewhere: Default::default(),
+        terraform_modules: Vec::new(),
     };
     Report::new(
         "0.0.0-test",

@@ -56,6 +56,86 @@ pub enum Command {
     Policy(PolicyCommand),
     /// Print the least-privilege IAM policy xray-cmk itself needs.
     IamPolicy(IamPolicyArgs),
+    /// Terraform: scan modules and plans with the same rules, or generate a compliant module.
+    #[command(subcommand)]
+    Iac(IacCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IacCommand {
+    /// Scan `.tf` files, directories (recursively, each directory a module) and plan JSON
+    /// (`terraform show -json`) with the same rules as `audit`.
+    #[command(after_help = IAC_HELP)]
+    Scan(Box<IacScanArgs>),
+    /// Write a complete Terraform module that encrypts X-Ray with a CMK, from the policy file.
+    Generate(IacGenerateArgs),
+}
+
+const IAC_HELP: &str = "\
+What cannot be resolved from the code (a variable without a value, a data source, an unknown
+function) is unknown: a low-confidence `error` result, never a pass.
+
+Exit codes:
+  0  clean: nothing failed at or above --fail-on, and everything could be decided
+  1  findings at or above --fail-on
+  2  usage or configuration error
+  3  incomplete: a file did not parse, or a check could not be decided (takes precedence over 1)
+
+GitHub code scanning: `xray-cmk iac scan . --format sarif --out xray-cmk.sarif`, then upload the
+file with github/codeql-action/upload-sarif.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IacFormat {
+    Table,
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub struct IacScanArgs {
+    /// `.tf` files, directories and plan JSON files.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = IacFormat::Table)]
+    pub format: IacFormat,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    /// Lowest severity of a failure that makes the exit code 1.
+    #[arg(long, default_value = "low", value_name = "SEVERITY")]
+    pub fail_on: Severity,
+    /// Run only these rules (comma separated, `*` wildcards).
+    #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
+    pub rules: Vec<String>,
+    /// Leave these rules out (comma separated, `*` wildcards).
+    #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
+    pub skip_rules: Vec<String>,
+    /// No closing summary line on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IacGenerateArgs {
+    /// The 12-digit account the module is for (`{account}` in the policy's access lists).
+    #[arg(long)]
+    pub account: String,
+    /// The region X-Ray encrypts in (the module's default; a variable).
+    #[arg(long, default_value = "us-east-1", value_parser = parse_region)]
+    pub region: String,
+    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    /// Write DIR/main.tf instead of printing the module.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing main.tf.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@ mod apply_cmd;
 mod audit;
 mod cli;
 mod exit;
+mod iac_cmd;
 mod plan_cmd;
 mod policy_cmd;
 mod progress;
@@ -35,6 +36,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => rules_cmd::explain(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),
         Command::IamPolicy(args) => rules_cmd::iam_policy(&args),
+        Command::Iac(cli::IacCommand::Scan(args)) => iac_cmd::scan(&args, color),
+        Command::Iac(cli::IacCommand::Generate(args)) => iac_cmd::generate(&args),
     };
     match result {
         Ok(code) => code.into(),

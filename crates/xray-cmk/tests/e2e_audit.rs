@@ -26,7 +26,7 @@ fn json_output_with_full_access_is_complete() {
         r.stderr
     );
     let doc = stable_json(&r.stdout);
-    assert_eq!(doc["schema_version"], "1.1");
+    assert_eq!(doc["schema_version"], "1.2");
     assert_eq!(doc["summary"]["errors"], 0);
     // The text itself, so the snapshot pins the field order users see too.
     insta::with_settings!({ filters => vec![

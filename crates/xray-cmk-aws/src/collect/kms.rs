@@ -74,6 +74,7 @@ pub async fn describe_key(
         policy,
         tags,
         aliases,
+        source: None,
     })
 }
 

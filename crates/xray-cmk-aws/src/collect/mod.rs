@@ -227,6 +227,7 @@ pub async fn scan(
         keys,
         trails,
         keys_judged_elsewhere,
+        terraform_modules: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ mod kms_key_policy_unapproved_cross_account;
 mod kms_key_policy_xray_access;
 mod kms_rotation_disabled;
 mod kms_rotation_period_too_long;
+mod tf_xray_encryption_missing;
 mod xray_aws_managed_key;
 mod xray_default_encryption;
 mod xray_key_not_approved;
@@ -23,6 +24,7 @@ pub use kms_key_policy_unapproved_cross_account::KmsKeyPolicyUnapprovedCrossAcco
 pub use kms_key_policy_xray_access::KmsKeyPolicyXrayAccess;
 pub use kms_rotation_disabled::KmsRotationDisabled;
 pub use kms_rotation_period_too_long::KmsRotationPeriodTooLong;
+pub use tf_xray_encryption_missing::TfXrayEncryptionMissing;
 pub use xray_aws_managed_key::XrayAwsManagedKey;
 pub use xray_default_encryption::XrayDefaultEncryption;
 pub use xray_key_not_approved::XrayKeyNotApproved;
@@ -50,11 +52,53 @@ pub static ALL: &[&dyn Rule] = &[
     &KmsKeyPolicyDefaultOnly,
     &KmsKeyPolicyUnapprovedCrossAccount,
     &KmsKeyMissingTags,
+    &TfXrayEncryptionMissing,
 ];
 
-/// Looks a rule up by id.
+/// Diagnostic codes: results that are not a rule's verdict, documented like rules.
+pub static DIAGNOSTICS: &[&RuleMeta] = &[&IAC_PARSE_ERROR];
+
+/// A Terraform file that could not be read or parsed: an `error` result at the place of the
+/// problem; the other files are still scanned.
+pub static IAC_PARSE_ERROR: RuleMeta = RuleMeta {
+    id: "iac-parse-error",
+    summary: "A Terraform file could not be read or parsed, so nothing in it was checked",
+    severity: crate::Severity::High,
+    since: "0.3.0",
+    docs: IAC_PARSE_ERROR_DOCS,
+    inputs: &[],
+};
+
+const IAC_PARSE_ERROR_DOCS: &str = r#"# iac-parse-error
+
+## What it does
+Reported by `xray-cmk iac scan` for a `.tf` file that is not valid HCL, a plan JSON file that is
+not valid JSON or not a plan, or a path that cannot be read. The result is an `error` at the file,
+line and column of the problem. The other files are still scanned.
+
+## Why is this bad?
+Nothing in the file was checked: an X-Ray configuration or key in it could be insecure without any
+finding. An unreadable file is never a pass.
+
+## How to fix
+Fix the syntax (`terraform fmt -check` and `terraform validate` point at the same place), or pass
+the plan as `terraform show -json plan.out > plan.json`.
+
+## Example
+    resource "aws_kms_key" "x" {
+      enable_key_rotation = true
+    # iac-parse-error: the block is never closed
+
+## References
+- https://developer.hashicorp.com/terraform/language/syntax/configuration
+"#;
+
+/// Looks a rule, or a diagnostic code, up by id.
 pub fn by_id(id: &str) -> Option<&'static RuleMeta> {
-    ALL.iter().map(|r| r.meta()).find(|m| m.id == id)
+    ALL.iter()
+        .map(|r| r.meta())
+        .chain(DIAGNOSTICS.iter().copied())
+        .find(|m| m.id == id)
 }
 
 /// A builder for a finding about the X-Ray configuration of `target`.
@@ -63,13 +107,16 @@ fn builder(meta: &RuleMeta, target: &XrayTarget) -> FindingBuilder {
         meta,
         &target.account,
         &target.region,
-        XRAY_ENCRYPTION_CONFIG,
+        target.origin.address().unwrap_or(XRAY_ENCRYPTION_CONFIG),
     )
+    .location(target.origin.location())
 }
 
 /// A builder for a finding about a KMS key: the resource is the key.
 fn key_builder(meta: &RuleMeta, key: &KeyRef<'_>) -> FindingBuilder {
-    FindingBuilder::new(meta, key.account, key.region, key.id).key(Some(key.id))
+    FindingBuilder::new(meta, key.account, key.region, key.id)
+        .key(Some(key.id))
+        .location(key.key.source.as_ref())
 }
 
 /// A key builder for the rules that judge what the customer controls; `None` for an AWS managed
@@ -93,7 +140,7 @@ enum KeyInput<'a> {
     /// The rule does not apply: the configuration is not KMS.
     NotApplicable,
     /// The configuration or the key could not be read; the finding says why.
-    Unknown(Finding),
+    Unknown(Box<Finding>),
     Key(&'a XrayEncryption, &'a KmsKey),
     /// The key could not be described; the error is kept for the rules that can still decide.
     KeyUnreadable(&'a XrayEncryption, &'a crate::CollectionError),
@@ -109,9 +156,9 @@ fn key_input<'a>(
     let encryption = match &target.encryption {
         Observed::Known(e) => e,
         Observed::Unknown(err) => {
-            return KeyInput::Unknown(
+            return KeyInput::Unknown(Box::new(
                 builder(meta, target).error(format!("X-Ray encryption config unreadable: {err}")),
-            )
+            ))
         }
     };
     if encryption.encryption_type != EncryptionType::Kms {
@@ -121,10 +168,12 @@ fn key_input<'a>(
     match inventory.key_for(encryption) {
         Some(Observed::Known(key)) => KeyInput::Key(encryption, key),
         Some(Observed::Unknown(err)) => KeyInput::KeyUnreadable(encryption, err),
-        None => KeyInput::Unknown(builder(meta, target).key(key_id).error(match key_id {
-            Some(id) => format!("key {id} was not collected"),
-            None => "X-Ray reports type KMS without a KeyId".to_owned(),
-        })),
+        None => KeyInput::Unknown(Box::new(builder(meta, target).key(key_id).error(
+            match key_id {
+                Some(id) => format!("key {id} was not collected"),
+                None => "X-Ray reports type KMS without a KeyId".to_owned(),
+            },
+        ))),
     }
 }
 
@@ -139,7 +188,7 @@ fn described_key<'a>(
 ) -> Described<'a> {
     match key_input(meta, target, inventory) {
         KeyInput::NotApplicable => Described::Decided(None),
-        KeyInput::Unknown(f) => Described::Decided(Some(f)),
+        KeyInput::Unknown(f) => Described::Decided(Some(*f)),
         KeyInput::KeyUnreadable(enc, err) => Described::Decided(Some(
             builder(meta, target)
                 .key(enc.key_id.as_deref())
@@ -253,6 +302,7 @@ pub(crate) mod test_support {
             keys: [(KEY_ARN.to_owned(), key)].into_iter().collect(),
             trails: Default::default(),
             keys_judged_elsewhere: Default::default(),
+            terraform_modules: Vec::new(),
         }
     }
 
@@ -362,6 +412,7 @@ mod tests {
         kms-key-policy-default-only medium since 0.2.0
         kms-key-policy-unapproved-cross-account high since 0.2.0
         kms-key-missing-tags low since 0.2.0
+        tf-xray-encryption-missing high since 0.3.0
         ");
         let mut sorted: Vec<_> = ALL.iter().map(|r| r.meta().id).collect();
         sorted.sort_unstable();

@@ -60,7 +60,7 @@ impl Rule for XrayKeyUnusable {
         let inventory = cx.inventory;
         Some(match key_input(&META, target, inventory) {
             KeyInput::NotApplicable => return None,
-            KeyInput::Unknown(f) => f,
+            KeyInput::Unknown(f) => *f,
             KeyInput::KeyUnreadable(enc, err) => {
                 let b = builder(&META, target).key(enc.key_id.as_deref());
                 match err.kind {

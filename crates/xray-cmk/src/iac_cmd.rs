@@ -1,0 +1,134 @@
+//! `xray-cmk iac scan` and `xray-cmk iac generate`: the same rules over Terraform, before
+//! `terraform apply`, and a compliant module to start from.
+
+use std::io::Write as _;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use xray_cmk_core::finding::FindingBuilder;
+use xray_cmk_core::{evaluate, rules, sort_findings, Context, Status};
+use xray_cmk_report::{json_v1, sarif, table, Report, Scope};
+
+use crate::audit::now;
+use crate::cli::{IacFormat, IacGenerateArgs, IacScanArgs};
+use crate::exit::Exit;
+
+pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
+    let selected = xray_cmk_core::select(&args.rules, &args.skip_rules)
+        .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
+    let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
+    let started = Instant::now();
+    let scanned = xray_cmk_terraform::scan(&args.paths);
+    let (generated_at, today) = now()?;
+    let mut findings = evaluate(&Context {
+        inventory: &scanned.inventory,
+        policy: &policy,
+        today,
+        rules: &selected,
+    });
+    for e in &scanned.errors {
+        findings.push(
+            FindingBuilder::new(
+                &rules::IAC_PARSE_ERROR,
+                &e.location.file,
+                "-",
+                &e.location.file,
+            )
+            .location(Some(&e.location))
+            .error(e.message.clone()),
+        );
+    }
+    sort_findings(&mut findings);
+    // Source order: by file and line, rules in registry order at one place.
+    findings.sort_by(|a, b| {
+        let at = |f: &xray_cmk_core::Finding| {
+            f.location
+                .as_ref()
+                .map(|l| (l.file.clone(), l.line, l.column))
+        };
+        at(a).cmp(&at(b))
+    });
+    let mut modules: Vec<String> = scanned
+        .inventory
+        .terraform_modules
+        .iter()
+        .map(|m| m.path.clone())
+        .collect();
+    modules.sort();
+    let scope = Scope {
+        accounts: modules,
+        regions: Vec::new(),
+        policy: policy_path.map(|p| p.display().to_string()),
+    };
+    let failing = findings
+        .iter()
+        .any(|f| f.is_open_failure() && f.severity >= args.fail_on);
+    let unknown = findings.iter().any(|f| f.status == Status::Error);
+    let report = Report::new(env!("CARGO_PKG_VERSION"), &generated_at, scope, findings);
+    let rendered = match args.format {
+        IacFormat::Table => table::render_iac(&report, color),
+        IacFormat::Json => json_v1::render(&report),
+        IacFormat::Sarif => sarif::render(&report),
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, &rendered)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(rendered.as_bytes()) {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e).context("writing the results");
+                }
+            }
+        }
+    }
+    if !args.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "xray-cmk: {} files in {} modules, {} parse errors · {:.2} s ({:.0} files/s)",
+            scanned.files,
+            scanned.modules,
+            scanned.errors.len(),
+            secs,
+            scanned.files as f64 / secs.max(1e-9)
+        );
+    }
+    Ok(if unknown {
+        Exit::Incomplete
+    } else if failing {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
+pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {
+    let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
+    if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
+        bail!(
+            "--account: expected a 12-digit account id, found `{}`",
+            args.account
+        );
+    }
+    let text = xray_cmk_terraform::generate::module(&policy, &args.account, &args.region);
+    let review = xray_cmk_terraform::generate::tags_to_review(&policy);
+    if !review.is_empty() {
+        eprintln!(
+            "warning: the policy file gives no value for required tag(s) {}: the module writes \"REVIEW\"; set [tags] values",
+            review.join(", ")
+        );
+    }
+    match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join("main.tf");
+            if path.exists() && !args.force {
+                bail!("{} exists; pass --force to overwrite it", path.display());
+            }
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(Exit::Clean)
+}
