@@ -124,7 +124,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("No ratio: only one tool was run.")
     lines.append("")
     for c in report["checks"]:
-        lines.append(f"* {'ok' if c['ok'] else 'FAILED'}: {c['name']}" + (f" — {c['details']}" if c["details"] else ""))
+        details = f" — {c['details']}" if c["details"] else ""
+        lines.append(f"* {'ok' if c['ok'] else 'FAILED'}: {c['name']}{details}")
     return "\n".join(lines) + "\n"
 
 
@@ -361,7 +362,10 @@ class Bench:
 
     def xray_cmk(self, cmd: list[str]) -> dict[str, Any]:
         env = dict(os.environ)
-        scan = lambda d: [*cmd, "iac", "scan", str(d), "--format", "json"]  # noqa: E731
+
+        def scan(d: Path) -> list[str]:
+            return [*cmd, "iac", "scan", str(d), "--format", "json"]
+
         t = self.run_tool("xray-cmk", scan(self.tree), env, self.args.runs, XRAY_OK_EXIT_CODES, summarize_xray_output,
                           scan(self.empty))  # fmt: skip
         t["version"] = tool_version(cmd, env)
@@ -369,8 +373,12 @@ class Bench:
 
     def checkov(self, cmd: list[str], only_check: str | None) -> dict[str, Any]:
         env = dict(os.environ, **CHECKOV_ENV)
-        base = lambda d: [*cmd, "-d", str(d), "--framework", "terraform", "--quiet", "--compact", "-o", "json",  # noqa: E731
-                          "--skip-download", *(["--check", only_check] if only_check else [])]  # fmt: skip
+
+        def base(d: Path) -> list[str]:
+            only = ["--check", only_check] if only_check else []
+            return [*cmd, "-d", str(d), "--framework", "terraform", "--quiet", "--compact", "-o", "json",
+                    "--skip-download", *only]  # fmt: skip
+
         label = f"checkov --check {only_check}" if only_check else "checkov"
         t = self.run_tool(label, base(self.tree), env, self.args.checkov_runs, CHECKOV_OK_EXIT_CODES,
                           summarize_checkov_output, base(self.empty))  # fmt: skip
@@ -416,7 +424,8 @@ class Bench:
             for c in checkovs:
                 ratio = speed_ratio(xray["seconds"], c["seconds"])
                 if ratio is not None:
-                    ratios.append({"label": f"vs {c['label']}", "ratio": ratio, "meets_target": ratio >= a.target_ratio})
+                    ratios.append({"label": f"vs {c['label']}", "ratio": ratio,
+                                   "meets_target": ratio >= a.target_ratio})  # fmt: skip
         versions = {"xray_cmk": xray.get("version") if xray else None,
                     "checkov": next((c["output"].get("checkov_version") for c in checkovs
                                      if c["output"].get("checkov_version")), None)}  # fmt: skip
@@ -443,8 +452,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--modules", type=int, default=250, help="modules in the generated corpus (default 250)")
     p.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
     p.add_argument("--corpus", type=Path, help="scan this existing tree instead of generating one")
-    p.add_argument("--xray-cmk", help="the binary, or a shell-quoted command line (default: $XRAY_CMK_BIN, else "
-                                      "$CARGO_TARGET_DIR/release/xray-cmk, else ~/.cache/xray-cmk/target/release/xray-cmk)")
+    p.add_argument("--xray-cmk", help="the binary, or a shell-quoted command line (default: $XRAY_CMK_BIN, "
+                   "else $CARGO_TARGET_DIR/release/xray-cmk, else ~/.cache/xray-cmk/target/release/xray-cmk)")
     p.add_argument("--runs", type=int, default=3, help="xray-cmk runs; the best counts (default 3)")
     p.add_argument("--checkov", help="Checkov command line instead of the bench/iac/.venv-checkov one")
     p.add_argument("--checkov-runs", type=int, default=1, help="Checkov runs; the best counts (default 1)")

@@ -31,7 +31,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+
 
 # --- a small HCL writer ----------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ class Heredoc:
     indented: bool = False  # <<-EOT with the body indented one level; else <<EOF with lines as given
 
 
-Expr = Union[str, Obj, Arr, Call, Heredoc]  # a str is one line of HCL, already written
+Expr = str | Obj | Arr | Call | Heredoc  # a str is one line of HCL, already written
 
 
 @dataclass
@@ -84,7 +84,7 @@ class _Blank:
 
 
 BLANK = _Blank()
-Item = Union[Attr, Block, _Blank]
+Item = Attr | Block | _Blank
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -458,15 +458,17 @@ def key_statements(m: Module, purpose: str) -> list[Statement]:
                                              ("StringEquals", "kms:CallerAccount", [ACCOUNT])]))  # fmt: skip
     elif purpose == "logs":
         out.append(Statement("AllowCloudWatchLogs", [("Service", [f"logs.{m.region()}.amazonaws.com"])],
-                             ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                             ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                              "kms:Describe*"],
                              conditions=[("ArnLike", "kms:EncryptionContext:aws:logs:arn",
                                           [f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:*"])]))  # fmt: skip
     else:
         out.append(Statement("AllowServiceRoles", [("AWS", [f"arn:{PARTITION}:iam::{ACCOUNT}:role/{m.name}-app"])],
                              ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]))  # fmt: skip
     if rng.random() < 0.2:
+        break_glass = f"arn:{PARTITION}:iam::{ACCOUNT}:role/BreakGlass"
         out.append(Statement("DenyKeyDeletion", [("AWS", ["*"])], ["kms:ScheduleKeyDeletion", "kms:DisableKey"], "Deny",
-                             [("StringNotLike", "aws:PrincipalArn", [f"arn:{PARTITION}:iam::{ACCOUNT}:role/BreakGlass"])]))
+                             [("StringNotLike", "aws:PrincipalArn", [break_glass])]))
     return out
 
 
@@ -599,7 +601,8 @@ def kms_key(m: Module, resource: str, purpose: str, description: str, symmetric_
     if g.chance(0.7) or purpose == "xray":
         if repeat == "for_each":
             alias = [*meta[:-1], Attr("for_each", f"aws_kms_key.{resource}"), BLANK,
-                     Attr("name", q("alias/${local.name_prefix}-${each.key}")), Attr("target_key_id", "each.value.key_id")]
+                     Attr("name", q("alias/${local.name_prefix}-${each.key}")),
+                     Attr("target_key_id", "each.value.key_id")]  # fmt: skip
         else:
             alias = [*meta, BLANK,
                      Attr("name", q(f"alias/${{local.name_prefix}}-{resource.replace('_', '-')}")),
@@ -753,7 +756,8 @@ def api_gateway(m: Module) -> None:
     body: list[Item] = [
         Attr("deployment_id", "aws_api_gateway_deployment.this.id"),
         Attr("rest_api_id", "aws_api_gateway_rest_api.this.id"),
-        Attr("stage_name", m.var("stage_name", "string", "API Gateway stage.", q(g.rng.choice(["v1", "prod", "live"])))),
+        Attr("stage_name", m.var("stage_name", "string", "API Gateway stage.",
+                                 q(g.rng.choice(["v1", "prod", "live"])))),
     ]  # fmt: skip
     if tracing == "var":
         body.append(Attr("xray_tracing_enabled", m.var("xray_tracing_enabled", "bool", "Trace API requests.", "true")))
@@ -763,9 +767,10 @@ def api_gateway(m: Module) -> None:
         lg = log_group(m, "api_access", "/aws/apigateway/${local.name_prefix}")
         body += [BLANK, Block("access_log_settings", body=[
             Attr("destination_arn", f"{lg}.arn"),
-            Attr("format", Call("jsonencode", [Obj([("requestId", q("$context.requestId")), ("ip", q("$context.identity.sourceIp")),
-                                                   ("status", q("$context.status")),
-                                                   ("xrayTraceId", q("$context.xrayTraceId"))])])),
+            Attr("format", Call("jsonencode", [Obj([
+                ("requestId", q("$context.requestId")), ("ip", q("$context.identity.sourceIp")),
+                ("status", q("$context.status")), ("xrayTraceId", q("$context.xrayTraceId")),
+            ])])),
         ])]  # fmt: skip
     body += [BLANK, tags(m)]
     m.add(Block("resource", ["aws_api_gateway_stage", "this"], body))
@@ -805,7 +810,8 @@ def xray_sampling_rule(m: Module) -> None:
     m.add(Block("resource", ["aws_xray_sampling_rule", "default"], [
         Attr("rule_name", q(f"{m.name[:20]}-{g.rng.randrange(100)}")), Attr("priority", str(g.rng.randrange(1, 9999))),
         Attr("version", "1"), Attr("reservoir_size", str(g.rng.choice([1, 5, 10]))),
-        Attr("fixed_rate", g.rng.choice(["0.05", "0.1", "0.01", "1"])), Attr("url_path", q(g.rng.choice(["*", "/api/*"]))),
+        Attr("fixed_rate", g.rng.choice(["0.05", "0.1", "0.01", "1"])),
+        Attr("url_path", q(g.rng.choice(["*", "/api/*"]))),
         Attr("host", q("*")), Attr("http_method", q(g.rng.choice(["*", "GET", "POST"]))), Attr("service_type", q("*")),
         Attr("service_name", q("${local.name_prefix}-*")), Attr("resource_arn", q("*")), BLANK,
         Attr("attributes", Obj([("Team", q(m.team))])), BLANK, tags(m),
@@ -904,10 +910,12 @@ def queue_and_table(m: Module, key: Key | None) -> None:
         m.output("table_name", "aws_dynamodb_table.items.name", "Name of the table.")
     if g.chance(0.4):
         m.add(Block("resource", ["aws_sns_topic", "alerts"], [
-            Attr("name", q("${local.name_prefix}-alerts")), Attr("kms_master_key_id", q("alias/aws/sns")), BLANK, tags(m),
+            Attr("name", q("${local.name_prefix}-alerts")), Attr("kms_master_key_id", q("alias/aws/sns")), BLANK,
+            tags(m),
         ]))  # fmt: skip
         m.add(Block("resource", ["aws_cloudwatch_metric_alarm", "errors"], [
-            Attr("alarm_name", q("${local.name_prefix}-errors")), Attr("comparison_operator", q("GreaterThanThreshold")),
+            Attr("alarm_name", q("${local.name_prefix}-errors")),
+            Attr("comparison_operator", q("GreaterThanThreshold")),
             Attr("evaluation_periods", "2"), Attr("metric_name", q("Errors")), Attr("namespace", q("AWS/Lambda")),
             Attr("period", "300"), Attr("statistic", q("Sum")), Attr("threshold", "5"),
             Attr("alarm_actions", "[aws_sns_topic.alerts.arn]"), BLANK,
@@ -947,7 +955,8 @@ def build_kms(m: Module) -> None:
     if xray_first and g.chance(0.7):
         xray_encryption(m)
     for purpose in g.rng.sample(["logs", "data", "backups"], g.rng.randrange(1, 3)):
-        kms_key(m, purpose, purpose if purpose == "logs" else "data", f"{purpose.title()} key for ${{local.name_prefix}}")
+        kms_key(m, purpose, purpose if purpose == "logs" else "data",
+                f"{purpose.title()} key for ${{local.name_prefix}}")
     if not xray_first and g.chance(0.7):
         xray_encryption(m)
     if not any(b.labels[:1] == ["aws_xray_encryption_config"] for b in m.main + m.kms) and g.chance(0.5):
@@ -961,7 +970,8 @@ def build_observability(m: Module) -> None:
     if g.chance(0.7):
         xray_sampling_rule(m)
     logs_key = kms_key(m, "logs", "logs", "CloudWatch Logs") if g.chance(0.4) else None
-    log_group(m, "app", "/${var.environment}/${var.name}/application", logs_key if logs_key and logs_key.symmetric else None)
+    usable = logs_key if logs_key and logs_key.symmetric else None
+    log_group(m, "app", "/${var.environment}/${var.name}/application", usable)
     if g.chance(0.4):
         iam_role(m, "collector", "ec2.amazonaws.com", ["AWSXRayDaemonWriteAccess", "CloudWatchAgentServerPolicy"])
 
@@ -1116,8 +1126,8 @@ class Corpus:
         return {
             "modules": len(self.modules), "tf_files": len(self.tf_files),
             "tfvars_files": sum(p.endswith(".tfvars") for p in self.files),
-            "bytes": sum(len(t.encode()) for t in self.files.values()),
-            "lines": sum(t.count("\n") for t in self.files.values()),
+            "bytes": sum(len(self.files[p].encode()) for p in self.tf_files),  # of the .tf files
+            "lines": sum(self.files[p].count("\n") for p in self.tf_files),
         }  # fmt: skip
 
 
@@ -1178,10 +1188,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stats = corpus.stats()
     if args.manifest:
-        manifest = {"seed": args.seed, **stats, "module_dirs": corpus.modules, "shapes": dict(sorted(corpus.shapes.items()))}
+        shapes = dict(sorted(corpus.shapes.items()))
+        manifest = {"seed": args.seed, **stats, "module_dirs": corpus.modules, "shapes": shapes}
         args.manifest.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"{stats['tf_files']} .tf files in {stats['modules']} modules "
-          f"({stats['tfvars_files']} terraform.tfvars, {stats['bytes']} bytes, {stats['lines']} lines) -> {args.out_dir}")
+    print(f"{stats['tf_files']} .tf files in {stats['modules']} modules ({stats['bytes']} bytes, {stats['lines']} "
+          f"lines; and {stats['tfvars_files']} terraform.tfvars) -> {args.out_dir}")
     return 0
 
 

@@ -120,7 +120,8 @@ def test_default_tree_size_and_files(corpus: make_corpus.Corpus, tmp_path: Path)
     assert all(len(Path(m).parts) == 2 for m in by_module)  # <team>/<module>: a nested tree
     for names in by_module.values():
         assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf"} <= names
-        assert names <= {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "locals.tf", "kms.tf", "terraform.tfvars"}
+        assert names <= {"main.tf", "variables.tf", "outputs.tf", "versions.tf", "locals.tf", "kms.tf",
+                         "terraform.tfvars"}  # fmt: skip
     for optional in ("locals.tf", "kms.tf", "terraform.tfvars"):
         assert 0 < sum(optional in n for n in by_module.values()) < 250, optional
     # The CLI prints the counts and writes exactly these files.

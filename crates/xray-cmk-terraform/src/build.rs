@@ -105,8 +105,30 @@ fn is_aws_managed(name: &str) -> bool {
     name == AWS_MANAGED_ALIAS || name.ends_with(&format!(":{AWS_MANAGED_ALIAS}"))
 }
 
+/// The shape of the policy AWS gives `aws/xray`: any principal of the account, through X-Ray
+/// only. AWS owns it; the scanner cannot read the real one, so this stands in for it.
+fn aws_managed_policy() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "auto-xray",
+        "Statement": [{
+            "Sid": "Allow access through X-Ray for all principals in the account that are authorized to use X-Ray",
+            "Effect": "Allow",
+            "Principal": { "AWS": "*" },
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": { "StringEquals": {
+                "kms:CallerAccount": UNKNOWN_ACCOUNT,
+                "kms:ViaService": "xray.us-east-1.amazonaws.com",
+            } },
+        }],
+    })
+    .to_string()
+}
+
 fn aws_managed_key() -> KmsKey {
     KmsKey {
+        policy: Observed::Known(aws_managed_policy()),
         key_manager: Some(KeyManager::Aws),
         key_state: Some(KeyState::Enabled),
         key_spec: Some("SYMMETRIC_DEFAULT".into()),

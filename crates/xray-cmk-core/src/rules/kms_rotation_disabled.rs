@@ -20,7 +20,9 @@ const DOCS: &str = r#"# kms-rotation-disabled
 
 ## What it does
 Reads `kms:GetKeyRotationStatus` for each customer managed key in use and fails when
-`KeyRotationEnabled` is false. AWS managed keys rotate on AWS's schedule and are not judged here.
+`KeyRotationEnabled` is false. AWS managed keys rotate on AWS's schedule and are not judged here;
+nor are asymmetric and HMAC keys, which KMS cannot rotate automatically. On Terraform, it reads
+`enable_key_rotation` of every `aws_kms_key` (absent means off, as in the provider).
 
 ## Why is this bad?
 Without rotation the same key material protects every trace for the key's whole life, so one
@@ -48,6 +50,9 @@ impl Rule for KmsRotationDisabled {
 
     fn check_key(&self, key: &KeyRef<'_>, _cx: &Context<'_>) -> Option<Finding> {
         let b = customer_key_builder(&META, key)?;
+        if !super::rotatable(key.key) {
+            return None;
+        }
         Some(match &key.key.rotation {
             Observed::Unknown(err) => b.error(format!("rotation status unreadable: {err}")),
             Observed::Known(r) if r.enabled => b.pass(match r.period_days {
@@ -69,6 +74,19 @@ mod tests {
     fn status(rotation: Observed<Rotation>) -> Option<Status> {
         let inv = with_key(|k| k.rotation = rotation);
         run_key(&KmsRotationDisabled, &inv, &DEFAULT_POLICY).map(|f| f.status)
+    }
+
+    #[test]
+    fn asymmetric_keys_are_not_judged() {
+        let inv = with_key(|k| {
+            k.key_spec = Some("RSA_2048".into());
+            k.rotation = Observed::Known(Rotation {
+                enabled: false,
+                period_days: None,
+                next_rotation: None,
+            });
+        });
+        assert_eq!(run_key(&KmsRotationDisabled, &inv, &DEFAULT_POLICY), None);
     }
 
     #[test]

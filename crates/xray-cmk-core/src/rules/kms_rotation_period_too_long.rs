@@ -48,6 +48,9 @@ impl Rule for KmsRotationPeriodTooLong {
 
     fn check_key(&self, key: &KeyRef<'_>, cx: &Context<'_>) -> Option<Finding> {
         let b = customer_key_builder(&META, key)?;
+        if !super::rotatable(key.key) {
+            return None;
+        }
         let max = cx.policy.rotation.max_period_days;
         Some(match &key.key.rotation {
             Observed::Unknown(err) => b.error(format!("rotation status unreadable: {err}")),

@@ -126,6 +126,15 @@ fn customer_key_builder(meta: &RuleMeta, key: &KeyRef<'_>) -> Option<FindingBuil
     (key.key.key_manager != Some(crate::KeyManager::Aws)).then(|| key_builder(meta, key))
 }
 
+/// Whether KMS can rotate the key automatically: only symmetric encryption keys. Asymmetric and
+/// HMAC keys are not judged by the rotation rules (as Checkov's CKV_AWS_7 does not); an unknown
+/// spec is judged, so nothing unknown is skipped silently.
+fn rotatable(key: &KmsKey) -> bool {
+    key.key_spec
+        .as_deref()
+        .is_none_or(|s| s == "SYMMETRIC_DEFAULT")
+}
+
 /// The key's parsed policy, or the message of the error finding to emit instead.
 fn key_policy(key: &KmsKey) -> Result<crate::key_policy::PolicyDocument, String> {
     match &key.policy {
