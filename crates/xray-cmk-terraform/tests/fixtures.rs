@@ -73,7 +73,7 @@ fn listing(findings: &[Finding]) -> String {
         .join("\n")
 }
 
-fn status_of<'a>(findings: &'a [Finding], rule: &str, resource: &str) -> Option<Status> {
+fn status_of(findings: &[Finding], rule: &str, resource: &str) -> Option<Status> {
     findings
         .iter()
         .find(|f| f.rule == rule && f.resource.ends_with(resource))
