@@ -135,6 +135,9 @@ def test_end_to_end_with_stubs(tmp_path: Path, stubs: dict[str, str]) -> None:
         assert all(r["peak_rss_mib"] > 1 and r["cpu_seconds"] >= 0 for r in t["runs"])
     assert [r["label"] for r in report["ratios"]] == ["vs checkov", "vs checkov --check CKV_AWS_7"]
     assert report["ratios"][0]["ratio"] == round(checkov["seconds"] / xray["seconds"], 1) >= 2
+    assert xray["cpu_seconds"] == min(r["cpu_seconds"] for r in xray["runs"]) > 0
+    assert report["ratios"][0]["cpu_ratio"] == compare.speed_ratio(xray["cpu_seconds"], checkov["cpu_seconds"])
+    assert len(report["load_average"]["before"]) == 3
     assert all(r["meets_target"] for r in report["ratios"])
     # outputs read
     assert xray["output"]["findings"] == 40 and xray["output"]["modules_with_results"] == 40
@@ -232,16 +235,20 @@ def test_markdown_rendering() -> None:
     run = {"exit_code": 1, "wall_seconds": 0.2, "peak_rss_mib": 30.0, "cpu_seconds": 0.35}
     def tool(label: str, s: float, fps: float) -> dict[str, Any]:
         return {"label": label, "command": [label, "x y"], "runs": [run], "output": {"findings": 7}, "seconds": s,
-                "files_per_second": fps, "startup_seconds": None, "marginal_files_per_second": None}  # fmt: skip
+                "files_per_second": fps, "startup_seconds": None, "marginal_files_per_second": None,
+                "cpu_seconds": 0.35}  # fmt: skip
 
     report = {"corpus": {"tf_files": 1234, "modules": 250, "bytes": 1_100_000, "lines": 47000, "seed": 1},
               "tools": [tool("xray-cmk", 0.2, 6170.0), tool("checkov", 36.0, 34.3)], "target_ratio": 100.0,
-              "ratios": [{"label": "vs checkov", "ratio": 180.0, "meets_target": True}],
+              "ratios": [{"label": "vs checkov", "ratio": 180.0, "cpu_ratio": 90.0, "meets_target": True}],
+              "load_average": {"before": [1.5, 1.0, 0.5], "after": [0.1, 0.2, 0.3]},
               "checks": [{"name": "a check", "ok": True, "details": ""}]}  # fmt: skip
     md = compare.render_markdown(report)
     assert md.startswith("## IaC scan: 1,234 .tf files in 250 modules (1.1 MB, 47,000 lines; seed 1)")
     assert "| seconds (best) | 0.200 | 36.000 |" in md and "| files/s | 6,170.0 | 34.3 |" in md
     assert "| start-up, empty dir (s) | – | – |" in md and "| findings | 7 | 7 |" in md
     assert "* xray-cmk: `xray-cmk 'x y'`" in md
-    assert "**vs checkov: xray-cmk is 180.0× faster** (target ≥ 100×: ok)" in md
+    assert "**vs checkov: xray-cmk is 180.0× faster** (target ≥ 100×: ok; 90.0× less CPU time)" in md
+    assert "| CPU time (s), best | 0.35 | 0.35 |" in md
+    assert "before / after: 1.50 / 0.10 — other work was running" in md
     assert "* ok: a check" in md

@@ -72,13 +72,33 @@ fn help_uri(docs: &str) -> Option<&str> {
         .filter(|u| u.starts_with("https://"))
 }
 
-/// The `## What it does` section, the rule's full description.
+/// GitHub code scanning's limit on a rule's descriptions, in characters.
+const MAX_DESCRIPTION: usize = 1024;
+
+/// The `## What it does` section, the rule's full description, cut at a word to GitHub's limit
+/// (the whole documentation is in `help`).
 fn what_it_does(docs: &str) -> String {
-    docs.split("## What it does")
+    let text = docs
+        .split("## What it does")
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
         .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if text.chars().count() <= MAX_DESCRIPTION {
+        return text;
+    }
+    let mut out = String::new();
+    for word in text.split(' ') {
+        if out.chars().count() + word.chars().count() + 2 > MAX_DESCRIPTION {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.push('…');
+    out
 }
 
 fn rule(meta: &RuleMeta) -> Value {
@@ -118,6 +138,7 @@ fn result(f: &Finding, index: usize) -> Option<Value> {
         Status::Pass => return None,
         _ if f.is_suppressed() => return None,
         Status::Fail => (Level::from(f.severity), f.message.clone()),
+        Status::Error if f.rule == rules::IAC_PARSE_ERROR.id => (Level::Error, f.message.clone()),
         Status::Error => (
             Level::Warning,
             format!(
@@ -203,5 +224,14 @@ mod tests {
         assert!(what_it_does(m.docs).starts_with("Reads the X-Ray encryption configuration"));
         assert_eq!(Level::from(Severity::Critical), Level::Error);
         assert_eq!(Level::from(Severity::Low), Level::Note);
+    }
+
+    #[test]
+    fn full_descriptions_fit_githubs_limit() {
+        for m in rules::ALL.iter().map(|r| r.meta()) {
+            let d = what_it_does(m.docs);
+            assert!(!d.is_empty(), "{}", m.id);
+            assert!(d.chars().count() <= MAX_DESCRIPTION, "{}", m.id);
+        }
     }
 }

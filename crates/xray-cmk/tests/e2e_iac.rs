@@ -43,13 +43,19 @@ fn sarif_has_every_failure_with_its_location_and_rule_metadata() {
         "--format",
         "sarif",
     ]);
-    assert_eq!(r.code, 3, "a parse error and unknowns make the scan incomplete: {}", r.stderr);
+    assert_eq!(
+        r.code, 3,
+        "a parse error and unknowns make the scan incomplete: {}",
+        r.stderr
+    );
     let log = stable_sarif(&r.stdout);
     assert_eq!(log["version"], "2.1.0");
     let run = &log["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
     for rule in rules {
-        assert!(rule["help"]["text"].as_str().is_some_and(|t| t.contains("## How to fix")));
+        assert!(rule["help"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("## How to fix")));
         assert!(rule["properties"]["security-severity"].is_string());
     }
     let results = run["results"].as_array().expect("results");
@@ -59,7 +65,10 @@ fn sarif_has_every_failure_with_its_location_and_rule_metadata() {
         let uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             .as_str()
             .expect("uri");
-        assert!(!uri.starts_with('/') && !uri.contains("://"), "relative: {uri}");
+        assert!(
+            !uri.starts_with('/') && !uri.contains("://"),
+            "relative: {uri}"
+        );
         assert!(res["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64() >= Some(1));
         assert!(res["partialFingerprints"]["xrayCmk/v1"].is_string());
     }
@@ -78,10 +87,7 @@ fn sarif_has_every_failure_with_its_location_and_rule_metadata() {
         })
         .collect();
     insta::assert_json_snapshot!("iac_sarif_results", results_only);
-    insta::assert_json_snapshot!(
-        "iac_sarif_first_rule",
-        run["tool"]["driver"]["rules"][0]
-    );
+    insta::assert_json_snapshot!("iac_sarif_first_rule", run["tool"]["driver"]["rules"][0]);
 }
 
 #[test]
@@ -90,7 +96,9 @@ fn fingerprints_survive_moving_a_resource_down_the_file() {
     let write = |pad: &str| {
         std::fs::write(
             dir.path().join("main.tf"),
-            format!("{pad}resource \"aws_xray_encryption_config\" \"x\" {{\n  type = \"NONE\"\n}}\n"),
+            format!(
+                "{pad}resource \"aws_xray_encryption_config\" \"x\" {{\n  type = \"NONE\"\n}}\n"
+            ),
         )
         .expect("write");
         let r = run(bare_xray_cmk()
@@ -111,7 +119,14 @@ fn fingerprints_survive_moving_a_resource_down_the_file() {
 
 #[test]
 fn json_and_table_show_locations_and_exit_codes_gate_ci() {
-    let r = iac(&["scan", "default-encryption", "--format", "json", "--policy", "xray-cmk.toml"]);
+    let r = iac(&[
+        "scan",
+        "default-encryption",
+        "--format",
+        "json",
+        "--policy",
+        "xray-cmk.toml",
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     assert_eq!(doc["schema_version"], "1.2");
@@ -136,7 +151,11 @@ fn json_and_table_show_locations_and_exit_codes_gate_ci() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     let r = iac(&["scan", "no-such-dir"]);
     assert_eq!(r.code, 3, "a path that cannot be read is never clean");
-    assert!(r.stdout.contains("no such file or directory"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("no such file or directory"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -145,7 +164,14 @@ fn generate_writes_a_module_that_scans_clean() {
     let out = dir.path().join("xray");
     let policy = fixtures().join("xray-cmk.toml");
     let r = run(bare_xray_cmk()
-        .args(["iac", "generate", "--account", "111122223333", "--region", "eu-west-1"])
+        .args([
+            "iac",
+            "generate",
+            "--account",
+            "111122223333",
+            "--region",
+            "eu-west-1",
+        ])
         .arg("--policy")
         .arg(&policy)
         .arg("--out")
@@ -186,7 +212,11 @@ fn a_corpus_of_real_world_shaped_modules_scans_without_crashing() {
         .args(["--modules", "60", "--seed", "7"])
         .output()
         .expect("python3");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let files = count_tf(dir.path());
     assert!(files >= 200, "{files}");
     let r = run(bare_xray_cmk()
