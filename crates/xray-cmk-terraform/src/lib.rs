@@ -43,12 +43,35 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
         errors: found.errors,
         ..IacScan::default()
     };
+    // Modules are independent until the inventory is built: parse and evaluate them on every
+    // core, in order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = found.modules.len().div_ceil(threads).max(1);
+    let done: Vec<Vec<(Vec<IacError>, build::ModuleFacts)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = found
+            .modules
+            .chunks(chunk)
+            .map(|ms| {
+                s.spawn(move || {
+                    ms.iter()
+                        .map(|m| {
+                            let parsed = module::parse(m);
+                            (parsed.errors.clone(), eval::evaluate(&parsed))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    out.files += found.modules.iter().map(|m| m.files.len()).sum::<usize>();
     let mut facts = Vec::new();
-    for m in &found.modules {
-        out.files += m.files.len();
-        let parsed = module::parse(m);
-        out.errors.extend(parsed.errors.iter().cloned());
-        facts.push(eval::evaluate(&parsed));
+    for (errors, f) in done.into_iter().flatten() {
+        out.errors.extend(errors);
+        facts.push(f);
     }
     for p in &found.plans {
         out.files += 1;
