@@ -468,16 +468,7 @@ impl Runner<'_> {
                 key.id()
             ));
         };
-        let current = call!(
-            "kms:GetKeyPolicy",
-            self.kms
-                .get_key_policy()
-                .key_id(&snap.arn)
-                .policy_name("default")
-                .send()
-        )?
-        .policy
-        .unwrap_or_default();
+        let current = self.key_policy(&snap.arn).await?;
         let decision = decide_merge(&snap, &current, statements, sha256, &self.opts.caller);
         let merged = match self.decided(decision)? {
             Ok(m) => m,
@@ -578,18 +569,23 @@ impl Runner<'_> {
         })
     }
 
-    /// Never switch X-Ray to a key the deep checks say it cannot use.
-    async fn usable_by_xray(&self, snap: &KeySnapshot) -> Result<(), String> {
-        let policy = call!(
+    /// The key's `default` key policy, as text.
+    async fn key_policy(&self, arn: &str) -> Result<String, String> {
+        Ok(call!(
             "kms:GetKeyPolicy",
             self.kms
                 .get_key_policy()
-                .key_id(&snap.arn)
+                .key_id(arn)
                 .policy_name("default")
                 .send()
         )?
         .policy
-        .unwrap_or_default();
+        .unwrap_or_default())
+    }
+
+    /// Never switch X-Ray to a key the deep checks say it cannot use.
+    async fn usable_by_xray(&self, snap: &KeySnapshot) -> Result<(), String> {
+        let policy = self.key_policy(&snap.arn).await?;
         let (account, region) = xray_cmk_core::model::arn_account_region(&snap.arn)
             .ok_or_else(|| format!("{} is not a key ARN", snap.arn))?;
         let key = xray_cmk_core::KmsKey {

@@ -65,40 +65,62 @@ fn cells<'a>(f: &'a Finding, message: &'a str) -> [&'a str; 7] {
     ]
 }
 
-/// Renders the table. `color` adds ANSI colours to the status column.
-pub fn render(report: &Report, color: bool) -> String {
-    let messages: Vec<String> = report.findings.iter().map(message).collect();
-    let mut widths = HEADERS.map(str::len);
-    for (f, m) in report.findings.iter().zip(&messages) {
-        for (w, c) in widths.iter_mut().zip(cells(f, m)) {
+/// Aligned columns, the last one unpadded, with the status column coloured by each row's status.
+fn grid<const N: usize>(
+    headers: [&str; N],
+    rows: &[([String; N], Status)],
+    status_column: usize,
+    color: bool,
+) -> String {
+    let mut widths = headers.map(str::len);
+    for (cells, _) in rows {
+        for (w, c) in widths.iter_mut().zip(cells) {
             *w = (*w).max(c.chars().count());
         }
     }
     let mut out = String::new();
-    let mut row = |cols: [&str; 7], status: Option<Status>| {
-        let mut line = String::new();
+    let mut line = |cols: [&str; N], status: Option<Status>| {
+        let mut text = String::new();
         for (i, (col, w)) in cols.iter().zip(widths).enumerate() {
-            if i == cols.len() - 1 {
-                line.push_str(col);
+            if i == N - 1 {
+                text.push_str(col);
             } else {
                 let padded = format!("{col:<w$}  ");
-                match (i, status) {
-                    (2, Some(s)) => line.push_str(&paint(color, s, &padded)),
-                    _ => line.push_str(&padded),
+                match status {
+                    Some(s) if i == status_column => text.push_str(&paint(color, s, &padded)),
+                    _ => text.push_str(&padded),
                 }
             }
         }
-        let _ = writeln!(out, "{}", line.trim_end());
+        let _ = writeln!(out, "{}", text.trim_end());
     };
-    row(HEADERS, None);
-    for (f, m) in report.findings.iter().zip(&messages) {
-        let shown = if f.is_suppressed() {
-            Status::Pass
-        } else {
-            f.status
-        };
-        row(cells(f, m), Some(shown));
+    line(headers, None);
+    for (cells, status) in rows {
+        line(cells.each_ref().map(String::as_str), Some(*status));
     }
+    out
+}
+
+/// A suppressed failure is shown in the colour of a pass: it does not count.
+fn shown_status(f: &Finding) -> Status {
+    if f.is_suppressed() {
+        Status::Pass
+    } else {
+        f.status
+    }
+}
+
+/// Renders the table. `color` adds ANSI colours to the status column.
+pub fn render(report: &Report, color: bool) -> String {
+    let rows: Vec<([String; 7], Status)> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let m = message(f);
+            (cells(f, &m).map(str::to_owned), shown_status(f))
+        })
+        .collect();
+    let mut out = grid(HEADERS, &rows, 2, color);
     out.push('\n');
     out.push_str(&summary_line(report));
     out.push('\n');
@@ -128,10 +150,10 @@ pub fn summary_line(report: &Report) -> String {
     )
 }
 
-/// The `iac scan` table: where, status, severity, confidence, rule, and the resource with the
-/// message; then the summary.
+/// The `iac scan` table: where, status, severity, rule, and the resource with the message; then
+/// the summary.
 pub fn render_iac(report: &Report, color: bool) -> String {
-    let rows: Vec<[String; 5]> = report
+    let rows: Vec<([String; 5], Status)> = report
         .findings
         .iter()
         .map(|f| {
@@ -139,13 +161,14 @@ pub fn render_iac(report: &Report, color: bool) -> String {
                 || "-".to_owned(),
                 |l| format!("{}:{}:{}", l.file, l.line, l.column),
             );
-            [
+            let cells = [
                 at,
                 status(f).to_owned(),
                 f.severity.as_str().to_owned(),
                 f.rule.to_owned(),
                 format!("{} · {}", f.resource, message(f)),
-            ]
+            ];
+            (cells, shown_status(f))
         })
         .collect();
     let headers = [
@@ -155,44 +178,7 @@ pub fn render_iac(report: &Report, color: bool) -> String {
         "RULE",
         "RESOURCE · MESSAGE",
     ];
-    let mut widths = headers.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |cols: [&str; 5], status: Option<Status>| -> String {
-        let mut line = String::new();
-        for (i, (col, w)) in cols.iter().zip(widths).enumerate() {
-            if i == cols.len() - 1 {
-                line.push_str(col);
-            } else {
-                let padded = format!("{col:<w$}  ");
-                match (i, status) {
-                    (1, Some(s)) => line.push_str(&paint(color, s, &padded)),
-                    _ => line.push_str(&padded),
-                }
-            }
-        }
-        line.trim_end().to_owned()
-    };
-    let _ = writeln!(out, "{}", line(headers, None));
-    for (f, r) in report.findings.iter().zip(&rows) {
-        let shown = if f.is_suppressed() {
-            Status::Pass
-        } else {
-            f.status
-        };
-        let cols = [
-            r[0].as_str(),
-            r[1].as_str(),
-            r[2].as_str(),
-            r[3].as_str(),
-            r[4].as_str(),
-        ];
-        let _ = writeln!(out, "{}", line(cols, Some(shown)));
-    }
+    let mut out = grid(headers, &rows, 1, color);
     out.push('\n');
     out.push_str(&summary_line(report));
     out.push('\n');

@@ -16,7 +16,8 @@ mod value;
 
 use std::path::PathBuf;
 
-use xray_cmk_core::{Inventory, SourceLocation};
+use xray_cmk_core::finding::FindingBuilder;
+use xray_cmk_core::{Date, Finding, Inventory, OrgPolicy, Rule, SourceLocation};
 
 /// A file that could not be read or parsed. The other files are still scanned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,37 @@ pub struct IacScan {
     /// `.tf` and plan JSON files read.
     pub files: usize,
     pub modules: usize,
+}
+
+impl IacScan {
+    /// The rules' results over the scanned inventory, plus an `iac-parse-error` result for each
+    /// file that could not be read, in source order (file, line, column, then rule order).
+    pub fn judge(&self, policy: &OrgPolicy, today: Date, rules: &[&dyn Rule]) -> Vec<Finding> {
+        let mut findings = xray_cmk_core::evaluate(&xray_cmk_core::Context {
+            inventory: &self.inventory,
+            policy,
+            today,
+            rules,
+        });
+        for e in &self.errors {
+            let meta = &xray_cmk_core::rules::IAC_PARSE_ERROR;
+            findings.push(
+                FindingBuilder::new(meta, &e.location.file, "-", &e.location.file)
+                    .location(Some(&e.location))
+                    .error(e.message.clone()),
+            );
+        }
+        // `evaluate` ordered them by rule; the stable sort keeps that order at one place.
+        findings.sort_by(|a, b| {
+            let at = |f: &Finding| {
+                f.location
+                    .as_ref()
+                    .map(|l| (l.file.clone(), l.line, l.column))
+            };
+            at(a).cmp(&at(b))
+        });
+        findings
+    }
 }
 
 /// Scans `.tf` files, directories (recursively; each directory with `.tf` files is a module) and

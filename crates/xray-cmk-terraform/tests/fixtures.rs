@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use xray_cmk_core::finding::FindingBuilder;
 use xray_cmk_core::{evaluate, rules, Context, Date, Finding, OrgPolicy, Status};
 
 fn fixtures() -> PathBuf {
@@ -26,33 +25,7 @@ fn judge_with(paths: &[&str], policy: &OrgPolicy) -> Vec<Finding> {
     std::env::set_current_dir(fixtures()).expect("cd fixtures");
     let scan = xray_cmk_terraform::scan(&paths.iter().map(PathBuf::from).collect::<Vec<_>>());
     std::env::set_current_dir(here).expect("cd back");
-    let mut findings = evaluate(&Context {
-        inventory: &scan.inventory,
-        policy,
-        today: Date::new(2026, 12, 1).expect("date"),
-        rules: rules::ALL,
-    });
-    for e in &scan.errors {
-        findings.push(
-            FindingBuilder::new(
-                &rules::IAC_PARSE_ERROR,
-                &e.location.file,
-                "-",
-                &e.location.file,
-            )
-            .location(Some(&e.location))
-            .error(e.message.clone()),
-        );
-    }
-    findings.sort_by(|a, b| {
-        let at = |f: &Finding| {
-            f.location
-                .as_ref()
-                .map(|l| (l.file.clone(), l.line, l.column))
-        };
-        (at(a), a.rule).cmp(&(at(b), b.rule))
-    });
-    findings
+    scan.judge(policy, Date::new(2026, 12, 1).expect("date"), rules::ALL)
 }
 
 fn judge(path: &str) -> Vec<Finding> {

@@ -5,8 +5,7 @@ use std::io::Write as _;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
-use xray_cmk_core::finding::FindingBuilder;
-use xray_cmk_core::{evaluate, rules, sort_findings, Context, Status};
+use xray_cmk_core::Status;
 use xray_cmk_report::{json_v1, sarif, table, Report, Scope};
 
 use crate::audit::now;
@@ -20,34 +19,7 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
     let started = Instant::now();
     let scanned = xray_cmk_terraform::scan(&args.paths);
     let (generated_at, today) = now()?;
-    let mut findings = evaluate(&Context {
-        inventory: &scanned.inventory,
-        policy: &policy,
-        today,
-        rules: &selected,
-    });
-    for e in &scanned.errors {
-        findings.push(
-            FindingBuilder::new(
-                &rules::IAC_PARSE_ERROR,
-                &e.location.file,
-                "-",
-                &e.location.file,
-            )
-            .location(Some(&e.location))
-            .error(e.message.clone()),
-        );
-    }
-    sort_findings(&mut findings);
-    // Source order: by file and line, rules in registry order at one place.
-    findings.sort_by(|a, b| {
-        let at = |f: &xray_cmk_core::Finding| {
-            f.location
-                .as_ref()
-                .map(|l| (l.file.clone(), l.line, l.column))
-        };
-        at(a).cmp(&at(b))
-    });
+    let findings = scanned.judge(&policy, today, &selected);
     let mut modules: Vec<String> = scanned
         .inventory
         .terraform_modules

@@ -301,6 +301,21 @@ fn plan_apply_audit_converges_then_verify_passes_and_a_second_apply_is_a_noop() 
         .any(|a| a.contains("Delete") || a.contains("Disable")));
 }
 
+/// `apply --yes` with the crash hook: the process dies right after `point`, as in a crash.
+fn crash_at(emu: &Emulator, plan: &Path, point: &str) {
+    let out = emu
+        .xray_cmk()
+        .args(["apply", "--yes", "--quiet"])
+        .arg(plan)
+        .env("XRAY_CMK_TEST_CRASH_AFTER", point)
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success(),
+        "the crash hook must stop the process after {point}"
+    );
+}
+
 fn single_target(emu: &Emulator) -> (PathBuf, Value) {
     plan(emu, &["--accounts", MGMT, "--regions", "us-east-2"])
 }
@@ -315,31 +330,14 @@ fn a_crash_between_steps_converges_on_rerun_without_duplicates() {
     let (plan_path, _) = single_target(&emu);
 
     // Killed after CreateKey, before CreateAlias: the worst place.
-    let out = emu
-        .xray_cmk()
-        .args(["apply", "--yes", "--quiet"])
-        .arg(&plan_path)
-        .env("XRAY_CMK_TEST_CRASH_AFTER", "create_key:before_alias")
-        .output()
-        .expect("run");
-    assert!(
-        !out.status.success(),
-        "the crash hook must stop the process"
-    );
+    crash_at(&emu, &plan_path, "create_key:before_alias");
     assert_eq!(
         our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
         (1, 0)
     );
 
     // Killed again after the X-Ray switch, before verification.
-    let out = emu
-        .xray_cmk()
-        .args(["apply", "--yes", "--quiet"])
-        .arg(&plan_path)
-        .env("XRAY_CMK_TEST_CRASH_AFTER", "set_xray_encryption")
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
+    crash_at(&emu, &plan_path, "set_xray_encryption");
     assert_eq!(
         our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
         (1, 1)
@@ -380,14 +378,7 @@ fn a_crash_between_steps_converges_on_rerun_without_duplicates() {
 fn the_orphan_left_by_a_crash_is_adopted_and_reported() {
     let emu = Emulator::seeded();
     let (plan_path, _) = single_target(&emu);
-    let out = emu
-        .xray_cmk()
-        .args(["apply", "--yes", "--quiet"])
-        .arg(&plan_path)
-        .env("XRAY_CMK_TEST_CRASH_AFTER", "create_key:before_alias")
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
+    crash_at(&emu, &plan_path, "create_key:before_alias");
     let r = apply(&emu, &plan_path, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -572,14 +563,7 @@ fn only_narrows_the_targets_and_confirmation_is_required_without_yes() {
 fn x_ray_is_never_switched_to_a_key_it_cannot_use() {
     let emu = Emulator::seeded();
     let (plan_path, _) = single_target(&emu);
-    let out = emu
-        .xray_cmk()
-        .args(["apply", "--yes", "--quiet"])
-        .arg(&plan_path)
-        .env("XRAY_CMK_TEST_CRASH_AFTER", "create_key")
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
+    crash_at(&emu, &plan_path, "create_key");
     // Someone replaces our new key's policy with one that shuts X-Ray's configurers out.
     emu.python(&format!(
         r#"

@@ -15,8 +15,7 @@ use super::key_policy::principal_for_policy;
 use super::plan::{sha256_hex, Precondition, MANAGED_BY_TAG};
 use crate::key_policy::{Context, Decision as PolicyDecision, PolicyDocument, Request};
 use crate::model::{
-    EncryptionType, Inventory, KeyManager, KeyState, KmsKey, Observed, Origin, XrayEncryption,
-    XrayTarget,
+    EncryptionType, KeyManager, KeyState, KmsKey, Observed, Origin, XrayEncryption, XrayTarget,
 };
 use crate::policy::{OrgPolicy, REVIEW_TAG_VALUE};
 use crate::Date;
@@ -307,35 +306,21 @@ pub fn xray_can_use(
     policy: &OrgPolicy,
     today: Date,
 ) -> Result<(), String> {
-    let arn = key.arn.clone().unwrap_or_else(|| key.key_id.clone());
-    let inventory = Inventory {
-        targets: vec![XrayTarget {
-            account: account.to_owned(),
-            region: region.to_owned(),
-            origin: Origin::Live,
-            encryption: Observed::Known(XrayEncryption {
-                encryption_type: EncryptionType::Kms,
-                key_id: Some(arn.clone()),
-                status: None,
-            }),
-            trails: None,
-            segment_destination: None,
-        }],
-        keys: [(arn, Observed::Known(key))].into_iter().collect(),
-        ..Inventory::default()
+    let target = XrayTarget {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        origin: Origin::Live,
+        encryption: Observed::Known(XrayEncryption {
+            encryption_type: EncryptionType::None,
+            key_id: None,
+            status: None,
+        }),
+        trails: None,
+        segment_destination: None,
     };
-    let rules: Vec<&dyn crate::Rule> = crate::rules::ALL
-        .iter()
-        .copied()
-        .filter(|r| USABILITY_RULES.contains(&r.meta().id))
-        .collect();
-    let findings = crate::evaluate(&crate::Context {
-        inventory: &inventory,
-        policy,
-        today,
-        rules: &rules,
-    });
-    match findings.iter().find(|f| f.status != crate::Status::Pass) {
+    // Strict: an exemption does not make a key X-Ray cannot use usable.
+    let findings = super::judge_key_in_use(&target, key, USABILITY_RULES, policy, today);
+    match findings.first() {
         Some(f) => Err(format!(
             "refused: X-Ray could not use the key ({}: {})",
             f.rule, f.message

@@ -313,14 +313,6 @@ pub fn plan_targets(inventory: &Inventory, input: &PlanInput<'_>) -> Vec<TargetP
         .collect()
 }
 
-fn fixable() -> Vec<&'static dyn Rule> {
-    crate::rules::ALL
-        .iter()
-        .copied()
-        .filter(|r| FIXABLE_RULES.contains(&r.meta().id))
-        .collect()
-}
-
 fn judge(inventory: &Inventory, input: &PlanInput<'_>, rules: &[&dyn Rule]) -> Vec<Finding> {
     crate::evaluate(&crate::Context {
         inventory,
@@ -449,23 +441,10 @@ fn plan_target(
 
 /// A single-target inventory with `key` in use, judged by the fixable rules.
 fn predicted_failures(t: &XrayTarget, key: KmsKey, input: &PlanInput<'_>) -> Vec<Finding> {
-    let arn = key.arn.clone().unwrap_or_else(|| key.key_id.clone());
-    let inventory = Inventory {
-        targets: vec![XrayTarget {
-            encryption: Observed::Known(XrayEncryption {
-                encryption_type: EncryptionType::Kms,
-                key_id: Some(arn.clone()),
-                status: Some("ACTIVE".to_owned()),
-            }),
-            ..t.clone()
-        }],
-        keys: [(arn, Observed::Known(key))].into_iter().collect(),
-        ..Inventory::default()
-    };
-    let rules = fixable();
-    judge(&inventory, input, &rules)
+    // An accepted deviation (an active exemption) is not something to fix.
+    super::judge_key_in_use(t, key, FIXABLE_RULES, input.policy, input.today)
         .into_iter()
-        .filter(|f| f.status != Status::Pass && !f.is_suppressed())
+        .filter(|f| !f.is_suppressed())
         .collect()
 }
 
