@@ -99,7 +99,7 @@ fn identity(args: FuncArgs) -> Result<Value, String> {
 }
 
 fn jsonencode(args: FuncArgs) -> Result<Value, String> {
-    Ok(Value::String(value::to_json(arg(&args, 0)?).to_string()))
+    Ok(Value::String(value::jsonencode(arg(&args, 0)?)))
 }
 
 fn jsondecode(args: FuncArgs) -> Result<Value, String> {

@@ -40,7 +40,7 @@ pub(crate) fn resolve(v: &Value) -> Resolved<'_> {
             } else if let Some(why) = s.strip_prefix(UNKNOWN) {
                 Resolved::Unknown(why.to_owned())
             } else if contains_marker(s) {
-                Resolved::Unknown(format!("`{}` is only known after apply", printable(s)))
+                Resolved::Unknown(embedded_reason(s))
             } else {
                 Resolved::Known(v)
             }
@@ -52,13 +52,68 @@ pub(crate) fn resolve(v: &Value) -> Resolved<'_> {
     }
 }
 
-fn contains_marker(s: &str) -> bool {
-    s.contains('\u{1}') || s.contains(ESCAPED_MARK)
+/// Why a string built from unknown parts (a template, `jsonencode`) is unknown: the first part's
+/// reason, or the first reference's address.
+fn embedded_reason(s: &str) -> String {
+    let escaped_unknown = UNKNOWN.replace('\u{1}', ESCAPED_MARK);
+    let escaped_ref = REF.replace('\u{1}', ESCAPED_MARK);
+    let after = |marker: &str| {
+        s.find(marker).map(|i| {
+            s[i + marker.len()..]
+                .split(['"', '\u{1}', '`'])
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('\\')
+                .to_owned()
+        })
+    };
+    if let Some(why) = after(UNKNOWN).or_else(|| after(&escaped_unknown)) {
+        format!("built from an unknown value: {why}")
+    } else if let Some(addr) = after(REF).or_else(|| after(&escaped_ref)) {
+        format!("built from {addr}, which is only known after apply")
+    } else {
+        "only known after apply".to_owned()
+    }
 }
 
-/// The marker characters as a reader sees them.
-pub(crate) fn printable(s: &str) -> String {
-    s.replace(REF, "").replace(UNKNOWN, "unknown: ")
+/// `v` as compact JSON with object keys sorted, as Terraform's `jsonencode` writes it.
+pub(crate) fn jsonencode(v: &Value) -> String {
+    fn go(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    go(&map[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    go(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&to_json(scalar).to_string()),
+        }
+    }
+    let mut out = String::new();
+    go(v, &mut out);
+    out
+}
+
+fn contains_marker(s: &str) -> bool {
+    s.contains('\u{1}') || s.contains(ESCAPED_MARK)
 }
 
 /// Whether any string inside `v` carries a marker.
@@ -172,5 +227,32 @@ mod tests {
             resolve(&Value::from("plain")),
             Resolved::Known(&Value::from("plain"))
         );
+    }
+
+    #[test]
+    fn a_string_built_from_an_unknown_says_which() {
+        let Resolved::Unknown(why) = resolve(&Value::String(format!(
+            "x{}",
+            match unknown("var.y") {
+                Value::String(s) => s,
+                _ => unreachable!(),
+            }
+        ))) else {
+            panic!("unknown")
+        };
+        assert_eq!(why, "built from an unknown value: var.y");
+    }
+
+    #[test]
+    fn jsonencode_sorts_keys_as_terraform_does() {
+        let v = Value::Object(
+            [
+                ("b".to_owned(), Value::from(1u64)),
+                ("a".to_owned(), Value::from("x")),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        assert_eq!(jsonencode(&v), r#"{"a":"x","b":1}"#);
     }
 }

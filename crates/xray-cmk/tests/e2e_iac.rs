@@ -21,6 +21,22 @@ fn iac(args: &[&str]) -> common::Run {
         .args(["--quiet"]))
 }
 
+/// `v` with every object's keys in sorted order, whatever serde_json's map keeps (its
+/// `preserve_order` feature depends on what else the workspace builds).
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
+}
+
 /// The SARIF log with the tool version pinned, for snapshots.
 fn stable_sarif(text: &str) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_str(text).expect("SARIF is JSON");
@@ -86,8 +102,11 @@ fn sarif_has_every_failure_with_its_location_and_rule_metadata() {
             })
         })
         .collect();
-    insta::assert_json_snapshot!("iac_sarif_results", results_only);
-    insta::assert_json_snapshot!("iac_sarif_first_rule", run["tool"]["driver"]["rules"][0]);
+    insta::assert_json_snapshot!("iac_sarif_results", sorted(results_only));
+    insta::assert_json_snapshot!(
+        "iac_sarif_first_rule",
+        sorted(run["tool"]["driver"]["rules"][0].clone())
+    );
 }
 
 #[test]
