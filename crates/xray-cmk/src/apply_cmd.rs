@@ -64,6 +64,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     let plan =
         Plan::from_json(&text, VERSION).map_err(|e| anyhow!("{}: {e}", args.plan.display()))?;
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
+    let store = crate::history::open(&args.history)?;
     let targets: Vec<&TargetPlan> = plan
         .targets
         .iter()
@@ -175,6 +176,41 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     .await;
     let (finished_at, _) = now()?;
     let summary = ApplySummary::of(&results);
+    if let Some(mut r) = crate::history::Recording::start(
+        store,
+        &xray_cmk_store::Run {
+            kind: "apply",
+            started_at: &started_at,
+            finished_at: &finished_at,
+            tool_version: VERSION,
+            scope: serde_json::json!({ "plan_digest": plan.digest, "only": args.only.iter().map(|o| match &o.region {
+                Some(r) => format!("{}/{r}", o.account),
+                None => o.account.clone(),
+            }).collect::<Vec<_>>() }),
+            exit_code: None,
+        },
+    ) {
+        let steps: Vec<xray_cmk_store::StepRecord<'_>> = results
+            .iter()
+            .flat_map(|t| {
+                t.steps.iter().map(move |s| xray_cmk_store::StepRecord {
+                    account: &t.account,
+                    region: &t.region,
+                    step: s.step,
+                    action: s.action,
+                    outcome: match s.outcome {
+                        Outcome::Done => "done",
+                        Outcome::Skipped => "skipped",
+                        Outcome::Failed => "failed",
+                        Outcome::NotRun => "not_run",
+                    },
+                    message: &s.message,
+                })
+            })
+            .collect();
+        r.add(&[], &steps);
+        r.finish(&finished_at, if summary.failed > 0 { 1 } else { 0 });
+    }
     let document = ApplyResult {
         schema_version: RESULT_SCHEMA_VERSION,
         tool_version: VERSION.to_owned(),

@@ -15,19 +15,19 @@ use xray_cmk_core::{
 };
 use xray_cmk_report::{json_v1, table, Report, Scope};
 
-use crate::cli::{AuditArgs, Format, RetryModeArg};
+use crate::cli::{AuditArgs, Format, HistoryArgs, RetryModeArg};
 use crate::exit::Exit;
 use crate::progress::Progress;
 
 /// The role session name, so the accounts' CloudTrail shows who scanned.
 const SESSION_NAME: &str = "xray-cmk-audit";
 
-pub fn run(args: AuditArgs, color: bool) -> Result<Exit> {
+pub fn run(args: AuditArgs, history: &HistoryArgs, color: bool) -> Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run_async(args, color))
+    runtime.block_on(run_async(args, history, color))
 }
 
 /// What an audit and a plan both start from: the policy, the session, the accounts in scope and
@@ -97,11 +97,13 @@ pub(crate) fn now() -> Result<(String, Date)> {
     Ok((generated_at, today))
 }
 
-async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
+async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Result<Exit> {
     let started = Instant::now();
-    // Flags and the policy are checked first: a mistake should fail before any AWS call.
+    // Flags, the policy and the history database are checked first: a mistake should fail
+    // before any AWS call.
     let rules = xray_cmk_core::select(&args.rules, &args.skip_rules)
         .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
+    let store = crate::history::open(history)?;
     let Prepared {
         policy,
         policy_path,
@@ -111,6 +113,21 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         opts,
     } = prepare(&args, Needs::of(&rules)).await?;
     let (generated_at, today) = now()?;
+    let mut recording = crate::history::Recording::start(
+        store,
+        &xray_cmk_store::Run {
+            kind: "audit",
+            started_at: &generated_at,
+            finished_at: &generated_at,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            scope: serde_json::json!({
+                "accounts": &accounts,
+                "regions": &opts.regions,
+                "rules": rules.iter().map(|r| r.meta().id).collect::<Vec<_>>(),
+            }),
+            exit_code: None,
+        },
+    );
 
     let progress = Progress::new(
         accounts.len() as u64,
@@ -119,6 +136,9 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
     let mut sink = Sink::new(args.format, &policy, today, &rules);
     scan_accounts(&session, &shared, &accounts, &opts, |scan| {
         let findings = sink.account(&scan.inventory);
+        if let Some(r) = recording.as_mut() {
+            r.add(&findings, &[]);
+        }
         progress.account_done(
             scan.inventory.targets.len(),
             findings
@@ -179,13 +199,17 @@ async fn run_async(args: AuditArgs, color: bool) -> Result<Exit> {
         );
     }
 
-    Ok(if summary.errors > 0 || summary.error_results > 0 {
+    let exit = if summary.errors > 0 || summary.error_results > 0 {
         Exit::Incomplete
     } else if failing_at_threshold {
         Exit::Findings
     } else {
         Exit::Clean
-    })
+    };
+    if let Some(r) = recording {
+        r.finish(&now()?.0, exit as i32);
+    }
+    Ok(exit)
 }
 
 /// Where each account's findings go as it finishes: kept for the table and JSON, written at once

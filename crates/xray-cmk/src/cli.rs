@@ -32,7 +32,7 @@ pub enum Command {
     /// Audit X-Ray encryption: the caller's account, a list of accounts, an OU or the whole
     /// organization, in every enabled region.
     #[command(after_help = AFTER_HELP)]
-    Audit(Box<AuditArgs>),
+    Audit(Box<AuditCommandArgs>),
     /// Plan the changes that would make each target compliant. Reads only; nothing is changed.
     #[command(
         after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. Review it, then run `xray-cmk apply plan.json`."
@@ -59,6 +59,54 @@ pub enum Command {
     /// Terraform: scan modules and plans with the same rules, or generate a compliant module.
     #[command(subcommand)]
     Iac(IacCommand),
+    /// The four KPIs from the recorded audits: compliance, mean time to remediate, open
+    /// findings, KMS cost.
+    #[command(after_help = KPI_HELP)]
+    Kpi(KpiArgs),
+}
+
+const KPI_HELP: &str = "\
+Every `audit`, `apply` and `iac scan` records into the history database (see --db). `kpi` reads
+the audits: compliance is per run and per target (account and region: compliant when every result
+passes or is exempted); time to remediate runs from the first audit a result fails in to the first
+later audit it passes in (or no longer applies, e.g. a replaced key); the cost is an estimate with
+its assumptions listed.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KpiFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct KpiArgs {
+    /// The window: `30d`, `12h`, `2w`.
+    #[arg(long, default_value = "30d", value_parser = parse_window)]
+    pub since: u64,
+    #[arg(long, value_enum, default_value_t = KpiFormat::Table)]
+    pub format: KpiFormat,
+    /// Monthly KMS requests, for the request cost (e.g. from CloudTrail or CloudWatch usage).
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// History database. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
+    /// ~/.local/share/xray-cmk/history.db.
+    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
+    pub db: Option<PathBuf>,
+}
+
+/// `30d`, `12h`, `2w` as seconds.
+fn parse_window(s: &str) -> Result<u64, String> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number and a unit, e.g. 30d, 12h or 2w"))?;
+    let unit = match unit {
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("`{s}`: the unit must be h, d or w")),
+    };
+    Ok(n * unit)
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,6 +165,8 @@ pub struct IacScanArgs {
     /// No closing summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -253,6 +303,27 @@ pub struct AuditArgs {
     pub quiet: bool,
 }
 
+/// `xray-cmk audit`: the scope and output flags, and where the run is recorded.
+#[derive(Debug, Args)]
+pub struct AuditCommandArgs {
+    #[command(flatten)]
+    pub scope: AuditArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+/// Where runs are recorded for `xray-cmk kpi`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// History database (SQLite). Default: $XDG_DATA_HOME/xray-cmk/history.db, else
+    /// ~/.local/share/xray-cmk/history.db.
+    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
+    pub db: Option<PathBuf>,
+    /// Do not record this run (also XRAY_CMK_NO_HISTORY=1, unless --db is given).
+    #[arg(long)]
+    pub no_history: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RetryModeArg {
     Standard,
@@ -334,6 +405,8 @@ pub struct ApplyArgs {
     /// action name (pre-flight included).
     #[arg(long, value_name = "PATH")]
     pub stats_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]

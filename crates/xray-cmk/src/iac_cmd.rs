@@ -16,6 +16,7 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
     let selected = xray_cmk_core::select(&args.rules, &args.skip_rules)
         .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
     let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
+    let store = crate::history::open(&args.history)?;
     let started = Instant::now();
     let scanned = xray_cmk_terraform::scan(&args.paths);
     let (generated_at, today) = now()?;
@@ -36,6 +37,27 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
         .iter()
         .any(|f| f.is_open_failure() && f.severity >= args.fail_on);
     let unknown = findings.iter().any(|f| f.status == Status::Error);
+    let exit = if unknown {
+        Exit::Incomplete
+    } else if failing {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    };
+    if let Some(mut r) = crate::history::Recording::start(
+        store,
+        &xray_cmk_store::Run {
+            kind: "iac",
+            started_at: &generated_at,
+            finished_at: &generated_at,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            scope: serde_json::json!({ "paths": &args.paths, "modules": &scope.accounts }),
+            exit_code: None,
+        },
+    ) {
+        r.add(&findings, &[]);
+        r.finish(&crate::audit::now()?.0, exit as i32);
+    }
     let report = Report::new(env!("CARGO_PKG_VERSION"), &generated_at, scope, findings);
     let rendered = match args.format {
         IacFormat::Table => table::render_iac(&report, color),
@@ -65,13 +87,7 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
             scanned.files as f64 / secs.max(1e-9)
         );
     }
-    Ok(if unknown {
-        Exit::Incomplete
-    } else if failing {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    })
+    Ok(exit)
 }
 
 pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {

@@ -4,7 +4,9 @@ mod apply_cmd;
 mod audit;
 mod cli;
 mod exit;
+mod history;
 mod iac_cmd;
+mod kpi_cmd;
 mod plan_cmd;
 mod policy_cmd;
 mod progress;
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
         .init();
     let color = cli::use_color(cli.no_color);
     let result = match cli.command {
-        Command::Audit(args) => audit::run(*args, color),
+        Command::Audit(args) => audit::run(args.scope, &args.history, color),
         Command::Plan(args) => plan_cmd::run(*args),
         Command::Apply(args) => apply_cmd::run(*args),
         Command::Verify(args) => apply_cmd::run_verify(*args),
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::IamPolicy(args) => rules_cmd::iam_policy(&args),
         Command::Iac(cli::IacCommand::Scan(args)) => iac_cmd::scan(&args, color),
         Command::Iac(cli::IacCommand::Generate(args)) => iac_cmd::generate(&args),
+        Command::Kpi(args) => kpi_cmd::run(&args),
     };
     match result {
         Ok(code) => code.into(),

@@ -587,3 +587,119 @@ kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({{
     assert!(failing(&report)[&(MGMT.to_owned(), "us-east-2".to_owned())]
         .contains("xray-default-encryption"));
 }
+
+/// The scripted sequence the KPIs are for: audit, apply, audit. Compliance rises, and the time to
+/// remediate of each fixed result is the time between the two audits' recorded starts.
+#[test]
+fn kpi_shows_the_rise_and_an_mttr_that_matches_the_recorded_runs() {
+    let emu = Emulator::seeded();
+    let db = emu.dir.path().join("history.db");
+    let db_arg = db.to_str().expect("path");
+    // The management account's postures, and the security account, whose trail records KMS
+    // events everywhere: once its default-encryption regions are fixed, they comply.
+    let seed = emu.seed();
+    let security = seed["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["name"] == "security")
+        .expect("security account")["account_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let accounts = format!("{MGMT},{security}");
+    let scope = [
+        "--accounts",
+        accounts.as_str(),
+        "--regions",
+        "us-east-2,eu-west-1,ca-central-1,us-east-1,eu-central-1",
+    ];
+    let audit_recorded = || {
+        let r = run(emu
+            .xray_cmk()
+            .args(["audit", "--quiet", "--db", db_arg, "--policy"])
+            .arg(emu.policy())
+            .args(scope));
+        assert!(matches!(r.code, 1 | 3), "{}", r.stderr);
+    };
+    audit_recorded();
+    let (plan_path, _) = plan(&emu, &scope);
+    let r = apply(&emu, &plan_path, &["--db", db_arg]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    audit_recorded();
+
+    let r = run(emu.xray_cmk().args([
+        "kpi",
+        "--since",
+        "1d",
+        "--format",
+        "json",
+        "--requests",
+        "50000",
+        "--db",
+        db_arg,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let k: Value = serde_json::from_str(&r.stdout).expect("kpi json");
+    let trend = k["compliance"]["trend"].as_array().expect("trend");
+    assert_eq!(
+        trend.len(),
+        2,
+        "two audits recorded; apply and plan are not audits"
+    );
+    let (before, after) = (
+        trend[0]["pct"].as_f64().expect("pct"),
+        trend[1]["pct"].as_f64().expect("pct"),
+    );
+    assert!(
+        after > before,
+        "compliance rises: {before} -> {after}\n{}",
+        r.stdout
+    );
+    let remediated = k["mttr"]["remediated"].as_array().expect("remediated");
+    assert!(!remediated.is_empty());
+    let (t0, t1) = (
+        trend[0]["started_at"].as_str().expect("t"),
+        trend[1]["started_at"].as_str().expect("t"),
+    );
+    let expected = (xray_cmk_store::kpi::epoch_seconds(t1).expect("t1")
+        - xray_cmk_store::kpi::epoch_seconds(t0).expect("t0"))
+        / 3600.0;
+    for m in remediated {
+        assert_eq!(m["failed_at"], t0);
+        assert_eq!(m["passed_at"], t1);
+        let h = m["hours"].as_f64().expect("hours");
+        assert!((h - expected).abs() < 0.001, "{h} vs {expected}");
+    }
+    let rules: BTreeSet<&str> = remediated
+        .iter()
+        .map(|m| m["rule"].as_str().expect("rule"))
+        .collect();
+    assert!(rules.contains("xray-default-encryption"), "{rules:?}");
+    assert!(rules.contains("kms-rotation-disabled"), "{rules:?}");
+    assert!(
+        rules.contains("kms-key-policy-public"),
+        "the replaced key's finding closes: {rules:?}"
+    );
+    // What stays open is what the plan left for a person.
+    for o in k["mttr"]["open"].as_array().expect("open") {
+        assert!(
+            ["cloudtrail-kms-events-not-logged", "xray-spans-not-cmk"]
+                .contains(&o["rule"].as_str().expect("rule")),
+            "{o}"
+        );
+    }
+    assert_eq!(
+        k["cost"]["requests_usd_month"], 0.09,
+        "30,000 billable requests"
+    );
+    assert!(k["cost"]["keys"].as_u64() >= Some(3));
+
+    let r = run(emu
+        .xray_cmk()
+        .args(["kpi", "--since", "1d", "--db", db_arg]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Compliance"), "{}", r.stdout);
+    assert!(r.stdout.contains("assumptions:"), "{}", r.stdout);
+    assert!(r.stdout.contains("apply steps"), "{}", r.stdout);
+}

@@ -162,6 +162,9 @@ pub fn bare_xray_cmk() -> Command {
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
+        // Tests record history only where they ask to, with --db.
+        .env("XRAY_CMK_NO_HISTORY", "1")
+        .env_remove("XRAY_CMK_DB")
         .env_remove("XRAY_CMK_LOG");
     cmd
 }

@@ -1,0 +1,172 @@
+//! `xray-cmk kpi`: the four KPIs over the recorded audits.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, Result};
+use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
+use xray_cmk_store::kpi::{compute, Kpi};
+use xray_cmk_store::Store;
+
+use crate::cli::{HistoryArgs, KpiArgs, KpiFormat};
+use crate::exit::Exit;
+
+fn rfc3339(t: SystemTime) -> Result<String> {
+    DateTime::from(t)
+        .fmt(DateFormat::DateTime)
+        .context("formatting a time")
+}
+
+pub fn run(args: &KpiArgs) -> Result<Exit> {
+    let path = crate::history::path(&HistoryArgs {
+        db: args.db.clone(),
+        no_history: false,
+    })?;
+    if !path.exists() {
+        anyhow::bail!(
+            "no history at {}: run `xray-cmk audit` first (it records there), or pass --db",
+            path.display()
+        );
+    }
+    let store = Store::open(&path)?;
+    let now = SystemTime::now();
+    let since = rfc3339(now - Duration::from_secs(args.since))?;
+    let runs = store.runs("audit", "0000-01-01T00:00:00Z")?;
+    let kpi = compute(&runs, &since, &rfc3339(now)?, args.requests);
+    match args.format {
+        KpiFormat::Json => println!("{}", serde_json::to_string_pretty(&kpi)?),
+        KpiFormat::Table => print!("{}", render(&kpi, &store.step_outcomes(&since)?)),
+    }
+    Ok(Exit::Clean)
+}
+
+fn pct(p: Option<f64>) -> String {
+    p.map_or_else(|| "-".to_owned(), |p| format!("{p:.1}%"))
+}
+
+fn hours(h: Option<f64>) -> String {
+    match h {
+        None => "-".to_owned(),
+        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
+        Some(h) if h < 48.0 => format!("{h:.1} h"),
+        Some(h) => format!("{:.1} days", h / 24.0),
+    }
+}
+
+fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "xray-cmk KPIs since {} ({} audit runs)\n",
+        k.since, k.runs
+    );
+    let c = &k.compliance;
+    match &c.now {
+        Some(now) => {
+            let _ = writeln!(
+                out,
+                "Compliance    {} now ({} of {} targets)",
+                pct(now.pct),
+                now.compliant,
+                now.targets
+            );
+        }
+        None => {
+            let _ = writeln!(out, "Compliance    no audit in the window");
+        }
+    }
+    if c.trend.len() > 1 {
+        let trend: Vec<String> = c
+            .trend
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p.started_at.get(..16).unwrap_or(&p.started_at),
+                    pct(p.pct)
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  trend       {}", trend.join(" → "));
+    }
+    for (label, shares) in [("account", &c.by_account), ("region", &c.by_region)] {
+        let worst: Vec<String> = {
+            let mut s: Vec<_> = shares.iter().collect();
+            s.sort_by(|a, b| {
+                a.pct
+                    .partial_cmp(&b.pct)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            s.iter()
+                .take(5)
+                .map(|s| format!("{} {} ({}/{})", s.name, pct(s.pct), s.compliant, s.targets))
+                .collect()
+        };
+        if !worst.is_empty() {
+            let _ = writeln!(out, "  by {label:<8}  lowest: {}", worst.join(", "));
+        }
+    }
+    let m = &k.mttr;
+    let _ = writeln!(
+        out,
+        "\nRemediation   mean {} · median {} over {} remediated in the window",
+        hours(m.mean_hours),
+        hours(m.median_hours),
+        m.remediated.len()
+    );
+    let mut oldest: Vec<_> = m.open.iter().collect();
+    oldest.sort_by(|a, b| b.age_hours.total_cmp(&a.age_hours));
+    for o in oldest.iter().take(5) {
+        let _ = writeln!(
+            out,
+            "  open        {} {} {} {} · failing for {}",
+            o.account,
+            o.region,
+            o.severity,
+            o.rule,
+            hours(Some(o.age_hours))
+        );
+    }
+    if !steps.is_empty() {
+        let s: Vec<String> = steps.iter().map(|(o, n)| format!("{n} {o}")).collect();
+        let _ = writeln!(out, "  apply steps {}", s.join(", "));
+    }
+    let f = &k.findings;
+    let sev: Vec<String> = ["critical", "high", "medium", "low"]
+        .iter()
+        .filter_map(|s| f.open_by_severity.get(*s).map(|n| format!("{n} {s}")))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nFindings      {} open ({}) · {} opened, {} closed in the window",
+        f.open,
+        if sev.is_empty() {
+            "none".to_owned()
+        } else {
+            sev.join(", ")
+        },
+        f.opened_in_window,
+        f.closed_in_window
+    );
+    let mut rules: Vec<_> = f.open_by_rule.iter().collect();
+    rules.sort_by(|a, b| b.1.cmp(a.1));
+    for (rule, n) in rules.iter().take(8) {
+        let _ = writeln!(out, "  {n:>5}       {rule}");
+    }
+    let cost = &k.cost;
+    let _ = writeln!(
+        out,
+        "\nKMS cost      ${:.2} a month now, up to ${:.2} once every key has rotated twice ({} customer managed keys{})",
+        cost.total_usd_month_now,
+        cost.total_usd_month_max,
+        cost.keys,
+        cost.requests_usd_month
+            .map(|r| format!(", requests ${r:.2}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(out, "  assumptions:");
+    for a in &cost.assumptions {
+        let _ = writeln!(out, "  - {a}");
+    }
+    out
+}
