@@ -236,6 +236,12 @@ pub fn compute(runs: &[RunRecord], since: &str, now: &str, requests: Option<u64>
     let mut opened_in_window = 0;
     for run in runs {
         let present: BTreeSet<&str> = run.results.iter().map(|r| r.fingerprint.as_str()).collect();
+        // The rules the run ran (an audit with --rules judges only those).
+        let ran: Option<BTreeSet<&str>> = run
+            .scope
+            .get("rules")
+            .and_then(|r| r.as_array())
+            .map(|rules| rules.iter().filter_map(|r| r.as_str()).collect());
         let scanned: BTreeSet<(&str, &str)> = run
             .results
             .iter()
@@ -261,6 +267,7 @@ pub fn compute(runs: &[RunRecord], since: &str, now: &str, requests: Option<u64>
             .filter(|(fp, (_, rec))| {
                 !present.contains(fp.as_str())
                     && scanned.contains(&(rec.account.as_str(), rec.region.as_str()))
+                    && ran.as_ref().is_none_or(|r| r.contains(rec.rule.as_str()))
             })
             .map(|(fp, _)| fp.clone())
             .collect();
