@@ -115,6 +115,21 @@ impl Finding {
     pub fn is_open_failure(&self) -> bool {
         self.status == Status::Fail && !self.is_suppressed()
     }
+
+    /// What identifies the result across runs: the rule and what it judged (account, region,
+    /// resource), not the message. 32 hex digits of SHA-256.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let text = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}",
+            self.rule, self.account, self.region, self.resource
+        );
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 /// An exemption from the policy file that matched a failure.

@@ -16,6 +16,7 @@ pub struct ResultRecord {
     pub region: String,
     pub resource: String,
     pub key_id: Option<String>,
+    pub message: String,
     pub suppressed: bool,
 }
 

@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest as _, Sha256};
 use xray_cmk_core::Finding;
 
 /// The schema this version writes. Each entry of [`MIGRATIONS`] moves it one version up.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[n]` turns schema `n` into `n + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -61,7 +61,26 @@ CREATE TABLE steps (
     message  TEXT NOT NULL
 );
 INSERT INTO meta(key, value) VALUES ('application', 'xray-cmk');
-"#];
+"#,
+    r#"
+CREATE TABLE keys (
+    run_id           INTEGER NOT NULL REFERENCES runs(id),
+    key_id           TEXT NOT NULL,
+    account          TEXT NOT NULL,
+    region           TEXT NOT NULL,
+    manager          TEXT,
+    state            TEXT,
+    spec             TEXT,
+    rotation_enabled INTEGER,            -- NULL: unknown
+    rotation_days    INTEGER,
+    tags             TEXT,               -- JSON object; NULL: unknown
+    aliases          TEXT,               -- JSON array; NULL: unknown
+    policy           TEXT,               -- JSON array of statement summaries; NULL: unknown
+    used_by          TEXT NOT NULL       -- JSON array of "account/region"
+);
+CREATE INDEX keys_by_run ON keys(run_id);
+"#,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -97,15 +116,26 @@ pub struct StepRecord<'a> {
 
 /// What identifies a result across runs: the rule and what it judged, not the message.
 pub fn fingerprint(f: &Finding) -> String {
-    let text = format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}",
-        f.rule, f.account, f.region, f.resource
-    );
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    f.fingerprint()
+}
+
+/// A KMS key as an audit saw it, for the report's key inventory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyRecord {
+    pub key_id: String,
+    pub account: String,
+    pub region: String,
+    pub manager: Option<String>,
+    pub state: Option<String>,
+    pub spec: Option<String>,
+    pub rotation_enabled: Option<bool>,
+    pub rotation_days: Option<u32>,
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
+    pub aliases: Option<Vec<String>>,
+    /// One-line summaries of the key policy's statements.
+    pub policy: Option<Vec<String>>,
+    /// `account/region` of the X-Ray configurations using it.
+    pub used_by: Vec<String>,
 }
 
 /// `$XDG_DATA_HOME/xray-cmk/history.db`, else `~/.local/share/xray-cmk/history.db`.
@@ -287,6 +317,93 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
+    /// Adds the keys an audit saw to run `id`.
+    pub fn add_keys(&mut self, id: i64, keys: &[KeyRecord]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| StoreError::Sql(e, path.clone());
+        let json = |v: &dyn erased::Json| v.to_json();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO keys(run_id, key_id, account, region, manager, state, spec,
+                       rotation_enabled, rotation_days, tags, aliases, policy, used_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .map_err(sql)?;
+            for k in keys {
+                insert
+                    .execute(params![
+                        id,
+                        k.key_id,
+                        k.account,
+                        k.region,
+                        k.manager,
+                        k.state,
+                        k.spec,
+                        k.rotation_enabled,
+                        k.rotation_days,
+                        k.tags.as_ref().map(|t| json(t)),
+                        k.aliases.as_ref().map(|a| json(a)),
+                        k.policy.as_ref().map(|p| json(p)),
+                        json(&k.used_by),
+                    ])
+                    .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// The keys recorded with run `id`, one per key id (their users merged).
+    pub fn keys(&self, id: i64) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT key_id, account, region, manager, state, spec, rotation_enabled,
+                        rotation_days, tags, aliases, policy, used_by
+                 FROM keys WHERE run_id = ?1 ORDER BY key_id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<KeyRecord> = stmt
+            .query_map(params![id], |r| {
+                let parse = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
+                Ok(KeyRecord {
+                    key_id: r.get(0)?,
+                    account: r.get(1)?,
+                    region: r.get(2)?,
+                    manager: r.get(3)?,
+                    state: r.get(4)?,
+                    spec: r.get(5)?,
+                    rotation_enabled: r.get(6)?,
+                    rotation_days: r.get(7)?,
+                    tags: parse(8)?.and_then(|t| serde_json::from_str(&t).ok()),
+                    aliases: parse(9)?.and_then(|t| serde_json::from_str(&t).ok()),
+                    policy: parse(10)?.and_then(|t| serde_json::from_str(&t).ok()),
+                    used_by: serde_json::from_str(&r.get::<_, String>(11)?).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        let mut merged: Vec<KeyRecord> = Vec::new();
+        for k in rows {
+            match merged.last_mut() {
+                Some(last) if last.key_id == k.key_id => {
+                    for u in k.used_by {
+                        if !last.used_by.contains(&u) {
+                            last.used_by.push(u);
+                        }
+                    }
+                }
+                _ => merged.push(k),
+            }
+        }
+        Ok(merged)
+    }
+
     /// Marks run `id` complete.
     pub fn finish(
         &mut self,
@@ -324,7 +441,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT fingerprint, rule, status, severity, account, region, resource, key_id,
-                        suppressed
+                        suppressed, message
                  FROM results WHERE run_id = ?1",
             )
             .map_err(|e| self.sql(e))?;
@@ -342,6 +459,7 @@ impl Store {
                         resource: r.get(6)?,
                         key_id: r.get(7)?,
                         suppressed: r.get(8)?,
+                        message: r.get(9)?,
                     })
                 })
                 .map_err(|e| self.sql(e))?
@@ -373,6 +491,19 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(|e| self.sql(e))?;
         Ok(rows)
+    }
+}
+
+mod erased {
+    /// JSON text of a value, for the JSON columns.
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
     }
 }
 

@@ -100,6 +100,7 @@ fn open_findings_have_an_age_and_vanished_ones_close() {
                 region: f.region.clone(),
                 resource: f.resource.clone(),
                 key_id: None,
+                message: f.message.clone(),
                 suppressed: false,
             })
             .collect(),

@@ -13,7 +13,7 @@ use xray_cmk_aws::{org, RetryMode, Session, SessionOptions};
 use xray_cmk_core::{
     evaluate, sort_findings, Context, Date, Finding, Needs, OrgPolicy, SummaryBuilder,
 };
-use xray_cmk_report::{json_v1, table, Report, Scope};
+use xray_cmk_report::{asff, csv, json_v1, table, Report, Scope};
 
 use crate::cli::{AuditArgs, Format, HistoryArgs, RetryModeArg};
 use crate::exit::Exit;
@@ -134,10 +134,14 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         !args.quiet && std::io::stderr().is_terminal(),
     );
     let mut sink = Sink::new(args.format, &policy, today, &rules);
+    if args.format == Format::Csv {
+        write_stdout(&csv::header())?;
+    }
     scan_accounts(&session, &shared, &accounts, &opts, |scan| {
         let findings = sink.account(&scan.inventory);
         if let Some(r) = recording.as_mut() {
             r.add(&findings, &[]);
+            r.add_keys(&crate::history::key_records(&scan.inventory));
         }
         progress.account_done(
             scan.inventory.targets.len(),
@@ -173,6 +177,13 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         }
         Format::Jsonl => {
             json_v1::summary_line(&Report::summarised(version, &generated_at, scope, summary))
+        }
+        // Rows were written as each account finished.
+        Format::Csv => String::new(),
+        Format::Asff => {
+            let mut findings = std::mem::take(&mut sink.findings);
+            sort_findings(&mut findings);
+            asff::render(&Report::new(version, &generated_at, scope, findings))
         }
     };
     write_stdout(&rendered)?;
@@ -272,7 +283,13 @@ impl<'p> Sink<'p> {
                 // A closed stdout (`| head`) ends the stream; the scan result is still counted.
                 let _ = write_stdout(&lines);
             }
-            Format::Table | Format::Json => self.findings.extend(findings.iter().cloned()),
+            Format::Csv => {
+                let rows: String = findings.iter().map(csv::line).collect();
+                let _ = write_stdout(&rows);
+            }
+            Format::Table | Format::Json | Format::Asff => {
+                self.findings.extend(findings.iter().cloned())
+            }
         }
         findings
     }

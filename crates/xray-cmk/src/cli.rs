@@ -63,6 +63,29 @@ pub enum Command {
     /// findings, KMS cost.
     #[command(after_help = KPI_HELP)]
     Kpi(KpiArgs),
+    /// Write the audit report: one self-contained HTML file (KPIs, trend, account × region
+    /// heatmap, findings, key inventory, exemptions) that prints well.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The HTML file to write.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// The window: `30d`, `12h`, `2w`.
+    #[arg(long, default_value = "30d", value_parser = parse_window)]
+    pub since: u64,
+    /// Organization policy file, for its exemptions. Default: ./xray-cmk.toml if present.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    /// Monthly KMS requests, for the request cost.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// History database. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
+    /// ~/.local/share/xray-cmk/history.db.
+    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
+    pub db: Option<PathBuf>,
 }
 
 const KPI_HELP: &str = "\
@@ -230,6 +253,11 @@ pub enum Format {
     Json,
     /// JSON Lines: one result per line as soon as its account is done, then a summary line.
     Jsonl,
+    /// CSV, one row per result, streamed per account (audit only).
+    Csv,
+    /// AWS Security Finding Format, `{"Findings": [...]}` for Security Hub's BatchImportFindings
+    /// (audit only).
+    Asff,
 }
 
 fn parse_region(s: &str) -> Result<String, String> {

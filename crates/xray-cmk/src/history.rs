@@ -76,3 +76,71 @@ impl Recording {
         }
     }
 }
+
+impl Recording {
+    pub fn add_keys(&mut self, keys: &[xray_cmk_store::KeyRecord]) {
+        let Some(id) = self.id else { return };
+        if keys.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.add_keys(id, keys) {
+            if !self.failed {
+                eprintln!("warning: the history is incomplete for this run: {e}");
+            }
+            self.failed = true;
+        }
+    }
+}
+
+/// The keys an account's inventory holds, as the report's key inventory shows them.
+pub fn key_records(inventory: &xray_cmk_core::Inventory) -> Vec<xray_cmk_store::KeyRecord> {
+    use xray_cmk_core::{KeyManager, Observed};
+    inventory
+        .keys
+        .iter()
+        .filter_map(|(id, observed)| {
+            let Observed::Known(k) = observed else {
+                return None;
+            };
+            let used_by: Vec<String> = inventory
+                .targets_using(id)
+                .map(|t| format!("{}/{}", t.account, t.region))
+                .collect();
+            let (account, region) = k
+                .account_region()
+                .map(|(a, r)| (a.to_owned(), r.to_owned()))
+                .or_else(|| {
+                    inventory
+                        .targets_using(id)
+                        .next()
+                        .map(|t| (t.account.clone(), t.region.clone()))
+                })?;
+            let rotation = k.rotation.known();
+            let policy =
+                k.policy.known().map(
+                    |text| match xray_cmk_core::key_policy::PolicyDocument::parse(text) {
+                        Ok(doc) => doc.statements.iter().map(|s| s.summary()).collect(),
+                        Err(e) => vec![format!("not analysable: {e}")],
+                    },
+                );
+            Some(xray_cmk_store::KeyRecord {
+                key_id: k.arn.clone().unwrap_or_else(|| id.clone()),
+                account,
+                region,
+                manager: k.key_manager.as_ref().map(|m| match m {
+                    KeyManager::Aws => "AWS".to_owned(),
+                    KeyManager::Customer => "CUSTOMER".to_owned(),
+                    KeyManager::Other(o) => o.clone(),
+                }),
+                state: k.key_state.as_ref().map(|s| s.as_str().to_owned()),
+                spec: k.key_spec.clone(),
+                rotation_enabled: rotation.map(|r| r.enabled),
+                rotation_days: rotation.and_then(|r| r.period_days),
+                tags: k.tags.known().cloned(),
+                aliases: k.aliases.known().cloned(),
+                policy,
+                used_by,
+            })
+        })
+        .collect()
+}

@@ -10,6 +10,7 @@ mod kpi_cmd;
 mod plan_cmd;
 mod policy_cmd;
 mod progress;
+mod report_cmd;
 mod rules_cmd;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         Command::Iac(cli::IacCommand::Scan(args)) => iac_cmd::scan(&args, color),
         Command::Iac(cli::IacCommand::Generate(args)) => iac_cmd::generate(&args),
         Command::Kpi(args) => kpi_cmd::run(&args),
+        Command::Report(args) => report_cmd::run(&args),
     };
     match result {
         Ok(code) => code.into(),

@@ -63,6 +63,9 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     match args.scope.format {
         Format::Json | Format::Jsonl => print!("{json}"),
         Format::Table => print!("{}", render(&plan)),
+        Format::Csv | Format::Asff => {
+            anyhow::bail!("plan writes table or json; csv and asff are audit formats")
+        }
     }
     Ok(Exit::Clean)
 }

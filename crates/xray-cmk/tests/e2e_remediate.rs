@@ -702,4 +702,91 @@ fn kpi_shows_the_rise_and_an_mttr_that_matches_the_recorded_runs() {
     assert!(r.stdout.contains("Compliance"), "{}", r.stdout);
     assert!(r.stdout.contains("assumptions:"), "{}", r.stdout);
     assert!(r.stdout.contains("apply steps"), "{}", r.stdout);
+
+    // The report: one file, every section filled, nothing fetched from elsewhere.
+    let html_path = emu.dir.path().join("report.html");
+    let r = run(emu
+        .xray_cmk()
+        .args(["report", "--since", "1d", "--db", db_arg, "--policy"])
+        .arg(emu.policy())
+        .arg("--out")
+        .arg(&html_path));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(&html_path).expect("report");
+    for section in [
+        "Key figures",
+        "Compliance trend",
+        "Accounts × regions",
+        "Findings (latest audit)",
+        "Key inventory",
+        "Exemptions",
+    ] {
+        assert!(html.contains(section), "{section}");
+    }
+    assert_eq!(html.matches("<circle").count(), 2, "a point per audit");
+    assert!(
+        html.contains("class=\"c2\""),
+        "compliant cells in the heatmap"
+    );
+    assert!(
+        html.contains("xray-cmk-traces"),
+        "the new keys are in the inventory"
+    );
+    assert!(
+        html.contains("dev sandbox keys are rebuilt every quarter"),
+        "exemptions"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "no external assets"
+    );
+}
+
+#[test]
+fn audits_export_csv_and_asff() {
+    let emu = Emulator::seeded();
+    let scope = ["--accounts", MGMT, "--regions", "us-east-1,us-east-2"];
+    let r = run(emu
+        .xray_cmk()
+        .args(["audit", "--quiet", "--format", "csv", "--policy"])
+        .arg(emu.policy())
+        .args(scope));
+    assert!(matches!(r.code, 1 | 3), "{}", r.stderr);
+    let mut lines = r.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("account,region,status,suppressed,severity,confidence,rule,resource,key,message,file,line,fingerprint")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        rows.iter().any(|l| l
+            .starts_with("123456789012,us-east-2,fail,false,high,high,xray-default-encryption,")),
+        "{}",
+        r.stdout
+    );
+    let r = run(emu
+        .xray_cmk()
+        .args(["audit", "--quiet", "--format", "asff", "--policy"])
+        .arg(emu.policy())
+        .args(scope));
+    let doc: Value = serde_json::from_str(&r.stdout).expect("asff json");
+    let findings = doc["Findings"].as_array().expect("Findings");
+    assert_eq!(findings.len(), rows.len(), "one ASFF finding per result");
+    let default = findings
+        .iter()
+        .find(|f| {
+            f["GeneratorId"] == "xray-cmk/xray-default-encryption"
+                && f["Resources"][0]["Region"] == "us-east-2"
+        })
+        .expect("default encryption finding");
+    assert_eq!(default["SchemaVersion"], "2018-10-08");
+    assert_eq!(default["Compliance"]["Status"], "FAILED");
+    assert_eq!(default["Severity"]["Label"], "HIGH");
+    assert_eq!(default["AwsAccountId"], MGMT);
+    assert!(default["ProductArn"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("arn:aws:securityhub:us-east-2:123456789012:product/")));
+    assert!(findings
+        .iter()
+        .any(|f| f["Compliance"]["Status"] == "PASSED"));
 }
