@@ -10,6 +10,7 @@ pub mod fanout;
 pub mod limits;
 pub mod org;
 pub mod remediate;
+pub mod respond;
 pub mod session;
 pub mod verify;
 

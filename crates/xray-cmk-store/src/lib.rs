@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use xray_cmk_core::Finding;
 
 /// The schema this version writes. Each entry of [`MIGRATIONS`] moves it one version up.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `MIGRATIONS[n]` turns schema `n` into `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -80,6 +80,19 @@ CREATE TABLE keys (
 );
 CREATE INDEX keys_by_run ON keys(run_id);
 "#,
+    r#"
+CREATE TABLE actions (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,           -- RFC 3339 UTC
+    who         TEXT NOT NULL,           -- sts:GetCallerIdentity ARN
+    action      TEXT NOT NULL,           -- erase | restore | schedule-deletion | rotate-now
+    key_arn     TEXT NOT NULL,
+    account     TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    state_after TEXT NOT NULL
+);
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +130,31 @@ pub struct StepRecord<'a> {
 /// What identifies a result across runs: the rule and what it judged, not the message.
 pub fn fingerprint(f: &Finding) -> String {
     f.fingerprint()
+}
+
+/// A deliberate action on a key (`erase`, `restore`, `rotate-now`): who, when, why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActionRecord {
+    pub at: String,
+    pub who: String,
+    pub action: String,
+    pub key_arn: String,
+    pub account: String,
+    pub region: String,
+    pub reason: String,
+    /// The key's state read back after the action.
+    pub state_after: String,
+}
+
+/// A run's header, for `xray-cmk history`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunHead {
+    pub id: i64,
+    pub kind: String,
+    pub started_at: String,
+    /// Empty while running, or when it never finished.
+    pub finished_at: String,
+    pub exit_code: Option<i32>,
 }
 
 /// A KMS key as an audit saw it, for the report's key inventory.
@@ -402,6 +440,71 @@ impl Store {
             }
         }
         Ok(merged)
+    }
+
+    /// Records a deliberate action on a key.
+    pub fn record_action(&mut self, a: &ActionRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO actions(at, who, action, key_arn, account, region, reason, state_after)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![a.at, a.who, a.action, a.key_arn, a.account, a.region, a.reason, a.state_after],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Actions on keys since `since`, oldest first.
+    pub fn actions(&self, since: &str) -> Result<Vec<ActionRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, who, action, key_arn, account, region, reason, state_after
+                 FROM actions WHERE at >= ?1 ORDER BY at, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![since], |r| {
+                Ok(ActionRecord {
+                    at: r.get(0)?,
+                    who: r.get(1)?,
+                    action: r.get(2)?,
+                    key_arn: r.get(3)?,
+                    account: r.get(4)?,
+                    region: r.get(5)?,
+                    reason: r.get(6)?,
+                    state_after: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+
+    /// Every run since `since`, oldest first, finished or not.
+    pub fn run_heads(&self, since: &str) -> Result<Vec<RunHead>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, kind, started_at, finished_at, exit_code FROM runs
+                 WHERE started_at >= ?1 ORDER BY started_at, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![since], |r| {
+                Ok(RunHead {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    exit_code: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
     }
 
     /// Marks run `id` complete.

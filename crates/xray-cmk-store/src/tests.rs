@@ -238,3 +238,34 @@ fn an_unfinished_run_is_not_reported() {
         1
     );
 }
+
+#[test]
+fn every_schema_version_has_its_migration_and_old_databases_are_migrated() {
+    assert_eq!(MIGRATIONS.len() as i64, SCHEMA_VERSION);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1.db");
+    {
+        // A version-1 database, as the first release wrote it.
+        let c = Connection::open(&path).expect("open");
+        c.execute_batch(MIGRATIONS[0]).expect("v1");
+        c.pragma_update(None, "user_version", 1).expect("version");
+    }
+    let mut s = Store::open(&path).expect("migrated");
+    s.record_action(&ActionRecord {
+        at: "2026-12-01T00:00:00Z".into(),
+        who: "arn:aws:iam::111122223333:user/a".into(),
+        action: "erase".into(),
+        key_arn: "arn:aws:kms:eu-west-1:111122223333:key/k".into(),
+        account: "111122223333".into(),
+        region: "eu-west-1".into(),
+        reason: "test".into(),
+        state_after: "Disabled".into(),
+    })
+    .expect("the v3 table exists");
+    assert_eq!(s.actions("1970-01-01T00:00:00Z").expect("actions").len(), 1);
+    let version: i64 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+}

@@ -66,6 +66,99 @@ pub enum Command {
     /// Write the audit report: one self-contained HTML file (KPIs, trend, account × region
     /// heatmap, findings, key inventory, exemptions) that prints well.
     Report(ReportArgs),
+    /// Cryptographic erasure: disable the KMS key X-Ray uses in an account and region, after
+    /// showing what it affects. Stored traces become unreadable and new ones are not stored.
+    #[command(after_help = RESPOND_HELP)]
+    Erase(Box<KeyActionArgs>),
+    /// Re-enable the key an `erase` disabled (cancelling a scheduled deletion first).
+    #[command(after_help = RESPOND_HELP)]
+    Restore(Box<KeyActionArgs>),
+    /// Rotate a key's material now (KMS RotateKeyOnDemand), with the same confirmation.
+    #[command(name = "rotate-now", after_help = RESPOND_HELP)]
+    RotateNow(Box<RotateArgs>),
+    /// The recorded runs and key actions (who, when, why).
+    History(HistoryListArgs),
+}
+
+const RESPOND_HELP: &str = "\
+Nothing changes until the key id is typed back (--confirm KEY_ID, or at the prompt on a terminal)
+and a --reason is given; who (sts:GetCallerIdentity), when, why, which key and its state after are
+recorded in the history. Deletion is never scheduled unless `erase --schedule-deletion DAYS` (7 to
+30) is given with a second, separate --confirm-deletion KEY_ID.
+
+Exit codes: 0 done and the key's state confirmed; 1 the state read back is not the expected one;
+2 refused or failed before anything changed.";
+
+/// How to reach the account of a key action.
+#[derive(Debug, Args)]
+pub struct AwsTargetArgs {
+    /// Named profile from the AWS config/credentials files (like `aws --profile`).
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Home region for STS. Default: the profile's, else us-east-1.
+    #[arg(long, value_parser = parse_region, value_name = "REGION")]
+    pub home_region: Option<String>,
+    /// Role assumed when the account is not the caller's.
+    #[arg(long, default_value = "OrganizationAccountAccessRole")]
+    pub role_name: String,
+    /// External ID for AssumeRole.
+    #[arg(long)]
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyActionArgs {
+    /// The account whose X-Ray key to act on.
+    #[arg(long, value_name = "ID")]
+    pub account: String,
+    /// The region of that X-Ray configuration.
+    #[arg(long, value_parser = parse_region)]
+    pub region: String,
+    /// The key id (or ARN), typed back as confirmation.
+    #[arg(long, value_name = "KEY_ID")]
+    pub confirm: Option<String>,
+    /// Why: recorded with who and when.
+    #[arg(long)]
+    pub reason: String,
+    /// erase only: also schedule the key's deletion after DAYS (7 to 30). Needs --confirm-deletion.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i32).range(7..=30))]
+    pub schedule_deletion: Option<i32>,
+    /// The key id again, as a second, separate confirmation of the deletion.
+    #[arg(long, value_name = "KEY_ID")]
+    pub confirm_deletion: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsTargetArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The key's ARN.
+    pub key: String,
+    /// The key id (or ARN), typed back as confirmation.
+    #[arg(long, value_name = "KEY_ID")]
+    pub confirm: Option<String>,
+    /// Why: recorded with who and when.
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub aws: AwsTargetArgs,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryListArgs {
+    /// The window: `30d`, `12h`, `2w`.
+    #[arg(long, default_value = "30d", value_parser = parse_window)]
+    pub since: u64,
+    #[arg(long, value_enum, default_value_t = KpiFormat::Table)]
+    pub format: KpiFormat,
+    /// History database. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
+    /// ~/.local/share/xray-cmk/history.db.
+    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +311,9 @@ pub enum IamPolicyMode {
     /// What `apply` and `verify` call besides: create and fix keys, switch X-Ray, write and read
     /// a marked trace. Never key deletion or disabling.
     Remediate,
+    /// What `erase`, `restore` and `rotate-now` call: DisableKey, EnableKey, RotateKeyOnDemand,
+    /// ScheduleKeyDeletion and CancelKeyDeletion, with the reads they need.
+    Respond,
 }
 
 #[derive(Debug, Args)]

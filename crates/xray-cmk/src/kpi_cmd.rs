@@ -170,3 +170,58 @@ fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
     }
     out
 }
+
+/// `xray-cmk history`: runs and key actions in the window.
+pub fn history(args: &crate::cli::HistoryListArgs) -> Result<Exit> {
+    let path = crate::history::path(&HistoryArgs {
+        db: args.db.clone(),
+        no_history: false,
+    })?;
+    if !path.exists() {
+        anyhow::bail!(
+            "no history at {}: nothing has been recorded yet",
+            path.display()
+        );
+    }
+    let store = Store::open(&path)?;
+    let since = rfc3339(SystemTime::now() - Duration::from_secs(args.since))?;
+    let runs = store.run_heads(&since)?;
+    let actions = store.actions(&since)?;
+    match args.format {
+        KpiFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "runs": runs, "actions": actions }))?
+        ),
+        KpiFormat::Table => {
+            let mut out = String::new();
+            let _ = writeln!(out, "runs since {since}:");
+            for r in &runs {
+                let _ = writeln!(
+                    out,
+                    "  {:>5}  {:<6} {}  {}",
+                    r.id,
+                    r.kind,
+                    r.started_at,
+                    match (r.finished_at.is_empty(), r.exit_code) {
+                        (true, _) => "did not finish".to_owned(),
+                        (false, Some(c)) => format!("exit {c}"),
+                        (false, None) => "finished".to_owned(),
+                    }
+                );
+            }
+            let _ = writeln!(out, "key actions since {since}:");
+            for a in &actions {
+                let _ = writeln!(
+                    out,
+                    "  {}  {:<17} {} ({}/{}) by {}: {} -> {}",
+                    a.at, a.action, a.key_arn, a.account, a.region, a.who, a.reason, a.state_after
+                );
+            }
+            if actions.is_empty() {
+                let _ = writeln!(out, "  none");
+            }
+            print!("{out}");
+        }
+    }
+    Ok(Exit::Clean)
+}

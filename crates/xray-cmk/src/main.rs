@@ -11,6 +11,7 @@ mod plan_cmd;
 mod policy_cmd;
 mod progress;
 mod report_cmd;
+mod respond_cmd;
 mod rules_cmd;
 
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ fn main() -> ExitCode {
         Command::Iac(cli::IacCommand::Generate(args)) => iac_cmd::generate(&args),
         Command::Kpi(args) => kpi_cmd::run(&args),
         Command::Report(args) => report_cmd::run(&args),
+        Command::Erase(args) => respond_cmd::run(&args, false),
+        Command::Restore(args) => respond_cmd::run(&args, true),
+        Command::RotateNow(args) => respond_cmd::rotate_now(&args),
+        Command::History(args) => kpi_cmd::history(&args),
     };
     match result {
         Ok(code) => code.into(),

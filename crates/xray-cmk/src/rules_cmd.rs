@@ -65,6 +65,10 @@ pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
             all.dedup();
             ("XrayCmkRemediate", all)
         }
+        IamPolicyMode::Respond => (
+            "XrayCmkRespond",
+            xray_cmk_aws::respond::RESPOND_ACTIONS.to_vec(),
+        ),
     };
     let policy = serde_json::json!({
         "Version": "2012-10-17",

@@ -790,3 +790,182 @@ fn audits_export_csv_and_asff() {
         .iter()
         .any(|f| f["Compliance"]["Status"] == "PASSED"));
 }
+
+/// Cryptographic erasure and its undo, end to end: after `erase` traces cannot be stored or read,
+/// after `restore` they can; both are in the history with who, when and why.
+#[test]
+fn erase_stops_traces_restore_brings_them_back_and_both_are_recorded() {
+    let emu = Emulator::seeded();
+    let db = emu.dir.path().join("history.db");
+    let db_arg = db.to_str().expect("path");
+    let seed = emu.seed();
+    let key = seed["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["account_id"] == MGMT && k["region"] == "us-east-1")
+        .expect("the good key");
+    let key_id = key["key_id"].as_str().expect("id");
+    let key_arn = key["key_arn"].as_str().expect("arn");
+    let verify = || {
+        run(emu.xray_cmk().args([
+            "verify",
+            "--quiet",
+            "--accounts",
+            MGMT,
+            "--regions",
+            "us-east-1",
+            "--timeout",
+            "3",
+        ]))
+    };
+    assert_eq!(verify().code, 0, "traces flow before");
+    let erase = |confirm: &str| {
+        run(emu.xray_cmk().args([
+            "erase",
+            "--account",
+            MGMT,
+            "--region",
+            "us-east-1",
+            "--reason",
+            "user ids leaked into trace annotations",
+            "--confirm",
+            confirm,
+            "--db",
+            db_arg,
+        ]))
+    };
+    // A wrong confirmation changes nothing.
+    let r = erase("not-the-key");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("X-Ray configurations using it: 123456789012/us-east-1"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("becomes unreadable too"), "{}", r.stderr);
+    assert_eq!(verify().code, 0);
+    // No confirmation and no terminal: refused.
+    let r = run(emu.xray_cmk().args([
+        "erase",
+        "--account",
+        MGMT,
+        "--region",
+        "us-east-1",
+        "--reason",
+        "x",
+        "--db",
+        db_arg,
+    ]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains(&format!("--confirm {key_id}")),
+        "{}",
+        r.stderr
+    );
+
+    let r = erase(key_id);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("{key_arn} is now Disabled")),
+        "{}",
+        r.stdout
+    );
+    let r = verify();
+    assert_eq!(
+        r.code, 1,
+        "traces cannot be written while the key is disabled"
+    );
+    assert!(r.stdout.contains("could not be read back"), "{}", r.stdout);
+
+    let r = run(emu.xray_cmk().args([
+        "restore",
+        "--account",
+        MGMT,
+        "--region",
+        "us-east-1",
+        "--reason",
+        "contained",
+        "--confirm",
+        key_id,
+        "--db",
+        db_arg,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("is now Enabled"), "{}", r.stdout);
+    assert_eq!(verify().code, 0, "traces flow again");
+
+    // Deletion needs its own, second confirmation; without it nothing changes.
+    let r = run(emu.xray_cmk().args([
+        "erase",
+        "--account",
+        MGMT,
+        "--region",
+        "us-east-1",
+        "--reason",
+        "retire",
+        "--confirm",
+        key_id,
+        "--schedule-deletion",
+        "7",
+        "--db",
+        db_arg,
+    ]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--confirm-deletion"), "{}", r.stderr);
+    assert_eq!(verify().code, 0, "the key is still enabled");
+
+    let r = run(emu
+        .xray_cmk()
+        .args(["history", "--format", "json", "--db", db_arg]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let h: Value = serde_json::from_str(&r.stdout).expect("history json");
+    let actions: Vec<(&str, &str, &str)> = h["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().expect("action"),
+                a["state_after"].as_str().expect("state"),
+                a["reason"].as_str().expect("reason"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (
+                "erase",
+                "Disabled",
+                "user ids leaked into trace annotations"
+            ),
+            ("restore", "Enabled", "contained"),
+        ]
+    );
+    for a in h["actions"].as_array().expect("actions") {
+        assert_eq!(a["key_arn"], key_arn);
+        assert!(
+            a["who"]
+                .as_str()
+                .is_some_and(|w| w.contains("123456789012")),
+            "{a}"
+        );
+        assert!(a["at"].as_str().is_some_and(|t| t.starts_with("20")), "{a}");
+    }
+    // rotate-now with the same confirmation pattern.
+    let r = run(emu.xray_cmk().args([
+        "rotate-now",
+        key_arn,
+        "--reason",
+        "suspected exposure",
+        "--confirm",
+        key_id,
+        "--db",
+        db_arg,
+    ]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("rotated on demand"), "{}", r.stdout);
+}

@@ -1,0 +1,187 @@
+//! Incident response on a key, with a person's confirmation and a record: disable (crypto-
+//! graphic erasure), re-enable, rotate on demand, and (only when asked, twice) schedule deletion.
+
+use aws_sdk_kms::types::KeyState as SdkKeyState;
+
+use crate::collect::ClientSource;
+use crate::error::classify;
+
+/// Every AWS action `erase`, `restore` and `rotate-now` may call, as IAM names them
+/// (`xray-cmk iam-policy --mode respond`).
+pub const RESPOND_ACTIONS: &[&str] = &[
+    "kms:CancelKeyDeletion",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:EnableKey",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "sts:AssumeRole",
+    "sts:GetCallerIdentity",
+    "xray:GetEncryptionConfig",
+];
+
+/// A key as the blast radius shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFacts {
+    pub arn: String,
+    pub key_id: String,
+    pub state: String,
+    pub manager: String,
+    pub aliases: Vec<String>,
+    /// `grantee principal: operations` per grant.
+    pub grants: Vec<String>,
+}
+
+fn err<E, R>(op: &str, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + crate::error::HttpStatus,
+{
+    let message = classify(op, e).to_string();
+    if message.contains("AccessDenied") {
+        format!("{message}. xray-cmk iam-policy --mode respond prints the permissions needed")
+    } else {
+        message
+    }
+}
+
+/// The KMS key X-Ray encrypts with in `region`, as an ARN; an error says why there is none.
+pub async fn xray_key(clients: &dyn ClientSource, region: &str) -> Result<String, String> {
+    let out = clients
+        .xray(region)
+        .get_encryption_config()
+        .send()
+        .await
+        .map_err(|e| err("xray:GetEncryptionConfig", &e))?;
+    let cfg = out.encryption_config();
+    match (cfg.and_then(|c| c.r#type()).map(|t| t.as_str()), cfg.and_then(|c| c.key_id())) {
+        (Some("KMS"), Some(key)) => Ok(key.to_owned()),
+        (t, _) => Err(format!(
+            "X-Ray in {region} does not use a customer managed key (Type {}): there is no key to act on",
+            t.unwrap_or("NONE")
+        )),
+    }
+}
+
+/// What the key is, which aliases name it and which grants it has.
+pub async fn key_facts(
+    clients: &dyn ClientSource,
+    region: &str,
+    key: &str,
+) -> Result<KeyFacts, String> {
+    let kms = clients.kms(region);
+    let meta = kms
+        .describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .map_err(|e| err("kms:DescribeKey", &e))?
+        .key_metadata
+        .ok_or("kms:DescribeKey returned no KeyMetadata")?;
+    let arn = meta.arn().unwrap_or(key).to_owned();
+    let mut aliases = Vec::new();
+    let mut pages = kms
+        .list_aliases()
+        .key_id(meta.key_id())
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(a) = pages.next().await {
+        let a = a.map_err(|e| err("kms:ListAliases", &e))?;
+        if let Some(name) = a.alias_name() {
+            aliases.push(name.to_owned());
+        }
+    }
+    let mut grants = Vec::new();
+    let mut pages = kms
+        .list_grants()
+        .key_id(&arn)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(g) = pages.next().await {
+        let g = g.map_err(|e| err("kms:ListGrants", &e))?;
+        let ops: Vec<&str> = g.operations().iter().map(|o| o.as_str()).collect();
+        grants.push(format!(
+            "{}: {}",
+            g.grantee_principal().unwrap_or("?"),
+            ops.join(", ")
+        ));
+    }
+    Ok(KeyFacts {
+        key_id: meta.key_id().to_owned(),
+        state: meta
+            .key_state()
+            .map_or("unknown", SdkKeyState::as_str)
+            .to_owned(),
+        manager: meta
+            .key_manager()
+            .map_or("unknown", |m| m.as_str())
+            .to_owned(),
+        arn,
+        aliases,
+        grants,
+    })
+}
+
+/// What to do to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAction {
+    Disable,
+    Enable,
+    RotateNow,
+    /// Schedule deletion after this many days (7 to 30).
+    ScheduleDeletion(i32),
+}
+
+/// Does `action` and returns the key's state afterwards, read back from KMS.
+pub async fn act(
+    clients: &dyn ClientSource,
+    region: &str,
+    arn: &str,
+    action: KeyAction,
+) -> Result<String, String> {
+    let kms = clients.kms(region);
+    match action {
+        KeyAction::Disable => {
+            kms.disable_key()
+                .key_id(arn)
+                .send()
+                .await
+                .map_err(|e| err("kms:DisableKey", &e))?;
+        }
+        KeyAction::Enable => {
+            let state = key_facts(clients, region, arn).await?.state;
+            if state == "PendingDeletion" {
+                kms.cancel_key_deletion()
+                    .key_id(arn)
+                    .send()
+                    .await
+                    .map_err(|e| err("kms:CancelKeyDeletion", &e))?;
+            }
+            kms.enable_key()
+                .key_id(arn)
+                .send()
+                .await
+                .map_err(|e| err("kms:EnableKey", &e))?;
+        }
+        KeyAction::RotateNow => {
+            kms.rotate_key_on_demand()
+                .key_id(arn)
+                .send()
+                .await
+                .map_err(|e| err("kms:RotateKeyOnDemand", &e))?;
+        }
+        KeyAction::ScheduleDeletion(days) => {
+            kms.schedule_key_deletion()
+                .key_id(arn)
+                .pending_window_in_days(days)
+                .send()
+                .await
+                .map_err(|e| err("kms:ScheduleKeyDeletion", &e))?;
+        }
+    }
+    Ok(key_facts(clients, region, arn).await?.state)
+}

@@ -1,0 +1,263 @@
+//! `xray-cmk erase`, `restore` and `rotate-now`: act on the key X-Ray uses, after showing the
+//! blast radius, with the key id typed back as confirmation and a reason, and a record of who
+//! did it and when in the history.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Context as _, Result};
+use xray_cmk_aws::fanout::{account_clients, ScanOptions};
+use xray_cmk_aws::respond::{act, key_facts, xray_key, KeyAction, KeyFacts};
+use xray_cmk_aws::{RetryMode, SessionOptions};
+use xray_cmk_core::Needs;
+
+use crate::cli::{KeyActionArgs, RotateArgs};
+use crate::exit::Exit;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// The key id typed back, from `--confirm` or the terminal; anything else refuses.
+fn confirmed(facts: &KeyFacts, given: Option<&str>, what: &str) -> Result<()> {
+    let typed = match given {
+        Some(g) => g.to_owned(),
+        None => {
+            if !std::io::stdin().is_terminal() {
+                bail!("refusing to {what} without --confirm {}: standard input is not a terminal; nothing was changed", facts.key_id);
+            }
+            eprint!("Type the key id ({}) to {what}: ", facts.key_id);
+            std::io::stderr().flush().ok();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim().to_owned()
+        }
+    };
+    if typed == facts.key_id || typed == facts.arn {
+        Ok(())
+    } else {
+        bail!(
+            "the confirmation `{typed}` is not the key id {}; nothing was changed",
+            facts.key_id
+        )
+    }
+}
+
+fn blast_radius(facts: &KeyFacts, users: &[String]) -> String {
+    let mut out = format!(
+        "key {}\n  state {} · manager {}\n  aliases: {}\n  grants: {}\n  X-Ray configurations using it: {}\n",
+        facts.arn,
+        facts.state,
+        facts.manager,
+        if facts.aliases.is_empty() { "none".to_owned() } else { facts.aliases.join(", ") },
+        if facts.grants.is_empty() { "none".to_owned() } else { facts.grants.join("; ") },
+        users.join(", ")
+    );
+    out.push_str(
+        "  warning: anything else encrypted with this key (other services, other accounts through grants or the key policy) becomes unreadable too while it is disabled\n",
+    );
+    out
+}
+
+struct Target {
+    clients: xray_cmk_aws::clients::AccountClients,
+    caller: String,
+}
+
+async fn connect(args: &crate::cli::AwsTargetArgs, account: &str) -> Result<Target> {
+    let shared = xray_cmk_aws::clients::Shared::new(4);
+    let session = xray_cmk_aws::load(
+        &SessionOptions {
+            profile: args.profile.clone(),
+            region: args.home_region.clone(),
+            max_attempts: Some(5),
+            retry_mode: RetryMode::Standard,
+        },
+        &shared,
+    )
+    .await?;
+    let opts = ScanOptions {
+        role_name: args.role_name.clone(),
+        external_id: args.external_id.clone(),
+        session_name: "xray-cmk-respond".to_owned(),
+        regions: None,
+        account_concurrency: 1,
+        region_concurrency: 1,
+        needs: Needs::default(),
+    };
+    let clients = account_clients(&session, &shared, account, &opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Target {
+        clients,
+        caller: session.identity.arn.clone(),
+    })
+}
+
+/// The key acted on, by whom, where.
+struct Subject<'a> {
+    caller: &'a str,
+    facts: &'a KeyFacts,
+    account: &'a str,
+    region: &'a str,
+}
+
+/// Records `action` on the subject's key in the history (when history is on).
+fn record(
+    history: &crate::cli::HistoryArgs,
+    subject: &Subject<'_>,
+    action: &str,
+    reason: &str,
+    state_after: &str,
+) -> Result<()> {
+    let Some(mut store) = crate::history::open(history)? else {
+        return Ok(());
+    };
+    let (at, _) = crate::audit::now()?;
+    store.record_action(&xray_cmk_store::ActionRecord {
+        at,
+        who: subject.caller.to_owned(),
+        action: action.to_owned(),
+        key_arn: subject.facts.arn.clone(),
+        account: subject.account.to_owned(),
+        region: subject.region.to_owned(),
+        reason: reason.to_owned(),
+        state_after: state_after.to_owned(),
+    })?;
+    Ok(())
+}
+
+/// `erase` (`enable = false`) and `restore` (`enable = true`).
+pub fn run(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
+    runtime()?.block_on(run_async(args, enable))
+}
+
+async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
+    let (verb, name) = if enable {
+        ("re-enable", "restore")
+    } else {
+        ("disable", "erase")
+    };
+    if enable && args.schedule_deletion.is_some() {
+        bail!("--schedule-deletion goes with erase, not restore");
+    }
+    if args.reason.trim().is_empty() {
+        bail!("--reason must say why (it is recorded with who and when)");
+    }
+    // The history is opened first: a broken database stops this before anything changes.
+    drop(crate::history::open(&args.history)?);
+    let target = connect(&args.aws, &args.account).await?;
+    let key = xray_key(&target.clients, &args.region)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let facts = key_facts(&target.clients, &args.region, &key)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    if facts.manager != "CUSTOMER" {
+        bail!(
+            "{} is an AWS managed key: AWS does not let you {verb} it; nothing was changed",
+            facts.arn
+        );
+    }
+    eprint!(
+        "{}",
+        blast_radius(&facts, &[format!("{}/{}", args.account, args.region)])
+    );
+    confirmed(&facts, args.confirm.as_deref(), verb)?;
+    if let Some(days) = args.schedule_deletion {
+        // Checked before anything changes: the second confirmation is separate, never implied.
+        match args.confirm_deletion.as_deref() {
+            Some(k) if k == facts.key_id || k == facts.arn => {}
+            _ => bail!(
+                "scheduling deletion in {days} days needs a second, separate --confirm-deletion {}; nothing was changed",
+                facts.key_id
+            ),
+        }
+    }
+    let subject = Subject {
+        caller: &target.caller,
+        facts: &facts,
+        account: &args.account,
+        region: &args.region,
+    };
+    let action = if enable {
+        KeyAction::Enable
+    } else {
+        KeyAction::Disable
+    };
+    let state = act(&target.clients, &args.region, &facts.arn, action)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    record(&args.history, &subject, name, &args.reason, &state)?;
+    println!(
+        "{name}: {} is now {state} (by {}, reason: {})",
+        facts.arn, target.caller, args.reason
+    );
+    let expected = if enable { "Enabled" } else { "Disabled" };
+    if state != expected {
+        eprintln!("error: the key is {state}, not {expected}");
+        return Ok(Exit::Findings);
+    }
+    if let Some(days) = args.schedule_deletion {
+        eprintln!(
+            "warning: scheduling deletion makes every trace encrypted with {} unreadable for good after {days} days",
+            facts.arn
+        );
+        let state = act(
+            &target.clients,
+            &args.region,
+            &facts.arn,
+            KeyAction::ScheduleDeletion(days),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        record(
+            &args.history,
+            &subject,
+            "schedule-deletion",
+            &format!("{} (in {days} days)", args.reason),
+            &state,
+        )?;
+        println!(
+            "deletion of {} scheduled in {days} days: it is now {state}",
+            facts.arn
+        );
+    }
+    Ok(Exit::Clean)
+}
+
+pub fn rotate_now(args: &RotateArgs) -> Result<Exit> {
+    runtime()?.block_on(rotate_async(args))
+}
+
+async fn rotate_async(args: &RotateArgs) -> Result<Exit> {
+    if args.reason.trim().is_empty() {
+        bail!("--reason must say why (it is recorded with who and when)");
+    }
+    let (account, region) = xray_cmk_core::model::arn_account_region(&args.key)
+        .map(|(a, r)| (a.to_owned(), r.to_owned()))
+        .ok_or_else(|| {
+            anyhow::anyhow!("KEY must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
+        })?;
+    drop(crate::history::open(&args.history)?);
+    let target = connect(&args.aws, &account).await?;
+    let facts = key_facts(&target.clients, &region, &args.key)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    eprint!("{}", blast_radius(&facts, &[]));
+    confirmed(&facts, args.confirm.as_deref(), "rotate")?;
+    let subject = Subject {
+        caller: &target.caller,
+        facts: &facts,
+        account: &account,
+        region: &region,
+    };
+    let state = act(&target.clients, &region, &facts.arn, KeyAction::RotateNow)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    record(&args.history, &subject, "rotate-now", &args.reason, &state)?;
+    println!("rotate-now: {} rotated on demand; it is {state}", facts.arn);
+    Ok(Exit::Clean)
+}
