@@ -6,6 +6,7 @@
 pub mod clients;
 pub mod collect;
 pub mod error;
+pub mod evidence;
 pub mod fanout;
 pub mod limits;
 pub mod org;

@@ -6,15 +6,20 @@ use aws_sdk_kms::types::KeyState as SdkKeyState;
 use crate::collect::ClientSource;
 use crate::error::classify;
 
-/// Every AWS action `erase`, `restore` and `rotate-now` may call, as IAM names them
+/// Every AWS action `erase`, `restore`, `rotate-now` and `evidence` may call, as IAM names them
 /// (`xray-cmk iam-policy --mode respond`).
 pub const RESPOND_ACTIONS: &[&str] = &[
+    "cloudtrail:LookupEvents",
     "kms:CancelKeyDeletion",
     "kms:DescribeKey",
     "kms:DisableKey",
     "kms:EnableKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
     "kms:ListAliases",
     "kms:ListGrants",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
     "kms:RotateKeyOnDemand",
     "kms:ScheduleKeyDeletion",
     "sts:AssumeRole",

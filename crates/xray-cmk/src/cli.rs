@@ -78,6 +78,39 @@ pub enum Command {
     RotateNow(Box<RotateArgs>),
     /// The recorded runs and key actions (who, when, why).
     History(HistoryListArgs),
+    /// Audit evidence for a key: who used it (CloudTrail), whether it rotates, its policy and
+    /// tags now.
+    Evidence(Box<EvidenceArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvidenceFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// The key's ARN.
+    #[arg(long, value_name = "KEY_ARN", conflicts_with_all = ["account", "region"])]
+    pub key: Option<String>,
+    /// Or: the account of an X-Ray configuration, whose key is reported.
+    #[arg(long, value_name = "ID", requires = "region")]
+    pub account: Option<String>,
+    /// And its region.
+    #[arg(long, value_parser = parse_region, requires = "account")]
+    pub region: Option<String>,
+    /// How far back CloudTrail is searched (it keeps 90 days of management events).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=90))]
+    pub days: u64,
+    #[arg(long, value_enum, default_value_t = EvidenceFormat::Table)]
+    pub format: EvidenceFormat,
+    /// Organization policy file, whose access lists say which principals are expected.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsTargetArgs,
 }
 
 const RESPOND_HELP: &str = "\

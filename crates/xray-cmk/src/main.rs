@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => respond_cmd::run(&args, true),
         Command::RotateNow(args) => respond_cmd::rotate_now(&args),
         Command::History(args) => kpi_cmd::history(&args),
+        Command::Evidence(args) => respond_cmd::evidence(&args),
     };
     match result {
         Ok(code) => code.into(),

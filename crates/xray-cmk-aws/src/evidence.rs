@@ -1,0 +1,294 @@
+//! Audit evidence for one key, from CloudTrail and KMS: who used it (`LookupEvents` on the key's
+//! ARN, every page, within CloudTrail's limit of 2 requests per second), whether it rotates
+//! (`GetKeyRotationStatus`, `ListKeyRotations`), and its policy and tags now.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use aws_smithy_types::DateTime;
+
+use crate::collect::ClientSource;
+use crate::error::classify;
+
+/// CloudTrail's documented `LookupEvents` rate: 2 requests per second per account and region.
+pub const LOOKUP_INTERVAL: Duration = Duration::from_millis(500);
+
+/// One CloudTrail event on the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    pub time: String,
+    pub name: String,
+    /// The principal: the IAM ARN, or the AWS service that acted (`xray.amazonaws.com`).
+    pub principal: String,
+    pub source_ip: Option<String>,
+}
+
+/// Rotation as KMS reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationEvidence {
+    pub enabled: bool,
+    pub period_days: Option<i32>,
+    pub next_rotation: Option<String>,
+    /// Completed rotations, oldest first (`ListKeyRotations`).
+    pub rotations: Vec<String>,
+}
+
+fn iso(t: &DateTime) -> String {
+    t.fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// The acting principal from a CloudTrail record.
+fn principal(record: &serde_json::Value, username: Option<&str>) -> String {
+    let who = &record["userIdentity"];
+    if let Some(service) = who["invokedBy"]
+        .as_str()
+        .filter(|_| who["type"] == "AWSService")
+    {
+        return service.to_owned();
+    }
+    let arn = who["sessionContext"]["sessionIssuer"]["arn"]
+        .as_str()
+        .or_else(|| who["arn"].as_str());
+    arn.or(username).unwrap_or("unknown").to_owned()
+}
+
+/// Every CloudTrail management event on `key_arn` in its region since `since`, newest first.
+/// Pages are fetched no faster than [`LOOKUP_INTERVAL`]; throttling beyond that is retried by
+/// the SDK.
+pub async fn key_events(
+    clients: &dyn ClientSource,
+    region: &str,
+    key_arn: &str,
+    since: SystemTime,
+    interval: Duration,
+) -> Result<Vec<KeyEvent>, String> {
+    let ct = clients.cloudtrail(region);
+    let attribute = LookupAttribute::builder()
+        .attribute_key(LookupAttributeKey::ResourceName)
+        .attribute_value(key_arn)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut token: Option<String> = None;
+    let mut events = Vec::new();
+    let mut last: Option<Instant> = None;
+    loop {
+        if let Some(at) = last {
+            let wait = interval.saturating_sub(at.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        last = Some(Instant::now());
+        let page = ct
+            .lookup_events()
+            .lookup_attributes(attribute.clone())
+            .start_time(DateTime::from(since))
+            .end_time(DateTime::from(SystemTime::now()))
+            .max_results(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| classify("cloudtrail:LookupEvents", &e).to_string())?;
+        for e in page.events() {
+            let record: serde_json::Value = e
+                .cloud_trail_event()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default();
+            events.push(KeyEvent {
+                time: e.event_time().map(iso).unwrap_or_default(),
+                name: e.event_name().unwrap_or("unknown").to_owned(),
+                principal: principal(&record, e.username()),
+                source_ip: record["sourceIPAddress"].as_str().map(str::to_owned),
+            });
+        }
+        match page.next_token {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(events),
+        }
+    }
+}
+
+/// Rotation status and the completed rotations of `key_arn`.
+pub async fn rotation(
+    clients: &dyn ClientSource,
+    region: &str,
+    key_arn: &str,
+) -> Result<RotationEvidence, String> {
+    let kms = clients.kms(region);
+    let status = kms
+        .get_key_rotation_status()
+        .key_id(key_arn)
+        .send()
+        .await
+        .map_err(|e| classify("kms:GetKeyRotationStatus", &e).to_string())?;
+    let mut rotations = Vec::new();
+    let mut pages = kms
+        .list_key_rotations()
+        .key_id(key_arn)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(r) = pages.next().await {
+        let r = r.map_err(|e| classify("kms:ListKeyRotations", &e).to_string())?;
+        if let Some(t) = r.rotation_date() {
+            rotations.push(iso(t));
+        }
+    }
+    rotations.sort();
+    Ok(RotationEvidence {
+        enabled: status.key_rotation_enabled,
+        period_days: status.rotation_period_in_days,
+        next_rotation: status.next_rotation_date().map(iso),
+        rotations,
+    })
+}
+
+/// The key's `default` policy and its tags, now.
+pub async fn policy_and_tags(
+    clients: &dyn ClientSource,
+    region: &str,
+    key_arn: &str,
+) -> Result<(String, Vec<(String, String)>), String> {
+    let kms = clients.kms(region);
+    let policy = kms
+        .get_key_policy()
+        .key_id(key_arn)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(|e| classify("kms:GetKeyPolicy", &e).to_string())?
+        .policy
+        .unwrap_or_default();
+    let tags = kms
+        .list_resource_tags()
+        .key_id(key_arn)
+        .send()
+        .await
+        .map_err(|e| classify("kms:ListResourceTags", &e).to_string())?
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
+        .collect();
+    Ok((policy, tags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+    use aws_sdk_cloudtrail::types::Event;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    struct Clients(aws_sdk_cloudtrail::Client);
+
+    impl ClientSource for Clients {
+        fn xray(&self, _: &str) -> aws_sdk_xray::Client {
+            unreachable!("not used")
+        }
+        fn kms(&self, _: &str) -> aws_sdk_kms::Client {
+            unreachable!("not used")
+        }
+        fn cloudtrail(&self, _: &str) -> aws_sdk_cloudtrail::Client {
+            self.0.clone()
+        }
+        fn logs(&self, _: &str) -> aws_sdk_cloudwatchlogs::Client {
+            unreachable!("not used")
+        }
+        fn home_region(&self) -> String {
+            "us-east-1".into()
+        }
+    }
+
+    fn event(name: &str, record: serde_json::Value) -> Event {
+        Event::builder()
+            .event_name(name)
+            .event_time(DateTime::from_secs(1_796_083_200))
+            .cloud_trail_event(record.to_string())
+            .build()
+    }
+
+    const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+
+    #[tokio::test]
+    async fn every_page_is_read_no_faster_than_the_limit() {
+        let role = serde_json::json!({"userIdentity": {"type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/TraceReader/s",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/TraceReader"}}},
+            "sourceIPAddress": "10.0.0.1"});
+        let xray = serde_json::json!({"userIdentity": {"type": "AWSService", "invokedBy": "xray.amazonaws.com"}});
+        let page1 = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .match_requests(|r| {
+                r.next_token().is_none()
+                    && r.lookup_attributes()[0].attribute_value() == KEY
+                    && r.max_results() == Some(50)
+            })
+            .then_output(move || {
+                LookupEventsOutput::builder()
+                    .events(event("Decrypt", role.clone()))
+                    .next_token("t1")
+                    .build()
+            });
+        let page2 = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .match_requests(|r| r.next_token() == Some("t1"))
+            .then_output(move || {
+                LookupEventsOutput::builder()
+                    .events(event("GenerateDataKey", xray.clone()))
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&page1, &page2]);
+        let started = Instant::now();
+        let events = key_events(
+            &Clients(client),
+            "eu-west-1",
+            KEY,
+            SystemTime::now() - Duration::from_secs(86_400),
+            Duration::from_millis(200),
+        )
+        .await
+        .expect("events");
+        assert!(started.elapsed() >= Duration::from_millis(200), "paced");
+        assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
+        let got: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.name.as_str(), e.principal.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Decrypt", "arn:aws:iam::111122223333:role/TraceReader"),
+                ("GenerateDataKey", "xray.amazonaws.com")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried() {
+        let throttled = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .sequence()
+            .http_response(|| {
+                crate::collect::tests::wire(
+                    400,
+                    None,
+                    r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+                )
+            })
+            .times(1)
+            .output(|| LookupEventsOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&throttled], |c| c
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new()));
+        let events = key_events(
+            &Clients(client),
+            "eu-west-1",
+            KEY,
+            SystemTime::now(),
+            Duration::ZERO,
+        )
+        .await
+        .expect("retried");
+        assert!(events.is_empty());
+        assert_eq!(throttled.num_calls(), 2);
+    }
+}
