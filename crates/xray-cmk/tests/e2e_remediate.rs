@@ -968,4 +968,63 @@ fn erase_stops_traces_restore_brings_them_back_and_both_are_recorded() {
     ]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("rotated on demand"), "{}", r.stdout);
+
+    // Evidence: the principals that used the key during this test, from CloudTrail.
+    let r = run(emu
+        .xray_cmk()
+        .args([
+            "evidence",
+            "--account",
+            MGMT,
+            "--region",
+            "us-east-1",
+            "--days",
+            "1",
+            "--format",
+            "json",
+            "--policy",
+        ])
+        .arg(emu.policy()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ev: Value = serde_json::from_str(&r.stdout).expect("evidence json");
+    assert_eq!(ev["key"], key_arn);
+    let by_event = &ev["by_event"];
+    for name in [
+        "DisableKey",
+        "EnableKey",
+        "DescribeKey",
+        "RotateKeyOnDemand",
+        "GenerateDataKey",
+    ] {
+        assert!(
+            by_event[name].as_u64() >= Some(1),
+            "{name} missing: {by_event}"
+        );
+    }
+    let principals: Vec<(&str, bool)> = ev["by_principal"]
+        .as_array()
+        .expect("principals")
+        .iter()
+        .map(|p| {
+            (
+                p["principal"].as_str().expect("principal"),
+                p["in_policy_access_lists"].as_bool().expect("flag"),
+            )
+        })
+        .collect();
+    assert!(
+        principals.contains(&("xray.amazonaws.com", true)),
+        "{principals:?}"
+    );
+    assert!(
+        principals
+            .iter()
+            .any(|(p, ok)| p.contains("123456789012") && !ok),
+        "the admin who erased is not in the access lists: {principals:?}"
+    );
+    assert!(
+        ev["rotation"]["last_rotation"].is_string(),
+        "rotate-now left a rotation"
+    );
+    assert!(ev["rotation"]["enabled"].as_bool() == Some(true));
 }
