@@ -20,3 +20,40 @@ pub use model::{
 pub use policy::{Date, OrgPolicy};
 pub use rule::{evaluate, select, sort_findings, Context, Input, KeyRef, Needs, Rule, RuleMeta};
 pub use summary::{Summary, SummaryBuilder};
+
+/// `value` as compact JSON with every object's keys in sorted order: what a digest is taken over,
+/// and what Terraform's `jsonencode` writes. Independent of how the JSON library orders maps.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    fn go(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    go(&map[k], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    go(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut out = String::new();
+    go(value, &mut out);
+    out
+}

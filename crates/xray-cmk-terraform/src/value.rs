@@ -78,38 +78,7 @@ fn embedded_reason(s: &str) -> String {
 
 /// `v` as compact JSON with object keys sorted, as Terraform's `jsonencode` writes it.
 pub(crate) fn jsonencode(v: &Value) -> String {
-    fn go(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
-                    out.push(':');
-                    go(&map[k], out);
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    go(item, out);
-                }
-                out.push(']');
-            }
-            scalar => out.push_str(&to_json(scalar).to_string()),
-        }
-    }
-    let mut out = String::new();
-    go(v, &mut out);
-    out
+    xray_cmk_core::canonical_json(&to_json(v))
 }
 
 fn contains_marker(s: &str) -> bool {

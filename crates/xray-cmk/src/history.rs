@@ -30,6 +30,40 @@ pub fn path(args: &HistoryArgs) -> Result<PathBuf> {
     })
 }
 
+/// The history database at `--db` (or the default path), which must already exist: for the
+/// commands that only read it.
+pub fn open_existing(db: Option<PathBuf>) -> Result<Store> {
+    let path = path(&HistoryArgs {
+        db,
+        no_history: false,
+    })?;
+    if !path.exists() {
+        anyhow::bail!(
+            "no history at {}: run `xray-cmk audit` first (it records there), or pass --db",
+            path.display()
+        );
+    }
+    Ok(Store::open(&path)?)
+}
+
+/// RFC 3339 UTC, as the history stores times.
+pub fn rfc3339(t: std::time::SystemTime) -> Result<String> {
+    use anyhow::Context as _;
+    aws_smithy_types::date_time::DateTime::from(t)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .context("formatting a time")
+}
+
+/// Hours as a person reads a duration: minutes, hours or days.
+pub fn duration_text(h: Option<f64>) -> String {
+    match h {
+        None => "-".to_owned(),
+        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
+        Some(h) if h < 48.0 => format!("{h:.1} h"),
+        Some(h) => format!("{:.1} days", h / 24.0),
+    }
+}
+
 /// A run being recorded. Write errors are reported once on stderr and never stop the command:
 /// its results are printed whatever happens to the history.
 pub struct Recording {

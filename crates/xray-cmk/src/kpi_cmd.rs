@@ -3,36 +3,18 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context as _, Result};
-use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
+use anyhow::Result;
 use xray_cmk_store::kpi::{compute, Kpi};
-use xray_cmk_store::Store;
 
-use crate::cli::{HistoryArgs, KpiArgs, KpiFormat};
+use crate::cli::{KpiArgs, KpiFormat};
 use crate::exit::Exit;
 
-fn rfc3339(t: SystemTime) -> Result<String> {
-    DateTime::from(t)
-        .fmt(DateFormat::DateTime)
-        .context("formatting a time")
-}
-
 pub fn run(args: &KpiArgs) -> Result<Exit> {
-    let path = crate::history::path(&HistoryArgs {
-        db: args.db.clone(),
-        no_history: false,
-    })?;
-    if !path.exists() {
-        anyhow::bail!(
-            "no history at {}: run `xray-cmk audit` first (it records there), or pass --db",
-            path.display()
-        );
-    }
-    let store = Store::open(&path)?;
+    let store = crate::history::open_existing(args.db.clone())?;
     let now = SystemTime::now();
-    let since = rfc3339(now - Duration::from_secs(args.since))?;
+    let since = crate::history::rfc3339(now - Duration::from_secs(args.since))?;
     let runs = store.runs("audit", "0000-01-01T00:00:00Z")?;
-    let kpi = compute(&runs, &since, &rfc3339(now)?, args.requests);
+    let kpi = compute(&runs, &since, &crate::history::rfc3339(now)?, args.requests);
     match args.format {
         KpiFormat::Json => println!("{}", serde_json::to_string_pretty(&kpi)?),
         KpiFormat::Table => print!("{}", render(&kpi, &store.step_outcomes(&since)?)),
@@ -42,15 +24,6 @@ pub fn run(args: &KpiArgs) -> Result<Exit> {
 
 fn pct(p: Option<f64>) -> String {
     p.map_or_else(|| "-".to_owned(), |p| format!("{p:.1}%"))
-}
-
-fn hours(h: Option<f64>) -> String {
-    match h {
-        None => "-".to_owned(),
-        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
-        Some(h) if h < 48.0 => format!("{h:.1} h"),
-        Some(h) => format!("{:.1} days", h / 24.0),
-    }
 }
 
 fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
@@ -110,8 +83,8 @@ fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
     let _ = writeln!(
         out,
         "\nRemediation   mean {} · median {} over {} remediated in the window",
-        hours(m.mean_hours),
-        hours(m.median_hours),
+        crate::history::duration_text(m.mean_hours),
+        crate::history::duration_text(m.median_hours),
         m.remediated.len()
     );
     let mut oldest: Vec<_> = m.open.iter().collect();
@@ -124,7 +97,7 @@ fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
             o.region,
             o.severity,
             o.rule,
-            hours(Some(o.age_hours))
+            crate::history::duration_text(Some(o.age_hours))
         );
     }
     if !steps.is_empty() {
@@ -173,18 +146,8 @@ fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
 
 /// `xray-cmk history`: runs and key actions in the window.
 pub fn history(args: &crate::cli::HistoryListArgs) -> Result<Exit> {
-    let path = crate::history::path(&HistoryArgs {
-        db: args.db.clone(),
-        no_history: false,
-    })?;
-    if !path.exists() {
-        anyhow::bail!(
-            "no history at {}: nothing has been recorded yet",
-            path.display()
-        );
-    }
-    let store = Store::open(&path)?;
-    let since = rfc3339(SystemTime::now() - Duration::from_secs(args.since))?;
+    let store = crate::history::open_existing(args.db.clone())?;
+    let since = crate::history::rfc3339(SystemTime::now() - Duration::from_secs(args.since))?;
     let runs = store.run_heads(&since)?;
     let actions = store.actions(&since)?;
     match args.format {

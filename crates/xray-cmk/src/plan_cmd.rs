@@ -28,6 +28,9 @@ pub fn run(args: PlanArgs) -> Result<Exit> {
 }
 
 async fn run_async(args: PlanArgs) -> Result<Exit> {
+    if matches!(args.scope.format, Format::Csv | Format::Asff) {
+        anyhow::bail!("plan writes a table or json; csv and asff are audit formats");
+    }
     let all = Needs::of(xray_cmk_core::rules::ALL);
     let Prepared {
         policy,
@@ -63,9 +66,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     match args.scope.format {
         Format::Json | Format::Jsonl => print!("{json}"),
         Format::Table => print!("{}", render(&plan)),
-        Format::Csv | Format::Asff => {
-            anyhow::bail!("plan writes table or json; csv and asff are audit formats")
-        }
+        Format::Csv | Format::Asff => unreachable!("refused before planning"),
     }
     Ok(Exit::Clean)
 }

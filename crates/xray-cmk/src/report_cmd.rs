@@ -5,28 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result};
-use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use serde_json::{json, Value};
 use xray_cmk_store::kpi::{compute, Kpi, ResultRecord};
-use xray_cmk_store::Store;
 
-use crate::cli::{HistoryArgs, ReportArgs};
+use crate::cli::ReportArgs;
 use crate::exit::Exit;
-
-fn rfc3339(t: SystemTime) -> Result<String> {
-    DateTime::from(t)
-        .fmt(DateFormat::DateTime)
-        .context("formatting a time")
-}
-
-fn hours(h: Option<f64>) -> String {
-    match h {
-        None => "-".to_owned(),
-        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
-        Some(h) if h < 48.0 => format!("{h:.1} h"),
-        Some(h) => format!("{:.1} days", h / 24.0),
-    }
-}
 
 const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
 
@@ -38,21 +21,11 @@ fn severity_rank(s: &str) -> usize {
 }
 
 pub fn run(args: &ReportArgs) -> Result<Exit> {
-    let path = crate::history::path(&HistoryArgs {
-        db: args.db.clone(),
-        no_history: false,
-    })?;
-    if !path.exists() {
-        anyhow::bail!(
-            "no history at {}: run `xray-cmk audit` first (it records there), or pass --db",
-            path.display()
-        );
-    }
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
-    let store = Store::open(&path)?;
+    let store = crate::history::open_existing(args.db.clone())?;
     let now = SystemTime::now();
     let (generated_at, today) = crate::audit::now()?;
-    let since = rfc3339(now - Duration::from_secs(args.since))?;
+    let since = crate::history::rfc3339(now - Duration::from_secs(args.since))?;
     let runs = store.runs("audit", "0000-01-01T00:00:00Z")?;
     let kpi = compute(&runs, &since, &generated_at, args.requests);
     let latest = runs.iter().rev().find(|r| r.started_at >= since);
@@ -227,8 +200,8 @@ fn context(
         "kpi": kpi,
         "compliance_now": kpi.compliance.now.as_ref().and_then(|p| p.pct)
             .map_or_else(|| "-".to_owned(), |p| format!("{p:.1}%")),
-        "mttr": hours(kpi.mttr.mean_hours),
-        "mttr_median": hours(kpi.mttr.median_hours),
+        "mttr": crate::history::duration_text(kpi.mttr.mean_hours),
+        "mttr_median": crate::history::duration_text(kpi.mttr.median_hours),
         "open_by_severity": if sev.is_empty() { "none".to_owned() } else { sev.join(", ") },
         "cost_now": format!("${:.2}", kpi.cost.total_usd_month_now),
         "cost_max": format!("${:.2}", kpi.cost.total_usd_month_max),

@@ -223,9 +223,7 @@ impl Plan {
         let mut unsealed = self.clone();
         unsealed.digest = String::new();
         let value = serde_json::to_value(&unsealed).unwrap_or_default();
-        let mut text = String::new();
-        canonical_json(&value, &mut text);
-        sha256_hex(text.as_bytes())
+        sha256_hex(crate::canonical_json(&value).as_bytes())
     }
 
     /// Reads a plan file: valid JSON, this schema version, and not edited since it was written.
@@ -250,37 +248,6 @@ impl Plan {
             });
         }
         Ok(plan)
-    }
-}
-
-/// `value` as compact JSON with every object's keys in sorted order.
-fn canonical_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical_json(&map[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
