@@ -72,7 +72,9 @@ def start_server(tmp_dir: Path, env_overrides: dict[str, str] | None = None) -> 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(tmp_path_factory.mktemp("emulator"))
+    # No LookupEvents rate limit on the shared server (tests page through events quickly);
+    # tests/test_kms_events.py starts its own server with the default limit.
+    srv = start_server(tmp_path_factory.mktemp("emulator"), {"XRAY_CMK_EMULATOR_LOOKUP_RATE": "0"})
     yield srv
     assert srv.stop() == 0, srv.log_path.read_text()
 

@@ -22,6 +22,7 @@ def test_reset_clears_everything(aws: Aws) -> None:
     account = aws.client("account")
     account.enable_region(RegionName="eu-south-1")
 
+    assert cloudtrail.lookup_events()["Events"]  # CreateKey
     assert moto_api(aws.endpoint, "/moto-api/reset") == b'{"status": "ok"}'
 
     assert xray.get_encryption_config()["EncryptionConfig"] == {"Type": "NONE", "Status": "ACTIVE"}
@@ -29,6 +30,7 @@ def test_reset_clears_everything(aws: Aws) -> None:
     assert (dest["Destination"], dest["Status"]) == ("XRay", "ACTIVE")
     assert logs.describe_log_groups()["logGroups"] == []
     assert cloudtrail.describe_trails()["trailList"] == []
+    assert cloudtrail.lookup_events()["Events"] == []  # the KMS calls above were recorded, now forgotten
     assert aws.client("cloudtrail", "eu-west-1").describe_trails()["trailList"] == []
     assert account.get_region_opt_status(RegionName="eu-south-1")["RegionOptStatus"] == "DISABLED"
     assert kms.list_keys()["Keys"] == []

@@ -9,12 +9,16 @@ Order of handling for each request:
 5. Paths moto lacks (X-Ray encryption config and trace segment destination,
    Account region opt-in) are served here, and so are X-Ray PutTraceSegments /
    BatchGetTraces, on top of moto's X-Ray backend (xray_traces: the KMS key).
-6. Everything else is moto's ``DomainDispatcherApplication``.
+   awsJson targets moto lacks (CloudTrail LookupEvents, event_history) likewise.
+6. KMS calls (``TrentService.*``) go to moto; a 2xx answer is recorded as a
+   CloudTrail event (kms_events) before it is returned.
+7. Everything else is moto's ``DomainDispatcherApplication``.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -22,7 +26,9 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from . import (
     cloudtrail_patches,
+    event_history,
     iam_deny,
+    kms_events,
     kms_patches,
     logs_patches,
     regions,
@@ -34,6 +40,7 @@ from . import (
 from .caller import caller_from_environ
 
 StartResponse = Callable[..., Any]
+_log = logging.getLogger(__name__)
 
 
 class EmulatorState:
@@ -42,8 +49,10 @@ class EmulatorState:
         self.regions = regions.RegionOptStore()
         self.segments = xray_segments.SegmentDestinationStore()
         self.traces = xray_traces.TraceKeyStore()
+        self.events = event_history.EventHistory()
 
     def reset(self) -> None:
+        self.events.reset()
         self.encryption.reset()
         self.regions.reset()
         self.segments.reset()
@@ -95,8 +104,19 @@ class EmulatorMiddleware:
             ("xray", "/UpdateTraceSegmentDestination"): (
                 lambda c, b: xray_segments.handle_update(store.segments, c, b)
             ),
-            ("xray", "/TraceSegments"): lambda c, b: xray_traces.handle_put(store.encryption, store.traces, c, b),
-            ("xray", "/Traces"): lambda c, b: xray_traces.handle_get(store.traces, c, b),
+            ("xray", "/TraceSegments"): (
+                lambda c, b: xray_traces.handle_put(store.encryption, store.traces, c, b, store.events)
+            ),
+            ("xray", "/Traces"): lambda c, b: xray_traces.handle_get(store.traces, c, b, store.events),
+        }
+        # awsJson operations served here: (signing name, X-Amz-Target) -> handler.
+        self.targets: dict[tuple[str, str], Callable[[Any, bytes], Any]] = {
+            ("cloudtrail", event_history.LOOKUP_EVENTS_TARGET): (
+                lambda c, b: event_history.handle_lookup_events(store.events, c, b)
+            ),
+            ("cloudtrail", event_history.LOOKUP_EVENTS_SHORT_TARGET): (
+                lambda c, b: event_history.handle_lookup_events(store.events, c, b)
+            ),
         }
         for path in regions.OPERATIONS:
             self.routes[("account", path)] = (
@@ -122,13 +142,47 @@ class EmulatorMiddleware:
         if denied is not None:
             return denied(environ, start_response)
 
-        route = self.routes.get((caller.service, path.rstrip("/")))
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        route = self.targets.get((caller.service, target)) if target else None
+        if route is None:
+            route = self.routes.get((caller.service, path.rstrip("/")))
         if route is not None and method == "POST":
             return route(caller, body)(environ, start_response)
 
-        if environ.get("HTTP_X_AMZ_TARGET"):
+        if target:
             start_response = _json_content_type(start_response)
+        operation = kms_events.kms_operation(caller, environ)
+        if operation is not None:
+            try:
+                call = kms_events.KmsCall(caller, environ, operation, body)
+            except Exception:  # a bug in recording must not fail the KMS call
+                _log.exception("could not prepare the CloudTrail event of KMS %s", operation)
+            else:
+                return self._recorded(call, environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def _recorded(
+        self, call: kms_events.KmsCall, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Forward to moto; record the call from its status, headers and body, then return the body."""
+        seen: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, *args)
+
+        result = self.moto_app(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        try:
+            call.record(self.state.events, seen.get("status", ""), seen.get("headers", []), body)
+        except Exception:  # moto has already changed its state: never turn that into a failed call
+            _log.exception("could not record the CloudTrail event of KMS %s", call.operation)
+        return [body]
 
 
 def create_app() -> EmulatorMiddleware:

@@ -5,6 +5,11 @@ Service and region come from the SigV4 credential scope
 moto's ``DomainDispatcherApplication.infer_service_region_host`` uses to route.
 The account id is resolved the way moto's ``BaseResponse.get_current_account``
 does it, so our state lines up with moto's per-account backends.
+
+``identify`` names the principal behind the access key (the moto root user of
+the account, an IAM user, or an STS AssumeRole session) for everything that
+needs it: the explicit-Deny subset, AssumeRole trust checks and CloudTrail's
+``userIdentity``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Caller:
     account_id: str
     region: str
     service: str | None  # SigV4 signing name, lower-case; None if unsigned
+    signing_key: str = ""  # the access key id exactly as signed (e.g. "test"); "" if unsigned
 
     @property
     def partition(self) -> str:
@@ -83,4 +89,61 @@ def caller_from_environ(environ: dict[str, Any]) -> Caller:
         account_id=account_for(key, environ),
         region=region,
         service=service,
+        signing_key=scope[0] if scope else "",
     )
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    """The principal that signed a request, as moto's IAM and STS backends know it."""
+
+    type: str  # CloudTrail userIdentity.type: "Root" | "IAMUser" | "AssumedRole"
+    arn: str  # root ARN, user ARN, or the session's arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+    account_id: str
+    known_key: bool = False  # the access key is one moto issued (never for e.g. "test")
+    user: Any = None  # IAMUser: moto's iam User
+    role_arn: str | None = None  # AssumedRole: the assumed role's ARN
+    role: Any = None  # AssumedRole: moto's iam Role; None if it no longer exists
+    session: Any = None  # AssumedRole: moto's sts AssumedRole; None if moto has no record of it
+    access_key: Any = None  # moto's iam AccessKey, if known
+
+
+def identify(caller: Caller) -> CallerIdentity:
+    """Who is behind ``caller``'s access key.
+
+    A key moto knows is an IAM user's (``IAMUser``) or AssumeRole credentials
+    (``AssumedRole``); any other key (e.g. ``test``), or a user moto no longer
+    has, is the root of the resolved account (``Root``).
+    """
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    partition = caller.partition
+    root = CallerIdentity("Root", f"arn:{partition}:iam::{caller.account_id}:root", caller.account_id)
+    if caller.access_key == MOTO_UNKNOWN_ACCESS_KEY:
+        return root
+    try:
+        iam = iam_backends[caller.account_id][partition]
+    except KeyError:
+        return root
+    key = iam.access_keys.get(caller.access_key)
+    if key is None:
+        return root
+    role_arn = getattr(key, "role_arn", None)
+    if role_arn:
+        try:
+            role = iam.get_role_by_arn(role_arn)
+        except Exception:  # assumed, then deleted (or never existed in moto)
+            role = None
+        session = sts_backends[caller.account_id][partition].get_assumed_role_from_access_key(caller.access_key)
+        arn = session.arn if session is not None else role_arn
+        return CallerIdentity(
+            "AssumedRole", arn, caller.account_id, True, role_arn=role_arn, role=role, session=session, access_key=key
+        )
+    if key.user_name:
+        try:
+            user = iam.get_user(key.user_name)
+        except Exception:
+            return CallerIdentity("Root", root.arn, caller.account_id, True, access_key=key)
+        return CallerIdentity("IAMUser", user.arn, caller.account_id, True, user=user, access_key=key)
+    return CallerIdentity("Root", root.arn, caller.account_id, True, access_key=key)

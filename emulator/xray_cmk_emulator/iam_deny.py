@@ -35,7 +35,7 @@ from urllib.parse import parse_qs
 from werkzeug.wrappers import Response
 
 from . import service_models, wire
-from .caller import MOTO_UNKNOWN_ACCESS_KEY, Caller
+from .caller import Caller, identify
 from .policy_subset import as_list, condition_holds
 
 SUPPORTED_CONDITION_KEYS = {"aws:requestedregion"}
@@ -57,44 +57,25 @@ def _managed_document(policy: Any) -> str:
 
 
 def find_principal(caller: Caller) -> Principal | None:
-    if caller.access_key == MOTO_UNKNOWN_ACCESS_KEY:
-        return None
-    from moto.iam.models import iam_backends
-    from moto.sts.models import sts_backends
-
-    try:
-        iam = iam_backends[caller.account_id][caller.partition]
-    except KeyError:
-        return None
-    key = iam.access_keys.get(caller.access_key)
-    if key is None:
-        return None
+    ident = identify(caller)
     docs: list[str] = []
-    if key.role_arn:
-        try:
-            role = iam.get_role_by_arn(key.role_arn)
-        except Exception:  # role assumed but not existing in moto: nothing to evaluate
+    if ident.type == "AssumedRole":
+        if ident.role is None:  # role assumed but not existing in moto: nothing to evaluate
             return None
-        docs += list(role.policies.values())
-        docs += [_managed_document(p) for p in role.managed_policies.values()]
-        arn = key.role_arn
-        sts = sts_backends[caller.account_id][caller.partition]
-        assumed = sts.get_assumed_role_from_access_key(caller.access_key)
-        if assumed is not None:
-            arn = assumed.arn
-        return Principal(arn, docs)
-    if key.user_name:
-        try:
-            user = iam.get_user(key.user_name)
-        except Exception:
-            return None
+        docs += list(ident.role.policies.values())
+        docs += [_managed_document(p) for p in ident.role.managed_policies.values()]
+        return Principal(ident.arn, docs)
+    if ident.type == "IAMUser":
+        user = ident.user
         docs += list(user.policies.values())
         docs += [_managed_document(p) for p in user.managed_policies.values()]
-        for group in iam.get_groups_for_user(user.name):
+        from moto.iam.models import iam_backends
+
+        for group in iam_backends[caller.account_id][caller.partition].get_groups_for_user(user.name):
             docs += list(group.policies.values())
             docs += [_managed_document(p) for p in group.managed_policies.values()]
         return Principal(user.arn, docs)
-    return None
+    return None  # root (unknown keys such as "test" included) is never denied
 
 
 def deny_statements(principal: Principal) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs
 from werkzeug.wrappers import Response
 
 from . import wire
-from .caller import MOTO_UNKNOWN_ACCESS_KEY, Caller
+from .caller import Caller, identify
 from .policy_subset import as_list, condition_holds, like
 
 ACTION = "sts:AssumeRole"
@@ -66,34 +66,12 @@ def request_params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
 
 
 def caller_identity(caller: Caller) -> Identity:
-    from moto.iam.models import iam_backends
-    from moto.sts.models import sts_backends
-
-    partition = caller.partition
-    root = Identity(f"arn:{partition}:iam::{caller.account_id}:root", caller.account_id, frozenset())
-    if caller.access_key == MOTO_UNKNOWN_ACCESS_KEY:
-        return root
-    try:
-        iam = iam_backends[caller.account_id][partition]
-    except KeyError:
-        return root
-    key = iam.access_keys.get(caller.access_key)
-    if key is None:
-        return root
-    role_arn = getattr(key, "role_arn", None)
-    if role_arn:
-        session_arn = role_arn
-        assumed = sts_backends[caller.account_id][partition].get_assumed_role_from_access_key(caller.access_key)
-        if assumed is not None:
-            session_arn = assumed.arn
-        return Identity(session_arn, caller.account_id, frozenset({role_arn, session_arn}))
-    if key.user_name:
-        try:
-            user = iam.get_user(key.user_name)
-        except Exception:
-            return root
-        return Identity(user.arn, caller.account_id, frozenset({user.arn}))
-    return root
+    ident = identify(caller)
+    if ident.type == "AssumedRole":
+        return Identity(ident.arn, ident.account_id, frozenset({ident.role_arn or ident.arn, ident.arn}))
+    if ident.type == "IAMUser":
+        return Identity(ident.arn, ident.account_id, frozenset({ident.arn}))
+    return Identity(ident.arn, ident.account_id, frozenset())
 
 
 def find_role(role_arn: str) -> Any | None:

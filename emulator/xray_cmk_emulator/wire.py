@@ -51,6 +51,11 @@ def rest_json_error(
     return _response(json.dumps(body), status, "application/json", error_type=code)
 
 
+def aws_json(body: dict[str, Any], status: int = 200) -> Response:
+    """awsJson1.1 output (CloudTrail LookupEvents)."""
+    return _response(json.dumps(body), status, "application/x-amz-json-1.1")
+
+
 def aws_json_error(code: str, message: str, status: int = 400) -> Response:
     """awsJson1.0/1.1 error (KMS, Organizations): ``__type`` + ``message`` in the body."""
     return _response(json.dumps({"__type": code, "message": message}), status, "application/x-amz-json-1.1")

@@ -28,6 +28,11 @@ encryption behaviour:
   Re-enabling the key makes its traces readable again.
 * The config applies as soon as it is put (no mixing of old and new settings
   while Status is UPDATING).
+* X-Ray's own use of the key is recorded as CloudTrail events (kms_events, AWSService
+  identity ``xray.amazonaws.com``, in the key's account and Region): a ``GenerateDataKey``
+  for a PutTraceSegments that stored segments under a key, a ``Decrypt`` per key for a
+  BatchGetTraces that returned traces encrypted with it (one per call, not per trace).
+  Dropped writes and unreadable traces record nothing (AWS would log a failed call).
 
 Fixed relative to moto 5.2.5 (and the model):
 * Responses were ``Content-Type: text/html``; now ``application/json``.
@@ -59,8 +64,9 @@ from moto.xray.exceptions import BadSegmentException
 from moto.xray.models import XRayBackend, xray_backends
 from werkzeug.wrappers import Response
 
-from . import wire
+from . import kms_events, wire
 from .caller import Caller
+from .event_history import EventHistory
 from .kms_keys import parse_key_arn
 from .xray_encryption import EncryptionConfigStore
 from .xray_settings import InvalidRequest, handle_json
@@ -89,10 +95,12 @@ class TraceKeyStore:
         with self.lock:
             self._keys.setdefault((caller.account_id, caller.region, trace_id), set()).add(key_arn)
 
-    def readable(self, caller: Caller, trace_id: str) -> bool:
+    def keys(self, caller: Caller, trace_id: str) -> set[str]:
         with self.lock:
-            keys = set(self._keys.get((caller.account_id, caller.region, trace_id), ()))
-        return all(key_enabled(arn) for arn in keys)
+            return set(self._keys.get((caller.account_id, caller.region, trace_id), ()))
+
+    def readable(self, caller: Caller, trace_id: str) -> bool:
+        return all(key_enabled(arn) for arn in self.keys(caller, trace_id))
 
 
 def key_enabled(key_arn: str) -> bool:
@@ -135,7 +143,11 @@ def _process(backend: XRayBackend, doc: str) -> str:
 
 
 def put_trace_segments(
-    encryption: EncryptionConfigStore, traces: TraceKeyStore, caller: Caller, params: dict[str, Any]
+    encryption: EncryptionConfigStore,
+    traces: TraceKeyStore,
+    caller: Caller,
+    params: dict[str, Any],
+    events: EventHistory | None = None,
 ) -> dict[str, Any]:
     docs = _string_list(params, "TraceSegmentDocuments")
     key_arn = _encryption_key(encryption, caller)
@@ -145,6 +157,7 @@ def put_trace_segments(
     else:
         backend = xray_backends[caller.account_id][caller.region]
     unprocessed = []
+    stored = False
     with traces.lock:
         for doc in docs:
             try:
@@ -154,6 +167,9 @@ def put_trace_segments(
                 continue
             if key_arn is not None:
                 traces.record(caller, trace_id, key_arn)
+                stored = True
+    if stored and events is not None:
+        kms_events.record_xray_generate_data_key(events, key_arn)
     return {"UnprocessedTraceSegments": unprocessed}
 
 
@@ -179,8 +195,11 @@ def _trace(trace_id: str, moto_trace: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def batch_get_traces(traces: TraceKeyStore, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+def batch_get_traces(
+    traces: TraceKeyStore, caller: Caller, params: dict[str, Any], events: EventHistory | None = None
+) -> dict[str, Any]:
     trace_ids = _string_list(params, "TraceIds")
+    decrypted_with: list[str] = []  # keys of the traces returned, in order of first use
     with traces.lock:
         found = xray_backends[caller.account_id][caller.region].get_trace_ids(trace_ids)
         # moto lists the traces of known ids in request order, and every other id as unprocessed.
@@ -194,8 +213,12 @@ def batch_get_traces(traces: TraceKeyStore, caller: Caller, params: dict[str, An
             moto_trace = next(moto_traces)
             if traces.readable(caller, trace_id):
                 readable.append(_trace(trace_id, moto_trace))
+                decrypted_with += sorted(traces.keys(caller, trace_id) - set(decrypted_with))
             else:
                 unprocessed.append(trace_id)  # encrypted with a key that is not Enabled now
+    if events is not None:
+        for key_arn in decrypted_with:
+            kms_events.record_xray_decrypt(events, key_arn)
     return {"Traces": readable, "UnprocessedTraceIds": unprocessed}
 
 
@@ -206,9 +229,15 @@ def _handle(body: bytes, operation: Callable[[dict[str, Any]], dict[str, Any]]) 
         return wire.rest_json_error(500, "InternalFailure", str(err))
 
 
-def handle_put(encryption: EncryptionConfigStore, traces: TraceKeyStore, caller: Caller, body: bytes) -> Response:
-    return _handle(body, lambda params: put_trace_segments(encryption, traces, caller, params))
+def handle_put(
+    encryption: EncryptionConfigStore,
+    traces: TraceKeyStore,
+    caller: Caller,
+    body: bytes,
+    events: EventHistory | None = None,
+) -> Response:
+    return _handle(body, lambda params: put_trace_segments(encryption, traces, caller, params, events))
 
 
-def handle_get(traces: TraceKeyStore, caller: Caller, body: bytes) -> Response:
-    return _handle(body, lambda params: batch_get_traces(traces, caller, params))
+def handle_get(traces: TraceKeyStore, caller: Caller, body: bytes, events: EventHistory | None = None) -> Response:
+    return _handle(body, lambda params: batch_get_traces(traces, caller, params, events))

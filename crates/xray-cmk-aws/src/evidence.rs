@@ -69,6 +69,8 @@ pub async fn key_events(
         .attribute_value(key_arn)
         .build()
         .map_err(|e| e.to_string())?;
+    // Every page must repeat the first call's parameters, so the window is fixed up front.
+    let (start, end) = (DateTime::from(since), DateTime::from(SystemTime::now()));
     let mut token: Option<String> = None;
     let mut events = Vec::new();
     let mut last: Option<Instant> = None;
@@ -83,8 +85,8 @@ pub async fn key_events(
         let page = ct
             .lookup_events()
             .lookup_attributes(attribute.clone())
-            .start_time(DateTime::from(since))
-            .end_time(DateTime::from(SystemTime::now()))
+            .start_time(start)
+            .end_time(end)
             .max_results(50)
             .set_next_token(token.take())
             .send()
@@ -217,8 +219,12 @@ mod tests {
             "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/TraceReader"}}},
             "sourceIPAddress": "10.0.0.1"});
         let xray = serde_json::json!({"userIdentity": {"type": "AWSService", "invokedBy": "xray.amazonaws.com"}});
+        let first_window: std::sync::Arc<std::sync::Mutex<Option<(DateTime, DateTime)>>> =
+            Default::default();
+        let seen = first_window.clone();
         let page1 = mock!(aws_sdk_cloudtrail::Client::lookup_events)
-            .match_requests(|r| {
+            .match_requests(move |r| {
+                *seen.lock().expect("lock") = r.start_time().copied().zip(r.end_time().copied());
                 r.next_token().is_none()
                     && r.lookup_attributes()[0].attribute_value() == KEY
                     && r.max_results() == Some(50)
@@ -229,8 +235,14 @@ mod tests {
                     .next_token("t1")
                     .build()
             });
+        let window = first_window.clone();
         let page2 = mock!(aws_sdk_cloudtrail::Client::lookup_events)
-            .match_requests(|r| r.next_token() == Some("t1"))
+            .match_requests(move |r| {
+                // The token is only valid with the first call's parameters.
+                r.next_token() == Some("t1")
+                    && r.start_time().copied().zip(r.end_time().copied())
+                        == *window.lock().expect("lock")
+            })
             .then_output(move || {
                 LookupEventsOutput::builder()
                     .events(event("GenerateDataKey", xray.clone()))
