@@ -119,6 +119,7 @@ mod tests {
             "compliance_now": "-", "mttr": "-", "mttr_median": "-", "open_by_severity": "",
             "cost_now": "$0", "cost_max": "$0", "trend_svg": "<svg></svg>",
             "heat": {"regions": [], "rows": []}, "groups": [], "keys": [], "exemptions": [],
+            "evidence": [],
         });
         let html = render(&ctx).expect("render");
         assert!(html.contains("&lt;script&gt;x"), "escaped");

@@ -482,6 +482,32 @@ impl Store {
         Ok(rows)
     }
 
+    /// The scope documents of the finished runs of `kind` since `since`, oldest first, with
+    /// their start times: what `evidence` recorded, for the report.
+    pub fn scopes(
+        &self,
+        kind: &str,
+        since: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT started_at, scope FROM runs
+                 WHERE kind = ?1 AND started_at >= ?2 AND finished_at != ''
+                 ORDER BY started_at, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map(params![kind, since], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, scope)| (at, serde_json::from_str(&scope).unwrap_or_default()))
+            .collect())
+    }
+
     /// Every run since `since`, oldest first, finished or not.
     pub fn run_heads(&self, since: &str) -> Result<Vec<RunHead>, StoreError> {
         let mut stmt = self

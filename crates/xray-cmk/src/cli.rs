@@ -111,6 +111,9 @@ pub struct EvidenceArgs {
     pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsTargetArgs,
+    /// Where the evidence is recorded, for the report's evidence section.
+    #[command(flatten)]
+    pub history: HistoryArgs,
 }
 
 const RESPOND_HELP: &str = "\

@@ -33,7 +33,15 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
         Some(r) => store.keys(r.id)?,
         None => Vec::new(),
     };
-    let context = context(
+    // The latest evidence recorded per key.
+    let mut evidence: std::collections::BTreeMap<String, Value> = Default::default();
+    for (at, mut doc) in store.scopes("evidence", &since)? {
+        if let Some(key) = doc["key"].as_str().map(str::to_owned) {
+            doc["recorded_at"] = at.into();
+            evidence.insert(key, doc);
+        }
+    }
+    let mut context = context(
         &kpi,
         latest.map_or(&[][..], |r| r.results.as_slice()),
         latest.map(|r| &r.scope),
@@ -42,6 +50,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
         today,
         &generated_at,
     );
+    context["evidence"] = Value::Array(evidence.into_values().collect());
     let html = xray_cmk_report::html::render(&context).map_err(|e| anyhow::anyhow!(e))?;
     std::fs::write(&args.out, &html).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(

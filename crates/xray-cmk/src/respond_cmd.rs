@@ -280,6 +280,7 @@ async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
     use std::collections::BTreeMap;
     use std::fmt::Write as _;
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
+    let store = crate::history::open(&args.history)?;
     let (account, region, key) = match (&args.key, &args.account, &args.region) {
         (Some(k), _, _) => {
             let (a, r) = xray_cmk_core::model::arn_account_region(k)
@@ -361,6 +362,20 @@ async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
         "key_policy": statements,
         "tags": tags.iter().cloned().collect::<BTreeMap<_, _>>(),
     });
+    let (at, _) = crate::audit::now()?;
+    if let Some(r) = crate::history::Recording::start(
+        store,
+        &xray_cmk_store::Run {
+            kind: "evidence",
+            started_at: &at,
+            finished_at: &at,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            scope: doc.clone(),
+            exit_code: None,
+        },
+    ) {
+        r.finish(&at, 0);
+    }
     match args.format {
         crate::cli::EvidenceFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
         crate::cli::EvidenceFormat::Csv => {

@@ -1027,4 +1027,30 @@ fn erase_stops_traces_restore_brings_them_back_and_both_are_recorded() {
         "rotate-now left a rotation"
     );
     assert!(ev["rotation"]["enabled"].as_bool() == Some(true));
+
+    // The report shows the recorded evidence.
+    let r = run(emu
+        .xray_cmk()
+        .args([
+            "evidence", "--key", key_arn, "--days", "1", "--db", db_arg, "--policy",
+        ])
+        .arg(emu.policy()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("not in the policy file's access lists"),
+        "{}",
+        r.stdout
+    );
+    let html_path = emu.dir.path().join("report.html");
+    let r = run(emu
+        .xray_cmk()
+        .args(["report", "--since", "1d", "--db", db_arg, "--out"])
+        .arg(&html_path));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(&html_path).expect("report");
+    assert!(html.contains("Key usage evidence (CloudTrail)"));
+    assert!(
+        html.contains("xray.amazonaws.com"),
+        "the evidence section lists X-Ray's use"
+    );
 }
