@@ -162,6 +162,10 @@ pub struct KeyActionArgs {
     /// The key id again, as a second, separate confirmation of the deletion.
     #[arg(long, value_name = "KEY_ID")]
     pub confirm_deletion: Option<String>,
+    /// Also look in every ACTIVE account of the organization for X-Ray configurations that use
+    /// the key (run from the management or a delegated-admin account).
+    #[arg(long)]
+    pub org: bool,
     #[command(flatten)]
     pub aws: AwsTargetArgs,
     #[command(flatten)]

@@ -64,6 +64,9 @@ fn blast_radius(facts: &KeyFacts, users: &[String]) -> String {
 struct Target {
     clients: xray_cmk_aws::clients::AccountClients,
     caller: String,
+    session: xray_cmk_aws::Session,
+    shared: xray_cmk_aws::clients::Shared,
+    opts: ScanOptions,
 }
 
 async fn connect(args: &crate::cli::AwsTargetArgs, account: &str) -> Result<Target> {
@@ -93,7 +96,46 @@ async fn connect(args: &crate::cli::AwsTargetArgs, account: &str) -> Result<Targ
     Ok(Target {
         clients,
         caller: session.identity.arn.clone(),
+        session,
+        shared,
+        opts,
     })
+}
+
+/// The X-Ray configurations in `region` that use `key_arn`: the one given, and with `org` every
+/// other ACTIVE account of the organization (a key can be shared across accounts).
+async fn users_of(
+    target: &Target,
+    account: &str,
+    region: &str,
+    key_arn: &str,
+    org: bool,
+) -> Result<Vec<String>> {
+    let mut users = vec![format!("{account}/{region}")];
+    if !org {
+        users.push("(other accounts not checked: pass --org)".to_owned());
+        return Ok(users);
+    }
+    let client = xray_cmk_aws::clients::AccountClients::new(
+        target.session.config.clone(),
+        target.shared.clone(),
+    )
+    .organizations();
+    for other in xray_cmk_aws::org::active_accounts(&client).await? {
+        if other.id == account {
+            continue;
+        }
+        match account_clients(&target.session, &target.shared, &other.id, &target.opts).await {
+            Ok(c) => match xray_key(&c, region).await {
+                Ok(k) if k == key_arn => users.push(format!("{}/{region}", other.id)),
+                Ok(_) => {}
+                Err(e) if e.contains("does not use a customer managed key") => {}
+                Err(e) => users.push(format!("{}/{region} (not checked: {e})", other.id)),
+            },
+            Err(e) => users.push(format!("{}/{region} (not checked: {e})", other.id)),
+        }
+    }
+    Ok(users)
 }
 
 /// The key acted on, by whom, where.
@@ -161,10 +203,8 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
             facts.arn
         );
     }
-    eprint!(
-        "{}",
-        blast_radius(&facts, &[format!("{}/{}", args.account, args.region)])
-    );
+    let users = users_of(&target, &args.account, &args.region, &facts.arn, args.org).await?;
+    eprint!("{}", blast_radius(&facts, &users));
     confirmed(&facts, args.confirm.as_deref(), verb)?;
     if let Some(days) = args.schedule_deletion {
         // Checked before anything changes: the second confirmation is separate, never implied.

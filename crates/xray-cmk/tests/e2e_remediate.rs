@@ -835,6 +835,28 @@ fn erase_stops_traces_restore_brings_them_back_and_both_are_recorded() {
             db_arg,
         ]))
     };
+    // With --org the blast radius covers the organization's other accounts too.
+    let r = run(emu.xray_cmk().args([
+        "erase",
+        "--account",
+        MGMT,
+        "--region",
+        "us-east-1",
+        "--reason",
+        "x",
+        "--org",
+        "--confirm",
+        "no",
+        "--db",
+        db_arg,
+    ]));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("not checked: sts:AssumeRole failed"),
+        "the legacy account: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("pass --org"), "{}", r.stderr);
     // A wrong confirmation changes nothing.
     let r = erase("not-the-key");
     assert_eq!(r.code, 2, "{}", r.stderr);
