@@ -12,6 +12,7 @@ pub mod limits;
 pub mod org;
 pub mod remediate;
 pub mod respond;
+pub mod securityhub;
 pub mod session;
 pub mod verify;
 

@@ -134,11 +134,22 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         !args.quiet && std::io::stderr().is_terminal(),
     );
     let mut sink = Sink::new(args.format, &policy, today, &rules);
+    // ASFF documents by (account, region), for --to-security-hub.
+    let mut to_hub: std::collections::BTreeMap<(String, String), Vec<serde_json::Value>> =
+        Default::default();
     if args.format == Format::Csv {
         write_stdout(&csv::header())?;
     }
     scan_accounts(&session, &shared, &accounts, &opts, |scan| {
         let findings = sink.account(&scan.inventory);
+        if args.to_security_hub {
+            for f in &findings {
+                to_hub
+                    .entry((f.account.clone(), f.region.clone()))
+                    .or_default()
+                    .push(asff::finding(f, &generated_at));
+            }
+        }
         if let Some(r) = recording.as_mut() {
             r.add(&findings, &[]);
             r.add_keys(&crate::history::key_records(&scan.inventory));
@@ -210,7 +221,12 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         );
     }
 
-    let exit = if summary.errors > 0 || summary.error_results > 0 {
+    let hub_failed = if args.to_security_hub {
+        !send_to_security_hub(&session, &shared, &opts, to_hub, args.quiet).await
+    } else {
+        false
+    };
+    let exit = if summary.errors > 0 || summary.error_results > 0 || hub_failed {
         Exit::Incomplete
     } else if failing_at_threshold {
         Exit::Findings
@@ -221,6 +237,64 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         r.finish(&now()?.0, exit as i32);
     }
     Ok(exit)
+}
+
+/// Imports the ASFF documents into Security Hub in each account and region; reports on stderr.
+/// `false` when anything could not be imported.
+async fn send_to_security_hub(
+    session: &Session,
+    shared: &Shared,
+    opts: &ScanOptions,
+    by_target: std::collections::BTreeMap<(String, String), Vec<serde_json::Value>>,
+    quiet: bool,
+) -> bool {
+    let (mut imported, mut failed) = (0usize, Vec::new());
+    let mut clients: std::collections::BTreeMap<String, Result<AccountClients, String>> =
+        Default::default();
+    for ((account, region), docs) in by_target {
+        if !clients.contains_key(&account) {
+            let c = xray_cmk_aws::fanout::account_clients(session, shared, &account, opts)
+                .await
+                .map_err(|e| e.to_string());
+            clients.insert(account.clone(), c);
+        }
+        // Results of a target that could not be scanned have no real region to send to.
+        if region == "*" {
+            failed.push(format!(
+                "{account}: {} results of an account that could not be scanned were not sent",
+                docs.len()
+            ));
+            continue;
+        }
+        match clients.get(&account) {
+            Some(Ok(c)) => {
+                let conf = aws_sdk_securityhub::config::Builder::from(c.config())
+                    .region(aws_config::Region::new(region.clone()))
+                    .build();
+                let hub = aws_sdk_securityhub::Client::from_conf(conf);
+                let out = xray_cmk_aws::securityhub::import(&hub, &docs).await;
+                imported += out.imported;
+                failed.extend(
+                    out.failed
+                        .into_iter()
+                        .map(|f| format!("{account}/{region}: {f}")),
+                );
+            }
+            Some(Err(e)) => failed.push(format!("{account}/{region}: {e}")),
+            None => {}
+        }
+    }
+    if !quiet || !failed.is_empty() {
+        eprintln!(
+            "xray-cmk: Security Hub: {imported} findings imported, {} problems{}",
+            failed.len(),
+            failed
+                .first()
+                .map(|f| format!(" (first: {f})"))
+                .unwrap_or_default()
+        );
+    }
+    failed.is_empty()
 }
 
 /// Where each account's findings go as it finishes: kept for the table and JSON, written at once

@@ -465,6 +465,10 @@ pub struct AuditArgs {
     /// No progress bar and no closing summary line on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also send every result to AWS Security Hub (BatchImportFindings, in each result's account
+    /// and region, as ASFF); needs securityhub:BatchImportFindings there (audit only).
+    #[arg(long)]
+    pub to_security_hub: bool,
 }
 
 /// `xray-cmk audit`: the scope and output flags, and where the run is recorded.

@@ -789,6 +789,34 @@ fn audits_export_csv_and_asff() {
     assert!(findings
         .iter()
         .any(|f| f["Compliance"]["Status"] == "PASSED"));
+
+    // --to-security-hub sends the same documents with BatchImportFindings.
+    let r = run(emu
+        .xray_cmk()
+        .args(["audit", "--format", "asff", "--to-security-hub", "--policy"])
+        .arg(emu.policy())
+        .args(scope));
+    assert!(matches!(r.code, 1 | 3), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "Security Hub: {} findings imported, 0 problems",
+            findings.len()
+        )),
+        "{}",
+        r.stderr
+    );
+    emu.python(&format!(
+        r#"
+import boto3
+ids = set()
+for region in ("us-east-1", "us-east-2"):
+    hub = boto3.client("securityhub", region_name=region)
+    found = hub.get_findings(MaxResults=100)["Findings"]
+    ids.update(f["Id"] for f in found if f["GeneratorId"].startswith("xray-cmk/"))
+assert len(ids) == {n}, (len(ids), {n})
+"#,
+        n = findings.len()
+    ));
 }
 
 /// Cryptographic erasure and its undo, end to end: after `erase` traces cannot be stored or read,
