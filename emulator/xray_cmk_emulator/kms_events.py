@@ -70,13 +70,12 @@ import time
 import uuid
 from typing import Any
 
-from moto.kms.models import kms_backends
 from moto.utilities.utils import get_partition
 
 from . import service_models
 from .caller import Caller, identify
 from .event_history import EventHistory
-from .kms_keys import parse_key_arn
+from .kms_keys import backend_and_ref, parse_key_arn
 
 EVENT_VERSION = "1.08"
 KMS_EVENT_SOURCE = "kms.amazonaws.com"
@@ -129,15 +128,10 @@ def resolve_key_arn(ref: object, account: str, region: str) -> str | None:
     """
     if not isinstance(ref, str) or not ref:
         return None
-    if ref.startswith("arn:"):
-        parts = ref.split(":", 5)
-        if len(parts) != 6 or parts[2] != "kms":
-            return None
-        region, account, ref = parts[3], parts[4], parts[5]
-    try:
-        backend = kms_backends[account][region]
-    except KeyError:
+    found = backend_and_ref(ref, account, region)
+    if found is None:
         return None
+    backend, _, _, ref = found
     if ref.startswith("alias/"):
         key = next((k for k in backend.keys.values() if ref in k.aliases), None)
     else:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moto.kms.models import Key, kms_backends
+from moto.kms.models import Key
 from moto.kms.utils import RESERVED_ALIASES
 from werkzeug.wrappers import Response
 
 from . import wire
 from .caller import Caller
-from .kms_keys import is_symmetric_encryption
+from .kms_keys import backend_and_ref, is_symmetric_encryption
 from .xray_settings import InvalidRequest, RegionalSettings, handle_json
 
 ENCRYPTION_TYPES = ("NONE", "KMS")
@@ -59,16 +59,10 @@ class EncryptionConfigStore(RegionalSettings):
 
 def _lookup_key(caller: Caller, key_id: str) -> Key | None:
     """Resolve alias name/ARN, key id or key ARN to a moto KMS key."""
-    account, region, ref = caller.account_id, caller.region, key_id
-    if key_id.startswith("arn:"):
-        parts = key_id.split(":", 5)
-        if len(parts) != 6 or parts[2] != "kms":
-            return None
-        region, account, ref = parts[3], parts[4], parts[5]
-    try:
-        backend = kms_backends[account][region]
-    except KeyError:
+    found = backend_and_ref(key_id, caller.account_id, caller.region)
+    if found is None:
         return None
+    backend, account, _, ref = found
     if ref.startswith("alias/"):
         if ref in RESERVED_ALIASES and account != caller.account_id:
             # Another account's AWS managed key is never created on our behalf.

@@ -108,6 +108,19 @@ json.dump(out, open("{path}", "w"))
         .collect()
 }
 
+/// The account id of the seeded member account `pick` chooses.
+fn member(emu: &Emulator, pick: impl Fn(&Value) -> bool) -> String {
+    emu.seed()["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| pick(m))
+        .expect("a seeded member account")["account_id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
 fn planned_targets(plan: &Value) -> Vec<(String, String, Vec<String>)> {
     plan["targets"]
         .as_array()
@@ -229,16 +242,7 @@ fn plan_apply_audit_converges_then_verify_passes_and_a_second_apply_is_a_noop() 
     assert!(keys.values().all(|c| *c == (1, 1)), "{keys:?}");
 
     // verify: everywhere the admin can reach, traces are written and read back.
-    let seed = emu.seed();
-    let legacy = seed["member_accounts"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["assumable"] == false)
-        .expect("legacy")["account_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let legacy = member(&emu, |m| m["assumable"] == false);
     let r = run(emu
         .xray_cmk()
         .args(["verify", "--org", "--quiet", "--timeout", "10", "--policy"])
@@ -597,16 +601,7 @@ fn kpi_shows_the_rise_and_an_mttr_that_matches_the_recorded_runs() {
     let db_arg = db.to_str().expect("path");
     // The management account's postures, and the security account, whose trail records KMS
     // events everywhere: once its default-encryption regions are fixed, they comply.
-    let seed = emu.seed();
-    let security = seed["member_accounts"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["name"] == "security")
-        .expect("security account")["account_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let security = member(&emu, |m| m["name"] == "security");
     let accounts = format!("{MGMT},{security}");
     let scope = [
         "--accounts",
