@@ -205,13 +205,66 @@ impl Store {
         let mut conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| open_err(e.to_string()))?;
-        // Reading the version is the first touch: a file that is not SQLite fails here.
+        // Read first, write nothing: a file that is not SQLite fails here, and a newer or
+        // foreign database is refused before anything could change it.
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| open_err(format!("not a readable SQLite database ({e})")))?;
+        Self::check(&conn, version, &shown)?;
+        // Under the write lock, so a run that is creating the database meanwhile is waited for
+        // rather than mistaken for something else: check again, then migrate.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| open_err(e.to_string()))?;
+        let current: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| open_err(e.to_string()))?;
+        Self::check(&tx, current, &shown)?;
+        if current == 0 {
+            let tables: i64 = tx
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| open_err(e.to_string()))?;
+            if tables > 0 {
+                return Err(open_err(
+                    "an SQLite database of something else (it has tables but no xray-cmk schema)"
+                        .to_owned(),
+                ));
+            }
+        }
+        for (from, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| open_err(format!("migrating from schema {from}: {e}")))?;
+            tx.pragma_update(None, "user_version", from as i64 + 1)
+                .map_err(|e| open_err(e.to_string()))?;
+        }
+        tx.commit().map_err(|e| open_err(e.to_string()))?;
+        // Readers do not block the writer, and two runs can overlap. WAL mode is persistent in
+        // the file; switching needs a moment without other connections, and SQLite answers
+        // "locked" at once rather than waiting, so it is retried for a while.
+        let mut tries = 0;
+        loop {
+            let mode: Result<String, _> = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0));
+            if mode.as_deref().is_ok_and(|m| m.eq_ignore_ascii_case("wal")) {
+                break;
+            }
+            match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+                Ok(m) if m.eq_ignore_ascii_case("wal") => break,
+                Ok(_) | Err(_) if tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(m) => return Err(open_err(format!("cannot switch to WAL mode (still {m})"))),
+                Err(e) => return Err(open_err(e.to_string())),
+            }
+        }
+        Ok(Store { conn, path: shown })
+    }
+
+    /// Refuses a newer schema, or a versioned database that is not xray-cmk's.
+    fn check(conn: &Connection, version: i64, shown: &str) -> Result<(), StoreError> {
         if version > SCHEMA_VERSION {
             return Err(StoreError::Newer {
-                path: shown,
+                path: shown.to_owned(),
                 found: version,
             });
         }
@@ -223,38 +276,18 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()
-                .map_err(|e| open_err(format!("not an xray-cmk history database ({e})")))?;
+                .map_err(|e| StoreError::Open {
+                    path: shown.to_owned(),
+                    detail: format!("not an xray-cmk history database ({e})"),
+                })?;
             if app.as_deref() != Some("xray-cmk") {
-                return Err(open_err("not an xray-cmk history database".to_owned()));
-            }
-        } else {
-            let tables: i64 = conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                .map_err(|e| open_err(e.to_string()))?;
-            if tables > 0 {
-                return Err(open_err(
-                    "an SQLite database of something else (it has tables but no xray-cmk schema)"
-                        .to_owned(),
-                ));
+                return Err(StoreError::Open {
+                    path: shown.to_owned(),
+                    detail: "not an xray-cmk history database".to_owned(),
+                });
             }
         }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| open_err(e.to_string()))?;
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| open_err(e.to_string()))?;
-        // Another run may have migrated meanwhile: read the version again under the lock.
-        let current: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| open_err(e.to_string()))?;
-        for (from, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            tx.execute_batch(sql)
-                .map_err(|e| open_err(format!("migrating from schema {from}: {e}")))?;
-            tx.pragma_update(None, "user_version", from as i64 + 1)
-                .map_err(|e| open_err(e.to_string()))?;
-        }
-        tx.commit().map_err(|e| open_err(e.to_string()))?;
-        Ok(Store { conn, path: shown })
+        Ok(())
     }
 
     fn sql(&self, e: rusqlite::Error) -> StoreError {
