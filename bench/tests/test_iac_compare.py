@@ -130,8 +130,13 @@ def test_end_to_end_with_stubs(tmp_path: Path, stubs: dict[str, str]) -> None:
     assert checkov["seconds"] >= 1.0
     for t in report["tools"]:
         assert t["files_per_second"] == round(corpus["tf_files"] / t["seconds"], 1)
-        assert t["startup_seconds"] is not None and t["startup_seconds"] < t["seconds"]
-        assert t["marginal_files_per_second"] == round(corpus["tf_files"] / (t["seconds"] - t["startup_seconds"]), 1)
+        # The stubs start and scan in about the same time, so which is faster is noise: only the
+        # arithmetic is checked, when there is a marginal time to divide by.
+        assert t["startup_seconds"] is not None and t["startup_seconds"] >= 0
+        if t["seconds"] > t["startup_seconds"]:
+            assert t["marginal_files_per_second"] == round(corpus["tf_files"] / (t["seconds"] - t["startup_seconds"]), 1)
+        else:
+            assert t["marginal_files_per_second"] is None
         assert all(r["peak_rss_mib"] > 1 and r["cpu_seconds"] >= 0 for r in t["runs"])
     assert [r["label"] for r in report["ratios"]] == ["vs checkov", "vs checkov --check CKV_AWS_7"]
     assert report["ratios"][0]["ratio"] == round(checkov["seconds"] / xray["seconds"], 1) >= 2
