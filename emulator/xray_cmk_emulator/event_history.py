@@ -41,6 +41,12 @@ Behaviour:
   answered in the last second is ``ThrottlingException`` (HTTP 400, awsJson; retried by the SDKs).
   Throttled requests do not count. ``0`` switches the limit off; unset, empty, negative or not an
   integer means the default.
+* Delivery delay: CloudTrail delivers an event minutes after the call (AWS gives about 5
+  minutes on average, not guaranteed). An event recorded at t is returned by LookupEvents only
+  from t + ``XRAY_CMK_EMULATOR_EVENT_DELAY_SECONDS`` (float, default 0; unset, empty, negative
+  or not a finite number = 0; read per LookupEvents request); its ``EventTime`` stays t. Every
+  event has the same delay, so events appear in recording order and NextToken pages stay
+  consistent (one that appears while paging is newer than the first page).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ import collections
 import hashlib
 import itertools
 import json
+import math
 import os
 import threading
 import time
@@ -70,6 +77,7 @@ LOOKUP_EVENTS_TARGET = TARGET_PREFIX + "LookupEvents"
 LOOKUP_EVENTS_SHORT_TARGET = "CloudTrail_20131101.LookupEvents"
 LOOKUP_RATE_ENV = "XRAY_CMK_EMULATOR_LOOKUP_RATE"
 DEFAULT_LOOKUP_RATE = 2
+EVENT_DELAY_ENV = "XRAY_CMK_EMULATOR_EVENT_DELAY_SECONDS"
 RATE_WINDOW_SECONDS = 1.0
 MAX_RESULTS, DEFAULT_MAX_RESULTS = 50, 50
 MAX_ATTRIBUTE_VALUE = 2000
@@ -89,6 +97,16 @@ def lookup_rate() -> int:
     return rate if rate >= 0 else DEFAULT_LOOKUP_RATE
 
 
+def event_delay() -> float:
+    """Seconds between recording an event and LookupEvents returning it; 0 = at once. Read per request."""
+    raw = os.environ.get(EVENT_DELAY_ENV, "").strip()
+    try:
+        delay = float(raw) if raw else 0.0
+    except ValueError:
+        return 0.0
+    return delay if math.isfinite(delay) and delay > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     seq: int  # recording order over the whole server (never reused, also across resets)
@@ -96,6 +114,7 @@ class StoredEvent:
     event_time: int  # epoch seconds (eventTime)
     username: str | None
     access_key_id: str | None
+    recorded_at: float  # time.monotonic() when recorded, for the delivery delay
 
     def resources(self) -> list[dict[str, str]]:
         return [{"ResourceType": r["type"], "ResourceName": r["ARN"]} for r in self.record.get("resources", [])]
@@ -166,12 +185,19 @@ class EventHistory:
         """Store a CloudTrail record in the history of (account, region); ``event_time`` is its
         ``eventTime`` in epoch seconds."""
         with self._lock:
-            event = StoredEvent(next(self._seq), record, event_time, username, access_key_id)
+            event = StoredEvent(next(self._seq), record, event_time, username, access_key_id, time.monotonic())
             self._events.setdefault((account, region), []).append(event)
 
     def newest_first(self, account: str, region: str) -> list[StoredEvent]:
+        """The events of (account, region) delivered by now (see the delivery delay), newest first."""
+        delivered_before = time.monotonic() - event_delay()
         with self._lock:
-            return list(reversed(self._events.get((account, region), [])))
+            events = self._events.get((account, region), [])
+            # recorded_at grows with seq (both taken under the lock): the undelivered are a suffix.
+            end = len(events)
+            while end and events[end - 1].recorded_at > delivered_before:
+                end -= 1
+            return list(reversed(events[:end]))
 
     def admit_lookup(self, account: str, region: str) -> bool:
         """Count a LookupEvents request against the rate limit; False if it is to be throttled."""
