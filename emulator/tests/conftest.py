@@ -148,8 +148,18 @@ def aws(clean: str) -> Aws:
     return Aws(clean)
 
 
-def create_role(aws: Aws, name: str, *policies: dict, account: str = "123456789012") -> str:
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def create_role(
+    aws: Aws, name: str, *policies: dict, account: str = "123456789012", allow_all: bool = True
+) -> str:
+    """A role trusting ``account``'s root. ``allow_all``: it also gets ``Allow *`` (as an
+    administrator would), so that ``policies`` (typically Denies) are what the test is about; the
+    emulator enforces Allow like AWS, so a role without any Allow may do nothing."""
     iam = aws.client("iam")
+    if allow_all:
+        policies = (ALLOW_ALL, *policies)
     trust = {
         "Version": "2012-10-17",
         "Statement": [

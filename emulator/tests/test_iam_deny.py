@@ -109,6 +109,7 @@ def test_iam_user_with_managed_policy_via_group(aws: Aws) -> None:
         PolicyName="DenyEu", PolicyDocument=json.dumps(deny("xray:*", {"StringLike": {"aws:RequestedRegion": "eu-*"}}))
     )["Policy"]["Arn"]
     iam.create_user(UserName="alice")
+    iam.put_user_policy(UserName="alice", PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL))
     iam.create_group(GroupName="auditors")
     iam.add_user_to_group(GroupName="auditors", UserName="alice")
     iam.attach_group_policy(GroupName="auditors", PolicyArn=policy_arn)

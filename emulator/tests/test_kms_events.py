@@ -11,7 +11,7 @@ from datetime import timezone
 import boto3
 import pytest
 from botocore.config import Config
-from conftest import Aws, Server, aws_error, create_role, moto_api, start_server
+from conftest import ALLOW_ALL, Aws, Server, aws_error, create_role, moto_api, start_server
 
 ACCOUNT = "123456789012"
 EVENT_FIELDS = [
@@ -110,6 +110,7 @@ def test_assumed_role_calls_carry_the_session(aws: Aws) -> None:
 def test_iam_user_identity(aws: Aws) -> None:
     iam = aws.client("iam")
     user = iam.create_user(UserName="bob")["User"]
+    iam.put_user_policy(UserName="bob", PolicyName="all", PolicyDocument=json.dumps(ALLOW_ALL))
     creds = iam.create_access_key(UserName="bob")["AccessKey"]
     bob = Aws(aws.endpoint, {"aws_access_key_id": creds["AccessKeyId"],
                              "aws_secret_access_key": creds["SecretAccessKey"]})  # fmt: skip

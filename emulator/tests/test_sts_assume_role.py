@@ -7,7 +7,7 @@ import re
 
 import pytest
 import requests
-from conftest import Aws, aws_error, create_role
+from conftest import ALLOW_ALL, Aws, aws_error, create_role
 
 MGMT = "123456789012"
 ROOT = f"arn:aws:iam::{MGMT}:root"
@@ -46,14 +46,32 @@ def test_allowed_for_the_account_root_principal(aws: Aws) -> None:
     arn = create_role(aws, "Target")  # trusts arn:aws:iam::123456789012:root
     creds = assume(aws, arn)
     assert creds["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{MGMT}:assumed-role/Target/sess"
-    # "Any principal of the account": a session of another role, and an IAM user.
+    # "Any principal of the account": a session of another role, and an IAM user, as far as their
+    # own IAM policies allow sts:AssumeRole (the trust policy delegates to the account).
     other = aws.assume(create_role(aws, "Other"))
     assert assume(other, arn)["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{MGMT}:assumed-role/Target/sess"
     iam = aws.client("iam")
     iam.create_user(UserName="alice")
     key = iam.create_access_key(UserName="alice")["AccessKey"]
     alice = Aws(aws.endpoint, {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]})
+    with aws_error("AccessDenied", 403) as err:
+        assume(alice, arn)
+    assert "because no identity-based policy allows the sts:AssumeRole action" in str(err.value)
+    iam.put_user_policy(UserName="alice", PolicyName="assume", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn}]}))
     assume(alice, arn)
+    bare = aws.assume(create_role(aws, "Bare", allow_all=False))
+    with aws_error("AccessDenied", 403):
+        assume(bare, arn)
+
+
+def test_a_trust_policy_naming_the_caller_needs_no_identity_policy_in_the_same_account(aws: Aws) -> None:
+    caller = create_role(aws, "Caller", allow_all=False)
+    target = create_role(aws, "Direct", allow_all=False)
+    aws.client("iam").update_assume_role_policy(RoleName="Direct", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}]}))
+    assume(aws.assume(caller), target)
 
 
 @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": MGMT}, {"AWS": [ROOT]}, {"AWS": ["111111111111", ROOT]}])

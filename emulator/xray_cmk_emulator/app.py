@@ -3,7 +3,7 @@
 Order of handling for each request:
 1. ``/moto-api/reset`` also clears the emulator's own state, then goes to moto.
 2. Other ``/moto-api/*`` and unsigned requests go straight to moto.
-3. The IAM explicit-Deny subset (iam_deny) may answer AccessDeniedException.
+3. Authorization (authz, iam_eval) may answer AccessDenied, as AWS would.
 4. STS AssumeRole of a missing role, or one whose trust policy does not allow
    the caller, is answered AccessDenied (sts_assume_role).
 5. Paths moto lacks (X-Ray encryption config and trace segment destination,
@@ -25,12 +25,13 @@ from typing import Any, Callable
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from . import (
+    authz,
     cloudtrail_patches,
     event_history,
-    iam_deny,
     kms_events,
     kms_patches,
     logs_patches,
+    org_patches,
     regions,
     sts_assume_role,
     xray_encryption,
@@ -136,11 +137,15 @@ class EmulatorMiddleware:
             return self.moto_app(environ, start_response)
 
         body = _read_body(environ)
-        denied = iam_deny.check(caller, environ, body)
+        decided = authz.check(caller, environ, body)
+        denied = decided.response
         if denied is None:
             denied = sts_assume_role.check(caller, environ, body)
         if denied is not None:
             return denied(environ, start_response)
+        if decided.route_account is not None:
+            # A KMS operation KMS supports across accounts: served from the key owner's account.
+            environ["HTTP_X_MOTO_ACCOUNT_ID"] = decided.route_account
 
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         route = self.targets.get((caller.service, target)) if target else None
@@ -189,4 +194,5 @@ def create_app() -> EmulatorMiddleware:
     kms_patches.apply()
     logs_patches.apply()
     cloudtrail_patches.apply()
+    org_patches.apply()
     return EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))

@@ -563,27 +563,26 @@ class Policies:
 def decide(request: Request, policies: Policies) -> Decision:
     """AWS's evaluation order: explicit Deny anywhere; SCPs must allow; the resource policy (for KMS
     the key policy decides and reaches IAM only through the account principal); identity policies
-    and the permissions boundary; otherwise implicit deny. Cross-account: both sides must allow."""
+    and the permissions boundary; otherwise implicit deny. Cross-account: both sides must allow.
+    Reasons are worded as AWS words them in AccessDenied messages."""
+    action = request.action
     scp_verdicts = [evaluate(level, request) for level in policies.scp_levels or []]
     identity = evaluate(policies.identity, request) if not policies.is_root else None
     boundary = (
         evaluate([policies.boundary], request) if policies.boundary is not None and not policies.is_root else None
     )
-    resource = (
-        evaluate([policies.resource_policy], Request(request.action, request.resource, request.caller, request.context), True)
-        if policies.resource_policy is not None
-        else None
-    )
+    resource = evaluate([policies.resource_policy], request, True) if policies.resource_policy is not None else None
     for name, v in (
         ("a service control policy", next((s for s in scp_verdicts if s.deny), None)),
-        ("the resource policy" if not policies.key_policy_required else "the key policy", resource),
+        ("a resource-based policy", resource),
         ("an identity-based policy", identity),
-        ("the permissions boundary", boundary),
+        ("a permissions boundary", boundary),
     ):
         if v is not None and v.deny is not None:
-            return Decision(False, f"with an explicit deny in {name} (statement {v.deny})", True)
+            return Decision(False, f"with an explicit deny in {name}", True)
+    no = lambda what: Decision(False, f"because no {what} allows the {action} action")  # noqa: E731
     if policies.scp_levels is not None and not all(s.allows for s in scp_verdicts):
-        return Decision(False, "because no service control policy allows the action")
+        return no("service control policy")
 
     identity_allows = policies.is_root or (identity is not None and identity.allows)
     boundary_allows = boundary is None or boundary.allows
@@ -592,30 +591,23 @@ def decide(request: Request, policies: Policies) -> Decision:
     if policies.key_policy_required:
         if policies.grant_allows:
             return Decision(True, "allowed by a grant")
-        if resource is None:
-            return Decision(False, "because no resource-based policy allows the action")
-        if resource.allow_direct is not None:
-            if same_account and boundary_allows:
-                return Decision(True, "allowed by the key policy")
-            if not same_account and identity_allows and boundary_allows:
-                return Decision(True, "allowed by the key policy and an identity-based policy")
-        if resource.allow_account is not None:
-            if identity_allows and boundary_allows:
-                return Decision(True, "allowed by an identity-based policy (the key policy delegates to the account)")
-            if not boundary_allows:
-                return Decision(False, "because no permissions boundary allows the action")
-            return Decision(False, "because no identity-based policy allows the action")
-        if resource.allow_direct is not None and not identity_allows:
-            return Decision(False, "because no identity-based policy allows the action")
-        return Decision(False, "because no resource-based policy allows the action")
+        if resource is None or not resource.allows:
+            return no("resource-based policy")
+        if resource.allow_direct is not None and same_account and boundary_allows:
+            return Decision(True, "allowed by the key policy")
+        # Delegated to the account (or another account's key): the caller's IAM must allow too.
+        if not identity_allows:
+            return no("identity-based policy")
+        if not boundary_allows:
+            return no("permissions boundary")
+        return Decision(True, "allowed by the key policy and an identity-based policy")
 
-    if resource is not None and (resource.allow_direct or resource.allow_account) and same_account:
-        if resource.allow_direct and boundary_allows:
-            return Decision(True, "allowed by the resource-based policy")
+    if resource is not None and resource.allow_direct is not None and same_account and boundary_allows:
+        return Decision(True, "allowed by a resource-based policy")
     if not same_account and not (resource is not None and resource.allows):
-        return Decision(False, "because no resource-based policy allows the action")
+        return no("resource-based policy")
     if not identity_allows:
-        return Decision(False, "because no identity-based policy allows the action")
+        return no("identity-based policy")
     if not boundary_allows:
-        return Decision(False, "because no permissions boundary allows the action")
+        return no("permissions boundary")
     return Decision(True, "allowed by an identity-based policy")
