@@ -70,9 +70,12 @@ def test_action_patterns(aws: Aws) -> None:
     with aws_error("AccessDeniedException", 403):
         xray.get_encryption_config()
     key = session.client("kms").create_key()["KeyMetadata"]  # not denied
-    assert xray.put_encryption_config(Type="KMS", KeyId=key["Arn"])["EncryptionConfig"]["Type"] == "KMS"
     with aws_error("AccessDeniedException", 400):
         session.client("kms").describe_key(KeyId=key["KeyId"])
+    # X-Ray needs its configurer to be allowed kms:DescribeKey on the key.
+    with aws_error("AccessDeniedException", 403) as denied:
+        xray.put_encryption_config(Type="KMS", KeyId=key["Arn"])
+    assert "kms:DescribeKey" in str(denied.value)
 
 
 @pytest.mark.parametrize(
@@ -82,8 +85,8 @@ def test_action_patterns(aws: Aws) -> None:
         ({"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}}, "us-west-2", False),
         ({"StringLike": {"aws:RequestedRegion": "ap-*"}}, "ap-southeast-2", True),
         ({"StringLike": {"aws:RequestedRegion": "ap-*"}}, "eu-west-1", False),
-        ({"StringEquals": {"aws:PrincipalTag/team": "x"}}, "eu-west-1", False),  # unsupported key: ignored
-        ({"Bool": {"aws:SecureTransport": "false"}}, "eu-west-1", False),  # unsupported operator: ignored
+        ({"StringEquals": {"aws:PrincipalTag/team": "x"}}, "eu-west-1", False),  # key absent: StringEquals is false
+        ({"Bool": {"aws:SecureTransport": "false"}}, "eu-west-1", False),  # requests arrive over HTTPS: SecureTransport is true
     ],
 )
 def test_condition_subset(aws: Aws, condition: dict, region: str, denied: bool) -> None:

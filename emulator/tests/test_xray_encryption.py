@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 from conftest import Aws, aws_error
 
 
@@ -122,7 +124,19 @@ def test_state_is_per_account(aws: Aws) -> None:
     assert xray.get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"
     with pytest.raises(xray.exceptions.InvalidRequestException):
         xray.put_encryption_config(Type="KMS", KeyId="alias/mine")
-    # ...but may use it by full ARN (cross-account key, as the API documents).
+    # By full ARN (a cross-account key, as the API documents) only once the key policy lets this
+    # account (and its IAM) have X-Ray use it: KMS's default key policy names only its own account.
+    with pytest.raises(ClientError) as denied:
+        xray.put_encryption_config(Type="KMS", KeyId=meta["Arn"])
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "kms:CreateGrant" in denied.value.response["Error"]["Message"]
+    assert xray.get_encryption_config()["EncryptionConfig"]["Type"] == "NONE"
+    policy = json.loads(other.client("kms").get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
+    policy["Statement"].append({
+        "Sid": "XrayFrom123456789012", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": ["kms:CreateGrant", "kms:DescribeKey"], "Resource": "*",
+    })  # fmt: skip
+    other.client("kms").put_key_policy(KeyId=meta["KeyId"], PolicyName="default", Policy=json.dumps(policy))
     assert xray.put_encryption_config(Type="KMS", KeyId=meta["Arn"])["EncryptionConfig"]["KeyId"] == meta["Arn"]
 
 

@@ -19,7 +19,7 @@ from moto.kms.models import Key
 from moto.kms.utils import RESERVED_ALIASES
 from werkzeug.wrappers import Response
 
-from . import wire
+from . import wire, xray_kms
 from .caller import Caller
 from .kms_keys import backend_and_ref, is_symmetric_encryption
 from .xray_settings import InvalidRequest, RegionalSettings, handle_json
@@ -53,7 +53,9 @@ class EncryptionConfigStore(RegionalSettings):
         if enc_type == "KMS":
             if not isinstance(key_id, str) or not key_id:
                 raise InvalidRequest("KeyId is required when Type is KMS.")
-            key_arn = _validated_key(caller, key_id).arn
+            key = _validated_key(caller, key_id)
+            xray_kms.require_configurer(caller, key)
+            key_arn = key.arn
         return self.set(caller.account_id, caller.region, _Config(enc_type, key_arn))
 
 
@@ -95,6 +97,9 @@ def handle_get(store: EncryptionConfigStore, caller: Caller, body: bytes) -> Res
 
 
 def handle_put(store: EncryptionConfigStore, caller: Caller, body: bytes) -> Response:
-    return handle_json(
-        body, lambda params: {"EncryptionConfig": store.put(caller, params.get("Type"), params.get("KeyId"))}
-    )
+    try:
+        return handle_json(
+            body, lambda params: {"EncryptionConfig": store.put(caller, params.get("Type"), params.get("KeyId"))}
+        )
+    except xray_kms.AccessDenied as denied:
+        return wire.rest_json_error(403, "AccessDeniedException", str(denied), "Message")

@@ -64,7 +64,7 @@ from moto.xray.exceptions import BadSegmentException
 from moto.xray.models import XRayBackend, xray_backends
 from werkzeug.wrappers import Response
 
-from . import kms_events, wire
+from . import kms_events, wire, xray_kms
 from .caller import Caller
 from .event_history import EventHistory
 from .kms_keys import parse_key_arn
@@ -151,7 +151,7 @@ def put_trace_segments(
 ) -> dict[str, Any]:
     docs = _string_list(params, "TraceSegmentDocuments")
     key_arn = _encryption_key(encryption, caller)
-    if key_arn is not None and not key_enabled(key_arn):
+    if key_arn is not None and not xray_kms.xray_can_use(caller.account_id, caller.region, key_arn):
         # X-Ray cannot encrypt: validated exactly as when storing, into a backend nobody reads.
         backend, key_arn = XRayBackend(caller.region, caller.account_id), None
     else:
@@ -211,7 +211,9 @@ def batch_get_traces(
                 unprocessed.append(trace_id)
                 continue
             moto_trace = next(moto_traces)
-            if traces.readable(caller, trace_id):
+            if traces.readable(caller, trace_id) and all(
+                xray_kms.reader_may_decrypt(caller, arn) for arn in traces.keys(caller, trace_id)
+            ):
                 readable.append(_trace(trace_id, moto_trace))
                 decrypted_with += sorted(traces.keys(caller, trace_id) - set(decrypted_with))
             else:
