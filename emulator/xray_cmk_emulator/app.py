@@ -28,6 +28,7 @@ from . import (
     authz,
     cloudtrail_patches,
     event_history,
+    iam_simulate,
     kms_events,
     kms_patches,
     logs_patches,
@@ -146,6 +147,9 @@ class EmulatorMiddleware:
         if decided.route_account is not None:
             # A KMS operation KMS supports across accounts: served from the key owner's account.
             environ["HTTP_X_MOTO_ACCOUNT_ID"] = decided.route_account
+
+        if caller.service == "iam" and authz.query_params(environ, body).get("Action") == "SimulatePrincipalPolicy":
+            return iam_simulate.handle(caller, environ, body)(environ, start_response)
 
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         route = self.targets.get((caller.service, target)) if target else None

@@ -338,6 +338,9 @@ def condition_holds(op_name: str, key: str, values: Any, context: dict[str, list
     """One operator on one key, against the request context (lower-case key -> values)."""
     op = parse_operator(op_name)
     policy_values = _policy_values(values, f"{op_name}/{key}")
+    for v in policy_values:
+        if "${" in v:  # unsupported even when the key is absent: refuse rather than reason around it
+            raise Unsupported(f"policy variable in {v!r}")
     present = context.get(key.lower()) or None
     if op.base == "Null":
         results = []

@@ -17,6 +17,9 @@ gets wrong (verified against moto's source and pinned by tests/test_kms_patches.
    that moto's own validation accepts works.
 5. ``CreateKey`` without ``KeyUsage`` stored no key usage, so DescribeKey
    returned ``KeyUsage: null``; AWS defaults it to ENCRYPT_DECRYPT.
+7. moto's own key-policy check (``KmsResponse._validate_key_policy``) denied any call a ``Deny``
+   statement's action and resource named, whatever its principal and conditions. Authorization is
+   the middleware's (authz: the full evaluation), so moto's check is switched off.
 6. ``ListAliases`` listed reserved AWS aliases with a hard-coded TargetKeyId
    that names no key. AWS lists predefined aliases that have no key yet
    *without* TargetKeyId; once the key exists the real alias is listed.
@@ -216,6 +219,7 @@ def apply() -> None:
     KmsBackend._generate_default_keys = _generate_default_keys  # type: ignore[method-assign]
     for name in ("disable_key", "enable_key", "schedule_key_deletion", "cancel_key_deletion"):
         setattr(KmsBackend, name, _accept_any_key_id(getattr(KmsBackend, name)))
+    KmsResponse._validate_key_policy = lambda self, key_id, action: None  # type: ignore[method-assign]
     KmsResponse.enable_key_rotation = enable_key_rotation  # type: ignore[method-assign]
     KmsResponse.disable_key_rotation = disable_key_rotation  # type: ignore[method-assign]
     KmsResponse.get_key_rotation_status = get_key_rotation_status  # type: ignore[method-assign]
