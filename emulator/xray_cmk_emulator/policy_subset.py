@@ -1,4 +1,4 @@
-"""The small piece of IAM policy evaluation the emulator's checks share (iam_deny, sts_assume_role).
+"""The small piece of IAM policy evaluation the trust-policy check shares (sts_assume_role).
 
 Only string conditions over single-valued keys are modelled. Anything outside that subset makes
 a condition *unknown*, and callers then ignore the statement rather than guess.

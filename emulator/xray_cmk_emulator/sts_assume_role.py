@@ -1,7 +1,7 @@
 """STS ``AssumeRole`` fails as on AWS when the role cannot be assumed.
 
 moto 5.2.5 accepts any ``RoleArn`` (even a role that does not exist). Checked here,
-before moto sees the request (after the identity-policy explicit Deny of iam_deny):
+before moto sees the request (after authorization, authz, has allowed it):
 
 * The role must exist in moto's IAM backend of the account named in ``RoleArn``
   (exact ARN, path included).
