@@ -81,6 +81,18 @@ pub enum Command {
     /// Audit evidence for a key: who used it (CloudTrail), whether it rotates, its policy and
     /// tags now.
     Evidence(Box<EvidenceArgs>),
+    /// Developer tools; not a stable interface.
+    #[command(subcommand, hide = true)]
+    Debug(DebugCommand),
+}
+
+/// `xray-cmk debug …` (hidden).
+#[derive(Debug, Subcommand)]
+pub enum DebugCommand {
+    /// Decide key-policy cases read as JSON Lines on stdin
+    /// (`{"id", "policy", "principal", "action", "context": {KEY: [VALUE, ...]}}`), one JSON
+    /// line per case on stdout (`{"id", "decision", "account"?, "sid"?, "reason"?}`).
+    DecideKeyPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

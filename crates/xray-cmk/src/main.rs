@@ -3,6 +3,7 @@
 mod apply_cmd;
 mod audit;
 mod cli;
+mod debug_cmd;
 mod exit;
 mod history;
 mod iac_cmd;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Command::RotateNow(args) => respond_cmd::rotate_now(&args),
         Command::History(args) => kpi_cmd::history(&args),
         Command::Evidence(args) => respond_cmd::evidence(&args),
+        Command::Debug(cmd) => debug_cmd::run(&cmd),
     };
     match result {
         Ok(code) => code.into(),
