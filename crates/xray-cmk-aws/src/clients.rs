@@ -110,6 +110,17 @@ impl AccountClients {
         )
     }
 
+    /// IAM is global: one client, in the configuration's home region (which picks the partition).
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        service_config!(
+            aws_sdk_iam,
+            Service::Iam,
+            self.shared,
+            &self.config,
+            None::<&str>
+        )
+    }
+
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         service_config!(
             aws_sdk_organizations,

@@ -42,7 +42,7 @@ fn kind_for_code(code: &str, http_status: Option<u16>) -> ErrorKind {
         | "InvalidClientTokenId"
         | "ExpiredTokenException"
         | "ExpiredToken" => ErrorKind::AccessDenied,
-        "NotFoundException" | "ResourceNotFoundException" => ErrorKind::NotFound,
+        "NotFoundException" | "ResourceNotFoundException" | "NoSuchEntity" => ErrorKind::NotFound,
         "ThrottlingException"
         | "ThrottledException"
         | "TooManyRequestsException"
@@ -123,6 +123,10 @@ mod tests {
         assert_eq!(
             kind_for_code("ThrottledException", Some(429)),
             ErrorKind::Throttled
+        );
+        assert_eq!(
+            kind_for_code("NoSuchEntity", Some(404)),
+            ErrorKind::NotFound
         );
         assert_eq!(kind_for_code("", Some(403)), ErrorKind::AccessDenied);
         assert_eq!(kind_for_code("", Some(429)), ErrorKind::Throttled);

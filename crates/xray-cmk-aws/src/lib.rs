@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod fanout;
 pub mod limits;
 pub mod org;
+pub mod permissions;
 pub mod remediate;
 pub mod respond;
 pub mod securityhub;

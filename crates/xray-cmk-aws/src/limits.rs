@@ -28,6 +28,7 @@ use tokio::sync::Semaphore;
 pub enum Service {
     Account,
     CloudTrail,
+    Iam,
     Kms,
     Logs,
     Organizations,
@@ -36,9 +37,10 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 7] = [
+    pub const ALL: [Service; 8] = [
         Service::Account,
         Service::CloudTrail,
+        Service::Iam,
         Service::Kms,
         Service::Logs,
         Service::Organizations,
@@ -51,6 +53,7 @@ impl Service {
         match self {
             Service::Account => "account",
             Service::CloudTrail => "cloudtrail",
+            Service::Iam => "iam",
             Service::Kms => "kms",
             Service::Logs => "logs",
             Service::Organizations => "organizations",
@@ -130,7 +133,7 @@ impl Intercept for Recorder {
 /// One HTTP client per service, each with its own limit and counter; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ServiceLimits {
-    clients: Arc<[Limited; 7]>,
+    clients: Arc<[Limited; 8]>,
     pub operations: OperationLog,
 }
 

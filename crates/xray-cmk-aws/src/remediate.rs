@@ -24,11 +24,15 @@ use crate::error::classify;
 use crate::verify::{verify, VerifyOptions};
 
 /// Every AWS action `apply` and `verify` may call besides the audit's, as IAM names them.
-/// `xray-cmk iam-policy --mode remediate` prints them; a test checks that apply calls only these.
+/// `xray-cmk iam-policy --mode remediate` prints them; an end-to-end test checks that apply calls
+/// only these, and a unit test that they are exactly what [`step_calls`] lists plus
+/// [`SETUP_ACTIONS`].
 pub const REMEDIATE_ACTIONS: &[&str] = &[
+    "iam:SimulatePrincipalPolicy",
     "kms:CreateAlias",
     "kms:CreateGrant",
     "kms:CreateKey",
+    "kms:Decrypt",
     "kms:DescribeKey",
     "kms:EnableKeyRotation",
     "kms:GetKeyPolicy",
@@ -46,11 +50,111 @@ pub const REMEDIATE_ACTIONS: &[&str] = &[
     "xray:PutTraceSegments",
 ];
 
+/// What `apply` calls before any step: reaching the account and checking the caller's
+/// permissions.
+pub const SETUP_ACTIONS: &[&str] = &[
+    "iam:SimulatePrincipalPolicy",
+    "sts:AssumeRole",
+    "sts:GetCallerIdentity",
+];
+
+/// What a step's call acts on, which decides how the pre-flight simulates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum On {
+    /// Not the step's key: the account (`CreateKey`), an alias, X-Ray's settings. Simulated on `*`.
+    Account,
+    /// The step's key, called by xray-cmk.
+    Key,
+    /// The step's key, by X-Ray with the caller's permissions when it is switched to the key: the
+    /// grant it creates for itself (`kms:ViaService` X-Ray, `kms:GrantIsForAWSResource`).
+    KeyGrantForXray,
+    /// The step's key, through X-Ray (`kms:ViaService` X-Ray): decrypting traces as they are read.
+    KeyViaXray,
+}
+
+/// One IAM action a step calls, and on what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    pub action: &'static str,
+    pub on: On,
+}
+
+const fn on(on: On, action: &'static str) -> Call {
+    Call { action, on }
+}
+
+/// Reading a key a step names ([`snapshot`]): `DescribeKey`, and its tags when it is ours to judge.
+const READ_KEY: [Call; 2] = [
+    on(On::Key, "kms:DescribeKey"),
+    on(On::Key, "kms:ListResourceTags"),
+];
+
+/// Every IAM action a step calls when it runs, in the order it calls them: the one list the
+/// pre-flight permission check simulates and `REMEDIATE_ACTIONS` is held to.
+pub fn step_calls(action: &Action) -> Vec<Call> {
+    match action {
+        Action::CreateKey { tags, .. } => {
+            let mut calls = vec![
+                // The alias, an orphan left by a crash: what the key step reads first.
+                on(On::Account, "kms:DescribeKey"),
+                on(On::Account, "kms:ListResourceTags"),
+                on(On::Account, "kms:ListAliases"),
+                on(On::Account, "kms:ListKeys"),
+                on(On::Account, "kms:CreateKey"),
+                on(On::Account, "kms:CreateAlias"),
+            ];
+            if !tags.is_empty() {
+                // CreateKey with Tags needs kms:TagResource too.
+                calls.push(on(On::Account, "kms:TagResource"));
+            }
+            calls
+        }
+        Action::EnableRotation { .. } => [
+            &READ_KEY[..],
+            &[
+                on(On::Key, "kms:GetKeyRotationStatus"),
+                on(On::Key, "kms:EnableKeyRotation"),
+            ],
+        ]
+        .concat(),
+        Action::TagKey { .. } => [&READ_KEY[..], &[on(On::Key, "kms:TagResource")]].concat(),
+        Action::MergeKeyPolicy { .. } => [
+            &READ_KEY[..],
+            &[
+                on(On::Key, "kms:GetKeyPolicy"),
+                on(On::Key, "kms:PutKeyPolicy"),
+            ],
+        ]
+        .concat(),
+        Action::SetXrayEncryption { .. } => [
+            &[on(On::Account, "xray:GetEncryptionConfig")][..],
+            &READ_KEY[..],
+            &[
+                on(On::Key, "kms:GetKeyPolicy"),
+                on(On::Account, "xray:PutEncryptionConfig"),
+                // X-Ray requires these of whoever switches it to a key.
+                on(On::KeyGrantForXray, "kms:CreateGrant"),
+                on(On::Key, "kms:DescribeKey"),
+            ],
+        ]
+        .concat(),
+        Action::Verify => vec![
+            on(On::Account, "xray:PutTraceSegments"),
+            on(On::Account, "xray:BatchGetTraces"),
+            // X-Ray decrypts a CMK-encrypted trace only for a reader that may.
+            on(On::KeyViaXray, "kms:Decrypt"),
+        ],
+    }
+}
+
 /// How to apply.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// The identity applying, to keep it able to administer keys it changes.
     pub caller: String,
+    /// The caller's identity in each account (`sts:GetCallerIdentity`), so a failed verification
+    /// can tell whether the key policy lets it read traces; `caller` where absent.
+    pub account_callers: BTreeMap<String, String>,
     /// How long to wait for X-Ray's encryption status to become `ACTIVE`.
     pub wait_timeout: Duration,
     pub poll_interval: Duration,
@@ -75,20 +179,17 @@ fn crash_point(opts: &ApplyOptions, point: &str) {
 /// What a step did: its outcome and what to say about it.
 type StepOutcome = Result<(Outcome, String), String>;
 
-fn denied_hint(message: String) -> String {
-    if message.contains("AccessDenied") {
-        format!(
-            "{message}. xray-cmk iam-policy --mode remediate prints the permissions apply needs"
-        )
+fn denied_hint(err: xray_cmk_core::CollectionError) -> String {
+    if err.kind == xray_cmk_core::ErrorKind::AccessDenied {
+        format!("{err}. xray-cmk iam-policy --mode remediate prints the permissions apply needs")
     } else {
-        message
+        err.to_string()
     }
 }
 
 macro_rules! call {
     ($op:literal, $fut:expr) => {
-        $fut.await
-            .map_err(|e| denied_hint(classify($op, &e).to_string()))
+        $fut.await.map_err(|e| denied_hint(classify($op, &e)))
     };
 }
 
@@ -109,7 +210,7 @@ async fn snapshot(
             if err.code.as_deref() == Some("NotFoundException") {
                 return Ok(None);
             }
-            return Err(denied_hint(err.to_string()));
+            return Err(denied_hint(err));
         }
     };
     let arn = meta.arn().unwrap_or(key_id).to_owned();
@@ -165,14 +266,14 @@ async fn find_orphan(
     let mut aliased = BTreeSet::new();
     let mut pages = kms.list_aliases().into_paginator().items().send();
     while let Some(a) = pages.next().await {
-        let a = a.map_err(|e| denied_hint(classify("kms:ListAliases", &e).to_string()))?;
+        let a = a.map_err(|e| denied_hint(classify("kms:ListAliases", &e)))?;
         if let Some(id) = a.target_key_id() {
             aliased.insert(id.to_owned());
         }
     }
     let mut keys = kms.list_keys().into_paginator().items().send();
     while let Some(k) = keys.next().await {
-        let k = k.map_err(|e| denied_hint(classify("kms:ListKeys", &e).to_string()))?;
+        let k = k.map_err(|e| denied_hint(classify("kms:ListKeys", &e)))?;
         let Some(id) = k.key_id() else { continue };
         if aliased.contains(id) {
             continue;
@@ -207,6 +308,10 @@ pub async fn apply_target(
         kms: clients.kms(&target.region),
         xray: clients.xray(&target.region),
         opts,
+        caller: opts
+            .account_callers
+            .get(&target.account)
+            .unwrap_or(&opts.caller),
         created_alias: None,
     };
     let mut results: Vec<StepResult> = Vec::new();
@@ -250,6 +355,8 @@ struct Runner<'a> {
     kms: aws_sdk_kms::Client,
     xray: aws_sdk_xray::Client,
     opts: &'a ApplyOptions,
+    /// Who the target's calls are made as.
+    caller: &'a str,
     /// In a dry run, the alias an earlier step would create: later steps may name it.
     created_alias: Option<String>,
 }
@@ -309,7 +416,7 @@ impl Runner<'_> {
                 if self.opts.dry_run {
                     return Ok((Outcome::NotRun, "would verify (dry run)".to_owned()));
                 }
-                verify(&self.xray, self.opts.verify)
+                verify(&self.xray, &self.kms, Some(self.caller), self.opts.verify)
                     .await
                     .map(|m| (Outcome::Done, m))
             }
@@ -635,4 +742,78 @@ impl Runner<'_> {
 /// The account and region of every target of the plan that has steps, in plan order.
 pub fn targets_with_steps(targets: &[TargetPlan]) -> impl Iterator<Item = &TargetPlan> {
     targets.iter().filter(|t| !t.steps.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// One of each action, so the match in `step_calls` is exercised in full.
+    fn every_action() -> Vec<Action> {
+        let key = KeyRef::Alias("alias/xray".into());
+        vec![
+            Action::CreateKey {
+                alias: "alias/xray".into(),
+                description: "d".into(),
+                tags: BTreeMap::from([(MANAGED_BY_TAG.0.into(), MANAGED_BY_TAG.1.into())]),
+                policy: json!({}),
+            },
+            Action::EnableRotation {
+                key: key.clone(),
+                period_days: 365,
+            },
+            Action::TagKey {
+                key: key.clone(),
+                tags: BTreeMap::new(),
+            },
+            Action::MergeKeyPolicy {
+                key: key.clone(),
+                statements: vec![],
+            },
+            Action::SetXrayEncryption { key },
+            Action::Verify,
+        ]
+    }
+
+    #[test]
+    fn remediate_actions_are_exactly_what_the_steps_call_plus_setup() {
+        let mut from_steps: BTreeSet<&str> = every_action()
+            .iter()
+            .flat_map(step_calls)
+            .map(|c| c.action)
+            .collect();
+        from_steps.extend(SETUP_ACTIONS);
+        let listed: BTreeSet<&str> = REMEDIATE_ACTIONS.iter().copied().collect();
+        assert_eq!(listed.len(), REMEDIATE_ACTIONS.len(), "duplicates");
+        assert_eq!(from_steps, listed);
+    }
+
+    #[test]
+    fn x_ray_switch_and_read_back_need_the_keys_grant_and_decrypt() {
+        let actions = every_action();
+        let calls =
+            |kind: &str| step_calls(actions.iter().find(|a| a.kind() == kind).expect("action"));
+        assert!(calls("set_xray_encryption").contains(&Call {
+            action: "kms:CreateGrant",
+            on: On::KeyGrantForXray
+        }));
+        assert!(calls("verify").contains(&Call {
+            action: "kms:Decrypt",
+            on: On::KeyViaXray
+        }));
+        // Tags passed to CreateKey need kms:TagResource; without tags they do not.
+        assert!(calls("create_key")
+            .iter()
+            .any(|c| c.action == "kms:TagResource"));
+        let untagged = Action::CreateKey {
+            alias: "alias/xray".into(),
+            description: "d".into(),
+            tags: BTreeMap::new(),
+            policy: json!({}),
+        };
+        assert!(!step_calls(&untagged)
+            .iter()
+            .any(|c| c.action == "kms:TagResource"));
+    }
 }

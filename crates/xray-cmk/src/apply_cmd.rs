@@ -14,6 +14,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use futures::stream::{self, StreamExt};
 use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
+use xray_cmk_aws::permissions::{self, Unchecked, Verdict};
 use xray_cmk_aws::remediate::{apply_target, ApplyOptions};
 use xray_cmk_aws::verify::{verify, VerifyOptions};
 use xray_cmk_aws::{enabled_regions, RetryMode, SessionOptions};
@@ -100,8 +101,19 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             clients.insert(t.account.clone(), c);
         }
     }
+    // Who the calls are made as in each account: what the permission check simulates.
+    let mut callers: BTreeMap<String, Result<String, CollectionError>> = BTreeMap::new();
+    for (account, c) in &clients {
+        if let Ok(c) = c {
+            callers.insert(account.clone(), permissions::caller_arn(&c.sts()).await);
+        }
+    }
     let mut apply_opts = ApplyOptions {
         caller: session.identity.arn.clone(),
+        account_callers: callers
+            .iter()
+            .filter_map(|(a, c)| Some((a.clone(), c.as_ref().ok()?.clone())))
+            .collect(),
         wait_timeout: Duration::from_secs(args.wait_timeout),
         poll_interval: Duration::from_secs(1),
         verify: VerifyOptions {
@@ -116,7 +128,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
 
     // Pre-flight: every precondition checked before anything changes.
     let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
-    let problems: Vec<String> = checked
+    let mut problems: Vec<String> = checked
         .iter()
         .flat_map(|t| {
             t.steps
@@ -130,6 +142,16 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
                 })
         })
         .collect();
+    let policy = &apply_opts.policy;
+    let denied = check_permissions(
+        &targets,
+        &checked,
+        &clients,
+        &callers,
+        policy,
+        args.concurrency,
+    );
+    problems.extend(denied.await);
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("error: {p}");
@@ -278,6 +300,89 @@ async fn run_targets(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// Pre-flight, after the preconditions: may the caller make every call of the steps that would
+/// run? One line per target that it may not, or whose permissions could not be checked (unknown
+/// is not a pass). A root caller is not simulated, and that is said once per account.
+async fn check_permissions(
+    targets: &[&TargetPlan],
+    checked: &[TargetResult],
+    clients: &BTreeMap<String, Result<AccountClients, CollectionError>>,
+    callers: &BTreeMap<String, Result<String, CollectionError>>,
+    policy: &xray_cmk_core::OrgPolicy,
+    concurrency: u16,
+) -> Vec<String> {
+    let verdicts: Vec<(usize, &str, Result<Verdict, Unchecked>)> =
+        stream::iter(targets.iter().zip(checked).enumerate())
+            .filter(|(_, (t, r))| {
+                // Also for a target whose preconditions failed (a denied read, say): every
+                // missing permission is named at once. A target with nothing to run needs none;
+                // an unreachable account was reported by the dry run.
+                let ready = matches!(clients.get(&t.account), Some(Ok(_)))
+                    && r.steps
+                        .iter()
+                        .any(|s| matches!(s.outcome, Outcome::NotRun | Outcome::Failed));
+                futures::future::ready(ready)
+            })
+            .map(|(i, (t, r))| async move {
+                let client = clients.get(&t.account).and_then(|c| c.as_ref().ok());
+                let caller = callers.get(&t.account);
+                match (client, caller) {
+                    (Some(c), Some(Ok(caller))) => {
+                        let kms = xray_cmk_aws::ClientSource::kms(c, &t.region);
+                        let roles = policy.key_admins_for(&t.account);
+                        let verdict =
+                            permissions::check_target(&c.iam(), &kms, caller, &roles, t, r).await;
+                        (i, caller.as_str(), verdict)
+                    }
+                    (_, Some(Err(err))) => (i, "the caller", Err(Unchecked::Call(err.clone()))),
+                    // The dry run already failed every target of an unreachable account.
+                    _ => (
+                        i,
+                        "the caller",
+                        Err(Unchecked::Call(CollectionError {
+                            operation: "sts:GetCallerIdentity".into(),
+                            kind: xray_cmk_core::ErrorKind::Other,
+                            code: None,
+                            message: "the account could not be reached".into(),
+                        })),
+                    ),
+                }
+            })
+            .buffer_unordered(usize::from(concurrency).max(1))
+            .collect()
+            .await;
+    let mut verdicts = verdicts;
+    verdicts.sort_by_key(|(i, _, _)| *i);
+    let mut problems = Vec::new();
+    let mut root_noted: Vec<&str> = Vec::new();
+    for (i, caller, verdict) in &verdicts {
+        let t = targets[*i];
+        match verdict {
+            Ok(Verdict::Allowed) => {}
+            Ok(Verdict::Root) => {
+                if !root_noted.contains(&t.account.as_str()) {
+                    root_noted.push(&t.account);
+                    eprintln!(
+                        "pre-flight: {caller} is the root user of {}, which has every IAM permission: its permissions are not simulated",
+                        t.account
+                    );
+                }
+            }
+            Ok(Verdict::Denied(denied)) => problems.push(permissions::denied_message(
+                caller, &t.account, &t.region, denied,
+            )),
+            Err(err) => problems.push(permissions::unchecked_message(
+                caller,
+                &t.account,
+                &t.region,
+                &permissions::needed_actions(t, &checked[*i]),
+                err,
+            )),
+        }
+    }
+    problems
+}
+
 /// Every step of a target whose account cannot be reached: the first failed, the rest not run.
 fn unreachable_account(t: &TargetPlan, why: &str) -> TargetResult {
     let steps = t
@@ -404,11 +509,14 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
             .into_iter()
             .filter(|r| in_scope(&args.only, account, r))
             .collect();
-        let clients = &clients;
+        // Who reads the trace back, to tell whether the key policy lets it decrypt.
+        let caller = permissions::caller_arn(&clients.sts()).await.ok();
+        let (clients, caller) = (&clients, caller.as_deref());
         let done: Vec<(String, Result<String, String>)> = stream::iter(regions)
             .map(|region| async move {
                 let xray = xray_cmk_aws::ClientSource::xray(clients, &region);
-                let r = verify(&xray, verify_opts).await;
+                let kms = xray_cmk_aws::ClientSource::kms(clients, &region);
+                let r = verify(&xray, &kms, caller, verify_opts).await;
                 (region, r)
             })
             .buffer_unordered(8)
