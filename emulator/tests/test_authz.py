@@ -391,3 +391,10 @@ def test_simulate_principal_policy_with_a_resource_policy_and_errors(aws: Aws) -
     with aws_error("AccessDenied", 403):
         aws.assume(role).client("iam").simulate_principal_policy(PolicySourceArn=role, ActionNames=["kms:Decrypt"])
     assert ALLOW_ALL  # the conftest helper the other tests use
+
+
+def test_root_credentials_are_the_account_root(aws: Aws) -> None:
+    ident = aws.client("sts").get_caller_identity()
+    assert (ident["Arn"], ident["UserId"], ident["Account"]) == (ROOT, MGMT, MGMT)
+    other = Aws(aws.endpoint, account="111111111111").client("sts").get_caller_identity()
+    assert other["Arn"] == "arn:aws:iam::111111111111:root"

@@ -33,6 +33,7 @@ from . import (
     kms_patches,
     logs_patches,
     org_patches,
+    sts_patches,
     regions,
     sts_assume_role,
     xray_encryption,
@@ -199,4 +200,5 @@ def create_app() -> EmulatorMiddleware:
     logs_patches.apply()
     cloudtrail_patches.apply()
     org_patches.apply()
+    sts_patches.apply()
     return EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))
