@@ -7,15 +7,17 @@ import json
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 from conftest import EMULATOR_DIR, aws_error, start_server
 
 MGMT = "123456789012"
+DATA = EMULATOR_DIR / "xray_cmk_emulator" / "data"
+TABLE = json.loads((DATA / "demo-posture.json").read_text())  # the posture table the seed reads
 
 
 def run_seed(endpoint: str, out_dir: Path) -> tuple[dict, Path]:
@@ -57,34 +59,37 @@ def auditor(seeded, endpoint: str):
 
 def test_aws_config_file(seeded) -> None:
     _, cfg, _ = seeded
+    role = "source_profile = xray-cmk-demo-admin\nrole_session_name = xray-cmk-{}\nregion = us-east-1\n"
     assert cfg.read_text() == (
         "[profile xray-cmk-demo-admin]\naws_access_key_id = test\naws_secret_access_key = test\nregion = us-east-1\n\n"
-        "[profile xray-cmk-demo]\nrole_arn = arn:aws:iam::123456789012:role/XrayCmkAudit\n"
-        "source_profile = xray-cmk-demo-admin\nrole_session_name = xray-cmk-audit\nregion = us-east-1\n"
+        "[profile xray-cmk-demo]\nrole_arn = arn:aws:iam::123456789012:role/XrayCmkAudit\n" + role.format("audit") + "\n"
+        "[profile xray-cmk-demo-remediate]\nrole_arn = arn:aws:iam::123456789012:role/XrayCmkAdmin\n"
+        + role.format("remediate") + "\n"
+        "[profile xray-cmk-demo-respond]\nrole_arn = arn:aws:iam::123456789012:role/XrayCmkResponder\n"
+        + role.format("respond")
     )
 
 
-POSTURES = {
-    "customer-managed-key", "explicit-none", "aws-managed-key", "cmk-rotation-disabled", "cmk-disabled",
-    "cmk-pending-deletion", "access-denied", "cmk-default-policy", "cmk-not-approved", "cmk-slow-rotation",
-    "cmk-cross-account", "cmk-public", "cmk-locked", "cmk-untagged",
-}  # fmt: skip
-MGMT_REGIONS = {
-    "us-east-1": ("customer-managed-key", "alias/xray-cmk-good"),
-    "us-east-2": ("explicit-none", None),
-    "us-west-2": ("aws-managed-key", "alias/aws/xray"),
-    "eu-west-1": ("cmk-rotation-disabled", "alias/xray-cmk-no-rotation"),
-    "eu-central-1": ("cmk-disabled", "alias/xray-cmk-disabled"),
-    "ap-southeast-2": ("cmk-pending-deletion", "alias/xray-cmk-pending-deletion"),
-    "eu-north-1": ("access-denied", "alias/xray-cmk-good"),
-    "eu-west-2": ("cmk-default-policy", "alias/xray-cmk-default-policy"),
-    "eu-west-3": ("cmk-not-approved", "alias/team-x-traces"),
-    "ap-northeast-1": ("cmk-slow-rotation", "alias/xray-cmk-slow-rotation"),
-    "ap-northeast-2": ("cmk-cross-account", "alias/xray-cmk-cross-account"),
-    "ca-central-1": ("cmk-public", "alias/xray-cmk-public"),
-    "sa-east-1": ("cmk-locked", "alias/xray-cmk-locked"),
-    "ap-south-1": ("cmk-untagged", "alias/xray-cmk-untagged"),
-}
+def expected_region_postures(data: dict) -> list[dict]:
+    """The seed JSON's region_postures as the posture table defines them (the key ARNs aside)."""
+    acct = ids(data)
+    out = []
+    for e in TABLE["regions"]:
+        alias = e["key"]["alias"] if "key" in e else "alias/aws/xray" if e["xray"] == "aws-managed" else None
+        out.append(
+            {
+                "account_id": acct[e["account"]],
+                "account_name": e["account"],
+                "region": e["region"],
+                "expected_posture": e["posture"],
+                "xray_type": "KMS" if alias else "NONE",
+                "key_alias": alias,
+                "note": e["note"],
+            }
+        )
+    return out
+
+
 GOOD_TAGS = {"owner": "platform-security", "data-classification": "confidential"}
 
 
@@ -108,9 +113,14 @@ def test_seed_json_summary(seeded) -> None:
         assert m["email"] == f"{m['name']}@example.com"
         assert m["assumable"] is (m["name"] != "legacy")
     assert len(data["keys"]) == 18
-    assert {p["expected_posture"] for p in data["region_postures"]} == POSTURES
-    mgmt = {p["region"]: (p["expected_posture"], p["key_alias"]) for p in data["region_postures"] if p["account_id"] == MGMT}
-    assert mgmt == MGMT_REGIONS
+    assert [{k: v for k, v in p.items() if k != "key_arn"} for p in data["region_postures"]] == expected_region_postures(data)
+    assert data["default_posture"]["expected_posture"] == TABLE["default"]["posture"] == "default-none"
+    role = {m["name"]: m["role_arn"] for m in data["member_accounts"]}
+    assert data["access_denied"] == [
+        {"principal": data["audit_role_arn"] if e["denied"] == "audit-role" else role[e["account"]],
+         "account_id": ids(data)[e["account"]], "region": e["region"]}
+        for e in TABLE["regions"] if e.get("denied")
+    ]  # fmt: skip
     for key in data["keys"]:
         assert set(key) >= {"tags", "policy_sid_list", "rotation_period_in_days", "aliases", "key_state", "key_manager"}
         assert key["aliases"] == [key["alias"]]
@@ -217,8 +227,10 @@ def expected_policy(posture: str, a: str, r: str, s: str) -> dict:
     return {"Version": "2012-10-17", "Id": "xray-cmk", "Statement": statements}
 
 
-def check_key(kms, key: dict, security_id: str) -> None:
-    """Everything about a CMK from the API, against the brief's definition of its posture."""
+def check_key(kms, key: dict, security_id: str, iam_only_kms=None) -> None:
+    """Everything about a CMK from the API, against the brief's definition of its posture.
+
+    ``iam_only_kms``: the client for ListAliases, which IAM alone decides (default ``kms``)."""
     posture = key["expected_posture"]
     meta = kms.describe_key(KeyId=key["key_arn"])["KeyMetadata"]
     assert meta["KeyManager"] == "CUSTOMER" and meta["KeySpec"] == "SYMMETRIC_DEFAULT"
@@ -240,11 +252,13 @@ def check_key(kms, key: dict, security_id: str) -> None:
     policy = json.loads(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
     assert policy == expected_policy(posture, key["account_id"], key["region"], security_id)
     assert key["policy_sid_list"] == [st["Sid"] for st in policy["Statement"]]
-    aliases = [a["AliasName"] for a in kms.list_aliases(KeyId=meta["KeyId"])["Aliases"]]
+    aliases = [a["AliasName"] for a in (iam_only_kms or kms).list_aliases(KeyId=meta["KeyId"])["Aliases"]]
     assert aliases == key["aliases"] == [key["alias"]]
 
 
-def check_posture(session: boto3.Session, posture: dict, key_by_arn: dict, security_id: str) -> None:
+def check_posture(
+    session: boto3.Session, posture: dict, key_by_arn: dict, security_id: str, key_admin: Callable[[], boto3.Session]
+) -> None:
     region = posture["region"]
     cfg_kw = {"config": Config(retries={"max_attempts": 1})}
     xray = session.client("xray", region_name=region, **cfg_kw)
@@ -268,11 +282,18 @@ def check_posture(session: boto3.Session, posture: dict, key_by_arn: dict, secur
         assert kms.describe_key(KeyId="alias/aws/xray")["KeyMetadata"]["Arn"] == cfg["KeyId"]
         assert key["aliases"] == ["alias/aws/xray"] and key["tags"] == {}
         return
+    if expected == "cmk-locked":
+        # Its policy names neither the account nor the auditor: as on AWS, only the principals it
+        # names (KeyAdmin here) may read the key.
+        with aws_error("AccessDeniedException", 400):
+            kms.describe_key(KeyId=cfg["KeyId"])
+        check_key(key_admin().client("kms", region_name=region, **cfg_kw), key, security_id, kms)
+        return
     check_key(kms, key, security_id)
 
 
-def member_session(auditor: boto3.Session, role_arn: str) -> boto3.Session:
-    creds = auditor.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="xray-cmk-audit")["Credentials"]
+def member_session(auditor: boto3.Session, role_arn: str, session_name: str = "xray-cmk-audit") -> boto3.Session:
+    creds = auditor.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
@@ -282,6 +303,7 @@ def member_session(auditor: boto3.Session, role_arn: str) -> boto3.Session:
 
 @pytest.fixture(scope="module")
 def sessions(seeded, auditor: boto3.Session) -> dict[str, boto3.Session]:
+    """What the audit sees: the audit role, and in each member the role it assumes there."""
     data, _, _ = seeded
     out = {MGMT: auditor}
     for m in data["member_accounts"]:
@@ -290,7 +312,21 @@ def sessions(seeded, auditor: boto3.Session) -> dict[str, boto3.Session]:
     return out
 
 
-def test_postures_through_the_api(seeded, auditor: boto3.Session, sessions) -> None:
+@pytest.fixture(scope="module")
+def admin_sessions(seeded, auditor: boto3.Session) -> dict[str, boto3.Session]:
+    """What is there, read with more than the audit role may call: the management account's root
+    (profile xray-cmk-demo-admin), and the members' OrganizationAccountAccessRole assumed from it.
+    (``auditor`` for the environment that points boto3 at the emulator.)"""
+    data, _, _ = seeded
+    root = boto3.Session(profile_name="xray-cmk-demo-admin")
+    out = {MGMT: root}
+    for m in data["member_accounts"]:
+        if m["assumable"]:
+            out[m["account_id"]] = member_session(root, m["role_arn"])
+    return out
+
+
+def test_postures_through_the_api(seeded, auditor: boto3.Session, sessions, admin_sessions) -> None:
     data, _, _ = seeded
     ident = auditor.client("sts", region_name="us-east-1").get_caller_identity()
     assert ident["Arn"] == "arn:aws:sts::123456789012:assumed-role/XrayCmkAudit/xray-cmk-audit"
@@ -308,7 +344,12 @@ def test_postures_through_the_api(seeded, auditor: boto3.Session, sessions) -> N
     security_id = ids(data)["security"]
     checked = set()
     for posture in data["region_postures"]:
-        check_posture(sessions[posture["account_id"]], posture, key_by_arn, security_id)
+        account_id = posture["account_id"]
+
+        def key_admin() -> boto3.Session:
+            return member_session(admin_sessions[account_id], f"arn:aws:iam::{account_id}:role/KeyAdmin", "test")
+
+        check_posture(sessions[account_id], posture, key_by_arn, security_id, key_admin)
         checked.add((posture["account_id"], posture["region"]))
 
     # Everything else enabled is never configured: default NONE.
@@ -320,28 +361,78 @@ def test_postures_through_the_api(seeded, auditor: boto3.Session, sessions) -> N
 
 
 def test_denied_region_key_is_good(seeded, endpoint: str) -> None:
-    """eu-north-1 (hidden from the auditor) holds a good CMK; checked with the admin credentials."""
+    """The region hidden from the auditor (eu-north-1) holds a good CMK; checked with the admin credentials."""
     data, _, _ = seeded
-    admin = dict(region_name="eu-north-1", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test")
+    (region,) = [e["region"] for e in TABLE["regions"] if e.get("denied") == "audit-role"]
+    admin = dict(region_name=region, endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test")
     cfg = boto3.client("xray", **admin).get_encryption_config()["EncryptionConfig"]
-    hidden = next(p for p in data["region_postures"] if p["account_id"] == MGMT and p["region"] == "eu-north-1")
+    hidden = next(p for p in data["region_postures"] if p["account_id"] == MGMT and p["region"] == region)
     assert cfg["Type"] == "KMS" and cfg["KeyId"] == hidden["key_arn"]
     key = next(k for k in data["keys"] if k["key_arn"] == hidden["key_arn"])
     check_key(boto3.client("kms", **admin), dict(key, expected_posture="customer-managed-key"), ids(data)["security"])
 
 
-def test_key_policy_roles_exist(seeded, sessions) -> None:
+def test_key_policy_roles_exist(seeded, admin_sessions) -> None:
     data, _, _ = seeded
     acct = reachable(data)
     for name, account_id in acct.items():
-        iam = sessions[account_id].client("iam", region_name="us-east-1")
+        iam = admin_sessions[account_id].client("iam", region_name="us-east-1")
         roles = {"KeyAdmin", "XrayAdmin", "TraceReader"} | ({"SecurityAudit"} if name == "security" else set())
         for role in roles:
             arn = iam.get_role(RoleName=role)["Role"]["Arn"]
             assert arn == f"arn:aws:iam::{account_id}:role/{role}" and arn in data["key_policy_roles"]
         if name != "security":
-            with pytest.raises(ClientError):
+            with aws_error("NoSuchEntity", 404):
                 iam.get_role(RoleName="SecurityAudit")
+
+
+TOOL_ROLES = {
+    # mode: (role, managed policy, profile)
+    "audit": ("XrayCmkAudit", "XrayCmkAudit", "xray-cmk-demo"),
+    "remediate": ("XrayCmkAdmin", "XrayCmkRemediate", "xray-cmk-demo-remediate"),
+    "respond": ("XrayCmkResponder", "XrayCmkRespond", "xray-cmk-demo-respond"),
+}
+
+
+def test_tool_roles_have_what_iam_policy_prints(seeded, admin_sessions) -> None:
+    """Each tool role trusts the account root and holds one managed policy, the committed output of
+    `xray-cmk iam-policy --mode MODE` (crates/xray-cmk/tests/iam_policy_files.rs holds the files to
+    the binary); the audit role's only other policy is its inline Deny of eu-north-1."""
+    data, _, _ = seeded
+    iam = admin_sessions[MGMT].client("iam", region_name="us-east-1")
+    assert data["aws_profiles"] == {"admin": "xray-cmk-demo-admin"} | {m: p for m, (_, _, p) in TOOL_ROLES.items()}
+    assert [r["mode"] for r in data["tool_roles"]] == list(TOOL_ROLES)
+    for entry in data["tool_roles"]:
+        role_name, policy_name, profile = TOOL_ROLES[entry["mode"]]
+        policy_arn = f"arn:aws:iam::{MGMT}:policy/{policy_name}"
+        assert entry == {
+            "mode": entry["mode"], "role_name": role_name, "role_arn": f"arn:aws:iam::{MGMT}:role/{role_name}",
+            "profile": profile, "managed_policies": [policy_arn],
+            "inline_policies": ["DenyEuNorth1"] if entry["mode"] == "audit" else [],
+        }  # fmt: skip
+        role = iam.get_role(RoleName=role_name)["Role"]
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{MGMT}:root"}, "Action": "sts:AssumeRole"}
+        ]
+        attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+        assert attached == [{"PolicyName": policy_name, "PolicyArn": policy_arn}]
+        version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
+        assert document == json.loads((DATA / f"iam-policy-{entry['mode']}.json").read_text())
+        for statement in document["Statement"]:
+            assert statement["Effect"] == "Allow" and "*" not in statement["Action"], statement
+    deny = iam.get_role_policy(RoleName="XrayCmkAudit", PolicyName="DenyEuNorth1")["PolicyDocument"]
+    assert deny["Statement"] == [
+        {"Sid": "DenyEuNorth1", "Effect": "Deny", "Action": "*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-north-1"}}}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", list(TOOL_ROLES))
+def test_tool_profiles_assume_their_roles(seeded, auditor, mode: str) -> None:
+    role_name, _, profile = TOOL_ROLES[mode]
+    ident = boto3.Session(profile_name=profile).client("sts", region_name="us-east-1").get_caller_identity()
+    assert ident["Arn"] == f"arn:aws:sts::{MGMT}:assumed-role/{role_name}/xray-cmk-{mode}"
 
 
 WRITE_ONLY = [{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True, "DataResources": [],
@@ -361,17 +452,18 @@ TRAILS = {
 }
 
 
-def test_trails_through_the_api(seeded, sessions) -> None:
+def test_trails_through_the_api(seeded, admin_sessions) -> None:
     data, _, _ = seeded
     acct = reachable(data)
     owner = {"security-all": acct["security"]}
     by_name = {t["name"]: t for t in data["trails"]}
     assert set(by_name) == set(TRAILS)
+    denied = {(e["account"], e["region"]) for e in TABLE["regions"] if e.get("denied") == "member-role"}
     for region in ("us-east-1", "eu-west-1", "eu-west-2", "ap-south-1", "ap-northeast-1", "eu-north-1"):
         for name, account_id in acct.items():
-            if (name, region) in (("management", "eu-north-1"), ("workload-dev", "ap-northeast-1")):
-                continue  # the auditor is denied there
-            ct = sessions[account_id].client("cloudtrail", region_name=region)
+            if (name, region) in denied:
+                continue  # OrganizationAccountAccessRole is denied there
+            ct = admin_sessions[account_id].client("cloudtrail", region_name=region)
             listed = {t["Name"]: t for t in ct.describe_trails()["trailList"]}
             expected = {
                 n for n, (home, multi, _, _) in TRAILS.items()
@@ -419,11 +511,11 @@ def test_segment_destinations_through_the_api(seeded, sessions) -> None:
                 assert spans == []
 
 
-def test_organizational_units(seeded, auditor: boto3.Session) -> None:
+def test_organizational_units(seeded, admin_sessions) -> None:
     """OUs under the root, read through Organizations; the management account stays in the root."""
     data, _, _ = seeded
     acct = ids(data)
-    org = auditor.client("organizations", region_name="us-east-1")
+    org = admin_sessions[MGMT].client("organizations", region_name="us-east-1")
     root_id = org.list_roots()["Roots"][0]["Id"]
     assert [a["Id"] for a in org.list_accounts_for_parent(ParentId=root_id)["Accounts"]] == [MGMT]
     top = {ou["Name"]: ou["Id"] for ou in org.list_organizational_units_for_parent(ParentId=root_id)["OrganizationalUnits"]}

@@ -20,21 +20,40 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def demo_posture() -> dict[str, Any]:
+    """The posture table (data/demo-posture.json): what is seeded where, and what the audit reports."""
+    return json.loads((DATA_DIR / "demo-posture.json").read_text())
+
+
+def tool_policy(mode: str) -> str:
+    """``xray-cmk iam-policy --mode MODE`` as committed (data/iam-policy-MODE.json, held to the binary)."""
+    return (DATA_DIR / f"iam-policy-{mode}.json").read_text()
+
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"  # moto's default account
 HOME_REGION = "us-east-1"
 RANDOM_SEED = 42
 MEMBER_ROLE_NAME = "OrganizationAccountAccessRole"
 AUDIT_ROLE_NAME = "XrayCmkAudit"
-AUDIT_DENIED_REGION = "eu-north-1"
-DEV_DENIED_REGION = "ap-northeast-1"
 OPT_IN_REGION = "eu-south-1"
-ADMIN_PROFILE = "xray-cmk-demo-admin"
+ADMIN_PROFILE = "xray-cmk-demo-admin"  # static test credentials: the management account's root
 AUDIT_PROFILE = "xray-cmk-demo"
+# The roles xray-cmk runs as, in the management account (trusting its root), each with the managed
+# policy `xray-cmk iam-policy --mode MODE` prints: (mode, role, managed policy, profile, session name).
+TOOL_ROLES = (
+    ("audit", AUDIT_ROLE_NAME, "XrayCmkAudit", AUDIT_PROFILE, "xray-cmk-audit"),
+    ("remediate", "XrayCmkAdmin", "XrayCmkRemediate", "xray-cmk-demo-remediate", "xray-cmk-remediate"),
+    ("respond", "XrayCmkResponder", "XrayCmkRespond", "xray-cmk-demo-respond", "xray-cmk-respond"),
+)
 MEMBERS = ("workload-prod", "workload-dev", "security")
 SECURITY_MEMBER = "security"
 # Added after everything else, so the ids above do not move: the 4th member, whose
@@ -51,25 +70,8 @@ UNKNOWN_PARTNER_ACCOUNT = "444455556666"  # outside the organization
 KEY_ROLES = ("KeyAdmin", "XrayAdmin", "TraceReader")
 SECURITY_ROLE = "SecurityAudit"
 GOOD_ROTATION_DAYS = 365
-SLOW_ROTATION_DAYS = 730
+PENDING_WINDOW_DAYS = 7
 SPANS_LOG_GROUP = "aws/spans"
-
-# Expected audit outcome of an (account, region), as the JSON output names it.
-POSTURE_CMK = "customer-managed-key"  # good CMK
-POSTURE_NONE = "explicit-none"  # X-Ray explicitly set to Type NONE
-POSTURE_AWS_MANAGED = "aws-managed-key"  # alias/aws/xray
-POSTURE_NO_ROTATION = "cmk-rotation-disabled"
-POSTURE_DISABLED = "cmk-disabled"
-POSTURE_PENDING_DELETION = "cmk-pending-deletion"
-POSTURE_DEFAULT_POLICY = "cmk-default-policy"  # key policy is KMS's default (root kms:* only)
-POSTURE_NOT_APPROVED = "cmk-not-approved"  # alias not matching alias/xray-cmk-*
-POSTURE_SLOW_ROTATION = "cmk-slow-rotation"  # rotation period 730 > 365 days
-POSTURE_CROSS_ACCOUNT = "cmk-cross-account"  # kms:Decrypt for an account outside the org
-POSTURE_PUBLIC = "cmk-public"  # kms:Decrypt for Principal * without condition
-POSTURE_LOCKED = "cmk-locked"  # no root statement, XrayAdmin cannot kms:CreateGrant
-POSTURE_UNTAGGED = "cmk-untagged"  # owner="" and no data-classification
-POSTURE_DENIED = "access-denied"  # the auditing principal is denied in this region
-POSTURE_DEFAULT = "default-none"  # never configured: Type NONE, Status ACTIVE
 
 APPROVED_ALIASES = ["alias/xray-cmk-*"]
 SUGGESTED_ALIAS = "alias/xray-cmk-traces"  # matches APPROVED_ALIASES, as a remediated key must
@@ -109,6 +111,12 @@ def _deny_region_policy(region: str) -> str:
             ],
         }
     )
+
+
+def _denied_region(entries: list[dict[str, Any]], principal: str) -> str:
+    """The one region of the posture table whose explicit Deny is on ``principal``."""
+    (region,) = [e["region"] for e in entries if e.get("denied") == principal]
+    return region
 
 
 def _trust_root(account_id: str) -> str:
@@ -322,6 +330,7 @@ class Seeder:
         self.roles: list[str] = []
         self.security_id = ""
         self.ou_ids: dict[str, str] = {}  # OU name -> id
+        self.table = demo_posture()
 
     def client(self, session: boto3.Session, service: str, region: str = HOME_REGION) -> Any:
         return session.client(service, region_name=region, endpoint_url=self.endpoint)
@@ -333,41 +342,68 @@ class Seeder:
 
     # --- keys and X-Ray ----------------------------------------------------
 
-    def create_key(
-        self,
-        acct: Account,
-        region: str,
-        alias: str,
-        posture: str,
-        note: str,
-        *,
-        region_posture: str | None = None,
-        rotation_days: int | None = GOOD_ROTATION_DAYS,
-        tags: dict[str, str] | None = None,
-        policy: str = "good",
-        set_by: str = "alias",
-    ) -> dict[str, Any]:
-        """Create a symmetric CMK (good unless told otherwise), alias it, point X-Ray at it.
+    def apply_posture(self, acct: Account, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """Seed one entry of the posture table in ``acct``; returns its key entry, if it has a key."""
+        region, posture, note, xray = entry["region"], entry["posture"], entry["note"], entry["xray"]
+        key = None
+        if xray == "cmk":
+            key = self.create_key(acct, entry)
+        elif xray == "aws-managed":
+            key = self.aws_managed(acct, region, posture, note)
+        elif xray == "none":
+            self.put_xray(acct, region, "NONE")
+            self.posture(acct, region, posture, None, note)
+        elif xray == "unconfigured":
+            if entry.get("denied") == "member-role":
+                self.client(acct.session, "iam").put_role_policy(
+                    RoleName=MEMBER_ROLE_NAME,
+                    PolicyName=f"Deny{_sid(region)}",
+                    PolicyDocument=_deny_region_policy(region),
+                )
+            self.posture(acct, region, posture, None, note)
+        else:
+            raise ValueError(f"{acct.name} {region}: xray {xray!r}")
+        return key
 
-        ``posture`` is the key's; the region's (recorded with ``note``) is the same
-        unless ``region_posture`` says otherwise (a good key the auditor cannot see).
+    def create_key(self, acct: Account, entry: dict[str, Any]) -> dict[str, Any]:
+        """Create a symmetric CMK (good unless the entry's ``key`` says otherwise), alias it, point X-Ray at it.
+
+        The key's own posture is the region's unless ``key.posture`` says otherwise (a good key
+        the auditor cannot see); ``key.then`` is what happens to it once X-Ray uses it.
         """
+        region, spec = entry["region"], entry["key"]
+        alias, posture = spec["alias"], spec.get("posture", entry["posture"])
+        rotation_days = spec.get("rotation_days", GOOD_ROTATION_DAYS)
+        tags = spec.get("tags", GOOD_TAGS)
         kms = self.client(acct.session, "kms", region)
-        tags = GOOD_TAGS if tags is None else tags
         meta = kms.create_key(
             Description=f"xray-cmk demo key ({posture})",
             KeyUsage="ENCRYPT_DECRYPT",
             KeySpec="SYMMETRIC_DEFAULT",
             Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()],
-            Policy=json.dumps(key_policy(acct.account_id, region, self.security_id, policy)),
+            Policy=json.dumps(key_policy(acct.account_id, region, self.security_id, spec.get("policy", "good"))),
         )["KeyMetadata"]
         kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
         if rotation_days is not None:
             kms.enable_key_rotation(KeyId=meta["KeyId"], RotationPeriodInDays=rotation_days)
-        self.put_xray(acct, region, "KMS", alias if set_by == "alias" else meta["Arn"])
-        entry = self._key_entry(acct, region, alias, meta, posture)
-        self.posture(acct, region, region_posture or posture, entry, note)
-        return entry
+        self.put_xray(acct, region, "KMS", meta["Arn"] if spec.get("set_by") == "arn" else alias)
+        key = self._key_entry(acct, region, alias, meta, posture)
+        self.posture(acct, region, entry["posture"], key, entry["note"])
+        then = spec.get("then")
+        if then == "disable":
+            kms.disable_key(KeyId=meta["KeyId"])
+        elif then == "schedule-deletion":
+            kms.schedule_key_deletion(KeyId=meta["KeyId"], PendingWindowInDays=PENDING_WINDOW_DAYS)
+        elif then == "lock-policy":
+            kms.put_key_policy(
+                KeyId=meta["KeyId"],
+                PolicyName="default",
+                Policy=json.dumps(key_policy(acct.account_id, region, self.security_id, "locked")),
+                BypassPolicyLockoutSafetyCheck=True,
+            )
+        elif then is not None:
+            raise ValueError(f"{acct.name} {region}: then {then!r}")
+        return key
 
     def put_xray(self, acct: Account, region: str, enc_type: str, key_id: str | None = None) -> dict[str, Any]:
         xray = self.client(acct.session, "xray", region)
@@ -390,13 +426,14 @@ class Seeder:
             }
         )
 
-    def aws_managed(self, acct: Account, region: str) -> None:
+    def aws_managed(self, acct: Account, region: str, posture: str, note: str) -> dict[str, Any]:
         """Point X-Ray at alias/aws/xray (KMS creates the AWS managed key on first use)."""
         cfg = self.put_xray(acct, region, "KMS", "alias/aws/xray")
         meta = self.client(acct.session, "kms", region).describe_key(KeyId="alias/aws/xray")["KeyMetadata"]
         assert cfg["KeyId"] == meta["Arn"], (cfg, meta)
-        entry = self._key_entry(acct, region, "alias/aws/xray", meta, POSTURE_AWS_MANAGED)
-        self.posture(acct, region, POSTURE_AWS_MANAGED, entry, "AWS managed key alias/aws/xray")
+        key = self._key_entry(acct, region, "alias/aws/xray", meta, posture)
+        self.posture(acct, region, posture, key, note)
+        return key
 
     def _key_entry(self, acct: Account, region: str, alias: str, meta: dict[str, Any], posture: str) -> dict[str, Any]:
         """Add a key to the JSON's ``keys``; read_back_keys fills in the rest from the API."""
@@ -418,11 +455,19 @@ class Seeder:
         for entry, acct in zip(self.keys, self._key_accounts):
             kms = self.client(acct.session, "kms", entry["region"])
             key_id = entry["key_id"]
-            meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+            aliases = kms.list_aliases(KeyId=key_id)["Aliases"]  # IAM alone decides ListAliases
+            try:
+                meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "AccessDeniedException":
+                    raise
+                # A key policy that names neither the account nor the seeder (cmk-locked): as on
+                # AWS, only the principals it names can read the key. Read it as its KeyAdmin.
+                kms = self.client(self.assume(acct, "KeyAdmin"), "kms", entry["region"])
+                meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
             rotation = kms.get_key_rotation_status(KeyId=key_id)
             policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
             tags = kms.list_resource_tags(KeyId=key_id)["Tags"]
-            aliases = kms.list_aliases(KeyId=key_id)["Aliases"]
             entry.update(
                 {
                     "key_manager": meta["KeyManager"],
@@ -434,6 +479,18 @@ class Seeder:
                     "aliases": sorted(a["AliasName"] for a in aliases),
                 }
             )
+
+    def assume(self, acct: Account, role_name: str) -> boto3.Session:
+        """A session of ``role_name`` in ``acct``, assumed from the seeder's session there."""
+        creds = self.client(acct.session, "sts").assume_role(
+            RoleArn=_role(acct.account_id, role_name), RoleSessionName="xray-cmk-seed"
+        )["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=HOME_REGION,
+        )
 
     # --- CloudTrail -----------------------------------------------------------
 
@@ -652,6 +709,36 @@ class Seeder:
             )["Role"]
             self.roles.append(role["Arn"])
 
+    def create_tool_roles(self, iam: Any) -> list[dict[str, Any]]:
+        """The roles of TOOL_ROLES with their managed policies (the audit role exists already), read back."""
+        out = []
+        for mode, role_name, policy_name, _, _ in TOOL_ROLES:
+            if role_name != AUDIT_ROLE_NAME:
+                iam.create_role(
+                    RoleName=role_name,
+                    AssumeRolePolicyDocument=_trust_root(MANAGEMENT_ACCOUNT_ID),
+                    Description=f"xray-cmk {mode} role (xray-cmk iam-policy --mode {mode})",
+                )
+            policy_arn = iam.create_policy(
+                PolicyName=policy_name,
+                PolicyDocument=tool_policy(mode),
+                Description=f"xray-cmk iam-policy --mode {mode}",
+            )["Policy"]["Arn"]
+            iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
+        for mode, role_name, _, profile, _ in TOOL_ROLES:
+            attached = iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
+            out.append(
+                {
+                    "mode": mode,
+                    "role_name": role_name,
+                    "role_arn": iam.get_role(RoleName=role_name)["Role"]["Arn"],
+                    "profile": profile,
+                    "managed_policies": [p["PolicyArn"] for p in attached],
+                    "inline_policies": iam.list_role_policies(RoleName=role_name)["PolicyNames"],
+                }
+            )
+        return out
+
     def wait_active(self, accounts: list[Account], timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         for acct in accounts:
@@ -685,100 +772,31 @@ class Seeder:
         for acct in (mgmt, prod, dev, sec):
             self.create_key_roles(acct)
 
-        # Management account: an opt-in region, then one posture per region.
+        # Management account: an opt-in region, then one posture per region; then the members'.
         self.client(self.admin, "account").enable_region(RegionName=OPT_IN_REGION)
+        accounts = {mgmt.name: mgmt} | members
+        entries = self.table["regions"]
+        keys = {}  # (account name, region) -> key entry
+        for entry in (e for e in entries if e["account"] == mgmt.name):
+            keys[(mgmt.name, entry["region"])] = self.apply_posture(mgmt, entry)
 
-        good_use1 = self.create_key(
-            mgmt, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK, "good CMK, set by alias name"
-        )
-
-        self.put_xray(mgmt, "us-east-2", "NONE")
-        self.posture(mgmt, "us-east-2", POSTURE_NONE, None, "X-Ray explicitly set to Type NONE")
-
-        self.aws_managed(mgmt, "us-west-2")
-
-        self.create_key(
-            mgmt, "eu-west-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION,
-            "good CMK except rotation off, set by key ARN", rotation_days=None, set_by="arn",
-        )  # fmt: skip
-
-        k = self.create_key(
-            mgmt, "eu-central-1", "alias/xray-cmk-disabled", POSTURE_DISABLED,
-            "good CMK, disabled after X-Ray was set to it",
-        )  # fmt: skip
-        self.client(mgmt.session, "kms", "eu-central-1").disable_key(KeyId=k["key_id"])
-
-        k = self.create_key(
-            mgmt, "ap-southeast-2", "alias/xray-cmk-pending-deletion", POSTURE_PENDING_DELETION,
-            "good CMK, scheduled for deletion (7 days)",
-        )  # fmt: skip
-        self.client(mgmt.session, "kms", "ap-southeast-2").schedule_key_deletion(
-            KeyId=k["key_id"], PendingWindowInDays=7
-        )
-
-        self.create_key(
-            mgmt, AUDIT_DENIED_REGION, "alias/xray-cmk-good", POSTURE_CMK,
-            "good CMK, but the audit role has an explicit Deny for this region", region_posture=POSTURE_DENIED,
-        )  # fmt: skip
-
-        self.create_key(
-            mgmt, "eu-west-2", "alias/xray-cmk-default-policy", POSTURE_DEFAULT_POLICY,
-            "good CMK except the key policy is KMS's default (root kms:* only)", policy="default",
-        )  # fmt: skip
-
-        team_x = self.create_key(
-            mgmt, "eu-west-3", "alias/team-x-traces", POSTURE_NOT_APPROVED,
-            "good CMK in every way, but its alias is not on the approved list (alias/xray-cmk-*)",
-        )  # fmt: skip
-
-        self.create_key(
-            mgmt, "ap-northeast-1", "alias/xray-cmk-slow-rotation", POSTURE_SLOW_ROTATION,
-            f"good CMK except RotationPeriodInDays={SLOW_ROTATION_DAYS} (policy max {GOOD_ROTATION_DAYS})",
-            rotation_days=SLOW_ROTATION_DAYS,
-        )  # fmt: skip
-
-        self.create_key(
-            mgmt, "ap-northeast-2", "alias/xray-cmk-cross-account", POSTURE_CROSS_ACCOUNT,
-            f"good CMK plus statement UnknownPartner: kms:Decrypt for {UNKNOWN_PARTNER_ACCOUNT} (outside the org)",
-            policy="cross-account",
-        )  # fmt: skip
-
-        self.create_key(
-            mgmt, "ca-central-1", "alias/xray-cmk-public", POSTURE_PUBLIC,
-            'good CMK plus statement OpenDecrypt: kms:Decrypt for Principal {"AWS": "*"} without condition',
-            policy="public",
-        )  # fmt: skip
-
-        k = self.create_key(
-            mgmt, "sa-east-1", "alias/xray-cmk-locked", POSTURE_LOCKED,
-            "key policy replaced after X-Ray was set to it: no root statement and no XRayConfigure* "
-            "statements, so XrayAdmin cannot kms:CreateGrant",
-        )  # fmt: skip
-        self.client(mgmt.session, "kms", "sa-east-1").put_key_policy(
-            KeyId=k["key_id"],
-            PolicyName="default",
-            Policy=json.dumps(key_policy(mgmt.account_id, "sa-east-1", self.security_id, "locked")),
-            BypassPolicyLockoutSafetyCheck=True,
-        )
-
-        self.create_key(
-            mgmt, "ap-south-1", "alias/xray-cmk-untagged", POSTURE_UNTAGGED,
-            'good CMK except tags: only owner="" (empty value), no data-classification', tags=UNTAGGED_TAGS,
-        )  # fmt: skip
-
-        # The audit role (profile xray-cmk-demo).
+        # The audit role (profile xray-cmk-demo): denied one region here. Its permissions (the
+        # managed policy of `iam-policy --mode audit`) are attached at the end with the other
+        # tool roles; the GetRole takes the place of the request that once gave it Allow *, so
+        # every id drawn after it (member keys, OUs, legacy) stays what it was.
         iam = self.client(self.admin, "iam")
+        audit_denied = _denied_region(entries, "audit-role")
         audit_role_arn = iam.create_role(
             RoleName=AUDIT_ROLE_NAME,
             AssumeRolePolicyDocument=_trust_root(MANAGEMENT_ACCOUNT_ID),
-            Description="xray-cmk audit role (read-only, denied in eu-north-1)",
+            Description=f"xray-cmk audit role (read-only, denied in {audit_denied})",
         )["Role"]["Arn"]
-        iam.put_role_policy(RoleName=AUDIT_ROLE_NAME, PolicyName="ReadOnlyAccess", PolicyDocument=_allow_all_policy())
         iam.put_role_policy(
             RoleName=AUDIT_ROLE_NAME,
-            PolicyName=f"Deny{_sid(AUDIT_DENIED_REGION)}",
-            PolicyDocument=_deny_region_policy(AUDIT_DENIED_REGION),
+            PolicyName=f"Deny{_sid(audit_denied)}",
+            PolicyDocument=_deny_region_policy(audit_denied),
         )
+        iam.get_role(RoleName=AUDIT_ROLE_NAME)
 
         # Management account CloudTrail.
         bucket = self.trail_bucket(mgmt)
@@ -815,37 +833,20 @@ class Seeder:
 
         # Management account Transaction Search.
         self.segment_destination(
-            mgmt, "us-east-1", associate=good_use1,
+            mgmt, "us-east-1", associate=keys[(mgmt.name, "us-east-1")],
             note="Transaction Search on; aws/spans encrypted with the approved us-east-1 CMK (AssociateKmsKey)",
         )  # fmt: skip
         self.segment_destination(
             mgmt, "eu-west-1", note="Transaction Search on; aws/spans not encrypted with a KMS key"
         )
         self.segment_destination(
-            mgmt, "eu-west-3", create_with=team_x,
+            mgmt, "eu-west-3", create_with=keys[(mgmt.name, "eu-west-3")],
             note="Transaction Search on; aws/spans encrypted with alias/team-x-traces (a CMK, not approved)",
         )  # fmt: skip
 
         # Members.
-        self.create_key(prod, "us-east-1", "alias/xray-cmk-good", POSTURE_CMK, "good CMK")
-        self.aws_managed(prod, "eu-west-1")
-
-        self.create_key(
-            dev, "us-east-1", "alias/xray-cmk-no-rotation", POSTURE_NO_ROTATION, "good CMK except rotation off",
-            rotation_days=None,
-        )  # fmt: skip
-        self.client(dev.session, "iam").put_role_policy(
-            RoleName=MEMBER_ROLE_NAME,
-            PolicyName=f"Deny{_sid(DEV_DENIED_REGION)}",
-            PolicyDocument=_deny_region_policy(DEV_DENIED_REGION),
-        )
-        # Not configured, but the auditor (via OrganizationAccountAccessRole) cannot read it.
-        self.posture(
-            dev, DEV_DENIED_REGION, POSTURE_DENIED, None, f"{MEMBER_ROLE_NAME} has an explicit Deny for this region"
-        )
-
-        for region in ("us-east-1", "eu-west-1"):
-            self.create_key(sec, region, "alias/xray-cmk-good", POSTURE_CMK, "good CMK")
+        for entry in (e for e in entries if e["account"] != mgmt.name):
+            self.apply_posture(accounts[entry["account"]], entry)
         self.create_trail(
             sec, self.trail_bucket(sec), "security-all", "us-east-1", multi_region=True, selectors=all_events,
             records_kms_decrypt=True, note="multi-region, all management events",
@@ -860,6 +861,7 @@ class Seeder:
         # OUs (members moved into them) and the legacy member the auditor cannot assume.
         self.create_organizational_units(org, members)
         organizational_units = self.read_back_organizational_units(org)
+        tool_roles = self.create_tool_roles(iam)
         audit_creds = self.client(self.admin, "sts").assume_role(
             RoleArn=audit_role_arn, RoleSessionName="xray-cmk-seed-check"
         )["Credentials"]
@@ -876,7 +878,8 @@ class Seeder:
             "organization_id": org_info["Id"],
             "home_region": HOME_REGION,
             "audit_role_arn": audit_role_arn,
-            "aws_profiles": {"admin": ADMIN_PROFILE, "audit": AUDIT_PROFILE},
+            "aws_profiles": {"admin": ADMIN_PROFILE} | {mode: profile for mode, _, _, profile, _ in TOOL_ROLES},
+            "tool_roles": tool_roles,
             "member_accounts": [
                 {
                     "account_id": m.account_id,
@@ -891,13 +894,18 @@ class Seeder:
             "key_policy_roles": self.roles,
             "enabled_opt_in_regions": {MANAGEMENT_ACCOUNT_ID: [OPT_IN_REGION]},
             "access_denied": [
-                {"principal": audit_role_arn, "account_id": MANAGEMENT_ACCOUNT_ID, "region": AUDIT_DENIED_REGION},
-                {"principal": dev.role_arn, "account_id": dev.account_id, "region": DEV_DENIED_REGION},
+                {
+                    "principal": audit_role_arn if e["denied"] == "audit-role" else accounts[e["account"]].role_arn,
+                    "account_id": accounts[e["account"]].account_id,
+                    "region": e["region"],
+                }
+                for e in entries
+                if e.get("denied")
             ],
             "keys": self.keys,
             "region_postures": self.postures,
             "default_posture": {
-                "expected_posture": POSTURE_DEFAULT,
+                "expected_posture": self.table["default"]["posture"],
                 "xray": {"Type": "NONE", "Status": "ACTIVE"},
                 "applies_to": "every other enabled region of every account (never configured)",
             },
@@ -911,20 +919,20 @@ class Seeder:
         }
 
 
-def aws_config_text(audit_role_arn: str) -> str:
-    # No endpoint here on purpose: the tool reads AWS_ENDPOINT_URL.
-    return (
-        f"[profile {ADMIN_PROFILE}]\n"
-        "aws_access_key_id = test\n"
-        "aws_secret_access_key = test\n"
-        f"region = {HOME_REGION}\n"
-        "\n"
-        f"[profile {AUDIT_PROFILE}]\n"
-        f"role_arn = {audit_role_arn}\n"
-        f"source_profile = {ADMIN_PROFILE}\n"
-        "role_session_name = xray-cmk-audit\n"
-        f"region = {HOME_REGION}\n"
-    )
+def aws_config_text(tool_roles: list[dict[str, Any]]) -> str:
+    """The demo profiles: the admin (static test credentials: the account root) and a role profile
+    sourcing it for each tool role. No endpoint here on purpose: the tool reads AWS_ENDPOINT_URL."""
+    sessions = {mode: session for mode, _, _, _, session in TOOL_ROLES}
+    text = f"[profile {ADMIN_PROFILE}]\naws_access_key_id = test\naws_secret_access_key = test\nregion = {HOME_REGION}\n"
+    for role in tool_roles:
+        text += (
+            f"\n[profile {role['profile']}]\n"
+            f"role_arn = {role['role_arn']}\n"
+            f"source_profile = {ADMIN_PROFILE}\n"
+            f"role_session_name = {sessions[role['mode']]}\n"
+            f"region = {HOME_REGION}\n"
+        )
+    return text
 
 
 def write_json_out(result: Any, path: str | None) -> None:
@@ -950,7 +958,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json_out(result, args.json_out)
     if args.aws_config_out:
         with open(args.aws_config_out, "w") as fh:
-            fh.write(aws_config_text(result["audit_role_arn"]))
+            fh.write(aws_config_text(result["tool_roles"]))
     if args.policy_out:
         members = {m["name"]: m["account_id"] for m in result["member_accounts"]}
         with open(args.policy_out, "w") as fh:

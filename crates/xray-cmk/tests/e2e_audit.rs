@@ -3,6 +3,49 @@
 mod common;
 
 use common::{bare_xray_cmk, run, stable_json, Emulator};
+use serde_json::Value;
+
+/// The demo posture table the seed builds from (`emulator/xray_cmk_emulator/data/demo-posture.json`):
+/// per seeded account and region, its posture and, in the management account, the rules that fail
+/// there in an audit with full access and the demo policy file.
+fn posture_table() -> Value {
+    let path = common::repo_root().join("emulator/xray_cmk_emulator/data/demo-posture.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("the posture table is JSON")
+}
+
+/// The management account's entries of the table, in seeding order.
+fn management_postures(table: &Value) -> Vec<&Value> {
+    table["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .filter(|e| e["account"] == "management")
+        .collect()
+}
+
+/// The management region of the first entry `pick` accepts.
+fn management_region(table: &Value, pick: impl Fn(&Value) -> bool) -> String {
+    management_postures(table)
+        .into_iter()
+        .find(|e| pick(e))
+        .and_then(|e| e["region"].as_str())
+        .expect("the posture table has such a region")
+        .to_owned()
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_str().expect("string"))
+        .collect()
+}
+
+/// The region denied to the audit role (profile `xray-cmk-demo`).
+fn audit_denied_region(table: &Value) -> String {
+    management_region(table, |e| e["denied"] == "audit-role")
+}
 
 #[test]
 fn demo_profile_shows_management_posture_region_by_region() {
@@ -39,13 +82,14 @@ fn json_output_with_full_access_is_complete() {
 
 #[test]
 fn audit_role_gets_an_error_result_for_the_denied_region_never_a_pass() {
+    let denied = audit_denied_region(&posture_table());
     let emu = Emulator::seeded();
     let r = run(emu.xray_cmk().args([
         "audit",
         "--profile",
         "xray-cmk-demo",
         "--regions",
-        "eu-north-1,us-east-1",
+        &format!("{denied},us-east-1"),
         "--format",
         "json",
     ]));
@@ -54,7 +98,7 @@ fn audit_role_gets_an_error_result_for_the_denied_region_never_a_pass() {
     let results = doc["results"].as_array().expect("results");
     let north: Vec<_> = results
         .iter()
-        .filter(|x| x["region"] == "eu-north-1")
+        .filter(|x| x["region"] == denied.as_str())
         .collect();
     // Every rule that reads the region is an error (xray-key-not-approved does not apply without
     // an approved list). Trail coverage is read once per account from the home region, so
@@ -75,18 +119,20 @@ fn audit_role_gets_an_error_result_for_the_denied_region_never_a_pass() {
         trail[0]["status"], "pass",
         "no trail records KMS reads there"
     );
-    assert_eq!(
-        doc["scope"]["regions"],
-        serde_json::json!(["eu-north-1", "us-east-1"])
-    );
+    let mut scope = vec![denied.as_str(), "us-east-1"];
+    scope.sort_unstable();
+    assert_eq!(doc["scope"]["regions"], serde_json::json!(scope));
 }
 
 #[test]
 fn a_compliant_region_exits_clean() {
+    let clean = management_region(&posture_table(), |e| {
+        strings(&e["failing_rules"]).is_empty()
+    });
     let emu = Emulator::seeded();
     let r = run(emu
         .xray_cmk()
-        .args(["audit", "--regions", "us-east-1", "--policy"])
+        .args(["audit", "--regions", &clean, "--policy"])
         .arg(emu.policy()));
     assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     assert!(r.stdout.contains("1 targets: 1 compliant"), "{}", r.stdout);
@@ -94,16 +140,17 @@ fn a_compliant_region_exits_clean() {
 
 #[test]
 fn fail_on_threshold_controls_the_findings_exit_code() {
+    // aws/xray (us-west-2): a high failure.
+    let managed = management_region(&posture_table(), |e| e["posture"] == "aws-managed-key");
     let emu = Emulator::seeded();
-    // us-west-2 uses aws/xray: a high failure.
     let high = run(emu
         .xray_cmk()
-        .args(["audit", "--regions", "us-west-2", "--fail-on", "high"]));
+        .args(["audit", "--regions", &managed, "--fail-on", "high"]));
     assert_eq!(high.code, 1, "{}", high.stdout);
     let critical =
         run(emu
             .xray_cmk()
-            .args(["audit", "--regions", "us-west-2", "--fail-on", "critical"]));
+            .args(["audit", "--regions", &managed, "--fail-on", "critical"]));
     assert_eq!(critical.code, 0, "{}", critical.stdout);
 }
 
@@ -172,52 +219,22 @@ fn rules_and_explain() {
     assert!(r.stdout.contains("## How to fix"), "{}", r.stdout);
 }
 
-/// Failing rules expected in each management-account region of the seeded organization, audited
-/// with full access and the demo policy. Regions not listed were never configured.
-const EXPECTED_MANAGEMENT_FAILURES: &[(&str, &[&str])] = &[
-    ("us-east-1", &[]),
-    ("us-east-2", &["xray-default-encryption", CT]),
-    (
-        "us-west-2",
-        &["xray-aws-managed-key", "xray-key-not-approved", CT],
-    ),
-    (
-        "eu-west-1",
-        &["xray-spans-not-cmk", "kms-rotation-disabled"],
-    ),
-    ("eu-central-1", &["xray-key-unusable", CT]),
-    ("ap-southeast-2", &["xray-key-unusable", CT]),
-    // The default policy delegates to IAM, so the cross-account reader the policy file names
-    // cannot decrypt: a real consequence of default-only, reported by the access rule too.
-    (
-        "eu-west-2",
-        &[
-            CT,
-            "kms-key-policy-xray-access",
-            "kms-key-policy-default-only",
-        ],
-    ),
-    (
-        "eu-west-3",
-        &["xray-key-not-approved", "xray-spans-not-cmk", CT],
-    ),
-    ("ap-northeast-1", &[CT, "kms-rotation-period-too-long"]),
-    (
-        "ap-northeast-2",
-        &[CT, "kms-key-policy-unapproved-cross-account"],
-    ),
-    ("ca-central-1", &[CT, "kms-key-policy-public"]),
-    ("sa-east-1", &[CT, "kms-key-policy-xray-access"]),
-    ("ap-south-1", &[CT, "kms-key-missing-tags"]),
-    // Good CMK; denied only to the audit role, and this audit uses full access.
-    ("eu-north-1", &[CT]),
-];
-const CT: &str = "cloudtrail-kms-events-not-logged";
-const NEVER_CONFIGURED: &[&str] = &["xray-default-encryption", CT];
-
 /// Every rule fires exactly on the seeded targets, and passes somewhere else.
 #[test]
 fn every_rule_fires_exactly_on_the_seeded_targets() {
+    // The failing rules of each management region, audited with full access and the demo policy
+    // (the region denied to the audit role included); regions not listed were never configured.
+    let table = posture_table();
+    let expected_failures: Vec<(&str, Vec<&str>)> = management_postures(&table)
+        .into_iter()
+        .map(|e| {
+            (
+                e["region"].as_str().expect("region"),
+                strings(&e["failing_rules"]),
+            )
+        })
+        .collect();
+    let never_configured = strings(&table["default"]["failing_rules"]);
     let emu = Emulator::seeded();
     let seed = emu.seed();
     let policy = emu.policy();
@@ -236,11 +253,11 @@ fn every_rule_fires_exactly_on_the_seeded_targets() {
             .map(|x| x["rule"].as_str().expect("rule"))
             .collect();
         failing.sort_unstable();
-        let mut expected: Vec<&str> = EXPECTED_MANAGEMENT_FAILURES
+        let mut expected: Vec<&str> = expected_failures
             .iter()
             .find(|(r, _)| *r == region)
-            .map_or(NEVER_CONFIGURED, |(_, rules)| rules)
-            .to_vec();
+            .map_or(&never_configured, |(_, rules)| rules)
+            .clone();
         expected.sort_unstable();
         assert_eq!(failing, expected, "{region}");
     }
@@ -393,6 +410,102 @@ fn readme_lists_every_rule() {
     }
 }
 
+const TRAIL_RULE: &str = "cloudtrail-kms-events-not-logged";
+
+/// A README row's failing rules: the table's, but the CloudTrail rule, which the sentence below
+/// the table covers; critical ones say so.
+fn readme_failing(entry: &Value) -> String {
+    let mut text = if entry["denied"] == "audit-role" {
+        "`error` for every rule that reads the region, so exit code 3".to_owned()
+    } else {
+        let rules: Vec<String> = strings(&entry["failing_rules"])
+            .into_iter()
+            .filter(|r| *r != TRAIL_RULE)
+            .map(|id| {
+                let meta = xray_cmk_core::rules::ALL
+                    .iter()
+                    .map(|r| r.meta())
+                    .find(|m| m.id == id)
+                    .unwrap_or_else(|| panic!("the posture table names an unknown rule {id}"));
+                if meta.severity == xray_cmk_core::Severity::Critical {
+                    format!("`{id}` (critical)")
+                } else {
+                    format!("`{id}`")
+                }
+            })
+            .collect();
+        if rules.is_empty() {
+            "none".to_owned()
+        } else {
+            rules.join(", ")
+        }
+    };
+    if let Some(why) = entry["readme"]["why"].as_str() {
+        text.push_str(&format!(" ({why})"));
+    }
+    text
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and `c`".
+fn english_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The README's demo table is the posture table, rendered: the audit role's view of each
+/// management region (the denied one is `error`), then the never-configured rest.
+#[test]
+fn readme_demo_table_is_the_posture_table() {
+    let table = posture_table();
+    let mut rows: Vec<String> = management_postures(&table)
+        .into_iter()
+        .map(|e| {
+            format!(
+                "| `{}` | {} | {} |",
+                e["region"].as_str().expect("region"),
+                e["readme"]["posture"].as_str().expect("readme.posture"),
+                readme_failing(e)
+            )
+        })
+        .collect();
+    let default = &table["default"];
+    rows.push(format!(
+        "| {} | {} | {} |",
+        default["readme"]["region"].as_str().expect("readme.region"),
+        default["readme"]["posture"]
+            .as_str()
+            .expect("readme.posture"),
+        readme_failing(default)
+    ));
+    let without_trail_rule: Vec<&str> = management_postures(&table)
+        .into_iter()
+        .filter(|e| !strings(&e["failing_rules"]).contains(&TRAIL_RULE))
+        .map(|e| e["region"].as_str().expect("region"))
+        .collect();
+    let sentence = format!(
+        "Every region except {} also fails `{TRAIL_RULE}`:",
+        english_list(&without_trail_rule)
+    );
+
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).expect("README");
+    let shown: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| *l != "| region | seeded posture | failing rules |")
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(
+        shown == rows && readme.contains(&sentence),
+        "README.md's demo table is not emulator/xray_cmk_emulator/data/demo-posture.json; \
+         from that file it reads:\n\n| region | seeded posture | failing rules |\n|---|---|---|\n{}\n\n{sentence}",
+        rows.join("\n")
+    );
+}
+
 fn member_id(seed: &serde_json::Value, name: &str) -> String {
     seed["member_accounts"]
         .as_array()
@@ -532,10 +645,13 @@ fn ou_walks_children_and_accounts_can_be_listed_or_excluded() {
 fn role_name_and_external_id_reach_the_trust_policy() {
     let emu = Emulator::seeded();
     let prod = member_id(&emu.seed(), "workload-prod");
-    // A role in prod that the management account may assume only with the external id.
+    let audit_policy =
+        common::repo_root().join("emulator/xray_cmk_emulator/data/iam-policy-audit.json");
+    // A role in prod that the management account may assume only with the external id, with
+    // the permissions `iam-policy --mode audit` prints.
     emu.python(&format!(
         r#"
-import boto3, json
+import boto3, json, pathlib
 creds = boto3.client("sts").assume_role(
     RoleArn="arn:aws:iam::{prod}:role/OrganizationAccountAccessRole", RoleSessionName="setup")["Credentials"]
 iam = boto3.client("iam", aws_access_key_id=creds["AccessKeyId"],
@@ -544,6 +660,8 @@ iam.create_role(RoleName="ExternalAuditor", AssumeRolePolicyDocument=json.dumps(
     "Version": "2012-10-17",
     "Statement": [{{"Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::123456789012:root"}},
         "Action": "sts:AssumeRole", "Condition": {{"StringEquals": {{"sts:ExternalId": "s3cret"}}}}}}]}}))
+iam.put_role_policy(RoleName="ExternalAuditor", PolicyName="XrayCmkAudit",
+    PolicyDocument=pathlib.Path({audit_policy:?}).read_text())
 "#
     ));
     let audit = |extra: &[&str]| {
