@@ -5,12 +5,16 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use common::{run, Emulator, Run};
 use serde_json::Value;
 
 const MGMT: &str = "123456789012";
 const ALIAS: &str = "alias/xray-cmk-traces";
+/// The IAM user whose `DescribeKey` calls fill several pages of the evidence test's CloudTrail.
+const PROBE_USER: &str = "evidence-probe";
+const PROBE_CALLS: u64 = 120;
 
 fn json_file(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
@@ -562,6 +566,106 @@ fn only_narrows_the_targets_and_confirmation_is_required_without_yes() {
     assert!(r.stderr.contains("12-digit"), "{}", r.stderr);
 }
 
+/// How long X-Ray's encryption stays UPDATING in the slow-service test (AWS takes seconds to
+/// minutes; seeding takes about this much longer too).
+const UPDATING_SECONDS: f64 = 3.0;
+
+/// The result (`apply --out`) of `region`'s target: its status and each step's (action, outcome,
+/// message).
+fn target_steps(result: &Value, region: &str) -> (String, Vec<(String, String, String)>) {
+    let t = result["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .find(|t| t["region"] == region)
+        .expect("the target");
+    let text = |v: &Value| v.as_str().expect("string").to_owned();
+    let steps = t["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| (text(&s["action"]), text(&s["outcome"]), text(&s["message"])))
+        .collect();
+    (text(&t["status"]), steps)
+}
+
+fn step<'a>(steps: &'a [(String, String, String)], action: &str) -> &'a (String, String, String) {
+    steps
+        .iter()
+        .find(|s| s.0 == action)
+        .unwrap_or_else(|| panic!("no {action} step: {steps:?}"))
+}
+
+#[test]
+fn apply_waits_out_x_rays_updating_window_and_a_shorter_wait_timeout_fails_the_target() {
+    let emu = Emulator::builder()
+        .updating_seconds(UPDATING_SECONDS)
+        .seeded();
+    let (plan_path, _) = plan(
+        &emu,
+        &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
+    );
+    let result_path = emu.dir.path().join("result.json");
+    let out = result_path.to_str().expect("path");
+    let only = |region: &str| format!("{MGMT}/{region}");
+
+    // The default --wait-timeout (300 s): apply waits until ACTIVE, then verifies.
+    let started = Instant::now();
+    let r = apply(
+        &emu,
+        &plan_path,
+        &["--only", &only("us-west-1"), "--out", out],
+    );
+    let took = started.elapsed();
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (status, steps) = target_steps(&json_file(&result_path), "us-west-1");
+    assert_eq!(status, "applied", "{steps:?}");
+    assert!(steps.iter().all(|s| s.1 == "done"), "{steps:?}");
+    let (_, _, switched) = step(&steps, "set_xray_encryption");
+    let waited: f64 = switched
+        .split("ACTIVE after ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(" s"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in {switched:?}"));
+    // The window starts at PutEncryptionConfig; apply's first status read follows at once.
+    assert!(waited >= UPDATING_SECONDS - 0.5, "ACTIVE after {waited} s");
+    assert!(
+        took >= Duration::from_secs_f64(UPDATING_SECONDS),
+        "{took:?}"
+    );
+    assert!(
+        step(&steps, "verify").2.contains("written and read back"),
+        "{steps:?}"
+    );
+
+    // A wait shorter than the window: the target fails and says X-Ray is set but not ACTIVE.
+    let r = apply(
+        &emu,
+        &plan_path,
+        &[
+            "--only",
+            &only("us-east-2"),
+            "--wait-timeout",
+            "1",
+            "--out",
+            out,
+        ],
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let (status, steps) = target_steps(&json_file(&result_path), "us-east-2");
+    assert_eq!(status, "failed", "{steps:?}");
+    let (_, outcome, message) = step(&steps, "set_xray_encryption");
+    assert_eq!(outcome, "failed", "{steps:?}");
+    assert!(
+        message.contains("its status is still UPDATING after 1 s")
+            && message.contains("run apply again"),
+        "{message}"
+    );
+    assert_eq!(step(&steps, "verify").1, "not_run", "{steps:?}");
+    assert!(r.stdout.contains("FAILED"), "{}", r.stdout);
+}
+
 #[test]
 fn x_ray_is_never_switched_to_a_key_it_cannot_use() {
     let emu = Emulator::seeded();
@@ -817,7 +921,8 @@ assert len(ids) == {n}, (len(ids), {n})
 /// after `restore` they can; both are in the history with who, when and why.
 #[test]
 fn erase_stops_traces_restore_brings_them_back_and_both_are_recorded() {
-    let emu = Emulator::seeded();
+    // LookupEvents at AWS's limit, 2 a second: evidence pages through CloudTrail at that pace.
+    let emu = Emulator::builder().lookup_rate(2).seeded();
     let db = emu.dir.path().join("history.db");
     let db_arg = db.to_str().expect("path");
     let seed = emu.seed();
@@ -1013,7 +1118,23 @@ fn erase_stops_traces_restore_brings_them_back_and_both_are_recorded() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("rotated on demand"), "{}", r.stdout);
 
-    // Evidence: the principals that used the key during this test, from CloudTrail.
+    // Evidence: the principals that used the key during this test, from CloudTrail. A reader
+    // adds PROBE_CALLS events, so they take several pages (50 events a page).
+    emu.python(&format!(
+        r#"
+import boto3, json
+iam = boto3.client("iam")
+iam.create_user(UserName="{PROBE_USER}")
+iam.put_user_policy(UserName="{PROBE_USER}", PolicyName="describe", PolicyDocument=json.dumps({{
+    "Version": "2012-10-17",
+    "Statement": [{{"Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*"}}]}}))
+k = iam.create_access_key(UserName="{PROBE_USER}")["AccessKey"]
+kms = boto3.client("kms", aws_access_key_id=k["AccessKeyId"], aws_secret_access_key=k["SecretAccessKey"])
+for _ in range({PROBE_CALLS}):
+    kms.describe_key(KeyId="{key_arn}")
+"#
+    ));
+    let started = Instant::now();
     let r = run(emu
         .xray_cmk()
         .args([
@@ -1029,9 +1150,35 @@ fn erase_stops_traces_restore_brings_them_back_and_both_are_recorded() {
             "--policy",
         ])
         .arg(emu.policy()));
+    let took = started.elapsed();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let ev: Value = serde_json::from_str(&r.stdout).expect("evidence json");
     assert_eq!(ev["key"], key_arn);
+    let events = ev["events"].as_array().expect("events").len();
+    assert!(events > 2 * 50, "{events} events fit in fewer than 3 pages");
+    // Pages no faster than 2 a second: at least 2 intervals of 500 ms between 3 pages.
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    let probe = ev["by_principal"]
+        .as_array()
+        .expect("principals")
+        .iter()
+        .find(|p| p["principal"] == format!("arn:aws:iam::{MGMT}:user/{PROBE_USER}"))
+        .unwrap_or_else(|| panic!("no probe: {}", ev["by_principal"]));
+    assert_eq!(
+        (&probe["events"], &probe["event_names"]),
+        (
+            &Value::from(PROBE_CALLS),
+            &serde_json::json!(["DescribeKey"])
+        ),
+        "every event, none twice"
+    );
+    let counted: u64 = ev["by_principal"]
+        .as_array()
+        .expect("principals")
+        .iter()
+        .map(|p| p["events"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted, events as u64);
     let by_event = &ev["by_event"];
     for name in [
         "DisableKey",

@@ -36,8 +36,64 @@ pub struct Emulator {
     pub dir: tempfile::TempDir,
 }
 
+/// How the emulator server behaves (its environment variables, read per request by the server;
+/// emulator/README.md). The defaults make AWS's waits instant, so most tests stay fast.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmulatorBuilder {
+    updating_seconds: f64,
+    lookup_rate: u32,
+    event_delay: f64,
+}
+
+impl EmulatorBuilder {
+    /// How long X-Ray's encryption stays `UPDATING` (and a segment destination `PENDING`) after
+    /// a write; 0 by default. The seed waits for `ACTIVE` too, so it takes about this much longer.
+    pub fn updating_seconds(mut self, seconds: f64) -> Self {
+        self.updating_seconds = seconds;
+        self
+    }
+
+    /// CloudTrail `LookupEvents` allowed per second per account and region (AWS: 2); 0, the
+    /// default here, is no limit.
+    pub fn lookup_rate(mut self, per_second: u32) -> Self {
+        self.lookup_rate = per_second;
+        self
+    }
+
+    /// Seconds before a recorded CloudTrail event reaches `LookupEvents`; 0 by default.
+    pub fn event_delay(mut self, seconds: f64) -> Self {
+        self.event_delay = seconds;
+        self
+    }
+
+    pub fn start(self) -> Emulator {
+        Emulator::spawn(self)
+    }
+
+    /// Starts the emulator and seeds the demo organization into it.
+    pub fn seeded(self) -> Emulator {
+        let emu = self.start();
+        emu.seed_demo();
+        emu
+    }
+}
+
 impl Emulator {
+    /// An emulator with other settings than the fast defaults of [`Emulator::start`].
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
     pub fn start() -> Self {
+        Self::builder().start()
+    }
+
+    /// Starts an emulator and seeds the demo organization into it.
+    pub fn seeded() -> Self {
+        Self::builder().seeded()
+    }
+
+    fn spawn(options: EmulatorBuilder) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let port_file = dir.path().join("port");
         let child = Command::new(python())
@@ -52,10 +108,20 @@ impl Emulator {
             .arg("--port-file")
             .arg(&port_file)
             .current_dir(repo_root().join("emulator"))
-            .env("XRAY_CMK_EMULATOR_UPDATING_SECONDS", "0")
-            // LookupEvents' 2-per-second limit is tested with recorded pages and in the
-            // emulator's own tests; here the tests run concurrently on a loaded machine.
-            .env("XRAY_CMK_EMULATOR_LOOKUP_RATE", "0")
+            .env(
+                "XRAY_CMK_EMULATOR_UPDATING_SECONDS",
+                options.updating_seconds.to_string(),
+            )
+            // LookupEvents' 2-per-second limit is tested with recorded pages, in the emulator's
+            // own tests and by the tests that ask for it; most tests need no CloudTrail pacing.
+            .env(
+                "XRAY_CMK_EMULATOR_LOOKUP_RATE",
+                options.lookup_rate.to_string(),
+            )
+            .env(
+                "XRAY_CMK_EMULATOR_EVENT_DELAY_SECONDS",
+                options.event_delay.to_string(),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -81,26 +147,23 @@ impl Emulator {
         }
     }
 
-    /// Starts an emulator and seeds the demo organization into it.
-    pub fn seeded() -> Self {
-        let emu = Self::start();
+    /// The demo seed, a client of the server: the UPDATING window it waits out is the server's.
+    fn seed_demo(&self) {
         let status = Command::new(python())
-            .args(["-m", "xray_cmk_emulator.seed", "--endpoint", &emu.endpoint])
+            .args(["-m", "xray_cmk_emulator.seed", "--endpoint", &self.endpoint])
             .arg("--aws-config-out")
-            .arg(emu.aws_config())
+            .arg(self.aws_config())
             .arg("--json-out")
-            .arg(emu.dir.path().join("seed.json"))
+            .arg(self.dir.path().join("seed.json"))
             .arg("--policy-out")
-            .arg(emu.policy())
+            .arg(self.policy())
             .current_dir(repo_root().join("emulator"))
-            .env("XRAY_CMK_EMULATOR_UPDATING_SECONDS", "0")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .stdout(Stdio::null())
             .status()
             .expect("run seed");
         assert!(status.success(), "seeding the emulator failed");
-        emu
     }
 
     /// Runs a Python snippet with boto3 against this emulator (credentials `test`, us-east-1), for
