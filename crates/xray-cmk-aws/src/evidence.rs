@@ -6,12 +6,19 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_smithy_types::DateTime;
+use xray_cmk_core::ErrorKind;
 
 use crate::collect::ClientSource;
 use crate::error::classify;
 
 /// CloudTrail's documented `LookupEvents` rate: 2 requests per second per account and region.
 pub const LOOKUP_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often a page still throttled after the SDK's retries is asked for again, each time after
+/// a full rate window (two intervals). The SDK's backoff starts at 100 ms, shorter than the
+/// window, so it can give up while another caller of the account and region (the previous
+/// `xray-cmk evidence`, a script) still holds the budget.
+const THROTTLED_PAGE_RETRIES: u32 = 5;
 
 /// One CloudTrail event on the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +61,10 @@ fn principal(record: &serde_json::Value, username: Option<&str>) -> String {
 }
 
 /// Every CloudTrail management event on `key_arn` in its region since `since`, newest first.
-/// Pages are fetched no faster than [`LOOKUP_INTERVAL`]; throttling beyond that is retried by
-/// the SDK.
+/// Each page is asked for `interval` after the previous one was answered, so the requests
+/// CloudTrail admits are at least that far apart even when one was retried; throttling (the
+/// budget is shared with every caller in the account and region) is retried by the SDK, then
+/// [`THROTTLED_PAGE_RETRIES`] times a rate window apart.
 pub async fn key_events(
     clients: &dyn ClientSource,
     region: &str,
@@ -81,17 +90,28 @@ pub async fn key_events(
                 tokio::time::sleep(wait).await;
             }
         }
+        let mut throttled = 0;
+        let page = loop {
+            let sent = ct
+                .lookup_events()
+                .lookup_attributes(attribute.clone())
+                .start_time(start)
+                .end_time(end)
+                .max_results(50)
+                .set_next_token(token.clone())
+                .send()
+                .await;
+            match sent.map_err(|e| classify("cloudtrail:LookupEvents", &e)) {
+                Ok(page) => break page,
+                Err(e) if e.kind == ErrorKind::Throttled && throttled < THROTTLED_PAGE_RETRIES => {
+                    throttled += 1;
+                    tokio::time::sleep(interval * 2).await;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        // From the answer, not the first attempt: a retried request was admitted just now.
         last = Some(Instant::now());
-        let page = ct
-            .lookup_events()
-            .lookup_attributes(attribute.clone())
-            .start_time(start)
-            .end_time(end)
-            .max_results(50)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| classify("cloudtrail:LookupEvents", &e).to_string())?;
         for e in page.events() {
             let record: serde_json::Value = e
                 .cloud_trail_event()
@@ -302,5 +322,61 @@ mod tests {
         .expect("retried");
         assert!(events.is_empty());
         assert_eq!(throttled.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_page_still_throttled_after_the_sdks_retries_is_asked_again_a_window_later() {
+        let throttle = || {
+            crate::collect::tests::wire(
+                400,
+                None,
+                r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+            )
+        };
+        let throttled = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .sequence()
+            .http_response(throttle)
+            .times(2)
+            .output(|| LookupEventsOutput::builder().build())
+            .build();
+        // No SDK retries: every throttled attempt comes back to key_events.
+        let client = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&throttled], |c| c
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1)));
+        let started = Instant::now();
+        let events = key_events(
+            &Clients(client),
+            "eu-west-1",
+            KEY,
+            SystemTime::now(),
+            Duration::from_millis(100),
+        )
+        .await
+        .expect("asked again");
+        assert!(events.is_empty());
+        assert_eq!(throttled.num_calls(), 3);
+        assert!(
+            started.elapsed() >= Duration::from_millis(400),
+            "a window each"
+        );
+
+        // Throttled for good: the error says so.
+        let always = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+            .sequence()
+            .http_response(throttle)
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&always], |c| c
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1)));
+        let err = key_events(
+            &Clients(client),
+            "eu-west-1",
+            KEY,
+            SystemTime::now(),
+            Duration::ZERO,
+        )
+        .await
+        .expect_err("gives up");
+        assert!(err.contains("ThrottlingException"), "{err}");
+        assert_eq!(always.num_calls(), 1 + THROTTLED_PAGE_RETRIES as usize);
     }
 }
