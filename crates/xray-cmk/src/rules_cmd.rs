@@ -70,14 +70,25 @@ pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
             xray_cmk_aws::respond::RESPOND_ACTIONS.to_vec(),
         ),
     };
+    let mut statements = vec![serde_json::json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": "*",
+    })];
+    if matches!(args.mode, IamPolicyMode::Audit) {
+        // Read-only, and not called by the audit: it lets `apply`'s pre-flight, run by mistake
+        // with this role, name every permission it lacks instead of only "could not check".
+        statements.push(serde_json::json!({
+            "Sid": "XrayCmkSelfCheck",
+            "Effect": "Allow",
+            "Action": ["iam:SimulatePrincipalPolicy"],
+            "Resource": "*",
+        }));
+    }
     let policy = serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": sid,
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": "*",
-        }],
+        "Statement": statements,
     });
     println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(Exit::Clean)
