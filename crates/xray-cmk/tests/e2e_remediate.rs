@@ -91,7 +91,15 @@ for target in {targets:?}:
     kms = session.client("kms", region_name=region)
     ours = 0
     for k in kms.list_keys()["Keys"]:
-        tags = {{t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]}}
+        try:
+            listed = kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]
+        except kms.exceptions.ClientError as e:
+            # A key whose policy shuts this caller out (the seeded cmk-locked) is not one of ours:
+            # the policies xray-cmk generates always keep the caller.
+            if e.response["Error"]["Code"] != "AccessDeniedException":
+                raise
+            continue
+        tags = {{t["TagKey"]: t["TagValue"] for t in listed}}
         if tags.get("managed-by") == "xray-cmk":
             ours += 1
     aliases = sum(1 for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "{ALIAS}")
@@ -483,49 +491,103 @@ fn a_tag_value_nobody_chose_is_refused() {
     refused(&emu, &plan_path, "still `REVIEW`");
 }
 
+/// Both outputs of a run, for messages that may go to either.
+fn said(r: &Run) -> String {
+    format!("{}\n{}", r.stdout, r.stderr)
+}
+
 #[test]
-fn a_denied_write_stops_its_target_and_says_what_permission_is_missing() {
+fn the_read_only_audit_role_cannot_apply_and_the_pre_flight_names_what_it_lacks() {
     let emu = Emulator::seeded();
     let (plan_path, _) = plan(
         &emu,
         &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
     );
-    // The audit role may read everything, but not create keys in us-east-2.
+    // The audit role has exactly `iam-policy --mode audit`: reads, and the self-check.
+    let r = apply(&emu, &plan_path, &["--profile", "xray-cmk-demo"]);
+    assert_eq!(r.code, 2, "{}", said(&r));
+    let out = said(&r);
+    for region in ["us-east-2", "us-west-1"] {
+        let line = out
+            .lines()
+            .find(|l| l.contains("pre-flight:") && l.contains(&format!("{MGMT}/{region}")))
+            .unwrap_or_else(|| panic!("no pre-flight line for {region}: {out}"));
+        assert!(
+            line.contains("assumed-role/XrayCmkAudit/"),
+            "names the caller: {line}"
+        );
+        for action in [
+            "kms:CreateKey",
+            "kms:CreateAlias",
+            "kms:EnableKeyRotation",
+            "xray:PutEncryptionConfig",
+            "kms:CreateGrant",
+        ] {
+            assert!(line.contains(action), "{action} missing from: {line}");
+        }
+        assert!(line.contains("implicitDeny"), "{line}");
+    }
+    assert!(out.contains("iam-policy --mode remediate"), "{out}");
+    assert!(out.contains("nothing was changed"), "{out}");
+    let keys = our_keys(
+        &emu,
+        &[
+            (MGMT.to_owned(), "us-east-2".to_owned()),
+            (MGMT.to_owned(), "us-west-1".to_owned()),
+        ],
+    );
+    assert!(keys.values().all(|&k| k == (0, 0)), "{keys:?}");
+}
+
+#[test]
+fn a_denied_write_is_named_by_the_pre_flight_and_the_remediate_role_is_enough_without_it() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = plan(
+        &emu,
+        &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
+    );
+    // The remediate role has exactly `iam-policy --mode remediate`, but not CreateKey in us-east-2.
     emu.python(
         r#"
 import boto3, json
-boto3.client("iam").put_role_policy(RoleName="XrayCmkAudit", PolicyName="no-create",
+boto3.client("iam").put_role_policy(RoleName="XrayCmkAdmin", PolicyName="no-create",
     PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*",
          "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-2"}}}]}))
 "#,
     );
-    let r = apply(&emu, &plan_path, &["--profile", "xray-cmk-demo"]);
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout
-            .contains("kms:CreateKey failed: AccessDeniedException"),
-        "{}",
-        r.stdout
+    let r = apply(&emu, &plan_path, &["--profile", "xray-cmk-demo-remediate"]);
+    assert_eq!(r.code, 2, "{}", said(&r));
+    let out = said(&r);
+    let denied: Vec<&str> = out.lines().filter(|l| l.contains("pre-flight:")).collect();
+    assert_eq!(
+        denied.len(),
+        1,
+        "only us-east-2 is short of a permission: {out}"
     );
     assert!(
-        r.stdout.contains("iam-policy --mode remediate"),
+        denied[0].contains(&format!("{MGMT}/us-east-2"))
+            && denied[0].contains("assumed-role/XrayCmkAdmin/")
+            && denied[0].contains("kms:CreateKey: explicitDeny"),
         "{}",
-        r.stdout
+        denied[0]
     );
-    assert!(
-        r.stdout
-            .contains("left in this state: failed: 1. create_key; not run: 2. enable_rotation"),
-        "{}",
-        r.stdout
+    let both = [
+        (MGMT.to_owned(), "us-east-2".to_owned()),
+        (MGMT.to_owned(), "us-west-1".to_owned()),
+    ];
+    assert!(our_keys(&emu, &both).values().all(|&k| k == (0, 0)));
+
+    // Without the Deny, `iam-policy --mode remediate` is all apply and verify need.
+    emu.python(
+        r#"
+import boto3
+boto3.client("iam").delete_role_policy(RoleName="XrayCmkAdmin", PolicyName="no-create")
+"#,
     );
-    // The other target went on.
-    assert!(
-        r.stdout.contains("1 applied · 0 unchanged · 1 failed"),
-        "{}",
-        r.stdout
-    );
-    assert_only_us_west_1_got_a_key(&emu);
+    let r = apply(&emu, &plan_path, &["--profile", "xray-cmk-demo-remediate"]);
+    assert_eq!(r.code, 0, "{}", said(&r));
+    assert!(our_keys(&emu, &both).values().all(|&k| k == (1, 1)));
 }
 
 /// us-east-2 was left alone and us-west-1 got exactly one key and one alias.
@@ -666,25 +728,32 @@ fn apply_waits_out_x_rays_updating_window_and_a_shorter_wait_timeout_fails_the_t
     assert!(r.stdout.contains("FAILED"), "{}", r.stdout);
 }
 
+/// A key policy that keeps the account's access but explicitly denies X-Ray's configurers
+/// `kms:CreateGrant` through X-Ray (as a hostile or mistaken edit would).
+fn deny_x_ray_grants(emu: &Emulator, key: &str, region: &str) {
+    emu.python(&format!(
+        r#"
+import boto3, json
+kms = boto3.client("kms", region_name="{region}")
+arn = kms.describe_key(KeyId="{key}")["KeyMetadata"]["Arn"]
+policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+policy["Statement"].append({{"Sid": "NoXrayGrants", "Effect": "Deny", "Principal": {{"AWS": "*"}},
+    "Action": "kms:CreateGrant", "Resource": "*",
+    "Condition": {{"StringEquals": {{"kms:ViaService": "xray.{region}.amazonaws.com"}}}}}})
+kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=json.dumps(policy))
+"#
+    ));
+}
+
 #[test]
 fn x_ray_is_never_switched_to_a_key_it_cannot_use() {
     let emu = Emulator::seeded();
     let (plan_path, _) = single_target(&emu);
     crash_at(&emu, &plan_path, "create_key");
-    // Someone replaces our new key's policy with one that shuts X-Ray's configurers out.
-    emu.python(&format!(
-        r#"
-import boto3, json
-kms = boto3.client("kms", region_name="us-east-2")
-key = kms.describe_key(KeyId="{ALIAS}")["KeyMetadata"]["Arn"]
-kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({{
-    "Version": "2012-10-17", "Statement": [{{"Sid": "Only", "Effect": "Allow",
-    "Principal": {{"AWS": "arn:aws:iam::{MGMT}:root"}}, "Action": "kms:*", "Resource": "*",
-    "Condition": {{"StringEquals": {{"aws:PrincipalArn": "arn:aws:iam::{MGMT}:role/KeyAdmin"}}}}}}]}}))
-"#
-    ));
+    // Someone adds a Deny of X-Ray's grants to our new key before X-Ray is switched to it.
+    deny_x_ray_grants(&emu, ALIAS, "us-east-2");
     let r = apply(&emu, &plan_path, &[]);
-    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 2, "{}", said(&r));
     assert!(
         r.stderr.contains("X-Ray could not use the key"),
         "{}",
@@ -693,6 +762,90 @@ kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps({{
     let report = audit(&emu, &["--accounts", MGMT, "--regions", "us-east-2"]);
     assert!(failing(&report)[&(MGMT.to_owned(), "us-east-2".to_owned())]
         .contains("xray-default-encryption"));
+}
+
+#[test]
+fn a_key_policy_denying_x_rays_configurer_grants_fails_the_audit_and_apply_replaces_the_key() {
+    let emu = Emulator::seeded();
+    let target = (MGMT.to_owned(), "us-west-1".to_owned());
+    // X-Ray in us-west-1 on a good CMK, whose policy then denies X-Ray's grants.
+    emu.python(
+        r#"
+import boto3, json
+kms = boto3.client("kms", region_name="us-west-1")
+key = kms.create_key(Tags=[{"TagKey": "owner", "TagValue": "platform-security"},
+                           {"TagKey": "data-classification", "TagValue": "confidential"}])["KeyMetadata"]
+kms.create_alias(AliasName="alias/xray-cmk-grantless", TargetKeyId=key["KeyId"])
+kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=365)
+boto3.client("xray", region_name="us-west-1").put_encryption_config(Type="KMS", KeyId=key["Arn"])
+"#,
+    );
+    deny_x_ray_grants(&emu, "alias/xray-cmk-grantless", "us-west-1");
+    let scope = ["--accounts", MGMT, "--regions", "us-west-1"];
+    let before = audit(&emu, &scope);
+    assert!(
+        failing(&before)[&target].contains("kms-key-policy-xray-access"),
+        "{before}"
+    );
+    let (plan_path, plan_doc) = plan(&emu, &scope);
+    let steps = planned_targets(&plan_doc);
+    assert_eq!(steps.len(), 1, "{plan_doc}");
+    assert!(
+        steps[0].2.contains(&"create_key".to_owned()),
+        "a key whose policy denies X-Ray is replaced, never patched: {plan_doc}"
+    );
+    let r = apply(&emu, &plan_path, &[]);
+    assert_eq!(r.code, 0, "{}", said(&r));
+    let after = audit(&emu, &scope);
+    let still = failing(&after).get(&target).cloned().unwrap_or_default();
+    assert!(!still.contains("kms-key-policy-xray-access"), "{after}");
+    let uses: Vec<&Value> = after["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|x| x["rule"] == "xray-key-unusable")
+        .collect();
+    assert!(
+        uses.iter().all(|x| x["status"] == "pass"),
+        "X-Ray is on the new key: {uses:?}"
+    );
+}
+
+#[test]
+fn verify_fails_when_the_key_policy_does_not_let_the_reader_decrypt() {
+    let emu = Emulator::seeded();
+    // The seeded us-east-1 key, with a Deny of Decrypt through X-Ray for the caller (the root).
+    emu.python(&format!(
+        r#"
+import boto3, json
+kms = boto3.client("kms", region_name="us-east-1")
+arn = kms.describe_key(KeyId="alias/xray-cmk-good")["KeyMetadata"]["Arn"]
+policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+policy["Statement"].append({{"Sid": "NoRootReads", "Effect": "Deny",
+    "Principal": {{"AWS": "arn:aws:iam::{MGMT}:root"}}, "Action": "kms:Decrypt", "Resource": "*",
+    "Condition": {{"StringEquals": {{"kms:ViaService": "xray.us-east-1.amazonaws.com"}}}}}})
+kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=json.dumps(policy))
+"#
+    ));
+    let r = run(emu.xray_cmk().args([
+        "verify",
+        "--accounts",
+        MGMT,
+        "--regions",
+        "us-east-1",
+        "--quiet",
+        "--timeout",
+        "10",
+    ]));
+    assert_ne!(r.code, 0, "{}", said(&r));
+    let out = said(&r);
+    assert!(out.contains("FAILED"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "does not let arn:aws:iam::{MGMT}:root kms:Decrypt through X-Ray"
+        )) && out.contains("NoRootReads"),
+        "the failure says the key policy does not let the reader decrypt: {out}"
+    );
 }
 
 /// The scripted sequence the KPIs are for: audit, apply, audit. Compliance rises, and the time to
