@@ -94,6 +94,9 @@ def regions_for(count: int) -> list[str]:
     return DEFAULT_REGIONS[:count]
 
 
+KEY_POLICY_ROLES = ("XrayAdmin", "TraceReader")  # the principals key_policy names, created with the key
+
+
 def key_policy(account_id: str, regions: list[str]) -> dict[str, Any]:
     via_xray = {"StringEquals": {"kms:ViaService": [f"xray.{r}.amazonaws.com" for r in regions]}}
     root = f"arn:aws:iam::{account_id}:root"
@@ -199,6 +202,12 @@ class Seeder:
     def create_keys(self, accounts: list[Account], regions: list[str]) -> None:
         for acct in accounts:
             if acct.posture in CUSTOMER_KEY_POSTURES:
+                # KMS rejects a key policy naming roles that do not exist (MalformedPolicyDocument).
+                iam = self.client(acct.account_id, "iam")
+                trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                         "Principal": {"AWS": f"arn:aws:iam::{acct.account_id}:root"}}]}  # fmt: skip
+                for role in KEY_POLICY_ROLES:
+                    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
                 acct.key_arn = self.client(acct.account_id, "kms").create_key(
                     Description=f"xray-cmk bench key ({acct.posture})",
                     KeyUsage="ENCRYPT_DECRYPT",

@@ -619,7 +619,7 @@ impl Runner<'_> {
     }
 
     async fn switch(&mut self, key: &KeyRef, planned_from: &Precondition) -> StepOutcome {
-        let (now, _) = self.xray_now().await?;
+        let (now, status) = self.xray_now().await?;
         let Some(snap) = self.key(key).await? else {
             // Dry run, key still to be created: only staleness can be checked now.
             if let Precondition::XrayEncryptionIs {
@@ -649,6 +649,28 @@ impl Runner<'_> {
             Err((Outcome::Skipped, _)) => true,
             Err(done) => return Ok(done),
         };
+        if already && status.as_deref() != Some("ACTIVE") {
+            // X-Ray names the key but has not finished switching to it (an earlier run stopped
+            // waiting): the wait, and the verification after it, are still to be done.
+            let now_status = status.as_deref().unwrap_or("of an unknown status");
+            if self.opts.dry_run {
+                return Ok((
+                    Outcome::NotRun,
+                    format!(
+                        "X-Ray names {} but is {now_status}: would wait for ACTIVE (dry run)",
+                        snap.arn
+                    ),
+                ));
+            }
+            let waited = self.wait_active(&snap.arn).await?;
+            return Ok((
+                Outcome::Done,
+                format!(
+                    "X-Ray named {} while {now_status}; ACTIVE after {waited:.1} s",
+                    snap.arn
+                ),
+            ));
+        }
         if !already {
             call!(
                 "xray:PutEncryptionConfig",

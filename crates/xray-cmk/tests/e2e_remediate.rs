@@ -726,6 +726,21 @@ fn apply_waits_out_x_rays_updating_window_and_a_shorter_wait_timeout_fails_the_t
     );
     assert_eq!(step(&steps, "verify").1, "not_run", "{steps:?}");
     assert!(r.stdout.contains("FAILED"), "{}", r.stdout);
+
+    // Run again, as the message says: X-Ray already names the key but is still UPDATING, so the
+    // wait and the verification are still to be done; "nothing to change" would be a false pass.
+    let r = apply(
+        &emu,
+        &plan_path,
+        &["--only", &only("us-east-2"), "--out", out],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let (status, steps) = target_steps(&json_file(&result_path), "us-east-2");
+    assert_eq!(status, "applied", "{steps:?}");
+    let (_, outcome, message) = step(&steps, "set_xray_encryption");
+    assert_eq!(outcome, "done", "{steps:?}");
+    assert!(message.contains("while UPDATING"), "{message}");
+    assert_eq!(step(&steps, "verify").1, "done", "{steps:?}");
 }
 
 /// A key policy that keeps the account's access but explicitly denies X-Ray's configurers
