@@ -398,3 +398,25 @@ def test_root_credentials_are_the_account_root(aws: Aws) -> None:
     assert (ident["Arn"], ident["UserId"], ident["Account"]) == (ROOT, MGMT, MGMT)
     other = Aws(aws.endpoint, account="111111111111").client("sts").get_caller_identity()
     assert other["Arn"] == "arn:aws:iam::111111111111:root"
+
+
+def test_not_principal_and_set_operators_in_a_live_key_policy(aws: Aws) -> None:
+    """A Deny with NotPrincipal spares only the exact identity it names; IfExists and
+    ForAnyValue/ForAllValues follow the IAM guide on missing and multi-valued keys."""
+    keeper = create_role(aws, "Keeper", allow_all=False)
+    other = create_role(aws, "Other", allow("kms:DescribeKey"), allow_all=False)
+    kms = aws.client("kms")
+    key_id = kms.create_key(Policy=key_policy(
+        ROOT_ALL,
+        stmt({"AWS": keeper}, "kms:DescribeKey"),
+        {"Effect": "Deny", "NotPrincipal": {"AWS": [keeper, ROOT]}, "Action": "kms:DescribeKey", "Resource": "*",
+         "Condition": {"StringEqualsIfExists": {"aws:PrincipalAccount": MGMT},
+                       "ForAllValues:StringLike": {"kms:EncryptionContextKeys": ["app-*"]}}},
+    ))["KeyMetadata"]["KeyId"]  # fmt: skip
+    # The role ARN is named, but the session is what calls: NotPrincipal does not spare it.
+    with aws_error("AccessDeniedException", 400) as exc:
+        aws.assume(keeper).client("kms").describe_key(KeyId=key_id)
+    assert "explicit deny" in str(exc.value)
+    with aws_error("AccessDeniedException", 400):
+        aws.assume(other).client("kms").describe_key(KeyId=key_id)
+    kms.describe_key(KeyId=key_id)  # the root is named: spared
