@@ -38,6 +38,7 @@ from werkzeug.wrappers import Response
 
 from . import iam_eval, service_models, wire
 from .caller import Caller, CallerIdentity, identify
+from .kms_keys import backend_and_ref
 
 _log = logging.getLogger(__name__)
 
@@ -252,19 +253,12 @@ class KmsKey:
 def find_key(ref: str, account: str, region: str) -> KmsKey | None:
     """The key a KeyId names (key id, key ARN, alias name, alias ARN), in the account and region the
     reference names (an ARN's own, else the caller's)."""
-    from moto.kms.models import kms_backends
-
     if not isinstance(ref, str) or not ref:
         return None
-    if ref.startswith("arn:"):
-        parts = ref.split(":", 5)
-        if len(parts) != 6 or parts[2] != "kms":
-            return None
-        region, account, ref = parts[3], parts[4], parts[5]
-    try:
-        backend = kms_backends[account][region]
-    except KeyError:
+    found = backend_and_ref(ref, account, region)
+    if found is None:
         return None
+    backend, account, region, ref = found
     if ref.startswith("alias/"):
         # Never backend.get_key_id_from_alias: it creates AWS managed keys on first use.
         raw = next((k.id for k in backend.keys.values() if ref in getattr(k, "aliases", ())), None)

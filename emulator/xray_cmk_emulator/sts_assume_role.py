@@ -32,11 +32,11 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Response
 
 from . import wire
+from .authz import query_params
 from .caller import Caller, identify
 from .policy_subset import as_list, condition_holds, like
 
@@ -54,15 +54,6 @@ class Identity:
     arn: str  # as AWS names the caller in the error message
     account_id: str
     principal_arns: frozenset[str]  # ARNs a trust policy may name for exactly this caller
-
-
-def request_params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
-    """awsQuery parameters: query string, then a form-encoded body (first value of each)."""
-    params = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
-    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-        params.update({k: v[0] for k, v in form.items()})
-    return params
 
 
 def caller_identity(caller: Caller) -> Identity:
@@ -133,7 +124,7 @@ def check(caller: Caller, environ: dict[str, Any], body: bytes) -> Response | No
     """AccessDenied if this is an AssumeRole the role's trust policy does not allow, else None."""
     if caller.service != "sts":
         return None
-    params = request_params(environ, body)
+    params = query_params(environ, body)
     if params.get("Action") != "AssumeRole":
         return None
     role_arn = params.get("RoleArn", "")
