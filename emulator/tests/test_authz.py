@@ -420,3 +420,30 @@ def test_not_principal_and_set_operators_in_a_live_key_policy(aws: Aws) -> None:
     with aws_error("AccessDeniedException", 400):
         aws.assume(other).client("kms").describe_key(KeyId=key_id)
     kms.describe_key(KeyId=key_id)  # the root is named: spared
+
+
+def test_not_principal_is_deny_only_and_a_boundary_defeats_its_exception(aws: Aws) -> None:
+    """The IAM guide: NotPrincipal with Allow is not supported (refused, never guessed), and a
+    NotPrincipal Deny always denies a principal that has a permissions boundary."""
+    iam = aws.client("iam")
+    kms = aws.client("kms")
+    spared = create_role(aws, "Spared", allow("kms:*"), allow_all=False)
+    session = f"arn:aws:sts::{MGMT}:assumed-role/Spared/pytest"
+    key_id = kms.create_key(Policy=key_policy(
+        ROOT_ALL,
+        {"Effect": "Deny", "NotPrincipal": {"AWS": [spared, session, ROOT]}, "Action": "kms:DescribeKey",
+         "Resource": "*"},
+    ))["KeyMetadata"]["KeyId"]  # fmt: skip
+    s = aws.assume(spared)
+    s.client("kms").describe_key(KeyId=key_id)
+    boundary = iam.create_policy(PolicyName="KmsOnly", PolicyDocument=json.dumps(allow("kms:*")))["Policy"]["Arn"]
+    iam.put_role_permissions_boundary(RoleName="Spared", PermissionsBoundary=boundary)
+    with aws_error("AccessDeniedException", 400) as exc:
+        s.client("kms").describe_key(KeyId=key_id)
+    assert "explicit deny" in str(exc.value)
+    allow_all_but = kms.create_key(Policy=key_policy(
+        ROOT_ALL, {"Effect": "Allow", "NotPrincipal": {"AWS": ROOT}, "Action": "kms:DescribeKey", "Resource": "*"},
+    ), BypassPolicyLockoutSafetyCheck=True)["KeyMetadata"]["KeyId"]  # fmt: skip
+    with aws_error("AccessDeniedException", 400) as exc:
+        kms.describe_key(KeyId=allow_all_but)
+    assert "does not support NotPrincipal with Allow" in str(exc.value)

@@ -474,9 +474,13 @@ def _label(i: int, stmt: dict[str, Any]) -> str:
     return str(stmt.get("Sid") or f"statement {i + 1}")
 
 
-def evaluate(documents: list[Any], request: Request, resource_policy: bool = False) -> Verdict:
+def evaluate(
+    documents: list[Any], request: Request, resource_policy: bool = False, caller_has_boundary: bool = False
+) -> Verdict:
     """Evaluates identity (or SCP / boundary) documents, or with ``resource_policy`` one resource
-    policy whose ``Principal`` decides who it applies to."""
+    policy whose ``Principal`` decides who it applies to. ``NotPrincipal`` is supported with Deny
+    only (the IAM guide: "Using it with Allow is not supported"), and such a Deny applies to a
+    caller with a permissions boundary whatever it names (the guide's key points)."""
     verdict = Verdict()
     ctx = {k.lower(): v for k, v in request.context.items()}
     for document in documents:
@@ -487,7 +491,10 @@ def evaluate(documents: list[Any], request: Request, resource_policy: bool = Fal
                 if "Principal" in stmt:
                     who = principal_covers(stmt["Principal"], request.caller)
                 elif "NotPrincipal" in stmt:
-                    who = NO if not_principal_names(stmt["NotPrincipal"], request.caller) else DIRECT
+                    if stmt["Effect"] == "Allow":
+                        raise Unsupported("NotPrincipal with Allow, which AWS does not support")
+                    named = not_principal_names(stmt["NotPrincipal"], request.caller)
+                    who = DIRECT if caller_has_boundary or not named else NO
                 else:
                     raise Unsupported("resource policy statement without Principal")
             else:
@@ -574,7 +581,11 @@ def decide(request: Request, policies: Policies) -> Decision:
     boundary = (
         evaluate([policies.boundary], request) if policies.boundary is not None and not policies.is_root else None
     )
-    resource = evaluate([policies.resource_policy], request, True) if policies.resource_policy is not None else None
+    resource = (
+        evaluate([policies.resource_policy], request, True, caller_has_boundary=policies.boundary is not None)
+        if policies.resource_policy is not None
+        else None
+    )
     for name, v in (
         ("a service control policy", next((s for s in scp_verdicts if s.deny), None)),
         ("a resource-based policy", resource),

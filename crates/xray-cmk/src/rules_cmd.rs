@@ -70,26 +70,44 @@ pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
             xray_cmk_aws::respond::RESPOND_ACTIONS.to_vec(),
         ),
     };
-    let mut statements = vec![serde_json::json!({
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": actions,
-        "Resource": "*",
-    })];
+    let mut statements = vec![PolicyStatement {
+        sid,
+        effect: "Allow",
+        action: actions,
+        resource: "*",
+    }];
     if matches!(args.mode, IamPolicyMode::Audit) {
         // Read-only, and not called by the audit: it lets `apply`'s pre-flight, run by mistake
         // with this role, name every permission it lacks instead of only "could not check".
-        statements.push(serde_json::json!({
-            "Sid": "XrayCmkSelfCheck",
-            "Effect": "Allow",
-            "Action": ["iam:SimulatePrincipalPolicy"],
-            "Resource": "*",
-        }));
+        statements.push(PolicyStatement {
+            sid: "XrayCmkSelfCheck",
+            effect: "Allow",
+            action: vec!["iam:SimulatePrincipalPolicy"],
+            resource: "*",
+        });
     }
-    let policy = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": statements,
-    });
+    let policy = PolicyDocument {
+        version: "2012-10-17",
+        statement: statements,
+    };
     println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(Exit::Clean)
+}
+
+/// An IAM policy document, in the element order AWS's documentation writes (structs, so the
+/// printed order does not depend on which serde_json features the build unifies).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyDocument<'a> {
+    version: &'a str,
+    statement: Vec<PolicyStatement<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyStatement<'a> {
+    sid: &'a str,
+    effect: &'a str,
+    action: Vec<&'a str>,
+    resource: &'a str,
 }

@@ -172,6 +172,16 @@ fn applies(statement: &Statement, caller: &Caller<'_>, req: &Request<'_>) -> (Pr
         .iter()
         .map(|c| c.evaluate(req.context.get(c.key())));
     let holds = Tri::all(std::iter::once(resource_matches(&statement.resource)).chain(conditions));
+    // "NotPrincipal must be used with Deny. Using it with Allow is not supported." (IAM User
+    // Guide): what AWS would do with such a statement is not documented, so it decides nothing.
+    let not_principal_allow = statement.effect == Effect::Allow
+        && matches!(statement.principal, PrincipalElement::NotPrincipal(_));
+    if not_principal_allow && holds != Tri::No {
+        return (
+            who,
+            Tri::Unknown("`NotPrincipal` with `Allow`, which AWS does not support".to_owned()),
+        );
+    }
     (who, holds)
 }
 

@@ -133,19 +133,34 @@ fn not_action_allows_everything_else() {
 }
 
 #[test]
-fn not_principal_allow_is_everyone_except() {
+fn not_principal_allow_is_not_supported_by_aws_so_it_decides_nothing() {
+    // "NotPrincipal must be used with Deny. Using it with Allow is not supported." (IAM guide)
     let doc = policy(&format!(
         r#"{{"Sid":"AllBut","Effect":"Allow","NotPrincipal":{{"AWS":["{ROLE}","{ROOT}"]}},"Action":"kms:Decrypt","Resource":"*"}}"#
     ));
+    for caller in [OTHER_ROLE, SESSION, "xray.amazonaws.com"] {
+        assert!(
+            matches!(decide(&doc, caller, "kms:Decrypt"), Decision::Undetermined { ref reason } if reason.contains("NotPrincipal")),
+            "{caller}"
+        );
+    }
+    // The principals it names, and other actions, are outside it either way.
     assert_eq!(decide(&doc, ROLE, "kms:Decrypt"), Decision::NotAllowed);
-    assert_eq!(decide(&doc, ROOT, "kms:Decrypt"), Decision::NotAllowed);
-    assert_eq!(decide(&doc, OTHER_ROLE, "kms:Decrypt"), allowed("AllBut"));
     assert_eq!(
-        decide(&doc, "xray.amazonaws.com", "kms:Decrypt"),
-        allowed("AllBut")
+        decide(&doc, OTHER_ROLE, "kms:Encrypt"),
+        Decision::NotAllowed
     );
-    // The IAM guide lists a session separately from its role: naming the role does not except it.
-    assert_eq!(decide(&doc, SESSION, "kms:Decrypt"), allowed("AllBut"));
+}
+
+#[test]
+fn not_principal_deny_spares_only_the_exact_identity() {
+    let doc = policy(&format!(
+        r#"{{"Sid":"Use","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}},{{"Sid":"AllBut","Effect":"Deny","NotPrincipal":{{"AWS":["{ROLE}","{ROOT}"]}},"Action":"kms:Decrypt","Resource":"*"}}"#
+    ));
+    assert_eq!(decide(&doc, ROLE, "kms:Decrypt"), allowed("Use"));
+    assert_eq!(decide(&doc, OTHER_ROLE, "kms:Decrypt"), denied("AllBut"));
+    // The IAM guide lists a session separately from its role: naming the role does not spare it.
+    assert_eq!(decide(&doc, SESSION, "kms:Decrypt"), denied("AllBut"));
 }
 
 #[test]
