@@ -437,7 +437,7 @@ impl Runner<'_> {
         };
         let decision = decide_create_key(alias, aliased.as_ref(), orphan.as_ref(), tags);
         if let Decision::Run(Create::New) = &decision {
-            keeps_admin(policy, &self.opts.caller)?;
+            keeps_admin(policy, self.caller)?;
         }
         if matches!(decision, Decision::Run(_)) && self.opts.dry_run {
             self.created_alias = Some(alias.to_owned());
@@ -576,7 +576,7 @@ impl Runner<'_> {
             ));
         };
         let current = self.key_policy(&snap.arn).await?;
-        let decision = decide_merge(&snap, &current, statements, sha256, &self.opts.caller);
+        let decision = decide_merge(&snap, &current, statements, sha256, self.caller);
         let merged = match self.decided(decision)? {
             Ok(m) => m,
             Err(done) => return Ok(done),
