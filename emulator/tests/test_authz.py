@@ -393,6 +393,26 @@ def test_simulate_principal_policy_with_a_resource_policy_and_errors(aws: Aws) -
     assert ALLOW_ALL  # the conftest helper the other tests use
 
 
+def test_simulate_principal_policy_resource_owner_is_an_account_arn(aws: Aws) -> None:
+    """A resource policy naming the caller allows it in the owner's own account; owned by another
+    account, the caller's identity policies must allow it too."""
+    role = create_role(aws, "Named", allow_all=False)
+    iam = aws.client("iam")
+    policy = key_policy(stmt({"AWS": role}, "kms:Decrypt"))
+
+    def decision(owner: str) -> str:
+        out = iam.simulate_principal_policy(
+            PolicySourceArn=role, ActionNames=["kms:Decrypt"], ResourceArns=["arn:aws:kms:us-east-1:123456789012:key/k"],
+            ResourcePolicy=policy, CallerArn=role, ResourceOwner=owner,
+        )  # fmt: skip
+        return out["EvaluationResults"][0]["EvalDecision"]
+
+    assert decision(f"arn:aws:iam::{MGMT}:root") == "allowed"
+    assert decision("arn:aws:iam::111111111111:root") == "implicitDeny"
+    with aws_error("InvalidInput", 400):
+        decision(MGMT)
+
+
 def test_root_credentials_are_the_account_root(aws: Aws) -> None:
     ident = aws.client("sts").get_caller_identity()
     assert (ident["Arn"], ident["UserId"], ident["Account"]) == (ROOT, MGMT, MGMT)

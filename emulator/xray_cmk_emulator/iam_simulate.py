@@ -143,7 +143,13 @@ def simulate(params: dict[str, str]) -> Response:
     docs, boundary, account = found
     resources = _members(params, "ResourceArns") or ["*"]
     resource_policy = params.get("ResourcePolicy")
-    owner = params.get("ResourceOwner") or account
+    owner = account
+    if params.get("ResourceOwner"):
+        # An account ARN, arn:PARTITION:iam::ACCOUNT:root, as the API reference writes it.
+        m = re.fullmatch(r"arn:aws[a-z-]*:iam::(\d{12}):root", params["ResourceOwner"])
+        if m is None:
+            return _invalid(f"'{params['ResourceOwner']}' is not valid as a Resource Owner.")
+        owner = m.group(1)
     caller_arn = params.get("CallerArn") or source_arn
     if resource_policy is not None and ":role/" in source_arn and not params.get("CallerArn"):
         return _invalid("CallerArn is required when a ResourcePolicy is given and the source is not an IAM user.")
