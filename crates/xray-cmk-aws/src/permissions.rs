@@ -175,7 +175,7 @@ fn kind_word(kind: ErrorKind) -> &'static str {
         ErrorKind::NotFound => "not found",
         ErrorKind::Throttled => "throttled",
         ErrorKind::Network => "unreachable",
-        ErrorKind::Other => "failed",
+        ErrorKind::OwnerNotInScope | ErrorKind::Other => "failed",
     }
 }
 

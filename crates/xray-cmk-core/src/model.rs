@@ -78,6 +78,8 @@ pub enum ErrorKind {
     NotFound,
     Throttled,
     Network,
+    /// Not called: KMS answers it only in the key's own account, which is not in the scan.
+    OwnerNotInScope,
     Other,
 }
 
@@ -94,9 +96,12 @@ pub struct CollectionError {
 
 impl std::fmt::Display for CollectionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.code {
-            Some(code) => write!(f, "{} failed: {code}: {}", self.operation, self.message),
-            None => write!(f, "{} failed: {}", self.operation, self.message),
+        match (&self.code, self.kind) {
+            (_, ErrorKind::OwnerNotInScope) => {
+                write!(f, "{} not called: {}", self.operation, self.message)
+            }
+            (Some(code), _) => write!(f, "{} failed: {code}: {}", self.operation, self.message),
+            (None, _) => write!(f, "{} failed: {}", self.operation, self.message),
         }
     }
 }
@@ -196,6 +201,11 @@ pub struct KmsKey {
     pub aliases: Observed<Vec<String>>,
     /// Where the key is declared, for a key read from Terraform.
     pub source: Option<SourceLocation>,
+    /// The account that read the key with the calls KMS answers across accounts, because the
+    /// key's owner is not in the scan; `None` when the owner's credentials read it (or for a key
+    /// from Terraform). A key read this way is judged under that account, which cannot see its
+    /// policy, tags or aliases.
+    pub cross_account_reader: Option<String>,
 }
 
 impl KmsKey {
@@ -216,6 +226,7 @@ impl KmsKey {
             tags: Observed::not_collected("kms:ListResourceTags"),
             aliases: Observed::not_collected("kms:ListAliases"),
             source: None,
+            cross_account_reader: None,
         }
     }
 
@@ -339,6 +350,70 @@ pub struct Inventory {
     /// Terraform root modules, with what turns X-Ray tracing on in them and whether they declare
     /// an `aws_xray_encryption_config`. Empty for live scans.
     pub terraform_modules: Vec<TerraformModule>,
+    /// What IAM's policy simulator answered where a key policy leaves X-Ray's principals' access
+    /// to IAM (see [`AccessQuestion`]). A question without an answer was not asked.
+    pub iam_answers: BTreeMap<AccessQuestion, Observed<SimulatedAccess>>,
+}
+
+/// What X-Ray's principals need of a key, per the AWS page "Data protection in AWS X-Ray":
+/// configurers `kms:CreateGrant` and `kms:DescribeKey`, trace readers `kms:Decrypt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyAction {
+    CreateGrant,
+    DescribeKey,
+    Decrypt,
+}
+
+impl KeyAction {
+    /// The IAM action name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAction::CreateGrant => "kms:CreateGrant",
+            KeyAction::DescribeKey => "kms:DescribeKey",
+            KeyAction::Decrypt => "kms:Decrypt",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One question for IAM's policy simulator: may `principal` (an IAM role or user, its exact ARN)
+/// call `action` on the key `key_arn` as X-Ray does in `region` (`kms:ViaService`
+/// `xray.<region>.amazonaws.com`; for `CreateGrant`, `kms:GrantIsForAWSResource`)?
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccessQuestion {
+    pub principal: String,
+    pub action: KeyAction,
+    pub key_arn: String,
+    pub region: String,
+}
+
+/// What `iam:SimulatePrincipalPolicy` answered to an [`AccessQuestion`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatedAccess {
+    pub decision: SimulatedDecision,
+    /// Condition keys the policies use that the request context did not hold: the simulator
+    /// decided as if they were absent.
+    pub missing_context: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimulatedDecision {
+    Allowed,
+    /// A Deny matched; the policies carrying it, as the simulator names them.
+    ExplicitDeny {
+        by: Vec<String>,
+    },
+    /// Nothing allows it; what the simulator said about SCPs and the permissions boundary.
+    ImplicitDeny {
+        why: Vec<String>,
+    },
+    /// IAM has no such role or user (`NoSuchEntity`).
+    NoSuchPrincipal,
 }
 
 /// A Terraform root module (its own directory and the local modules it calls).

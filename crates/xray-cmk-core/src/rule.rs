@@ -35,6 +35,8 @@ pub enum Input {
     Trails,
     /// `xray:GetTraceSegmentDestination` and the `aws/spans` log group, per region.
     SegmentDestination,
+    /// `iam:SimulatePrincipalPolicy`, for the access a key policy leaves to IAM.
+    IamSimulation,
 }
 
 /// What a set of rules needs collected. The X-Ray configuration is always read: it is what
@@ -45,6 +47,7 @@ pub struct Needs {
     pub key_details: bool,
     pub trails: bool,
     pub segment_destination: bool,
+    pub iam_simulation: bool,
 }
 
 impl Needs {
@@ -57,6 +60,7 @@ impl Needs {
                 Input::KeyDetails => n.key_details = true,
                 Input::Trails => n.trails = true,
                 Input::SegmentDestination => n.segment_destination = true,
+                Input::IamSimulation => n.iam_simulation = true,
             }
         }
         n
@@ -131,8 +135,10 @@ pub struct KeyRef<'a> {
 }
 
 /// A check. Target rules judge each account and region's X-Ray setup; key rules judge each KMS key
-/// in use once, however many regions share it. A rule returns no finding when it does not apply
-/// (the key rules on an AWS managed key), otherwise exactly one: pass, fail or error.
+/// in use once, however many regions share it; key-use rules judge a key for each target whose
+/// X-Ray uses it, since who must be able to use a key depends on the account using it. A rule
+/// returns no finding when it does not apply (the key rules on an AWS managed key), otherwise
+/// exactly one: pass, fail or error.
 pub trait Rule: Sync {
     fn meta(&self) -> &'static RuleMeta;
 
@@ -141,6 +147,16 @@ pub trait Rule: Sync {
     }
 
     fn check_key(&self, _key: &KeyRef<'_>, _cx: &Context<'_>) -> Option<Finding> {
+        None
+    }
+
+    /// The key `key` as X-Ray in `target` uses it; the finding is the target's.
+    fn check_key_use(
+        &self,
+        _key: &KeyRef<'_>,
+        _target: &XrayTarget,
+        _cx: &Context<'_>,
+    ) -> Option<Finding> {
         None
     }
 
@@ -160,30 +176,44 @@ const ANY_KEY_RULES: &[&str] = &[
 ];
 
 /// Keys that were described, with where their findings belong: the key ARN's account and
-/// region, else the first configuration using it. Keys `DescribeKey` could not read are left to the
-/// target rules (`xray-key-unusable` reports them), so they do not repeat one error per key rule.
-fn keys_in_use(inventory: &Inventory) -> Vec<KeyRef<'_>> {
-    inventory
-        .keys
-        .iter()
-        .filter(|(id, _)| !inventory.keys_judged_elsewhere.contains(*id))
-        .filter_map(|(id, observed)| {
-            let Observed::Known(key) = observed else {
-                return None;
-            };
-            let (account, region) = key.account_region().or_else(|| {
-                inventory
-                    .targets_using(id)
-                    .next()
-                    .map(|t| (t.account.as_str(), t.region.as_str()))
-            })?;
-            Some(KeyRef {
-                id,
-                account,
-                region,
-                key,
-            })
+/// region, else the first configuration using it; a key read across accounts because its owner is
+/// not in the scan, under the account that read it. Keys `DescribeKey` could not read are left to
+/// the target rules (`xray-key-unusable` reports them), so they do not repeat one error per key
+/// rule.
+fn described_keys(inventory: &Inventory) -> impl Iterator<Item = KeyRef<'_>> {
+    inventory.keys.iter().filter_map(|(id, observed)| {
+        let Observed::Known(key) = observed else {
+            return None;
+        };
+        let first_use = || {
+            inventory
+                .targets_using(id)
+                .next()
+                .map(|t| (t.account.as_str(), t.region.as_str()))
+        };
+        let (account, region) = match &key.cross_account_reader {
+            Some(reader) => (
+                reader.as_str(),
+                key.account_region()
+                    .map(|(_, r)| r)
+                    .or(first_use().map(|(_, r)| r))?,
+            ),
+            None => key.account_region().or_else(first_use)?,
+        };
+        Some(KeyRef {
+            id,
+            account,
+            region,
+            key,
         })
+    })
+}
+
+/// The keys whose own findings this inventory reports: another account's inventory of the same
+/// scan reports those in `keys_judged_elsewhere`.
+fn keys_in_use(inventory: &Inventory) -> Vec<KeyRef<'_>> {
+    described_keys(inventory)
+        .filter(|k| !inventory.keys_judged_elsewhere.contains(k.id))
         .collect()
 }
 
@@ -203,6 +233,15 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
                 .filter(|r| used || ANY_KEY_RULES.contains(&r.meta().id))
                 .filter_map(|r| r.check_key(&key, cx)),
         );
+    }
+    for key in described_keys(cx.inventory) {
+        for target in cx.inventory.targets_using(key.id) {
+            findings.extend(
+                rules
+                    .iter()
+                    .filter_map(|r| r.check_key_use(&key, target, cx)),
+            );
+        }
     }
     for rule in rules {
         findings.extend(rule.check_inventory(cx));

@@ -119,8 +119,9 @@ mod tests {
         assert_eq!(s.compliance_pct, Some(50.0));
         assert_eq!(s.failed_results, 1);
         assert_eq!(s.error_results, 4);
-        // 4 X-Ray rules in each KMS region, and the 7 key rules once for the shared key.
-        assert_eq!(s.passed_results, 15);
+        // 4 X-Ray rules in each KMS region, the 5 key rules once for the shared key, and the 2
+        // key-use rules (access, cross-account) for each region using it.
+        assert_eq!(s.passed_results, 17);
         assert!(Summary::has_failures_at_or_above(&findings, Severity::High));
         assert!(!Summary::has_failures_at_or_above(
             &findings,

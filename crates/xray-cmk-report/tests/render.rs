@@ -72,6 +72,7 @@ fn report() -> Report {
         trails: Default::default(),
         keys_judged_elsewhere: Default::default(),
         terraform_modules: Vec::new(),
+        iam_answers: Default::default(),
     };
     Report::new(
         "0.0.0-test",

@@ -75,6 +75,7 @@ pub async fn describe_key(
         tags,
         aliases,
         source: None,
+        cross_account_reader: None,
     })
 }
 

@@ -228,6 +228,7 @@ pub async fn scan(
         trails,
         keys_judged_elsewhere,
         terraform_modules: Vec::new(),
+        iam_answers: Default::default(),
     }
 }
 

@@ -203,6 +203,31 @@ impl OrgPolicy {
             .any(|arn| checks::arn_account(arn) == Some(account))
     }
 
+    /// Whether `account` may appear in the key policy of a key owned by `key_account` that X-Ray
+    /// in `user_account` uses: as [`OrgPolicy::is_trusted_account`], and also the user account
+    /// when an access list names its principals with `{account}`, which for that use stands for
+    /// the user account.
+    pub fn is_trusted_account_for(
+        &self,
+        account: &str,
+        key_account: &str,
+        user_account: &str,
+    ) -> bool {
+        let access = &self.access;
+        self.is_trusted_account(account, key_account)
+            || (account == user_account
+                && [
+                    &access.key_admins,
+                    &access.xray_admins,
+                    &access.trace_readers,
+                ]
+                .into_iter()
+                .flatten()
+                .any(|arn| {
+                    checks::arn_account(&OrgPolicy::resolve(arn, user_account)) == Some(account)
+                }))
+    }
+
     /// The exemption for `rule` on (`account`, `region`) as of `today`. An active exemption wins
     /// over expired ones; among several of a kind, the one expiring last (then the first in the
     /// file), since that is the date the finding stays, or stopped being, exempt.
@@ -311,5 +336,10 @@ mod tests {
         assert!(policy.is_trusted_account("555555555555", "111122223333"));
         assert!(!policy.is_trusted_account("444444444444", "111122223333"));
         assert!(!policy.is_trusted_account("{account}", "111122223333"));
+        // `{account}` stands for the account that uses the key.
+        assert!(policy.is_trusted_account_for("444444444444", "111122223333", "444444444444"));
+        assert!(!policy.is_trusted_account_for("666666666666", "111122223333", "444444444444"));
+        policy.access.key_admins.remove(0);
+        assert!(!policy.is_trusted_account_for("444444444444", "111122223333", "444444444444"));
     }
 }

@@ -1,9 +1,10 @@
 //! `kms-key-policy-unapproved-cross-account`: the key policy grants accounts the policy file does
 //! not trust.
 
-use super::{customer_key_builder, key_policy};
+use super::{customer_key_use_builder, key_owner, key_policy};
 use crate::finding::{Finding, Severity};
 use crate::key_policy::allowed_accounts;
+use crate::model::XrayTarget;
 use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
 
 pub struct KmsKeyPolicyUnapprovedCrossAccount;
@@ -24,7 +25,11 @@ Collects every account an `Allow` statement of the key policy names: principal A
 account ids, and the values of positive `aws:PrincipalAccount` / `kms:CallerAccount` conditions on
 statements open to `*`. It fails when one of them is neither the key's own account nor trusted by
 the policy file: `[access] trusted_accounts`, the accounts of `cross_account_readers`, and fixed
-accounts named in the other access lists.
+accounts named in the other access lists. A key shared by several accounts is judged for each
+account whose X-Ray uses it, under that account: `{account}` in the access lists then stands
+for that account, so the key policy may name it when the policy file expects its principals
+there. The key policy of a key whose owner is not in the scan cannot be read (KMS does not
+answer `GetKeyPolicy` across accounts): the result is `error`, naming the account to add.
 
 ## Why is this bad?
 A principal in another account that may decrypt with the key can read the traces it protects once
@@ -48,15 +53,21 @@ impl Rule for KmsKeyPolicyUnapprovedCrossAccount {
         &META
     }
 
-    fn check_key(&self, key: &KeyRef<'_>, cx: &Context<'_>) -> Option<Finding> {
-        let b = customer_key_builder(&META, key)?;
+    fn check_key_use(
+        &self,
+        key: &KeyRef<'_>,
+        target: &XrayTarget,
+        cx: &Context<'_>,
+    ) -> Option<Finding> {
+        let b = customer_key_use_builder(&META, key, target)?;
         let doc = match key_policy(key.key) {
             Ok(doc) => doc,
             Err(message) => return Some(b.error(message)),
         };
+        let owner = key_owner(key);
         let untrusted: Vec<String> = allowed_accounts(&doc)
             .into_iter()
-            .filter(|a| a != key.account && !cx.policy.is_trusted_account(a, key.account))
+            .filter(|a| !cx.policy.is_trusted_account_for(a, owner, &target.account))
             .collect();
         Some(if untrusted.is_empty() {
             b.pass("every account the key policy allows is the key's own or trusted")
@@ -80,7 +91,7 @@ mod tests {
 
     fn status(pol: &crate::OrgPolicy) -> Option<Status> {
         let inv = with_key(|k| k.policy = Observed::Known(PARTNER.to_owned()));
-        run_key(&KmsKeyPolicyUnapprovedCrossAccount, &inv, pol).map(|f| f.status)
+        run_key_use(&KmsKeyPolicyUnapprovedCrossAccount, &inv, pol).map(|f| f.status)
     }
 
     #[test]
@@ -92,5 +103,22 @@ mod tests {
             "[access]\ncross_account_readers = [\"arn:aws:iam::444455556666:role/Audit\"]\n",
         );
         assert_eq!(status(&via_reader), Some(Status::Pass));
+    }
+
+    #[test]
+    fn a_shared_key_trusts_the_account_using_it_when_the_access_lists_name_it() {
+        // The key of 111122223333 names 444455556666, which uses it.
+        let mut inv = with_key(|k| k.policy = Observed::Known(PARTNER.to_owned()));
+        inv.targets[0].account = "444455556666".into();
+        let judge = |toml: &str| {
+            crate::evaluate(&context(&inv, &policy(toml)))
+                .into_iter()
+                .find(|f| f.rule == META.id)
+                .map(|f| (f.account, f.status))
+        };
+        let user = "444455556666".to_owned();
+        assert_eq!(judge(""), Some((user.clone(), Status::Fail)));
+        let access = "[access]\nxray_admins = [\"arn:aws:iam::{account}:role/XrayAdmin\"]\n";
+        assert_eq!(judge(access), Some((user, Status::Pass)));
     }
 }

@@ -32,6 +32,8 @@ pub use xray_key_not_symmetric::XrayKeyNotSymmetric;
 pub use xray_key_unusable::XrayKeyUnusable;
 pub use xray_spans_not_cmk::XraySpansNotCmk;
 
+pub use kms_key_policy_xray_access::iam_questions;
+
 use crate::finding::{Finding, FindingBuilder, XRAY_ENCRYPTION_CONFIG};
 use crate::model::{EncryptionType, Inventory, KmsKey, Observed, XrayEncryption, XrayTarget};
 use crate::rule::{KeyRef, Rule, RuleMeta};
@@ -124,6 +126,27 @@ fn key_builder(meta: &RuleMeta, key: &KeyRef<'_>) -> FindingBuilder {
 /// A key whose manager is unknown is judged, so nothing unknown is skipped silently.
 fn customer_key_builder(meta: &RuleMeta, key: &KeyRef<'_>) -> Option<FindingBuilder> {
     (key.key.key_manager != Some(crate::KeyManager::Aws)).then(|| key_builder(meta, key))
+}
+
+/// As [`customer_key_builder`], for a finding about `key` as X-Ray in `target` uses it: the
+/// target's account and region, the key as the resource (and its declaration, from Terraform).
+fn customer_key_use_builder(
+    meta: &RuleMeta,
+    key: &KeyRef<'_>,
+    target: &XrayTarget,
+) -> Option<FindingBuilder> {
+    (key.key.key_manager != Some(crate::KeyManager::Aws)).then(|| {
+        FindingBuilder::new(meta, &target.account, &target.region, key.id)
+            .key(Some(key.id))
+            .location(key.key.source.as_ref().or(target.origin.location()))
+    })
+}
+
+/// The account that owns the key: its ARN's, else the account its findings are reported under.
+fn key_owner<'a>(key: &KeyRef<'a>) -> &'a str {
+    key.key
+        .account_region()
+        .map_or(key.account, |(account, _)| account)
 }
 
 /// Whether KMS can rotate the key automatically: only symmetric encryption keys. Asymmetric and
@@ -312,6 +335,7 @@ pub(crate) mod test_support {
             trails: Default::default(),
             keys_judged_elsewhere: Default::default(),
             terraform_modules: Vec::new(),
+            iam_answers: Default::default(),
         }
     }
 
@@ -358,6 +382,24 @@ pub(crate) mod test_support {
             key,
         };
         rule.check_key(&key_ref, &context(inv, policy))
+    }
+
+    /// Runs one key-use rule over the key `KEY_ARN` of `inv` as the first target uses it.
+    pub fn run_key_use(
+        rule: &dyn crate::Rule,
+        inv: &Inventory,
+        policy: &crate::OrgPolicy,
+    ) -> Option<crate::Finding> {
+        let Some(Observed::Known(key)) = inv.keys.get(KEY_ARN) else {
+            panic!("test inventory has no known key {KEY_ARN}")
+        };
+        let key_ref = crate::KeyRef {
+            id: KEY_ARN,
+            account: ACCOUNT,
+            region: REGION,
+            key,
+        };
+        rule.check_key_use(&key_ref, &inv.targets[0], &context(inv, policy))
     }
 
     /// A policy file's text parsed with every rule known.

@@ -82,9 +82,15 @@ impl Rule for XrayKeyNotApproved {
                     names.join(", ")
                 }
             )),
-            (Some(false), None) => {
-                b.error("the key ARN is not on the approved list and its aliases could not be read")
-            }
+            (Some(false), None) => match key.map(|k| &k.aliases) {
+                // Read across accounts, say, when the key's owner is not in the scan.
+                Some(Observed::Unknown(err)) => b.error(format!(
+                    "the key ARN is not on the approved list and its aliases could not be read: {err}"
+                )),
+                _ => b.error(
+                    "the key ARN is not on the approved list and its aliases could not be read",
+                ),
+            },
             (None, _) => return None,
         })
     }
