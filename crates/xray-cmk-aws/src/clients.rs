@@ -150,6 +150,10 @@ impl ClientSource for AccountClients {
         self.config.home_region()
     }
 
+    fn iam(&self) -> aws_sdk_iam::Client {
+        AccountClients::iam(self)
+    }
+
     fn xray(&self, region: &str) -> aws_sdk_xray::Client {
         self.cached(
             |c| &mut c.xray,

@@ -217,6 +217,9 @@ mod tests {
         fn logs(&self, _: &str) -> aws_sdk_cloudwatchlogs::Client {
             unreachable!("not used")
         }
+        fn iam(&self) -> aws_sdk_iam::Client {
+            unreachable!("not used")
+        }
         fn home_region(&self) -> String {
             "us-east-1".into()
         }

@@ -1,7 +1,8 @@
 //! Scanning many accounts: credentials per account (AssumeRole, cached and refreshed), regions per
 //! account, and a bounded fan-out whose results are handed over account by account.
 
-use std::sync::Mutex;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::identity::IdentityCache;
@@ -12,11 +13,14 @@ use aws_credential_types::Credentials;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
-use xray_cmk_core::{CollectionError, ErrorKind, Inventory, Observed, Origin, XrayTarget};
+use xray_cmk_core::{
+    CollectionError, ErrorKind, Inventory, Observed, OrgPolicy, Origin, XrayTarget,
+};
 
 use crate::clients::{AccountClients, Shared};
-use crate::collect::{scan, KeyCache};
+use crate::collect::{scan, AnswerCache, ClientSource, KeyCache, Once, ScanShared};
 use crate::error::{classify, root_cause};
 use crate::limits::Service;
 use crate::session::{enabled_regions, Session};
@@ -46,31 +50,87 @@ pub struct AccountScan {
 }
 
 /// Scans `accounts`, at most `account_concurrency` at a time, calling `on_account` as each one
-/// finishes, so results can be written before the whole organization is done.
+/// finishes, so results can be written before the whole organization is done. `policy` names the
+/// principals whose access to the keys in use is judged.
 pub async fn scan_accounts(
     session: &Session,
     shared: &Shared,
     accounts: &[String],
     opts: &ScanOptions,
+    policy: &OrgPolicy,
     mut on_account: impl FnMut(AccountScan),
 ) {
+    let directory = Directory {
+        session,
+        shared,
+        opts,
+        in_scope: accounts.iter().cloned().collect(),
+        clients: Once::default(),
+    };
     let keys = KeyCache::default();
+    let answers = AnswerCache::default();
+    let scan_shared = ScanShared {
+        accounts: &directory,
+        keys: &keys,
+        answers: &answers,
+        needs: opts.needs,
+        policy,
+    };
     let mut scans = stream::iter(accounts)
-        .map(|account| scan_account(session, shared, account, opts, &keys))
+        .map(|account| scan_account(&directory, account, opts, &scan_shared))
         .buffer_unordered(opts.account_concurrency.max(1));
     while let Some(done) = scans.next().await {
         on_account(done);
     }
 }
 
+/// Every account's clients, built once per scan: for its own scan, for reading the keys it owns
+/// for the others, and for the policy simulations of its principals.
+struct Directory<'a> {
+    session: &'a Session,
+    shared: &'a Shared,
+    opts: &'a ScanOptions,
+    in_scope: BTreeSet<String>,
+    clients: Once<String, Result<Arc<AccountClients>, CollectionError>>,
+}
+
+impl Directory<'_> {
+    async fn account(&self, account: &str) -> Result<Arc<AccountClients>, CollectionError> {
+        self.clients
+            .get_or_compute(account.to_owned(), async {
+                account_clients(self.session, self.shared, account, self.opts)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .0
+    }
+}
+
+impl crate::collect::Accounts for Directory<'_> {
+    fn in_scope(&self, account: &str) -> bool {
+        self.in_scope.contains(account)
+    }
+
+    fn clients<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<dyn ClientSource>, CollectionError>> {
+        Box::pin(async move {
+            self.account(account)
+                .await
+                .map(|c| c as Arc<dyn ClientSource>)
+        })
+    }
+}
+
 async fn scan_account(
-    session: &Session,
-    shared: &Shared,
+    directory: &Directory<'_>,
     account: &str,
     opts: &ScanOptions,
-    keys: &KeyCache,
+    scan_shared: &ScanShared<'_>,
 ) -> AccountScan {
-    let clients = match account_clients(session, shared, account, opts).await {
+    let clients = match directory.account(account).await {
         Ok(c) => c,
         Err(err) => return failed(account, opts.regions.as_deref(), err),
     };
@@ -90,12 +150,11 @@ async fn scan_account(
         },
     };
     let inventory = scan(
-        &clients,
+        clients.as_ref(),
         account,
         &regions,
         opts.region_concurrency,
-        keys,
-        opts.needs,
+        scan_shared,
     )
     .await;
     AccountScan {

@@ -72,6 +72,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "cloudtrail:GetTrail",
     "cloudtrail:GetTrailStatus",
     "cloudtrail:ListTrails",
+    "iam:SimulatePrincipalPolicy",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",

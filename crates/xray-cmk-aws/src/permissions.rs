@@ -293,7 +293,7 @@ pub async fn check_target(
             _ => target.account.as_str(),
         };
         let owner = format!("arn:{partition}:iam::{owner}:root");
-        let results = simulate(iam, &source, g, &owner, &target.region)
+        let results = simulate_group(iam, &source, g, &owner, &target.region)
             .await
             .map_err(|err| match err {
                 Unchecked::Call(e) if e.kind == ErrorKind::NotFound && source != caller => {
@@ -456,7 +456,7 @@ fn entry(key: &str, kind: ContextKeyTypeEnum, value: &str) -> ContextEntry {
 }
 
 /// The request context AWS would see for calls acting `on` something in `region`.
-fn context(region: &str, on: On) -> Vec<ContextEntry> {
+pub(crate) fn context(region: &str, on: On) -> Vec<ContextEntry> {
     let via_xray = format!("xray.{region}.amazonaws.com");
     let mut entries = vec![entry(
         "aws:RequestedRegion",
@@ -488,38 +488,40 @@ fn context(region: &str, on: On) -> Vec<ContextEntry> {
     entries
 }
 
+/// One `iam:SimulatePrincipalPolicy` question: may `source` call `actions` on `resource`?
+#[derive(Debug)]
+pub(crate) struct Simulation<'a> {
+    /// The role or user whose policies are simulated (`PolicySourceArn`).
+    pub source: &'a str,
+    pub actions: &'a [&'static str],
+    /// `ResourceArns`: one ARN, or `*`.
+    pub resource: &'a str,
+    /// The resource's policy and its owner (`arn:PARTITION:iam::ACCOUNT:root`); with it the
+    /// source is also the `CallerArn` its statements are matched against.
+    pub resource_policy: Option<(&'a str, &'a str)>,
+    pub context: Vec<ContextEntry>,
+}
+
 /// Every evaluation result of one simulation, all pages.
-async fn simulate(
+pub(crate) async fn simulate(
     iam: &aws_sdk_iam::Client,
-    source: &str,
-    group: &Group,
-    owner: &str,
-    region: &str,
+    sim: &Simulation<'_>,
 ) -> Result<Vec<EvaluationResult>, Unchecked> {
-    let (resource, policy) = match &group.resource {
-        Resource::Account => ("*", None),
-        Resource::Key { arn, policy } => (arn.as_str(), Some(policy)),
-        Resource::NewKey { policy } => ("*", Some(policy)),
-    };
     let mut results = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let mut req = iam
             .simulate_principal_policy()
-            .policy_source_arn(source)
-            .set_action_names(Some(
-                group.actions.iter().map(|a| (*a).to_owned()).collect(),
-            ))
-            .resource_arns(resource)
-            .set_context_entries(Some(context(region, group.on)))
+            .policy_source_arn(sim.source)
+            .set_action_names(Some(sim.actions.iter().map(|a| (*a).to_owned()).collect()))
+            .resource_arns(sim.resource)
+            .set_context_entries(Some(sim.context.clone()))
             .set_marker(marker.take());
-        if let Some(policy) = policy {
-            // KMS decides with the key policy too; the simulated caller is the principal its
-            // statements name, and the key's account owns it.
+        if let Some((policy, owner)) = sim.resource_policy {
             req = req
                 .resource_policy(policy)
                 .resource_owner(owner)
-                .caller_arn(source);
+                .caller_arn(sim.source);
         }
         let out = req
             .send()
@@ -535,8 +537,36 @@ async fn simulate(
     }
 }
 
+/// The simulation of one pre-flight group.
+async fn simulate_group(
+    iam: &aws_sdk_iam::Client,
+    source: &str,
+    group: &Group,
+    owner: &str,
+    region: &str,
+) -> Result<Vec<EvaluationResult>, Unchecked> {
+    let (resource, policy) = match &group.resource {
+        Resource::Account => ("*", None),
+        Resource::Key { arn, policy } => (arn.as_str(), Some(policy.as_str())),
+        Resource::NewKey { policy } => ("*", Some(policy.as_str())),
+    };
+    // KMS decides with the key policy too; the simulated caller is the principal its statements
+    // name, and the key's account owns it.
+    simulate(
+        iam,
+        &Simulation {
+            source,
+            actions: &group.actions,
+            resource,
+            resource_policy: policy.map(|p| (p, owner)),
+            context: context(region, group.on),
+        },
+    )
+    .await
+}
+
 /// The stronger of two denials: an explicit one wins; reasons of the same kind add up.
-fn combine(a: Option<Denial>, b: Option<Denial>) -> Option<Denial> {
+pub(crate) fn combine(a: Option<Denial>, b: Option<Denial>) -> Option<Denial> {
     match (a, b) {
         (None, x) | (x, None) => x,
         (Some(Denial::Explicit { mut by }), Some(Denial::Explicit { by: more })) => {
@@ -603,7 +633,10 @@ fn key_policy_denial(
 }
 
 /// `None` when the action is allowed.
-fn judge(action: &'static str, r: &EvaluationResult) -> Result<Option<Denial>, Unchecked> {
+pub(crate) fn judge(
+    action: &'static str,
+    r: &EvaluationResult,
+) -> Result<Option<Denial>, Unchecked> {
     let by_organizations = r
         .organizations_decision_detail()
         .is_some_and(|d| !d.allowed_by_organizations());
@@ -649,4 +682,4 @@ fn judge(action: &'static str, r: &EvaluationResult) -> Result<Option<Denial>, U
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

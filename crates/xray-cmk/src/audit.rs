@@ -140,7 +140,7 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
     if args.format == Format::Csv {
         write_stdout(&csv::header())?;
     }
-    scan_accounts(&session, &shared, &accounts, &opts, |scan| {
+    scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
         let findings = sink.account(&scan.inventory);
         if args.to_security_hub {
             for f in &findings {

@@ -55,7 +55,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         principal: &principal,
     };
     let mut targets = Vec::new();
-    scan_accounts(&session, &shared, &accounts, &opts, |scan| {
+    scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
         targets.extend(plan_targets(&scan.inventory, &input));
     })
     .await;

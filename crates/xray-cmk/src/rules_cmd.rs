@@ -70,25 +70,14 @@ pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
             xray_cmk_aws::respond::RESPOND_ACTIONS.to_vec(),
         ),
     };
-    let mut statements = vec![PolicyStatement {
-        sid,
-        effect: "Allow",
-        action: actions,
-        resource: "*",
-    }];
-    if matches!(args.mode, IamPolicyMode::Audit) {
-        // Read-only, and not called by the audit: it lets `apply`'s pre-flight, run by mistake
-        // with this role, name every permission it lacks instead of only "could not check".
-        statements.push(PolicyStatement {
-            sid: "XrayCmkSelfCheck",
-            effect: "Allow",
-            action: vec!["iam:SimulatePrincipalPolicy"],
-            resource: "*",
-        });
-    }
     let policy = PolicyDocument {
         version: "2012-10-17",
-        statement: statements,
+        statement: vec![PolicyStatement {
+            sid,
+            effect: "Allow",
+            action: actions,
+            resource: "*",
+        }],
     };
     println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(Exit::Clean)

@@ -720,7 +720,8 @@ iam.put_role_policy(RoleName="ExternalAuditor", PolicyName="XrayCmkAudit",
 }
 
 /// `iam-policy --mode audit` lists exactly the actions an audit calls: an organization scan (with
-/// region discovery, an unassumable account, Transaction Search, trails) and an OU walk.
+/// region discovery, an unassumable account, Transaction Search, trails, and the policy
+/// simulator for a root-delegated key) and an OU walk.
 #[test]
 fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
     let r = run(bare_xray_cmk().args(["iam-policy", "--mode", "audit"]));
@@ -740,8 +741,10 @@ fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
         .expect("ou")
         .to_owned();
     let mut called = std::collections::BTreeSet::new();
+    // With the demo policy file, whose principals a root-delegated key leaves to IAM.
+    let policy = emu.policy().display().to_string();
     for (i, extra) in [
-        vec!["--org"],
+        vec!["--org", "--policy", policy.as_str()],
         vec!["--ou", ou.as_str(), "--regions", "us-east-1"],
     ]
     .into_iter()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_kms::types::{KeyManagerType, KeyState as SdkKeyState};
 use aws_smithy_types::date_time::Format;
 use xray_cmk_core::model::Rotation;
-use xray_cmk_core::{KeyManager, KeyState, KmsKey, Observed};
+use xray_cmk_core::{CollectionError, ErrorKind, KeyManager, KeyState, KmsKey, Observed};
 
 use super::malformed;
 use crate::error::classify;
@@ -17,6 +17,30 @@ pub async fn describe_key(
     key_id: &str,
     details: bool,
 ) -> Observed<KmsKey> {
+    read(kms, key_id, details, None).await
+}
+
+/// Reads what the account of `kms`'s credentials (`reader`) may read of a key owned by
+/// `owner`, another account that is not in the scan: KMS answers `DescribeKey` and
+/// `GetKeyRotationStatus` across accounts (with the key ARN), but not `GetKeyPolicy`,
+/// `ListResourceTags` or `ListAliases`, which are left unknown and say which account to add.
+pub async fn describe_key_across_accounts(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    details: bool,
+    reader: &str,
+    owner: &str,
+) -> Observed<KmsKey> {
+    read(kms, key_id, details, Some((reader, owner))).await
+}
+
+/// `across`: the reader and the owner, for a key read from another account.
+async fn read(
+    kms: &aws_sdk_kms::Client,
+    key_id: &str,
+    details: bool,
+    across: Option<(&str, &str)>,
+) -> Observed<KmsKey> {
     let out = match kms.describe_key().key_id(key_id).send().await {
         Ok(out) => out,
         Err(err) => return Observed::Unknown(classify("kms:DescribeKey", &err)),
@@ -25,10 +49,15 @@ pub async fn describe_key(
         return malformed("kms:DescribeKey", "KeyMetadata");
     };
     // The other calls take the key id from DescribeKey: aliases are not accepted by all of them.
-    let id = m.key_id();
+    // Across accounts only the key ARN names the key.
+    let id = match across {
+        Some(_) => m.arn().unwrap_or(key_id),
+        None => m.key_id(),
+    };
     let aws_managed = m.key_manager() == Some(&KeyManagerType::Aws);
-    let (rotation, policy, tags, aliases) = match (details, aws_managed) {
-        (true, false) => futures::join!(
+    let skipped = KmsKey::described(id);
+    let (rotation, policy, tags, aliases) = match (details, aws_managed, across) {
+        (true, false, None) => futures::join!(
             rotation(kms, id),
             policy(kms, id),
             tags(kms, id),
@@ -36,20 +65,26 @@ pub async fn describe_key(
         ),
         // AWS managed keys rotate on AWS's schedule and cannot be tagged: no rule reads those, so
         // only the policy (kms-key-policy-public) and aliases (xray-key-not-approved) are read.
-        (true, true) => {
-            let skipped = KmsKey::described(id);
+        (true, true, None) => {
             let (policy, aliases) = futures::join!(policy(kms, id), aliases(kms, id));
             (skipped.rotation, policy, skipped.tags, aliases)
         }
-        (false, _) => {
-            let skipped = KmsKey::described(id);
-            (
-                skipped.rotation,
-                skipped.policy,
-                skipped.tags,
-                skipped.aliases,
-            )
-        }
+        (true, _, Some((reader, owner))) => (
+            if aws_managed {
+                skipped.rotation
+            } else {
+                rotation(kms, id).await
+            },
+            owner_only("kms:GetKeyPolicy", reader, owner),
+            owner_only("kms:ListResourceTags", reader, owner),
+            owner_only("kms:ListAliases", reader, owner),
+        ),
+        (false, _, _) => (
+            skipped.rotation,
+            skipped.policy,
+            skipped.tags,
+            skipped.aliases,
+        ),
     };
     #[allow(deprecated)]
     let key_spec = m
@@ -58,7 +93,7 @@ pub async fn describe_key(
         .or_else(|| m.customer_master_key_spec().map(|s| s.as_str().to_owned()));
     Observed::Known(KmsKey {
         arn: m.arn().map(str::to_owned),
-        key_id: id.to_owned(),
+        key_id: m.key_id().to_owned(),
         key_manager: m.key_manager().map(|k| match k {
             KeyManagerType::Aws => KeyManager::Aws,
             KeyManagerType::Customer => KeyManager::Customer,
@@ -75,7 +110,19 @@ pub async fn describe_key(
         tags,
         aliases,
         source: None,
-        cross_account_reader: None,
+        cross_account_reader: across.map(|(reader, _)| reader.to_owned()),
+    })
+}
+
+/// A read KMS answers only in the key's own account, which is not in the scan.
+fn owner_only<T>(operation: &str, reader: &str, owner: &str) -> Observed<T> {
+    Observed::Unknown(CollectionError {
+        operation: operation.to_owned(),
+        kind: ErrorKind::OwnerNotInScope,
+        code: None,
+        message: format!(
+            "KMS answers it only in the key's own account {owner}, not from {reader}; include {owner} in the scan"
+        ),
     })
 }
 

@@ -1,31 +1,47 @@
 //! Collection of one account's inventory: per region, the X-Ray encryption configuration, where
-//! spans go and the trails that cover it; then each distinct KMS key and each distinct trail once.
+//! spans go and the trails that cover it; then each distinct KMS key and each distinct trail once;
+//! then what IAM's policy simulator says where a key policy leaves X-Ray's principals to IAM.
+//!
+//! A key is read once per scan in its owner's account when that account is in the scan (with the
+//! owner's credentials, whichever account asks first), else by each account using it with the calls
+//! KMS answers across accounts. Either way what is read of a key does not depend on which account
+//! of the scan asked first, so neither do the verdicts.
 
+mod iam;
 pub(crate) mod kms;
 mod trails;
 mod xray;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use aws_config::{Region, SdkConfig};
+use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use tokio::sync::OnceCell;
-use xray_cmk_core::model::TrailRef;
-use xray_cmk_core::{EncryptionType, Inventory, KmsKey, Needs, Observed, Origin, XrayTarget};
+use xray_cmk_core::model::{AccessQuestion, SimulatedAccess, TrailRef};
+use xray_cmk_core::{
+    CollectionError, EncryptionType, Inventory, KmsKey, Needs, Observed, OrgPolicy, Origin,
+    XrayTarget,
+};
 
-pub use kms::describe_key;
+pub use iam::simulate_access;
+pub use kms::{describe_key, describe_key_across_accounts};
 
 pub use trails::{account_trails, trail_state};
 pub use xray::{encryption_config, segment_destination};
 
 /// Hands out a client per service and region. The live implementation builds them from an
 /// [`SdkConfig`]; tests hand out mocked clients.
-pub trait ClientSource: Sync {
+pub trait ClientSource: Send + Sync {
     fn xray(&self, region: &str) -> aws_sdk_xray::Client;
     fn kms(&self, region: &str) -> aws_sdk_kms::Client;
     fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client;
     fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client;
+    /// IAM is global: one client for the account.
+    fn iam(&self) -> aws_sdk_iam::Client;
     /// The region for account-wide calls (`ListTrails`): the configuration's home region.
     fn home_region(&self) -> String;
 }
@@ -46,6 +62,10 @@ impl ClientSource for SdkConfig {
     regional_client!(kms, aws_sdk_kms);
     regional_client!(cloudtrail, aws_sdk_cloudtrail);
     regional_client!(logs, aws_sdk_cloudwatchlogs);
+
+    fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(self)
+    }
 
     fn home_region(&self) -> String {
         self.region().map_or_else(
@@ -123,48 +143,163 @@ fn keys_of(target: &XrayTarget) -> Vec<(&str, &str)> {
     keys
 }
 
-/// Keys described once per scan, however many accounts and regions use them. The first account to
-/// ask describes the key with its own credentials; the others reuse that observation.
-#[derive(Debug, Default)]
-pub struct KeyCache {
-    keys: Mutex<HashMap<String, Arc<OnceCell<Observed<KmsKey>>>>>,
+/// The accounts of a scan, as one account's collection reaches the others: to read a key in its
+/// owner's account, and to ask IAM's policy simulator in a principal's own account.
+pub trait Accounts: Sync {
+    /// Whether `account` is one of the accounts scanned.
+    fn in_scope(&self, account: &str) -> bool;
+
+    /// Clients acting in `account`, reached as the scan reaches any account (the caller's own
+    /// credentials, or the role assumed there), once per scan.
+    fn clients<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<dyn ClientSource>, CollectionError>>;
 }
 
-impl KeyCache {
-    /// The key's observation, and whether this call made it (so the caller judges the key).
-    pub async fn get_or_describe(
-        &self,
-        key_id: &str,
-        describe: impl std::future::Future<Output = Observed<KmsKey>>,
-    ) -> (Observed<KmsKey>, bool) {
-        let cell = {
-            let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-            keys.entry(key_id.to_owned()).or_default().clone()
-        };
-        let mut first = false;
-        let key = cell
-            .get_or_init(|| async {
-                first = true;
-                describe.await
-            })
-            .await
-            .clone();
-        (key, first)
+/// Values computed once per scan by whichever account asks first; later callers wait for it.
+#[derive(Debug)]
+pub struct Once<K, V> {
+    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+}
+
+impl<K, V> Default for Once<K, V> {
+    fn default() -> Self {
+        Once {
+            cells: Mutex::new(HashMap::new()),
+        }
     }
 }
 
-/// Scans `regions` of one account, then describes each distinct key (through `keys`, once per
-/// scan) and trail once. At most `concurrency` targets, keys or trails are in flight. Targets
-/// keep the order of `regions`.
+impl<K: Eq + Hash, V: Clone> Once<K, V> {
+    /// The value for `key`, and whether this call computed it.
+    pub async fn get_or_compute(&self, key: K, compute: impl Future<Output = V>) -> (V, bool) {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+            cells.entry(key).or_default().clone()
+        };
+        let mut first = false;
+        let value = cell
+            .get_or_init(|| async {
+                first = true;
+                compute.await
+            })
+            .await
+            .clone();
+        (value, first)
+    }
+}
+
+/// Keys read once per scan, by (the account whose credentials read it, key id as X-Ray reported
+/// it). The account that read a key first judges its own findings; the others reuse it.
+pub type KeyCache = Once<(String, String), Observed<KmsKey>>;
+
+/// The policy simulator's answers, once per question per scan.
+pub type AnswerCache = Once<AccessQuestion, Observed<SimulatedAccess>>;
+
+/// What every account's collection of one scan shares.
+#[derive(Clone, Copy)]
+pub struct ScanShared<'a> {
+    pub accounts: &'a dyn Accounts,
+    pub keys: &'a KeyCache,
+    pub answers: &'a AnswerCache,
+    /// What the selected rules need collected.
+    pub needs: Needs,
+    /// The policy file: whose access to keys the rules judge.
+    pub policy: &'a OrgPolicy,
+}
+
+impl std::fmt::Debug for ScanShared<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanShared")
+            .field("needs", &self.needs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key `key_id`, which X-Ray (or the `aws/spans` log group) of `account` names, read in its
+/// owner's account when the owner is in the scan and reachable, else from `account` across
+/// accounts; and whether this call read it.
+async fn read_key(
+    clients: &dyn ClientSource,
+    account: &str,
+    key_id: &str,
+    region: &str,
+    shared: &ScanShared<'_>,
+) -> (Observed<KmsKey>, bool) {
+    let details = shared.needs.key_details;
+    // An alias name or bare key id names a key of the caller's own account.
+    let owner = xray_cmk_core::model::arn_account_region(key_id)
+        .map(|(a, _)| a)
+        .filter(|a| !a.is_empty())
+        .unwrap_or(account);
+    let cache_key = |reader: &str| (reader.to_owned(), key_id.to_owned());
+    if owner == account {
+        let kms = clients.kms(region);
+        return shared
+            .keys
+            .get_or_compute(cache_key(owner), async move {
+                describe_key(&kms, key_id, details).await
+            })
+            .await;
+    }
+    if shared.accounts.in_scope(owner) {
+        if let Ok(owner_clients) = shared.accounts.clients(owner).await {
+            let kms = owner_clients.kms(region);
+            return shared
+                .keys
+                .get_or_compute(cache_key(owner), async move {
+                    describe_key(&kms, key_id, details).await
+                })
+                .await;
+        }
+    }
+    let kms = clients.kms(region);
+    shared
+        .keys
+        .get_or_compute(cache_key(account), async move {
+            describe_key_across_accounts(&kms, key_id, details, account, owner).await
+        })
+        .await
+}
+
+/// Asks the simulator `question` in the principal's own account, once per scan.
+async fn answer(
+    question: AccessQuestion,
+    key_policy: String,
+    shared: &ScanShared<'_>,
+) -> (AccessQuestion, Observed<SimulatedAccess>) {
+    let principal_account = question
+        .principal
+        .split(':')
+        .nth(4)
+        .unwrap_or_default()
+        .to_owned();
+    let (answer, _) = shared
+        .answers
+        .get_or_compute(question.clone(), async {
+            match shared.accounts.clients(&principal_account).await {
+                Ok(clients) => simulate_access(&clients.iam(), &question, &key_policy).await,
+                Err(err) => Observed::Unknown(err),
+            }
+        })
+        .await;
+    (question, answer)
+}
+
+/// Scans `regions` of one account, then reads each distinct key (through `shared`, once per
+/// scan) and trail once, then asks IAM's policy simulator what the key policies leave to IAM. At
+/// most `concurrency` targets, keys, trails or questions are in flight. Targets keep the order of
+/// `regions`.
 pub async fn scan(
     clients: &dyn ClientSource,
     account: &str,
     regions: &[String],
     concurrency: usize,
-    key_cache: &KeyCache,
-    needs: Needs,
+    shared: &ScanShared<'_>,
 ) -> Inventory {
     let concurrency = concurrency.max(1);
+    let needs = shared.needs;
     let trail_list = if needs.trails {
         Some(account_trails(clients, &clients.home_region()).await)
     } else {
@@ -183,12 +318,7 @@ pub async fn scan(
     };
     let described: Vec<(String, Observed<KmsKey>, bool)> = stream::iter(wanted_keys)
         .map(|(key, region)| async move {
-            let (observed, first) = key_cache
-                .get_or_describe(
-                    key,
-                    describe_key(&clients.kms(region), key, needs.key_details),
-                )
-                .await;
+            let (observed, first) = read_key(clients, account, key, region, shared).await;
             (key.to_owned(), observed, first)
         })
         .buffer_unordered(concurrency)
@@ -199,7 +329,7 @@ pub async fn scan(
         .filter(|(_, _, first)| !first)
         .map(|(id, _, _)| id.clone())
         .collect();
-    let keys = described
+    let keys: BTreeMap<String, Observed<KmsKey>> = described
         .into_iter()
         .map(|(id, observed, _)| (id, observed))
         .collect();
@@ -222,14 +352,53 @@ pub async fn scan(
         .collect()
         .await;
 
+    let questions: BTreeMap<AccessQuestion, String> = if needs.iam_simulation {
+        targets
+            .iter()
+            .flat_map(|t| questions_of(t, &keys, shared.policy))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let iam_answers = stream::iter(questions)
+        .map(|(question, key_policy)| answer(question, key_policy, shared))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
     Inventory {
         targets,
         keys,
         trails,
         keys_judged_elsewhere,
         terraform_modules: Vec::new(),
-        iam_answers: Default::default(),
+        iam_answers,
     }
+}
+
+/// What `kms-key-policy-xray-access` will ask IAM about the key X-Ray in `target` uses, each with
+/// the key policy.
+fn questions_of(
+    target: &XrayTarget,
+    keys: &BTreeMap<String, Observed<KmsKey>>,
+    policy: &OrgPolicy,
+) -> Vec<(AccessQuestion, String)> {
+    let Some(enc) = target.encryption.known() else {
+        return Vec::new();
+    };
+    let (EncryptionType::Kms, Some(key_id)) = (&enc.encryption_type, enc.key_id.as_deref()) else {
+        return Vec::new();
+    };
+    let Some(Observed::Known(key)) = keys.get(key_id) else {
+        return Vec::new();
+    };
+    let Some(text) = key.policy.known() else {
+        return Vec::new();
+    };
+    xray_cmk_core::rules::iam_questions(key, &target.account, &target.region, policy)
+        .into_iter()
+        .map(|q| (q, text.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -71,6 +71,9 @@ fn cloudtrail(rules: &[&Rule]) -> aws_sdk_cloudtrail::Client {
 fn logs(rules: &[&Rule]) -> aws_sdk_cloudwatchlogs::Client {
     mocked!(aws_sdk_cloudwatchlogs, rules)
 }
+fn iam(rules: &[&Rule]) -> aws_sdk_iam::Client {
+    mocked!(aws_sdk_iam, rules)
+}
 
 fn kms_config() -> GetEncryptionConfigOutput {
     GetEncryptionConfigOutput::builder()
@@ -431,11 +434,91 @@ async fn trail_selectors_basic_and_advanced() {
     assert_eq!(sel[0].fields[0].equals, ["Management"]);
 }
 
+#[derive(Clone)]
 struct Mocked {
     xray: aws_sdk_xray::Client,
     kms: aws_sdk_kms::Client,
     cloudtrail: aws_sdk_cloudtrail::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    iam: aws_sdk_iam::Client,
+}
+
+impl Mocked {
+    /// Clients answering nothing but the given KMS and IAM rules.
+    fn kms_and_iam(kms_rules: &[&Rule], iam_rules: &[&Rule]) -> Self {
+        Mocked {
+            xray: xray(&[]),
+            kms: kms(kms_rules),
+            cloudtrail: cloudtrail(&[]),
+            logs: logs(&[]),
+            iam: iam(iam_rules),
+        }
+    }
+}
+
+/// The scan's accounts: each reached with its own mocked clients.
+struct TestAccounts(Vec<(&'static str, Mocked)>);
+
+impl Accounts for TestAccounts {
+    fn in_scope(&self, account: &str) -> bool {
+        self.0.iter().any(|(a, _)| *a == account)
+    }
+
+    fn clients<'a>(
+        &'a self,
+        account: &'a str,
+    ) -> BoxFuture<'a, Result<Arc<dyn ClientSource>, CollectionError>> {
+        let found = self
+            .0
+            .iter()
+            .find(|(a, _)| *a == account)
+            .map(|(_, c)| c.clone());
+        Box::pin(async move {
+            found
+                .map(|c| Arc::new(c) as Arc<dyn ClientSource>)
+                .ok_or_else(|| CollectionError {
+                    operation: "sts:AssumeRole".into(),
+                    kind: ErrorKind::AccessDenied,
+                    code: Some("AccessDenied".into()),
+                    message: format!("{account} cannot be reached"),
+                })
+        })
+    }
+}
+
+/// A scan's shared state over `accounts`, for `needs`, with `policy`.
+struct Scan {
+    accounts: TestAccounts,
+    keys: KeyCache,
+    answers: AnswerCache,
+    needs: Needs,
+    policy: OrgPolicy,
+}
+
+impl Scan {
+    fn new(accounts: Vec<(&'static str, Mocked)>, needs: Needs) -> Self {
+        Scan {
+            accounts: TestAccounts(accounts),
+            keys: KeyCache::default(),
+            answers: AnswerCache::default(),
+            needs,
+            policy: OrgPolicy::default(),
+        }
+    }
+
+    fn shared(&self) -> ScanShared<'_> {
+        ScanShared {
+            accounts: &self.accounts,
+            keys: &self.keys,
+            answers: &self.answers,
+            needs: self.needs,
+            policy: &self.policy,
+        }
+    }
+
+    async fn account(&self, clients: &Mocked, account: &str, regions: &[String]) -> Inventory {
+        scan(clients, account, regions, 2, &self.shared()).await
+    }
 }
 
 impl ClientSource for Mocked {
@@ -450,6 +533,9 @@ impl ClientSource for Mocked {
     }
     fn logs(&self, _region: &str) -> aws_sdk_cloudwatchlogs::Client {
         self.logs.clone()
+    }
+    fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam.clone()
     }
     fn home_region(&self) -> String {
         "us-east-1".to_owned()
@@ -505,13 +591,20 @@ async fn scan_reads_each_key_and_trail_once() {
         kms: kms(&kms_rules),
         cloudtrail: cloudtrail(&[&trails, &get_trail, &status, &selectors]),
         logs: logs(&[]),
+        iam: iam(&[]),
     };
     let regions: Vec<String> = ["eu-west-1", "us-east-1", "eu-north-1"]
         .map(String::from)
         .into();
-    let cache = KeyCache::default();
     let all = Needs::of(xray_cmk_core::rules::ALL);
-    let inv = scan(&clients, "111122223333", &regions, 2, &cache, all).await;
+    let sc = Scan::new(
+        vec![
+            ("111122223333", clients.clone()),
+            ("444455556666", clients.clone()),
+        ],
+        all,
+    );
+    let inv = sc.account(&clients, "111122223333", &regions).await;
     assert_eq!((cfg.num_calls(), dest.num_calls()), (3, 3));
     assert_eq!(
         (trails.num_calls(), get_trail.num_calls()),
@@ -545,7 +638,7 @@ async fn scan_reads_each_key_and_trail_once() {
     );
 
     // A second account of the same scan sharing the key reuses it and leaves judging it to the first.
-    let again = scan(&clients, "444455556666", &regions[..1], 2, &cache, all).await;
+    let again = sc.account(&clients, "444455556666", &regions[..1]).await;
     assert_eq!(describe.num_calls(), 1, "still one DescribeKey per scan");
     assert!(again.keys_judged_elsewhere.contains(KEY));
 }
@@ -569,18 +662,12 @@ async fn only_what_the_selected_rules_need_is_collected() {
         kms: kms(&kms_rules),
         cloudtrail: cloudtrail(&[&trails]),
         logs: logs(&[]),
+        iam: iam(&[]),
     };
     let core = xray_cmk_core::select(&["xray-key-unusable".into()], &[]).expect("rule");
     let regions = vec!["eu-west-1".to_owned()];
-    let inv = scan(
-        &clients,
-        "111122223333",
-        &regions,
-        2,
-        &KeyCache::default(),
-        Needs::of(&core),
-    )
-    .await;
+    let sc = Scan::new(vec![("111122223333", clients.clone())], Needs::of(&core));
+    let inv = sc.account(&clients, "111122223333", &regions).await;
     assert_eq!((cfg.num_calls(), describe.num_calls()), (1, 1));
     assert_eq!((dest.num_calls(), trails.num_calls()), (0, 0));
     assert_eq!(details.iter().map(Rule::num_calls).sum::<usize>(), 0);
@@ -611,4 +698,400 @@ async fn aws_managed_keys_read_only_what_rules_judge() {
     // rotation, policy, tags page 1, tags page 2, aliases: only policy and aliases were called.
     let calls: Vec<usize> = details.iter().map(Rule::num_calls).collect();
     assert_eq!(calls, [0, 1, 0, 0, 1]);
+}
+
+/// A key of another account, 999988887777, that X-Ray in the scanned accounts uses.
+const CENTRAL: &str = "arn:aws:kms:eu-west-1:999988887777:key/c1";
+const OWNER: &str = "999988887777";
+
+fn central_metadata() -> KeyMetadata {
+    KeyMetadata::builder()
+        .key_id("c1")
+        .arn(CENTRAL)
+        .key_manager(KeyManagerType::Customer)
+        .key_state(KeyState::Enabled)
+        .key_spec(KeySpec::SymmetricDefault)
+        .build()
+        .expect("key id set")
+}
+
+/// X-Ray in the scanned region encrypts with `CENTRAL`.
+fn uses_central() -> Rule {
+    mock!(aws_sdk_xray::Client::get_encryption_config).then_output(|| {
+        GetEncryptionConfigOutput::builder()
+            .encryption_config(
+                EncryptionConfig::builder()
+                    .r#type(SdkEncryptionType::Kms)
+                    .key_id(CENTRAL)
+                    .status(EncryptionStatus::Active)
+                    .build(),
+            )
+            .build()
+    })
+}
+
+fn describe_central() -> Rule {
+    mock!(aws_sdk_kms::Client::describe_key)
+        .match_requests(|r| r.key_id() == Some(CENTRAL))
+        .then_output(|| {
+            DescribeKeyOutput::builder()
+                .key_metadata(central_metadata())
+                .build()
+        })
+}
+
+/// A user account's clients: X-Ray on `CENTRAL`, KMS answering `kms_rules`.
+fn user(xray_rules: &[&Rule], kms_rules: &[&Rule]) -> Mocked {
+    Mocked {
+        xray: xray(xray_rules),
+        ..Mocked::kms_and_iam(kms_rules, &[])
+    }
+}
+
+fn key_needs() -> Needs {
+    Needs {
+        key_metadata: true,
+        key_details: true,
+        ..Needs::default()
+    }
+}
+
+#[tokio::test]
+async fn a_key_is_read_with_its_owners_credentials_once_whoever_asks_first() {
+    let describe = describe_central();
+    let details = key_detail_rules();
+    let owner_kms: Vec<&Rule> = std::iter::once(&describe).chain(details.iter()).collect();
+    let owner = Mocked::kms_and_iam(&owner_kms, &[]);
+    let config = uses_central();
+    let users_describe = describe_central();
+    let user_clients = user(&[&config], &[&users_describe]);
+    let sc = Scan::new(
+        vec![
+            (OWNER, owner),
+            ("111122223333", user_clients.clone()),
+            ("444455556666", user_clients.clone()),
+        ],
+        key_needs(),
+    );
+    let regions = vec!["eu-west-1".to_owned()];
+    let first = sc.account(&user_clients, "111122223333", &regions).await;
+    let Some(Observed::Known(key)) = first.keys.get(CENTRAL) else {
+        panic!("the central key is known: {:?}", first.keys)
+    };
+    assert_eq!(key.cross_account_reader, None, "read by its owner");
+    assert!(key.policy.known().is_some() && key.tags.known().is_some());
+    assert!(first.keys_judged_elsewhere.is_empty());
+    let second = sc.account(&user_clients, "444455556666", &regions).await;
+    assert_eq!(second.keys.get(CENTRAL), first.keys.get(CENTRAL));
+    assert!(second.keys_judged_elsewhere.contains(CENTRAL));
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "one DescribeKey, in the owner account"
+    );
+    assert_eq!(
+        users_describe.num_calls(),
+        0,
+        "never with a user's credentials"
+    );
+}
+
+#[tokio::test]
+async fn a_key_whose_owner_is_not_in_the_scan_is_read_by_each_user_across_accounts() {
+    let config = uses_central();
+    let describe = describe_central();
+    // Across accounts the key is named by its ARN, never by its bare id.
+    let rotation = mock!(aws_sdk_kms::Client::get_key_rotation_status)
+        .match_requests(|r| r.key_id() == Some(CENTRAL))
+        .then_output(|| {
+            GetKeyRotationStatusOutput::builder()
+                .key_rotation_enabled(true)
+                .rotation_period_in_days(365)
+                .build()
+        });
+    let others = key_detail_rules();
+    let kms_rules: Vec<&Rule> = [&describe, &rotation]
+        .into_iter()
+        .chain(others.iter().skip(1))
+        .collect();
+    let clients = user(&[&config], &kms_rules);
+    let sc = Scan::new(
+        vec![
+            ("111122223333", clients.clone()),
+            ("444455556666", clients.clone()),
+        ],
+        key_needs(),
+    );
+    let regions = vec!["eu-west-1".to_owned()];
+    for account in ["111122223333", "444455556666"] {
+        let inv = sc.account(&clients, account, &regions).await;
+        let Some(Observed::Known(key)) = inv.keys.get(CENTRAL) else {
+            panic!("{account}: the central key is known")
+        };
+        assert_eq!(key.cross_account_reader.as_deref(), Some(account));
+        assert!(
+            inv.keys_judged_elsewhere.is_empty(),
+            "each user judges its view"
+        );
+        assert_eq!(
+            key.rotation.known().map(|r| r.enabled),
+            Some(true),
+            "GetKeyRotationStatus works across accounts"
+        );
+        for part in [
+            key.policy.known().is_none(),
+            key.tags.known().is_none(),
+            key.aliases.known().is_none(),
+        ] {
+            assert!(part);
+        }
+        let Observed::Unknown(err) = &key.policy else {
+            panic!("policy unknown")
+        };
+        assert_eq!(err.kind, ErrorKind::OwnerNotInScope);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "kms:GetKeyPolicy not called: KMS answers it only in the key's own account {OWNER}, not from {account}; include {OWNER} in the scan"
+            )
+        );
+    }
+    assert_eq!((describe.num_calls(), rotation.num_calls()), (2, 2));
+    // GetKeyPolicy, ListResourceTags and ListAliases are never called across accounts.
+    assert_eq!(others.iter().skip(1).map(Rule::num_calls).sum::<usize>(), 0);
+}
+
+/// `action` of `principal` decided `decision`, for the simulator mocks.
+fn simulated(
+    principal: &'static str,
+    action: &'static str,
+    check: fn(
+        &aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyInput,
+    ) -> bool,
+    result: fn() -> aws_sdk_iam::types::EvaluationResult,
+) -> Rule {
+    mock!(aws_sdk_iam::Client::simulate_principal_policy)
+        .match_requests(move |r| {
+            r.policy_source_arn() == Some(principal)
+                && r.action_names() == [action.to_owned()]
+                && r.resource_arns() == [KEY.to_owned()]
+                && check(r)
+        })
+        .then_output(move || {
+            aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput::builder()
+                .evaluation_results(result())
+                .is_truncated(false)
+                .build()
+        })
+}
+
+fn result(
+    action: &str,
+    decision: aws_sdk_iam::types::PolicyEvaluationDecisionType,
+) -> aws_sdk_iam::types::builders::EvaluationResultBuilder {
+    aws_sdk_iam::types::EvaluationResult::builder()
+        .eval_action_name(action)
+        .eval_resource_name(KEY)
+        .eval_decision(decision)
+}
+
+fn context_has(
+    r: &aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyInput,
+    key: &str,
+    value: &str,
+) -> bool {
+    r.context_entries()
+        .iter()
+        .any(|e| e.context_key_name() == Some(key) && e.context_key_values() == [value.to_owned()])
+}
+
+const ADMIN: &str = "arn:aws:iam::111122223333:role/XrayAdmin";
+const READER: &str = "arn:aws:iam::111122223333:user/Reader";
+const GHOST: &str = "arn:aws:iam::111122223333:role/Ghost";
+
+#[tokio::test]
+async fn what_a_key_policy_leaves_to_iam_is_asked_of_the_simulator_once() {
+    use aws_sdk_iam::types::{
+        PermissionsBoundaryDecisionDetail, PolicyEvaluationDecisionType as D,
+    };
+    use xray_cmk_core::model::{KeyAction, SimulatedDecision};
+    let cfg = mock!(aws_sdk_xray::Client::get_encryption_config).then_output(kms_config);
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(metadata())
+            .build()
+    });
+    let policy = mock!(aws_sdk_kms::Client::get_key_policy).then_output(|| {
+        GetKeyPolicyOutput::builder()
+            .policy(
+                r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#,
+            )
+            .build()
+    });
+    let details = key_detail_rules();
+    // Rotation, tags and aliases as a well-kept key answers them; the policy is the default.
+    let kms_rules: Vec<&Rule> = [&describe, &policy]
+        .into_iter()
+        .chain(
+            details
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 1)
+                .map(|(_, r)| r),
+        )
+        .collect();
+    // A role is simulated with its own policies; X-Ray's grant carries its context.
+    let grant = simulated(
+        ADMIN,
+        "kms:CreateGrant",
+        |r| {
+            r.resource_policy().is_none()
+                && r.caller_arn().is_none()
+                && context_has(r, "kms:ViaService", "xray.eu-west-1.amazonaws.com")
+                && context_has(r, "kms:GrantIsForAWSResource", "true")
+        },
+        || {
+            result("kms:CreateGrant", D::Allowed)
+                .missing_context_values("aws:SourceVpce")
+                .build()
+                .expect("result")
+        },
+    );
+    let describe_sim = simulated(
+        ADMIN,
+        "kms:DescribeKey",
+        |r| context_has(r, "kms:ViaService", "xray.eu-west-1.amazonaws.com"),
+        || {
+            result("kms:DescribeKey", D::ImplicitDeny)
+                .permissions_boundary_decision_detail(
+                    PermissionsBoundaryDecisionDetail::builder()
+                        .allowed_by_permissions_boundary(false)
+                        .build(),
+                )
+                .build()
+                .expect("result")
+        },
+    );
+    // An IAM user is simulated with the key policy, as the caller, in the key's account.
+    let decrypt = simulated(
+        READER,
+        "kms:Decrypt",
+        |r| {
+            r.resource_policy().is_some_and(|p| p.contains("kms:*"))
+                && r.caller_arn() == Some(READER)
+                && r.resource_owner() == Some("arn:aws:iam::111122223333:root")
+        },
+        || result("kms:Decrypt", D::Allowed).build().expect("result"),
+    );
+    let ghost = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+        .match_requests(|r| r.policy_source_arn() == Some(GHOST))
+        .then_http_response(|| crate::permissions::tests::iam_error(404, "NoSuchEntity"));
+    let clients = Mocked {
+        xray: xray(&[&cfg]),
+        ..Mocked::kms_and_iam(&kms_rules, &[&grant, &describe_sim, &decrypt, &ghost])
+    };
+    let mut sc = Scan::new(
+        vec![("111122223333", clients.clone())],
+        Needs {
+            iam_simulation: true,
+            ..key_needs()
+        },
+    );
+    sc.policy = OrgPolicy::parse(
+        r#"[access]
+xray_admins = ["arn:aws:iam::{account}:role/XrayAdmin"]
+trace_readers = ["arn:aws:iam::{account}:user/Reader", "arn:aws:iam::{account}:role/Ghost"]
+"#,
+        "test.toml",
+        &[],
+    )
+    .expect("policy");
+    let regions = vec!["eu-west-1".to_owned()];
+    let inv = sc.account(&clients, "111122223333", &regions).await;
+    let answer = |principal: &str, action: KeyAction| {
+        inv.iam_answers
+            .get(&AccessQuestion {
+                principal: principal.to_owned(),
+                action,
+                key_arn: KEY.to_owned(),
+                region: "eu-west-1".to_owned(),
+            })
+            .and_then(Observed::known)
+            .unwrap_or_else(|| panic!("{principal} {action}: {:?}", inv.iam_answers))
+            .clone()
+    };
+    let grant_answer = answer(ADMIN, KeyAction::CreateGrant);
+    assert_eq!(grant_answer.decision, SimulatedDecision::Allowed);
+    assert_eq!(grant_answer.missing_context, ["aws:SourceVpce"]);
+    assert_eq!(
+        answer(ADMIN, KeyAction::DescribeKey).decision,
+        SimulatedDecision::ImplicitDeny {
+            why: vec!["outside the permissions boundary".into()]
+        }
+    );
+    assert_eq!(
+        answer(READER, KeyAction::Decrypt).decision,
+        SimulatedDecision::Allowed
+    );
+    assert_eq!(
+        answer(GHOST, KeyAction::Decrypt).decision,
+        SimulatedDecision::NoSuchPrincipal
+    );
+    assert_eq!(inv.iam_answers.len(), 4);
+
+    // The same questions later in the scan are not asked again.
+    sc.account(&clients, "111122223333", &regions).await;
+    let calls: Vec<usize> = [&grant, &describe_sim, &decrypt, &ghost]
+        .iter()
+        .map(|r| r.num_calls())
+        .collect();
+    assert_eq!(calls, [1, 1, 1, 1]);
+
+    // The rule reads the answers: the boundary's denial and the missing principal fail it.
+    let findings = xray_cmk_core::evaluate(&xray_cmk_core::Context {
+        inventory: &inv,
+        policy: &sc.policy,
+        today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
+        rules: xray_cmk_core::rules::ALL,
+    });
+    let access = findings
+        .iter()
+        .find(|f| f.rule == "kms-key-policy-xray-access")
+        .expect("judged");
+    assert_eq!(
+        access.status,
+        xray_cmk_core::Status::Fail,
+        "{}",
+        access.message
+    );
+    assert!(
+        access.message.contains("XrayAdmin kms:DescribeKey")
+            && access
+                .message
+                .contains("Ghost kms:Decrypt in eu-west-1: the principal does not exist"),
+        "{}",
+        access.message
+    );
+}
+
+#[tokio::test]
+async fn a_simulation_that_is_denied_is_unknown_never_an_answer() {
+    use xray_cmk_core::model::KeyAction;
+    let denied = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+        .then_http_response(|| crate::permissions::tests::iam_error(403, "AccessDenied"));
+    let question = AccessQuestion {
+        principal: ADMIN.to_owned(),
+        action: KeyAction::CreateGrant,
+        key_arn: KEY.to_owned(),
+        region: "eu-west-1".to_owned(),
+    };
+    let Observed::Unknown(err) =
+        simulate_access(&iam(&[&denied]), &question, r#"{"Statement":[]}"#).await
+    else {
+        panic!("unknown")
+    };
+    assert_eq!(
+        (err.operation.as_str(), err.kind),
+        ("iam:SimulatePrincipalPolicy", ErrorKind::AccessDenied)
+    );
 }

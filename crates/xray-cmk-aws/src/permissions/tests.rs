@@ -230,7 +230,7 @@ fn key_with_policy(policy: &'static str) -> [Rule; 2] {
 }
 
 /// An IAM (awsQuery) error response.
-fn iam_error(status: u16, code: &str) -> aws_smithy_runtime_api::http::Response {
+pub(crate) fn iam_error(status: u16, code: &str) -> aws_smithy_runtime_api::http::Response {
     let body = format!(
         r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{code} for iam:SimulatePrincipalPolicy</Message></Error><RequestId>r1</RequestId></ErrorResponse>"#
     );
