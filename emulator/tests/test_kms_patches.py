@@ -33,6 +33,15 @@ def test_key_usage_defaults_to_encrypt_decrypt(aws: Aws) -> None:
     assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]["KeyUsage"] == "ENCRYPT_DECRYPT"
 
 
+def test_a_key_is_single_region_unless_created_multi_region(aws: Aws) -> None:
+    kms = aws.client("kms")
+    single = kms.create_key()["KeyMetadata"]
+    assert single["MultiRegion"] is False
+    assert kms.describe_key(KeyId=single["KeyId"])["KeyMetadata"]["MultiRegion"] is False
+    multi = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    assert kms.describe_key(KeyId=multi["KeyId"])["KeyMetadata"]["MultiRegion"] is True
+
+
 def test_rotation_period_is_stored_and_returned(aws: Aws) -> None:
     kms = aws.client("kms")
     key = kms.create_key()["KeyMetadata"]

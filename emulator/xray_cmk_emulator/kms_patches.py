@@ -23,6 +23,8 @@ gets wrong (verified against moto's source and pinned by tests/test_kms_patches.
 6. ``ListAliases`` listed reserved AWS aliases with a hard-coded TargetKeyId
    that names no key. AWS lists predefined aliases that have no key yet
    *without* TargetKeyId; once the key exists the real alias is listed.
+9. ``CreateKey`` without ``MultiRegion`` stored ``None``, so DescribeKey returned
+   ``MultiRegion: null``; AWS defaults it to ``false`` (a single-Region key) and always says so.
 8. ``CreateAlias`` checked that the alias did not exist, then created it, with nothing between
    two concurrent requests (the server is threaded): both could succeed, the second silently
    moving the alias. On AWS an alias name is unique per account and region and exactly one of
@@ -227,6 +229,8 @@ def _default_key_usage(init):
     @functools.wraps(init)
     def wrapper(self: Key, policy: Any, key_usage: Any, *args: Any, **kwargs: Any) -> None:
         init(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
+        if self.multi_region is None:
+            self.multi_region = False
 
     return wrapper
 
