@@ -105,7 +105,15 @@ pub fn differences(
     }
     diffs.extend(policy_differences(key.policy.as_deref(), planned.policy));
     diffs.extend(tag_differences(key.tags.as_ref(), planned.tags));
-    diffs.extend(rule_differences(key, planned, policy, today));
+    let rules = rule_differences(key, planned, policy, today);
+    if diffs.is_empty() && !rules.is_empty() {
+        // The planner judged this very key policy and these tags and found them passing: apply's
+        // policy file must not be the one the plan was made with.
+        diffs.extend(rules);
+        diffs.push("the rules judge with the policy file apply is given (--policy): give it the one the plan was made with".to_owned());
+    } else {
+        diffs.extend(rules);
+    }
     diffs
 }
 

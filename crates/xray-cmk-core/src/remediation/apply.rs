@@ -125,7 +125,7 @@ pub fn decide_create_key(
                 Decision::Skip(format!("{alias} already names xray-cmk's key {}", key.arn))
             } else {
                 Decision::Refuse(format!(
-                    "{alias} names a key tagged {}={}, but it is not the key the plan would create, so it is not used: {}. Point the alias elsewhere or plan again",
+                    "{alias} names a key tagged {}={}, but it is not the key the plan would create, so it is not used: {}. Make it the planned key again, or move the alias off it (aws kms delete-alias) so that apply creates one",
                     MANAGED_BY_TAG.0,
                     MANAGED_BY_TAG.1,
                     super::adopt::refusal(key, &diffs)

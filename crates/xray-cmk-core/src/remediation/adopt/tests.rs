@@ -271,7 +271,10 @@ fn a_key_rule_failing_on_it_is_refused_even_when_policy_and_tags_match() {
     let diffs = differences(&key, &planned(&step), &stricter, today());
     assert_eq!(
         diffs,
-        ["kms-key-missing-tags fails: required tags: `cost-center` missing"]
+        [
+            "kms-key-missing-tags fails: required tags: `cost-center` missing",
+            "the rules judge with the policy file apply is given (--policy): give it the one the plan was made with"
+        ]
     );
 }
 
