@@ -174,7 +174,7 @@ fn plan_apply_audit_converges_then_verify_passes_and_a_second_apply_is_a_noop() 
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let result = json_file(&result_path);
-    assert_eq!(result["schema_version"], 1);
+    assert_eq!(result["schema_version"], 2);
     assert_eq!(result["plan_digest"], plan["digest"]);
     assert_eq!(result["summary"]["failed"], 0, "{}", r.stdout);
     let with_steps: Vec<_> = planned_targets(&plan)

@@ -22,7 +22,7 @@ use crate::policy::{OrgPolicy, REVIEW_TAG_VALUE};
 use crate::Date;
 
 /// Bumped when the result document changes incompatibly.
-pub const RESULT_SCHEMA_VERSION: u32 = 1;
+pub const RESULT_SCHEMA_VERSION: u32 = 2;
 
 /// What to do with a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
