@@ -595,7 +595,7 @@ impl Runner<'_> {
                 if created {
                     format!("created {alias} -> {arn}")
                 } else {
-                    format!("adopted {arn}, left without its alias by an interrupted run and exactly the planned key, as {alias}")
+                    format!("adopted {arn} as {alias}: an interrupted run left it without its alias, and it is exactly the planned key")
                 },
             )),
             Err(e)
