@@ -394,10 +394,13 @@ def _kms(
     caller: Caller, principal: Principal, op: str, params: dict[str, Any], environ: dict[str, Any]
 ) -> Outcome:
     action = f"kms:{op}"
-    deny = lambda d, res: Outcome(access_denied(caller, principal.ident.arn, action, res, d.reason))  # noqa: E731
+
+    def deny(d: iam_eval.Decision, resource: str) -> Outcome:
+        return Outcome(access_denied(caller, principal.ident.arn, action, resource, d.reason))
+
     if op in KMS_IAM_ONLY:
-        resource = f"arn:{caller.partition}:kms:{caller.region}:{caller.account_id}:*" if op != "CreateKey" else "*"
-        d = decide_plain(caller, principal, action, "*" if op in ("CreateKey", "ListKeys", "ListAliases") else resource, environ)
+        # These name no key: IAM alone decides, on resource `*` (the KMS permissions table).
+        d = decide_plain(caller, principal, action, "*", environ)
         if not d.allowed:
             return deny(d, "*")
         if op == "CreateKey":

@@ -545,7 +545,7 @@ impl Runner<'_> {
             self.opts.today,
         );
         if let Decision::Run(Create::New) = &decision {
-            keeps_admin(planned.policy, &self.opts.caller)?;
+            keeps_admin(planned.policy, self.caller)?;
         }
         if matches!(decision, Decision::Run(_)) && self.opts.dry_run {
             self.created_alias = Some(alias.to_owned());
@@ -779,7 +779,7 @@ impl Runner<'_> {
             ));
         };
         let current = key_policy(&self.kms, &snap.arn).await?;
-        let decision = decide_merge(&snap, &current, statements, sha256, &self.opts.caller);
+        let decision = decide_merge(&snap, &current, statements, sha256, self.caller);
         let merged = match self.decided(decision)? {
             Ok(m) => m,
             Err(done) => return Ok(done),

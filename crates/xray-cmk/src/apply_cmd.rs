@@ -21,7 +21,7 @@ use xray_cmk_aws::{enabled_regions, RetryMode, SessionOptions};
 use xray_cmk_core::remediation::apply::{
     in_scope, ApplyResult, ApplySummary, Outcome, TargetResult, TargetStatus, RESULT_SCHEMA_VERSION,
 };
-use xray_cmk_core::remediation::plan::{Plan, TargetPlan};
+use xray_cmk_core::remediation::plan::{acting_principal, Plan, TargetPlan};
 use xray_cmk_core::{CollectionError, Needs};
 
 use crate::audit::{now, prepare, Prepared};
@@ -132,22 +132,36 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             .and_then(|s| Duration::try_from_secs_f64(s).ok()),
     };
 
-    // Pre-flight: every precondition checked before anything changes.
-    let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
-    let mut problems: Vec<String> = checked
+    // The plan names, per target, the principal its key policies were made for: this run must
+    // act as that principal there, or a new key would not keep its administrator.
+    let wrong_principal: Vec<String> = targets
         .iter()
-        .flat_map(|t| {
-            t.steps
-                .iter()
-                .filter(|s| s.outcome == Outcome::Failed)
-                .map(move |s| {
-                    format!(
-                        "{} {} step {} ({}): {}",
-                        t.account, t.region, s.step, s.action, s.message
-                    )
-                })
+        .filter_map(|t| {
+            let acting = acting_principal(&session.identity.arn, &t.account, &args.role_name);
+            (t.principal != acting).then(|| {
+                format!(
+                    "{} {}: the plan was made for {} to apply, but this run acts there as {acting}; \
+                     plan again with the identity (and --role-name) that applies",
+                    t.account, t.region, t.principal
+                )
+            })
         })
         .collect();
+
+    // Pre-flight: every precondition checked before anything changes.
+    let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
+    let mut problems: Vec<String> = wrong_principal;
+    problems.extend(checked.iter().flat_map(|t| {
+        t.steps
+            .iter()
+            .filter(|s| s.outcome == Outcome::Failed)
+            .map(move |s| {
+                format!(
+                    "{} {} step {} ({}): {}",
+                    t.account, t.region, s.step, s.action, s.message
+                )
+            })
+    }));
     let policy = &apply_opts.policy;
     let denied = check_permissions(
         &targets,

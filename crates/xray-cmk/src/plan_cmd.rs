@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use xray_cmk_aws::fanout::scan_accounts;
 use xray_cmk_core::remediation::key_policy;
 use xray_cmk_core::remediation::plan::{
-    plan_targets, Action, KeyRef, Plan, PlanInput, Precondition,
+    acting_principal, plan_targets, Action, KeyRef, Plan, PlanInput, Precondition,
 };
 use xray_cmk_core::Needs;
 
@@ -42,13 +42,17 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     } = prepare(&args.scope, all).await?;
     let caller = session.identity.arn.clone();
     let (generated_at, today) = now()?;
-    let generate =
-        |account: &str, region: &str| key_policy::generate(&policy, account, region, &caller);
+    // Who acts in each account: the caller at home, the role it assumes elsewhere. Key policies
+    // generated for an account keep that principal, not the planner, as an administrator.
+    let principal = |account: &str| acting_principal(&caller, account, &opts.role_name);
+    let generate = |account: &str, region: &str| {
+        key_policy::generate(&policy, account, region, &principal(account))
+    };
     let input = PlanInput {
         policy: &policy,
         today,
         key_policy: &generate,
-        caller: &caller,
+        principal: &principal,
     };
     let mut targets = Vec::new();
     scan_accounts(&session, &shared, &accounts, &opts, |scan| {

@@ -796,7 +796,7 @@ fn plan_lists_steps_with_preconditions_and_changes_nothing() {
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("saved")).expect("json");
     assert_eq!(plan, saved);
-    assert_eq!(plan["schema_version"], 2);
+    assert_eq!(plan["schema_version"], 3);
     let steps = |region: &str| -> Vec<String> {
         plan["targets"]
             .as_array()

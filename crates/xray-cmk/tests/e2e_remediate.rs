@@ -157,7 +157,7 @@ fn planned_targets(plan: &Value) -> Vec<(String, String, Vec<String>)> {
 fn plan_apply_audit_converges_then_verify_passes_and_a_second_apply_is_a_noop() {
     let emu = Emulator::seeded();
     let (plan_path, plan) = plan(&emu, &["--org"]);
-    assert_eq!(plan["schema_version"], 2);
+    assert_eq!(plan["schema_version"], 3);
     let before = failing(&audit(&emu, &["--org"]));
 
     let result_path = emu.dir.path().join("result.json");
@@ -767,9 +767,9 @@ fn edited_old_and_malformed_plans_are_refused() {
     refused(&emu, &edited, "was edited after");
     let old = write(
         "old.json",
-        &text.replacen("\"schema_version\": 2", "\"schema_version\": 1", 1),
+        &text.replacen("\"schema_version\": 3", "\"schema_version\": 2", 1),
     );
-    refused(&emu, &old, "schema_version 1");
+    refused(&emu, &old, "schema_version 2");
     let broken = write("broken.json", &text[..text.len() / 2]);
     refused(&emu, &broken, "not a plan file");
     let missing = emu.dir.path().join("missing.json");
@@ -829,9 +829,17 @@ fn said(r: &Run) -> String {
 #[test]
 fn the_read_only_audit_role_cannot_apply_and_the_pre_flight_names_what_it_lacks() {
     let emu = Emulator::seeded();
+    // Planning only reads, so the audit role may plan; the plan is made for it to apply.
     let (plan_path, _) = plan(
         &emu,
-        &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
+        &[
+            "--profile",
+            "xray-cmk-demo",
+            "--accounts",
+            MGMT,
+            "--regions",
+            "us-east-2,us-west-1",
+        ],
     );
     // The audit role has exactly `iam-policy --mode audit`: reads, and the self-check.
     let r = apply(&emu, &plan_path, &["--profile", "xray-cmk-demo"]);
@@ -874,7 +882,14 @@ fn a_denied_write_is_named_by_the_pre_flight_and_the_remediate_role_is_enough_wi
     let emu = Emulator::seeded();
     let (plan_path, _) = plan(
         &emu,
-        &["--accounts", MGMT, "--regions", "us-east-2,us-west-1"],
+        &[
+            "--profile",
+            "xray-cmk-demo-remediate",
+            "--accounts",
+            MGMT,
+            "--regions",
+            "us-east-2,us-west-1",
+        ],
     );
     // The remediate role has exactly `iam-policy --mode remediate`, but not CreateKey in us-east-2.
     emu.python(
@@ -1744,5 +1759,132 @@ for _ in range({PROBE_CALLS}):
     assert!(
         html.contains("xray.amazonaws.com"),
         "the evidence section lists X-Ray's use"
+    );
+}
+
+/// A policy file whose `[access]` roles are written `{account}` and that trusts no other account:
+/// every key must be administered from inside its own account.
+const SELF_CONTAINED_POLICY: &str = r#"
+[rotation]
+max_period_days = 365
+[tags]
+required = ["owner", "data-classification"]
+values = { owner = "platform-security", "data-classification" = "confidential" }
+[keys]
+approved = ["alias/xray-cmk-*"]
+alias = "alias/xray-cmk-traces"
+[access]
+key_admins = ["arn:aws:iam::{account}:role/KeyAdmin"]
+xray_admins = ["arn:aws:iam::{account}:role/XrayAdmin"]
+trace_readers = ["arn:aws:iam::{account}:role/TraceReader"]
+"#;
+
+#[test]
+fn members_are_planned_for_the_role_assumed_there_and_apply_refuses_another_principal() {
+    let emu = Emulator::seeded();
+    let seed = emu.seed();
+    let members: Vec<String> = seed["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter(|m| m["assumable"] == true)
+        .map(|m| m["account_id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(members.len(), 3, "{members:?}");
+    let accounts = std::iter::once(MGMT.to_owned())
+        .chain(members.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(",");
+    let policy = emu.dir.path().join("self-contained.toml");
+    std::fs::write(&policy, SELF_CONTAINED_POLICY).expect("policy");
+    let scope = ["--accounts", &accounts, "--regions", "us-east-1,eu-west-1"];
+    let plan_path = emu.dir.path().join("org-plan.json");
+    let r = run(emu
+        .xray_cmk()
+        .args(["plan", "--quiet", "--policy"])
+        .arg(&policy)
+        .args(scope)
+        .arg("--out")
+        .arg(&plan_path));
+    assert_eq!(r.code, 0, "{}", said(&r));
+    let plan_doc = json_file(&plan_path);
+    for t in plan_doc["targets"].as_array().expect("targets") {
+        let account = t["account"].as_str().expect("account");
+        let expected = if account == MGMT {
+            format!("arn:aws:iam::{MGMT}:root")
+        } else {
+            format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole")
+        };
+        assert_eq!(t["principal"], expected.as_str(), "{t}");
+        assert!(
+            t.get("note").is_none() || t["note"] == "nothing to change",
+            "every member target is planned: {t}"
+        );
+    }
+    // The members that need a change get steps (the security account's keys already comply).
+    let planned = planned_targets(&plan_doc);
+    let with_steps: BTreeSet<&str> = planned
+        .iter()
+        .filter(|(a, _, steps)| a != MGMT && !steps.is_empty())
+        .map(|(a, _, _)| a.as_str())
+        .collect();
+    assert_eq!(with_steps.len(), 2, "{plan_doc}");
+
+    // Acting as anyone else in the members (another role name) is refused before anything runs.
+    let apply_with = |extra: &[&str]| {
+        run(emu
+            .xray_cmk()
+            .args(["apply", "--yes", "--quiet", "--policy"])
+            .arg(&policy)
+            .arg(&plan_path)
+            .args(extra))
+    };
+    let r = apply_with(&["--role-name", "SomeOtherRole"]);
+    assert_eq!(r.code, 2, "{}", said(&r));
+    assert!(
+        said(&r).contains("the plan was made for arn:aws:iam::")
+            && said(&r).contains("role/OrganizationAccountAccessRole to apply")
+            && said(&r).contains("nothing was changed"),
+        "{}",
+        said(&r)
+    );
+
+    let r = apply_with(&[]);
+    assert_eq!(r.code, 0, "{}", said(&r));
+    let r = run(emu
+        .xray_cmk()
+        .args(["audit", "--quiet", "--format", "json", "--policy"])
+        .arg(&policy)
+        .args(scope));
+    let report: Value = serde_json::from_str(&r.stdout).expect("audit json");
+    let fixable = [
+        "xray-default-encryption",
+        "xray-aws-managed-key",
+        "xray-key-not-approved",
+        "xray-key-unusable",
+        "kms-rotation-disabled",
+        "kms-key-policy-xray-access",
+        "kms-key-policy-unapproved-cross-account",
+        "kms-key-missing-tags",
+    ];
+    for ((account, region), rules) in failing(&report) {
+        for rule in &rules {
+            assert!(
+                !fixable.contains(&rule.as_str()),
+                "{account} {region} still fails {rule}"
+            );
+        }
+    }
+    let r = apply_with(&[]);
+    assert_eq!(r.code, 0, "{}", said(&r));
+    assert!(
+        r.stdout.contains("nothing to change") || r.stdout.contains(" applied · "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("created "),
+        "a second apply creates nothing: {}",
+        r.stdout
     );
 }

@@ -48,6 +48,7 @@ fn target(steps: Vec<Step>) -> TargetPlan {
     TargetPlan {
         account: ACCOUNT.into(),
         region: REGION.into(),
+        principal: format!("arn:aws:iam::{ACCOUNT}:role/XrayCmkAdmin"),
         steps,
         note: None,
         unfixed: vec![],

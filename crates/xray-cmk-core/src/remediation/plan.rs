@@ -21,7 +21,7 @@ use crate::policy::{OrgPolicy, REVIEW_TAG_VALUE};
 use crate::{Date, Finding, Rule, Status};
 
 /// Bumped when a plan written by one version cannot be applied by another.
-pub const PLAN_SCHEMA_VERSION: u32 = 2;
+pub const PLAN_SCHEMA_VERSION: u32 = 3;
 
 /// The tag every key xray-cmk creates carries, so a re-run finds it instead of creating another.
 pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "xray-cmk");
@@ -77,6 +77,10 @@ pub struct Plan {
 pub struct TargetPlan {
     pub account: String,
     pub region: String,
+    /// The principal that will act in this account, as IAM names it (see
+    /// [`acting_principal`]): generated key policies keep it as an administrator, and `apply`
+    /// refuses the target when it would act as anyone else.
+    pub principal: String,
     pub steps: Vec<Step>,
     /// Why the target is left alone, when it is (unreadable, or nothing to fix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,11 +275,27 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub struct PlanInput<'a> {
     pub policy: &'a OrgPolicy,
     pub today: Date,
-    /// The generated key policy for a new key in (account, region).
+    /// The generated key policy for a new key in (account, region), naming `principal` of that
+    /// account as an administrator.
     pub key_policy: &'a dyn Fn(&str, &str) -> Value,
-    /// Who plans (and is expected to apply): a key policy is merged only if this principal may
-    /// change it, else the key is replaced.
-    pub caller: &'a str,
+    /// Who will act in an account (its [`acting_principal`]): a key policy is merged only if this
+    /// principal may change it, else the key is replaced.
+    pub principal: &'a dyn Fn(&str) -> String,
+}
+
+/// The principal that acts in `account`, as IAM names it, for a caller `caller_arn` that reaches
+/// other accounts by assuming `role_name` there (what `plan`, `apply` and the audit fan-out do):
+/// in the caller's own account, the caller (an assumed-role session as its role); in any other,
+/// the role assumed there.
+pub fn acting_principal(caller_arn: &str, account: &str, role_name: &str) -> String {
+    let parts: Vec<&str> = caller_arn.splitn(6, ':').collect();
+    let partition = parts.get(1).copied().unwrap_or("aws");
+    let caller_account = parts.get(4).copied().unwrap_or_default();
+    if caller_account == account {
+        super::key_policy::principal_for_policy(caller_arn)
+    } else {
+        format!("arn:{partition}:iam::{account}:role/{role_name}")
+    }
 }
 
 /// Plans every target of `inventory`.
@@ -361,6 +381,7 @@ fn plan_target(
     let mut out = TargetPlan {
         account: t.account.clone(),
         region: t.region.clone(),
+        principal: (input.principal)(&t.account),
         steps: Vec::new(),
         note: None,
         unfixed: Vec::new(),
@@ -558,7 +579,8 @@ fn fix_in_place(
         }
         let merged = merged_policy(text, &statements)?;
         let current: Value = serde_json::from_str(text).ok()?;
-        if crate::remediation::apply::keeps_admin(&current, input.caller).is_err() {
+        if crate::remediation::apply::keeps_admin(&current, &(input.principal)(&t.account)).is_err()
+        {
             return None;
         }
         fixed.policy = Observed::Known(merged.to_string());

@@ -14,12 +14,13 @@ trace_readers = ["arn:aws:iam::{account}:role/TraceReader"]
 "#;
 
 fn planned_with(inv: &Inventory, org: &OrgPolicy) -> TargetPlan {
-    let generate = |a: &str, r: &str| key_policy::generate(org, a, r, CALLER);
+    let principal = |a: &str| acting_principal(CALLER, a, "OrganizationAccountAccessRole");
+    let generate = |a: &str, r: &str| key_policy::generate(org, a, r, &principal(a));
     let input = PlanInput {
         policy: org,
         today: today(),
         key_policy: &generate,
-        caller: CALLER,
+        principal: &principal,
     };
     plan_targets(inv, &input)
         .into_iter()
@@ -192,10 +193,11 @@ fn a_sealed_plan_round_trips_and_refuses_edits_versions_and_garbage() {
         Plan::from_json(&edited, "0.1.0"),
         Err(PlanFileError::Edited { .. })
     ));
-    let old = text.replace("\"schema_version\": 2", "\"schema_version\": 1");
+    // Schema 2 plans did not record who acts in each account: they are refused as old.
+    let old = text.replace("\"schema_version\": 3", "\"schema_version\": 2");
     let err = Plan::from_json(&old, "0.1.0").expect_err("old version");
     assert!(matches!(err, PlanFileError::Version { .. }));
-    assert!(err.to_string().contains("schema_version 1"), "{err}");
+    assert!(err.to_string().contains("schema_version 2"), "{err}");
     assert!(matches!(
         Plan::from_json("{not json", "0.1.0"),
         Err(PlanFileError::Malformed(_))
@@ -260,4 +262,46 @@ fn the_digest_does_not_depend_on_key_order() {
     let text = reversed(&serde_json::to_value(&plan).expect("value"));
     assert!(text.starts_with(r#"{"tool_version""#), "{text}");
     assert_eq!(Plan::from_json(&text, "0.1.0"), Ok(plan));
+}
+
+#[test]
+fn the_acting_principal_is_the_caller_at_home_and_the_assumed_role_elsewhere() {
+    assert_eq!(
+        acting_principal(CALLER, "111122223333", "OrganizationAccountAccessRole"),
+        "arn:aws:iam::111122223333:role/PlatformDeploy"
+    );
+    assert_eq!(
+        acting_principal(CALLER, "444455556666", "OrganizationAccountAccessRole"),
+        "arn:aws:iam::444455556666:role/OrganizationAccountAccessRole"
+    );
+    assert_eq!(
+        acting_principal("arn:aws:iam::111122223333:root", "111122223333", "X"),
+        "arn:aws:iam::111122223333:root"
+    );
+    assert_eq!(
+        acting_principal("arn:aws-cn:iam::111122223333:root", "444455556666", "Audit"),
+        "arn:aws-cn:iam::444455556666:role/Audit"
+    );
+}
+
+#[test]
+fn a_member_target_is_planned_for_the_role_assumed_there() {
+    // The planner works from the management account; the key it plans in a member names the
+    // member's role as administrator, so the cross-account rule has nothing to object to.
+    let org = policy(DEMO);
+    let mut inv = none_config();
+    for t in &mut inv.targets {
+        t.account = "444455556666".to_owned();
+    }
+    let t = planned_with(&inv, &org);
+    assert_eq!(
+        t.principal,
+        "arn:aws:iam::444455556666:role/OrganizationAccountAccessRole"
+    );
+    let Some(Action::CreateKey { policy, .. }) = t.steps.first().map(|s| &s.action) else {
+        panic!("a new key: {t:?}");
+    };
+    let text = policy.to_string();
+    assert!(text.contains("arn:aws:iam::444455556666:role/OrganizationAccountAccessRole"));
+    assert!(!text.contains("111122223333"), "{text}");
 }
