@@ -33,6 +33,15 @@ def test_key_usage_defaults_to_encrypt_decrypt(aws: Aws) -> None:
     assert kms.describe_key(KeyId=meta["KeyId"])["KeyMetadata"]["KeyUsage"] == "ENCRYPT_DECRYPT"
 
 
+def test_a_key_is_single_region_unless_created_multi_region(aws: Aws) -> None:
+    kms = aws.client("kms")
+    single = kms.create_key()["KeyMetadata"]
+    assert single["MultiRegion"] is False
+    assert kms.describe_key(KeyId=single["KeyId"])["KeyMetadata"]["MultiRegion"] is False
+    multi = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    assert kms.describe_key(KeyId=multi["KeyId"])["KeyMetadata"]["MultiRegion"] is True
+
+
 def test_rotation_period_is_stored_and_returned(aws: Aws) -> None:
     kms = aws.client("kms")
     key = kms.create_key()["KeyMetadata"]
@@ -120,3 +129,47 @@ def test_reserved_aliases_listed_without_phantom_target(aws: Aws) -> None:
 def test_json_responses_have_json_content_type(aws: Aws) -> None:
     resp = aws.client("kms").list_keys()
     assert resp["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/x-amz-json-1.1"
+
+
+def test_concurrent_create_alias_of_one_name_succeeds_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process, with the window between moto's existence check and its write made wide."""
+    import threading
+    import time
+
+    import boto3
+    from moto import mock_aws
+    from moto.kms.models import KmsBackend
+
+    from xray_cmk_emulator import kms_patches
+
+    kms_patches.apply()
+    real = KmsBackend.alias_exists
+
+    def slow(self: KmsBackend, name: str) -> bool:
+        found = real(self, name)
+        time.sleep(0.2)
+        return found
+
+    monkeypatch.setattr(KmsBackend, "alias_exists", slow)
+    with mock_aws():
+        kms = boto3.client("kms", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+        keys = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2)]
+        outcomes: list[str] = []
+
+        def create(key: str) -> None:
+            try:
+                kms.create_alias(AliasName="alias/race", TargetKeyId=key)
+                outcomes.append("created")
+            except kms.exceptions.AlreadyExistsException:
+                outcomes.append("taken")
+
+        threads = [threading.Thread(target=create, args=(k,)) for k in keys]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["created", "taken"]
+        assert [a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/race"] in (
+            [keys[0]],
+            [keys[1]],
+        )

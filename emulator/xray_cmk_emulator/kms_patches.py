@@ -23,12 +23,19 @@ gets wrong (verified against moto's source and pinned by tests/test_kms_patches.
 6. ``ListAliases`` listed reserved AWS aliases with a hard-coded TargetKeyId
    that names no key. AWS lists predefined aliases that have no key yet
    *without* TargetKeyId; once the key exists the real alias is listed.
+9. ``CreateKey`` without ``MultiRegion`` stored ``None``, so DescribeKey returned
+   ``MultiRegion: null``; AWS defaults it to ``false`` (a single-Region key) and always says so.
+8. ``CreateAlias`` checked that the alias did not exist, then created it, with nothing between
+   two concurrent requests (the server is threaded): both could succeed, the second silently
+   moving the alias. On AWS an alias name is unique per account and region and exactly one of
+   them gets ``AlreadyExistsException``; alias writes are now one step each.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -204,10 +211,26 @@ def _list_aliases_without_phantom_targets(method):
     return wrapper
 
 
+_ALIAS_WRITES = threading.Lock()
+
+
+def _one_alias_write_at_a_time(method):
+    """Wrap a KmsResponse alias write: its existence check and its write become one step."""
+
+    @functools.wraps(method)
+    def wrapper(self: KmsResponse) -> str:
+        with _ALIAS_WRITES:
+            return method(self)
+
+    return wrapper
+
+
 def _default_key_usage(init):
     @functools.wraps(init)
     def wrapper(self: Key, policy: Any, key_usage: Any, *args: Any, **kwargs: Any) -> None:
         init(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
+        if self.multi_region is None:
+            self.multi_region = False
 
     return wrapper
 
@@ -224,3 +247,5 @@ def apply() -> None:
     KmsResponse.disable_key_rotation = disable_key_rotation  # type: ignore[method-assign]
     KmsResponse.get_key_rotation_status = get_key_rotation_status  # type: ignore[method-assign]
     KmsResponse.list_aliases = _list_aliases_without_phantom_targets(KmsResponse.list_aliases)  # type: ignore[method-assign]
+    for name in ("create_alias", "update_alias", "delete_alias"):
+        setattr(KmsResponse, name, _one_alias_write_at_a_time(getattr(KmsResponse, name)))

@@ -77,6 +77,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
     "kms:ListAliases",
+    "kms:ListKeys",
     "kms:ListResourceTags",
     "logs:DescribeLogGroups",
     "organizations:ListAccounts",

@@ -455,6 +455,17 @@ fn entry(key: &str, kind: ContextKeyTypeEnum, value: &str) -> ContextEntry {
         .build()
 }
 
+/// A key `create_key` made carries `managed-by=xray-cmk`: what `iam-policy --mode remediate`
+/// scopes discarding it with.
+fn created_key_tag() -> ContextEntry {
+    let (key, value) = xray_cmk_core::remediation::plan::MANAGED_BY_TAG;
+    entry(
+        &format!("aws:ResourceTag/{key}"),
+        ContextKeyTypeEnum::String,
+        value,
+    )
+}
+
 /// The request context AWS would see for calls acting `on` something in `region`.
 pub(crate) fn context(region: &str, on: On) -> Vec<ContextEntry> {
     let via_xray = format!("xray.{region}.amazonaws.com");
@@ -465,6 +476,7 @@ pub(crate) fn context(region: &str, on: On) -> Vec<ContextEntry> {
     )];
     match on {
         On::Account | On::Key => {}
+        On::CreatedKey => entries.push(created_key_tag()),
         On::KeyGrantForXray => {
             entries.push(entry(
                 "kms:ViaService",
@@ -607,6 +619,10 @@ fn key_policy_denial(
     }
     context = match on {
         On::Account | On::Key => context,
+        On::CreatedKey => {
+            let (key, value) = xray_cmk_core::remediation::plan::MANAGED_BY_TAG;
+            context.with(&format!("aws:ResourceTag/{key}"), value)
+        }
         On::KeyGrantForXray => context
             .with("kms:ViaService", via_xray)
             .with_bool("kms:GrantIsForAWSResource", true),

@@ -10,12 +10,15 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 use aws_sdk_xray::types::{EncryptionStatus, EncryptionType};
+use aws_smithy_types::date_time::Format;
+use xray_cmk_core::remediation::adopt::{self, decide_lost_race, LostRace, PlannedKey};
 use xray_cmk_core::remediation::apply::{
     decide_create_key, decide_merge, decide_rotation, decide_tags, decide_xray, keeps_admin,
-    Create, Decision, KeySnapshot, Outcome, StepResult, TargetResult, XrayNow,
+    Create, Decision, DiscardedKey, KeySnapshot, Outcome, StepResult, TargetResult, XrayNow,
 };
 use xray_cmk_core::remediation::plan::{
-    Action, KeyRef, Precondition, Step, TargetPlan, ALIAS_TAG, MANAGED_BY_TAG,
+    Action, KeyRef, Precondition, Step, TargetPlan, DISCARD_WINDOW_DAYS, LOST_ALIAS_RACE,
+    ORPHAN_TAG,
 };
 use xray_cmk_core::{KeyManager, KeyState};
 
@@ -34,6 +37,7 @@ pub const REMEDIATE_ACTIONS: &[&str] = &[
     "kms:CreateKey",
     "kms:Decrypt",
     "kms:DescribeKey",
+    "kms:DisableKey",
     "kms:EnableKeyRotation",
     "kms:GetKeyPolicy",
     "kms:GetKeyRotationStatus",
@@ -41,6 +45,7 @@ pub const REMEDIATE_ACTIONS: &[&str] = &[
     "kms:ListKeys",
     "kms:ListResourceTags",
     "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
     "kms:TagResource",
     "sts:AssumeRole",
     "sts:GetCallerIdentity",
@@ -49,6 +54,10 @@ pub const REMEDIATE_ACTIONS: &[&str] = &[
     "xray:PutEncryptionConfig",
     "xray:PutTraceSegments",
 ];
+
+/// What `apply` calls only on a key it created itself and is discarding (it lost the race for the
+/// alias): `iam-policy --mode remediate` allows them only on keys tagged `managed-by=xray-cmk`.
+pub const DISCARD_ACTIONS: &[&str] = &["kms:DisableKey", "kms:ScheduleKeyDeletion"];
 
 /// What `apply` calls before any step: reaching the account and checking the caller's
 /// permissions.
@@ -65,6 +74,9 @@ pub enum On {
     Account,
     /// The step's key, called by xray-cmk.
     Key,
+    /// The key the step creates, once created (tagged `managed-by=xray-cmk`): discarding it when
+    /// another run's key got the alias first.
+    CreatedKey,
     /// The step's key, by X-Ray with the caller's permissions when it is switched to the key: the
     /// grant it creates for itself (`kms:ViaService` X-Ray, `kms:GrantIsForAWSResource`).
     KeyGrantForXray,
@@ -95,9 +107,11 @@ pub fn step_calls(action: &Action) -> Vec<Call> {
     match action {
         Action::CreateKey { tags, .. } => {
             let mut calls = vec![
-                // The alias, an orphan left by a crash: what the key step reads first.
+                // The alias, and a key of ours left without it by a crash (its policy too, to
+                // tell whether it is the planned key): what the key step reads first.
                 on(On::Account, "kms:DescribeKey"),
                 on(On::Account, "kms:ListResourceTags"),
+                on(On::Account, "kms:GetKeyPolicy"),
                 on(On::Account, "kms:ListAliases"),
                 on(On::Account, "kms:ListKeys"),
                 on(On::Account, "kms:CreateKey"),
@@ -107,6 +121,12 @@ pub fn step_calls(action: &Action) -> Vec<Call> {
                 // CreateKey with Tags needs kms:TagResource too.
                 calls.push(on(On::Account, "kms:TagResource"));
             }
+            // Another run's key got the alias first: this run's key is discarded.
+            calls.extend([
+                on(On::CreatedKey, "kms:TagResource"),
+                on(On::CreatedKey, "kms:DisableKey"),
+                on(On::CreatedKey, "kms:ScheduleKeyDeletion"),
+            ]);
             calls
         }
         Action::EnableRotation { .. } => [
@@ -167,6 +187,9 @@ pub struct ApplyOptions {
     /// Test hook: abort the process right after this point (`create_key:before_alias`, or an
     /// action name such as `set_xray_encryption`), as a crash would.
     pub crash_after: Option<String>,
+    /// Test hook: wait this long between the last read of `create_key` and `CreateKey`, so that
+    /// runs started together race for the alias.
+    pub pause_before_create_key: Option<Duration>,
 }
 
 fn crash_point(opts: &ApplyOptions, point: &str) {
@@ -174,6 +197,13 @@ fn crash_point(opts: &ApplyOptions, point: &str) {
         eprintln!("xray-cmk: crashing on purpose after {point} (XRAY_CMK_TEST_CRASH_AFTER)");
         std::process::abort();
     }
+}
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, String> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("tag: {e}"))
 }
 
 /// What a step did: its outcome and what to say about it.
@@ -193,7 +223,8 @@ macro_rules! call {
     };
 }
 
-/// The key `key_id` names (ARN, id or alias), or `None` when it does not exist.
+/// The key `key_id` names (ARN, id or alias), or `None` when it does not exist; with
+/// `with_tags`, a customer managed key's tags too.
 async fn snapshot(
     kms: &aws_sdk_kms::Client,
     key_id: &str,
@@ -224,13 +255,44 @@ async fn snapshot(
     } else {
         None
     };
+    #[allow(deprecated)]
+    let spec = meta.key_spec().map(|s| s.as_str().to_owned()).or_else(|| {
+        meta.customer_master_key_spec()
+            .map(|s| s.as_str().to_owned())
+    });
     Ok(Some(KeySnapshot {
         state: meta.key_state().map(crate::collect::kms::key_state),
-        spec: meta.key_spec().map(|s| s.as_str().to_owned()),
+        spec,
+        usage: meta.key_usage().map(|u| u.as_str().to_owned()),
+        origin: meta.origin().map(|o| o.as_str().to_owned()),
+        multi_region: meta.multi_region(),
         manager,
         tags,
+        policy: None,
         arn,
     }))
+}
+
+/// `snap` with its key policy: what deciding whether it is the planned key needs.
+async fn with_policy(
+    kms: &aws_sdk_kms::Client,
+    mut snap: KeySnapshot,
+) -> Result<KeySnapshot, String> {
+    snap.policy = Some(key_policy(kms, &snap.arn).await?);
+    Ok(snap)
+}
+
+/// The key's `default` key policy, as text.
+async fn key_policy(kms: &aws_sdk_kms::Client, arn: &str) -> Result<String, String> {
+    Ok(call!(
+        "kms:GetKeyPolicy",
+        kms.get_key_policy()
+            .key_id(arn)
+            .policy_name("default")
+            .send()
+    )?
+    .policy
+    .unwrap_or_default())
 }
 
 async fn list_tags(
@@ -257,12 +319,12 @@ async fn list_tags(
     }
 }
 
-/// A key of ours, tagged for `alias`, enabled, that no alias names: what a crash between
-/// `CreateKey` and `CreateAlias` leaves behind.
-async fn find_orphan(
-    kms: &aws_sdk_kms::Client,
-    alias: &str,
-) -> Result<Option<KeySnapshot>, String> {
+/// The keys `apply` could adopt for `alias`: tagged as xray-cmk's for it, named by no alias, not
+/// discarded (`xray-cmk-orphan`) and not pending deletion, with their key policies. A crash between
+/// `CreateKey` and `CreateAlias` leaves one; anyone allowed to create and tag keys can plant one,
+/// so the core decides whether it is the planned key. A key whose tags cannot be read stops the
+/// search: it could be ours, and skipping it could create a second key.
+async fn candidates(kms: &aws_sdk_kms::Client, alias: &str) -> Result<Vec<KeySnapshot>, String> {
     let mut aliased = BTreeSet::new();
     let mut pages = kms.list_aliases().into_paginator().items().send();
     while let Some(a) = pages.next().await {
@@ -271,6 +333,7 @@ async fn find_orphan(
             aliased.insert(id.to_owned());
         }
     }
+    let mut found = Vec::new();
     let mut keys = kms.list_keys().into_paginator().items().send();
     while let Some(k) = keys.next().await {
         let k = k.map_err(|e| denied_hint(classify("kms:ListKeys", &e)))?;
@@ -278,23 +341,33 @@ async fn find_orphan(
         if aliased.contains(id) {
             continue;
         }
-        let tags = match list_tags(kms, id).await {
-            Ok(t) => t,
-            // AWS managed keys and keys we may not read are not ours.
-            Err(_) => continue,
-        };
-        let ours = tags.get(MANAGED_BY_TAG.0).map(String::as_str) == Some(MANAGED_BY_TAG.1)
-            && tags.get(ALIAS_TAG).map(String::as_str) == Some(alias);
-        if !ours {
+        let tags = list_tags(kms, id).await.map_err(|e| {
+            format!(
+                "looking for a key of xray-cmk's left without {alias}: the tags of {}, which no alias names, could not be read ({e}); unknown is not a pass, since creating a key now could make a second one. Let the caller read its tags (kms:ListResourceTags), or delete it if it is not needed",
+                k.key_arn().unwrap_or(id)
+            )
+        })?;
+        if !adopt::tagged_for(&tags, alias) || adopt::discarded(&tags) {
             continue;
         }
-        if let Some(snap) = snapshot(kms, id, true).await? {
-            if snap.state == Some(KeyState::Enabled) {
-                return Ok(Some(snap));
-            }
+        let Some(snap) = snapshot(kms, id, false).await? else {
+            continue;
+        };
+        if snap.state == Some(KeyState::PendingDeletion) {
+            continue;
         }
+        found.push(
+            with_policy(
+                kms,
+                KeySnapshot {
+                    tags: Some(tags),
+                    ..snap
+                },
+            )
+            .await?,
+        );
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Applies (or, with `dry_run`, checks) one target's steps in order, stopping at the first
@@ -313,6 +386,17 @@ pub async fn apply_target(
             .get(&target.account)
             .unwrap_or(&opts.caller),
         created_alias: None,
+        account: &target.account,
+        region: &target.region,
+        rotation_days: target
+            .steps
+            .iter()
+            .find_map(|s| match s.action {
+                Action::EnableRotation { period_days, .. } => Some(period_days),
+                _ => None,
+            })
+            .unwrap_or(opts.policy.rotation.max_period_days),
+        discarded: Vec::new(),
     };
     let mut results: Vec<StepResult> = Vec::new();
     let mut failed = false;
@@ -348,7 +432,10 @@ pub async fn apply_target(
             message,
         });
     }
-    TargetResult::from_steps(&target.account, &target.region, results)
+    TargetResult {
+        discarded_keys: runner.discarded,
+        ..TargetResult::from_steps(&target.account, &target.region, results)
+    }
 }
 
 struct Runner<'a> {
@@ -359,6 +446,13 @@ struct Runner<'a> {
     caller: &'a str,
     /// In a dry run, the alias an earlier step would create: later steps may name it.
     created_alias: Option<String>,
+    account: &'a str,
+    region: &'a str,
+    /// The rotation period the plan gives a key it creates: adoption judges a key as the plan
+    /// leaves it.
+    rotation_days: u32,
+    /// Keys this run created and discarded, having lost the race for their alias.
+    discarded: Vec<DiscardedKey>,
 }
 
 impl Runner<'_> {
@@ -399,7 +493,17 @@ impl Runner<'_> {
                 description,
                 tags,
                 policy,
-            } => self.create_key(alias, description, tags, policy).await,
+            } => {
+                let planned = PlannedKey {
+                    account: self.account,
+                    region: self.region,
+                    alias,
+                    tags,
+                    policy,
+                    rotation_days: self.rotation_days,
+                };
+                self.create_key(&planned, description).await
+            }
             Action::EnableRotation { key, period_days } => self.rotation(key, *period_days).await,
             Action::TagKey { key, tags } => self.tag(key, tags).await,
             Action::MergeKeyPolicy { key, statements } => {
@@ -423,21 +527,25 @@ impl Runner<'_> {
         }
     }
 
-    async fn create_key(
-        &mut self,
-        alias: &str,
-        description: &str,
-        tags: &BTreeMap<String, String>,
-        policy: &serde_json::Value,
-    ) -> StepOutcome {
-        let aliased = snapshot(&self.kms, alias, true).await?;
-        let orphan = match aliased {
-            None => find_orphan(&self.kms, alias).await?,
-            Some(_) => None,
+    async fn create_key(&mut self, planned: &PlannedKey<'_>, description: &str) -> StepOutcome {
+        let alias = planned.alias;
+        let aliased = match snapshot(&self.kms, alias, true).await? {
+            Some(key) if key.is_ours() => Some(with_policy(&self.kms, key).await?),
+            other => other,
         };
-        let decision = decide_create_key(alias, aliased.as_ref(), orphan.as_ref(), tags);
+        let candidates = match aliased {
+            None => candidates(&self.kms, alias).await?,
+            Some(_) => Vec::new(),
+        };
+        let decision = decide_create_key(
+            planned,
+            aliased.as_ref(),
+            &candidates,
+            &self.opts.policy,
+            self.opts.today,
+        );
         if let Decision::Run(Create::New) = &decision {
-            keeps_admin(policy, self.caller)?;
+            keeps_admin(planned.policy, self.caller)?;
         }
         if matches!(decision, Decision::Run(_)) && self.opts.dry_run {
             self.created_alias = Some(alias.to_owned());
@@ -446,10 +554,12 @@ impl Runner<'_> {
             Ok(how) => how,
             Err(done) => return Ok(done),
         };
-        let adopted = matches!(how, Create::Adopt(_));
-        let arn = match how {
-            Create::Adopt(arn) => arn,
+        let (arn, created) = match how {
+            Create::Adopt(arn) => (arn, false),
             Create::New => {
+                if let Some(pause) = self.opts.pause_before_create_key {
+                    tokio::time::sleep(pause).await;
+                }
                 let created = call!(
                     "kms:CreateKey",
                     self.kms
@@ -457,13 +567,8 @@ impl Runner<'_> {
                         .key_spec(KeySpec::SymmetricDefault)
                         .key_usage(KeyUsageType::EncryptDecrypt)
                         .description(description)
-                        .policy(policy.to_string())
-                        .set_tags(Some(
-                            tags.iter()
-                                .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
-                                .collect::<Result<Vec<_>, _>>()
-                                .map_err(|e| format!("tag: {e}"))?
-                        ))
+                        .policy(planned.policy.to_string())
+                        .set_tags(Some(sdk_tags(planned.tags)?))
                         .send()
                 )?;
                 let arn = created
@@ -472,28 +577,131 @@ impl Runner<'_> {
                     .ok_or("kms:CreateKey returned no key ARN")?
                     .to_owned();
                 crash_point(self.opts, "create_key:before_alias");
-                arn
+                (arn, true)
             }
         };
+        // The alias is the lock: of the runs that created or adopted a key for it, the first to
+        // name its key wins, and the others find it taken.
+        let aliased = self
+            .kms
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(&arn)
+            .send()
+            .await;
+        match aliased {
+            Ok(_) => Ok((
+                Outcome::Done,
+                if created {
+                    format!("created {alias} -> {arn}")
+                } else {
+                    format!("adopted {arn} as {alias}: an interrupted run left it without its alias, and it is exactly the planned key")
+                },
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_already_exists_exception()) =>
+            {
+                self.lost_race(planned, &arn, created).await
+            }
+            Err(e) => Err(format!(
+                "{}. The key {arn} exists without its alias; run apply again to adopt it",
+                denied_hint(classify("kms:CreateAlias", &e))
+            )),
+        }
+    }
+
+    /// `CreateAlias` found the alias taken: another run named its key first. The key this run
+    /// created is discarded; the target carries on with the winner if it is the planned key.
+    async fn lost_race(
+        &mut self,
+        planned: &PlannedKey<'_>,
+        ours: &str,
+        created: bool,
+    ) -> StepOutcome {
+        let alias = planned.alias;
+        let winner = match snapshot(&self.kms, alias, true).await? {
+            Some(key) => Some(with_policy(&self.kms, key).await?),
+            None => None,
+        };
+        let (winner, usable) =
+            match decide_lost_race(ours, winner.as_ref(), planned, &self.opts.policy, self.opts.today) {
+                LostRace::AliasIsOurs => {
+                    return Ok((
+                        Outcome::Done,
+                        format!("{alias} -> {ours}: another run gave it the alias first"),
+                    ))
+                }
+                LostRace::Vanished => {
+                    return Err(format!(
+                        "kms:CreateAlias found {alias} taken, but it names no key now; the key {ours} exists without its alias: run apply again to adopt it"
+                    ))
+                }
+                LostRace::Lost { winner, usable } => (winner, usable),
+            };
+        let ours_now = if created {
+            match self.discard(ours, alias, &winner).await {
+                Ok(d) => {
+                    let said = format!(
+                        "this run's key {ours} was tagged {ORPHAN_TAG}={LOST_ALIAS_RACE}, disabled and scheduled for deletion{}",
+                        d.deletion_date
+                            .as_deref()
+                            .map(|when| format!(" on {when}"))
+                            .unwrap_or_default()
+                    );
+                    self.discarded.push(d);
+                    said
+                }
+                Err(why) => {
+                    return Err(format!(
+                        "another run named its key {winner} {alias} first, and this run's key {ours} could not be discarded: {why}. Nothing uses it: disable it and schedule its deletion yourself (aws kms schedule-key-deletion --key-id {ours} --pending-window-in-days {DISCARD_WINDOW_DAYS})"
+                    ))
+                }
+            }
+        } else {
+            format!("{ours}, which this run was adopting, stays without an alias (kms-orphaned-xray-cmk-key reports it)")
+        };
+        match usable {
+            Ok(()) => Ok((
+                Outcome::Done,
+                format!("lost the race for {alias}: another run named its key {winner} first, and this target carries on with it; {ours_now}"),
+            )),
+            Err(why) => Err(format!("lost the race for {alias}: {why}; {ours_now}")),
+        }
+    }
+
+    /// Tags the key [`ORPHAN_TAG`] (first, so that it is never adopted even if the rest fails),
+    /// disables it and schedules its deletion with the longest waiting period.
+    async fn discard(&self, key: &str, alias: &str, winner: &str) -> Result<DiscardedKey, String> {
+        let tag = BTreeMap::from([(ORPHAN_TAG.to_owned(), LOST_ALIAS_RACE.to_owned())]);
         call!(
-            "kms:CreateAlias",
+            "kms:TagResource",
             self.kms
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(&arn)
+                .tag_resource()
+                .key_id(key)
+                .set_tags(Some(sdk_tags(&tag)?))
+                .send()
+        )?;
+        call!("kms:DisableKey", self.kms.disable_key().key_id(key).send())
+            .map_err(|e| format!("{e} (it is tagged {ORPHAN_TAG}, still enabled)"))?;
+        let scheduled = call!(
+            "kms:ScheduleKeyDeletion",
+            self.kms
+                .schedule_key_deletion()
+                .key_id(key)
+                .pending_window_in_days(DISCARD_WINDOW_DAYS)
                 .send()
         )
-        .map_err(|e| {
-            format!("{e}. The key {arn} exists without its alias; run apply again to adopt it")
-        })?;
-        Ok((
-            Outcome::Done,
-            if adopted {
-                format!("adopted {arn}, left without its alias by an interrupted run, as {alias}")
-            } else {
-                format!("created {alias} -> {arn}")
-            },
-        ))
+        .map_err(|e| format!("{e} (it is tagged {ORPHAN_TAG} and disabled)"))?;
+        Ok(DiscardedKey {
+            key: key.to_owned(),
+            alias: alias.to_owned(),
+            winner: winner.to_owned(),
+            reason: LOST_ALIAS_RACE.to_owned(),
+            deletion_date: scheduled
+                .deletion_date()
+                .and_then(|d| d.fmt(Format::DateTime).ok()),
+        })
     }
 
     async fn rotation(&mut self, key: &KeyRef, period_days: u32) -> StepOutcome {
@@ -540,17 +748,12 @@ impl Runner<'_> {
             Ok(m) => m,
             Err(done) => return Ok(done),
         };
-        let sdk_tags = missing
-            .iter()
-            .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("tag: {e}"))?;
         call!(
             "kms:TagResource",
             self.kms
                 .tag_resource()
                 .key_id(&snap.arn)
-                .set_tags(Some(sdk_tags))
+                .set_tags(Some(sdk_tags(&missing)?))
                 .send()
         )?;
         Ok((
@@ -575,7 +778,7 @@ impl Runner<'_> {
                 key.id()
             ));
         };
-        let current = self.key_policy(&snap.arn).await?;
+        let current = key_policy(&self.kms, &snap.arn).await?;
         let decision = decide_merge(&snap, &current, statements, sha256, self.caller);
         let merged = match self.decided(decision)? {
             Ok(m) => m,
@@ -698,23 +901,9 @@ impl Runner<'_> {
         })
     }
 
-    /// The key's `default` key policy, as text.
-    async fn key_policy(&self, arn: &str) -> Result<String, String> {
-        Ok(call!(
-            "kms:GetKeyPolicy",
-            self.kms
-                .get_key_policy()
-                .key_id(arn)
-                .policy_name("default")
-                .send()
-        )?
-        .policy
-        .unwrap_or_default())
-    }
-
     /// Never switch X-Ray to a key the deep checks say it cannot use.
     async fn usable_by_xray(&self, snap: &KeySnapshot) -> Result<(), String> {
-        let policy = self.key_policy(&snap.arn).await?;
+        let policy = key_policy(&self.kms, &snap.arn).await?;
         let (account, region) = xray_cmk_core::model::arn_account_region(&snap.arn)
             .ok_or_else(|| format!("{} is not a key ARN", snap.arn))?;
         let key = xray_cmk_core::KmsKey {
@@ -770,6 +959,7 @@ pub fn targets_with_steps(targets: &[TargetPlan]) -> impl Iterator<Item = &Targe
 mod tests {
     use super::*;
     use serde_json::json;
+    use xray_cmk_core::remediation::plan::MANAGED_BY_TAG;
 
     /// One of each action, so the match in `step_calls` is exercised in full.
     fn every_action() -> Vec<Action> {
@@ -836,6 +1026,329 @@ mod tests {
         };
         assert!(!step_calls(&untagged)
             .iter()
-            .any(|c| c.action == "kms:TagResource"));
+            .any(|c| c.action == "kms:TagResource" && c.on == On::Account));
+        // Discarding a key that lost its alias tags it, on that key only.
+        assert!(step_calls(&untagged).contains(&Call {
+            action: "kms:TagResource",
+            on: On::CreatedKey
+        }));
+    }
+
+    mod race {
+        //! The key step against mocked KMS: the alias as the lock, and a tag read that fails.
+
+        use super::*;
+        use aws_sdk_kms::operation::create_key::CreateKeyOutput;
+        use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+        use aws_sdk_kms::operation::disable_key::DisableKeyOutput;
+        use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
+        use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+        use aws_sdk_kms::operation::list_keys::ListKeysOutput;
+        use aws_sdk_kms::operation::list_resource_tags::ListResourceTagsOutput;
+        use aws_sdk_kms::operation::schedule_key_deletion::ScheduleKeyDeletionOutput;
+        use aws_sdk_kms::operation::tag_resource::TagResourceOutput;
+        use aws_sdk_kms::types::{
+            KeyListEntry, KeyManagerType, KeyMetadata, KeyState as SdkKeyState, OriginType,
+        };
+        use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+        use aws_smithy_types::DateTime;
+        use xray_cmk_core::remediation::key_policy::generate;
+        use xray_cmk_core::remediation::plan::tags_for;
+
+        const ACCOUNT: &str = "111122223333";
+        const REGION: &str = "eu-west-1";
+        const ALIAS: &str = "alias/xray-cmk-traces";
+        const CALLER: &str = "arn:aws:sts::111122223333:assumed-role/XrayCmkAdmin/s";
+        const OURS: &str = "arn:aws:kms:eu-west-1:111122223333:key/ours";
+        const WINNER: &str = "arn:aws:kms:eu-west-1:111122223333:key/winner";
+        /// 2026-11-28T00:00:00Z plus 30 days.
+        const DELETION: i64 = 1_795_824_000 + 30 * 86_400;
+
+        fn kms_error(code: &'static str) -> aws_smithy_runtime_api::http::Response {
+            crate::collect::tests::wire(
+                400,
+                None,
+                match code {
+                    "NotFoundException" => {
+                        r#"{"__type":"NotFoundException","message":"Alias is not found."}"#
+                    }
+                    "AlreadyExistsException" => {
+                        r#"{"__type":"AlreadyExistsException","message":"An alias with the name alias/xray-cmk-traces already exists"}"#
+                    }
+                    "AccessDeniedException" => {
+                        r#"{"__type":"AccessDeniedException","message":"not authorized to perform: kms:ListResourceTags"}"#
+                    }
+                    _ => r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+                },
+            )
+        }
+
+        fn kms(rules: &[&Rule]) -> aws_sdk_kms::Client {
+            mock_client!(
+                aws_sdk_kms,
+                RuleMode::MatchAny,
+                rules.iter().copied(),
+                |c| c.retry_config(aws_config::retry::RetryConfig::disabled())
+            )
+        }
+
+        fn opts() -> ApplyOptions {
+            ApplyOptions {
+                caller: CALLER.into(),
+                account_callers: BTreeMap::new(),
+                wait_timeout: Duration::from_secs(1),
+                poll_interval: Duration::from_millis(10),
+                verify: VerifyOptions::default(),
+                dry_run: false,
+                policy: xray_cmk_core::OrgPolicy::default(),
+                today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
+                crash_after: None,
+                pause_before_create_key: None,
+            }
+        }
+
+        struct Planned {
+            tags: BTreeMap<String, String>,
+            policy: serde_json::Value,
+        }
+
+        fn planned_step(opts: &ApplyOptions) -> Planned {
+            Planned {
+                tags: tags_for(&opts.policy, Some(ALIAS)),
+                policy: generate(&opts.policy, ACCOUNT, REGION, CALLER),
+            }
+        }
+
+        fn runner<'a>(kms: aws_sdk_kms::Client, opts: &'a ApplyOptions) -> Runner<'a> {
+            Runner {
+                kms,
+                xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, &[]),
+                opts,
+                caller: CALLER,
+                created_alias: None,
+                account: ACCOUNT,
+                region: REGION,
+                rotation_days: 365,
+                discarded: Vec::new(),
+            }
+        }
+
+        fn metadata(arn: &str) -> KeyMetadata {
+            KeyMetadata::builder()
+                .key_id(arn.rsplit('/').next().expect("id"))
+                .arn(arn)
+                .key_manager(KeyManagerType::Customer)
+                .key_state(SdkKeyState::Enabled)
+                .key_spec(KeySpec::SymmetricDefault)
+                .key_usage(KeyUsageType::EncryptDecrypt)
+                .origin(OriginType::AwsKms)
+                .multi_region(false)
+                .build()
+                .expect("key id")
+        }
+
+        fn tag_list(tags: &BTreeMap<String, String>) -> ListResourceTagsOutput {
+            ListResourceTagsOutput::builder()
+                .set_tags(Some(sdk_tags(tags).expect("tags")))
+                .build()
+        }
+
+        /// KMS as a losing run sees it: the alias free at first, no key left without one, then
+        /// `CreateAlias` finds it taken by `winner_tags`/`winner_policy`'s key.
+        fn losing(winner_tags: BTreeMap<String, String>, winner_policy: String) -> Vec<Rule> {
+            vec![
+                mock!(aws_sdk_kms::Client::describe_key)
+                    .match_requests(|r| r.key_id() == Some(ALIAS))
+                    .sequence()
+                    .http_response(|| kms_error("NotFoundException"))
+                    .output(|| {
+                        DescribeKeyOutput::builder()
+                            .key_metadata(metadata(WINNER))
+                            .build()
+                    })
+                    .build(),
+                mock!(aws_sdk_kms::Client::list_aliases)
+                    .then_output(|| ListAliasesOutput::builder().build()),
+                mock!(aws_sdk_kms::Client::list_keys)
+                    .then_output(|| ListKeysOutput::builder().build()),
+                mock!(aws_sdk_kms::Client::create_key).then_output(|| {
+                    CreateKeyOutput::builder()
+                        .key_metadata(metadata(OURS))
+                        .build()
+                }),
+                mock!(aws_sdk_kms::Client::create_alias)
+                    .then_http_response(|| kms_error("AlreadyExistsException")),
+                mock!(aws_sdk_kms::Client::list_resource_tags)
+                    .match_requests(|r| r.key_id() == Some(WINNER))
+                    .then_output(move || tag_list(&winner_tags)),
+                mock!(aws_sdk_kms::Client::get_key_policy)
+                    .match_requests(|r| r.key_id() == Some(WINNER))
+                    .then_output(move || {
+                        GetKeyPolicyOutput::builder()
+                            .policy(winner_policy.clone())
+                            .build()
+                    }),
+            ]
+        }
+
+        /// The discarding calls, each only on this run's key: tagged first, then disabled, then
+        /// scheduled for deletion in 30 days.
+        fn discarding() -> [Rule; 3] {
+            [
+                mock!(aws_sdk_kms::Client::tag_resource)
+                    .match_requests(|r| {
+                        r.key_id() == Some(OURS)
+                            && r.tags().iter().any(|t| {
+                                t.tag_key() == ORPHAN_TAG && t.tag_value() == LOST_ALIAS_RACE
+                            })
+                    })
+                    .then_output(|| TagResourceOutput::builder().build()),
+                mock!(aws_sdk_kms::Client::disable_key)
+                    .match_requests(|r| r.key_id() == Some(OURS))
+                    .then_output(|| DisableKeyOutput::builder().build()),
+                mock!(aws_sdk_kms::Client::schedule_key_deletion)
+                    .match_requests(|r| {
+                        r.key_id() == Some(OURS) && r.pending_window_in_days() == Some(30)
+                    })
+                    .then_output(|| {
+                        ScheduleKeyDeletionOutput::builder()
+                            .key_id(OURS)
+                            .key_state(SdkKeyState::PendingDeletion)
+                            .pending_window_in_days(30)
+                            .deletion_date(DateTime::from_secs(DELETION))
+                            .build()
+                    }),
+            ]
+        }
+
+        #[tokio::test]
+        async fn the_loser_of_the_alias_discards_its_key_and_carries_on_with_the_winners() {
+            let opts = opts();
+            let step = planned_step(&opts);
+            let rules = losing(step.tags.clone(), step.policy.to_string());
+            let discard = discarding();
+            let all: Vec<&Rule> = rules.iter().chain(&discard).collect();
+            let mut runner = runner(kms(&all), &opts);
+            let planned = PlannedKey {
+                account: ACCOUNT,
+                region: REGION,
+                alias: ALIAS,
+                tags: &step.tags,
+                policy: &step.policy,
+                rotation_days: 365,
+            };
+            let (outcome, message) = runner
+                .create_key(&planned, "d")
+                .await
+                .expect("the target carries on");
+            assert_eq!(outcome, Outcome::Done);
+            assert_eq!(
+                message,
+                format!("lost the race for {ALIAS}: another run named its key {WINNER} first, and this target carries on with it; this run's key {OURS} was tagged xray-cmk-orphan=lost-alias-race, disabled and scheduled for deletion on 2026-12-28T00:00:00Z")
+            );
+            for r in &discard {
+                assert_eq!(r.num_calls(), 1);
+            }
+            assert_eq!(
+                runner.discarded,
+                [DiscardedKey {
+                    key: OURS.into(),
+                    alias: ALIAS.into(),
+                    winner: WINNER.into(),
+                    reason: LOST_ALIAS_RACE.into(),
+                    deletion_date: Some("2026-12-28T00:00:00Z".into()),
+                }]
+            );
+        }
+
+        #[tokio::test]
+        async fn a_winner_that_is_not_the_planned_key_fails_the_target_and_ours_is_still_discarded()
+        {
+            let opts = opts();
+            let step = planned_step(&opts);
+            let mut planted = step.policy.clone();
+            planted["Statement"]
+                .as_array_mut()
+                .expect("statements")
+                .push(json!({"Sid": "Planted", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}));
+            let rules = losing(step.tags.clone(), planted.to_string());
+            let discard = discarding();
+            let all: Vec<&Rule> = rules.iter().chain(&discard).collect();
+            let mut runner = runner(kms(&all), &opts);
+            let planned = PlannedKey {
+                account: ACCOUNT,
+                region: REGION,
+                alias: ALIAS,
+                tags: &step.tags,
+                policy: &step.policy,
+                rotation_days: 365,
+            };
+            let why = runner
+                .create_key(&planned, "d")
+                .await
+                .expect_err("the target stops");
+            assert!(
+                why.starts_with(&format!("lost the race for {ALIAS}: {ALIAS} names {WINNER}, which is not the key the plan would create")),
+                "{why}"
+            );
+            assert!(why.contains(r#""Planted""#), "{why}");
+            assert!(
+                why.contains(&format!("this run's key {OURS} was tagged xray-cmk-orphan")),
+                "{why}"
+            );
+            assert_eq!(runner.discarded.len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_tag_read_that_fails_while_looking_for_our_key_stops_the_target() {
+            for code in ["AccessDeniedException", "ThrottlingException"] {
+                let opts = opts();
+                let step = planned_step(&opts);
+                let create = mock!(aws_sdk_kms::Client::create_key).then_output(|| {
+                    CreateKeyOutput::builder()
+                        .key_metadata(metadata(OURS))
+                        .build()
+                });
+                let rules = [
+                    mock!(aws_sdk_kms::Client::describe_key)
+                        .then_http_response(|| kms_error("NotFoundException")),
+                    mock!(aws_sdk_kms::Client::list_aliases)
+                        .then_output(|| ListAliasesOutput::builder().build()),
+                    mock!(aws_sdk_kms::Client::list_keys).then_output(|| {
+                        ListKeysOutput::builder()
+                            .keys(
+                                KeyListEntry::builder()
+                                    .key_id("unreadable")
+                                    .key_arn("arn:aws:kms:eu-west-1:111122223333:key/unreadable")
+                                    .build(),
+                            )
+                            .build()
+                    }),
+                    mock!(aws_sdk_kms::Client::list_resource_tags)
+                        .then_http_response(move || kms_error(code)),
+                    create,
+                ];
+                let all: Vec<&Rule> = rules.iter().collect();
+                let mut runner = runner(kms(&all), &opts);
+                let planned = PlannedKey {
+                    account: ACCOUNT,
+                    region: REGION,
+                    alias: ALIAS,
+                    tags: &step.tags,
+                    policy: &step.policy,
+                    rotation_days: 365,
+                };
+                let why = runner
+                    .create_key(&planned, "d")
+                    .await
+                    .expect_err("unknown is not a pass");
+                assert!(
+                    why.contains("the tags of arn:aws:kms:eu-west-1:111122223333:key/unreadable, which no alias names, could not be read")
+                        && why.contains(code),
+                    "{why}"
+                );
+                assert_eq!(rules[4].num_calls(), 0, "no key is created");
+            }
+        }
     }
 }

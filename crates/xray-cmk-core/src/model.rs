@@ -350,6 +350,9 @@ pub struct Inventory {
     /// Terraform root modules, with what turns X-Ray tracing on in them and whether they declare
     /// an `aws_xray_encryption_config`. Empty for live scans.
     pub terraform_modules: Vec<TerraformModule>,
+    /// The keys of each live (account, region) that no alias names, when collected
+    /// (`Needs::key_listing`): where xray-cmk's orphans are found.
+    pub unaliased_keys: BTreeMap<(String, String), Observed<Vec<UnaliasedKey>>>,
     /// What IAM's policy simulator answered where a key policy leaves X-Ray's principals' access
     /// to IAM (see [`AccessQuestion`]). A question without an answer was not asked.
     pub iam_answers: BTreeMap<AccessQuestion, Observed<SimulatedAccess>>,
@@ -414,6 +417,25 @@ pub enum SimulatedDecision {
     },
     /// IAM has no such role or user (`NoSuchEntity`).
     NoSuchPrincipal,
+}
+
+/// A key of an account and region that no alias names (`ListKeys`, `ListAliases`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnaliasedKey {
+    pub key_id: String,
+    pub arn: Option<String>,
+    /// `ListResourceTags`.
+    pub tags: Observed<BTreeMap<String, String>>,
+    /// `DescribeKey`, read only for a key whose tags say it is xray-cmk's.
+    pub described: Option<Observed<KeyStatus>>,
+}
+
+/// A key's state, and when it is deleted if it is pending deletion (`DescribeKey`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus {
+    pub state: Option<KeyState>,
+    /// RFC 3339.
+    pub deletion_date: Option<String>,
 }
 
 /// A Terraform root module (its own directory and the local modules it calls).

@@ -37,6 +37,9 @@ pub enum Input {
     SegmentDestination,
     /// `iam:SimulatePrincipalPolicy`, for the access a key policy leaves to IAM.
     IamSimulation,
+    /// `kms:ListKeys` and `kms:ListAliases` per region, `kms:ListResourceTags` of each key no
+    /// alias names, and `kms:DescribeKey` of those tagged as xray-cmk's.
+    KeyListing,
 }
 
 /// What a set of rules needs collected. The X-Ray configuration is always read: it is what
@@ -48,6 +51,7 @@ pub struct Needs {
     pub trails: bool,
     pub segment_destination: bool,
     pub iam_simulation: bool,
+    pub key_listing: bool,
 }
 
 impl Needs {
@@ -61,6 +65,7 @@ impl Needs {
                 Input::Trails => n.trails = true,
                 Input::SegmentDestination => n.segment_destination = true,
                 Input::IamSimulation => n.iam_simulation = true,
+                Input::KeyListing => n.key_listing = true,
             }
         }
         n
@@ -309,8 +314,10 @@ expires = EXPIRES
     #[test]
     fn an_active_exemption_suppresses_but_keeps_the_result() {
         let findings = evaluate_with("2026-12-31");
-        assert_eq!(findings.len(), 1);
+        // xray-default-encryption's failure, and kms-orphaned-xray-cmk-key's pass.
+        assert_eq!(findings.len(), 2);
         let f = &findings[0];
+        assert_eq!(f.rule, "xray-default-encryption");
         assert_eq!(
             f.status,
             Status::Fail,

@@ -108,6 +108,11 @@ mod tests {
             }
             inv.targets.extend(part.targets);
             inv.keys.extend(part.keys);
+            inv.unaliased_keys.extend(
+                part.unaliased_keys
+                    .into_values()
+                    .map(|listed| ((ACCOUNT.to_owned(), region.to_owned()), listed)),
+            );
         };
         add(with_key(|_| {}), "us-east-1");
         add(none_config(), "us-east-2");
@@ -118,10 +123,12 @@ mod tests {
         assert_eq!((s.targets, s.compliant, s.failing, s.errors), (4, 2, 1, 1));
         assert_eq!(s.compliance_pct, Some(50.0));
         assert_eq!(s.failed_results, 1);
-        assert_eq!(s.error_results, 4);
-        // 4 X-Ray rules in each KMS region, the 5 key rules once for the shared key, and the 2
-        // key-use rules (access, cross-account) for each region using it.
-        assert_eq!(s.passed_results, 17);
+        // The unreadable region's 4 X-Ray rules, and its key listing.
+        assert_eq!(s.error_results, 5);
+        // 4 X-Ray rules in each KMS region, the 5 key rules once for the shared key, the 2
+        // key-use rules (access, cross-account) for each region using it, and the key listing of
+        // the 3 readable regions.
+        assert_eq!(s.passed_results, 20);
         assert!(Summary::has_failures_at_or_above(&findings, Severity::High));
         assert!(!Summary::has_failures_at_or_above(
             &findings,

@@ -31,6 +31,8 @@ use crate::exit::Exit;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Test hook: where to crash on purpose (see `ApplyOptions::crash_after`).
 const CRASH_ENV: &str = "XRAY_CMK_TEST_CRASH_AFTER";
+/// Test hook: seconds to wait before `CreateKey` (see `ApplyOptions::pause_before_create_key`).
+const PAUSE_ENV: &str = "XRAY_CMK_TEST_PAUSE_BEFORE_CREATE_KEY";
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -124,6 +126,10 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         policy,
         today,
         crash_after: std::env::var(CRASH_ENV).ok().filter(|v| !v.is_empty()),
+        pause_before_create_key: std::env::var(PAUSE_ENV)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok()),
     };
 
     // The plan names, per target, the principal its key policies were made for: this run must

@@ -60,6 +60,7 @@ pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
                 .iter()
                 .chain(xray_cmk_aws::remediate::REMEDIATE_ACTIONS)
                 .copied()
+                .filter(|a| !xray_cmk_aws::remediate::DISCARD_ACTIONS.contains(a))
                 .collect();
             all.sort_unstable();
             all.dedup();
@@ -70,14 +71,30 @@ pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
             xray_cmk_aws::respond::RESPOND_ACTIONS.to_vec(),
         ),
     };
+    let mut statements = vec![PolicyStatement {
+        sid,
+        effect: "Allow",
+        action: actions,
+        resource: "*",
+        condition: None,
+    }];
+    if matches!(args.mode, IamPolicyMode::Remediate) {
+        // Disabling and deleting keys only ever happens to a key apply has just created and lost
+        // the race for its alias with: never to a key that is not xray-cmk's.
+        let (tag, value) = xray_cmk_core::remediation::plan::MANAGED_BY_TAG;
+        statements.push(PolicyStatement {
+            sid: "XrayCmkDiscardOwnKeys",
+            effect: "Allow",
+            action: xray_cmk_aws::remediate::DISCARD_ACTIONS.to_vec(),
+            resource: "*",
+            condition: Some(serde_json::json!({
+                "StringEquals": { format!("aws:ResourceTag/{tag}"): value }
+            })),
+        });
+    }
     let policy = PolicyDocument {
         version: "2012-10-17",
-        statement: vec![PolicyStatement {
-            sid,
-            effect: "Allow",
-            action: actions,
-            resource: "*",
-        }],
+        statement: statements,
     };
     println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(Exit::Clean)
@@ -99,4 +116,6 @@ struct PolicyStatement<'a> {
     effect: &'a str,
     action: Vec<&'a str>,
     resource: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<serde_json::Value>,
 }

@@ -110,12 +110,12 @@ fn audit_role_gets_an_error_result_for_the_denied_region_never_a_pass() {
         .filter(|x| x["region"] == denied.as_str())
         .collect();
     // Every rule that reads the region is an error (xray-key-not-approved does not apply without
-    // an approved list). Trail coverage is read once per account from the home region, so
+    // an approved list), kms-orphaned-xray-cmk-key included: the keys cannot be listed. Trail coverage is read once per account from the home region, so
     // cloudtrail-kms-events-not-logged can still judge the region.
     let (trail, regional): (Vec<_>, Vec<_>) = north
         .into_iter()
         .partition(|x| x["rule"] == "cloudtrail-kms-events-not-logged");
-    assert_eq!(regional.len(), 5);
+    assert_eq!(regional.len(), 6);
     for x in regional {
         assert_eq!(x["status"], "error", "{x}");
         assert!(x["message"]
@@ -300,7 +300,9 @@ fn every_rule_fires_exactly_on_the_seeded_targets() {
         .map(|r| r.meta())
         .filter(|m| m.since != "0.1.0")
         // Judges Terraform root modules only (e2e_iac covers it).
-        .filter(|m| m.id != "tf-xray-encryption-missing");
+        .filter(|m| m.id != "tf-xray-encryption-missing")
+        // The demo has no key left without its alias; e2e_remediate makes some (a crash, a race).
+        .filter(|m| m.id != "kms-orphaned-xray-cmk-key");
     for rule in deep_checks.map(|m| m.id) {
         let statuses: Vec<&str> = results
             .iter()

@@ -174,7 +174,7 @@ fn plan_apply_audit_converges_then_verify_passes_and_a_second_apply_is_a_noop() 
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let result = json_file(&result_path);
-    assert_eq!(result["schema_version"], 1);
+    assert_eq!(result["schema_version"], 2);
     assert_eq!(result["plan_digest"], plan["digest"]);
     assert_eq!(result["summary"]["failed"], 0, "{}", r.stdout);
     let with_steps: Vec<_> = planned_targets(&plan)
@@ -315,13 +315,29 @@ fn plan_apply_audit_converges_then_verify_passes_and_a_second_apply_is_a_noop() 
     assert!(!listed
         .iter()
         .any(|a| a.contains("Delete") || a.contains("Disable")));
+    // Disabling and deleting are allowed only on keys tagged as xray-cmk's (a run's own key that
+    // lost the race for its alias), and this run, which raced nobody, called neither.
+    let policy = run(emu.xray_cmk().args(["iam-policy", "--mode", "remediate"]));
+    let policy: Value = serde_json::from_str(&policy.stdout).expect("policy");
+    assert_eq!(
+        policy["Statement"][1],
+        serde_json::json!({
+            "Sid": "XrayCmkDiscardOwnKeys",
+            "Effect": "Allow",
+            "Action": ["kms:DisableKey", "kms:ScheduleKeyDeletion"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:ResourceTag/managed-by": "xray-cmk"}}
+        })
+    );
+    assert!(!called.contains("kms:DisableKey") && !called.contains("kms:ScheduleKeyDeletion"));
 }
 
 /// `apply --yes` with the crash hook: the process dies right after `point`, as in a crash.
 fn crash_at(emu: &Emulator, plan: &Path, point: &str) {
     let out = emu
         .xray_cmk()
-        .args(["apply", "--yes", "--quiet"])
+        .args(["apply", "--yes", "--quiet", "--policy"])
+        .arg(emu.policy())
         .arg(plan)
         .env("XRAY_CMK_TEST_CRASH_AFTER", point)
         .output()
@@ -407,6 +423,320 @@ fn the_orphan_left_by_a_crash_is_adopted_and_reported() {
         our_keys(&emu, &us_east_2())[&format!("{MGMT}/us-east-2")],
         (1, 1)
     );
+}
+
+/// A key of (account, region) as KMS shows it now, read with boto3 as the seed's admin.
+#[derive(Debug, Clone)]
+struct KeyNow {
+    arn: String,
+    state: String,
+    /// Days from now until KMS deletes it, when pending deletion.
+    deletion_in_days: Option<f64>,
+    tags: BTreeMap<String, String>,
+    aliases: Vec<String>,
+}
+
+/// Every key tagged `managed-by=xray-cmk` in each of `regions` of the management account.
+fn xray_cmk_keys(emu: &Emulator, regions: &[&str]) -> BTreeMap<String, Vec<KeyNow>> {
+    let out = emu.dir.path().join("xray-cmk-keys.json");
+    emu.python(&format!(
+        r#"
+import boto3, json, time
+out = {{}}
+for region in {regions:?}:
+    kms = boto3.client("kms", region_name=region)
+    aliases = {{}}
+    for a in kms.list_aliases()["Aliases"]:
+        if "TargetKeyId" in a:
+            aliases.setdefault(a["TargetKeyId"], []).append(a["AliasName"])
+    keys = []
+    for k in kms.list_keys()["Keys"]:
+        try:
+            tags = {{t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]}}
+        except kms.exceptions.ClientError:
+            continue
+        if tags.get("managed-by") != "xray-cmk":
+            continue
+        meta = kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]
+        deletion = meta.get("DeletionDate")
+        keys.append({{
+            "arn": meta["Arn"], "state": meta["KeyState"], "tags": tags,
+            "aliases": aliases.get(k["KeyId"], []),
+            "deletion_in_days": (deletion.timestamp() - time.time()) / 86400 if deletion else None,
+        }})
+    out[region] = keys
+json.dump(out, open("{path}", "w"))
+"#,
+        path = out.display()
+    ));
+    json_file(&out)
+        .as_object()
+        .expect("object")
+        .iter()
+        .map(|(region, keys)| {
+            let keys = keys
+                .as_array()
+                .expect("keys")
+                .iter()
+                .map(|k| KeyNow {
+                    arn: k["arn"].as_str().expect("arn").to_owned(),
+                    state: k["state"].as_str().expect("state").to_owned(),
+                    deletion_in_days: k["deletion_in_days"].as_f64(),
+                    tags: serde_json::from_value(k["tags"].clone()).expect("tags"),
+                    aliases: serde_json::from_value(k["aliases"].clone()).expect("aliases"),
+                })
+                .collect();
+            (region.clone(), keys)
+        })
+        .collect()
+}
+
+/// The results of `rule` in an audit, by (region, status).
+fn results_of<'a>(report: &'a Value, rule: &str) -> Vec<&'a Value> {
+    report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["rule"] == rule)
+        .collect()
+}
+
+#[test]
+fn a_planted_key_with_an_extra_statement_is_refused_and_named() {
+    let emu = Emulator::seeded();
+    let (plan_path, plan) = single_target(&emu);
+    let action = &plan["targets"][0]["steps"][0]["action"];
+    assert_eq!(action["type"], "create_key");
+    // Someone allowed to create and tag keys plants one: the planned tags and policy, plus a
+    // statement letting anyone decrypt.
+    let mut policy = action["policy"].clone();
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .push(serde_json::json!({
+            "Sid": "Planted", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt", "Resource": "*"
+        }));
+    let tags: Vec<Value> = action["tags"]
+        .as_object()
+        .expect("tags")
+        .iter()
+        .map(|(k, v)| serde_json::json!({"TagKey": k, "TagValue": v}))
+        .collect();
+    let arn_file = emu.dir.path().join("planted.txt");
+    let spec = emu.dir.path().join("planted.json");
+    std::fs::write(
+        &spec,
+        serde_json::json!({"policy": policy.to_string(), "tags": tags}).to_string(),
+    )
+    .expect("write");
+    emu.python(&format!(
+        r#"
+import boto3, json
+spec = json.load(open("{spec}"))
+kms = boto3.client("kms", region_name="us-east-2")
+meta = kms.create_key(Policy=spec["policy"], Tags=spec["tags"], Description="planted")["KeyMetadata"]
+open("{path}", "w").write(meta["Arn"])
+"#,
+        spec = spec.display(),
+        path = arn_file.display()
+    ));
+    let planted = std::fs::read_to_string(&arn_file).expect("arn");
+
+    let r = apply(&emu, &plan_path, &[]);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!("refused to adopt a key tagged managed-by=xray-cmk and xray-cmk-alias={ALIAS} that no alias names, because it is not the key the plan would create: {planted}: its key policy has a statement the plan does not: \"Planted\" {{\"Action\":\"kms:Decrypt\",\"Effect\":\"Allow\",\"Principal\":{{\"AWS\":\"*\"}},\"Resource\":\"*\",\"Sid\":\"Planted\"}}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("kms-key-policy-public fails"),
+        "{}",
+        r.stderr
+    );
+    // Nothing changed: the planted key is still the only one, without the alias, and X-Ray was
+    // not switched to it.
+    let keys = &xray_cmk_keys(&emu, &["us-east-2"])["us-east-2"];
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (keys[0].arn.as_str(), keys[0].aliases.len()),
+        (planted.as_str(), 0)
+    );
+    let report = audit(&emu, &["--accounts", MGMT, "--regions", "us-east-2"]);
+    let default = results_of(&report, "xray-default-encryption");
+    assert_eq!(default[0]["status"], "fail", "X-Ray is still NONE");
+    // And the audit names the planted key.
+    let orphaned = results_of(&report, "kms-orphaned-xray-cmk-key");
+    assert_eq!(orphaned.len(), 1);
+    assert_eq!(
+        (orphaned[0]["status"].as_str(), orphaned[0]["key"].as_str()),
+        (Some("fail"), Some(planted.as_str()))
+    );
+}
+
+#[test]
+fn an_orphan_left_by_a_crash_fails_the_audit_until_apply_adopts_it() {
+    let emu = Emulator::seeded();
+    let (plan_path, _) = single_target(&emu);
+    let scope = ["--accounts", MGMT, "--regions", "us-east-1,us-east-2"];
+    let before = audit(&emu, &scope);
+    assert!(results_of(&before, "kms-orphaned-xray-cmk-key")
+        .iter()
+        .all(|r| r["status"] == "pass"));
+
+    crash_at(&emu, &plan_path, "create_key:before_alias");
+    let orphan = xray_cmk_keys(&emu, &["us-east-2"])["us-east-2"][0]
+        .arn
+        .clone();
+    let report = audit(&emu, &scope);
+    let by_region: BTreeMap<&str, Vec<&Value>> = results_of(&report, "kms-orphaned-xray-cmk-key")
+        .into_iter()
+        .fold(BTreeMap::new(), |mut m, r| {
+            m.entry(r["region"].as_str().expect("region"))
+                .or_default()
+                .push(r);
+            m
+        });
+    assert_eq!(by_region["us-east-1"].len(), 1);
+    assert_eq!(by_region["us-east-1"][0]["status"], "pass");
+    let east2 = &by_region["us-east-2"];
+    assert_eq!(east2.len(), 1, "{east2:?}");
+    assert_eq!(east2[0]["status"], "fail");
+    assert_eq!(east2[0]["severity"], "low");
+    assert_eq!(east2[0]["key"], orphan.as_str());
+    let message = east2[0]["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!(
+            "is tagged managed-by=xray-cmk for {ALIAS} but no alias names it"
+        )) && message.contains("it is Enabled"),
+        "{message}"
+    );
+
+    let r = apply(&emu, &plan_path, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!("adopted {orphan}")),
+        "{}",
+        r.stdout
+    );
+    let after = audit(&emu, &scope);
+    assert!(results_of(&after, "kms-orphaned-xray-cmk-key")
+        .iter()
+        .all(|r| r["status"] == "pass"));
+}
+
+#[test]
+fn two_applies_at_once_leave_one_key_per_target_and_the_losers_key_is_discarded() {
+    let emu = Emulator::seeded();
+    let regions = ["us-east-2", "eu-central-1", "ap-northeast-3"];
+    let (plan_path, plan) = plan(&emu, &["--accounts", MGMT, "--regions", &regions.join(",")]);
+    for t in planned_targets(&plan) {
+        assert_eq!(t.2.first().map(String::as_str), Some("create_key"), "{t:?}");
+    }
+    // Both runs read that nothing exists, then wait, then create: they race for every alias.
+    let spawn = |i: usize| {
+        emu.xray_cmk()
+            .args(["apply", "--yes", "--quiet", "--policy"])
+            .arg(emu.policy())
+            .arg(&plan_path)
+            .arg("--out")
+            .arg(emu.dir.path().join(format!("result-{i}.json")))
+            .env("XRAY_CMK_TEST_PAUSE_BEFORE_CREATE_KEY", "4")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn apply")
+    };
+    let runs = [spawn(0), spawn(1)];
+    for (i, child) in runs.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("apply");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {i}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let results: Vec<Value> = (0..2)
+        .map(|i| json_file(&emu.dir.path().join(format!("result-{i}.json"))))
+        .collect();
+    let mut reported: BTreeMap<String, Value> = BTreeMap::new();
+    for result in &results {
+        for t in result["targets"].as_array().expect("targets") {
+            for d in t["discarded_keys"].as_array().into_iter().flatten() {
+                reported.insert(d["key"].as_str().expect("key").to_owned(), d.clone());
+                let create = &t["steps"][0];
+                assert_eq!(create["outcome"], "done", "{t}");
+                let message = create["message"].as_str().expect("message");
+                assert!(
+                    message.starts_with(&format!("lost the race for {ALIAS}: another run named its key {} first", d["winner"].as_str().expect("winner")))
+                        && message.contains(&format!("this run's key {} was tagged xray-cmk-orphan=lost-alias-race, disabled and scheduled for deletion on", d["key"].as_str().expect("key"))),
+                    "{message}"
+                );
+            }
+        }
+    }
+
+    let keys = xray_cmk_keys(&emu, &regions);
+    let mut discarded = BTreeSet::new();
+    for region in regions {
+        let keys = &keys[region];
+        // Exactly one key with the alias, enabled: the one X-Ray uses.
+        let aliased: Vec<&KeyNow> = keys
+            .iter()
+            .filter(|k| k.aliases.iter().any(|a| a == ALIAS))
+            .collect();
+        assert_eq!(aliased.len(), 1, "{region}: {keys:?}");
+        assert_eq!(aliased[0].state, "Enabled", "{region}");
+        // Any other key either run created is discarded: tagged, pending deletion in 30 days.
+        for k in keys.iter().filter(|k| k.aliases.is_empty()) {
+            assert_eq!(k.state, "PendingDeletion", "{region}: {k:?}");
+            assert_eq!(
+                k.tags.get("xray-cmk-orphan").map(String::as_str),
+                Some("lost-alias-race"),
+                "{region}: {k:?}"
+            );
+            let days = k.deletion_in_days.expect("deletion date");
+            assert!(
+                (29.9..=30.0).contains(&days),
+                "{region}: deleted in {days} days"
+            );
+            let d = &reported[&k.arn];
+            assert_eq!(d["winner"], aliased[0].arn.as_str());
+            assert_eq!(d["alias"], ALIAS);
+            discarded.insert(k.arn.clone());
+        }
+    }
+    assert!(!discarded.is_empty(), "the runs raced: some key lost");
+    assert_eq!(discarded, reported.keys().cloned().collect::<BTreeSet<_>>());
+
+    // Each target is compliant but for what the plan leaves, and the audit reports each
+    // discarded key with the day KMS deletes it.
+    let report = audit(&emu, &["--accounts", MGMT, "--regions", &regions.join(",")]);
+    for (target, rules) in failing(&report) {
+        assert!(
+            rules.iter().all(
+                |r| r == "cloudtrail-kms-events-not-logged" || r == "kms-orphaned-xray-cmk-key"
+            ),
+            "{target:?}: {rules:?}"
+        );
+    }
+    let orphaned: BTreeSet<String> = results_of(&report, "kms-orphaned-xray-cmk-key")
+        .into_iter()
+        .filter(|r| r["status"] == "fail")
+        .map(|r| {
+            let message = r["message"].as_str().expect("message");
+            assert!(
+                message.contains("was discarded (xray-cmk-orphan=lost-alias-race)")
+                    && message.contains("it is pending deletion: KMS deletes it on"),
+                "{message}"
+            );
+            r["key"].as_str().expect("key").to_owned()
+        })
+        .collect();
+    assert_eq!(orphaned, discarded);
 }
 
 /// Refused with exit code 2 and `needle` in the error, and nothing created.
@@ -787,8 +1117,11 @@ fn x_ray_is_never_switched_to_a_key_it_cannot_use() {
     deny_x_ray_grants(&emu, ALIAS, "us-east-2");
     let r = apply(&emu, &plan_path, &[]);
     assert_eq!(r.code, 2, "{}", said(&r));
+    // The key the alias names is no longer the key the plan created, so it is not used at all.
     assert!(
-        r.stderr.contains("X-Ray could not use the key"),
+        r.stderr.contains(&format!("{ALIAS} names a key tagged managed-by=xray-cmk, but it is not the key the plan would create"))
+            && r.stderr.contains(r#"its key policy has a statement the plan does not: "NoXrayGrants""#)
+            && r.stderr.contains("kms-key-policy-xray-access fails"),
         "{}",
         r.stderr
     );

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_kms::types::{KeyManagerType, KeyState as SdkKeyState};
 use aws_smithy_types::date_time::Format;
-use xray_cmk_core::model::Rotation;
+use xray_cmk_core::model::{KeyStatus, Rotation, UnaliasedKey};
 use xray_cmk_core::{CollectionError, ErrorKind, KeyManager, KeyState, KmsKey, Observed};
 
 use super::malformed;
@@ -203,4 +203,61 @@ async fn aliases(kms: &aws_sdk_kms::Client, id: &str) -> Observed<Vec<String>> {
     }
     names.sort();
     Observed::Known(names)
+}
+
+/// The region's keys that no alias names, with their tags, and the state of those whose tags say
+/// they are xray-cmk's: one `ListAliases` and one `ListKeys` (all pages), then `ListResourceTags`
+/// of each unaliased key. Aliased keys are never tag-read: AWS managed keys always have their
+/// `alias/aws/*` alias, so they cost nothing and cannot fail.
+pub async fn unaliased_keys(kms: &aws_sdk_kms::Client) -> Observed<Vec<UnaliasedKey>> {
+    let mut aliased = std::collections::BTreeSet::new();
+    let mut pages = kms.list_aliases().into_paginator().items().send();
+    while let Some(item) = pages.next().await {
+        match item {
+            Ok(alias) => aliased.extend(alias.target_key_id().map(str::to_owned)),
+            Err(err) => return Observed::Unknown(classify("kms:ListAliases", &err)),
+        }
+    }
+    let mut listed = Vec::new();
+    let mut pages = kms.list_keys().into_paginator().items().send();
+    while let Some(item) = pages.next().await {
+        match item {
+            Ok(k) => {
+                if let Some(id) = k.key_id().filter(|id| !aliased.contains(*id)) {
+                    listed.push((id.to_owned(), k.key_arn().map(str::to_owned)));
+                }
+            }
+            Err(err) => return Observed::Unknown(classify("kms:ListKeys", &err)),
+        }
+    }
+    let mut keys = Vec::with_capacity(listed.len());
+    for (key_id, arn) in listed {
+        let tags = tags(kms, &key_id).await;
+        let described = match &tags {
+            Observed::Known(t) if xray_cmk_core::remediation::adopt::claims_to_be_xray_cmks(t) => {
+                Some(status(kms, &key_id).await)
+            }
+            _ => None,
+        };
+        keys.push(UnaliasedKey {
+            key_id,
+            arn,
+            tags,
+            described,
+        });
+    }
+    Observed::Known(keys)
+}
+
+async fn status(kms: &aws_sdk_kms::Client, key_id: &str) -> Observed<KeyStatus> {
+    match kms.describe_key().key_id(key_id).send().await {
+        Ok(out) => match out.key_metadata() {
+            Some(m) => Observed::Known(KeyStatus {
+                state: m.key_state().map(key_state),
+                deletion_date: m.deletion_date().and_then(|d| d.fmt(Format::DateTime).ok()),
+            }),
+            None => malformed("kms:DescribeKey", "KeyMetadata"),
+        },
+        Err(err) => Observed::Unknown(classify("kms:DescribeKey", &err)),
+    }
 }

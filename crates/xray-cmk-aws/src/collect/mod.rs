@@ -311,6 +311,21 @@ pub async fn scan(
         .collect()
         .await;
 
+    let unaliased_keys = if needs.key_listing {
+        stream::iter(regions)
+            .map(|region| async move {
+                (
+                    (account.to_owned(), region.clone()),
+                    kms::unaliased_keys(&clients.kms(region)).await,
+                )
+            })
+            .buffered(concurrency)
+            .collect()
+            .await
+    } else {
+        Default::default()
+    };
+
     let wanted_keys: BTreeSet<(&str, &str)> = if needs.key_metadata {
         targets.iter().flat_map(keys_of).collect()
     } else {
@@ -373,6 +388,7 @@ pub async fn scan(
         keys_judged_elsewhere,
         terraform_modules: Vec::new(),
         iam_answers,
+        unaliased_keys,
     }
 }
 

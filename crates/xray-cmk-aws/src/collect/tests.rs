@@ -585,7 +585,12 @@ async fn scan_reads_each_key_and_trail_once() {
         .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
     let selectors = mock!(aws_sdk_cloudtrail::Client::get_event_selectors)
         .then_output(|| GetEventSelectorsOutput::builder().build());
-    let kms_rules: Vec<&Rule> = std::iter::once(&describe).chain(details.iter()).collect();
+    let list_keys = mock!(aws_sdk_kms::Client::list_keys)
+        .then_output(|| aws_sdk_kms::operation::list_keys::ListKeysOutput::builder().build());
+    let kms_rules: Vec<&Rule> = [&describe, &list_keys]
+        .into_iter()
+        .chain(details.iter())
+        .collect();
     let clients = Mocked {
         xray: xray(&[&cfg, &dest]),
         kms: kms(&kms_rules),
@@ -636,6 +641,8 @@ async fn scan_reads_each_key_and_trail_once() {
         inv.keys_judged_elsewhere.is_empty(),
         "the first account judges the key"
     );
+    assert_eq!(list_keys.num_calls(), 3, "one ListKeys per region");
+    assert_eq!(inv.unaliased_keys.len(), 3);
 
     // A second account of the same scan sharing the key reuses it and leaves judging it to the first.
     let again = sc.account(&clients, "444455556666", &regions[..1]).await;
@@ -1094,4 +1101,110 @@ async fn a_simulation_that_is_denied_is_unknown_never_an_answer() {
         (err.operation.as_str(), err.kind),
         ("iam:SimulatePrincipalPolicy", ErrorKind::AccessDenied)
     );
+}
+
+#[tokio::test]
+async fn unaliased_keys_are_tag_read_and_only_ours_described() {
+    use aws_sdk_kms::operation::list_keys::ListKeysOutput;
+    use aws_sdk_kms::types::KeyListEntry;
+    let arn = |id: &str| format!("arn:aws:kms:eu-west-1:111122223333:key/{id}");
+    let aliases = mock!(aws_sdk_kms::Client::list_aliases).then_output(|| {
+        ListAliasesOutput::builder()
+            .aliases(
+                AliasListEntry::builder()
+                    .alias_name("alias/aws/xray")
+                    .target_key_id("aws-managed")
+                    .build(),
+            )
+            // A predefined alias whose key does not exist yet names none.
+            .aliases(AliasListEntry::builder().alias_name("alias/aws/s3").build())
+            .build()
+    });
+    let keys = mock!(aws_sdk_kms::Client::list_keys).then_output(move || {
+        let mut out = ListKeysOutput::builder();
+        for id in ["aws-managed", "theirs", "ours", "locked"] {
+            out = out.keys(KeyListEntry::builder().key_id(id).key_arn(arn(id)).build());
+        }
+        out.build()
+    });
+    let tag = |k: &str, v: &str| Tag::builder().tag_key(k).tag_value(v).build().expect("tag");
+    let theirs = mock!(aws_sdk_kms::Client::list_resource_tags)
+        .match_requests(|r| r.key_id() == Some("theirs"))
+        .then_output(move || {
+            ListResourceTagsOutput::builder()
+                .tags(tag("owner", "data"))
+                .build()
+        });
+    let ours = mock!(aws_sdk_kms::Client::list_resource_tags)
+        .match_requests(|r| r.key_id() == Some("ours"))
+        .then_output(move || {
+            ListResourceTagsOutput::builder()
+                .tags(tag("managed-by", "xray-cmk"))
+                .tags(tag("xray-cmk-orphan", "lost-alias-race"))
+                .build()
+        });
+    let locked = mock!(aws_sdk_kms::Client::list_resource_tags)
+        .match_requests(|r| r.key_id() == Some("locked"))
+        .then_http_response(|| {
+            wire(
+                400,
+                None,
+                r#"{"__type":"AccessDeniedException","message":"not authorized"}"#,
+            )
+        });
+    let aws_managed = mock!(aws_sdk_kms::Client::list_resource_tags)
+        .match_requests(|r| r.key_id() == Some("aws-managed"))
+        .then_output(|| ListResourceTagsOutput::builder().build());
+    let describe = mock!(aws_sdk_kms::Client::describe_key)
+        .match_requests(|r| r.key_id() == Some("ours"))
+        .then_output(|| {
+            let mut m = metadata();
+            m.key_state = Some(KeyState::PendingDeletion);
+            m.deletion_date = Some(aws_smithy_types::DateTime::from_secs(1_798_416_000));
+            DescribeKeyOutput::builder().key_metadata(m).build()
+        });
+    let client = kms(&[
+        &aliases,
+        &keys,
+        &theirs,
+        &ours,
+        &locked,
+        &aws_managed,
+        &describe,
+    ]);
+    let Observed::Known(found) = kms::unaliased_keys(&client).await else {
+        panic!("listed")
+    };
+    let ids: Vec<&str> = found.iter().map(|k| k.key_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["theirs", "ours", "locked"],
+        "aliased keys are not read"
+    );
+    assert_eq!(aws_managed.num_calls(), 0);
+    assert!(found[0].described.is_none(), "not ours: not described");
+    assert_eq!(
+        found[1].described,
+        Some(Observed::Known(xray_cmk_core::model::KeyStatus {
+            state: Some(xray_cmk_core::KeyState::PendingDeletion),
+            deletion_date: Some("2026-12-28T00:00:00Z".into()),
+        }))
+    );
+    assert_eq!(describe.num_calls(), 1);
+    let Observed::Unknown(err) = &found[2].tags else {
+        panic!("a denied tag read is unknown")
+    };
+    assert_eq!(err.kind, ErrorKind::AccessDenied);
+
+    let denied = mock!(aws_sdk_kms::Client::list_keys).then_http_response(|| {
+        wire(
+            400,
+            None,
+            r#"{"__type":"AccessDeniedException","message":"not authorized"}"#,
+        )
+    });
+    assert!(matches!(
+        kms::unaliased_keys(&kms(&[&aliases, &denied])).await,
+        Observed::Unknown(e) if e.operation == "kms:ListKeys"
+    ));
 }

@@ -351,6 +351,22 @@ async fn all_allowed_simulates_every_call_with_the_context_aws_would_see() {
         rotation.resource_owner(),
         Some("arn:aws:iam::111122223333:root")
     );
+    // Discarding the created key if another run's key gets the alias first: on the new key, with
+    // its policy and the tag IAM scopes these actions with.
+    let discard = asking_for(&log, "kms:ScheduleKeyDeletion");
+    assert!(discard
+        .action_names()
+        .contains(&"kms:DisableKey".to_owned()));
+    assert_eq!(discard.resource_arns(), ["*"]);
+    assert_eq!(
+        discard.resource_policy(),
+        Some(planned_policy().to_string().as_str())
+    );
+    assert_eq!(
+        context_of(discard).get("aws:ResourceTag/managed-by"),
+        Some(&("xray-cmk".to_owned(), "string".to_owned()))
+    );
+    assert!(!context_of(create).contains_key("aws:ResourceTag/managed-by"));
     // X-Ray's grant, and reading traces through X-Ray.
     let grant = context_of(asking_for(&log, "kms:CreateGrant"));
     assert_eq!(
@@ -529,7 +545,7 @@ async fn a_simulation_that_is_denied_is_unknown_never_a_pass() {
         "{message}"
     );
     assert!(
-        message.contains("Unknown is not a pass: the steps need kms:DescribeKey, kms:ListResourceTags, kms:ListAliases, kms:ListKeys, kms:CreateKey, kms:CreateAlias, kms:TagResource,"),
+        message.contains("Unknown is not a pass: the steps need kms:DescribeKey, kms:ListResourceTags, kms:GetKeyPolicy, kms:ListAliases, kms:ListKeys, kms:CreateKey, kms:CreateAlias, kms:TagResource, kms:DisableKey, kms:ScheduleKeyDeletion,"),
         "{message}"
     );
 }

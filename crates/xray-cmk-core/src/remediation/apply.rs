@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::adopt::PlannedKey;
 use super::key_policy::principal_for_policy;
 use super::plan::{sha256_hex, Precondition, MANAGED_BY_TAG};
 use crate::key_policy::{Context, Decision as PolicyDecision, PolicyDocument, Request};
@@ -21,7 +22,7 @@ use crate::policy::{OrgPolicy, REVIEW_TAG_VALUE};
 use crate::Date;
 
 /// Bumped when the result document changes incompatibly.
-pub const RESULT_SCHEMA_VERSION: u32 = 1;
+pub const RESULT_SCHEMA_VERSION: u32 = 2;
 
 /// What to do with a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,18 +35,26 @@ pub enum Decision<T = ()> {
 }
 
 /// A key as `DescribeKey` (and, for ours, `ListResourceTags`) shows it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeySnapshot {
     pub arn: String,
     pub state: Option<KeyState>,
     pub manager: Option<KeyManager>,
     pub spec: Option<String>,
+    /// `KeyUsage`.
+    pub usage: Option<String>,
+    /// `AWS_KMS`, `EXTERNAL`, `AWS_CLOUDHSM`, `EXTERNAL_KEY_STORE`.
+    pub origin: Option<String>,
+    pub multi_region: Option<bool>,
     /// `None` when not read.
     pub tags: Option<BTreeMap<String, String>>,
+    /// The `default` key policy; read only for a key `apply` might adopt (see [`super::adopt`]).
+    pub policy: Option<String>,
 }
 
 impl KeySnapshot {
-    fn is_ours(&self) -> bool {
+    /// Tagged `managed-by=xray-cmk`: claimed to be ours, which proves nothing by itself.
+    pub fn is_ours(&self) -> bool {
         self.tags
             .as_ref()
             .and_then(|t| t.get(MANAGED_BY_TAG.0))
@@ -62,8 +71,9 @@ impl KeySnapshot {
 pub enum Create {
     /// Create the key, then its alias.
     New,
-    /// A key of ours made for this alias lost it (a crash between CreateKey and CreateAlias):
-    /// give it the alias instead of creating another.
+    /// A key made for this alias that no alias names (a crash between CreateKey and
+    /// CreateAlias), and that is exactly the planned key: give it the alias instead of creating
+    /// another.
     Adopt(String),
 }
 
@@ -86,38 +96,54 @@ pub fn review_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
 }
 
 /// `create_key` under [`Precondition::AliasFreeOrOurs`]: `aliased` is the key the alias names
-/// now, `orphan` a key of ours tagged for this alias that has no alias.
+/// now, `candidates` the keys of ours tagged for this alias that no alias names (see
+/// [`super::adopt`]: a key is reused or adopted only when it is the planned key).
 pub fn decide_create_key(
-    alias: &str,
+    planned: &PlannedKey<'_>,
     aliased: Option<&KeySnapshot>,
-    orphan: Option<&KeySnapshot>,
-    tags: &BTreeMap<String, String>,
+    candidates: &[KeySnapshot],
+    policy: &OrgPolicy,
+    today: Date,
 ) -> Decision<Create> {
+    let alias = planned.alias;
     if alias.starts_with("alias/aws/") {
         return Decision::Refuse(format!(
             "{alias} is reserved for AWS managed keys; set [keys] alias in the policy file"
         ));
     }
     match aliased {
-        Some(key) if key.is_ours() && key.state == Some(KeyState::Enabled) => {
-            Decision::Skip(format!("{alias} already names xray-cmk's key {}", key.arn))
+        Some(key) if key.is_ours() && key.state != Some(KeyState::Enabled) => {
+            Decision::Refuse(format!(
+                "{alias} names xray-cmk's key {}, but it is {}: enable it (xray-cmk restore) or pick another alias",
+                key.arn,
+                key.state_name()
+            ))
         }
-        Some(key) if key.is_ours() => Decision::Refuse(format!(
-            "{alias} names xray-cmk's key {}, but it is {}: enable it (xray-cmk restore) or pick another alias",
-            key.arn,
-            key.state_name()
-        )),
+        Some(key) if key.is_ours() => {
+            let diffs = super::adopt::differences(key, planned, policy, today);
+            if diffs.is_empty() {
+                Decision::Skip(format!("{alias} already names xray-cmk's key {}", key.arn))
+            } else {
+                Decision::Refuse(format!(
+                    "{alias} names a key tagged {}={}, but it is not the key the plan would create, so it is not used: {}. Make it the planned key again, or move the alias off it (aws kms delete-alias) so that apply creates one",
+                    MANAGED_BY_TAG.0,
+                    MANAGED_BY_TAG.1,
+                    super::adopt::refusal(key, &diffs)
+                ))
+            }
+        }
         Some(key) => Decision::Refuse(format!(
             "{alias} is already taken by another key, {} (not tagged {}={}): choose another [keys] alias, or point X-Ray at that key yourself",
             key.arn, MANAGED_BY_TAG.0, MANAGED_BY_TAG.1
         )),
         None => {
-            if let Err(why) = review_tags(tags) {
+            if let Err(why) = review_tags(planned.tags) {
                 return Decision::Refuse(why);
             }
-            match orphan {
-                Some(key) => Decision::Run(Create::Adopt(key.arn.clone())),
-                None => Decision::Run(Create::New),
+            match super::adopt::choose(candidates, planned, policy, today) {
+                Ok(Some(key)) => Decision::Run(Create::Adopt(key.arn.clone())),
+                Ok(None) => Decision::Run(Create::New),
+                Err(why) => Decision::Refuse(why),
             }
         }
     }
@@ -368,6 +394,23 @@ pub struct TargetResult {
     /// In words, what the target was left with: what was done, what was already so, what did
     /// not run.
     pub state: String,
+    /// Keys this run created and then discarded (it lost the race for the alias to another run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub discarded_keys: Vec<DiscardedKey>,
+}
+
+/// A key `apply` created, then discarded because another run's key got the alias first: tagged
+/// [`super::plan::ORPHAN_TAG`], disabled and scheduled for deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiscardedKey {
+    pub key: String,
+    pub alias: String,
+    /// The key the alias names: the one the target carries on with.
+    pub winner: String,
+    /// The [`super::plan::ORPHAN_TAG`] value it was given.
+    pub reason: String,
+    /// When KMS deletes it (RFC 3339), as `ScheduleKeyDeletion` answered.
+    pub deletion_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -427,6 +470,7 @@ impl TargetResult {
             } else {
                 parts.join("; ")
             },
+            discarded_keys: Vec::new(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What remediation creates: pure, so it can be reviewed in a plan and tested against the rules.
 
+pub mod adopt;
 pub mod apply;
 pub mod key_policy;
 pub mod plan;

@@ -28,6 +28,14 @@ pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "xray-cmk");
 /// The tag naming the alias a created key is meant for: a key left without its alias by a crash
 /// is found by it and adopted, never created twice.
 pub const ALIAS_TAG: &str = "xray-cmk-alias";
+/// The tag xray-cmk gives a key it discards, its value saying why ([`LOST_ALIAS_RACE`]): such a
+/// key is never adopted, and `kms-orphaned-xray-cmk-key` reports it until it is deleted.
+pub const ORPHAN_TAG: &str = "xray-cmk-orphan";
+/// [`ORPHAN_TAG`]'s value on the key of a run that lost the race for its alias to another run.
+pub const LOST_ALIAS_RACE: &str = "lost-alias-race";
+/// The waiting period of a discarded key's deletion: the longest KMS allows, so that a key
+/// discarded by mistake can still be recovered (`CancelKeyDeletion`).
+pub const DISCARD_WINDOW_DAYS: i32 = 30;
 
 /// The rules whose failures `apply` can fix. The others (CloudTrail coverage, the Transaction
 /// Search log group) are reported in the plan as left for a person.

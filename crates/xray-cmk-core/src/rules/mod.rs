@@ -6,6 +6,7 @@ mod kms_key_policy_default_only;
 mod kms_key_policy_public;
 mod kms_key_policy_unapproved_cross_account;
 mod kms_key_policy_xray_access;
+mod kms_orphaned_xray_cmk_key;
 mod kms_rotation_disabled;
 mod kms_rotation_period_too_long;
 mod tf_xray_encryption_missing;
@@ -22,6 +23,7 @@ pub use kms_key_policy_default_only::KmsKeyPolicyDefaultOnly;
 pub use kms_key_policy_public::KmsKeyPolicyPublic;
 pub use kms_key_policy_unapproved_cross_account::KmsKeyPolicyUnapprovedCrossAccount;
 pub use kms_key_policy_xray_access::KmsKeyPolicyXrayAccess;
+pub use kms_orphaned_xray_cmk_key::KmsOrphanedXrayCmkKey;
 pub use kms_rotation_disabled::KmsRotationDisabled;
 pub use kms_rotation_period_too_long::KmsRotationPeriodTooLong;
 pub use tf_xray_encryption_missing::TfXrayEncryptionMissing;
@@ -54,6 +56,7 @@ pub static ALL: &[&dyn Rule] = &[
     &KmsKeyPolicyDefaultOnly,
     &KmsKeyPolicyUnapprovedCrossAccount,
     &KmsKeyMissingTags,
+    &KmsOrphanedXrayCmkKey,
     &TfXrayEncryptionMissing,
 ];
 
@@ -261,6 +264,16 @@ pub(crate) mod test_support {
         }
     }
 
+    /// No key left without an alias in the target's region (`kms-orphaned-xray-cmk-key`).
+    pub fn no_unaliased_keys(
+    ) -> std::collections::BTreeMap<(String, String), Observed<Vec<UnaliasedKey>>> {
+        [(
+            (ACCOUNT.to_owned(), REGION.to_owned()),
+            Observed::Known(Vec::new()),
+        )]
+        .into()
+    }
+
     pub fn none_config() -> Inventory {
         Inventory {
             targets: vec![target(Observed::Known(XrayEncryption {
@@ -268,6 +281,7 @@ pub(crate) mod test_support {
                 key_id: None,
                 status: Some("ACTIVE".into()),
             }))],
+            unaliased_keys: no_unaliased_keys(),
             ..Default::default()
         }
     }
@@ -336,6 +350,7 @@ pub(crate) mod test_support {
             keys_judged_elsewhere: Default::default(),
             terraform_modules: Vec::new(),
             iam_answers: Default::default(),
+            unaliased_keys: no_unaliased_keys(),
         }
     }
 
@@ -463,6 +478,7 @@ mod tests {
         kms-key-policy-default-only medium since 0.2.0
         kms-key-policy-unapproved-cross-account high since 0.2.0
         kms-key-missing-tags low since 0.2.0
+        kms-orphaned-xray-cmk-key low since 0.4.0
         tf-xray-encryption-missing high since 0.3.0
         ");
         let mut sorted: Vec<_> = ALL.iter().map(|r| r.meta().id).collect();
@@ -475,8 +491,9 @@ mod tests {
     fn unreadable_config_is_an_error_for_every_rule_never_a_pass() {
         let inv = test_support::unreadable_config();
         let findings = test_support::eval(&inv);
-        // The four rules that read the X-Ray configuration; the others need what it would name.
-        assert_eq!(findings.len(), 4);
+        // The four rules that read the X-Ray configuration, and the region's key listing; the
+        // others need what it would name.
+        assert_eq!(findings.len(), 5);
         for f in findings {
             assert_eq!(f.status, crate::Status::Error, "{}", f.rule);
             assert!(f.message.contains("AccessDeniedException"), "{}", f.message);
@@ -491,7 +508,7 @@ mod tests {
             .iter()
             .filter(|f| f.rule.starts_with("kms-"))
             .collect();
-        assert_eq!(key_results.len(), 7, "{key_results:#?}");
+        assert_eq!(key_results.len(), 8, "{key_results:#?}");
         assert!(
             findings.iter().all(|f| f.status == crate::Status::Pass),
             "{findings:#?}"
@@ -507,7 +524,11 @@ mod tests {
             status: None,
         });
         let findings = test_support::eval(&inv);
-        assert!(findings.iter().all(|f| f.status != crate::Status::Pass));
+        // The region's key listing is read whatever X-Ray's configuration is.
+        assert!(findings
+            .iter()
+            .filter(|f| f.rule != "kms-orphaned-xray-cmk-key")
+            .all(|f| f.status != crate::Status::Pass));
         assert!(!findings.is_empty());
     }
 }

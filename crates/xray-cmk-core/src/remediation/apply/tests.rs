@@ -15,7 +15,42 @@ fn key(state: KeyState, ours: bool) -> KeySnapshot {
         } else {
             BTreeMap::new()
         }),
+        ..KeySnapshot::default()
     }
+}
+
+fn planned<'a>(
+    alias: &'a str,
+    tags: &'a BTreeMap<String, String>,
+    policy: &'a Value,
+) -> PlannedKey<'a> {
+    PlannedKey {
+        account: "111122223333",
+        region: "eu-west-1",
+        alias,
+        tags,
+        policy,
+        rotation_days: 365,
+    }
+}
+
+fn today() -> Date {
+    Date::new(2026, 11, 28).expect("date")
+}
+
+fn decide(
+    alias: &str,
+    aliased: Option<&KeySnapshot>,
+    tags: &BTreeMap<String, String>,
+) -> Decision<Create> {
+    let policy = json!({});
+    decide_create_key(
+        &planned(alias, tags, &policy),
+        aliased,
+        &[],
+        &OrgPolicy::default(),
+        today(),
+    )
 }
 
 fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -28,45 +63,28 @@ fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn create_key_runs_on_a_free_alias_skips_ours_and_refuses_anothers() {
     let want = tags(&[("owner", "platform")]);
-    assert_eq!(
-        decide_create_key("alias/x", None, None, &want),
-        Decision::Run(Create::New)
-    );
-    let ours = key(KeyState::Enabled, true);
-    assert!(matches!(
-        decide_create_key("alias/x", Some(&ours), None, &want),
-        Decision::Skip(_)
-    ));
-    let Decision::Refuse(why) =
-        decide_create_key("alias/x", Some(&key(KeyState::Enabled, false)), None, &want)
+    assert_eq!(decide("alias/x", None, &want), Decision::Run(Create::New));
+    let Decision::Refuse(why) = decide("alias/x", Some(&key(KeyState::Enabled, false)), &want)
     else {
         panic!("another key's alias must be refused")
     };
     assert!(why.contains("already taken"), "{why}");
+    let Decision::Refuse(why) = decide("alias/x", Some(&key(KeyState::Disabled, true)), &want)
+    else {
+        panic!("a disabled key of ours is not used")
+    };
+    assert!(why.contains("but it is Disabled"), "{why}");
     assert!(matches!(
-        decide_create_key("alias/x", Some(&key(KeyState::Disabled, true)), None, &want),
+        decide("alias/aws/xray", None, &want),
         Decision::Refuse(_)
     ));
-    assert!(matches!(
-        decide_create_key("alias/aws/xray", None, None, &want),
-        Decision::Refuse(_)
-    ));
-}
-
-#[test]
-fn an_orphan_of_ours_is_adopted_not_duplicated() {
-    let orphan = key(KeyState::Enabled, true);
-    assert_eq!(
-        decide_create_key("alias/x", None, Some(&orphan), &BTreeMap::new()),
-        Decision::Run(Create::Adopt(ARN.into()))
-    );
+    // Reusing or adopting a key of ours is decided by what it is (remediation::adopt's tests).
 }
 
 #[test]
 fn review_values_are_never_written() {
-    let Decision::Refuse(why) = decide_create_key(
+    let Decision::Refuse(why) = decide(
         "alias/x",
-        None,
         None,
         &tags(&[("owner", "REVIEW"), ("team", "a")]),
     ) else {
