@@ -118,7 +118,8 @@ mod tests {
         assert_eq!((s.targets, s.compliant, s.failing, s.errors), (4, 2, 1, 1));
         assert_eq!(s.compliance_pct, Some(50.0));
         assert_eq!(s.failed_results, 1);
-        assert_eq!(s.error_results, 4);
+        // The unreadable region: its four X-Ray rules, and every key rule for the key it hides.
+        assert_eq!(s.error_results, 4 + crate::rules::KEY_RULES.len());
         // 4 X-Ray rules in each KMS region, and the 7 key rules once for the shared key.
         assert_eq!(s.passed_results, 15);
         assert!(Summary::has_failures_at_or_above(&findings, Severity::High));
