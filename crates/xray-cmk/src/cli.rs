@@ -35,7 +35,7 @@ pub enum Command {
     Audit(Box<AuditCommandArgs>),
     /// Plan the changes that would make each target compliant. Reads only; nothing is changed.
     #[command(
-        after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. Review it, then run `xray-cmk apply plan.json`."
+        after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. Review it, then run `xray-cmk apply plan.json`.\n\nExit codes: 0 every target read (with or without steps); 2 usage or configuration error; 3 incomplete: some target could not be read, and is left alone or planned on what could be read (the plan is still written)."
     )]
     Plan(Box<PlanArgs>),
     /// Apply a saved plan: check every precondition first, confirm, then change AWS target by
