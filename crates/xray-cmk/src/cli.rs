@@ -44,7 +44,7 @@ pub enum Command {
     Apply(Box<ApplyArgs>),
     /// Prove X-Ray stores traces: write a marked segment and read it back, per account and region.
     #[command(
-        after_help = "Exit codes: 0 every target verified, 1 some target failed (the message says why), 2 usage or configuration error."
+        after_help = "Exit codes: 0 every target verified; 1 some target failed (the message says why); 2 usage or configuration error, or an --only that selects no target in scope; 3 some target could not be checked (its account could not be reached, or a call was denied or failed), which takes precedence over 1."
     )]
     Verify(Box<VerifyArgs>),
     /// List the rules.
@@ -527,15 +527,19 @@ pub struct PlanArgs {
 }
 
 const APPLY_HELP: &str = "\
-Before anything changes, every step's precondition is checked against AWS: a plan that is stale
+Before anything changes, every target in scope is read (its account reached, X-Ray's encryption
+configuration read) and every step's precondition is checked against AWS: a plan that is stale
 (X-Ray or a key policy changed since), an alias taken by another key, or a read that is denied
-stops apply with exit code 2 and nothing changed. Steps already in place are skipped, so running
-apply again after a crash converges without duplicate keys or aliases.
+stops apply and nothing changed. Steps already in place are skipped, so running apply again after
+a crash converges without duplicate keys or aliases.
 
 Exit codes:
   0  every target in scope applied or already in place
   1  some target failed: it stopped at that step, and the output says what state it was left in
-  2  usage error, or a plan that is edited, stale, from another version or malformed: nothing changed";
+  2  usage error, an --only that selects no target of the plan, or a plan that is edited, stale,
+     from another version or malformed: nothing changed
+  3  some target in scope could not be read (its account could not be reached, or X-Ray's
+     configuration there could not be read): nothing changed (takes precedence over 2)";
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
