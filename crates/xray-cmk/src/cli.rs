@@ -135,7 +135,9 @@ recorded in the history. Deletion is never scheduled unless `erase --schedule-de
 30) is given with a second, separate --confirm-deletion KEY_ID.
 
 Exit codes: 0 done and the key's state confirmed; 1 the state read back is not the expected one;
-2 refused or failed before anything changed.";
+2 refused or failed before anything changed; 3 something could not be read (the account could not
+be reached, a read was denied or failed: nothing changed), or with --org an account could not be
+checked for the blast radius (the action was done; 3 takes precedence over 1).";
 
 /// How to reach the account of a key action.
 #[derive(Debug, Args)]
