@@ -699,9 +699,12 @@ fn unmatched_only(
                 None => o.account.clone(),
             };
             let Some((_, r)) = reached.iter().find(|(a, _)| *a == o.account) else {
+                let whose = match &o.region {
+                    Some(_) => format!(": {}", o.account),
+                    None => String::new(),
+                };
                 return Some(format!(
-                    "`{shown}`: {} is not an account in scope (widen it with --accounts, --ou or --org)",
-                    o.account
+                    "`{shown}`{whose} is not an account in scope (widen it with --accounts, --ou or --org)"
                 ));
             };
             match (r, &o.region) {
