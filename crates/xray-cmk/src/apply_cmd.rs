@@ -109,6 +109,33 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         &shared,
     )
     .await?;
+    // The plan names, per target, the principal its key policies were made for: this run must
+    // act as that principal there, or a new key would not keep its administrator.
+    let wrong_principal: Vec<String> = targets
+        .iter()
+        .filter_map(|t| {
+            let acting = acting_principal(&session.identity.arn, &t.account, &args.role_name);
+            (t.principal != acting).then(|| {
+                format!(
+                    "{} {}: the plan was made for {} to apply, but this run acts there as {acting}; \
+                     plan again with the identity (and --role-name) that applies",
+                    t.account, t.region, t.principal
+                )
+            })
+        })
+        .collect();
+    // A usage error, known before any account is reached: it takes precedence over targets that
+    // could not be read (which a wrong --role-name would cause).
+    if !wrong_principal.is_empty() {
+        for p in &wrong_principal {
+            eprintln!("error: {p}");
+        }
+        bail!(
+            "{} problem{} found before applying; nothing was changed",
+            wrong_principal.len(),
+            if wrong_principal.len() == 1 { "" } else { "s" }
+        );
+    }
     let (started_at, today) = now()?;
     let started = std::time::Instant::now();
     let opts = scan_options(
@@ -148,22 +175,6 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         crash_after: std::env::var(CRASH_ENV).ok().filter(|v| !v.is_empty()),
     };
 
-    // The plan names, per target, the principal its key policies were made for: this run must
-    // act as that principal there, or a new key would not keep its administrator.
-    let wrong_principal: Vec<String> = targets
-        .iter()
-        .filter_map(|t| {
-            let acting = acting_principal(&session.identity.arn, &t.account, &args.role_name);
-            (t.principal != acting).then(|| {
-                format!(
-                    "{} {}: the plan was made for {} to apply, but this run acts there as {acting}; \
-                     plan again with the identity (and --role-name) that applies",
-                    t.account, t.region, t.principal
-                )
-            })
-        })
-        .collect();
-
     // Pre-flight: every target read as the audit reads it, then every precondition checked,
     // before anything changes. A target that could not be read is not checked further.
     let unread = unread_targets(&targets, &clients, args.concurrency).await;
@@ -178,7 +189,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         })
         .collect();
     let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
-    let mut problems: Vec<String> = wrong_principal;
+    let mut problems: Vec<String> = Vec::new();
     problems.extend(checked.iter().flat_map(|t| {
         t.steps
             .iter()

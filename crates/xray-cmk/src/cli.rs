@@ -541,7 +541,8 @@ Exit codes:
   2  usage error, an --only that selects no target of the plan, or a plan that is edited, stale,
      from another version or malformed: nothing changed
   3  some target in scope could not be read (its account could not be reached, or X-Ray's
-     configuration there could not be read): nothing changed (takes precedence over 2)";
+     configuration there could not be read): nothing changed (takes precedence over 2, except a
+     plan made for another principal, refused before any account is reached)";
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {

@@ -185,6 +185,16 @@ fn plan_exits_3_when_a_target_could_not_be_read() {
 
 /// A plan of `regions` in `account`, as the seeded admin, saved in the emulator's directory.
 fn saved_plan(emu: &Emulator, account: &str, regions: &str) -> std::path::PathBuf {
+    saved_plan_as(emu, &[], account, regions)
+}
+
+/// [`saved_plan`], with `profile` (`--profile NAME`) planning: the principal that will apply.
+fn saved_plan_as(
+    emu: &Emulator,
+    profile: &[&str],
+    account: &str,
+    regions: &str,
+) -> std::path::PathBuf {
     let out = emu
         .dir
         .path()
@@ -193,6 +203,7 @@ fn saved_plan(emu: &Emulator, account: &str, regions: &str) -> std::path::PathBu
         .xray_cmk()
         .args(["plan", "--quiet", "--policy"])
         .arg(emu.policy())
+        .args(profile)
         .args(["--accounts", account, "--regions", regions, "--out"])
         .arg(&out));
     assert_eq!(r.code, 0, "{}", said(&r));
@@ -212,15 +223,29 @@ fn apply_exits_3_when_a_target_of_the_plan_could_not_be_read() {
             .arg(&plan)
             .args(extra))
     };
-    // The account cannot be reached: its role is not there.
-    let r = apply(&["--role-name", "NoSuchRole"]);
+    // The account cannot be reached any more: its role no longer trusts anyone.
+    emu.python(&format!(
+        r#"
+import boto3, json
+creds = boto3.client("sts").assume_role(
+    RoleArn="arn:aws:iam::{prod}:role/OrganizationAccountAccessRole", RoleSessionName="setup")["Credentials"]
+iam = boto3.client("iam", aws_access_key_id=creds["AccessKeyId"],
+    aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+iam.update_assume_role_policy(RoleName="OrganizationAccountAccessRole", PolicyDocument=json.dumps({{
+    "Version": "2012-10-17",
+    "Statement": [{{"Effect": "Deny", "Principal": {{"AWS": "*"}}, "Action": "sts:AssumeRole"}}]}}))
+"#
+    ));
+    let r = apply(&[]);
     assert_eq!(r.code, 3, "{}", said(&r));
+    assert!(r.stderr.contains("sts:AssumeRole"), "{}", said(&r));
     assert!(r.stderr.contains("could not be read"), "{}", said(&r));
     assert!(r.stderr.contains("nothing was changed"), "{}", said(&r));
 
     // X-Ray's configuration cannot be read by the role that applies: a management target,
-    // planned by the admin, applied by the remediate role after it is denied the region.
-    let plan = saved_plan(&emu, MGMT, "us-east-2");
+    // planned by the remediate role, applied by it after it is denied the region.
+    let remediate = ["--profile", "xray-cmk-demo-remediate"];
+    let plan = saved_plan_as(&emu, &remediate, MGMT, "us-east-2");
     emu.python(
         r#"
 import boto3, json
@@ -232,13 +257,8 @@ boto3.client("iam").put_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-us
     );
     let r = run(emu
         .xray_cmk()
-        .args([
-            "apply",
-            "--yes",
-            "--quiet",
-            "--profile",
-            "xray-cmk-demo-remediate",
-        ])
+        .args(["apply", "--yes", "--quiet"])
+        .args(remediate)
         .arg("--policy")
         .arg(emu.policy())
         .arg(&plan));
