@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_smithy_types::DateTime;
-use xray_cmk_core::ErrorKind;
+use xray_cmk_core::{CollectionError, ErrorKind};
 
 use crate::collect::ClientSource;
 use crate::error::classify;
@@ -71,13 +71,18 @@ pub async fn key_events(
     key_arn: &str,
     since: SystemTime,
     interval: Duration,
-) -> Result<Vec<KeyEvent>, String> {
+) -> Result<Vec<KeyEvent>, CollectionError> {
     let ct = clients.cloudtrail(region);
     let attribute = LookupAttribute::builder()
         .attribute_key(LookupAttributeKey::ResourceName)
         .attribute_value(key_arn)
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CollectionError {
+            operation: "cloudtrail:LookupEvents".to_owned(),
+            kind: ErrorKind::Other,
+            code: None,
+            message: e.to_string(),
+        })?;
     // Every page must repeat the first call's parameters, so the window is fixed up front.
     let (start, end) = (DateTime::from(since), DateTime::from(SystemTime::now()));
     let mut token: Option<String> = None;
@@ -107,7 +112,7 @@ pub async fn key_events(
                     throttled += 1;
                     tokio::time::sleep(interval * 2).await;
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e),
             }
         };
         // From the answer, not the first attempt: a retried request was admitted just now.
@@ -136,14 +141,14 @@ pub async fn rotation(
     clients: &dyn ClientSource,
     region: &str,
     key_arn: &str,
-) -> Result<RotationEvidence, String> {
+) -> Result<RotationEvidence, CollectionError> {
     let kms = clients.kms(region);
     let status = kms
         .get_key_rotation_status()
         .key_id(key_arn)
         .send()
         .await
-        .map_err(|e| classify("kms:GetKeyRotationStatus", &e).to_string())?;
+        .map_err(|e| classify("kms:GetKeyRotationStatus", &e))?;
     let mut rotations = Vec::new();
     let mut pages = kms
         .list_key_rotations()
@@ -152,7 +157,7 @@ pub async fn rotation(
         .items()
         .send();
     while let Some(r) = pages.next().await {
-        let r = r.map_err(|e| classify("kms:ListKeyRotations", &e).to_string())?;
+        let r = r.map_err(|e| classify("kms:ListKeyRotations", &e))?;
         if let Some(t) = r.rotation_date() {
             rotations.push(iso(t));
         }
@@ -171,7 +176,7 @@ pub async fn policy_and_tags(
     clients: &dyn ClientSource,
     region: &str,
     key_arn: &str,
-) -> Result<(String, Vec<(String, String)>), String> {
+) -> Result<(String, Vec<(String, String)>), CollectionError> {
     let kms = clients.kms(region);
     let policy = kms
         .get_key_policy()
@@ -179,7 +184,7 @@ pub async fn policy_and_tags(
         .policy_name("default")
         .send()
         .await
-        .map_err(|e| classify("kms:GetKeyPolicy", &e).to_string())?
+        .map_err(|e| classify("kms:GetKeyPolicy", &e))?
         .policy
         .unwrap_or_default();
     let tags = kms
@@ -187,7 +192,7 @@ pub async fn policy_and_tags(
         .key_id(key_arn)
         .send()
         .await
-        .map_err(|e| classify("kms:ListResourceTags", &e).to_string())?
+        .map_err(|e| classify("kms:ListResourceTags", &e))?
         .tags()
         .iter()
         .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned()))
@@ -379,7 +384,8 @@ mod tests {
         )
         .await
         .expect_err("gives up");
-        assert!(err.contains("ThrottlingException"), "{err}");
+        assert_eq!(err.kind, ErrorKind::Throttled, "{err}");
+        assert!(err.to_string().contains("ThrottlingException"), "{err}");
         assert_eq!(always.num_calls(), 1 + THROTTLED_PAGE_RETRIES as usize);
     }
 }

@@ -3,6 +3,8 @@
 
 use aws_sdk_kms::types::KeyState as SdkKeyState;
 
+use xray_cmk_core::{CollectionError, ErrorKind};
+
 use crate::collect::ClientSource;
 use crate::error::classify;
 
@@ -39,21 +41,50 @@ pub struct KeyFacts {
     pub grants: Vec<String>,
 }
 
-fn err<E, R>(op: &str, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+/// Why a key could not be acted on, or read for its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RespondError {
+    /// A call was denied, throttled or failed: what it would have read or done is unknown.
+    #[error("{}", with_hint(.0))]
+    Call(CollectionError),
+    /// X-Ray in the region has no customer managed key to act on.
+    #[error("X-Ray in {region} does not use a customer managed key (Type {encryption_type}): there is no key to act on")]
+    NoKey {
+        region: String,
+        encryption_type: String,
+    },
+    /// A successful answer without what it must hold.
+    #[error("{operation} returned no {member}")]
+    Malformed {
+        operation: &'static str,
+        member: &'static str,
+    },
+}
+
+impl From<CollectionError> for RespondError {
+    fn from(err: CollectionError) -> Self {
+        RespondError::Call(err)
+    }
+}
+
+fn with_hint(err: &CollectionError) -> String {
+    if err.kind == ErrorKind::AccessDenied {
+        format!("{err}. xray-cmk iam-policy --mode respond prints the permissions needed")
+    } else {
+        err.to_string()
+    }
+}
+
+fn err<E, R>(op: &str, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> RespondError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + crate::error::HttpStatus,
 {
-    let message = classify(op, e).to_string();
-    if message.contains("AccessDenied") {
-        format!("{message}. xray-cmk iam-policy --mode respond prints the permissions needed")
-    } else {
-        message
-    }
+    RespondError::Call(classify(op, e))
 }
 
 /// The KMS key X-Ray encrypts with in `region`, as an ARN; an error says why there is none.
-pub async fn xray_key(clients: &dyn ClientSource, region: &str) -> Result<String, String> {
+pub async fn xray_key(clients: &dyn ClientSource, region: &str) -> Result<String, RespondError> {
     let out = clients
         .xray(region)
         .get_encryption_config()
@@ -61,12 +92,15 @@ pub async fn xray_key(clients: &dyn ClientSource, region: &str) -> Result<String
         .await
         .map_err(|e| err("xray:GetEncryptionConfig", &e))?;
     let cfg = out.encryption_config();
-    match (cfg.and_then(|c| c.r#type()).map(|t| t.as_str()), cfg.and_then(|c| c.key_id())) {
+    match (
+        cfg.and_then(|c| c.r#type()).map(|t| t.as_str()),
+        cfg.and_then(|c| c.key_id()),
+    ) {
         (Some("KMS"), Some(key)) => Ok(key.to_owned()),
-        (t, _) => Err(format!(
-            "X-Ray in {region} does not use a customer managed key (Type {}): there is no key to act on",
-            t.unwrap_or("NONE")
-        )),
+        (t, _) => Err(RespondError::NoKey {
+            region: region.to_owned(),
+            encryption_type: t.unwrap_or("NONE").to_owned(),
+        }),
     }
 }
 
@@ -75,7 +109,7 @@ pub async fn key_facts(
     clients: &dyn ClientSource,
     region: &str,
     key: &str,
-) -> Result<KeyFacts, String> {
+) -> Result<KeyFacts, RespondError> {
     let kms = clients.kms(region);
     let meta = kms
         .describe_key()
@@ -84,7 +118,10 @@ pub async fn key_facts(
         .await
         .map_err(|e| err("kms:DescribeKey", &e))?
         .key_metadata
-        .ok_or("kms:DescribeKey returned no KeyMetadata")?;
+        .ok_or(RespondError::Malformed {
+            operation: "kms:DescribeKey",
+            member: "KeyMetadata",
+        })?;
     let arn = meta.arn().unwrap_or(key).to_owned();
     let mut aliases = Vec::new();
     let mut pages = kms
@@ -147,7 +184,7 @@ pub async fn act(
     region: &str,
     arn: &str,
     action: KeyAction,
-) -> Result<String, String> {
+) -> Result<String, RespondError> {
     let kms = clients.kms(region);
     match action {
         KeyAction::Disable => {

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use aws_sdk_kms::types::KeyState;
 use aws_sdk_xray::types::EncryptionType;
 use xray_cmk_core::key_policy::{Context, Decision, PolicyDocument, Request};
+use xray_cmk_core::CollectionError;
 
 use crate::error::classify;
 
@@ -81,15 +82,40 @@ pub fn segment_document(trace_id: &str, segment_id: &str, now: SystemTime) -> St
     .to_string()
 }
 
-/// Writes a marked segment and reads it back as `caller` (the identity of `xray`'s credentials,
-/// when known). `Ok` says how long it took; `Err` says exactly what failed and, when the trace did
-/// not read back, whether the key policy is why.
+/// Why a target did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// A call was denied, throttled or failed (the account could not be reached, say): whether
+    /// X-Ray stores traces there is unknown, never a pass.
+    #[error("could not be checked: {0}")]
+    Unchecked(CollectionError),
+    /// X-Ray refused the segment, or did not give it back: traces do not flow as they should.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// [`check`], with its error as text: for the apply step, whose result says what failed.
 pub async fn verify(
     xray: &aws_sdk_xray::Client,
     kms: &aws_sdk_kms::Client,
     caller: Option<&str>,
     opts: VerifyOptions,
 ) -> Result<String, String> {
+    check(xray, kms, caller, opts).await.map_err(|e| match e {
+        VerifyError::Unchecked(err) => err.to_string(),
+        VerifyError::Failed(why) => why,
+    })
+}
+
+/// Writes a marked segment and reads it back as `caller` (the identity of `xray`'s credentials,
+/// when known). `Ok` says how long it took; `Err` says exactly what failed and, when the trace did
+/// not read back, whether the key policy is why, or that the check itself could not be made.
+pub async fn check(
+    xray: &aws_sdk_xray::Client,
+    kms: &aws_sdk_kms::Client,
+    caller: Option<&str>,
+    opts: VerifyOptions,
+) -> Result<String, VerifyError> {
     let started = Instant::now();
     let now = SystemTime::now();
     let trace_id = new_trace_id(now);
@@ -99,13 +125,13 @@ pub async fn verify(
         .trace_segment_documents(segment_document(&trace_id, &segment_id, now))
         .send()
         .await
-        .map_err(|e| classify("xray:PutTraceSegments", &e).to_string())?;
+        .map_err(|e| VerifyError::Unchecked(classify("xray:PutTraceSegments", &e)))?;
     if let Some(bad) = put.unprocessed_trace_segments().first() {
-        return Err(format!(
+        return Err(VerifyError::Failed(format!(
             "X-Ray did not accept the segment of trace {trace_id}: {}: {}",
             bad.error_code().unwrap_or("no error code"),
             bad.message().unwrap_or("no message")
-        ));
+        )));
     }
     let mut wait = opts.first_retry;
     let mut diagnosis: Option<Diagnosis> = None;
@@ -115,7 +141,7 @@ pub async fn verify(
             .trace_ids(&trace_id)
             .send()
             .await
-            .map_err(|e| classify("xray:BatchGetTraces", &e).to_string())?;
+            .map_err(|e| VerifyError::Unchecked(classify("xray:BatchGetTraces", &e)))?;
         let found = got.traces().iter().any(|t| {
             t.id() == Some(trace_id.as_str())
                 && t.segments()
@@ -133,10 +159,10 @@ pub async fn verify(
             let d = diagnose(xray, kms, caller).await;
             // Waiting does not change a key policy.
             if d.conclusive {
-                return Err(format!(
+                return Err(VerifyError::Failed(format!(
                     "trace {trace_id} was accepted but could not be read back: X-Ray listed it as unprocessed, and {}",
                     d.text
-                ));
+                )));
             }
             diagnosis = Some(d);
         }
@@ -145,11 +171,11 @@ pub async fn verify(
                 Some(d) => d,
                 None => diagnose(xray, kms, caller).await,
             };
-            return Err(format!(
+            return Err(VerifyError::Failed(format!(
                 "trace {trace_id} was accepted but could not be read back within {} s: {}",
                 opts.timeout.as_secs(),
                 d.text
-            ));
+            )));
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(5));
@@ -592,9 +618,13 @@ mod tests {
                 .build()
         });
         let client = mock_client!(aws_sdk_xray, [&put]);
-        let err = verify(&client, &kms(&[]), Some(READER), fast())
+        let err = check(&client, &kms(&[]), Some(READER), fast())
             .await
             .expect_err("refused");
+        // X-Ray answered, and said no: a failure, not an unknown.
+        let VerifyError::Failed(err) = err else {
+            panic!("a refused segment is a failure: {err:?}")
+        };
         assert!(err.contains("KMSAccessDenied: no access"), "{err}");
     }
 
@@ -608,12 +638,36 @@ mod tests {
             )
         });
         let client = mock_client!(aws_sdk_xray, [&denied]);
-        let err = verify(&client, &kms(&[]), Some(READER), fast())
+        let err = check(&client, &kms(&[]), Some(READER), fast())
             .await
             .expect_err("denied");
+        // Whether X-Ray stores traces there is unknown: the check could not be made.
+        let VerifyError::Unchecked(err) = err else {
+            panic!("a denied write is unknown, not a failure: {err:?}")
+        };
+        assert_eq!(err.kind, xray_cmk_core::ErrorKind::AccessDenied);
         assert!(
-            err.contains("xray:PutTraceSegments failed: AccessDeniedException"),
+            err.to_string()
+                .contains("xray:PutTraceSegments failed: AccessDeniedException"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_trace_that_never_shows_up_is_a_failure_not_an_unknown() {
+        let never = mock!(aws_sdk_xray::Client::batch_get_traces)
+            .then_output(|| BatchGetTracesOutput::builder().build());
+        let (put, cfg) = (put_ok(), uses_key());
+        let (described, policy) = (described(KeyState::Enabled), key_policy(ROOT));
+        let err = check(
+            &xray(&[&put, &never, &cfg]),
+            &kms(&[&described, &policy]),
+            Some(READER),
+            fast(),
+        )
+        .await
+        .expect_err("dropped");
+        // X-Ray took the segment and never gave it back: whatever the cause, traces do not flow.
+        assert!(matches!(err, VerifyError::Failed(_)), "{err:?}");
     }
 }

@@ -180,11 +180,15 @@ const ANY_KEY_RULES: &[&str] = &[
     "kms-key-policy-public",
 ];
 
+/// Whether the key rule `meta` judges every key an inventory holds, not only keys X-Ray uses.
+pub(crate) fn judges_any_key(meta: &RuleMeta) -> bool {
+    ANY_KEY_RULES.contains(&meta.id)
+}
+
 /// Keys that were described, with where their findings belong: the key ARN's account and
 /// region, else the first configuration using it; a key read across accounts because its owner is
-/// not in the scan, under the account that read it. Keys `DescribeKey` could not read are left to
-/// the target rules (`xray-key-unusable` reports them), so they do not repeat one error per key
-/// rule.
+/// not in the scan, under the account that read it. Keys that could not be described get an error
+/// of every key rule instead ([`crate::rules::unknown_keys`]).
 fn described_keys(inventory: &Inventory) -> impl Iterator<Item = KeyRef<'_>> {
     inventory.keys.iter().filter_map(|(id, observed)| {
         let Observed::Known(key) = observed else {
@@ -223,7 +227,9 @@ fn keys_in_use(inventory: &Inventory) -> Vec<KeyRef<'_>> {
 }
 
 /// Runs every rule over every target and key, applies the policy's exemptions, and orders the
-/// results by account, region, then rule (registry order) and resource.
+/// results by account, region, then rule (registry order) and resource. Every target gets a
+/// result of every rule that applies to it; where its input could not be read, an `error`:
+/// key rules included, for a key that could not be seen.
 pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
     let rules = cx.rules;
     let mut findings: Vec<Finding> = Vec::new();
@@ -235,7 +241,7 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
         findings.extend(
             rules
                 .iter()
-                .filter(|r| used || ANY_KEY_RULES.contains(&r.meta().id))
+                .filter(|r| used || judges_any_key(r.meta()))
                 .filter_map(|r| r.check_key(&key, cx)),
         );
     }
@@ -248,6 +254,7 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
             );
         }
     }
+    findings.extend(crate::rules::unknown_keys(cx.inventory, rules));
     for rule in rules {
         findings.extend(rule.check_inventory(cx));
     }

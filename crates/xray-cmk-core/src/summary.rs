@@ -123,8 +123,9 @@ mod tests {
         assert_eq!((s.targets, s.compliant, s.failing, s.errors), (4, 2, 1, 1));
         assert_eq!(s.compliance_pct, Some(50.0));
         assert_eq!(s.failed_results, 1);
-        // The unreadable region's 4 X-Ray rules, and its key listing.
-        assert_eq!(s.error_results, 5);
+        // The unreadable region: its four X-Ray rules, its key listing, and every key rule for
+        // the key it hides.
+        assert_eq!(s.error_results, 5 + crate::rules::KEY_RULES.len());
         // 4 X-Ray rules in each KMS region, the 5 key rules once for the shared key, the 2
         // key-use rules (access, cross-account) for each region using it, and the key listing of
         // the 3 readable regions.

@@ -27,6 +27,8 @@ pub struct RunRecord {
     pub started_at: String,
     pub scope: serde_json::Value,
     pub results: Vec<ResultRecord>,
+    /// What the run recorded of its inventory: what the KMS cost is counted from.
+    pub inventory: crate::RecordedInventory,
 }
 
 /// Seconds since the Unix epoch of an RFC 3339 UTC time (`2026-12-01T10:00:00.123Z`).
@@ -122,8 +124,15 @@ pub struct Findings {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Cost {
-    /// Customer managed keys X-Ray uses, in the latest run.
+    /// Customer managed keys X-Ray uses, in the latest run's recorded inventory.
     pub keys: usize,
+    /// Keys X-Ray uses whose manager is unknown (`DescribeKey` failed, or the audit's rules did
+    /// not need it): not in `keys`, so the cost may be higher. `None` when the latest run was
+    /// recorded before xray-cmk recorded X-Ray's configurations (schema 4), so this is unknown.
+    pub keys_unknown: Option<usize>,
+    /// Targets whose X-Ray configuration could not be read: whatever keys they use are not
+    /// counted. `None` as for `keys_unknown`.
+    pub targets_unread: Option<usize>,
     pub keys_usd_month: f64,
     /// Once every key has rotated twice.
     pub rotation_usd_month_max: f64,
@@ -231,23 +240,26 @@ pub fn compute(runs: &[RunRecord], since: &str, now: &str, requests: Option<u64>
     let latest = in_window.last().copied();
     let latest_targets = latest.map(targets).unwrap_or_default();
 
-    // Fail streaks per fingerprint, over every run.
+    // Fail streaks per fingerprint, over every run. A failure is remediated only when a later
+    // audit read its target and it passed: its own result passes (or is exempted), or, when it no
+    // longer appears (a replaced key's findings), its rule passed at its target in that run and
+    // nothing of the rule there was an error. A target that became unreadable keeps its
+    // failures open.
     let mut open: BTreeMap<String, (String, ResultRecord)> = BTreeMap::new();
     let mut closed: Vec<Remediated> = Vec::new();
     let mut opened_in_window = 0;
     for run in runs {
         let present: BTreeSet<&str> = run.results.iter().map(|r| r.fingerprint.as_str()).collect();
-        // The rules the run ran (an audit with --rules judges only those).
-        let ran: Option<BTreeSet<&str>> = run
-            .scope
-            .get("rules")
-            .and_then(|r| r.as_array())
-            .map(|rules| rules.iter().filter_map(|r| r.as_str()).collect());
-        let scanned: BTreeSet<(&str, &str)> = run
-            .results
-            .iter()
-            .map(|r| (r.account.as_str(), r.region.as_str()))
-            .collect();
+        let mut passed: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+        let mut unknown: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+        for r in &run.results {
+            let at = (r.rule.as_str(), r.account.as_str(), r.region.as_str());
+            if r.status == "error" {
+                unknown.insert(at);
+            } else if r.status == "pass" || r.suppressed {
+                passed.insert(at);
+            }
+        }
         for r in &run.results {
             if is_open_fail(r) {
                 if !open.contains_key(&r.fingerprint) && run.started_at.as_str() >= since {
@@ -261,14 +273,11 @@ pub fn compute(runs: &[RunRecord], since: &str, now: &str, requests: Option<u64>
                 }
             }
         }
-        // A target scanned again without a failing result is no longer failing it: the key was
-        // replaced, say, so the old key's findings no longer apply.
         let gone: Vec<String> = open
             .iter()
             .filter(|(fp, (_, rec))| {
-                !present.contains(fp.as_str())
-                    && scanned.contains(&(rec.account.as_str(), rec.region.as_str()))
-                    && ran.as_ref().is_none_or(|r| r.contains(rec.rule.as_str()))
+                let at = (rec.rule.as_str(), rec.account.as_str(), rec.region.as_str());
+                !present.contains(fp.as_str()) && passed.contains(&at) && !unknown.contains(&at)
             })
             .map(|(fp, _)| fp.clone())
             .collect();
@@ -347,18 +356,60 @@ fn remediated(r: &ResultRecord, failed_at: String, passed_at: &str) -> Remediate
     }
 }
 
-/// The customer managed keys X-Ray uses in `run`: what the key rules judged (they do not judge
-/// AWS managed keys, except `kms-key-policy-public`).
-fn keys_in_use(run: &RunRecord) -> BTreeSet<&str> {
-    run.results
+/// What a run's recorded inventory says of the keys X-Ray uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct KeyCount {
+    customer: usize,
+    unknown: Option<usize>,
+    unread: Option<usize>,
+}
+
+/// The customer managed keys X-Ray uses in `run`, from its recorded inventory: the keys its X-Ray
+/// configurations name, as `DescribeKey` described them. A run recorded before the configurations
+/// were (schema 4) counts the customer managed keys it described that X-Ray used, and cannot tell
+/// what it could not read.
+fn key_count(run: &RunRecord) -> KeyCount {
+    let inv = &run.inventory;
+    let manager = |id: &str| {
+        inv.keys
+            .iter()
+            .find(|k| k.key_id == id)
+            .and_then(|k| k.manager.as_deref())
+    };
+    let Some(targets) = &inv.targets else {
+        return KeyCount {
+            customer: inv
+                .keys
+                .iter()
+                .filter(|k| k.manager.as_deref() == Some("CUSTOMER") && !k.used_by.is_empty())
+                .count(),
+            unknown: None,
+            unread: None,
+        };
+    };
+    let kms: Vec<&crate::TargetRecord> = targets
         .iter()
-        .filter(|r| r.rule == "kms-rotation-disabled")
-        .map(|r| r.resource.as_str())
-        .collect()
+        .filter(|t| t.encryption.as_deref() == Some("KMS"))
+        .collect();
+    let used: BTreeSet<&str> = kms.iter().filter_map(|t| t.key_id.as_deref()).collect();
+    let nameless = kms.iter().filter(|t| t.key_id.is_none()).count();
+    KeyCount {
+        customer: used
+            .iter()
+            .filter(|id| manager(id) == Some("CUSTOMER"))
+            .count(),
+        unknown: Some(used.iter().filter(|id| manager(id).is_none()).count() + nameless),
+        unread: Some(targets.iter().filter(|t| t.encryption.is_none()).count()),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn cost(latest: Option<&RunRecord>, requests: Option<u64>) -> Cost {
-    let keys = latest.map_or(0, |r| keys_in_use(r).len());
+    let count = latest.map(key_count).unwrap_or_default();
+    let keys = count.customer;
     let keys_usd = keys as f64 * KEY_MONTH_USD;
     let rotation_max = keys as f64 * 2.0 * ROTATION_MONTH_USD;
     let requests_usd = requests.map(|n| {
@@ -366,10 +417,33 @@ fn cost(latest: Option<&RunRecord>, requests: Option<u64>) -> Cost {
             / 100.0
     });
     let mut assumptions = vec![
-        format!("${KEY_MONTH_USD:.2} per customer managed key per month (KMS list price, us-east-1); keys counted are the customer managed keys X-Ray uses in the latest audit"),
+        format!("${KEY_MONTH_USD:.2} per customer managed key per month (KMS list price, us-east-1); keys counted are the customer managed keys X-Ray uses in the latest audit's recorded inventory (the keys its X-Ray configurations name, as KMS described them)"),
         format!("each of a key's first two automatic rotations adds ${ROTATION_MONTH_USD:.2} a month; later rotations are free, so the rotation charge is $0 for a new key and at most $2 a key once it has rotated twice"),
         "AWS managed keys (aws/xray) and AWS owned keys have no monthly charge".to_owned(),
     ];
+    match (count.unknown, count.unread) {
+        _ if latest.is_none() => {
+            assumptions.push("no audit in the window: no key is counted".to_owned())
+        }
+        (Some(unknown), Some(unread)) => {
+            if unknown > 0 {
+                assumptions.push(format!(
+                    "{} X-Ray uses could not be described (DescribeKey failed, or the audit's --rules did not need it): not counted, so the cost may be higher",
+                    plural(unknown, "key", "keys")
+                ));
+            }
+            if unread > 0 {
+                assumptions.push(format!(
+                    "{} could not be read: the keys {} uses are not counted, so the cost may be higher",
+                    plural(unread, "target", "targets"),
+                    if unread == 1 { "it" } else { "they" }
+                ));
+            }
+        }
+        _ => assumptions.push(
+            "the latest audit was recorded by an older xray-cmk, which did not record X-Ray's configurations: its keys are those it described, and keys it could not describe or targets it could not read are unknown, so the cost may be higher".to_owned(),
+        ),
+    }
     match requests {
         Some(n) => assumptions.push(format!(
             "{n} KMS requests a month (as supplied), of which the first {FREE_REQUESTS} are free; the rest at ${USD_PER_10K_REQUESTS} per 10,000 symmetric requests"
@@ -381,6 +455,8 @@ fn cost(latest: Option<&RunRecord>, requests: Option<u64>) -> Cost {
     let total_now = keys_usd + requests_usd.unwrap_or(0.0);
     Cost {
         keys,
+        keys_unknown: count.unknown,
+        targets_unread: count.unread,
         keys_usd_month: keys_usd,
         rotation_usd_month_max: rotation_max,
         requests_per_month: requests,

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use xray_cmk_core::Finding;
 
 /// The schema this version writes. Each entry of [`MIGRATIONS`] moves it one version up.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `MIGRATIONS[n]` turns schema `n` into `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -92,6 +92,18 @@ CREATE TABLE actions (
     reason      TEXT NOT NULL,
     state_after TEXT NOT NULL
 );
+"#,
+    // The X-Ray configurations an audit read (or could not): with `keys`, the recorded inventory
+    // the KMS cost is counted from. Runs recorded before have no rows here.
+    r#"
+CREATE TABLE targets (
+    run_id     INTEGER NOT NULL REFERENCES runs(id),
+    account    TEXT NOT NULL,
+    region     TEXT NOT NULL,
+    encryption TEXT,                     -- NONE | KMS | another Type X-Ray reports; NULL: unreadable
+    key_id     TEXT                      -- the key X-Ray names: its ARN when it was described
+);
+CREATE INDEX targets_by_run ON targets(run_id);
 "#,
 ];
 
@@ -174,6 +186,28 @@ pub struct KeyRecord {
     pub policy: Option<Vec<String>>,
     /// `account/region` of the X-Ray configurations using it.
     pub used_by: Vec<String>,
+}
+
+/// An X-Ray configuration as an audit read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TargetRecord {
+    pub account: String,
+    pub region: String,
+    /// X-Ray's encryption `Type` (`NONE`, `KMS`, …); `None` when it could not be read.
+    pub encryption: Option<String>,
+    /// The key X-Ray names: its ARN when the key was described (as [`KeyRecord::key_id`]), else
+    /// the id X-Ray reported.
+    pub key_id: Option<String>,
+}
+
+/// What an audit recorded of its inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordedInventory {
+    /// Every target of the run; `None` for a run recorded before schema 4, which did not record
+    /// them (an audit always has a target).
+    pub targets: Option<Vec<TargetRecord>>,
+    /// The keys it described, one per key id.
+    pub keys: Vec<KeyRecord>,
 }
 
 /// `$XDG_DATA_HOME/xray-cmk/history.db`, else `~/.local/share/xray-cmk/history.db`.
@@ -428,6 +462,57 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
+    /// Adds the X-Ray configurations an audit read (or could not) to run `id`.
+    pub fn add_targets(&mut self, id: i64, targets: &[TargetRecord]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| StoreError::Sql(e, path.clone());
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO targets(run_id, account, region, encryption, key_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(sql)?;
+            for t in targets {
+                insert
+                    .execute(params![id, t.account, t.region, t.encryption, t.key_id])
+                    .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// The inventory recorded with run `id`: its targets (none before schema 4) and keys.
+    pub fn inventory(&self, id: i64) -> Result<RecordedInventory, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT account, region, encryption, key_id FROM targets
+                 WHERE run_id = ?1 ORDER BY account, region",
+            )
+            .map_err(|e| self.sql(e))?;
+        let targets: Vec<TargetRecord> = stmt
+            .query_map(params![id], |r| {
+                Ok(TargetRecord {
+                    account: r.get(0)?,
+                    region: r.get(1)?,
+                    encryption: r.get(2)?,
+                    key_id: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(RecordedInventory {
+            targets: (!targets.is_empty()).then_some(targets),
+            keys: self.keys(id)?,
+        })
+    }
+
     /// The keys recorded with run `id`, one per key id (their users merged).
     pub fn keys(&self, id: i64) -> Result<Vec<KeyRecord>, StoreError> {
         let mut stmt = self
@@ -582,7 +667,8 @@ impl Store {
         Ok(())
     }
 
-    /// Every run of `kind` started at or after `since` (RFC 3339), oldest first, with its results.
+    /// Every run of `kind` started at or after `since` (RFC 3339), oldest first, with its results
+    /// and recorded inventory.
     pub fn runs(&self, kind: &str, since: &str) -> Result<Vec<kpi::RunRecord>, StoreError> {
         let mut stmt = self
             .conn
@@ -632,6 +718,7 @@ impl Store {
                 started_at,
                 scope: serde_json::from_str(&scope).unwrap_or_default(),
                 results: rows,
+                inventory: self.inventory(id)?,
             });
         }
         Ok(out)

@@ -1,7 +1,7 @@
 use super::kpi::{compute, epoch_seconds};
 use super::*;
 use xray_cmk_core::finding::FindingBuilder;
-use xray_cmk_core::rules;
+use xray_cmk_core::{rules, Status};
 
 fn finding(rule: &str, account: &str, region: &str, pass: bool) -> Finding {
     let meta = rules::by_id(rule).expect("rule");
@@ -10,6 +10,42 @@ fn finding(rule: &str, account: &str, region: &str, pass: bool) -> Finding {
         b.pass("ok")
     } else {
         b.fail("bad")
+    }
+}
+
+/// A key rule's result on `key`, as audits report them: under the key.
+fn key_finding(rule: &str, account: &str, region: &str, key: &str, status: Status) -> Finding {
+    let meta = rules::by_id(rule).expect("rule");
+    let b = FindingBuilder::new(meta, account, region, key).key(Some(key));
+    match status {
+        Status::Pass => b.pass("ok"),
+        Status::Fail => b.fail("bad"),
+        Status::Error => b.error("unknown"),
+    }
+}
+
+/// A recorded run as `Store::runs` reads it back, without an inventory.
+fn record(t: &str, results: &[Finding]) -> kpi::RunRecord {
+    kpi::RunRecord {
+        id: 0,
+        started_at: t.to_owned(),
+        scope: serde_json::Value::Null,
+        results: results
+            .iter()
+            .map(|f| kpi::ResultRecord {
+                fingerprint: fingerprint(f),
+                rule: f.rule.to_owned(),
+                status: f.status.as_str().to_owned(),
+                severity: f.severity.as_str().to_owned(),
+                account: f.account.clone(),
+                region: f.region.clone(),
+                resource: f.resource.clone(),
+                key_id: f.key.clone(),
+                message: f.message.clone(),
+                suppressed: false,
+            })
+            .collect(),
+        inventory: RecordedInventory::default(),
     }
 }
 
@@ -85,40 +121,21 @@ fn runs_round_trip_and_feed_the_kpis() {
 
 #[test]
 fn open_findings_have_an_age_and_vanished_ones_close() {
-    let mk = |t: &str, results: Vec<Finding>| kpi::RunRecord {
-        id: 0,
-        started_at: t.to_owned(),
-        scope: serde_json::Value::Null,
-        results: results
-            .iter()
-            .map(|f| kpi::ResultRecord {
-                fingerprint: fingerprint(f),
-                rule: f.rule.to_owned(),
-                status: f.status.as_str().to_owned(),
-                severity: f.severity.as_str().to_owned(),
-                account: f.account.clone(),
-                region: f.region.clone(),
-                resource: f.resource.clone(),
-                key_id: None,
-                message: f.message.clone(),
-                suppressed: false,
-            })
-            .collect(),
-    };
     let runs = vec![
-        mk(
+        record(
             "2026-12-01T00:00:00Z",
-            vec![
+            &[
                 finding("xray-default-encryption", "1", "a", false),
-                finding("kms-rotation-disabled", "1", "b", false),
+                key_finding("kms-rotation-disabled", "1", "b", "old-key", Status::Fail),
             ],
         ),
-        // Region b scanned again without the key finding (the key was replaced): closed.
-        mk(
+        // Region b read again with another key, which passes: the old key's finding is closed.
+        record(
             "2026-12-02T00:00:00Z",
-            vec![
+            &[
                 finding("xray-default-encryption", "1", "a", false),
                 finding("xray-default-encryption", "1", "b", true),
+                key_finding("kms-rotation-disabled", "1", "b", "new-key", Status::Pass),
             ],
         ),
     ];
@@ -137,6 +154,251 @@ fn open_findings_have_an_age_and_vanished_ones_close() {
         k.cost.requests_usd_month,
         Some(0.3),
         "100,000 billable at $0.03 per 10,000"
+    );
+}
+
+#[test]
+fn a_finding_is_remediated_only_when_a_later_audit_read_its_target_and_it_passed() {
+    let failing = key_finding("kms-rotation-disabled", "1", "b", "key", Status::Fail);
+    let first = record("2026-12-01T00:00:00Z", std::slice::from_ref(&failing));
+    let open_after = |later: Vec<kpi::RunRecord>| {
+        let mut runs = vec![first.clone()];
+        runs.extend(later);
+        let k = compute(&runs, "2026-11-01T00:00:00Z", "2026-12-09T00:00:00Z", None);
+        let still_open = k
+            .mttr
+            .open
+            .iter()
+            .filter(|o| o.fingerprint == fingerprint(&failing))
+            .count();
+        (still_open, k.mttr.remediated.len())
+    };
+    // The target could not be read: its key rules are errors under the target, and the finding
+    // no longer appears. Unknown, not fixed.
+    let unread = record(
+        "2026-12-02T00:00:00Z",
+        &[
+            FindingBuilder::new(
+                rules::by_id("xray-default-encryption").expect("rule"),
+                "1",
+                "b",
+                "xray-encryption-config",
+            )
+            .error("unreadable"),
+            key_finding(
+                "kms-rotation-disabled",
+                "1",
+                "b",
+                "xray-encryption-config",
+                Status::Error,
+            ),
+        ],
+    );
+    assert_eq!(open_after(vec![unread.clone()]), (1, 0));
+    // The key itself could not be described: its results are errors with the same fingerprint.
+    let undescribed = record(
+        "2026-12-02T00:00:00Z",
+        &[key_finding(
+            "kms-rotation-disabled",
+            "1",
+            "b",
+            "key",
+            Status::Error,
+        )],
+    );
+    assert_eq!(open_after(vec![undescribed]), (1, 0));
+    // Read, but the rule did not pass there (X-Ray switched to NONE: no key rule applies).
+    let none = record(
+        "2026-12-02T00:00:00Z",
+        &[finding("xray-default-encryption", "1", "b", false)],
+    );
+    assert_eq!(open_after(vec![none]), (1, 0));
+    // Read, another key passes, but something of the rule there is unknown: still open.
+    let mixed = record(
+        "2026-12-02T00:00:00Z",
+        &[
+            key_finding("kms-rotation-disabled", "1", "b", "new-key", Status::Pass),
+            key_finding(
+                "kms-rotation-disabled",
+                "1",
+                "b",
+                "spans-key",
+                Status::Error,
+            ),
+        ],
+    );
+    assert_eq!(open_after(vec![mixed]), (1, 0));
+    // Unreadable, then read and passing: remediated at the audit that read it.
+    let passed = record(
+        "2026-12-03T00:00:00Z",
+        &[key_finding(
+            "kms-rotation-disabled",
+            "1",
+            "b",
+            "key",
+            Status::Pass,
+        )],
+    );
+    let runs = vec![first.clone(), unread, passed];
+    let k = compute(&runs, "2026-11-01T00:00:00Z", "2026-12-09T00:00:00Z", None);
+    assert_eq!(k.mttr.remediated.len(), 1);
+    assert_eq!(k.mttr.remediated[0].passed_at, "2026-12-03T00:00:00Z");
+    assert_eq!(k.mttr.remediated[0].hours, 48.0);
+}
+
+fn key_record(id: &str, manager: Option<&str>, used_by: &[&str]) -> KeyRecord {
+    KeyRecord {
+        key_id: id.to_owned(),
+        account: "1".to_owned(),
+        region: "a".to_owned(),
+        manager: manager.map(str::to_owned),
+        state: None,
+        spec: None,
+        rotation_enabled: None,
+        rotation_days: None,
+        tags: None,
+        aliases: None,
+        policy: None,
+        used_by: used_by.iter().map(|u| (*u).to_owned()).collect(),
+    }
+}
+
+fn target_record(region: &str, encryption: Option<&str>, key: Option<&str>) -> TargetRecord {
+    TargetRecord {
+        account: "1".to_owned(),
+        region: region.to_owned(),
+        encryption: encryption.map(str::to_owned),
+        key_id: key.map(str::to_owned),
+    }
+}
+
+#[test]
+fn kms_cost_counts_keys_from_the_recorded_inventory() {
+    let cost = |inventory: RecordedInventory| {
+        let mut run = record("2026-12-01T00:00:00Z", &[]);
+        run.inventory = inventory;
+        compute(&[run], "2026-11-01T00:00:00Z", "2026-12-02T00:00:00Z", None).cost
+    };
+    // Two regions share a CMK, one has another, one uses aws/xray; one names a key that was not
+    // described, one reports KMS without a key, one is NONE and one could not be read. No key
+    // rule result is needed: an audit of `--rules 'xray-*'` records the same inventory.
+    let c = cost(RecordedInventory {
+        targets: Some(vec![
+            target_record("a", Some("KMS"), Some("cmk-1")),
+            target_record("b", Some("KMS"), Some("cmk-1")),
+            target_record("c", Some("KMS"), Some("cmk-2")),
+            target_record("d", Some("KMS"), Some("aws-xray")),
+            target_record("e", Some("KMS"), Some("locked")),
+            target_record("f", Some("KMS"), None),
+            target_record("g", Some("NONE"), None),
+            target_record("h", None, None),
+        ]),
+        keys: vec![
+            key_record("cmk-1", Some("CUSTOMER"), &["1/a", "1/b"]),
+            key_record("cmk-2", Some("CUSTOMER"), &["1/c"]),
+            key_record("aws-xray", Some("AWS"), &["1/d"]),
+            // Described for aws/spans, not used by X-Ray: not counted.
+            key_record("spans", Some("CUSTOMER"), &[]),
+        ],
+    });
+    assert_eq!(c.keys, 2);
+    assert_eq!(c.keys_usd_month, 2.0);
+    assert_eq!(
+        c.keys_unknown,
+        Some(2),
+        "the undescribed key and the nameless one"
+    );
+    assert_eq!(c.targets_unread, Some(1));
+    assert!(
+        c.assumptions
+            .iter()
+            .any(|a| a.starts_with("2 keys X-Ray uses could not be described")),
+        "{:?}",
+        c.assumptions
+    );
+    assert!(
+        c.assumptions
+            .iter()
+            .any(|a| a.starts_with("1 target could not be read")),
+        "{:?}",
+        c.assumptions
+    );
+
+    // A run recorded before X-Ray's configurations were: its described keys X-Ray used count,
+    // and what it could not read is unknown, and said to be.
+    let c = cost(RecordedInventory {
+        targets: None,
+        keys: vec![
+            key_record("cmk-1", Some("CUSTOMER"), &["1/a"]),
+            key_record("spans", Some("CUSTOMER"), &[]),
+        ],
+    });
+    assert_eq!((c.keys, c.keys_unknown, c.targets_unread), (1, None, None));
+    assert!(
+        c.assumptions.iter().any(|a| a.contains("older xray-cmk")),
+        "{:?}",
+        c.assumptions
+    );
+}
+
+#[test]
+fn an_audit_records_its_targets_and_a_v3_database_keeps_its_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v3.db");
+    {
+        // A version-3 database with an audit in it, as the previous release wrote it.
+        let c = Connection::open(&path).expect("open");
+        for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+            c.execute_batch(sql).expect("migration");
+            c.pragma_update(None, "user_version", i as i64 + 1)
+                .expect("version");
+        }
+        c.execute_batch(
+            "INSERT INTO runs(id, kind, started_at, finished_at, tool_version, scope, exit_code)
+               VALUES (1, 'audit', '2026-12-01T00:00:00Z', '2026-12-01T00:01:00Z', '0.4.0', '{}', 1);
+             INSERT INTO keys(run_id, key_id, account, region, manager, used_by)
+               VALUES (1, 'cmk-1', '1', 'a', 'CUSTOMER', '[\"1/a\"]');",
+        )
+        .expect("old run");
+    }
+    let mut s = Store::open(&path).expect("migrated");
+    let id = s.begin(&run("2026-12-02T00:00:00Z")).expect("begin");
+    s.add_keys(id, &[key_record("cmk-2", Some("CUSTOMER"), &["1/b"])])
+        .expect("keys");
+    s.add_targets(
+        id,
+        &[
+            target_record("b", Some("KMS"), Some("cmk-2")),
+            target_record("c", None, None),
+        ],
+    )
+    .expect("targets");
+    s.finish(id, "2026-12-02T00:01:00Z", Some(3))
+        .expect("finish");
+    let runs = s.runs("audit", "1970-01-01T00:00:00Z").expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].inventory.targets, None, "the old run recorded none");
+    assert_eq!(runs[0].inventory.keys.len(), 1);
+    assert_eq!(
+        runs[1]
+            .inventory
+            .targets
+            .as_deref()
+            .map(<[TargetRecord]>::len),
+        Some(2)
+    );
+    // The old run alone is still counted, from the keys it recorded.
+    let k = compute(
+        &runs[..1],
+        "2026-11-01T00:00:00Z",
+        "2026-12-03T00:00:00Z",
+        None,
+    );
+    assert_eq!((k.cost.keys, k.cost.keys_unknown), (1, None));
+    let k = compute(&runs, "2026-11-01T00:00:00Z", "2026-12-03T00:00:00Z", None);
+    assert_eq!(
+        (k.cost.keys, k.cost.keys_unknown, k.cost.targets_unread),
+        (1, Some(0), Some(1))
     );
 }
 

@@ -16,7 +16,7 @@ use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
 use xray_cmk_aws::permissions::{self, Unchecked, Verdict};
 use xray_cmk_aws::remediate::{apply_target, ApplyOptions};
-use xray_cmk_aws::verify::{verify, VerifyOptions};
+use xray_cmk_aws::verify::{check, VerifyError, VerifyOptions};
 use xray_cmk_aws::{enabled_regions, RetryMode, SessionOptions};
 use xray_cmk_core::remediation::apply::{
     in_scope, ApplyResult, ApplySummary, Outcome, TargetResult, TargetStatus, RESULT_SCHEMA_VERSION,
@@ -68,6 +68,28 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         Plan::from_json(&text, VERSION).map_err(|e| anyhow!("{}: {e}", args.plan.display()))?;
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
     let store = crate::history::open(&args.history)?;
+    // Each --only must select a target of the plan, as each --rules pattern must match a rule.
+    let unmatched: Vec<String> = args
+        .only
+        .iter()
+        .filter(|o| {
+            !plan
+                .targets
+                .iter()
+                .any(|t| in_scope(std::slice::from_ref(*o), &t.account, &t.region))
+        })
+        .map(|o| match &o.region {
+            Some(r) => format!("`{}/{r}`", o.account),
+            None => format!("`{}`", o.account),
+        })
+        .collect();
+    if !unmatched.is_empty() {
+        bail!(
+            "--only {} selects no target of {}; nothing was changed",
+            unmatched.join(", "),
+            args.plan.display()
+        );
+    }
     let targets: Vec<&TargetPlan> = plan
         .targets
         .iter()
@@ -89,6 +111,33 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         &shared,
     )
     .await?;
+    // The plan names, per target, the principal its key policies were made for: this run must
+    // act as that principal there, or a new key would not keep its administrator.
+    let wrong_principal: Vec<String> = targets
+        .iter()
+        .filter_map(|t| {
+            let acting = acting_principal(&session.identity.arn, &t.account, &args.role_name);
+            (t.principal != acting).then(|| {
+                format!(
+                    "{} {}: the plan was made for {} to apply, but this run acts there as {acting}; \
+                     plan again with the identity (and --role-name) that applies",
+                    t.account, t.region, t.principal
+                )
+            })
+        })
+        .collect();
+    // A usage error, known before any account is reached: it takes precedence over targets that
+    // could not be read (which a wrong --role-name would cause).
+    if !wrong_principal.is_empty() {
+        for p in &wrong_principal {
+            eprintln!("error: {p}");
+        }
+        bail!(
+            "{} problem{} found before applying; nothing was changed",
+            wrong_principal.len(),
+            if wrong_principal.len() == 1 { "" } else { "s" }
+        );
+    }
     let (started_at, today) = now()?;
     let started = std::time::Instant::now();
     let opts = scan_options(
@@ -132,25 +181,21 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             .and_then(|s| Duration::try_from_secs_f64(s).ok()),
     };
 
-    // The plan names, per target, the principal its key policies were made for: this run must
-    // act as that principal there, or a new key would not keep its administrator.
-    let wrong_principal: Vec<String> = targets
+    // Pre-flight: every target read as the audit reads it, then every precondition checked,
+    // before anything changes. A target that could not be read is not checked further.
+    let unread = unread_targets(&targets, &clients, args.concurrency).await;
+    let all_targets = targets;
+    let targets: Vec<&TargetPlan> = all_targets
         .iter()
-        .filter_map(|t| {
-            let acting = acting_principal(&session.identity.arn, &t.account, &args.role_name);
-            (t.principal != acting).then(|| {
-                format!(
-                    "{} {}: the plan was made for {} to apply, but this run acts there as {acting}; \
-                     plan again with the identity (and --role-name) that applies",
-                    t.account, t.region, t.principal
-                )
-            })
+        .copied()
+        .filter(|t| {
+            !unread
+                .iter()
+                .any(|(a, r, _)| *a == t.account && *r == t.region)
         })
         .collect();
-
-    // Pre-flight: every precondition checked before anything changes.
     let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
-    let mut problems: Vec<String> = wrong_principal;
+    let mut problems: Vec<String> = Vec::new();
     problems.extend(checked.iter().flat_map(|t| {
         t.steps
             .iter()
@@ -172,6 +217,25 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         args.concurrency,
     );
     problems.extend(denied.await);
+    if !unread.is_empty() {
+        for (account, region, err) in &unread {
+            eprintln!("error: {account} {region} could not be read: {err}");
+        }
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!(
+            "error: {} of {} targets in scope could not be read{}; nothing was changed (--only leaves targets out)",
+            unread.len(),
+            all_targets.len(),
+            match problems.len() {
+                0 => String::new(),
+                n => format!(", and {n} other problem{} found", if n == 1 { "" } else { "s" }),
+            }
+        );
+        write_stats(args.stats_out.as_deref(), &shared, started)?;
+        return Ok(Exit::Incomplete);
+    }
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("error: {p}");
@@ -293,6 +357,37 @@ fn write_stats(
     });
     std::fs::write(path, format!("{stats:#}\n"))
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The targets that could not be read, as `audit` reads them: their account could not be reached,
+/// or X-Ray's encryption configuration there could not be read. In plan order.
+async fn unread_targets(
+    targets: &[&TargetPlan],
+    clients: &BTreeMap<String, Result<AccountClients, CollectionError>>,
+    concurrency: u16,
+) -> Vec<(String, String, CollectionError)> {
+    let mut unread: Vec<(usize, String, String, CollectionError)> =
+        stream::iter(targets.iter().enumerate())
+            .map(|(i, t)| async move {
+                let err = match clients.get(&t.account) {
+                    Some(Ok(c)) => {
+                        let xray = xray_cmk_aws::ClientSource::xray(c, &t.region);
+                        match xray_cmk_aws::collect::encryption_config(&xray).await {
+                            xray_cmk_core::Observed::Known(_) => None,
+                            xray_cmk_core::Observed::Unknown(err) => Some(err),
+                        }
+                    }
+                    Some(Err(err)) => Some(err.clone()),
+                    None => None,
+                };
+                err.map(|e| (i, t.account.clone(), t.region.clone(), e))
+            })
+            .buffer_unordered(usize::from(concurrency).max(1))
+            .filter_map(futures::future::ready)
+            .collect()
+            .await;
+    unread.sort_by_key(|(i, ..)| *i);
+    unread.into_iter().map(|(_, a, r, e)| (a, r, e)).collect()
 }
 
 /// Applies (or checks) the targets, `concurrency` at a time; results in plan order.
@@ -490,6 +585,9 @@ fn render_result(r: &ApplyResult) -> String {
     out
 }
 
+/// An account of `verify`'s scope, reached, with the regions to verify in it; or why not.
+type Reached = Result<(AccountClients, Vec<String>), CollectionError>;
+
 async fn verify_all(args: VerifyArgs) -> Result<Exit> {
     let Prepared {
         session,
@@ -503,40 +601,64 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
         timeout: Duration::from_secs(args.timeout),
         ..VerifyOptions::default()
     };
-    let mut rows: Vec<(String, String, Result<String, String>)> = Vec::new();
+    // Every account in scope is reached, and its regions listed, before anything is written: an
+    // --only that selects nothing is refused first.
+    let mut reached: Vec<(String, Reached)> = Vec::new();
     for account in &accounts {
         if !args.only.is_empty() && !args.only.iter().any(|o| &o.account == account) {
             continue;
         }
-        let clients = match account_clients(&session, &shared, account, &opts).await {
-            Ok(c) => c,
+        let r = match account_clients(&session, &shared, account, &opts).await {
+            Err(err) => Err(err),
+            Ok(clients) => match &opts.regions {
+                Some(r) => Ok((clients, r.clone())),
+                None => match enabled_regions(&clients.account()).await {
+                    Ok(r) => Ok((clients, r)),
+                    Err(err) => Err(CollectionError {
+                        operation: "account:ListRegions".into(),
+                        kind: xray_cmk_core::ErrorKind::Other,
+                        code: None,
+                        message: err.to_string(),
+                    }),
+                },
+            },
+        };
+        reached.push((account.clone(), r));
+    }
+    let unmatched = unmatched_only(&args.only, &reached);
+    if !unmatched.is_empty() {
+        bail!(
+            "--only selects no target for {}; nothing was verified",
+            unmatched.join("; ")
+        );
+    }
+
+    let mut rows: Vec<(String, String, Result<String, VerifyError>)> = Vec::new();
+    for (account, r) in &reached {
+        let (clients, regions) = match r {
+            Ok(ok) => ok,
             Err(err) => {
-                rows.push((account.clone(), "*".into(), Err(err.to_string())));
+                rows.push((
+                    account.clone(),
+                    "*".into(),
+                    Err(VerifyError::Unchecked(err.clone())),
+                ));
                 continue;
             }
         };
-        let regions = match &opts.regions {
-            Some(r) => r.clone(),
-            None => match enabled_regions(&clients.account()).await {
-                Ok(r) => r,
-                Err(err) => {
-                    rows.push((account.clone(), "*".into(), Err(err.to_string())));
-                    continue;
-                }
-            },
-        };
         let regions: Vec<String> = regions
-            .into_iter()
+            .iter()
             .filter(|r| in_scope(&args.only, account, r))
+            .cloned()
             .collect();
         // Who reads the trace back, to tell whether the key policy lets it decrypt.
         let caller = permissions::caller_arn(&clients.sts()).await.ok();
-        let (clients, caller) = (&clients, caller.as_deref());
-        let done: Vec<(String, Result<String, String>)> = stream::iter(regions)
+        let caller = caller.as_deref();
+        let done: Vec<(String, Result<String, VerifyError>)> = stream::iter(regions)
             .map(|region| async move {
                 let xray = xray_cmk_aws::ClientSource::xray(clients, &region);
                 let kms = xray_cmk_aws::ClientSource::kms(clients, &region);
-                let r = verify(&xray, &kms, caller, verify_opts).await;
+                let r = check(&xray, &kms, caller, verify_opts).await;
                 (region, r)
             })
             .buffer_unordered(8)
@@ -546,24 +668,69 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
     }
     rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let mut out = String::new();
-    let failed = rows.iter().filter(|r| r.2.is_err()).count();
+    let (mut ok, mut failed, mut unchecked) = (0, 0, 0);
     for (account, region, res) in &rows {
         let (word, msg) = match res {
-            Ok(m) => ("ok", m.as_str()),
-            Err(m) => ("FAILED", m.as_str()),
+            Ok(m) => {
+                ok += 1;
+                ("ok", m.clone())
+            }
+            Err(e @ VerifyError::Failed(_)) => {
+                failed += 1;
+                ("FAILED", e.to_string())
+            }
+            Err(e @ VerifyError::Unchecked(_)) => {
+                unchecked += 1;
+                ("ERROR", e.to_string())
+            }
         };
         let _ = writeln!(out, "{account} {region:<15} {word:<7} {msg}");
     }
     let _ = writeln!(
         out,
-        "\n{} verified · {} ok · {failed} failed",
-        rows.len(),
-        rows.len() - failed
+        "\n{} targets · {ok} verified · {failed} failed · {unchecked} could not be checked",
+        rows.len()
     );
     print!("{out}");
-    Ok(if failed > 0 {
+    // Unknown is never a pass: a target that could not be checked makes the run incomplete.
+    Ok(if unchecked > 0 {
+        Exit::Incomplete
+    } else if failed > 0 {
         Exit::Findings
     } else {
         Exit::Clean
     })
+}
+
+/// The `--only` entries that select no target of `reached`, each with why. An account that could
+/// not be reached, or whose regions could not be listed, may hold the region asked for: it is
+/// selected, and reported as not checked.
+fn unmatched_only(
+    only: &[xray_cmk_core::remediation::apply::Only],
+    reached: &[(String, Reached)],
+) -> Vec<String> {
+    only.iter()
+        .filter_map(|o| {
+            let shown = match &o.region {
+                Some(r) => format!("{}/{r}", o.account),
+                None => o.account.clone(),
+            };
+            let Some((_, r)) = reached.iter().find(|(a, _)| *a == o.account) else {
+                let whose = match &o.region {
+                    Some(_) => format!(": {}", o.account),
+                    None => String::new(),
+                };
+                return Some(format!(
+                    "`{shown}`{whose} is not an account in scope (widen it with --accounts, --ou or --org)"
+                ));
+            };
+            match (r, &o.region) {
+                (Ok((_, regions)), Some(region)) if !regions.contains(region) => Some(format!(
+                    "`{shown}`: {region} is not a region verified in {} (not enabled there, or outside --regions)",
+                    o.account
+                )),
+                _ => None,
+            }
+        })
+        .collect()
 }

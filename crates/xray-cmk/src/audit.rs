@@ -153,6 +153,7 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         if let Some(r) = recording.as_mut() {
             r.add(&findings, &[]);
             r.add_keys(&crate::history::key_records(&scan.inventory));
+            r.add_targets(&crate::history::target_records(&scan.inventory));
         }
         progress.account_done(
             scan.inventory.targets.len(),

@@ -35,7 +35,7 @@ pub enum Command {
     Audit(Box<AuditCommandArgs>),
     /// Plan the changes that would make each target compliant. Reads only; nothing is changed.
     #[command(
-        after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. Review it, then run `xray-cmk apply plan.json`."
+        after_help = "The plan is printed (or, with --format json, written as JSON) and, with --out, saved. Each step records the precondition it relies on. Review it, then run `xray-cmk apply plan.json`.\n\nExit codes: 0 every target read (with or without steps); 2 usage or configuration error; 3 incomplete: some target could not be read, and is left alone or planned on what could be read (the plan is still written)."
     )]
     Plan(Box<PlanArgs>),
     /// Apply a saved plan: check every precondition first, confirm, then change AWS target by
@@ -44,7 +44,7 @@ pub enum Command {
     Apply(Box<ApplyArgs>),
     /// Prove X-Ray stores traces: write a marked segment and read it back, per account and region.
     #[command(
-        after_help = "Exit codes: 0 every target verified, 1 some target failed (the message says why), 2 usage or configuration error."
+        after_help = "Exit codes: 0 every target verified; 1 some target failed (the message says why); 2 usage or configuration error, or an --only that selects no target in scope; 3 some target could not be checked (its account could not be reached, or a call was denied or failed), which takes precedence over 1."
     )]
     Verify(Box<VerifyArgs>),
     /// List the rules.
@@ -135,7 +135,9 @@ recorded in the history. Deletion is never scheduled unless `erase --schedule-de
 30) is given with a second, separate --confirm-deletion KEY_ID.
 
 Exit codes: 0 done and the key's state confirmed; 1 the state read back is not the expected one;
-2 refused or failed before anything changed.";
+2 refused or failed before anything changed; 3 something could not be read (the account could not
+be reached, a read was denied or failed: nothing changed), or with --org an account could not be
+checked for the blast radius (the action was done; 3 takes precedence over 1).";
 
 /// How to reach the account of a key action.
 #[derive(Debug, Args)]
@@ -527,15 +529,20 @@ pub struct PlanArgs {
 }
 
 const APPLY_HELP: &str = "\
-Before anything changes, every step's precondition is checked against AWS: a plan that is stale
+Before anything changes, every target in scope is read (its account reached, X-Ray's encryption
+configuration read) and every step's precondition is checked against AWS: a plan that is stale
 (X-Ray or a key policy changed since), an alias taken by another key, or a read that is denied
-stops apply with exit code 2 and nothing changed. Steps already in place are skipped, so running
-apply again after a crash converges without duplicate keys or aliases.
+stops apply and nothing changed. Steps already in place are skipped, so running apply again after
+a crash converges without duplicate keys or aliases.
 
 Exit codes:
   0  every target in scope applied or already in place
   1  some target failed: it stopped at that step, and the output says what state it was left in
-  2  usage error, or a plan that is edited, stale, from another version or malformed: nothing changed";
+  2  usage error, an --only that selects no target of the plan, or a plan that is edited, stale,
+     from another version or malformed: nothing changed
+  3  some target in scope could not be read (its account could not be reached, or X-Ray's
+     configuration there could not be read): nothing changed (takes precedence over 2, except a
+     plan made for another principal, refused before any account is reached)";
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {

@@ -126,6 +126,53 @@ impl Recording {
     }
 }
 
+impl Recording {
+    pub fn add_targets(&mut self, targets: &[xray_cmk_store::TargetRecord]) {
+        let Some(id) = self.id else { return };
+        if targets.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.add_targets(id, targets) {
+            if !self.failed {
+                eprintln!("warning: the history is incomplete for this run: {e}");
+            }
+            self.failed = true;
+        }
+    }
+}
+
+/// The X-Ray configurations of an account's inventory, each naming its key as
+/// [`key_records`] does (the key's ARN when it was described), or unreadable.
+pub fn target_records(inventory: &xray_cmk_core::Inventory) -> Vec<xray_cmk_store::TargetRecord> {
+    use xray_cmk_core::{EncryptionType, Observed};
+    inventory
+        .targets
+        .iter()
+        .map(|t| {
+            let (encryption, key_id) = match &t.encryption {
+                Observed::Unknown(_) => (None, None),
+                Observed::Known(e) => (
+                    Some(match &e.encryption_type {
+                        EncryptionType::None => "NONE".to_owned(),
+                        EncryptionType::Kms => "KMS".to_owned(),
+                        EncryptionType::Other(o) => o.clone(),
+                    }),
+                    e.key_id.as_ref().map(|id| match inventory.keys.get(id) {
+                        Some(Observed::Known(k)) => k.arn.clone().unwrap_or_else(|| id.clone()),
+                        _ => id.clone(),
+                    }),
+                ),
+            };
+            xray_cmk_store::TargetRecord {
+                account: t.account.clone(),
+                region: t.region.clone(),
+                encryption,
+                key_id,
+            }
+        })
+        .collect()
+}
+
 /// The keys an account's inventory holds, as the report's key inventory shows them.
 pub fn key_records(inventory: &xray_cmk_core::Inventory) -> Vec<xray_cmk_store::KeyRecord> {
     use xray_cmk_core::{KeyManager, Observed};

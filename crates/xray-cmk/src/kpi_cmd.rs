@@ -129,10 +129,16 @@ fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
     let cost = &k.cost;
     let _ = writeln!(
         out,
-        "\nKMS cost      ${:.2} a month now, up to ${:.2} once every key has rotated twice ({} customer managed keys{})",
+        "\nKMS cost      ${:.2} a month now, up to ${:.2} once every key has rotated twice ({} customer managed keys{}{})",
         cost.total_usd_month_now,
         cost.total_usd_month_max,
         cost.keys,
+        match (cost.keys_unknown, cost.targets_unread) {
+            _ if k.compliance.now.is_none() => String::new(),
+            (Some(0), Some(0)) => String::new(),
+            (Some(k), Some(t)) => format!(", at least: {k} keys and {t} targets unknown"),
+            _ => ", at least: what it could not read is unknown".to_owned(),
+        },
         cost.requests_usd_month
             .map(|r| format!(", requests ${r:.2}"))
             .unwrap_or_default()

@@ -1,5 +1,6 @@
 //! `xray-cmk plan`: what would make each target compliant, as ordered steps with their
-//! preconditions. Reads only; nothing is changed. (`apply` is still to come.)
+//! preconditions. Reads only; nothing is changed. A target that could not be read is left alone,
+//! and makes the exit code 3: the plan is incomplete.
 
 use std::fmt::Write as _;
 
@@ -9,7 +10,7 @@ use xray_cmk_core::remediation::key_policy;
 use xray_cmk_core::remediation::plan::{
     acting_principal, plan_targets, Action, KeyRef, Plan, PlanInput, Precondition,
 };
-use xray_cmk_core::Needs;
+use xray_cmk_core::{Context, Needs, Status, SummaryBuilder};
 
 use crate::audit::{now, prepare, Prepared};
 use crate::cli::{Format, PlanArgs};
@@ -55,10 +56,27 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         principal: &principal,
     };
     let mut targets = Vec::new();
+    // What could not be read, judged as `audit` judges it: the plan is incomplete there.
+    let mut summary = SummaryBuilder::default();
+    let mut unread: Vec<String> = Vec::new();
     scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
         targets.extend(plan_targets(&scan.inventory, &input));
+        let findings = xray_cmk_core::evaluate(&Context {
+            inventory: &scan.inventory,
+            policy: &policy,
+            today,
+            rules: xray_cmk_core::rules::ALL,
+        });
+        for f in &findings {
+            summary.add(f);
+            let at = format!("{}/{}", f.account, f.region);
+            if f.status == Status::Error && !unread.contains(&at) {
+                unread.push(at);
+            }
+        }
     })
     .await;
+    unread.sort();
     targets.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     let plan = Plan::sealed(env!("CARGO_PKG_VERSION"), &generated_at, &caller, targets);
 
@@ -72,7 +90,21 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         Format::Table => print!("{}", render(&plan)),
         Format::Csv | Format::Asff => unreachable!("refused before planning"),
     }
-    Ok(Exit::Clean)
+    let summary = summary.finish();
+    if unread.is_empty() {
+        return Ok(Exit::Clean);
+    }
+    if !args.scope.quiet {
+        eprintln!(
+            "xray-cmk: the plan is incomplete: {} of {} targets could not be read in full ({}{}), so {} results are `error`; what could not be judged is left alone",
+            unread.len(),
+            summary.targets,
+            unread.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+            if unread.len() > 3 { ", …" } else { "" },
+            summary.error_results
+        );
+    }
+    Ok(Exit::Incomplete)
 }
 
 fn key_name(key: &KeyRef) -> &str {

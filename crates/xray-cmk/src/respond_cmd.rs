@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context as _, Result};
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
-use xray_cmk_aws::respond::{act, key_facts, xray_key, KeyAction, KeyFacts};
+use xray_cmk_aws::respond::{act, key_facts, xray_key, KeyAction, KeyFacts, RespondError};
 use xray_cmk_aws::{RetryMode, SessionOptions};
 use xray_cmk_core::Needs;
 
@@ -61,6 +61,32 @@ fn blast_radius(facts: &KeyFacts, users: &[String]) -> String {
     out
 }
 
+const NOTHING_CHANGED: &str = "nothing was changed";
+const NO_EVIDENCE: &str = "no evidence was written";
+
+/// Where a command stops on `err`, before it changed anything: a call that could not be made
+/// means what it would have read is unknown, so the run is incomplete (exit 3), never a
+/// refusal; anything else (no key to act on, a malformed answer) is a refusal (exit 2).
+fn stop(err: RespondError, after: &str) -> Result<Exit> {
+    match err {
+        RespondError::Call(_) => {
+            eprintln!("error: {err}; {after}");
+            Ok(Exit::Incomplete)
+        }
+        other => bail!("{other}; {after}"),
+    }
+}
+
+/// The value, or the command's end through [`stop`].
+macro_rules! read {
+    ($e:expr, $after:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(err) => return stop(err.into(), $after),
+        }
+    };
+}
+
 struct Target {
     clients: xray_cmk_aws::clients::AccountClients,
     caller: String,
@@ -69,7 +95,11 @@ struct Target {
     opts: ScanOptions,
 }
 
-async fn connect(args: &crate::cli::AwsTargetArgs, account: &str) -> Result<Target> {
+/// The session, then the account's clients; `Err` inside when the account cannot be reached.
+async fn connect(
+    args: &crate::cli::AwsTargetArgs,
+    account: &str,
+) -> Result<Result<Target, RespondError>> {
     let shared = xray_cmk_aws::clients::Shared::new(4);
     let session = xray_cmk_aws::load(
         &SessionOptions {
@@ -90,31 +120,34 @@ async fn connect(args: &crate::cli::AwsTargetArgs, account: &str) -> Result<Targ
         region_concurrency: 1,
         needs: Needs::default(),
     };
-    let clients = account_clients(&session, &shared, account, &opts)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Target {
+    let clients = match account_clients(&session, &shared, account, &opts).await {
+        Ok(c) => c,
+        Err(err) => return Ok(Err(RespondError::Call(err))),
+    };
+    Ok(Ok(Target {
         clients,
         caller: session.identity.arn.clone(),
         session,
         shared,
         opts,
-    })
+    }))
 }
 
 /// The X-Ray configurations in `region` that use `key_arn`: the one given, and with `org` every
-/// other ACTIVE account of the organization (a key can be shared across accounts).
+/// other ACTIVE account of the organization (a key can be shared across accounts). The second
+/// value counts the accounts that could not be checked: the radius shown is incomplete.
 async fn users_of(
     target: &Target,
     account: &str,
     region: &str,
     key_arn: &str,
     org: bool,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, usize)> {
     let mut users = vec![format!("{account}/{region}")];
+    let mut unchecked = 0;
     if !org {
         users.push("(other accounts not checked: pass --org)".to_owned());
-        return Ok(users);
+        return Ok((users, unchecked));
     }
     let client = xray_cmk_aws::clients::AccountClients::new(
         target.session.config.clone(),
@@ -125,17 +158,22 @@ async fn users_of(
         if other.id == account {
             continue;
         }
-        match account_clients(&target.session, &target.shared, &other.id, &target.opts).await {
-            Ok(c) => match xray_key(&c, region).await {
-                Ok(k) if k == key_arn => users.push(format!("{}/{region}", other.id)),
-                Ok(_) => {}
-                Err(e) if e.contains("does not use a customer managed key") => {}
-                Err(e) => users.push(format!("{}/{region} (not checked: {e})", other.id)),
-            },
-            Err(e) => users.push(format!("{}/{region} (not checked: {e})", other.id)),
-        }
+        let why =
+            match account_clients(&target.session, &target.shared, &other.id, &target.opts).await {
+                Ok(c) => match xray_key(&c, region).await {
+                    Ok(k) if k == key_arn => {
+                        users.push(format!("{}/{region}", other.id));
+                        continue;
+                    }
+                    Ok(_) | Err(RespondError::NoKey { .. }) => continue,
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+        unchecked += 1;
+        users.push(format!("{}/{region} (not checked: {why})", other.id));
     }
-    Ok(users)
+    Ok((users, unchecked))
 }
 
 /// The key acted on, by whom, where.
@@ -190,20 +228,23 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
     }
     // The history is opened first: a broken database stops this before anything changes.
     drop(crate::history::open(&args.history)?);
-    let target = connect(&args.aws, &args.account).await?;
-    let key = xray_key(&target.clients, &args.region)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let facts = key_facts(&target.clients, &args.region, &key)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let target = read!(connect(&args.aws, &args.account).await?, NOTHING_CHANGED);
+    let key = read!(
+        xray_key(&target.clients, &args.region).await,
+        NOTHING_CHANGED
+    );
+    let facts = read!(
+        key_facts(&target.clients, &args.region, &key).await,
+        NOTHING_CHANGED
+    );
     if facts.manager != "CUSTOMER" {
         bail!(
             "{} is an AWS managed key: AWS does not let you {verb} it; nothing was changed",
             facts.arn
         );
     }
-    let users = users_of(&target, &args.account, &args.region, &facts.arn, args.org).await?;
+    let (users, unchecked) =
+        users_of(&target, &args.account, &args.region, &facts.arn, args.org).await?;
     eprint!("{}", blast_radius(&facts, &users));
     confirmed(&facts, args.confirm.as_deref(), verb)?;
     if let Some(days) = args.schedule_deletion {
@@ -229,16 +270,32 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
     };
     let state = act(&target.clients, &args.region, &facts.arn, action)
         .await
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     record(&args.history, &subject, name, &args.reason, &state)?;
     println!(
         "{name}: {} is now {state} (by {}, reason: {})",
         facts.arn, target.caller, args.reason
     );
+    // What was shown before the confirmation may have missed users of the key: unknown, never a
+    // clean run, whatever the action did.
+    let radius = if unchecked > 0 {
+        eprintln!(
+            "warning: the blast radius shown is incomplete: {unchecked} account{} could not be checked for X-Ray configurations using {}",
+            if unchecked == 1 { "" } else { "s" },
+            facts.arn
+        );
+        Exit::Incomplete
+    } else {
+        Exit::Clean
+    };
     let expected = if enable { "Enabled" } else { "Disabled" };
     if state != expected {
         eprintln!("error: the key is {state}, not {expected}");
-        return Ok(Exit::Findings);
+        return Ok(if radius == Exit::Incomplete {
+            radius
+        } else {
+            Exit::Findings
+        });
     }
     if let Some(days) = args.schedule_deletion {
         eprintln!(
@@ -252,7 +309,7 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
             KeyAction::ScheduleDeletion(days),
         )
         .await
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         record(
             &args.history,
             &subject,
@@ -265,7 +322,7 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
             facts.arn
         );
     }
-    Ok(Exit::Clean)
+    Ok(radius)
 }
 
 pub fn rotate_now(args: &RotateArgs) -> Result<Exit> {
@@ -282,10 +339,11 @@ async fn rotate_async(args: &RotateArgs) -> Result<Exit> {
             anyhow::anyhow!("KEY must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
         })?;
     drop(crate::history::open(&args.history)?);
-    let target = connect(&args.aws, &account).await?;
-    let facts = key_facts(&target.clients, &region, &args.key)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let target = read!(connect(&args.aws, &account).await?, NOTHING_CHANGED);
+    let facts = read!(
+        key_facts(&target.clients, &region, &args.key).await,
+        NOTHING_CHANGED
+    );
     eprint!("{}", blast_radius(&facts, &[]));
     confirmed(&facts, args.confirm.as_deref(), "rotate")?;
     let subject = Subject {
@@ -296,7 +354,7 @@ async fn rotate_async(args: &RotateArgs) -> Result<Exit> {
     };
     let state = act(&target.clients, &region, &facts.arn, KeyAction::RotateNow)
         .await
-        .map_err(anyhow::Error::msg)?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     record(&args.history, &subject, "rotate-now", &args.reason, &state)?;
     println!("rotate-now: {} rotated on demand; it is {state}", facts.arn);
     Ok(Exit::Clean)
@@ -330,33 +388,32 @@ async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
         (None, Some(a), Some(r)) => (a.clone(), r.clone(), None),
         _ => bail!("give --key KEY_ARN, or --account and --region of an X-Ray configuration"),
     };
-    let target = connect(&args.aws, &account).await?;
+    let target = read!(connect(&args.aws, &account).await?, NO_EVIDENCE);
     let key = match key {
         Some(k) => k,
-        None => xray_key(&target.clients, &region)
-            .await
-            .map_err(anyhow::Error::msg)?,
+        None => read!(xray_key(&target.clients, &region).await, NO_EVIDENCE),
     };
-    let facts = key_facts(&target.clients, &region, &key)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let facts = read!(key_facts(&target.clients, &region, &key).await, NO_EVIDENCE);
     let since = std::time::SystemTime::now() - std::time::Duration::from_secs(args.days * 86_400);
-    let events = xray_cmk_aws::evidence::key_events(
-        &target.clients,
-        &region,
-        &facts.arn,
-        since,
-        xray_cmk_aws::evidence::LOOKUP_INTERVAL,
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
-    let rotation = xray_cmk_aws::evidence::rotation(&target.clients, &region, &facts.arn)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let (key_policy, tags) =
-        xray_cmk_aws::evidence::policy_and_tags(&target.clients, &region, &facts.arn)
-            .await
-            .map_err(anyhow::Error::msg)?;
+    let events = read!(
+        xray_cmk_aws::evidence::key_events(
+            &target.clients,
+            &region,
+            &facts.arn,
+            since,
+            xray_cmk_aws::evidence::LOOKUP_INTERVAL,
+        )
+        .await,
+        NO_EVIDENCE
+    );
+    let rotation = read!(
+        xray_cmk_aws::evidence::rotation(&target.clients, &region, &facts.arn).await,
+        NO_EVIDENCE
+    );
+    let (key_policy, tags) = read!(
+        xray_cmk_aws::evidence::policy_and_tags(&target.clients, &region, &facts.arn).await,
+        NO_EVIDENCE
+    );
     let expected = expected_principals(&policy, &account);
     let mut by_principal: BTreeMap<&str, (usize, std::collections::BTreeSet<&str>)> =
         BTreeMap::new();

@@ -109,13 +109,23 @@ fn audit_role_gets_an_error_result_for_the_denied_region_never_a_pass() {
         .iter()
         .filter(|x| x["region"] == denied.as_str())
         .collect();
-    // Every rule that reads the region is an error (xray-key-not-approved does not apply without
-    // an approved list), kms-orphaned-xray-cmk-key included: the keys cannot be listed. Trail coverage is read once per account from the home region, so
+    // Every rule that reads the region is an error, the key rules included: the key X-Ray uses
+    // there is unknown (xray-key-not-approved does not apply without an approved list), and so is
+    // kms-orphaned-xray-cmk-key: the keys cannot be listed. Trail coverage is read once per account
+    // from the home region, so
     // cloudtrail-kms-events-not-logged can still judge the region.
     let (trail, regional): (Vec<_>, Vec<_>) = north
         .into_iter()
         .partition(|x| x["rule"] == "cloudtrail-kms-events-not-logged");
-    assert_eq!(regional.len(), 6);
+    let key_rules = xray_cmk_core::rules::KEY_RULES.len();
+    assert_eq!(regional.len(), 6 + key_rules);
+    for rule in xray_cmk_core::rules::KEY_RULES {
+        assert!(
+            regional.iter().any(|x| x["rule"] == rule.meta().id),
+            "{}",
+            rule.meta().id
+        );
+    }
     for x in regional {
         assert_eq!(x["status"], "error", "{x}");
         assert!(x["message"]

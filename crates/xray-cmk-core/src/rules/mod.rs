@@ -60,6 +60,28 @@ pub static ALL: &[&dyn Rule] = &[
     &TfXrayEncryptionMissing,
 ];
 
+/// The rules that judge keys ([`Rule::check_key`], or [`Rule::check_key_use`] for each target
+/// whose X-Ray uses the key) rather than targets, in registry order. Where
+/// a key cannot be seen (X-Ray's configuration could not be read, names no key, or names one
+/// that could not be described), [`crate::evaluate`] gives each of them an `error`: a key rule is
+/// never silent about a key it could not look at.
+pub static KEY_RULES: &[&dyn Rule] = &[
+    &KmsRotationDisabled,
+    &KmsRotationPeriodTooLong,
+    &KmsKeyPolicyPublic,
+    &KmsKeyPolicyXrayAccess,
+    &KmsKeyPolicyDefaultOnly,
+    &KmsKeyPolicyUnapprovedCrossAccount,
+    &KmsKeyMissingTags,
+];
+
+/// Whether `rule` is one of [`KEY_RULES`].
+pub fn is_key_rule(rule: &dyn Rule) -> bool {
+    KEY_RULES
+        .iter()
+        .any(|k| std::ptr::eq(k.meta(), rule.meta()))
+}
+
 /// Diagnostic codes: results that are not a rule's verdict, documented like rules.
 pub static DIAGNOSTICS: &[&RuleMeta] = &[&IAC_PARSE_ERROR];
 
@@ -241,6 +263,67 @@ enum Described<'a> {
     Judge(FindingBuilder, &'a KmsKey),
     /// The result is already decided: no finding, or an error finding.
     Decided(Option<Finding>),
+}
+
+/// An `error` of every key rule in `rules` wherever a key of `inventory` cannot be seen, since a
+/// key rule only runs on a key that was described:
+/// - a target whose X-Ray configuration could not be read may use any key, so every key rule is
+///   an error there (under the target);
+/// - a target that reports KMS without a key id, or with a key that was not collected;
+/// - a key `DescribeKey` could not read (under the key, where its own findings belong; once per
+///   scan, like a described key).
+pub(crate) fn unknown_keys(inventory: &Inventory, rules: &[&dyn Rule]) -> Vec<Finding> {
+    let key_rules: Vec<&dyn Rule> = rules.iter().copied().filter(|r| is_key_rule(*r)).collect();
+    if key_rules.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for target in &inventory.targets {
+        let (key, why) = match &target.encryption {
+            Observed::Unknown(err) => (None, format!("X-Ray encryption config unreadable: {err}")),
+            Observed::Known(enc) if enc.encryption_type == EncryptionType::Kms => {
+                match enc.key_id.as_deref() {
+                    None => (None, "X-Ray reports type KMS without a KeyId".to_owned()),
+                    Some(id) if !inventory.keys.contains_key(id) => {
+                        (Some(id), format!("key {id} was not collected"))
+                    }
+                    Some(_) => continue,
+                }
+            }
+            Observed::Known(_) => continue,
+        };
+        out.extend(key_rules.iter().map(|r| {
+            builder(r.meta(), target)
+                .key(key)
+                .error(format!("the key X-Ray uses here is unknown: {why}"))
+        }));
+    }
+    for (id, observed) in &inventory.keys {
+        let Observed::Unknown(err) = observed else {
+            continue;
+        };
+        if inventory.keys_judged_elsewhere.contains(id) {
+            continue;
+        }
+        let user = inventory.targets_using(id).next();
+        let Some((account, region)) = crate::model::arn_account_region(id)
+            .or_else(|| user.map(|t| (t.account.as_str(), t.region.as_str())))
+        else {
+            continue;
+        };
+        out.extend(
+            key_rules
+                .iter()
+                .filter(|r| user.is_some() || crate::rule::judges_any_key(r.meta()))
+                .map(|r| {
+                    FindingBuilder::new(r.meta(), account, region, id.as_str())
+                        .key(Some(id))
+                        .location(user.and_then(|t| t.origin.location()))
+                        .error(format!("the key could not be described: {err}"))
+                }),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -491,12 +574,103 @@ mod tests {
     fn unreadable_config_is_an_error_for_every_rule_never_a_pass() {
         let inv = test_support::unreadable_config();
         let findings = test_support::eval(&inv);
-        // The four rules that read the X-Ray configuration, and the region's key listing; the
-        // others need what it would name.
-        assert_eq!(findings.len(), 5);
-        for f in findings {
+        // The four rules that read the X-Ray configuration, the region's key listing, and every
+        // key rule: the key it would name is unknown. (xray-key-not-approved does not apply
+        // without an approved list; trails and spans were not collected in this inventory.)
+        assert_eq!(findings.len(), 5 + KEY_RULES.len(), "{findings:#?}");
+        for f in &findings {
             assert_eq!(f.status, crate::Status::Error, "{}", f.rule);
             assert!(f.message.contains("AccessDeniedException"), "{}", f.message);
+            assert_eq!(
+                (f.account.as_str(), f.region.as_str()),
+                (test_support::ACCOUNT, test_support::REGION)
+            );
+        }
+        for rule in KEY_RULES {
+            assert!(
+                findings.iter().any(|f| f.rule == rule.meta().id),
+                "{}",
+                rule.meta().id
+            );
+        }
+    }
+
+    #[test]
+    fn selected_key_rules_alone_are_errors_for_an_unreadable_config() {
+        let inv = test_support::unreadable_config();
+        let rules = crate::select(&["kms-*".into()], &[]).expect("rules");
+        let findings = crate::evaluate(&crate::Context {
+            rules: &rules,
+            ..test_support::context(&inv, &test_support::DEFAULT_POLICY)
+        });
+        let ids: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+        // Every key rule, and the region's key listing (it could not be read either).
+        let mut expected: Vec<&str> = KEY_RULES.iter().map(|r| r.meta().id).collect();
+        expected.push("kms-orphaned-xray-cmk-key");
+        assert_eq!(ids, expected);
+        assert!(findings.iter().all(|f| f.status == crate::Status::Error));
+        let s = crate::Summary::from_findings(&findings);
+        assert_eq!((s.targets, s.errors, s.compliant), (1, 1, 0));
+    }
+
+    #[test]
+    fn an_undescribable_key_is_an_error_for_every_key_rule_under_the_key() {
+        let inv =
+            test_support::kms_config(Observed::Unknown(test_support::denied("kms:DescribeKey")));
+        let findings = test_support::eval(&inv);
+        let key_results: Vec<_> = findings
+            .iter()
+            .filter(|f| KEY_RULES.iter().any(|r| r.meta().id == f.rule))
+            .collect();
+        assert_eq!(key_results.len(), KEY_RULES.len(), "{findings:#?}");
+        for f in key_results {
+            assert_eq!(f.status, crate::Status::Error, "{}", f.rule);
+            assert_eq!(f.key.as_deref(), Some(test_support::KEY_ARN));
+            // The fingerprint a described key's result has: a fix is seen as the same finding.
+            assert_eq!(f.resource, test_support::KEY_ARN);
+            assert!(f.message.contains("kms:DescribeKey"), "{}", f.message);
+        }
+        // Judged once per scan: the account that described it first reports it.
+        let mut elsewhere = inv.clone();
+        elsewhere
+            .keys_judged_elsewhere
+            .insert(test_support::KEY_ARN.into());
+        assert!(test_support::eval(&elsewhere)
+            .iter()
+            .all(|f| !KEY_RULES.iter().any(|r| r.meta().id == f.rule)));
+    }
+
+    #[test]
+    fn kms_without_a_key_id_is_an_error_for_every_key_rule() {
+        let mut inv = test_support::none_config();
+        inv.targets[0].encryption = Observed::Known(XrayEncryption {
+            encryption_type: EncryptionType::Kms,
+            key_id: None,
+            status: None,
+        });
+        let errors = test_support::eval(&inv)
+            .into_iter()
+            .filter(|f| f.rule.starts_with("kms-") && f.status == crate::Status::Error)
+            .count();
+        assert_eq!(errors, KEY_RULES.len());
+    }
+
+    #[test]
+    fn key_rules_are_exactly_the_rules_that_judge_keys() {
+        let inv = test_support::with_key(|_| {});
+        for rule in ALL {
+            let judges_key = test_support::run_key(*rule, &inv, &test_support::DEFAULT_POLICY)
+                .is_some()
+                || test_support::run_key_use(*rule, &inv, &test_support::DEFAULT_POLICY).is_some();
+            assert_eq!(
+                judges_key,
+                is_key_rule(*rule),
+                "{}: a rule that implements check_key or check_key_use belongs in KEY_RULES, and only such a rule",
+                rule.meta().id
+            );
+        }
+        for rule in KEY_RULES {
+            assert!(ALL.iter().any(|r| r.meta().id == rule.meta().id));
         }
     }
 
