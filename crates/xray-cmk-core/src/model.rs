@@ -201,11 +201,6 @@ pub struct KmsKey {
     pub aliases: Observed<Vec<String>>,
     /// Where the key is declared, for a key read from Terraform.
     pub source: Option<SourceLocation>,
-    /// The account that read the key with the calls KMS answers across accounts, because the
-    /// key's owner is not in the scan; `None` when the owner's credentials read it (or for a key
-    /// from Terraform). A key read this way is judged under that account, which cannot see its
-    /// policy, tags or aliases.
-    pub cross_account_reader: Option<String>,
 }
 
 impl KmsKey {
@@ -226,7 +221,6 @@ impl KmsKey {
             tags: Observed::not_collected("kms:ListResourceTags"),
             aliases: Observed::not_collected("kms:ListAliases"),
             source: None,
-            cross_account_reader: None,
         }
     }
 
@@ -347,6 +341,10 @@ pub struct Inventory {
     /// Keys in `keys` whose own findings another account's inventory of the same scan reports:
     /// a key shared by several accounts is judged once.
     pub keys_judged_elsewhere: BTreeSet<String>,
+    /// Keys in `keys` this account read with the calls KMS answers across accounts, because
+    /// their owner is not in the scan: this account cannot see their policy, tags or aliases, and
+    /// their own findings are reported under it (each account using such a key reads it).
+    pub keys_read_across_accounts: BTreeSet<String>,
     /// Terraform root modules, with what turns X-Ray tracing on in them and whether they declare
     /// an `aws_xray_encryption_config`. Empty for live scans.
     pub terraform_modules: Vec<TerraformModule>,

@@ -200,14 +200,11 @@ fn described_keys(inventory: &Inventory) -> impl Iterator<Item = KeyRef<'_>> {
                 .next()
                 .map(|t| (t.account.as_str(), t.region.as_str()))
         };
-        let (account, region) = match &key.cross_account_reader {
-            Some(reader) => (
-                reader.as_str(),
-                key.account_region()
-                    .map(|(_, r)| r)
-                    .or(first_use().map(|(_, r)| r))?,
-            ),
-            None => key.account_region().or_else(first_use)?,
+        let (account, region) = if inventory.keys_read_across_accounts.contains(id) {
+            let (reader, used_in) = first_use()?;
+            (reader, key.account_region().map_or(used_in, |(_, r)| r))
+        } else {
+            key.account_region().or_else(first_use)?
         };
         Some(KeyRef {
             id,

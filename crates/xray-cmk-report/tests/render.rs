@@ -71,6 +71,7 @@ fn report() -> Report {
         .collect(),
         trails: Default::default(),
         keys_judged_elsewhere: Default::default(),
+        keys_read_across_accounts: Default::default(),
         terraform_modules: Vec::new(),
         iam_answers: Default::default(),
         unaliased_keys: Default::default(),

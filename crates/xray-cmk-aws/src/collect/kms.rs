@@ -110,7 +110,6 @@ async fn read(
         tags,
         aliases,
         source: None,
-        cross_account_reader: across.map(|(reader, _)| reader.to_owned()),
     })
 }
 

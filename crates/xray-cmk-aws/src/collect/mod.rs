@@ -217,16 +217,29 @@ impl std::fmt::Debug for ScanShared<'_> {
     }
 }
 
+/// How one account got a key: what was read, whether this call read it, and whether it was read
+/// from this account across accounts.
+struct KeyRead {
+    observed: Observed<KmsKey>,
+    first: bool,
+    across: bool,
+}
+
 /// The key `key_id`, which X-Ray (or the `aws/spans` log group) of `account` names, read in its
 /// owner's account when the owner is in the scan and reachable, else from `account` across
-/// accounts; and whether this call read it.
+/// accounts.
 async fn read_key(
     clients: &dyn ClientSource,
     account: &str,
     key_id: &str,
     region: &str,
     shared: &ScanShared<'_>,
-) -> (Observed<KmsKey>, bool) {
+) -> KeyRead {
+    let read = |(observed, first), across| KeyRead {
+        observed,
+        first,
+        across,
+    };
     let details = shared.needs.key_details;
     // An alias name or bare key id names a key of the caller's own account.
     let owner = xray_cmk_core::model::arn_account_region(key_id)
@@ -236,31 +249,34 @@ async fn read_key(
     let cache_key = |reader: &str| (reader.to_owned(), key_id.to_owned());
     if owner == account {
         let kms = clients.kms(region);
-        return shared
+        let got = shared
             .keys
             .get_or_compute(cache_key(owner), async move {
                 describe_key(&kms, key_id, details).await
             })
             .await;
+        return read(got, false);
     }
     if shared.accounts.in_scope(owner) {
         if let Ok(owner_clients) = shared.accounts.clients(owner).await {
             let kms = owner_clients.kms(region);
-            return shared
+            let got = shared
                 .keys
                 .get_or_compute(cache_key(owner), async move {
                     describe_key(&kms, key_id, details).await
                 })
                 .await;
+            return read(got, false);
         }
     }
     let kms = clients.kms(region);
-    shared
+    let got = shared
         .keys
         .get_or_compute(cache_key(account), async move {
             describe_key_across_accounts(&kms, key_id, details, account, owner).await
         })
-        .await
+        .await;
+    read(got, true)
 }
 
 /// Asks the simulator `question` in the principal's own account, once per scan.
@@ -331,22 +347,29 @@ pub async fn scan(
     } else {
         BTreeSet::new()
     };
-    let described: Vec<(String, Observed<KmsKey>, bool)> = stream::iter(wanted_keys)
+    let described: Vec<(String, KeyRead)> = stream::iter(wanted_keys)
         .map(|(key, region)| async move {
-            let (observed, first) = read_key(clients, account, key, region, shared).await;
-            (key.to_owned(), observed, first)
+            (
+                key.to_owned(),
+                read_key(clients, account, key, region, shared).await,
+            )
         })
         .buffer_unordered(concurrency)
         .collect()
         .await;
     let keys_judged_elsewhere = described
         .iter()
-        .filter(|(_, _, first)| !first)
-        .map(|(id, _, _)| id.clone())
+        .filter(|(_, r)| !r.first)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let keys_read_across_accounts = described
+        .iter()
+        .filter(|(_, r)| r.across)
+        .map(|(id, _)| id.clone())
         .collect();
     let keys: BTreeMap<String, Observed<KmsKey>> = described
         .into_iter()
-        .map(|(id, observed, _)| (id, observed))
+        .map(|(id, r)| (id, r.observed))
         .collect();
 
     let wanted_trails: BTreeSet<(&str, &str)> = trail_list
@@ -386,6 +409,7 @@ pub async fn scan(
         keys,
         trails,
         keys_judged_elsewhere,
+        keys_read_across_accounts,
         terraform_modules: Vec::new(),
         iam_answers,
         unaliased_keys,

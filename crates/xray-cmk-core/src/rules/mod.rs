@@ -82,6 +82,18 @@ pub fn is_key_rule(rule: &dyn Rule) -> bool {
         .any(|k| std::ptr::eq(k.meta(), rule.meta()))
 }
 
+/// The key rules that judge a key for each target whose X-Ray uses it
+/// ([`Rule::check_key_use`]): who must be able to use a key depends on the account using it.
+pub static KEY_USE_RULES: &[&dyn Rule] =
+    &[&KmsKeyPolicyXrayAccess, &KmsKeyPolicyUnapprovedCrossAccount];
+
+/// Whether `rule` is one of [`KEY_USE_RULES`].
+pub fn is_key_use_rule(rule: &dyn Rule) -> bool {
+    KEY_USE_RULES
+        .iter()
+        .any(|k| std::ptr::eq(k.meta(), rule.meta()))
+}
+
 /// Diagnostic codes: results that are not a rule's verdict, documented like rules.
 pub static DIAGNOSTICS: &[&RuleMeta] = &[&IAC_PARSE_ERROR];
 
@@ -270,8 +282,9 @@ enum Described<'a> {
 /// - a target whose X-Ray configuration could not be read may use any key, so every key rule is
 ///   an error there (under the target);
 /// - a target that reports KMS without a key id, or with a key that was not collected;
-/// - a key `DescribeKey` could not read (under the key, where its own findings belong; once per
-///   scan, like a described key).
+/// - a key `DescribeKey` could not read: the key-use rules under each target using it, the others
+///   under the key, where its own findings belong (once per scan, like a described key; under
+///   this account for a key it read across accounts).
 pub(crate) fn unknown_keys(inventory: &Inventory, rules: &[&dyn Rule]) -> Vec<Finding> {
     let key_rules: Vec<&dyn Rule> = rules.iter().copied().filter(|r| is_key_rule(*r)).collect();
     if key_rules.is_empty() {
@@ -302,24 +315,43 @@ pub(crate) fn unknown_keys(inventory: &Inventory, rules: &[&dyn Rule]) -> Vec<Fi
         let Observed::Unknown(err) = observed else {
             continue;
         };
+        let why = format!("the key could not be described: {err}");
+        for target in inventory.targets_using(id) {
+            out.extend(key_rules.iter().filter(|r| is_key_use_rule(**r)).map(|r| {
+                builder(r.meta(), target)
+                    .resource(id.as_str())
+                    .key(Some(id))
+                    .error(why.clone())
+            }));
+        }
         if inventory.keys_judged_elsewhere.contains(id) {
             continue;
         }
         let user = inventory.targets_using(id).next();
-        let Some((account, region)) = crate::model::arn_account_region(id)
-            .or_else(|| user.map(|t| (t.account.as_str(), t.region.as_str())))
-        else {
+        let owner = crate::model::arn_account_region(id);
+        let place = if inventory.keys_read_across_accounts.contains(id) {
+            user.map(|t| {
+                (
+                    t.account.as_str(),
+                    owner.map_or(t.region.as_str(), |(_, r)| r),
+                )
+            })
+        } else {
+            owner.or_else(|| user.map(|t| (t.account.as_str(), t.region.as_str())))
+        };
+        let Some((account, region)) = place else {
             continue;
         };
         out.extend(
             key_rules
                 .iter()
+                .filter(|r| !is_key_use_rule(**r))
                 .filter(|r| user.is_some() || crate::rule::judges_any_key(r.meta()))
                 .map(|r| {
                     FindingBuilder::new(r.meta(), account, region, id.as_str())
                         .key(Some(id))
                         .location(user.and_then(|t| t.origin.location()))
-                        .error(format!("the key could not be described: {err}"))
+                        .error(why.clone())
                 }),
         );
     }
@@ -431,6 +463,7 @@ pub(crate) mod test_support {
             keys: [(KEY_ARN.to_owned(), key)].into_iter().collect(),
             trails: Default::default(),
             keys_judged_elsewhere: Default::default(),
+            keys_read_across_accounts: Default::default(),
             terraform_modules: Vec::new(),
             iam_answers: Default::default(),
             unaliased_keys: no_unaliased_keys(),
@@ -630,14 +663,76 @@ mod tests {
             assert_eq!(f.resource, test_support::KEY_ARN);
             assert!(f.message.contains("kms:DescribeKey"), "{}", f.message);
         }
-        // Judged once per scan: the account that described it first reports it.
+        // Its own rules are judged once per scan: the account that described it first reports
+        // them. The key-use rules are each target's.
         let mut elsewhere = inv.clone();
         elsewhere
             .keys_judged_elsewhere
             .insert(test_support::KEY_ARN.into());
-        assert!(test_support::eval(&elsewhere)
+        let left: Vec<&str> = test_support::eval(&elsewhere)
+            .into_iter()
+            .filter(|f| KEY_RULES.iter().any(|r| r.meta().id == f.rule))
+            .map(|f| f.rule)
+            .collect();
+        let key_use: Vec<&str> = KEY_USE_RULES.iter().map(|r| r.meta().id).collect();
+        assert_eq!(left, key_use);
+    }
+
+    #[test]
+    fn an_undescribable_shared_key_is_an_error_of_the_key_use_rules_for_each_target() {
+        // Another account's key that neither could describe: its key rules once, under the key;
+        // the access rules under each target that uses it.
+        const OTHER: &str = "444455556666";
+        let mut inv =
+            test_support::kms_config(Observed::Unknown(test_support::denied("kms:DescribeKey")));
+        inv.targets[0].account = OTHER.into();
+        let at = |findings: &[crate::Finding], rule: &str| -> Vec<String> {
+            findings
+                .iter()
+                .filter(|f| f.rule == rule)
+                .map(|f| f.account.clone())
+                .collect()
+        };
+        let findings = test_support::eval(&inv);
+        assert_eq!(
+            at(&findings, "kms-rotation-disabled"),
+            [test_support::ACCOUNT]
+        );
+        assert_eq!(at(&findings, "kms-key-policy-xray-access"), [OTHER]);
+        // Another inventory of the scan reports the key's own rules; the access rules are this
+        // target's.
+        inv.keys_judged_elsewhere
+            .insert(test_support::KEY_ARN.into());
+        let findings = test_support::eval(&inv);
+        assert!(at(&findings, "kms-rotation-disabled").is_empty());
+        assert_eq!(
+            at(&findings, "kms-key-policy-unapproved-cross-account"),
+            [OTHER]
+        );
+        // Read from this account because its owner is not in the scan: all of it is this
+        // account's, whoever else reads it too.
+        inv.keys_judged_elsewhere.clear();
+        inv.keys_read_across_accounts
+            .insert(test_support::KEY_ARN.into());
+        let findings = test_support::eval(&inv);
+        assert_eq!(at(&findings, "kms-rotation-disabled"), [OTHER]);
+        assert_eq!(at(&findings, "kms-key-policy-xray-access"), [OTHER]);
+    }
+
+    #[test]
+    fn a_key_read_across_accounts_is_judged_under_the_account_that_read_it() {
+        const OTHER: &str = "444455556666";
+        let mut inv = test_support::with_key(|_| {});
+        inv.targets[0].account = OTHER.into();
+        inv.keys_read_across_accounts
+            .insert(test_support::KEY_ARN.into());
+        let findings = test_support::eval(&inv);
+        let kms: Vec<_> = findings
             .iter()
-            .all(|f| !KEY_RULES.iter().any(|r| r.meta().id == f.rule)));
+            .filter(|f| f.rule.starts_with("kms-key-policy") || f.rule.starts_with("kms-rotation"))
+            .collect();
+        assert!(!kms.is_empty());
+        assert!(kms.iter().all(|f| f.account == OTHER), "{kms:#?}");
     }
 
     #[test]
@@ -671,6 +766,11 @@ mod tests {
         }
         for rule in KEY_RULES {
             assert!(ALL.iter().any(|r| r.meta().id == rule.meta().id));
+        }
+        for rule in ALL {
+            let per_use =
+                test_support::run_key_use(*rule, &inv, &test_support::DEFAULT_POLICY).is_some();
+            assert_eq!(per_use, is_key_use_rule(*rule), "{}", rule.meta().id);
         }
     }
 
