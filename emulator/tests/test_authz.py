@@ -379,12 +379,18 @@ def test_simulate_principal_policy_answers_from_the_same_evaluator(aws: Aws) -> 
 def test_simulate_principal_policy_with_a_resource_policy_and_errors(aws: Aws) -> None:
     role = create_role(aws, "Nothing", allow_all=False)
     iam = aws.client("iam")
-    policy = key_policy(stmt({"AWS": role}, "kms:Decrypt"))
-    out = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["kms:Decrypt", "kms:Encrypt"],
+    user = iam.create_user(UserName="sim")["User"]["Arn"]
+    policy = key_policy(stmt({"AWS": user}, "kms:Decrypt"))
+    out = iam.simulate_principal_policy(PolicySourceArn=user, ActionNames=["kms:Decrypt", "kms:Encrypt"],
                                         ResourceArns=["arn:aws:kms:us-east-1:123456789012:key/k"],
-                                        ResourcePolicy=policy, CallerArn=role)  # fmt: skip
+                                        ResourcePolicy=policy, CallerArn=user)  # fmt: skip
     assert {r["EvalActionName"]: r["EvalDecision"] for r in out["EvaluationResults"]} == {
         "kms:Decrypt": "allowed", "kms:Encrypt": "implicitDeny"}  # fmt: skip
+    # As the API reference says: a resource policy is evaluated only for IAM users.
+    for extra in ({"CallerArn": role}, {}):
+        with aws_error("InvalidInput", 400):
+            iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["kms:Decrypt"],
+                                          ResourcePolicy=policy, **extra)  # fmt: skip
     with aws_error("NoSuchEntity", 404):
         iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{MGMT}:role/Nope", ActionNames=["kms:Decrypt"])
     # Calling it is itself authorized.
@@ -396,14 +402,14 @@ def test_simulate_principal_policy_with_a_resource_policy_and_errors(aws: Aws) -
 def test_simulate_principal_policy_resource_owner_is_an_account_arn(aws: Aws) -> None:
     """A resource policy naming the caller allows it in the owner's own account; owned by another
     account, the caller's identity policies must allow it too."""
-    role = create_role(aws, "Named", allow_all=False)
     iam = aws.client("iam")
-    policy = key_policy(stmt({"AWS": role}, "kms:Decrypt"))
+    user = iam.create_user(UserName="named")["User"]["Arn"]  # resource policies: IAM users only
+    policy = key_policy(stmt({"AWS": user}, "kms:Decrypt"))
 
     def decision(owner: str) -> str:
         out = iam.simulate_principal_policy(
-            PolicySourceArn=role, ActionNames=["kms:Decrypt"], ResourceArns=["arn:aws:kms:us-east-1:123456789012:key/k"],
-            ResourcePolicy=policy, CallerArn=role, ResourceOwner=owner,
+            PolicySourceArn=user, ActionNames=["kms:Decrypt"], ResourceArns=["arn:aws:kms:us-east-1:123456789012:key/k"],
+            ResourcePolicy=policy, CallerArn=user, ResourceOwner=owner,
         )  # fmt: skip
         return out["EvaluationResults"][0]["EvalDecision"]
 

@@ -12,8 +12,8 @@ action and resource: ``EvalActionName``, ``EvalResourceName``, ``EvalDecision`` 
 As the IAM simulator does: the source's identity policies (a user's include its groups'), its
 permissions boundary and the SCPs of its account are evaluated, plus ``ResourcePolicy`` when given
 (as a generic resource policy: the simulator does not apply KMS's rule that a key policy must
-delegate to the account); ``CallerArn`` (else the source) is the principal the resource policy is
-matched against. Only the context entries given are in the request context (the simulator does not
+delegate to the account), and only for IAM users: ``CallerArn`` (else the source) must be an IAM
+user's ARN, as the API reference says. Only the context entries given are in the request context (the simulator does not
 fill in ``aws:RequestedRegion`` and the like); condition keys the policies use that are missing are
 listed in ``MissingContextValues``. Errors: ``NoSuchEntity`` (404) for a source that does not exist,
 ``InvalidInput`` (400) for malformed input; a construct the evaluator does not support is
@@ -151,8 +151,12 @@ def simulate(params: dict[str, str]) -> Response:
             return _invalid(f"'{params['ResourceOwner']}' is not valid as a Resource Owner.")
         owner = m.group(1)
     caller_arn = params.get("CallerArn") or source_arn
-    if resource_policy is not None and ":role/" in source_arn and not params.get("CallerArn"):
-        return _invalid("CallerArn is required when a ResourcePolicy is given and the source is not an IAM user.")
+    # "CallerArn ... must be the ARN of an IAM user" and "the resource-based policy is evaluated
+    # only for IAM users" (IAM API reference): a role or group source cannot carry one.
+    if params.get("CallerArn") and ":user/" not in params["CallerArn"]:
+        return _invalid("CallerArn must be the ARN of an IAM user.")
+    if resource_policy is not None and ":user/" not in caller_arn:
+        return _invalid("A ResourcePolicy is evaluated only for IAM users: give CallerArn, an IAM user ARN.")
     caller = iam_eval.caller_from_string(caller_arn, caller_arn if ":role/" in caller_arn else None)
     context = _context(params)
     levels = authz.scp_levels(account)

@@ -336,6 +336,17 @@ pub async fn check_target(
             }
             if let Some((key, doc)) = &key_policy {
                 let kms_says = key_policy_denial(doc, key, caller, action, &target.region, g.on)?;
+                // A role's simulation carries no resource policy (the simulator evaluates one
+                // only for IAM users), so it cannot see a key policy that names the caller
+                // itself: KMS allows that in the key's own account whatever IAM leaves out. An
+                // explicit Deny still stands.
+                let key_allows_directly = kms_says.is_none()
+                    && !is_user(&source)
+                    && owner == format!("arn:{partition}:iam::{}:root", target.account)
+                    && names_caller(doc, caller, action, &target.region, g.on);
+                if key_allows_directly && matches!(denial, Some(Denial::Implicit { .. })) {
+                    denial = None;
+                }
                 denial = combine(denial, kms_says);
             }
             if let Some(denial) = denial {
@@ -562,6 +573,10 @@ async fn simulate_group(
         Resource::Key { arn, policy } => (arn.as_str(), Some(policy.as_str())),
         Resource::NewKey { policy } => ("*", Some(policy.as_str())),
     };
+    // "The resource-based policy is evaluated only for IAM users" and CallerArn "must be the ARN
+    // of an IAM user" (SimulatePrincipalPolicy, IAM API reference): a role is simulated with its
+    // own policies, and the key policy is judged by the core's model (check_target).
+    let policy = policy.filter(|_| is_user(source));
     // KMS decides with the key policy too; the simulated caller is the principal its statements
     // name, and the key's account owns it.
     simulate(
@@ -601,6 +616,27 @@ pub(crate) fn combine(a: Option<Denial>, b: Option<Denial>) -> Option<Denial> {
     }
 }
 
+fn is_user(arn: &str) -> bool {
+    arn.split(':')
+        .nth(5)
+        .is_some_and(|r| r.starts_with("user/"))
+}
+
+/// Whether the key policy allows `caller` the action by naming it (or everyone), not through
+/// its account: the case in which KMS needs no IAM permission in the key's own account.
+fn names_caller(
+    doc: &PolicyDocument,
+    caller: &str,
+    action: &'static str,
+    region: &str,
+    on: On,
+) -> bool {
+    matches!(
+        key_policy_decision(doc, caller, action, region, on),
+        Decision::Allowed { .. }
+    )
+}
+
 /// What KMS adds to the simulation. The simulator treats a key policy like any resource policy,
 /// but KMS allows nothing the key policy does not allow, directly or by naming the account (and so
 /// leaving it to IAM): judged here with the core's key policy model.
@@ -612,23 +648,7 @@ fn key_policy_denial(
     region: &str,
     on: On,
 ) -> Result<Option<Denial>, Unchecked> {
-    let via_xray = format!("xray.{region}.amazonaws.com");
-    let mut context = key_policy::Context::new().with("aws:RequestedRegion", region);
-    if let Some((account, _)) = xray_cmk_core::model::arn_account_region(caller) {
-        context = context.with("kms:CallerAccount", account);
-    }
-    context = match on {
-        On::Account | On::Key => context,
-        On::CreatedKey => {
-            let (key, value) = xray_cmk_core::remediation::plan::MANAGED_BY_TAG;
-            context.with(&format!("aws:ResourceTag/{key}"), value)
-        }
-        On::KeyGrantForXray => context
-            .with("kms:ViaService", via_xray)
-            .with_bool("kms:GrantIsForAWSResource", true),
-        On::KeyViaXray => context.with("kms:ViaService", via_xray),
-    };
-    match doc.evaluate(&key_policy::Request::new(caller, action, &context)) {
+    match key_policy_decision(doc, caller, action, region, on) {
         Decision::Allowed { .. } | Decision::DelegatedToIam { .. } => Ok(None),
         Decision::ExplicitDeny { sid } => Ok(Some(Denial::Explicit {
             by: vec![match sid {
@@ -695,6 +715,33 @@ pub(crate) fn judge(
             decision: other.as_str().to_owned(),
         }),
     }
+}
+
+/// The key policy's decision on `caller` making `action` in the context AWS would see.
+fn key_policy_decision(
+    doc: &PolicyDocument,
+    caller: &str,
+    action: &'static str,
+    region: &str,
+    on: On,
+) -> Decision {
+    let via_xray = format!("xray.{region}.amazonaws.com");
+    let mut context = key_policy::Context::new().with("aws:RequestedRegion", region);
+    if let Some((account, _)) = xray_cmk_core::model::arn_account_region(caller) {
+        context = context.with("kms:CallerAccount", account);
+    }
+    context = match on {
+        On::Account | On::Key => context,
+        On::CreatedKey => {
+            let (key, value) = xray_cmk_core::remediation::plan::MANAGED_BY_TAG;
+            context.with(&format!("aws:ResourceTag/{key}"), value)
+        }
+        On::KeyGrantForXray => context
+            .with("kms:ViaService", via_xray)
+            .with_bool("kms:GrantIsForAWSResource", true),
+        On::KeyViaXray => context.with("kms:ViaService", via_xray),
+    };
+    doc.evaluate(&key_policy::Request::new(caller, action, &context))
 }
 
 #[cfg(test)]
