@@ -473,3 +473,15 @@ def test_not_principal_is_deny_only_and_a_boundary_defeats_its_exception(aws: Aw
     with aws_error("AccessDeniedException", 400) as exc:
         kms.describe_key(KeyId=allow_all_but)
     assert "does not support NotPrincipal with Allow" in str(exc.value)
+
+
+def test_issued_credentials_cannot_claim_another_account(aws: Aws) -> None:
+    """moto's x-moto-account-id header is a hook for root test credentials only: a session
+    sending it is still itself, in its own account."""
+    bare = aws.assume(create_role(aws, "Bare", allow_all=False))
+    spoof = Aws(aws.endpoint, bare.creds, account="111111111111")
+    assert spoof.client("sts").get_caller_identity()["Account"] == MGMT
+    with aws_error("AccessDeniedException", 400):
+        spoof.client("kms").list_keys()
+    # Root test credentials keep the hook.
+    assert Aws(aws.endpoint, account="111111111111").client("sts").get_caller_identity()["Account"] == "111111111111"

@@ -40,7 +40,7 @@ from . import (
     xray_segments,
     xray_traces,
 )
-from .caller import caller_from_environ
+from .caller import caller_from_environ, drop_account_override_of_issued_keys
 
 StartResponse = Callable[..., Any]
 _log = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ class EmulatorMiddleware:
                 self.state.reset()
             return self.moto_app(environ, start_response)
 
+        drop_account_override_of_issued_keys(environ)
         caller = caller_from_environ(environ)
         if caller.service is None:
             return self.moto_app(environ, start_response)
