@@ -20,7 +20,7 @@ use xray_cmk_core::remediation::plan::{
     Action, KeyRef, Precondition, Step, TargetPlan, DISCARD_WINDOW_DAYS, LOST_ALIAS_RACE,
     ORPHAN_TAG,
 };
-use xray_cmk_core::{KeyManager, KeyState};
+use xray_cmk_core::{CollectionError, ErrorKind, KeyManager, KeyState};
 
 use crate::collect::ClientSource;
 use crate::error::classify;
@@ -199,27 +199,95 @@ fn crash_point(opts: &ApplyOptions, point: &str) {
     }
 }
 
-fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, String> {
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
     tags.iter()
         .map(|(k, v)| Tag::builder().tag_key(k).tag_value(v).build())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("tag: {e}"))
+        .map_err(|e| StepError::Refused(format!("tag: {e}")))
 }
 
 /// What a step did: its outcome and what to say about it.
-type StepOutcome = Result<(Outcome, String), String>;
+type StepOutcome = Result<(Outcome, String), StepError>;
 
-fn denied_hint(err: xray_cmk_core::CollectionError) -> String {
-    if err.kind == xray_cmk_core::ErrorKind::AccessDenied {
-        format!("{err}. xray-cmk iam-policy --mode remediate prints the permissions apply needs")
-    } else {
-        err.to_string()
+/// Why a step did not succeed. The kind is kept apart from the words, so that the pre-flight can
+/// tell "could not be read" (exit 3) from "refused" (exit 2) without reading the message.
+#[derive(Debug)]
+enum StepError {
+    /// An AWS call failed (denied, throttled, unreachable, ...): what it would have read or
+    /// changed is unknown.
+    Call {
+        kind: ErrorKind,
+        message: String,
+    },
+    /// The step must not run: a precondition failed, the plan is malformed, a key is not the
+    /// planned one.
+    Refused(String),
+}
+
+impl StepError {
+    fn call(err: CollectionError) -> StepError {
+        let message = if err.kind == ErrorKind::AccessDenied {
+            format!(
+                "{err}. xray-cmk iam-policy --mode remediate prints the permissions apply needs"
+            )
+        } else {
+            err.to_string()
+        };
+        StepError::Call {
+            kind: err.kind,
+            message,
+        }
+    }
+
+    /// The same error, its message rewritten by `f` (to say what the call was for).
+    fn reword(self, f: impl FnOnce(&str) -> String) -> StepError {
+        match self {
+            StepError::Call { kind, message } => StepError::Call {
+                kind,
+                message: f(&message),
+            },
+            StepError::Refused(message) => StepError::Refused(f(&message)),
+        }
+    }
+
+    /// The kind of the AWS call that failed, if that is what stopped the step.
+    fn failed_call(&self) -> Option<ErrorKind> {
+        match self {
+            StepError::Call { kind, .. } => Some(*kind),
+            StepError::Refused(_) => None,
+        }
+    }
+
+    fn into_message(self) -> String {
+        match self {
+            StepError::Call { message, .. } | StepError::Refused(message) => message,
+        }
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Call { message, .. } | StepError::Refused(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<String> for StepError {
+    fn from(message: String) -> StepError {
+        StepError::Refused(message)
+    }
+}
+
+impl From<&str> for StepError {
+    fn from(message: &str) -> StepError {
+        StepError::Refused(message.to_owned())
     }
 }
 
 macro_rules! call {
     ($op:literal, $fut:expr) => {
-        $fut.await.map_err(|e| denied_hint(classify($op, &e)))
+        $fut.await.map_err(|e| StepError::call(classify($op, &e)))
     };
 }
 
@@ -229,19 +297,24 @@ async fn snapshot(
     kms: &aws_sdk_kms::Client,
     key_id: &str,
     with_tags: bool,
-) -> Result<Option<KeySnapshot>, String> {
+) -> Result<Option<KeySnapshot>, StepError> {
     let described = kms.describe_key().key_id(key_id).send().await;
     let meta = match described {
         Ok(out) => match out.key_metadata {
             Some(m) => m,
-            None => return Err(format!("kms:DescribeKey of {key_id}: no KeyMetadata")),
+            None => {
+                return Err(StepError::Call {
+                    kind: ErrorKind::Other,
+                    message: format!("kms:DescribeKey of {key_id}: no KeyMetadata"),
+                })
+            }
         },
         Err(e) => {
             let err = classify("kms:DescribeKey", &e);
             if err.code.as_deref() == Some("NotFoundException") {
                 return Ok(None);
             }
-            return Err(denied_hint(err));
+            return Err(StepError::call(err));
         }
     };
     let arn = meta.arn().unwrap_or(key_id).to_owned();
@@ -277,13 +350,13 @@ async fn snapshot(
 async fn with_policy(
     kms: &aws_sdk_kms::Client,
     mut snap: KeySnapshot,
-) -> Result<KeySnapshot, String> {
+) -> Result<KeySnapshot, StepError> {
     snap.policy = Some(key_policy(kms, &snap.arn).await?);
     Ok(snap)
 }
 
 /// The key's `default` key policy, as text.
-async fn key_policy(kms: &aws_sdk_kms::Client, arn: &str) -> Result<String, String> {
+async fn key_policy(kms: &aws_sdk_kms::Client, arn: &str) -> Result<String, StepError> {
     Ok(call!(
         "kms:GetKeyPolicy",
         kms.get_key_policy()
@@ -298,7 +371,7 @@ async fn key_policy(kms: &aws_sdk_kms::Client, arn: &str) -> Result<String, Stri
 async fn list_tags(
     kms: &aws_sdk_kms::Client,
     key_id: &str,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, StepError> {
     let mut tags = BTreeMap::new();
     let mut marker = None;
     loop {
@@ -324,11 +397,14 @@ async fn list_tags(
 /// `CreateKey` and `CreateAlias` leaves one; anyone allowed to create and tag keys can plant one,
 /// so the core decides whether it is the planned key. A key whose tags cannot be read stops the
 /// search: it could be ours, and skipping it could create a second key.
-async fn candidates(kms: &aws_sdk_kms::Client, alias: &str) -> Result<Vec<KeySnapshot>, String> {
+async fn candidates(
+    kms: &aws_sdk_kms::Client,
+    alias: &str,
+) -> Result<Vec<KeySnapshot>, StepError> {
     let mut aliased = BTreeSet::new();
     let mut pages = kms.list_aliases().into_paginator().items().send();
     while let Some(a) = pages.next().await {
-        let a = a.map_err(|e| denied_hint(classify("kms:ListAliases", &e)))?;
+        let a = a.map_err(|e| StepError::call(classify("kms:ListAliases", &e)))?;
         if let Some(id) = a.target_key_id() {
             aliased.insert(id.to_owned());
         }
@@ -336,16 +412,16 @@ async fn candidates(kms: &aws_sdk_kms::Client, alias: &str) -> Result<Vec<KeySna
     let mut found = Vec::new();
     let mut keys = kms.list_keys().into_paginator().items().send();
     while let Some(k) = keys.next().await {
-        let k = k.map_err(|e| denied_hint(classify("kms:ListKeys", &e)))?;
+        let k = k.map_err(|e| StepError::call(classify("kms:ListKeys", &e)))?;
         let Some(id) = k.key_id() else { continue };
         if aliased.contains(id) {
             continue;
         }
         let tags = list_tags(kms, id).await.map_err(|e| {
-            format!(
+            e.reword(|e| format!(
                 "looking for a key of xray-cmk's left without {alias}: the tags of {}, which no alias names, could not be read ({e}); unknown is not a pass, since creating a key now could make a second one. Let the caller read its tags (kms:ListResourceTags), or delete it if it is not needed",
                 k.key_arn().unwrap_or(id)
-            )
+            ))
         })?;
         if !adopt::tagged_for(&tags, alias) || adopt::discarded(&tags) {
             continue;
@@ -401,6 +477,7 @@ pub async fn apply_target(
     let mut results: Vec<StepResult> = Vec::new();
     let mut failed = false;
     for (i, step) in target.steps.iter().enumerate() {
+        let mut failed_call = None;
         // Verification proves a change did not stop traces; when this run changed nothing, a
         // second apply stays a no-op (`xray-cmk verify` checks on demand).
         let changes = results
@@ -416,9 +493,10 @@ pub async fn apply_target(
         } else {
             match runner.step(step).await {
                 Ok(done) => done,
-                Err(message) => {
+                Err(err) => {
                     failed = true;
-                    (Outcome::Failed, message)
+                    failed_call = err.failed_call();
+                    (Outcome::Failed, err.into_message())
                 }
             }
         };
@@ -430,6 +508,7 @@ pub async fn apply_target(
             action: step.action.kind(),
             outcome,
             message,
+            failed_call,
         });
     }
     TargetResult {
@@ -456,7 +535,10 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn decided<T>(&self, decision: Decision<T>) -> Result<Result<T, (Outcome, String)>, String> {
+    fn decided<T>(
+        &self,
+        decision: Decision<T>,
+    ) -> Result<Result<T, (Outcome, String)>, StepError> {
         match decision {
             Decision::Run(t) if self.opts.dry_run => {
                 let _ = t;
@@ -464,13 +546,13 @@ impl Runner<'_> {
             }
             Decision::Run(t) => Ok(Ok(t)),
             Decision::Skip(why) => Ok(Err((Outcome::Skipped, why))),
-            Decision::Refuse(why) => Err(why),
+            Decision::Refuse(why) => Err(StepError::Refused(why)),
         }
     }
 
     /// The key a step names, as it is now. In a dry run, a key an earlier step would create is
     /// `None`.
-    async fn key(&self, key: &KeyRef) -> Result<Option<KeySnapshot>, String> {
+    async fn key(&self, key: &KeyRef) -> Result<Option<KeySnapshot>, StepError> {
         let found = snapshot(&self.kms, key.id(), true).await?;
         match (&found, key) {
             (None, KeyRef::Alias(a))
@@ -478,10 +560,10 @@ impl Runner<'_> {
             {
                 Ok(None)
             }
-            (None, _) => Err(format!(
+            (None, _) => Err(StepError::Refused(format!(
                 "precondition failed: key {} does not exist",
                 key.id()
-            )),
+            ))),
             (Some(_), _) => Ok(found),
         }
     }
@@ -523,6 +605,7 @@ impl Runner<'_> {
                 verify(&self.xray, &self.kms, Some(self.caller), self.opts.verify)
                     .await
                     .map(|m| (Outcome::Done, m))
+                    .map_err(StepError::Refused)
             }
         }
     }
@@ -604,10 +687,9 @@ impl Runner<'_> {
             {
                 self.lost_race(planned, &arn, created).await
             }
-            Err(e) => Err(format!(
-                "{}. The key {arn} exists without its alias; run apply again to adopt it",
-                denied_hint(classify("kms:CreateAlias", &e))
-            )),
+            Err(e) => Err(StepError::call(classify("kms:CreateAlias", &e)).reword(|e| {
+                format!("{e}. The key {arn} exists without its alias; run apply again to adopt it")
+            })),
         }
     }
 
@@ -633,9 +715,9 @@ impl Runner<'_> {
                     ))
                 }
                 LostRace::Vanished => {
-                    return Err(format!(
+                    return Err(StepError::Refused(format!(
                         "kms:CreateAlias found {alias} taken, but it names no key now; the key {ours} exists without its alias: run apply again to adopt it"
-                    ))
+                    )))
                 }
                 LostRace::Lost { winner, usable } => (winner, usable),
             };
@@ -653,9 +735,9 @@ impl Runner<'_> {
                     said
                 }
                 Err(why) => {
-                    return Err(format!(
+                    return Err(why.reword(|why| format!(
                         "another run named its key {winner} {alias} first, and this run's key {ours} could not be discarded: {why}. Nothing uses it: disable it and schedule its deletion yourself (aws kms schedule-key-deletion --key-id {ours} --pending-window-in-days {DISCARD_WINDOW_DAYS})"
-                    ))
+                    )))
                 }
             }
         } else {
@@ -666,13 +748,20 @@ impl Runner<'_> {
                 Outcome::Done,
                 format!("lost the race for {alias}: another run named its key {winner} first, and this target carries on with it; {ours_now}"),
             )),
-            Err(why) => Err(format!("lost the race for {alias}: {why}; {ours_now}")),
+            Err(why) => Err(StepError::Refused(format!(
+                "lost the race for {alias}: {why}; {ours_now}"
+            ))),
         }
     }
 
     /// Tags the key [`ORPHAN_TAG`] (first, so that it is never adopted even if the rest fails),
     /// disables it and schedules its deletion with the longest waiting period.
-    async fn discard(&self, key: &str, alias: &str, winner: &str) -> Result<DiscardedKey, String> {
+    async fn discard(
+        &self,
+        key: &str,
+        alias: &str,
+        winner: &str,
+    ) -> Result<DiscardedKey, StepError> {
         let tag = BTreeMap::from([(ORPHAN_TAG.to_owned(), LOST_ALIAS_RACE.to_owned())]);
         call!(
             "kms:TagResource",
@@ -683,7 +772,7 @@ impl Runner<'_> {
                 .send()
         )?;
         call!("kms:DisableKey", self.kms.disable_key().key_id(key).send())
-            .map_err(|e| format!("{e} (it is tagged {ORPHAN_TAG}, still enabled)"))?;
+            .map_err(|e| e.reword(|e| format!("{e} (it is tagged {ORPHAN_TAG}, still enabled)")))?;
         let scheduled = call!(
             "kms:ScheduleKeyDeletion",
             self.kms
@@ -692,7 +781,7 @@ impl Runner<'_> {
                 .pending_window_in_days(DISCARD_WINDOW_DAYS)
                 .send()
         )
-        .map_err(|e| format!("{e} (it is tagged {ORPHAN_TAG} and disabled)"))?;
+        .map_err(|e| e.reword(|e| format!("{e} (it is tagged {ORPHAN_TAG} and disabled)")))?;
         Ok(DiscardedKey {
             key: key.to_owned(),
             alias: alias.to_owned(),
@@ -773,10 +862,10 @@ impl Runner<'_> {
         sha256: &str,
     ) -> StepOutcome {
         let Some(snap) = self.key(key).await? else {
-            return Err(format!(
+            return Err(StepError::Refused(format!(
                 "precondition failed: key {} does not exist",
                 key.id()
-            ));
+            )));
         };
         let current = key_policy(&self.kms, &snap.arn).await?;
         let decision = decide_merge(&snap, &current, statements, sha256, self.caller);
@@ -804,7 +893,7 @@ impl Runner<'_> {
         ))
     }
 
-    async fn xray_now(&self) -> Result<(XrayNow, Option<String>), String> {
+    async fn xray_now(&self) -> Result<(XrayNow, Option<String>), StepError> {
         let out = call!(
             "xray:GetEncryptionConfig",
             self.xray.get_encryption_config().send()
@@ -831,11 +920,11 @@ impl Runner<'_> {
             } = planned_from
             {
                 if *encryption_type != now.encryption_type || *key_id != now.key_id {
-                    return Err(format!(
+                    return Err(StepError::Refused(format!(
                         "precondition failed: X-Ray is now {}{}, not {encryption_type} as planned; plan again",
                         now.encryption_type,
                         now.key_id.as_deref().map(|k| format!(" with {k}")).unwrap_or_default()
-                    ));
+                    )));
                 }
             }
             return Ok((
@@ -902,7 +991,7 @@ impl Runner<'_> {
     }
 
     /// Never switch X-Ray to a key the deep checks say it cannot use.
-    async fn usable_by_xray(&self, snap: &KeySnapshot) -> Result<(), String> {
+    async fn usable_by_xray(&self, snap: &KeySnapshot) -> Result<(), StepError> {
         let policy = key_policy(&self.kms, &snap.arn).await?;
         let (account, region) = xray_cmk_core::model::arn_account_region(&snap.arn)
             .ok_or_else(|| format!("{} is not a key ARN", snap.arn))?;
@@ -922,28 +1011,29 @@ impl Runner<'_> {
             &self.opts.policy,
             self.opts.today,
         )
+        .map_err(StepError::Refused)
     }
 
-    async fn wait_active(&self, arn: &str) -> Result<f64, String> {
+    async fn wait_active(&self, arn: &str) -> Result<f64, StepError> {
         let started = Instant::now();
         loop {
             let (now, status) = self.xray_now().await?;
             if now.key_id.as_deref() != Some(arn) {
-                return Err(format!(
+                return Err(StepError::Refused(format!(
                     "X-Ray's encryption changed under us while waiting: now {} {}",
                     now.encryption_type,
                     now.key_id.unwrap_or_default()
-                ));
+                )));
             }
             if status.as_deref() == Some(EncryptionStatus::Active.as_str()) {
                 return Ok(started.elapsed().as_secs_f64());
             }
             if started.elapsed() >= self.opts.wait_timeout {
-                return Err(format!(
+                return Err(StepError::Refused(format!(
                     "X-Ray accepted {arn} but its status is still {} after {} s; it is set, run apply again to wait and verify",
                     status.unwrap_or_else(|| "unknown".into()),
                     self.opts.wait_timeout.as_secs()
-                ));
+                )));
             }
             tokio::time::sleep(self.opts.poll_interval).await;
         }

@@ -5,7 +5,7 @@
 //! for confirmation, then applies target by target: a target stops at its first failure, the
 //! others go on, and the result says what state each target was left in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -195,38 +195,61 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         })
         .collect();
     let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
+    // A step whose read failed (denied, throttled, unreachable) leaves its target unknown: exit 3,
+    // as for a target that could not be read at all. Any other failure is a refusal: exit 2.
+    let mut unknown: Vec<String> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
-    problems.extend(checked.iter().flat_map(|t| {
-        t.steps
-            .iter()
-            .filter(|s| s.outcome == Outcome::Failed)
-            .map(move |s| {
-                format!(
-                    "{} {} step {} ({}): {}",
-                    t.account, t.region, s.step, s.action, s.message
-                )
-            })
-    }));
+    for t in &checked {
+        for s in t.steps.iter().filter(|s| s.outcome == Outcome::Failed) {
+            let line = format!(
+                "{} {} step {} ({}): {}",
+                t.account, t.region, s.step, s.action, s.message
+            );
+            if s.failed_call.is_some() {
+                unknown.push(line);
+            } else {
+                problems.push(line);
+            }
+        }
+    }
     let policy = &apply_opts.policy;
-    let denied = check_permissions(
+    let permissions = check_permissions(
         &targets,
         &checked,
         &clients,
         &callers,
         policy,
         args.concurrency,
-    );
-    problems.extend(denied.await);
-    if !unread.is_empty() {
+    )
+    .await;
+    problems.extend(permissions.denied);
+    unknown.extend(permissions.unchecked);
+    if !unread.is_empty() || !unknown.is_empty() {
         for (account, region, err) in &unread {
             eprintln!("error: {account} {region} could not be read: {err}");
         }
-        for p in &problems {
+        for p in unknown.iter().chain(&problems) {
             eprintln!("error: {p}");
         }
+        let unread_targets: BTreeSet<(&str, &str)> = unread
+            .iter()
+            .map(|(a, r, _)| (a.as_str(), r.as_str()))
+            .chain(
+                permissions
+                    .unchecked_targets
+                    .iter()
+                    .map(|(a, r)| (a.as_str(), r.as_str())),
+            )
+            .chain(checked.iter().filter_map(|t| {
+                t.steps
+                    .iter()
+                    .any(|s| s.outcome == Outcome::Failed && s.failed_call.is_some())
+                    .then_some((t.account.as_str(), t.region.as_str()))
+            }))
+            .collect();
         eprintln!(
-            "error: {} of {} targets in scope could not be read{}; nothing was changed (--only leaves targets out)",
-            unread.len(),
+            "error: {} of {} targets in scope could not be read or checked{}; nothing was changed (--only leaves targets out)",
+            unread_targets.len(),
             all_targets.len(),
             match problems.len() {
                 0 => String::new(),
@@ -402,8 +425,16 @@ async fn run_targets(
         .map(|(i, t)| async move {
             let result = match clients.get(&t.account) {
                 Some(Ok(c)) => apply_target(c, t, opts).await,
-                Some(Err(err)) => unreachable_account(t, &err.to_string()),
-                None => unreachable_account(t, "no clients"),
+                Some(Err(err)) => unreachable_account(t, err),
+                None => unreachable_account(
+                    t,
+                    &CollectionError {
+                        operation: "sts:AssumeRole".into(),
+                        kind: xray_cmk_core::ErrorKind::Other,
+                        code: None,
+                        message: "no clients for the account".into(),
+                    },
+                ),
             };
             (i, result)
         })
@@ -425,7 +456,7 @@ async fn check_permissions(
     callers: &BTreeMap<String, Result<String, CollectionError>>,
     policy: &xray_cmk_core::OrgPolicy,
     concurrency: u16,
-) -> Vec<String> {
+) -> PermissionProblems {
     let verdicts: Vec<(usize, &str, Result<Verdict, Unchecked>)> =
         stream::iter(targets.iter().zip(checked).enumerate())
             .filter(|(_, (t, r))| {
@@ -468,7 +499,7 @@ async fn check_permissions(
             .await;
     let mut verdicts = verdicts;
     verdicts.sort_by_key(|(i, _, _)| *i);
-    let mut problems = Vec::new();
+    let mut problems = PermissionProblems::default();
     let mut root_noted: Vec<&str> = Vec::new();
     for (i, caller, verdict) in &verdicts {
         let t = targets[*i];
@@ -483,23 +514,37 @@ async fn check_permissions(
                     );
                 }
             }
-            Ok(Verdict::Denied(denied)) => problems.push(permissions::denied_message(
+            Ok(Verdict::Denied(denied)) => problems.denied.push(permissions::denied_message(
                 caller, &t.account, &t.region, denied,
             )),
-            Err(err) => problems.push(permissions::unchecked_message(
-                caller,
-                &t.account,
-                &t.region,
-                &permissions::needed_actions(t, &checked[*i]),
-                err,
-            )),
+            Err(err) => {
+                problems.unchecked.push(permissions::unchecked_message(
+                    caller,
+                    &t.account,
+                    &t.region,
+                    &permissions::needed_actions(t, &checked[*i]),
+                    err,
+                ));
+                problems
+                    .unchecked_targets
+                    .push((t.account.clone(), t.region.clone()));
+            }
         }
     }
     problems
 }
 
+/// What the permission pre-flight found: actions the caller may not make (a refusal, exit 2),
+/// and targets whose permissions could not be checked (unknown, exit 3).
+#[derive(Default)]
+struct PermissionProblems {
+    denied: Vec<String>,
+    unchecked: Vec<String>,
+    unchecked_targets: Vec<(String, String)>,
+}
+
 /// Every step of a target whose account cannot be reached: the first failed, the rest not run.
-fn unreachable_account(t: &TargetPlan, why: &str) -> TargetResult {
+fn unreachable_account(t: &TargetPlan, why: &CollectionError) -> TargetResult {
     let steps = t
         .steps
         .iter()
@@ -517,6 +562,7 @@ fn unreachable_account(t: &TargetPlan, why: &str) -> TargetResult {
             } else {
                 "an earlier step failed".to_owned()
             },
+            failed_call: (i == 0).then_some(why.kind),
         })
         .collect();
     TargetResult::from_steps(&t.account, &t.region, steps)

@@ -280,6 +280,86 @@ boto3.client("iam").put_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-us
 }
 
 #[test]
+fn apply_exits_3_when_a_steps_key_could_not_be_read_in_the_pre_flight() {
+    let emu = Emulator::seeded();
+    // eu-west-1's key has rotation off: the plan turns it on, a step on an existing key.
+    let remediate = ["--profile", "xray-cmk-demo-remediate"];
+    let plan = saved_plan_as(&emu, &remediate, MGMT, "eu-west-1");
+    let key = mgmt_key(&emu, "eu-west-1");
+    let apply = || {
+        run(emu
+            .xray_cmk()
+            .args(["apply", "--yes", "--quiet"])
+            .args(remediate)
+            .arg("--policy")
+            .arg(emu.policy())
+            .arg(&plan))
+    };
+    // The role that applies may no longer read the key's tags: whether the step may run is
+    // unknown, which is exit 3 (incomplete), not a refusal (2).
+    emu.python(&format!(
+        r#"
+import boto3, json
+boto3.client("iam").put_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-tags",
+    PolicyDocument=json.dumps({{"Version": "2012-10-17", "Statement": [{{"Effect": "Deny",
+        "Action": "kms:ListResourceTags", "Resource": "{key}"}}]}}))
+"#
+    ));
+    let r = apply();
+    assert_eq!(r.code, 3, "{}", said(&r));
+    assert!(
+        r.stderr.contains("kms:ListResourceTags") && r.stderr.contains("could not be read"),
+        "{}",
+        said(&r)
+    );
+    assert!(r.stderr.contains("nothing was changed"), "{}", said(&r));
+    let rotation = |emu: &Emulator| {
+        run(emu
+            .xray_cmk()
+            .args(["audit", "--format", "json", "--rules", "kms-rotation-disabled"])
+            .args(["--policy"])
+            .arg(emu.policy())
+            .args(["--accounts", MGMT, "--regions", "eu-west-1"]))
+    };
+    let before = results(&rotation(&emu));
+    assert!(
+        before.iter().any(|f| f["status"] == "fail"),
+        "nothing changed: rotation is still off: {before:?}"
+    );
+
+    // The role may read the key, but not ask IAM's simulator whether it may make the calls:
+    // unknown too, so 3.
+    emu.python(
+        r#"
+import boto3, json
+iam = boto3.client("iam")
+iam.delete_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-tags")
+iam.put_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-simulate",
+    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+        "Action": "iam:SimulatePrincipalPolicy", "Resource": "*"}]}))
+"#,
+    );
+    let r = apply();
+    assert_eq!(r.code, 3, "{}", said(&r));
+    assert!(
+        r.stderr.contains("iam:SimulatePrincipalPolicy") && r.stderr.contains("could not be read or checked"),
+        "{}",
+        said(&r)
+    );
+    assert!(r.stderr.contains("nothing was changed"), "{}", said(&r));
+
+    // Once the role may do both again, the same plan applies.
+    emu.python(
+        r#"
+import boto3
+boto3.client("iam").delete_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-simulate")
+"#,
+    );
+    let r = apply();
+    assert_eq!(r.code, 0, "{}", said(&r));
+}
+
+#[test]
 fn only_that_selects_nothing_is_a_usage_error() {
     let emu = Emulator::seeded();
     let verify = |extra: &[&str]| {

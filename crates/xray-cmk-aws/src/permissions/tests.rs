@@ -105,6 +105,7 @@ fn dry_run(t: &TargetPlan, skipped: &[usize]) -> TargetResult {
                 Outcome::NotRun
             },
             message: String::new(),
+            failed_call: None,
         })
         .collect();
     TargetResult::from_steps(&t.account, &t.region, steps)

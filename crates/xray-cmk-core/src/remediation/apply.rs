@@ -429,6 +429,11 @@ pub struct StepResult {
     pub action: &'static str,
     pub outcome: Outcome,
     pub message: String,
+    /// When an AWS call failing is what stopped the step (denied, throttled, unreachable): its
+    /// kind. In the pre-flight, which only reads, such a step means the target could not be read
+    /// (exit 3), where any other failure is a refusal (exit 2).
+    #[serde(skip)]
+    pub failed_call: Option<crate::ErrorKind>,
 }
 
 impl TargetResult {

@@ -230,6 +230,7 @@ fn target_results_say_what_state_they_were_left_in() {
         action,
         outcome,
         message: String::new(),
+        failed_call: None,
     };
     let t = TargetResult::from_steps(
         "111122223333",
