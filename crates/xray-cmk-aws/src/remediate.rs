@@ -215,10 +215,7 @@ type StepOutcome = Result<(Outcome, String), StepError>;
 enum StepError {
     /// An AWS call failed (denied, throttled, unreachable, ...): what it would have read or
     /// changed is unknown.
-    Call {
-        kind: ErrorKind,
-        message: String,
-    },
+    Call { kind: ErrorKind, message: String },
     /// The step must not run: a precondition failed, the plan is malformed, a key is not the
     /// planned one.
     Refused(String),
@@ -397,10 +394,7 @@ async fn list_tags(
 /// `CreateKey` and `CreateAlias` leaves one; anyone allowed to create and tag keys can plant one,
 /// so the core decides whether it is the planned key. A key whose tags cannot be read stops the
 /// search: it could be ours, and skipping it could create a second key.
-async fn candidates(
-    kms: &aws_sdk_kms::Client,
-    alias: &str,
-) -> Result<Vec<KeySnapshot>, StepError> {
+async fn candidates(kms: &aws_sdk_kms::Client, alias: &str) -> Result<Vec<KeySnapshot>, StepError> {
     let mut aliased = BTreeSet::new();
     let mut pages = kms.list_aliases().into_paginator().items().send();
     while let Some(a) = pages.next().await {
@@ -535,10 +529,7 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn decided<T>(
-        &self,
-        decision: Decision<T>,
-    ) -> Result<Result<T, (Outcome, String)>, StepError> {
+    fn decided<T>(&self, decision: Decision<T>) -> Result<Result<T, (Outcome, String)>, StepError> {
         match decision {
             Decision::Run(t) if self.opts.dry_run => {
                 let _ = t;
@@ -687,9 +678,13 @@ impl Runner<'_> {
             {
                 self.lost_race(planned, &arn, created).await
             }
-            Err(e) => Err(StepError::call(classify("kms:CreateAlias", &e)).reword(|e| {
-                format!("{e}. The key {arn} exists without its alias; run apply again to adopt it")
-            })),
+            Err(e) => Err(
+                StepError::call(classify("kms:CreateAlias", &e)).reword(|e| {
+                    format!(
+                        "{e}. The key {arn} exists without its alias; run apply again to adopt it"
+                    )
+                }),
+            ),
         }
     }
 
@@ -1373,10 +1368,12 @@ mod tests {
                 policy: &step.policy,
                 rotation_days: 365,
             };
-            let why = runner
+            let err = runner
                 .create_key(&planned, "d")
                 .await
                 .expect_err("the target stops");
+            assert_eq!(err.failed_call(), None, "a refusal, not a failed call");
+            let why = err.into_message();
             assert!(
                 why.starts_with(&format!("lost the race for {ALIAS}: {ALIAS} names {WINNER}, which is not the key the plan would create")),
                 "{why}"
@@ -1428,10 +1425,16 @@ mod tests {
                     policy: &step.policy,
                     rotation_days: 365,
                 };
-                let why = runner
+                let err = runner
                     .create_key(&planned, "d")
                     .await
                     .expect_err("unknown is not a pass");
+                let kind = match code {
+                    "AccessDeniedException" => ErrorKind::AccessDenied,
+                    _ => ErrorKind::Throttled,
+                };
+                assert_eq!(err.failed_call(), Some(kind), "a failed call: {err}");
+                let why = err.into_message();
                 assert!(
                     why.contains("the tags of arn:aws:kms:eu-west-1:111122223333:key/unreadable, which no alias names, could not be read")
                         && why.contains(code),

@@ -316,7 +316,13 @@ boto3.client("iam").put_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-ta
     let rotation = |emu: &Emulator| {
         run(emu
             .xray_cmk()
-            .args(["audit", "--format", "json", "--rules", "kms-rotation-disabled"])
+            .args([
+                "audit",
+                "--format",
+                "json",
+                "--rules",
+                "kms-rotation-disabled",
+            ])
             .args(["--policy"])
             .arg(emu.policy())
             .args(["--accounts", MGMT, "--regions", "eu-west-1"]))
@@ -342,7 +348,8 @@ iam.put_role_policy(RoleName="XrayCmkAdmin", PolicyName="deny-simulate",
     let r = apply();
     assert_eq!(r.code, 3, "{}", said(&r));
     assert!(
-        r.stderr.contains("iam:SimulatePrincipalPolicy") && r.stderr.contains("could not be read or checked"),
+        r.stderr.contains("iam:SimulatePrincipalPolicy")
+            && r.stderr.contains("could not be read or checked"),
         "{}",
         said(&r)
     );
