@@ -698,7 +698,9 @@ class Seeder:
         return True
 
     def create_key_roles(self, acct: Account) -> None:
-        """The principals the key policies name (trust the account root, no permissions)."""
+        """The principals the key policies name (trust the account root, no permissions: in the
+        key's own account a key policy that names a role needs no IAM permission of it). The
+        security account's reader gets its IAM permission in `allow_security_reader`."""
         iam = self.client(acct.session, "iam")
         names = KEY_ROLES + ((SECURITY_ROLE,) if acct.name == SECURITY_MEMBER else ())
         for name in names:
@@ -708,6 +710,25 @@ class Seeder:
                 Description=f"xray-cmk demo principal {name}",
             )["Role"]
             self.roles.append(role["Arn"])
+
+    def allow_security_reader(self, security: Account) -> None:
+        """Across accounts KMS needs both the key policy and the caller's IAM policies to allow a
+        request: the security account's reader, which the key policies name, may decrypt the
+        organization's traces through X-Ray. (Last, so that no id drawn before moves.)"""
+        self.client(security.session, "iam").put_role_policy(
+            RoleName=SECURITY_ROLE,
+            PolicyName="ReadOrganizationTraces",
+            PolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DecryptTracesThroughXRay",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": "arn:aws:kms:*:*:key/*",
+                    "Condition": {"StringLike": {"kms:ViaService": "xray.*.amazonaws.com"}},
+                }],
+            }),
+        )  # fmt: skip
 
     def create_tool_roles(self, iam: Any) -> list[dict[str, Any]]:
         """The roles of TOOL_ROLES with their managed policies (the audit role exists already), read back."""
@@ -872,6 +893,7 @@ class Seeder:
             region_name=HOME_REGION,
         )
         assumable = {name: self.assumable(auditor, m) for name, m in members.items()}
+        self.allow_security_reader(members[SECURITY_MEMBER])
 
         return {
             "management_account_id": MANAGEMENT_ACCOUNT_ID,

@@ -354,6 +354,22 @@ pub struct Inventory {
     /// What IAM's policy simulator answered where a key policy leaves X-Ray's principals' access
     /// to IAM (see [`AccessQuestion`]). A question without an answer was not asked.
     pub iam_answers: BTreeMap<AccessQuestion, Observed<SimulatedAccess>>,
+    /// Whether IAM's part of X-Ray's access to the keys is judged at all.
+    pub iam_scope: IamScope,
+}
+
+/// Whether the key-use rules judge what only IAM policies decide (see
+/// `kms-key-policy-xray-access`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IamScope {
+    /// An audit: IAM's part is judged from [`Inventory::iam_answers`], and a question without an
+    /// answer is unknown.
+    #[default]
+    Judged,
+    /// A key judged on its own, before X-Ray uses it (the key a plan would create, a key to adopt
+    /// or to switch X-Ray to): the IAM policies of X-Ray's principals are not part of the key, so
+    /// only what the key policy decides is judged. The audit after the change judges the rest.
+    KeyPolicyOnly,
 }
 
 /// What X-Ray's principals need of a key, per the AWS page "Data protection in AWS X-Ray":

@@ -74,6 +74,7 @@ fn report() -> Report {
         keys_read_across_accounts: Default::default(),
         terraform_modules: Vec::new(),
         iam_answers: Default::default(),
+        iam_scope: Default::default(),
         unaliased_keys: Default::default(),
     };
     Report::new(

@@ -308,3 +308,85 @@ fn root_delegation_is_decided_by_the_iam_policy_simulator() {
         "{message}"
     );
 }
+
+#[test]
+fn a_reader_of_another_account_named_by_the_key_policy_is_decided_by_its_own_iam() {
+    // The management account's key names the security account's reader directly. Across
+    // accounts KMS needs the reader's own IAM policies to allow kms:Decrypt too.
+    let emu = Emulator::seeded();
+    let security = member_id(&emu.seed(), "security");
+    let key_file = emu.dir.path().join("key-arn");
+    emu.python(&format!(
+        r#"{prelude}
+role = lambda account, name: f"arn:aws:iam::{{account}}:role/{{name}}"
+policy = {{"Version": "2012-10-17", "Statement": [
+    {{"Sid": "Root", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::{MANAGEMENT}:root"}},
+     "Action": "kms:*", "Resource": "*"}},
+    {{"Sid": "Configure", "Effect": "Allow", "Principal": {{"AWS": role("{MANAGEMENT}", "XrayAdmin")}},
+     "Action": ["kms:CreateGrant", "kms:DescribeKey"], "Resource": "*"}},
+    {{"Sid": "Readers", "Effect": "Allow",
+     "Principal": {{"AWS": [role("{MANAGEMENT}", "TraceReader"), role("{security}", "SecurityAudit")]}},
+     "Action": "kms:Decrypt", "Resource": "*"}}]}}
+kms = session("{MANAGEMENT}").client("kms")
+arn = kms.create_key(Policy=json.dumps(policy), Description="X-Ray key read from the security account")["KeyMetadata"]["Arn"]
+kms.enable_key_rotation(KeyId=arn)
+session("{MANAGEMENT}").client("xray").put_encryption_config(Type="KMS", KeyId=arn)
+open({key_file:?}, "w").write(arn)
+"#,
+        prelude = python_prelude(),
+    ));
+    let arn = std::fs::read_to_string(&key_file).expect("key arn");
+    let policy = emu.dir.path().join("cross.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[access]\nxray_admins = [\"arn:aws:iam::{{account}}:role/XrayAdmin\"]\n\
+             trace_readers = [\"arn:aws:iam::{{account}}:role/TraceReader\"]\n\
+             cross_account_readers = [\"arn:aws:iam::{security}:role/SecurityAudit\"]\n\
+             trusted_accounts = [\"{security}\"]\n"
+        ),
+    )
+    .expect("policy file");
+    let access = || {
+        let r = run(emu
+            .xray_cmk()
+            .args(["audit", "--profile", "xray-cmk-demo", "--format", "json"])
+            .args(["--regions", REGION, "--accounts", MANAGEMENT])
+            .args(["--rules", "kms-key-policy-xray-access", "--policy"])
+            .arg(&policy));
+        let results = results_of(&r.stdout);
+        let found = rule_results(&results, "kms-key-policy-xray-access");
+        assert_eq!(found.len(), 1, "{}\n{found:#?}", r.stderr);
+        assert_eq!(found[0]["key"], arn.as_str());
+        (r.code, found[0].clone())
+    };
+    let reader = format!("arn:aws:iam::{security}:role/SecurityAudit");
+
+    // The seeded reader's IAM policies allow it: the simulator, asked in the security account,
+    // decides.
+    let (code, x) = access();
+    assert_eq!((code, &x["status"]), (0, &"pass".into()), "{x}");
+    let message = x["message"].as_str().expect("message");
+    assert!(
+        message.contains("decided by the IAM policy simulator") && message.contains(&reader),
+        "{message}"
+    );
+
+    // Without them, the key policy's Allow is not enough.
+    emu.python(&format!(
+        r#"{prelude}
+session("{security}").client("iam").delete_role_policy(RoleName="SecurityAudit",
+    PolicyName="ReadOrganizationTraces")
+"#,
+        prelude = python_prelude(),
+    ));
+    let (code, x) = access();
+    assert_eq!((code, &x["status"]), (1, &"fail".into()), "{x}");
+    let message = x["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!(
+            "{reader} kms:Decrypt in {REGION}: not allowed by the IAM policies of {security}"
+        )),
+        "{message}"
+    );
+}

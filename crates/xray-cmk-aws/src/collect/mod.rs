@@ -412,6 +412,7 @@ pub async fn scan(
         keys_read_across_accounts,
         terraform_modules: Vec::new(),
         iam_answers,
+        iam_scope: Default::default(),
         unaliased_keys,
     }
 }

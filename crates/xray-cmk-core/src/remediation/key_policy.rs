@@ -154,8 +154,17 @@ cross_account_readers = ["arn:aws:iam::444455556666:role/SecurityAudit"]
         OrgPolicy::parse(text, "test.toml", &known).expect("valid")
     }
 
-    /// Every key rule's verdict on a key carrying the generated policy, used by X-Ray here.
+    /// Every key rule's verdict on a key carrying the generated policy, used by X-Ray here, judged
+    /// on its own (as `plan` judges it).
     fn verdicts(org: &OrgPolicy) -> Vec<(&'static str, Status, Confidence)> {
+        verdicts_in(org, crate::model::IamScope::KeyPolicyOnly)
+    }
+
+    /// [`verdicts`], with IAM's part of X-Ray's access judged as `scope` says.
+    fn verdicts_in(
+        org: &OrgPolicy,
+        scope: crate::model::IamScope,
+    ) -> Vec<(&'static str, Status, Confidence)> {
         let arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/generated");
         let doc = generate(org, ACCOUNT, REGION, CALLER);
         let key = KmsKey {
@@ -178,6 +187,7 @@ cross_account_readers = ["arn:aws:iam::444455556666:role/SecurityAudit"]
                 segment_destination: None,
             }],
             keys: [(arn, Observed::Known(key))].into_iter().collect(),
+            iam_scope: scope,
             ..Inventory::default()
         };
         let rules = crate::select(&["kms-key-policy-*".into()], &[]).expect("rules");
@@ -207,12 +217,20 @@ cross_account_readers = ["arn:aws:iam::444455556666:role/SecurityAudit"]
     }
 
     #[test]
-    fn with_no_access_lists_it_still_passes_and_says_iam_decides() {
-        for (rule, status, confidence) in verdicts(&OrgPolicy::default()) {
+    fn with_no_access_lists_it_still_passes_and_an_audit_says_iam_must_decide() {
+        for (rule, status, _) in verdicts(&OrgPolicy::default()) {
             assert_eq!(status, Status::Pass, "{rule}");
-            if rule == "kms-key-policy-xray-access" {
-                assert_eq!(confidence, Confidence::Low);
-            }
+        }
+        // Deployed, the key leaves X-Ray's access to IAM and nobody is named to simulate: the
+        // audit cannot call that a pass.
+        for (rule, status, _) in verdicts_in(&OrgPolicy::default(), crate::model::IamScope::Judged)
+        {
+            let want = if rule == "kms-key-policy-xray-access" {
+                Status::Error
+            } else {
+                Status::Pass
+            };
+            assert_eq!(status, want, "{rule}");
         }
     }
 

@@ -29,6 +29,7 @@ pub(crate) fn judge_key_in_use(
             ..target.clone()
         }],
         keys: [(arn, Observed::Known(key))].into_iter().collect(),
+        iam_scope: crate::model::IamScope::KeyPolicyOnly,
         ..Inventory::default()
     };
     let rules: Vec<&dyn crate::Rule> = crate::rules::ALL

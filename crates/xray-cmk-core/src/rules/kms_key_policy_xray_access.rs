@@ -5,7 +5,7 @@ use super::{customer_key_use_builder, key_policy};
 use crate::finding::{Confidence, Finding, Severity};
 use crate::key_policy::{Context as RequestContext, Decision, PolicyDocument, Request};
 use crate::model::{
-    AccessQuestion, KeyAction, KmsKey, Observed, Origin, SimulatedDecision, XrayTarget,
+    AccessQuestion, IamScope, KeyAction, KmsKey, Observed, Origin, SimulatedDecision, XrayTarget,
 };
 use crate::policy::OrgPolicy;
 use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
@@ -59,16 +59,24 @@ is asked only where the key policy delegates. AWS documents `CallerArn` and a `R
 in `SimulatePrincipalPolicy` for IAM users only, so a role is simulated with its own policies
 against the key ARN; the key policy's part is the model's.
 
+A principal of another account than the key's that the key policy allows directly also needs
+its own account's IAM policies to allow the request (KMS requires both across accounts): it is
+simulated the same way, in its own account.
+
 It fails when a request is denied by the key policy, denied by the simulator, or names a
 principal that does not exist. It is `error` when the simulator could not answer (denied,
-throttled, failed), when the key policy cannot be read (for a key owned by an account outside
-the scan, KMS does not answer `GetKeyPolicy` across accounts: add the owner account to the scan)
-or when a request cannot be decided. When the policy file names nobody, it asks the same for
-"any principal of the account"; if only root delegation allows that, the result is a pass with
-low confidence: IAM decides, and there is no principal to simulate; so is root delegation in a
-Terraform scan, which has no simulator to ask. A principal of another
-account that the key policy names directly also needs its own account's IAM policies to allow
-the request; that is not simulated. AWS managed keys are not judged.
+throttled, failed, or the principal's account could not be reached), when the key policy cannot
+be read (for a key owned by an account outside the scan, KMS does not answer `GetKeyPolicy`
+across accounts: add the owner account to the scan) or when a request cannot be decided. Unknown
+is never a pass: when the policy file names nobody, it asks the same for "any principal of the
+account", and if only the account (root delegation) allows that, IAM decides and there is nobody
+to simulate: `error`, saying to name X-Ray's roles in `[access]`. The same holds for an account
+root named in the policy file, and for IAM's part in a Terraform scan, which has no simulator to
+ask. A key policy that allows every principal of the account through X-Ray directly (`Principal`
+`*` with `kms:CallerAccount` and `kms:ViaService`, as the policy of `aws/xray` does) leaves
+nothing to IAM. When `plan` and `apply` judge a key on its own (the key a plan would create, a key
+to adopt or to switch to), only what the key policy decides is judged. AWS managed keys are not
+judged.
 
 ## Why is this bad?
 If X-Ray cannot create grants on the key, `PutEncryptionConfig` fails or X-Ray drops traces with
@@ -135,6 +143,57 @@ fn ask(doc: &PolicyDocument, principal: &str, action: KeyAction, region: &str) -
     doc.evaluate(&Request::new(principal, action.as_str(), &cx))
 }
 
+/// Whose IAM policies must allow the request too, after the key policy was asked: the
+/// principal's account where the key policy allows it only by naming that account (the account
+/// root), and, because KMS needs both across accounts, where a key policy allows a principal of
+/// another account than the key's. `None` where the key policy alone decides (allowed for a
+/// principal of the key's own account, denied, undetermined).
+fn iam_part(decision: &Decision, principal: &str, key_account: &str) -> Option<IamPart> {
+    match decision {
+        Decision::DelegatedToIam { account, .. } => Some(IamPart::Delegated(account.clone())),
+        Decision::Allowed { .. } if account_of(principal) != key_account => {
+            Some(IamPart::CrossAccount(account_of(principal).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// Why the IAM policies of an account decide part of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum IamPart {
+    /// The key policy allows the request only by naming the account.
+    Delegated(String),
+    /// The key policy allows a principal of this account, not the key's: its IAM policies must
+    /// allow the request too.
+    CrossAccount(String),
+}
+
+impl IamPart {
+    fn account(&self) -> &str {
+        match self {
+            IamPart::Delegated(a) | IamPart::CrossAccount(a) => a,
+        }
+    }
+
+    fn said(&self) -> String {
+        match self {
+            IamPart::Delegated(a) => format!("the key policy leaves it to the IAM policies of {a}"),
+            IamPart::CrossAccount(a) => format!(
+                "the key policy allows it, and across accounts the IAM policies of {a} must allow it too"
+            ),
+        }
+    }
+}
+
+/// The account that owns a key: its ARN's, else (a key known only by id) `fallback`.
+fn key_owner<'a>(key: &'a KmsKey, fallback: &'a str) -> &'a str {
+    key.arn
+        .as_deref()
+        .map(account_of)
+        .filter(|a| !a.is_empty())
+        .unwrap_or(fallback)
+}
+
 /// Who must be able to do what, for X-Ray in `account`.
 fn questions(policy: &OrgPolicy, account: &str) -> Vec<(String, KeyAction)> {
     let mut admins = policy.xray_admins_for(account);
@@ -174,14 +233,12 @@ pub fn iam_questions(
     let Ok(doc) = PolicyDocument::parse(text) else {
         return Vec::new();
     };
+    let owner = key_owner(key, account);
     let mut asked: Vec<AccessQuestion> = questions(policy, account)
         .into_iter()
         .filter(|(principal, action)| {
             simulatable(principal)
-                && matches!(
-                    ask(&doc, principal, *action, region),
-                    Decision::DelegatedToIam { .. }
-                )
+                && iam_part(&ask(&doc, principal, *action, region), principal, owner).is_some()
         })
         .map(|(principal, action)| AccessQuestion {
             principal,
@@ -207,7 +264,8 @@ fn who(principal: &str) -> String {
 struct Verdict {
     denied: Vec<String>,
     unknown: Vec<String>,
-    /// Left to IAM for a principal nobody can simulate (any principal, an account root).
+    /// Left to IAM for a principal nobody can simulate (any principal, an account root), or in a
+    /// Terraform scan, which has no simulator to ask.
     delegated: Vec<String>,
     /// Allowed by IAM, as the simulator decided.
     simulated: Vec<String>,
@@ -220,10 +278,11 @@ impl Verdict {
     fn add_iam_answer(
         &mut self,
         line: String,
-        account: &str,
+        part: &IamPart,
         answer: Option<&Observed<crate::model::SimulatedAccess>>,
     ) {
-        let left = format!("the key policy leaves it to the IAM policies of {account}");
+        let account = part.account();
+        let left = part.said();
         let access = match answer {
             Some(Observed::Known(access)) => access,
             Some(Observed::Unknown(err)) => {
@@ -283,30 +342,35 @@ impl Rule for KmsKeyPolicyXrayAccess {
             Err(message) => return Some(b.error(message)),
         };
         let key_arn = key.key.arn.as_deref().unwrap_or(key.id);
+        let owner = key_owner(key.key, &target.account);
         let terraform = matches!(target.origin, Origin::Terraform { .. });
         let region = target.region.as_str();
         let mut v = Verdict::default();
         for (principal, action) in questions(cx.policy, &target.account) {
             let line = format!("{} {action} in {region}", who(&principal));
-            match ask(&doc, &principal, action, region) {
-                Decision::Allowed { .. } => {}
-                // A Terraform scan has no simulator to ask: IAM decides, as the message says.
-                Decision::DelegatedToIam { account, .. }
-                    if simulatable(&principal) && !terraform =>
-                {
+            let decision = ask(&doc, &principal, action, region);
+            match (iam_part(&decision, &principal, owner), decision) {
+                // Judging the key on its own: IAM's part is not the key's.
+                (Some(_), _) if cx.inventory.iam_scope == IamScope::KeyPolicyOnly => {}
+                // A Terraform scan has no simulator to ask, and nobody can simulate "any
+                // principal" or an account root: IAM decides, and what it decides is unknown.
+                (Some(part), _) if simulatable(&principal) && !terraform => {
                     let question = AccessQuestion {
                         principal,
                         action,
                         key_arn: key_arn.to_owned(),
                         region: region.to_owned(),
                     };
-                    v.add_iam_answer(line, &account, cx.inventory.iam_answers.get(&question));
+                    v.add_iam_answer(line, &part, cx.inventory.iam_answers.get(&question));
                 }
-                Decision::DelegatedToIam { .. } => v.delegated.push(line),
-                d @ (Decision::ExplicitDeny { .. } | Decision::NotAllowed) => {
+                (Some(part), _) => v.delegated.push(format!("{line}: {}", part.said())),
+                (None, Decision::Allowed { .. } | Decision::DelegatedToIam { .. }) => {}
+                (None, d @ (Decision::ExplicitDeny { .. } | Decision::NotAllowed)) => {
                     v.denied.push(format!("{line}: {d}"))
                 }
-                Decision::Undetermined { reason } => v.unknown.push(format!("{line}: {reason}")),
+                (None, Decision::Undetermined { reason }) => {
+                    v.unknown.push(format!("{line}: {reason}"))
+                }
             }
         }
         for list in [
@@ -340,13 +404,14 @@ impl Rule for KmsKeyPolicyXrayAccess {
         } else if !v.unknown.is_empty() {
             b.error(format!("cannot decide: {}", v.unknown.join("; ")))
         } else if !v.delegated.is_empty() {
-            b.confidence(Confidence::Low).pass(format!(
-                "IAM decides: the key policy delegates to the account root for {}; {}",
+            // Unknown is never a pass: what only IAM can decide, and nobody asked IAM, is an error.
+            b.error(format!(
+                "cannot decide, IAM decides: {}; {}",
                 v.delegated.join("; "),
                 if terraform {
-                    "a Terraform scan does not evaluate IAM policies"
+                    "a Terraform scan does not evaluate IAM policies: audit the deployed key (`xray-cmk audit`), or let the key policy name X-Ray's configurers and trace readers of the key's own account"
                 } else {
-                    "name the roles in [access] xray_admins and trace_readers for the IAM policy simulator to decide"
+                    "name X-Ray's roles or users in [access] xray_admins and trace_readers (an account root cannot be simulated) for IAM's policy simulator to decide"
                 }
             ))
         } else if !v.simulated.is_empty() {
@@ -548,10 +613,110 @@ trace_readers = ["arn:aws:iam::{account}:role/TraceReader"]
     }
 
     #[test]
-    fn nobody_named_and_root_delegation_is_a_low_confidence_pass_saying_iam_decides() {
+    fn nobody_named_and_root_delegation_is_an_error_never_a_pass() {
         let f = finding(root_only(), &crate::OrgPolicy::default());
-        assert_eq!((f.status, f.confidence), (Status::Pass, Confidence::Low));
-        assert!(f.message.starts_with("IAM decides"), "{}", f.message);
+        assert_eq!(f.status, Status::Error, "{}", f.message);
+        assert!(
+            f.message
+                .starts_with("cannot decide, IAM decides: any principal of")
+                && f.message
+                    .contains("name X-Ray's roles or users in [access]"),
+            "{}",
+            f.message
+        );
+        // An account root named as a reader cannot be simulated either.
+        let f = finding(
+            root_only(),
+            &policy(&format!(
+                "[access]\nxray_admins = [\"{}\"]\ntrace_readers = [\"arn:aws:iam::{ACCOUNT}:root\"]\n",
+                role("XrayAdmin")
+            )),
+        );
+        assert_eq!(f.status, Status::Error, "{}", f.message);
+    }
+
+    #[test]
+    fn root_delegation_in_a_terraform_scan_is_an_error_never_a_pass() {
+        let mut inv = inventory(root_only());
+        inv.targets[0].origin = Origin::Terraform {
+            address: "aws_xray_encryption_config.this".into(),
+            location: crate::model::SourceLocation {
+                file: "main.tf".into(),
+                line: 1,
+                column: 1,
+                end_line: 1,
+                end_column: 1,
+            },
+        };
+        let f = run_key_use(&KmsKeyPolicyXrayAccess, &inv, &policy(ACCESS)).expect("finding");
+        assert_eq!(f.status, Status::Error, "{}", f.message);
+        assert!(
+            f.message
+                .contains("a Terraform scan does not evaluate IAM policies"),
+            "{}",
+            f.message
+        );
+        // Named by the key policy, in the key's own account: the key policy alone decides.
+        inv.keys.insert(
+            KEY_ARN.into(),
+            Observed::Known(crate::KmsKey {
+                policy: Observed::Known(explicit()),
+                ..match inv.keys.get(KEY_ARN) {
+                    Some(Observed::Known(k)) => k.clone(),
+                    _ => panic!("key"),
+                }
+            }),
+        );
+        let f = run_key_use(&KmsKeyPolicyXrayAccess, &inv, &policy(ACCESS)).expect("finding");
+        assert_eq!(f.status, Status::Pass, "{}", f.message);
+    }
+
+    #[test]
+    fn a_principal_of_another_account_named_by_the_key_policy_is_decided_by_its_own_iam() {
+        // The key of ACCOUNT names a reader of OTHER directly: KMS needs OTHER's IAM to allow the
+        // request too, so the simulator is asked in OTHER.
+        const OTHER: &str = "444455556666";
+        let reader = format!("arn:aws:iam::{OTHER}:role/CentralReader");
+        let mut doc: serde_json::Value = serde_json::from_str(&explicit()).expect("json");
+        doc["Statement"].as_array_mut().expect("array").push(serde_json::json!({
+            "Effect": "Allow", "Principal": {"AWS": reader}, "Action": "kms:Decrypt", "Resource": "*"
+        }));
+        let pol = policy(&format!("{ACCESS}cross_account_readers = [\"{reader}\"]\n"));
+        let mut inv = inventory(doc.to_string());
+        let Some(Observed::Known(key)) = inv.keys.get(KEY_ARN) else {
+            panic!("key")
+        };
+        assert_eq!(
+            iam_questions(key, ACCOUNT, REGION, &pol),
+            [question(&reader, KeyAction::Decrypt)],
+            "only the other account's principal is left to IAM"
+        );
+        let f = run_key_use(&KmsKeyPolicyXrayAccess, &inv, &pol).expect("finding");
+        assert_eq!(f.status, Status::Error, "not asked: {}", f.message);
+        inv.iam_answers.insert(
+            question(&reader, KeyAction::Decrypt),
+            answer(SimulatedDecision::ImplicitDeny { why: Vec::new() }),
+        );
+        let f = run_key_use(&KmsKeyPolicyXrayAccess, &inv, &pol).expect("finding");
+        assert_eq!(f.status, Status::Fail, "{}", f.message);
+        assert!(
+            f.message.contains(&format!(
+                "{reader} kms:Decrypt in {REGION}: not allowed by the IAM policies of {OTHER}"
+            )),
+            "{}",
+            f.message
+        );
+        inv.iam_answers.insert(
+            question(&reader, KeyAction::Decrypt),
+            answer(SimulatedDecision::Allowed),
+        );
+        let f = run_key_use(&KmsKeyPolicyXrayAccess, &inv, &pol).expect("finding");
+        assert_eq!(
+            (f.status, f.confidence),
+            (Status::Pass, Confidence::High),
+            "{}",
+            f.message
+        );
     }
 
     #[test]
@@ -594,18 +759,36 @@ trace_readers = ["arn:aws:iam::{account}:role/TraceReader"]
         let mut other = inv.targets[0].clone();
         other.account = OTHER.into();
         inv.targets.push(other);
-        let findings: Vec<_> = crate::evaluate(&context(&inv, &policy(ACCESS)))
-            .into_iter()
-            .filter(|f| f.rule == META.id)
-            .collect();
-        let verdicts: Vec<(&str, Status)> = findings
-            .iter()
-            .map(|f| (f.account.as_str(), f.status))
-            .collect();
+        let verdicts = |inv: &Inventory| -> Vec<(String, Status)> {
+            crate::evaluate(&context(inv, &policy(ACCESS)))
+                .into_iter()
+                .filter(|f| f.rule == META.id)
+                .map(|f| (f.account, f.status))
+                .collect()
+        };
+        // OTHER's principals are named directly, but across accounts their own IAM policies must
+        // allow the requests too: not asked yet, that is unknown.
         assert_eq!(
-            verdicts,
-            [(ACCOUNT, Status::Fail), (OTHER, Status::Pass)],
-            "{findings:#?}"
+            verdicts(&inv),
+            [
+                (ACCOUNT.into(), Status::Fail),
+                (OTHER.into(), Status::Error)
+            ]
+        );
+        let other_role = |name: &str| format!("arn:aws:iam::{OTHER}:role/{name}");
+        for (who, action) in [
+            ("XrayAdmin", KeyAction::CreateGrant),
+            ("XrayAdmin", KeyAction::DescribeKey),
+            ("TraceReader", KeyAction::Decrypt),
+        ] {
+            inv.iam_answers.insert(
+                question(&other_role(who), action),
+                answer(SimulatedDecision::Allowed),
+            );
+        }
+        assert_eq!(
+            verdicts(&inv),
+            [(ACCOUNT.into(), Status::Fail), (OTHER.into(), Status::Pass)]
         );
     }
 

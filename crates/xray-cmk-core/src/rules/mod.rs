@@ -446,7 +446,8 @@ pub(crate) mod test_support {
             policy: Observed::Known(format!(
                 r#"{{"Version":"2012-10-17","Statement":[
                 {{"Sid":"Root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
-                {{"Sid":"Readers","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/TraceReader"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
+                {{"Sid":"Readers","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/TraceReader"}},"Action":"kms:Decrypt","Resource":"*"}},
+                {{"Sid":"ThroughXRay","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":["kms:CreateGrant","kms:DescribeKey","kms:Decrypt"],"Resource":"*","Condition":{{"StringEquals":{{"kms:CallerAccount":"{ACCOUNT}"}},"StringLike":{{"kms:ViaService":"xray.*.amazonaws.com"}}}}}}]}}"#
             )),
             ..KmsKey::described("1234abcd-12ab-34cd-56ef-1234567890ab")
         }
@@ -466,6 +467,7 @@ pub(crate) mod test_support {
             keys_read_across_accounts: Default::default(),
             terraform_modules: Vec::new(),
             iam_answers: Default::default(),
+            iam_scope: Default::default(),
             unaliased_keys: no_unaliased_keys(),
         }
     }
