@@ -2,7 +2,7 @@
 //! arrives, render, and choose the exit code.
 
 use std::collections::BTreeSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Context as _, Result};
@@ -371,11 +371,8 @@ impl<'p> Sink<'p> {
 }
 
 fn write_stdout(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("writing to stdout")
+    crate::out::write(text);
+    Ok(())
 }
 
 /// The accounts to scan: `--org`, `--ou` and `--accounts` together, less `--exclude-accounts`;

@@ -1,5 +1,6 @@
 //! `xray-cmk kpi`: the four KPIs over the recorded audits.
 
+use crate::out::{out, outln};
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -16,8 +17,8 @@ pub fn run(args: &KpiArgs) -> Result<Exit> {
     let runs = store.runs("audit", "0000-01-01T00:00:00Z")?;
     let kpi = compute(&runs, &since, &crate::history::rfc3339(now)?, args.requests);
     match args.format {
-        KpiFormat::Json => println!("{}", serde_json::to_string_pretty(&kpi)?),
-        KpiFormat::Table => print!("{}", render(&kpi, &store.step_outcomes(&since)?)),
+        KpiFormat::Json => outln!("{}", serde_json::to_string_pretty(&kpi)?),
+        KpiFormat::Table => out!("{}", render(&kpi, &store.step_outcomes(&since)?)),
     }
     Ok(Exit::Clean)
 }
@@ -157,7 +158,7 @@ pub fn history(args: &crate::cli::HistoryListArgs) -> Result<Exit> {
     let runs = store.run_heads(&since)?;
     let actions = store.actions(&since)?;
     match args.format {
-        KpiFormat::Json => println!(
+        KpiFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "runs": runs, "actions": actions }))?
         ),
@@ -189,7 +190,7 @@ pub fn history(args: &crate::cli::HistoryListArgs) -> Result<Exit> {
             if actions.is_empty() {
                 let _ = writeln!(out, "  none");
             }
-            print!("{out}");
+            out!("{out}");
         }
     }
     Ok(Exit::Clean)

@@ -8,6 +8,7 @@ mod exit;
 mod history;
 mod iac_cmd;
 mod kpi_cmd;
+mod out;
 mod plan_cmd;
 mod policy_cmd;
 mod progress;
@@ -53,6 +54,8 @@ fn main() -> ExitCode {
         Command::Debug(cmd) => debug_cmd::run(&cmd),
     };
     match result {
+        // Output that could not be written (other than to a closed pipe) is a failure.
+        Ok(_) if out::failed() => Exit::Config.into(),
         Ok(code) => code.into(),
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -2,6 +2,7 @@
 //! preconditions. Reads only; nothing is changed. A target that could not be read is left alone,
 //! and makes the exit code 3: the plan is incomplete.
 
+use crate::out::out;
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, Result};
@@ -86,8 +87,8 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         eprintln!("wrote {}", path.display());
     }
     match args.scope.format {
-        Format::Json | Format::Jsonl => print!("{json}"),
-        Format::Table => print!("{}", render(&plan)),
+        Format::Json | Format::Jsonl => out!("{json}"),
+        Format::Table => out!("{}", render(&plan)),
         Format::Csv | Format::Asff => unreachable!("refused before planning"),
     }
     let summary = summary.finish();

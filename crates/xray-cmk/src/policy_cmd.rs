@@ -1,5 +1,6 @@
 //! Loading the organization policy file, and `xray-cmk policy init|check`.
 
+use crate::out::{out, outln};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -42,7 +43,7 @@ pub fn run(cmd: &PolicyCommand) -> Result<Exit> {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICY_FILE));
             let (policy, _) = load(Some(&path))?;
-            println!(
+            outln!(
                 "{}: valid ({} required tags, {} approved keys, {} exemptions)",
                 path.display(),
                 policy.tags.required.len(),
@@ -60,7 +61,7 @@ fn init(args: &PolicyInitArgs) -> Result<Exit> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_POLICY_FILE));
     if path.as_os_str() == "-" {
-        print!("{DEFAULT_POLICY_TOML}");
+        out!("{DEFAULT_POLICY_TOML}");
         return Ok(Exit::Clean);
     }
     if path.exists() && !args.force {

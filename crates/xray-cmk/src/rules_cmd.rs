@@ -1,6 +1,7 @@
 //! `xray-cmk rules`, `xray-cmk explain` and `xray-cmk iam-policy`: what the tool knows about
 //! itself.
 
+use crate::out::{out, outln};
 use anyhow::{bail, Result};
 use xray_cmk_core::rules;
 
@@ -20,12 +21,12 @@ pub fn list(args: &RulesArgs) -> Result<Exit> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            outln!("{}", serde_json::to_string_pretty(&list)?);
         }
         ListFormat::Table => {
             let w = metas.iter().map(|m| m.id.len()).max().unwrap_or(0);
             for m in metas {
-                println!("{:<w$}  {:<8}  {}", m.id, m.severity.as_str(), m.summary);
+                outln!("{:<w$}  {:<8}  {}", m.id, m.severity.as_str(), m.summary);
             }
         }
     }
@@ -35,8 +36,8 @@ pub fn list(args: &RulesArgs) -> Result<Exit> {
 pub fn explain(args: &ExplainArgs) -> Result<Exit> {
     match rules::by_id(&args.rule) {
         Some(m) => {
-            print!("{}", m.docs);
-            println!("\nSeverity: {} · since xray-cmk {}", m.severity, m.since);
+            out!("{}", m.docs);
+            outln!("\nSeverity: {} · since xray-cmk {}", m.severity, m.since);
             Ok(Exit::Clean)
         }
         None => {
@@ -96,7 +97,7 @@ pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
         version: "2012-10-17",
         statement: statements,
     };
-    println!("{}", serde_json::to_string_pretty(&policy)?);
+    outln!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(Exit::Clean)
 }
 
