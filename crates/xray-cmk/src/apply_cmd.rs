@@ -62,8 +62,7 @@ fn scan_options(role_name: &str, external_id: Option<&str>, session_name: &str) 
 }
 
 async fn apply(args: ApplyArgs) -> Result<Exit> {
-    let text = std::fs::read_to_string(&args.plan)
-        .with_context(|| format!("reading {}", args.plan.display()))?;
+    let text = crate::input::read_text(&args.plan, "plan", crate::input::PLAN_CAP)?;
     let plan =
         Plan::from_json(&text, VERSION).map_err(|e| anyhow!("{}: {e}", args.plan.display()))?;
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;

@@ -418,8 +418,11 @@ fn expand_ids(values: &[String], flag: &str) -> Result<Vec<String>> {
     for value in values {
         match value.strip_prefix('@') {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {flag} file {path}"))?;
+                let text = crate::input::read_text(
+                    std::path::Path::new(path),
+                    &format!("{flag} file"),
+                    crate::input::ACCOUNTS_CAP,
+                )?;
                 for (n, line) in text.lines().enumerate() {
                     let line = line.split('#').next().unwrap_or_default().trim();
                     for id in line.split([',', ' ', '\t']).filter(|s| !s.is_empty()) {

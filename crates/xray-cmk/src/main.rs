@@ -7,6 +7,7 @@ mod debug_cmd;
 mod exit;
 mod history;
 mod iac_cmd;
+mod input;
 mod kpi_cmd;
 mod out;
 mod plan_cmd;

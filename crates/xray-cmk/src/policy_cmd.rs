@@ -26,8 +26,7 @@ pub fn load(explicit: Option<&Path>) -> Result<(OrgPolicy, Option<PathBuf>)> {
             default
         }
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading policy file {}", path.display()))?;
+    let text = crate::input::read_text(&path, "policy file", crate::input::POLICY_CAP)?;
     let known: Vec<&str> = rules::ALL.iter().map(|r| r.meta().id).collect();
     match OrgPolicy::parse(&text, &path.display().to_string(), &known) {
         Ok(policy) => Ok((policy, Some(path))),
