@@ -80,11 +80,22 @@ where
                 code,
             }
         }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => CollectionError {
+        SdkError::TimeoutError(_) => CollectionError {
             operation: operation.to_owned(),
             kind: ErrorKind::Network,
             code: None,
-            message: DisplayErrorContext(err).to_string(),
+            message: "no complete answer within the call's budget, retries included (--call-timeout)"
+                .to_owned(),
+        },
+        SdkError::DispatchFailure(_) => CollectionError {
+            operation: operation.to_owned(),
+            kind: ErrorKind::Network,
+            code: None,
+            // The innermost cause (`Connection refused (os error 111)`), not the SDK's chain.
+            message: match std::error::Error::source(err) {
+                Some(inner) => root_cause(inner),
+                None => DisplayErrorContext(err).to_string(),
+            },
         },
         _ => CollectionError {
             operation: operation.to_owned(),

@@ -28,7 +28,19 @@ pub struct SessionOptions {
     pub max_attempts: Option<u32>,
     /// Add the SDK's client-side rate limiter to the retries (see [`RetryMode`]).
     pub retry_mode: RetryMode,
+    /// The most one AWS call may take, every attempt and backoff included
+    /// ([`DEFAULT_CALL_TIMEOUT`] when `None`).
+    pub call_timeout: Option<Duration>,
 }
+
+/// How long one AWS call may take, retries included, unless `--call-timeout` says otherwise: an
+/// endpoint that accepts connections and never answers fails within it.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one attempt may take (at most the call's budget): sending, waiting for the answer and
+/// reading its body.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How calls are retried. Both retry throttling (`ThrottlingException`, `ThrottledException`,
 /// 429), 5xx and dropped connections with exponential backoff and full jitter.
@@ -64,6 +76,38 @@ fn endpoint_hint(config: &SdkConfig) -> String {
         .unwrap_or_default()
 }
 
+fn call_timeout(opts: &SessionOptions) -> Duration {
+    opts.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT)
+}
+
+/// Connect, per-attempt and whole-call budgets: the whole call's is `call`.
+fn timeouts(call: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(call))
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT.min(call))
+        .operation_timeout(call)
+        .build()
+}
+
+/// What a call that got no usable answer waited for, in words a person can act on.
+fn unreachable_detail<E, R>(err: &SdkError<E, R>, call: Duration) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let secs = call.as_secs_f64();
+    match err {
+        SdkError::TimeoutError(_) => format!(
+            "no complete answer within {secs:.0} s (the call's budget, retries included: --call-timeout); the endpoint accepts connections but does not answer, or stalls in the middle of an answer"
+        ),
+        SdkError::DispatchFailure(d) if d.is_timeout() => format!(
+            "could not connect within {} s",
+            CONNECT_TIMEOUT.min(call).as_secs_f64()
+        ),
+        _ => root_cause(err),
+    }
+}
+
 /// Loads configuration, resolves credentials and calls `sts:GetCallerIdentity`, so that every
 /// problem with the environment is reported once, clearly, before any scanning starts.
 pub async fn load(opts: &SessionOptions, shared: &Shared) -> Result<Session, SetupError> {
@@ -79,12 +123,7 @@ pub async fn load(opts: &SessionOptions, shared: &Shared) -> Result<Session, Set
             .with_initial_backoff(Duration::from_millis(100))
             .with_max_backoff(Duration::from_secs(5)),
         )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(Duration::from_secs(30))
-                .build(),
-        );
+        .timeout_config(timeouts(call_timeout(opts)));
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
     }
@@ -145,7 +184,10 @@ pub async fn load(opts: &SessionOptions, shared: &Shared) -> Result<Session, Set
         .map_err(|err| match &err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => SetupError::Unreachable {
                 endpoint: endpoint_hint(&config),
-                detail: root_cause(&err),
+                detail: format!(
+                    "sts:GetCallerIdentity: {}",
+                    unreachable_detail(&err, call_timeout(opts))
+                ),
             },
             _ => SetupError::Call {
                 operation: "sts:GetCallerIdentity".into(),

@@ -106,6 +106,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             region: args.region.clone(),
             max_attempts: Some(args.max_attempts),
             retry_mode: RetryMode::Standard,
+            call_timeout: Some(std::time::Duration::from_secs(args.call_timeout)),
         },
         &shared,
     )

@@ -56,6 +56,7 @@ pub(crate) async fn prepare(args: &AuditArgs, needs: Needs) -> Result<Prepared> 
                 RetryModeArg::Standard => RetryMode::Standard,
                 RetryModeArg::Adaptive => RetryMode::Adaptive,
             },
+            call_timeout: Some(std::time::Duration::from_secs(args.call_timeout)),
         },
         &shared,
     )

@@ -468,6 +468,10 @@ pub struct AuditArgs {
     /// Attempts per AWS call, the first included; retries back off exponentially with jitter.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
+    /// Seconds one AWS call may take, every attempt and backoff included (each attempt at most
+    /// 20 s, connecting at most 5 s): an endpoint that never answers fails within it.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub call_timeout: u64,
     /// `standard`: backoff per call, with the per-service limits as back-pressure. `adaptive`:
     /// also the SDK's client-side rate limiter, which cuts a service's send rate on throttling.
     #[arg(long, value_enum, default_value_t = RetryModeArg::Standard)]
@@ -585,6 +589,10 @@ pub struct ApplyArgs {
     /// Attempts per AWS call, the first included.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
+    /// Seconds one AWS call may take, every attempt and backoff included (each attempt at most
+    /// 20 s, connecting at most 5 s).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub call_timeout: u64,
     /// No line per target on stderr as it finishes.
     #[arg(long, short)]
     pub quiet: bool,

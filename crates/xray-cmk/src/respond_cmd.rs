@@ -107,6 +107,7 @@ async fn connect(
             region: args.home_region.clone(),
             max_attempts: Some(5),
             retry_mode: RetryMode::Standard,
+            ..SessionOptions::default()
         },
         &shared,
     )
