@@ -84,8 +84,9 @@ where
             operation: operation.to_owned(),
             kind: ErrorKind::Network,
             code: None,
-            message: "no complete answer within the call's budget, retries included (--call-timeout)"
-                .to_owned(),
+            message:
+                "no complete answer within the call's budget, retries included (--call-timeout)"
+                    .to_owned(),
         },
         SdkError::DispatchFailure(_) => CollectionError {
             operation: operation.to_owned(),

@@ -63,7 +63,8 @@ fn a_body_that_stalls_after_the_headers_fails_within_the_call_budget() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert!(
-        r.stderr.contains(&format!("could not reach AWS at {endpoint}"))
+        r.stderr
+            .contains(&format!("could not reach AWS at {endpoint}"))
             && r.stderr.contains("sts:GetCallerIdentity")
             && r.stderr.contains("within 3 s"),
         "{}",
