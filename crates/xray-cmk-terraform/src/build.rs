@@ -19,7 +19,7 @@ use xray_cmk_core::{
     Origin, SourceLocation, XrayEncryption, XrayTarget,
 };
 
-use crate::module_calls::TracingInput;
+use crate::module_calls::{LocalCall, ModuleCalls};
 use crate::value::{self, resolve, Resolved};
 
 /// A resource or data source instance, evaluated.
@@ -51,8 +51,16 @@ pub(crate) struct ModuleFacts {
 
 /// The AWS managed key X-Ray offers.
 const AWS_MANAGED_ALIAS: &str = "alias/aws/xray";
-/// How the AWS managed key is indexed in the inventory.
-const AWS_MANAGED_ID: &str = "alias/aws/xray";
+
+/// How the AWS managed key is indexed in the inventory: its alias ARN in the module's account
+/// and region, since each account and region has its own `aws/xray` key.
+fn aws_managed_id(module: &ModuleFacts) -> String {
+    format!(
+        "arn:aws:kms:{}:{}:{AWS_MANAGED_ALIAS}",
+        module.region.as_deref().unwrap_or("-"),
+        module.account.as_deref().unwrap_or(UNKNOWN_ACCOUNT)
+    )
+}
 
 fn unknown_error(message: impl Into<String>) -> CollectionError {
     CollectionError {
@@ -142,7 +150,7 @@ fn aws_managed_key() -> KmsKey {
         key_spec: Some("SYMMETRIC_DEFAULT".into()),
         key_usage: Some("ENCRYPT_DECRYPT".into()),
         aliases: Observed::Known(vec![AWS_MANAGED_ALIAS.into()]),
-        ..KmsKey::described(AWS_MANAGED_ID)
+        ..KmsKey::described(AWS_MANAGED_ALIAS)
     }
 }
 
@@ -181,15 +189,15 @@ fn string_map(v: &Value) -> Option<BTreeMap<String, String>> {
 /// One module's facts, with its instances by address: references resolve within the module.
 struct Module<'a> {
     facts: &'a ModuleFacts,
-    remote: &'a [TracingInput],
+    calls: &'a ModuleCalls,
     by_address: BTreeMap<&'a str, &'a Instance>,
 }
 
 impl<'a> Module<'a> {
-    fn new(facts: &'a ModuleFacts, remote: &'a [TracingInput]) -> Self {
+    fn new(facts: &'a ModuleFacts, calls: &'a ModuleCalls) -> Self {
         Module {
             facts,
-            remote,
+            calls,
             by_address: facts
                 .instances
                 .iter()
@@ -561,7 +569,7 @@ fn tracing(m: &Module<'_>) -> Vec<TracingSite> {
             Flag::Off => {}
         }
     }
-    for input in m.remote {
+    for input in &m.calls.tracing {
         let presence = match &input.on {
             Ok(None) => continue,
             Ok(Some(_)) => Presence::Certain,
@@ -580,21 +588,27 @@ fn tracing(m: &Module<'_>) -> Vec<TracingSite> {
     out
 }
 
-/// The inventory of every module scanned; `remote` holds the tracing inputs of each module's
-/// calls of modules the scan cannot read, by module path.
-pub(crate) fn inventory(
-    all: &[ModuleFacts],
-    remote: &BTreeMap<String, Vec<TracingInput>>,
-) -> Inventory {
+/// A module without `module` blocks (a plan file: Terraform already expanded its calls).
+static NO_CALLS: ModuleCalls = ModuleCalls {
+    tracing: Vec::new(),
+    local: Vec::new(),
+};
+
+/// The inventory of every module scanned; `calls` holds what each module's `module` blocks say,
+/// by module path.
+pub(crate) fn inventory(all: &[ModuleFacts], calls: &BTreeMap<String, ModuleCalls>) -> Inventory {
     let mut inv = Inventory::default();
     let modules: Vec<Module<'_>> = all
         .iter()
-        .map(|facts| Module::new(facts, remote.get(&facts.path).map_or(&[], Vec::as_slice)))
+        .map(|facts| Module::new(facts, calls.get(&facts.path).unwrap_or(&NO_CALLS)))
         .collect();
     for m in &modules {
         for i in m.of_type("aws_kms_key") {
             let key = m.key(i);
-            let id = key.arn.clone().unwrap_or_else(|| i.address.clone());
+            let id = key
+                .arn
+                .clone()
+                .unwrap_or_else(|| qualified(m.facts, &i.address));
             inv.keys.insert(id, Observed::Known(key));
         }
         for cfg in m.of_type("aws_xray_encryption_config") {
@@ -612,10 +626,11 @@ pub(crate) fn inventory(
                             .unwrap_or(Resolved::Unknown("KMS without key_id".into()));
                         let id = match m.xray_key(key_id) {
                             Ok(KeyChoice::AwsManaged) => {
+                                let id = aws_managed_id(m.facts);
                                 inv.keys
-                                    .entry(AWS_MANAGED_ID.to_owned())
+                                    .entry(id.clone())
                                     .or_insert_with(|| Observed::Known(aws_managed_key()));
-                                AWS_MANAGED_ID.to_owned()
+                                id
                             }
                             Ok(KeyChoice::Declared(k)) => {
                                 account = Some(key_account(m.facts, k));
@@ -671,8 +686,55 @@ pub(crate) fn inventory(
     inv
 }
 
-/// Root modules (those no other scanned module calls), each with what its tree traces and
-/// whether it declares the encryption.
+/// How surely a module is part of a root's tree: certain, or only through a call whose `count`
+/// or `for_each` is unknown (why, and where that call is).
+#[derive(Debug, Clone)]
+enum Reach {
+    Certain,
+    Unknown(String, SourceLocation),
+}
+
+/// How surely a call of the local module `dir` makes an instance: certain when any of the
+/// caller's calls of it does, unknown when one might, `None` when none does (`count = 0`).
+fn call_reach(m: &Module<'_>, dir: &str) -> Option<Reach> {
+    let calls: Vec<&LocalCall> = m.calls.local.iter().filter(|c| c.dir == dir).collect();
+    if calls.is_empty() || calls.iter().any(|c| c.made == Ok(true)) {
+        return Some(Reach::Certain);
+    }
+    calls.iter().find_map(|c| match &c.made {
+        Err(why) => Some(Reach::Unknown(
+            format!("{}: {why}", c.name),
+            c.location.clone(),
+        )),
+        Ok(_) => None,
+    })
+}
+
+impl Reach {
+    /// A call from a module reached with `self`.
+    fn then(&self, call: Reach) -> Reach {
+        match self {
+            Reach::Certain => call,
+            Reach::Unknown(..) => self.clone(),
+        }
+    }
+
+    /// `own` as seen from the root, and where to report it.
+    fn within(&self, own: Presence, at: &SourceLocation) -> (Presence, SourceLocation) {
+        match (self, own) {
+            (_, Presence::Unknown(why)) => (Presence::Unknown(why), at.clone()),
+            (Reach::Certain, own) => (own, at.clone()),
+            (Reach::Unknown(why, call), Presence::Certain) => {
+                (Presence::Unknown(why.clone()), call.clone())
+            }
+        }
+    }
+}
+
+/// Root modules (those no other scanned module calls), each with what its tree traces and the
+/// encryption it declares. What a module reached only through calls whose `count` or
+/// `for_each` is unknown declares is unknown; a called module the scan did not read may declare
+/// the encryption, so it is an unknown declaration.
 fn root_modules(modules: &[Module<'_>]) -> Vec<TerraformModule> {
     let called: BTreeSet<&str> = modules
         .iter()
@@ -684,24 +746,70 @@ fn root_modules(modules: &[Module<'_>]) -> Vec<TerraformModule> {
         .iter()
         .filter(|m| !called.contains(m.facts.path.as_str()))
         .map(|root| {
-            let mut seen = BTreeSet::new();
-            let mut stack = vec![root.facts.path.as_str()];
-            let mut traced = Vec::new();
+            let mut reached: BTreeMap<&str, Reach> = BTreeMap::new();
+            let mut order = vec![root.facts.path.as_str()];
+            reached.insert(root.facts.path.as_str(), Reach::Certain);
+            let mut queue = order.clone();
             let mut encryption = Vec::new();
-            while let Some(path) = stack.pop() {
-                if !seen.insert(path) {
+            while let Some(path) = queue.pop() {
+                let (Some(m), Some(here)) = (by_path.get(path), reached.get(path).cloned()) else {
                     continue;
+                };
+                for dir in &m.facts.calls {
+                    let Some(call) = call_reach(m, dir) else {
+                        continue;
+                    };
+                    let via = here.then(call);
+                    if !by_path.contains_key(dir.as_str()) {
+                        let unread = m.calls.local.iter().find(|c| &c.dir == dir);
+                        encryption.push(DeclaredConfig {
+                            address: unread.map_or_else(
+                                || dir.clone(),
+                                |c| format!("{} ({dir})", c.name),
+                            ),
+                            location: unread
+                                .map_or_else(|| m.facts.location.clone(), |c| c.location.clone()),
+                            presence: Presence::Unknown(
+                                "the called module was not scanned (add its directory to the paths)"
+                                    .to_owned(),
+                            ),
+                        });
+                        continue;
+                    }
+                    let better = matches!(
+                        (reached.get(dir.as_str()), &via),
+                        (None, _) | (Some(Reach::Unknown(..)), Reach::Certain)
+                    );
+                    if better {
+                        if !reached.contains_key(dir.as_str()) {
+                            order.push(dir);
+                        }
+                        reached.insert(dir, via);
+                        queue.push(dir);
+                    }
                 }
-                let Some(m) = by_path.get(path) else { continue };
-                traced.extend(tracing(m));
-                encryption.extend(m.of_type("aws_xray_encryption_config").map(|c| {
-                    DeclaredConfig {
-                        address: qualified(m.facts, &c.address),
-                        location: c.location.clone(),
-                        presence: existence(c),
+            }
+            let mut traced = Vec::new();
+            for path in &order {
+                let (Some(m), Some(here)) = (by_path.get(path), reached.get(path)) else {
+                    continue;
+                };
+                traced.extend(tracing(m).into_iter().map(|t| {
+                    let (presence, location) = here.within(t.presence, &t.location);
+                    TracingSite {
+                        what: t.what,
+                        location,
+                        presence,
                     }
                 }));
-                stack.extend(m.facts.calls.iter().map(String::as_str));
+                encryption.extend(m.of_type("aws_xray_encryption_config").map(|c| {
+                    let (presence, location) = here.within(existence(c), &c.location);
+                    DeclaredConfig {
+                        address: qualified(m.facts, &c.address),
+                        location,
+                        presence,
+                    }
+                }));
             }
             TerraformModule {
                 path: root.facts.path.clone(),

@@ -80,11 +80,7 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     // core, in order.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = found.modules.len().div_ceil(threads).max(1);
-    type Evaluated = (
-        Vec<IacError>,
-        build::ModuleFacts,
-        Vec<module_calls::TracingInput>,
-    );
+    type Evaluated = (Vec<IacError>, build::ModuleFacts, module_calls::ModuleCalls);
     let done: Vec<Vec<Evaluated>> = std::thread::scope(|s| {
         let handles: Vec<_> = found
             .modules
@@ -97,7 +93,7 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
                             (
                                 parsed.errors.clone(),
                                 eval::evaluate(&parsed),
-                                module_calls::tracing_inputs(&parsed),
+                                module_calls::read(&parsed),
                             )
                         })
                         .collect()
@@ -111,12 +107,10 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     });
     out.files += found.modules.iter().map(|m| m.files.len()).sum::<usize>();
     let mut facts = Vec::new();
-    let mut remote = std::collections::BTreeMap::new();
+    let mut calls_of = std::collections::BTreeMap::new();
     for (errors, f, calls) in done.into_iter().flatten() {
         out.errors.extend(errors);
-        if !calls.is_empty() {
-            remote.insert(f.path.clone(), calls);
-        }
+        calls_of.insert(f.path.clone(), calls);
         facts.push(f);
     }
     for p in &found.plans {
@@ -127,6 +121,6 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
         }
     }
     out.modules = facts.len();
-    out.inventory = build::inventory(&facts, &remote);
+    out.inventory = build::inventory(&facts, &calls_of);
     out
 }

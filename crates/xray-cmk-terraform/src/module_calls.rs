@@ -1,9 +1,14 @@
-//! Calls of modules the scan cannot read (a registry, git or other remote `source`): the inputs
-//! whose names say they turn X-Ray tracing on, as the common modules document them.
+//! A module's `module` blocks, for `tf-xray-encryption-missing`:
+//! - a call of a module the scan cannot read (a registry, git or other remote `source`): the
+//!   inputs whose names say they turn X-Ray tracing on, as the common modules document them;
+//! - a call of a local module: whether it makes an instance (`count`, `for_each`), so what the
+//!   called module declares is certain, absent (`count = 0`) or unknown.
 //!
 //! The evaluator does not expose `module` blocks, so they are read here from the parsed
-//! declarations, with variables (defaults and `*.tfvars`) as the only context: anything else an
-//! argument refers to (a local, a resource) is unknown, never read as off.
+//! declarations, with variables (defaults and `*.tfvars`) and locals as the only context:
+//! anything else an argument refers to (a resource, a function) is unknown, never read as off.
+
+use std::path::{Component, Path, PathBuf};
 
 use hcl::edit::Span as _;
 use hcl::eval::{Context, Evaluate};
@@ -50,8 +55,30 @@ fn eval(expr: &hcl::edit::expr::Expression, ctx: &Context) -> Value {
     })
 }
 
-/// `var` from the variables' values (`*.tfvars` over defaults); a variable without either is an
-/// unknown that says so.
+/// One `module` block's call of a local module.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalCall {
+    /// `module.encryption`.
+    pub name: String,
+    /// The called module's directory, as the scan names modules.
+    pub dir: String,
+    /// Whether it makes instances: `Ok(false)` for `count = 0`, `Err(why)` when unknown.
+    pub made: Result<bool, String>,
+    pub location: SourceLocation,
+}
+
+/// What a module's `module` blocks say.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModuleCalls {
+    pub tracing: Vec<TracingInput>,
+    pub local: Vec<LocalCall>,
+}
+
+/// Enough for locals that refer to locals that refer to locals.
+const LOCAL_PASSES: usize = 3;
+
+/// `var` from the variables' values (`*.tfvars` over defaults; a variable without either is an
+/// unknown that says so) and `local` from the locals.
 fn variables(p: &Parsed) -> Context<'static> {
     let empty = Context::new();
     let mut tfvars = Map::new();
@@ -72,9 +99,40 @@ fn variables(p: &Parsed) -> Context<'static> {
         };
         vars.insert(name.clone(), v);
     }
-    let mut ctx = Context::new();
-    ctx.declare_var("var", Value::Object(vars));
-    ctx
+    let context = |locals: &Map<String, Value>| {
+        let mut ctx = Context::new();
+        ctx.declare_var("var", Value::Object(vars.clone()));
+        ctx.declare_var("local", Value::Object(locals.clone()));
+        ctx
+    };
+    let mut locals = Map::new();
+    for _ in 0..LOCAL_PASSES {
+        let ctx = context(&locals);
+        for d in p.decls.iter().filter(|d| d.kind == "locals") {
+            for attr in d.body.attributes() {
+                locals.insert(attr.key.as_str().to_owned(), eval(&attr.value, &ctx));
+            }
+        }
+    }
+    context(&locals)
+}
+
+/// `dir/source` with `.` and `..` resolved lexically, as the scan names the called module's
+/// directory.
+fn join_source(dir: &str, source: &str) -> String {
+    let mut out = PathBuf::new();
+    for c in Path::new(dir).join(source).components() {
+        match c {
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    crate::files::display(&out)
 }
 
 /// Whether a source names a module the scan reads itself (a local directory).
@@ -120,32 +178,38 @@ fn judge(v: &Value, turns_on: TurnsOn) -> Result<Option<String>, String> {
     }
 }
 
-/// The tracing inputs of every remote module call of a module.
-pub(crate) fn tracing_inputs(p: &Parsed) -> Vec<TracingInput> {
+/// What every `module` block of a module says.
+pub(crate) fn read(p: &Parsed) -> ModuleCalls {
     let calls: Vec<_> = p
         .decls
         .iter()
         .filter(|d| d.kind == "module" && d.labels.len() == 1)
         .collect();
+    let mut out = ModuleCalls::default();
     if calls.is_empty() {
-        return Vec::new();
+        return out;
     }
     let ctx = variables(p);
-    let mut out = Vec::new();
     for d in calls {
+        let name = format!("module.{}", d.labels[0]);
         let source = d
             .body
             .get_attribute("source")
             .map(|s| eval(&s.value, &Context::new()));
-        if source
+        let made = instantiated(&d.body, &ctx);
+        if let Some(local) = source
             .as_ref()
             .and_then(value::as_str)
-            .is_some_and(is_local)
+            .filter(|s| is_local(s))
         {
+            out.local.push(LocalCall {
+                name,
+                dir: join_source(&p.dir, local),
+                made,
+                location: p.files[d.file].header(d.start),
+            });
             continue;
         }
-        let name = &d.labels[0];
-        let made = instantiated(&d.body, &ctx);
         if made == Ok(false) {
             continue;
         }
@@ -159,8 +223,8 @@ pub(crate) fn tracing_inputs(p: &Parsed) -> Vec<TracingInput> {
                 (Err(why), Ok(Some(_))) => Err(why.clone()),
                 (_, on) => on,
             };
-            out.push(TracingInput {
-                setting: format!("module.{name} {input}"),
+            out.tracing.push(TracingInput {
+                setting: format!("{name} {input}"),
                 on,
                 location: p.files[d.file].header(at),
             });

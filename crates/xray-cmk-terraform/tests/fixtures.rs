@@ -79,10 +79,13 @@ fixture!(plan_json, "plan-json/plan.json");
 fixture!(sibling_modules, "sibling-modules");
 fixture!(empty_policy, "empty-policy");
 fixture!(tracing_unknown, "tracing-unknown");
+fixture!(module_calls, "module-calls");
 
-/// Everything that identifies and decides each result, sorted, for comparing scans.
-fn verdicts(findings: &[Finding]) -> Vec<String> {
-    let mut out: Vec<String> = findings
+/// Everything that identifies and decides each result, for comparing scans. A set: a result
+/// identical in every respect in two directories (the AWS managed key of one account and
+/// region, which two modules use) is one result of the tree.
+fn verdicts(findings: &[Finding]) -> std::collections::BTreeSet<String> {
+    findings
         .iter()
         .map(|f| {
             format!(
@@ -98,9 +101,7 @@ fn verdicts(findings: &[Finding]) -> Vec<String> {
                 f.message
             )
         })
-        .collect();
-    out.sort();
-    out
+        .collect()
 }
 
 /// The directories directly under `dir` (relative to the fixtures directory).
@@ -129,8 +130,9 @@ fn assert_tree_is_the_union_of_its_parts(dir: &str) {
     let parts: Vec<Finding> = subdirectories(dir).iter().flat_map(|d| judge(d)).collect();
     let parts = verdicts(&parts);
     if whole != parts {
-        let only = |a: &[String], b: &[String]| -> Vec<String> {
-            a.iter().filter(|x| !b.contains(x)).cloned().collect()
+        let only = |a: &std::collections::BTreeSet<String>,
+                    b: &std::collections::BTreeSet<String>| {
+            a.difference(b).cloned().collect::<Vec<String>>()
         };
         panic!(
             "only in the tree: {:#?}\nonly in the parts: {:#?}",
@@ -346,4 +348,29 @@ fn the_generated_module_scans_clean() {
     assert!(findings.iter().any(|f| f.rule == "xray-key-not-approved"));
     assert!(text.contains("data \"aws_iam_policy_document\" \"xray_key\""));
     assert!(text.contains("resource \"aws_kms_alias\" \"xray\""));
+}
+
+#[test]
+fn what_a_called_module_declares_is_as_sure_as_the_call() {
+    let f = judge("module-calls");
+    let verdict = |env: &str| {
+        f.iter()
+            .find(|f| {
+                f.rule == "tf-xray-encryption-missing"
+                    && f.resource == format!("module-calls/envs/{env}")
+            })
+            .map(|f| (f.status, f.message.clone()))
+            .unwrap_or_else(|| panic!("{env}: no result"))
+    };
+    assert_eq!(verdict("always").0, Status::Pass);
+    assert_eq!(verdict("never").0, Status::Fail);
+    let (status, message) = verdict("maybe");
+    assert_eq!(status, Status::Error, "{message}");
+    assert!(
+        message.contains("module.encryption: count is unknown"),
+        "{message}"
+    );
+    let (status, message) = verdict("unread");
+    assert_eq!(status, Status::Error, "{message}");
+    assert!(message.contains("not scanned"), "{message}");
 }

@@ -140,7 +140,7 @@ fn judge(m: &TerraformModule) -> Option<Finding> {
     });
     Some(match unknown_config {
         Some((cfg, why)) => b.location(Some(&cfg.location)).error(format!(
-            "{tracing}, and whether {} is created is only known at apply time ({why})",
+            "{tracing}, and whether the module declares aws_xray_encryption_config is unknown ({}: {why})",
             cfg.address
         )),
         None if on.is_empty() => b
