@@ -26,10 +26,10 @@ an API Gateway stage with `xray_tracing_enabled = true`, a Step Functions state 
 `tracing_configuration { enabled = true }`, App Runner observability (an
 `aws_apprunner_observability_configuration` with a `trace_configuration`, or a service with
 `observability_enabled = true`), an AppSync GraphQL API with `xray_enabled = true`, an
-`aws_xray_sampling_rule` or an `aws_xray_group`. It fails when
-such a module declares no `aws_xray_encryption_config`, and passes when it does (the encryption
-rules then judge that configuration). A module that does not trace is not judged. Live audits never
-produce this result.
+`aws_xray_sampling_rule` or an `aws_xray_group`. It fails when such a module declares no
+`aws_xray_encryption_config`, and passes when it does (the encryption rules then judge that
+configuration). A module that does not trace is not judged. Live audits never produce this
+result.
 
 A call of a registry or git module cannot be read, so a tracing input passed to it is judged by
 its name where the common modules document it: `tracing_mode` and `tracing_config_mode`
@@ -39,7 +39,9 @@ What is only known at apply time is unknown, never a pass and never silence: a t
 that is not a literal (`mode = var.mode` without a value, a `dynamic "tracing_config"` block, an
 unknown `count` on the traced resource or the module call), with no certain
 `aws_xray_encryption_config`, is an `error` with low confidence naming what is unknown; so is an
-`aws_xray_encryption_config` whose `count` or `for_each` is unknown, when it is the only one.
+`aws_xray_encryption_config` whose `count` or `for_each` (or its `module` call's) is unknown,
+when it is the only one, and a called local module the scan did not read, which may declare
+it. A `module` call with `count = 0` brings nothing.
 
 ## Why is this bad?
 X-Ray's encryption is a per-account, per-region setting that defaults to an AWS owned key. A team
