@@ -48,10 +48,17 @@ pub(crate) struct TracingInput {
     pub location: SourceLocation,
 }
 
+/// The value, or an unknown saying why not: the unknown it was built from, when an operation on
+/// an unknown failed (`var.x ? 1 : 0` with `var.x` unknown), so no marker shows in a message.
 fn eval(expr: &hcl::edit::expr::Expression, ctx: &Context) -> Value {
     let expr: hcl::Expression = expr.clone().into();
     expr.evaluate(ctx).unwrap_or_else(|e| {
-        value::unknown(e.to_string().lines().next().unwrap_or("cannot evaluate"))
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or("cannot evaluate");
+        match resolve(&Value::String(first.to_owned())) {
+            Resolved::Unknown(why) => value::unknown(why),
+            _ => value::unknown(first),
+        }
     })
 }
 

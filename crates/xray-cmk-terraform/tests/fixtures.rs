@@ -370,6 +370,11 @@ fn what_a_called_module_declares_is_as_sure_as_the_call() {
         message.contains("module.encryption: count is unknown"),
         "{message}"
     );
+    assert!(message.contains("var.encrypt has no value"), "{message}");
+    assert!(
+        !message.contains('\u{1}') && !message.contains("\\u0001"),
+        "no marker shows: {message}"
+    );
     let (status, message) = verdict("unread");
     assert_eq!(status, Status::Error, "{message}");
     assert!(message.contains("not scanned"), "{message}");
