@@ -14,8 +14,9 @@ pub mod summary;
 
 pub use finding::{Confidence, Finding, Severity, Status, Suppression};
 pub use model::{
-    CollectionError, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState, KmsKey, Observed,
-    Origin, SourceLocation, TerraformModule, XrayEncryption, XrayTarget,
+    CollectionError, DeclaredConfig, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState,
+    KmsKey, Observed, Origin, Presence, SourceLocation, TerraformModule, TracingSite,
+    XrayEncryption, XrayTarget,
 };
 pub use policy::{Date, OrgPolicy};
 pub use rule::{evaluate, select, sort_findings, Context, Input, KeyRef, Needs, Rule, RuleMeta};

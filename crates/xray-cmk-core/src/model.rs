@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum Origin {
     /// Read from the AWS APIs of a live account.
     Live,
-    /// Declared in Terraform: the resource address (`aws_xray_encryption_config.this`) and where.
+    /// Declared in Terraform: the module directory and the resource address
+    /// (`envs/prod/aws_xray_encryption_config.this`, unique across the modules of a scan) and
+    /// where.
     Terraform {
         address: String,
         location: SourceLocation,
@@ -452,16 +454,43 @@ pub struct KeyStatus {
     pub deletion_date: Option<String>,
 }
 
+/// Whether something declared in Terraform takes effect: certainly, or only depending on a value
+/// Terraform knows at apply time (a variable without a value, a `dynamic` block, an unknown
+/// `count` or `for_each`), with what is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    Certain,
+    Unknown(String),
+}
+
+/// A place in a Terraform module tree that turns X-Ray tracing on, or may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracingSite {
+    /// What: `aws_lambda_function.api tracing_config mode = "Active"`, or, when unknown, the
+    /// setting (`aws_lambda_function.api tracing_config mode`).
+    pub what: String,
+    pub location: SourceLocation,
+    pub presence: Presence,
+}
+
+/// An `aws_xray_encryption_config` a Terraform module tree declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredConfig {
+    /// The module directory and the resource address (`envs/prod/aws_xray_encryption_config.this`).
+    pub address: String,
+    pub location: SourceLocation,
+    pub presence: Presence,
+}
+
 /// A Terraform root module (its own directory and the local modules it calls).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerraformModule {
     /// The module's directory, as given or found.
     pub path: String,
-    /// Where tracing is turned on: what (`aws_lambda_function.api tracing_config mode = "Active"`)
-    /// and the place.
-    pub tracing: Vec<(String, SourceLocation)>,
-    /// Whether the module tree declares an `aws_xray_encryption_config`.
-    pub declares_encryption: bool,
+    /// Where tracing is turned on, or may be.
+    pub tracing: Vec<TracingSite>,
+    /// The `aws_xray_encryption_config` resources the module tree declares.
+    pub encryption: Vec<DeclaredConfig>,
     /// The location to report a module-level finding at (its first `.tf` file).
     pub location: SourceLocation,
 }

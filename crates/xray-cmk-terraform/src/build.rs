@@ -13,12 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::Value;
-use xray_cmk_core::model::{Rotation, TerraformModule};
+use xray_cmk_core::model::{DeclaredConfig, Presence, Rotation, TerraformModule, TracingSite};
 use xray_cmk_core::{
     CollectionError, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState, KmsKey, Observed,
     Origin, SourceLocation, XrayEncryption, XrayTarget,
 };
 
+use crate::module_calls::{LocalCall, ModuleCalls};
 use crate::value::{self, resolve, Resolved};
 
 /// A resource or data source instance, evaluated.
@@ -50,8 +51,16 @@ pub(crate) struct ModuleFacts {
 
 /// The AWS managed key X-Ray offers.
 const AWS_MANAGED_ALIAS: &str = "alias/aws/xray";
-/// How the AWS managed key is indexed in the inventory.
-const AWS_MANAGED_ID: &str = "alias/aws/xray";
+
+/// How the AWS managed key is indexed in the inventory: its alias ARN in the module's account
+/// and region, since each account and region has its own `aws/xray` key.
+fn aws_managed_id(module: &ModuleFacts) -> String {
+    format!(
+        "arn:aws:kms:{}:{}:{AWS_MANAGED_ALIAS}",
+        module.region.as_deref().unwrap_or("-"),
+        module.account.as_deref().unwrap_or(UNKNOWN_ACCOUNT)
+    )
+}
 
 fn unknown_error(message: impl Into<String>) -> CollectionError {
     CollectionError {
@@ -91,13 +100,20 @@ fn key_account(module: &ModuleFacts, i: &Instance) -> String {
 /// Stands for the account a module is applied to when nothing says which.
 const UNKNOWN_ACCOUNT: &str = "000000000000";
 
-/// The synthetic ARN a declared key is judged under, named after its address.
+/// What identifies a resource across every module of a scan: the module's directory (or plan
+/// file) and the resource's full address. Two modules that both declare `aws_kms_key.this` are
+/// two keys.
+fn qualified(module: &ModuleFacts, address: &str) -> String {
+    format!("{}/{address}", module.path)
+}
+
+/// The synthetic ARN a declared key is judged under, named after its module and address.
 fn key_arn(module: &ModuleFacts, i: &Instance) -> String {
     format!(
         "arn:aws:kms:{}:{}:key/{}",
         module.region.as_deref().unwrap_or("-"),
         key_account(module, i),
-        i.address
+        qualified(module, &i.address)
     )
 }
 
@@ -134,7 +150,7 @@ fn aws_managed_key() -> KmsKey {
         key_spec: Some("SYMMETRIC_DEFAULT".into()),
         key_usage: Some("ENCRYPT_DECRYPT".into()),
         aliases: Observed::Known(vec![AWS_MANAGED_ALIAS.into()]),
-        ..KmsKey::described(AWS_MANAGED_ID)
+        ..KmsKey::described(AWS_MANAGED_ALIAS)
     }
 }
 
@@ -170,15 +186,18 @@ fn string_map(v: &Value) -> Option<BTreeMap<String, String>> {
     }
 }
 
+/// One module's facts, with its instances by address: references resolve within the module.
 struct Module<'a> {
     facts: &'a ModuleFacts,
+    calls: &'a ModuleCalls,
     by_address: BTreeMap<&'a str, &'a Instance>,
 }
 
 impl<'a> Module<'a> {
-    fn new(facts: &'a ModuleFacts) -> Self {
+    fn new(facts: &'a ModuleFacts, calls: &'a ModuleCalls) -> Self {
         Module {
             facts,
+            calls,
             by_address: facts
                 .instances
                 .iter()
@@ -260,9 +279,13 @@ impl<'a> Module<'a> {
             })
             .and_then(|p| attr(p, "policy"))
             .or_else(|| attr(i, "policy"));
+        let default_policy = || Observed::Known(default_key_policy(&key_account(self.facts, i)));
         let policy = match policy_attr {
-            None => Observed::Known(default_key_policy(&key_account(self.facts, i))),
+            None => default_policy(),
+            // The provider sends no policy for an empty or null one: KMS applies its default.
+            Some(Resolved::Known(Value::Null)) => default_policy(),
             Some(Resolved::Known(v)) => match value::as_str(v) {
+                Some("") => default_policy(),
                 Some(text) => Observed::Known(text.to_owned()),
                 None => Observed::Unknown(unknown_error("policy is not a string")),
             },
@@ -309,7 +332,7 @@ impl<'a> Module<'a> {
             tags,
             aliases: Observed::Known(aliases),
             source: Some(i.location.clone()),
-            ..KmsKey::described(i.address.clone())
+            ..KmsKey::described(qualified(self.facts, &i.address))
         }
     }
 
@@ -394,57 +417,198 @@ enum KeyChoice<'a> {
     Declared(&'a Instance),
 }
 
-/// What turns X-Ray tracing on in a module, with where.
-fn tracing(m: &Module<'_>) -> Vec<(String, SourceLocation)> {
+/// A setting that can turn tracing on, as evaluated.
+enum Flag {
+    /// On, shown as what turns it on (`mode = "Active"`).
+    On(String),
+    Off,
+    /// Only known at apply time, with why.
+    Unknown(String),
+}
+
+impl Flag {
+    /// The first that is on, else the first unknown, else off.
+    fn any(flags: impl IntoIterator<Item = Flag>) -> Flag {
+        let mut unknown = None;
+        for f in flags {
+            match f {
+                Flag::On(_) => return f,
+                Flag::Unknown(why) => {
+                    unknown.get_or_insert(why);
+                }
+                Flag::Off => {}
+            }
+        }
+        unknown.map_or(Flag::Off, Flag::Unknown)
+    }
+}
+
+/// An attribute that turns tracing on when `on` holds for its value; absent or null is off.
+fn flag(v: Option<&Value>, name: &str, on: impl Fn(&Value) -> bool) -> Flag {
+    let Some(v) = v else { return Flag::Off };
+    match resolve(v) {
+        Resolved::Known(Value::Null) => Flag::Off,
+        Resolved::Known(known) if on(known) => Flag::On(format!("{name} = {known}")),
+        Resolved::Known(_) => Flag::Off,
+        Resolved::Unknown(why) => Flag::Unknown(why),
+        Resolved::Ref(r) => Flag::Unknown(format!("refers to {r}, only known after apply")),
+    }
+}
+
+/// The instances of a nested block, as objects, or the reason they are unknown (a `dynamic`
+/// block evaluates to an unknown in place of its instances).
+fn block_items<'v>(v: &'v Value, block: &str) -> Vec<Result<&'v Value, String>> {
+    let item = |b: &'v Value| match b {
+        Value::Object(_) => Some(Ok(b)),
+        Value::Null => None,
+        other => match resolve(other) {
+            Resolved::Unknown(why) => Some(Err(why)),
+            Resolved::Ref(r) => Some(Err(format!("refers to {r}, only known after apply"))),
+            Resolved::Known(_) => None,
+        },
+    };
+    match value::get(v, block) {
+        Some(Value::Array(items)) => items.iter().filter_map(item).collect(),
+        Some(other) => item(other).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// `block { name = … }` turning tracing on, in any instance of the block.
+fn block_flag(v: &Value, block: &str, name: &str, on: impl Fn(&Value) -> bool) -> Flag {
+    Flag::any(block_items(v, block).into_iter().map(|b| match b {
+        Ok(b) => match flag(value::get(b, name), name, &on) {
+            Flag::On(what) => Flag::On(format!("{block} {what}")),
+            other => other,
+        },
+        Err(why) => Flag::Unknown(why),
+    }))
+}
+
+/// Whether an instance exists: certain, or not when its `count` or `for_each` is unknown (the
+/// evaluator then makes one instance `x[*]`).
+fn existence(i: &Instance) -> Presence {
+    for meta in ["count", "for_each"] {
+        if let Some(Value::String(_)) = value::get(&i.value, meta) {
+            if let Some(Resolved::Unknown(why)) = attr(i, meta) {
+                return Presence::Unknown(format!("{meta} is unknown: {why}"));
+            }
+        }
+    }
+    if i.address.ends_with("[*]") {
+        return Presence::Unknown("count or for_each is unknown".to_owned());
+    }
+    Presence::Certain
+}
+
+fn is_active(v: &Value) -> bool {
+    value::as_str(v) == Some("Active")
+}
+
+fn is_true(v: &Value) -> bool {
+    value::as_bool(v) == Some(true)
+}
+
+/// What turns X-Ray tracing on in a module, or may, with where.
+fn tracing(m: &Module<'_>) -> Vec<TracingSite> {
     let mut out = Vec::new();
     for i in m.facts.instances.iter().filter(|i| i.kind == "resource") {
         let v = &i.value;
-        let block_attr = |block: &str, name: &str| -> Vec<&Value> {
-            value::blocks(v, block)
-                .into_iter()
-                .filter_map(|b| value::get(b, name))
-                .collect()
+        let (setting, on) = match i.rtype.as_str() {
+            "aws_lambda_function" => (
+                "tracing_config mode",
+                block_flag(v, "tracing_config", "mode", is_active),
+            ),
+            "aws_api_gateway_stage" => (
+                "xray_tracing_enabled",
+                flag(
+                    value::get(v, "xray_tracing_enabled"),
+                    "xray_tracing_enabled",
+                    is_true,
+                ),
+            ),
+            "aws_sfn_state_machine" => (
+                "tracing_configuration enabled",
+                block_flag(v, "tracing_configuration", "enabled", is_true),
+            ),
+            "aws_apprunner_observability_configuration" => (
+                "trace_configuration",
+                Flag::any(
+                    block_items(v, "trace_configuration")
+                        .into_iter()
+                        .map(|b| match b {
+                            Ok(_) => Flag::On("trace_configuration".to_owned()),
+                            Err(why) => Flag::Unknown(why),
+                        }),
+                ),
+            ),
+            "aws_apprunner_service" => (
+                "observability_configuration observability_enabled",
+                block_flag(
+                    v,
+                    "observability_configuration",
+                    "observability_enabled",
+                    is_true,
+                ),
+            ),
+            "aws_appsync_graphql_api" => (
+                "xray_enabled",
+                flag(value::get(v, "xray_enabled"), "xray_enabled", is_true),
+            ),
+            "aws_xray_sampling_rule" | "aws_xray_group" => ("", Flag::On("declared".to_owned())),
+            _ => continue,
         };
-        let on = match i.rtype.as_str() {
-            "aws_lambda_function" => block_attr("tracing_config", "mode")
-                .iter()
-                .any(|m| value::as_str(m) == Some("Active"))
-                .then(|| "tracing_config mode = \"Active\"".to_owned()),
-            "aws_api_gateway_stage" => value::get(v, "xray_tracing_enabled")
-                .and_then(value::as_bool)
-                .filter(|on| *on)
-                .map(|_| "xray_tracing_enabled = true".to_owned()),
-            "aws_sfn_state_machine" => block_attr("tracing_configuration", "enabled")
-                .iter()
-                .any(|e| value::as_bool(e) == Some(true))
-                .then(|| "tracing_configuration enabled = true".to_owned()),
-            "aws_apprunner_observability_configuration" => {
-                (!value::blocks(v, "trace_configuration").is_empty())
-                    .then(|| "trace_configuration".to_owned())
-            }
-            "aws_apprunner_service" => {
-                block_attr("observability_configuration", "observability_enabled")
-                    .iter()
-                    .any(|e| value::as_bool(e) == Some(true))
-                    .then(|| "observability_enabled = true".to_owned())
-            }
-            "aws_xray_sampling_rule" | "aws_xray_group" => Some("declared".to_owned()),
-            _ => None,
+        let site = |what: String, presence: Presence| TracingSite {
+            what: format!("{} {what}", i.address),
+            location: i.location.clone(),
+            presence,
         };
-        if let Some(what) = on {
-            out.push((format!("{} {what}", i.address), i.location.clone()));
+        match on {
+            Flag::On(what) => out.push(site(what, existence(i))),
+            Flag::Unknown(why) => out.push(site(setting.to_owned(), Presence::Unknown(why))),
+            Flag::Off => {}
         }
+    }
+    for input in &m.calls.tracing {
+        let presence = match &input.on {
+            Ok(None) => continue,
+            Ok(Some(_)) => Presence::Certain,
+            Err(why) => Presence::Unknown(why.clone()),
+        };
+        let what = match &input.on {
+            Ok(Some(value)) => format!("{} = {value}", input.setting),
+            _ => input.setting.clone(),
+        };
+        out.push(TracingSite {
+            what,
+            location: input.location.clone(),
+            presence,
+        });
     }
     out
 }
 
-pub(crate) fn inventory(all: &[ModuleFacts]) -> Inventory {
+/// A module without `module` blocks (a plan file: Terraform already expanded its calls).
+static NO_CALLS: ModuleCalls = ModuleCalls {
+    tracing: Vec::new(),
+    local: Vec::new(),
+};
+
+/// The inventory of every module scanned; `calls` holds what each module's `module` blocks say,
+/// by module path.
+pub(crate) fn inventory(all: &[ModuleFacts], calls: &BTreeMap<String, ModuleCalls>) -> Inventory {
     let mut inv = Inventory::default();
-    let modules: Vec<Module<'_>> = all.iter().map(Module::new).collect();
+    let modules: Vec<Module<'_>> = all
+        .iter()
+        .map(|facts| Module::new(facts, calls.get(&facts.path).unwrap_or(&NO_CALLS)))
+        .collect();
     for m in &modules {
         for i in m.of_type("aws_kms_key") {
             let key = m.key(i);
-            let id = key.arn.clone().unwrap_or_else(|| i.address.clone());
+            let id = key
+                .arn
+                .clone()
+                .unwrap_or_else(|| qualified(m.facts, &i.address));
             inv.keys.insert(id, Observed::Known(key));
         }
         for cfg in m.of_type("aws_xray_encryption_config") {
@@ -462,17 +626,18 @@ pub(crate) fn inventory(all: &[ModuleFacts]) -> Inventory {
                             .unwrap_or(Resolved::Unknown("KMS without key_id".into()));
                         let id = match m.xray_key(key_id) {
                             Ok(KeyChoice::AwsManaged) => {
+                                let id = aws_managed_id(m.facts);
                                 inv.keys
-                                    .entry(AWS_MANAGED_ID.to_owned())
+                                    .entry(id.clone())
                                     .or_insert_with(|| Observed::Known(aws_managed_key()));
-                                AWS_MANAGED_ID.to_owned()
+                                id
                             }
                             Ok(KeyChoice::Declared(k)) => {
                                 account = Some(key_account(m.facts, k));
                                 key_arn(m.facts, k)
                             }
                             Err(why) => {
-                                let id = format!("{}.key_id", cfg.address);
+                                let id = format!("{}.key_id", qualified(m.facts, &cfg.address));
                                 inv.keys
                                     .insert(id.clone(), Observed::Unknown(unknown_error(why)));
                                 id
@@ -508,7 +673,7 @@ pub(crate) fn inventory(all: &[ModuleFacts]) -> Inventory {
                 }),
                 region: m.facts.region.clone().unwrap_or_else(|| "-".to_owned()),
                 origin: Origin::Terraform {
-                    address: cfg.address.clone(),
+                    address: qualified(m.facts, &cfg.address),
                     location: cfg.location.clone(),
                 },
                 encryption,
@@ -521,8 +686,55 @@ pub(crate) fn inventory(all: &[ModuleFacts]) -> Inventory {
     inv
 }
 
-/// Root modules (those no other scanned module calls), each with what its tree traces and
-/// whether it declares the encryption.
+/// How surely a module is part of a root's tree: certain, or only through a call whose `count`
+/// or `for_each` is unknown (why, and where that call is).
+#[derive(Debug, Clone)]
+enum Reach {
+    Certain,
+    Unknown(String, SourceLocation),
+}
+
+/// How surely a call of the local module `dir` makes an instance: certain when any of the
+/// caller's calls of it does, unknown when one might, `None` when none does (`count = 0`).
+fn call_reach(m: &Module<'_>, dir: &str) -> Option<Reach> {
+    let calls: Vec<&LocalCall> = m.calls.local.iter().filter(|c| c.dir == dir).collect();
+    if calls.is_empty() || calls.iter().any(|c| c.made == Ok(true)) {
+        return Some(Reach::Certain);
+    }
+    calls.iter().find_map(|c| match &c.made {
+        Err(why) => Some(Reach::Unknown(
+            format!("{}: {why}", c.name),
+            c.location.clone(),
+        )),
+        Ok(_) => None,
+    })
+}
+
+impl Reach {
+    /// A call from a module reached with `self`.
+    fn then(&self, call: Reach) -> Reach {
+        match self {
+            Reach::Certain => call,
+            Reach::Unknown(..) => self.clone(),
+        }
+    }
+
+    /// `own` as seen from the root, and where to report it.
+    fn within(&self, own: Presence, at: &SourceLocation) -> (Presence, SourceLocation) {
+        match (self, own) {
+            (_, Presence::Unknown(why)) => (Presence::Unknown(why), at.clone()),
+            (Reach::Certain, own) => (own, at.clone()),
+            (Reach::Unknown(why, call), Presence::Certain) => {
+                (Presence::Unknown(why.clone()), call.clone())
+            }
+        }
+    }
+}
+
+/// Root modules (those no other scanned module calls), each with what its tree traces and the
+/// encryption it declares. What a module reached only through calls whose `count` or
+/// `for_each` is unknown declares is unknown; a called module the scan did not read may declare
+/// the encryption, so it is an unknown declaration.
 fn root_modules(modules: &[Module<'_>]) -> Vec<TerraformModule> {
     let called: BTreeSet<&str> = modules
         .iter()
@@ -534,23 +746,75 @@ fn root_modules(modules: &[Module<'_>]) -> Vec<TerraformModule> {
         .iter()
         .filter(|m| !called.contains(m.facts.path.as_str()))
         .map(|root| {
-            let mut seen = BTreeSet::new();
-            let mut stack = vec![root.facts.path.as_str()];
-            let mut traced = Vec::new();
-            let mut declares = false;
-            while let Some(path) = stack.pop() {
-                if !seen.insert(path) {
+            let mut reached: BTreeMap<&str, Reach> = BTreeMap::new();
+            let mut order = vec![root.facts.path.as_str()];
+            reached.insert(root.facts.path.as_str(), Reach::Certain);
+            let mut queue = order.clone();
+            let mut encryption = Vec::new();
+            while let Some(path) = queue.pop() {
+                let (Some(m), Some(here)) = (by_path.get(path), reached.get(path).cloned()) else {
                     continue;
+                };
+                for dir in &m.facts.calls {
+                    let Some(call) = call_reach(m, dir) else {
+                        continue;
+                    };
+                    let via = here.then(call);
+                    if !by_path.contains_key(dir.as_str()) {
+                        let unread = m.calls.local.iter().find(|c| &c.dir == dir);
+                        encryption.push(DeclaredConfig {
+                            address: unread.map_or_else(
+                                || dir.clone(),
+                                |c| format!("{} ({dir})", c.name),
+                            ),
+                            location: unread
+                                .map_or_else(|| m.facts.location.clone(), |c| c.location.clone()),
+                            presence: Presence::Unknown(
+                                "the called module was not scanned (add its directory to the paths)"
+                                    .to_owned(),
+                            ),
+                        });
+                        continue;
+                    }
+                    let better = matches!(
+                        (reached.get(dir.as_str()), &via),
+                        (None, _) | (Some(Reach::Unknown(..)), Reach::Certain)
+                    );
+                    if better {
+                        if !reached.contains_key(dir.as_str()) {
+                            order.push(dir);
+                        }
+                        reached.insert(dir, via);
+                        queue.push(dir);
+                    }
                 }
-                let Some(m) = by_path.get(path) else { continue };
-                traced.extend(tracing(m));
-                declares |= m.of_type("aws_xray_encryption_config").next().is_some();
-                stack.extend(m.facts.calls.iter().map(String::as_str));
+            }
+            let mut traced = Vec::new();
+            for path in &order {
+                let (Some(m), Some(here)) = (by_path.get(path), reached.get(path)) else {
+                    continue;
+                };
+                traced.extend(tracing(m).into_iter().map(|t| {
+                    let (presence, location) = here.within(t.presence, &t.location);
+                    TracingSite {
+                        what: t.what,
+                        location,
+                        presence,
+                    }
+                }));
+                encryption.extend(m.of_type("aws_xray_encryption_config").map(|c| {
+                    let (presence, location) = here.within(existence(c), &c.location);
+                    DeclaredConfig {
+                        address: qualified(m.facts, &c.address),
+                        location,
+                        presence,
+                    }
+                }));
             }
             TerraformModule {
                 path: root.facts.path.clone(),
                 tracing: traced,
-                declares_encryption: declares,
+                encryption,
                 location: root.facts.location.clone(),
             }
         })

@@ -11,6 +11,7 @@ mod eval;
 mod files;
 pub mod generate;
 mod module;
+mod module_calls;
 mod plan_json;
 mod value;
 
@@ -79,7 +80,8 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     // core, in order.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = found.modules.len().div_ceil(threads).max(1);
-    let done: Vec<Vec<(Vec<IacError>, build::ModuleFacts)>> = std::thread::scope(|s| {
+    type Evaluated = (Vec<IacError>, build::ModuleFacts, module_calls::ModuleCalls);
+    let done: Vec<Vec<Evaluated>> = std::thread::scope(|s| {
         let handles: Vec<_> = found
             .modules
             .chunks(chunk)
@@ -88,7 +90,11 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
                     ms.iter()
                         .map(|m| {
                             let parsed = module::parse(m);
-                            (parsed.errors.clone(), eval::evaluate(&parsed))
+                            (
+                                parsed.errors.clone(),
+                                eval::evaluate(&parsed),
+                                module_calls::read(&parsed),
+                            )
                         })
                         .collect()
                 })
@@ -101,8 +107,10 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     });
     out.files += found.modules.iter().map(|m| m.files.len()).sum::<usize>();
     let mut facts = Vec::new();
-    for (errors, f) in done.into_iter().flatten() {
+    let mut calls_of = std::collections::BTreeMap::new();
+    for (errors, f, calls) in done.into_iter().flatten() {
         out.errors.extend(errors);
+        calls_of.insert(f.path.clone(), calls);
         facts.push(f);
     }
     for p in &found.plans {
@@ -113,6 +121,6 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
         }
     }
     out.modules = facts.len();
-    out.inventory = build::inventory(&facts);
+    out.inventory = build::inventory(&facts, &calls_of);
     out
 }

@@ -76,6 +76,163 @@ fixture!(count_for_each, "count-for-each");
 fixture!(tfvars, "tfvars");
 fixture!(syntax_error, "syntax-error");
 fixture!(plan_json, "plan-json/plan.json");
+fixture!(sibling_modules, "sibling-modules");
+fixture!(empty_policy, "empty-policy");
+fixture!(tracing_unknown, "tracing-unknown");
+fixture!(module_calls, "module-calls");
+
+/// Everything that identifies and decides each result, for comparing scans. A set: a result
+/// identical in every respect in two directories (the AWS managed key of one account and
+/// region, which two modules use) is one result of the tree.
+fn verdicts(findings: &[Finding]) -> std::collections::BTreeSet<String> {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {} {} {}/{} {} {:?} {}",
+                f.fingerprint(),
+                f.rule,
+                f.status.as_str(),
+                f.confidence.as_str(),
+                f.account,
+                f.region,
+                f.resource,
+                f.location,
+                f.message
+            )
+        })
+        .collect()
+}
+
+/// The directories directly under `dir` (relative to the fixtures directory).
+fn subdirectories(dir: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(fixtures().join(dir))
+        .expect("read_dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if dir == "." {
+                name
+            } else {
+                format!("{dir}/{name}")
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Scanning a tree judges each module exactly as scanning its directory alone: nothing declared
+/// in one module (`aws_kms_key.this`, `aws_xray_encryption_config.this`) stands for another's.
+fn assert_tree_is_the_union_of_its_parts(dir: &str) {
+    let whole = verdicts(&judge(dir));
+    let parts: Vec<Finding> = subdirectories(dir).iter().flat_map(|d| judge(d)).collect();
+    let parts = verdicts(&parts);
+    if whole != parts {
+        let only = |a: &std::collections::BTreeSet<String>,
+                    b: &std::collections::BTreeSet<String>| {
+            a.difference(b).cloned().collect::<Vec<String>>()
+        };
+        panic!(
+            "only in the tree: {:#?}\nonly in the parts: {:#?}",
+            only(&whole, &parts),
+            only(&parts, &whole)
+        );
+    }
+}
+
+#[test]
+fn sibling_modules_with_the_same_addresses_are_judged_apart() {
+    assert_tree_is_the_union_of_its_parts("sibling-modules");
+    let f = judge("sibling-modules");
+    let key = |dir: &str| format!("key/sibling-modules/{dir}/aws_kms_key.this");
+    let cfg = |dir: &str| format!("sibling-modules/{dir}/aws_xray_encryption_config.this");
+    assert_eq!(
+        status_of(&f, "kms-rotation-disabled", &key("rotation-off")),
+        Some(Status::Fail)
+    );
+    assert_eq!(
+        status_of(&f, "kms-rotation-disabled", &key("disabled")),
+        Some(Status::Pass)
+    );
+    assert_eq!(
+        status_of(&f, "xray-key-unusable", &cfg("disabled")),
+        Some(Status::Fail),
+        "the disabled key is the one its own module's X-Ray uses"
+    );
+    assert_eq!(
+        status_of(&f, "xray-key-unusable", &cfg("rotation-off")),
+        Some(Status::Pass)
+    );
+    let keys: std::collections::BTreeSet<&str> = f
+        .iter()
+        .filter(|f| f.rule == "kms-rotation-disabled")
+        .map(|f| f.resource.as_str())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+}
+
+#[test]
+fn the_whole_fixture_tree_is_the_union_of_its_directories() {
+    assert_tree_is_the_union_of_its_parts(".");
+}
+
+#[test]
+fn an_empty_or_null_policy_is_kms_default_key_policy() {
+    let f = judge("empty-policy");
+    assert!(
+        f.iter().all(|f| !f.message.contains("JSON")),
+        "{:#?}",
+        f.iter().map(|f| &f.message).collect::<Vec<_>>()
+    );
+    for key in ["empty", "null"] {
+        assert_eq!(
+            status_of(&f, "kms-key-policy-public", &format!("aws_kms_key.{key}")),
+            Some(Status::Pass),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        status_of(&f, "kms-key-policy-default-only", "aws_kms_key.empty"),
+        Some(Status::Fail)
+    );
+}
+
+#[test]
+fn tracing_only_known_at_apply_is_unknown_and_remote_inputs_are_read_by_name() {
+    let f = judge("tracing-unknown");
+    let verdict = |dir: &str| {
+        f.iter()
+            .find(|f| {
+                f.rule == "tf-xray-encryption-missing"
+                    && f.resource == format!("tracing-unknown/{dir}")
+            })
+            .map(|f| (f.status, f.confidence, f.message.clone()))
+    };
+    for (dir, says) in [
+        ("var-mode", "tracing_config mode"),
+        ("dynamic-block", "dynamic \"tracing_config\""),
+        ("config-count", "count is unknown"),
+        ("config-for-each", "for_each is unknown"),
+        ("remote-unknown", "var.tracing has no value"),
+    ] {
+        let (status, confidence, message) =
+            verdict(dir).unwrap_or_else(|| panic!("{dir}: no result"));
+        assert_eq!(status, Status::Error, "{dir}: {message}");
+        assert_eq!(confidence, xray_cmk_core::Confidence::Low, "{dir}");
+        assert!(message.contains(says), "{dir}: {message}");
+    }
+    for (dir, says) in [
+        ("remote-active", "module.lambda tracing_mode = \"Active\""),
+        ("remote-local-var", "module.flow enable_xray_tracing = true"),
+    ] {
+        let (status, _, message) = verdict(dir).unwrap_or_else(|| panic!("{dir}: no result"));
+        assert_eq!(status, Status::Fail, "{dir}: {message}");
+        assert!(message.contains(says), "{dir}: {message}");
+    }
+    assert_eq!(verdict("remote-off"), None, "tracing is off: not judged");
+}
 
 /// Checkov's published CKV_AWS_7 ("Ensure rotation for customer created CMKs is enabled"):
 /// `enable_key_rotation = true` passes, false or absent fails, and keys that are not symmetric
@@ -191,4 +348,34 @@ fn the_generated_module_scans_clean() {
     assert!(findings.iter().any(|f| f.rule == "xray-key-not-approved"));
     assert!(text.contains("data \"aws_iam_policy_document\" \"xray_key\""));
     assert!(text.contains("resource \"aws_kms_alias\" \"xray\""));
+}
+
+#[test]
+fn what_a_called_module_declares_is_as_sure_as_the_call() {
+    let f = judge("module-calls");
+    let verdict = |env: &str| {
+        f.iter()
+            .find(|f| {
+                f.rule == "tf-xray-encryption-missing"
+                    && f.resource == format!("module-calls/envs/{env}")
+            })
+            .map(|f| (f.status, f.message.clone()))
+            .unwrap_or_else(|| panic!("{env}: no result"))
+    };
+    assert_eq!(verdict("always").0, Status::Pass);
+    assert_eq!(verdict("never").0, Status::Fail);
+    let (status, message) = verdict("maybe");
+    assert_eq!(status, Status::Error, "{message}");
+    assert!(
+        message.contains("module.encryption: count is unknown"),
+        "{message}"
+    );
+    assert!(message.contains("var.encrypt has no value"), "{message}");
+    assert!(
+        !message.contains('\u{1}') && !message.contains("\\u0001"),
+        "no marker shows: {message}"
+    );
+    let (status, message) = verdict("unread");
+    assert_eq!(status, Status::Error, "{message}");
+    assert!(message.contains("not scanned"), "{message}");
 }

@@ -2,6 +2,7 @@
 //! the encryption, so every environment built from it starts on the default.
 
 use crate::finding::{Finding, FindingBuilder, Severity};
+use crate::model::{Presence, TerraformModule, TracingSite};
 use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct TfXrayEncryptionMissing;
@@ -24,10 +25,23 @@ for anything that turns X-Ray tracing on: a Lambda function with `tracing_config
 an API Gateway stage with `xray_tracing_enabled = true`, a Step Functions state machine with
 `tracing_configuration { enabled = true }`, App Runner observability (an
 `aws_apprunner_observability_configuration` with a `trace_configuration`, or a service with
-`observability_enabled = true`), an `aws_xray_sampling_rule` or an `aws_xray_group`. It fails when
-such a module declares no `aws_xray_encryption_config`, and passes when it does (the encryption
-rules then judge that configuration). A module that does not trace is not judged. Live audits never
-produce this result.
+`observability_enabled = true`), an AppSync GraphQL API with `xray_enabled = true`, an
+`aws_xray_sampling_rule` or an `aws_xray_group`. It fails when such a module declares no
+`aws_xray_encryption_config`, and passes when it does (the encryption rules then judge that
+configuration). A module that does not trace is not judged. Live audits never produce this
+result.
+
+A call of a registry or git module cannot be read, so a tracing input passed to it is judged by
+its name where the common modules document it: `tracing_mode` and `tracing_config_mode`
+(`"Active"`), `xray_tracing_enabled`, `tracing_enabled` and `enable_xray_tracing` (`true`).
+
+What is only known at apply time is unknown, never a pass and never silence: a tracing setting
+that is not a literal (`mode = var.mode` without a value, a `dynamic "tracing_config"` block, an
+unknown `count` on the traced resource or the module call), with no certain
+`aws_xray_encryption_config`, is an `error` with low confidence naming what is unknown; so is an
+`aws_xray_encryption_config` whose `count` or `for_each` (or its `module` call's) is unknown,
+when it is the only one, and a called local module the scan did not read, which may declare
+it. A `module` call with `count = 0` brings nothing.
 
 ## Why is this bad?
 X-Ray's encryption is a per-account, per-region setting that defaults to an AWS owned key. A team
@@ -64,32 +78,90 @@ impl Rule for TfXrayEncryptionMissing {
         cx.inventory
             .terraform_modules
             .iter()
-            .filter_map(|m| {
-                let (first, at) = m.tracing.first()?;
-                let b = FindingBuilder::new(&META, &m.path, "-", &m.path);
-                Some(if m.declares_encryption {
-                    b.location(Some(&m.location))
-                        .pass("tracing is on and the module declares aws_xray_encryption_config")
-                } else {
-                    let more = match m.tracing.len() {
-                        1 => String::new(),
-                        n => format!(" (and {} more)", n - 1),
-                    };
-                    b.location(Some(at)).fail(format!(
-                        "X-Ray tracing is on ({first}{more}) but the module declares no aws_xray_encryption_config: new environments get the default encryption"
-                    ))
-                })
-            })
+            .filter_map(judge)
             .collect()
     }
+}
+
+/// `what (and N more)`, for the first of `sites`.
+fn first_of(sites: &[&TracingSite]) -> Option<String> {
+    let first = sites.first()?;
+    Some(match sites.len() {
+        1 => first.what.clone(),
+        n => format!("{} (and {} more)", first.what, n - 1),
+    })
+}
+
+/// One module: no result when nothing in it can turn tracing on; a pass when it certainly
+/// declares the encryption; a failure when tracing is certainly on and nothing declares it;
+/// otherwise unknown, naming what is unknown.
+fn judge(m: &TerraformModule) -> Option<Finding> {
+    let on: Vec<&TracingSite> = m
+        .tracing
+        .iter()
+        .filter(|t| t.presence == Presence::Certain)
+        .collect();
+    let maybe: Vec<(&TracingSite, &str)> = m
+        .tracing
+        .iter()
+        .filter_map(|t| match &t.presence {
+            Presence::Unknown(why) => Some((t, why.as_str())),
+            Presence::Certain => None,
+        })
+        .collect();
+    if on.is_empty() && maybe.is_empty() {
+        return None;
+    }
+    let b = FindingBuilder::new(&META, &m.path, "-", &m.path);
+    if let Some(cfg) = m
+        .encryption
+        .iter()
+        .find(|c| c.presence == Presence::Certain)
+    {
+        let tracing = if on.is_empty() {
+            "tracing may be on"
+        } else {
+            "tracing is on"
+        };
+        return Some(b.location(Some(&m.location)).pass(format!(
+            "{tracing} and the module declares aws_xray_encryption_config ({})",
+            cfg.address
+        )));
+    }
+    let tracing = match (first_of(&on), maybe.first()) {
+        (Some(on), _) => format!("X-Ray tracing is on ({on})"),
+        (None, Some((site, why))) => format!(
+            "whether X-Ray tracing is on is only known at apply time ({}: {why})",
+            site.what
+        ),
+        (None, None) => return None,
+    };
+    let unknown_config = m.encryption.iter().find_map(|c| match &c.presence {
+        Presence::Unknown(why) => Some((c, why)),
+        Presence::Certain => None,
+    });
+    Some(match unknown_config {
+        Some((cfg, why)) => b.location(Some(&cfg.location)).error(format!(
+            "{tracing}, and whether the module declares aws_xray_encryption_config is unknown ({}: {why})",
+            cfg.address
+        )),
+        None if on.is_empty() => b
+            .location(maybe.first().map(|(s, _)| &s.location))
+            .error(format!(
+                "{tracing}, and the module declares no aws_xray_encryption_config"
+            )),
+        None => b.location(on.first().map(|s| &s.location)).fail(format!(
+            "{tracing} but the module declares no aws_xray_encryption_config: new environments get the default encryption"
+        )),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Inventory, SourceLocation, TerraformModule};
+    use crate::model::{DeclaredConfig, Inventory, SourceLocation};
     use crate::rules::test_support::*;
-    use crate::Status;
+    use crate::{Confidence, Status};
 
     fn at(line: u32) -> SourceLocation {
         SourceLocation {
@@ -101,19 +173,28 @@ mod tests {
         }
     }
 
-    fn module(tracing: bool, declares: bool) -> Inventory {
+    fn site(presence: Presence) -> TracingSite {
+        TracingSite {
+            what: "aws_lambda_function.api tracing_config mode = \"Active\"".into(),
+            location: at(7),
+            presence,
+        }
+    }
+
+    fn config(presence: Presence) -> DeclaredConfig {
+        DeclaredConfig {
+            address: "envs/prod/aws_xray_encryption_config.this[*]".into(),
+            location: at(20),
+            presence,
+        }
+    }
+
+    fn module(tracing: Vec<TracingSite>, encryption: Vec<DeclaredConfig>) -> Inventory {
         Inventory {
             terraform_modules: vec![TerraformModule {
                 path: "envs/prod".into(),
-                tracing: if tracing {
-                    vec![(
-                        "aws_lambda_function.api tracing_config mode = \"Active\"".into(),
-                        at(7),
-                    )]
-                } else {
-                    Vec::new()
-                },
-                declares_encryption: declares,
+                tracing,
+                encryption,
                 location: at(1),
             }],
             ..Inventory::default()
@@ -124,9 +205,13 @@ mod tests {
         TfXrayEncryptionMissing.check_inventory(&context(inv, &DEFAULT_POLICY))
     }
 
+    fn unknown(why: &str) -> Presence {
+        Presence::Unknown(why.into())
+    }
+
     #[test]
     fn tracing_without_a_declared_config_fails_at_the_tracing() {
-        let f = judge(&module(true, false));
+        let f = judge(&module(vec![site(Presence::Certain)], Vec::new()));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].status, Status::Fail);
         assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(7));
@@ -139,11 +224,66 @@ mod tests {
 
     #[test]
     fn a_declared_config_passes_and_no_tracing_is_not_judged() {
-        assert_eq!(judge(&module(true, true))[0].status, Status::Pass);
-        assert!(judge(&module(false, false)).is_empty());
+        let declared = vec![config(Presence::Certain)];
+        let f = judge(&module(vec![site(Presence::Certain)], declared.clone()));
+        assert_eq!(f[0].status, Status::Pass);
+        assert_eq!(f[0].confidence, Confidence::High);
+        // Declared, the module is right whether or not tracing turns out to be on.
+        let f = judge(&module(
+            vec![site(unknown("var.mode has no value"))],
+            declared,
+        ));
+        assert_eq!(f[0].status, Status::Pass);
+        assert!(judge(&module(Vec::new(), Vec::new())).is_empty());
         assert!(
             judge(&Inventory::default()).is_empty(),
             "live scans have no modules"
         );
+    }
+
+    #[test]
+    fn tracing_only_known_at_apply_is_unknown_never_silent() {
+        let f = judge(&module(
+            vec![site(unknown("var.mode has no value"))],
+            Vec::new(),
+        ));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].status, Status::Error);
+        assert_eq!(f[0].confidence, Confidence::Low);
+        assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(7));
+        assert!(
+            f[0].message.contains("var.mode has no value"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn a_config_whose_count_is_unknown_is_never_a_pass() {
+        for tracing in [
+            Presence::Certain,
+            unknown("dynamic \"tracing_config\" block"),
+        ] {
+            let f = judge(&module(
+                vec![site(tracing)],
+                vec![config(unknown("count is unknown"))],
+            ));
+            assert_eq!(f[0].status, Status::Error, "{}", f[0].message);
+            assert_eq!(f[0].location.as_ref().map(|l| l.line), Some(20));
+            assert!(
+                f[0].message.contains("count is unknown"),
+                "{}",
+                f[0].message
+            );
+        }
+        // One certain configuration is enough.
+        let f = judge(&module(
+            vec![site(Presence::Certain)],
+            vec![
+                config(unknown("count is unknown")),
+                config(Presence::Certain),
+            ],
+        ));
+        assert_eq!(f[0].status, Status::Pass);
     }
 }
