@@ -19,6 +19,16 @@ pub enum SetupError {
     Unreachable { endpoint: String, detail: String },
     #[error("{operation} failed: {detail}")]
     Call { operation: String, detail: String },
+    #[error("AWS region `{region}` is not valid: a region is a name like `us-east-1`. Check --region, AWS_REGION / AWS_DEFAULT_REGION and the profile's `region`")]
+    Region { region: String },
+    #[error("the AWS credentials cannot be sent: {detail}. Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the credentials file (a value split over two lines when pasted?)")]
+    Credentials { detail: String },
+    #[error("the endpoint{endpoint} answered {operation} with something that is not an AWS response ({detail}). Is AWS_ENDPOINT_URL an AWS endpoint (or a proxy's login page)?")]
+    NotAws {
+        endpoint: String,
+        operation: String,
+        detail: String,
+    },
 }
 
 /// The innermost cause of an error, which is the part a person can act on

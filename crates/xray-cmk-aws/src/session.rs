@@ -76,6 +76,18 @@ fn endpoint_hint(config: &SdkConfig) -> String {
         .unwrap_or_default()
 }
 
+/// Whether `region` can be a region name: lowercase letters, digits and hyphens, as the SDK's
+/// endpoint rules require of a host label.
+fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 63
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 fn call_timeout(opts: &SessionOptions) -> Duration {
     opts.call_timeout.unwrap_or(DEFAULT_CALL_TIMEOUT)
 }
@@ -152,12 +164,41 @@ pub async fn load(opts: &SessionOptions, shared: &Shared) -> Result<Session, Set
             .build();
     }
 
+    if let Some(region) = config.region() {
+        if !valid_region(region.as_ref()) {
+            return Err(SetupError::Region {
+                region: region.as_ref().escape_debug().to_string(),
+            });
+        }
+    }
+
     let provider = config
         .credentials_provider()
         .ok_or_else(|| SetupError::NoCredentials {
             detail: "no credentials provider is configured".into(),
         })?;
-    if let Err(err) = provider.provide_credentials().await {
+    let provided = provider.provide_credentials().await;
+    if let Ok(creds) = &provided {
+        let fields = [
+            ("access key id", Some(creds.access_key_id())),
+            ("secret access key", Some(creds.secret_access_key())),
+            ("session token", creds.session_token()),
+        ];
+        for (name, value) in fields {
+            if let Some(bad) = value.and_then(|v| v.chars().find(|c| c.is_control())) {
+                return Err(SetupError::Credentials {
+                    detail: format!(
+                        "the {name} contains {}",
+                        match bad {
+                            '\n' | '\r' => "a line break".to_owned(),
+                            c => format!("the control character U+{:04X}", u32::from(c)),
+                        }
+                    ),
+                });
+            }
+        }
+    }
+    if let Err(err) = provided {
         let detail = match &err {
             CredentialsError::CredentialsNotLoaded(_) => match &opts.profile {
                 Some(_) => "the profile does not exist or holds no credentials".to_owned(),
@@ -189,10 +230,39 @@ pub async fn load(opts: &SessionOptions, shared: &Shared) -> Result<Session, Set
                     unreachable_detail(&err, call_timeout(opts))
                 ),
             },
-            _ => SetupError::Call {
+            // A 2xx answer that is not STS's (a proxy's page, another service): no error code.
+            SdkError::ResponseError(_) => SetupError::NotAws {
+                endpoint: endpoint_hint(&config),
                 operation: "sts:GetCallerIdentity".into(),
-                detail: classify("sts:GetCallerIdentity", &err).to_string(),
+                detail: "it could not be parsed".into(),
             },
+            SdkError::ServiceError(se)
+                if se.err().meta().code().is_none() && se.raw().status().is_success() =>
+            {
+                SetupError::NotAws {
+                    endpoint: endpoint_hint(&config),
+                    operation: "sts:GetCallerIdentity".into(),
+                    detail: format!(
+                        "HTTP {}{}",
+                        se.raw().status().as_u16(),
+                        se.raw()
+                            .headers()
+                            .get("content-type")
+                            .map(|t| format!(", Content-Type {}", t.escape_debug()))
+                            .unwrap_or_default()
+                    ),
+                }
+            }
+            _ => {
+                let e = classify("sts:GetCallerIdentity", &err);
+                SetupError::Call {
+                    operation: e.operation,
+                    detail: match e.code {
+                        Some(code) => format!("{code}: {}", e.message),
+                        None => e.message,
+                    },
+                }
+            }
         })?;
     let identity = Identity {
         account: who.account().unwrap_or_default().to_owned(),
