@@ -11,6 +11,7 @@ pub mod remediation;
 pub mod rule;
 pub mod rules;
 pub mod summary;
+pub mod text;
 
 pub use finding::{Confidence, Finding, Severity, Status, Suppression};
 pub use model::{

@@ -72,6 +72,19 @@ fn grid<const N: usize>(
     status_column: usize,
     color: bool,
 ) -> String {
+    // Text from files and from AWS never acts on the terminal (escapes, bidi controls).
+    let rows: Vec<([String; N], Status)> = rows
+        .iter()
+        .map(|(cells, status)| {
+            (
+                cells
+                    .each_ref()
+                    .map(|c| xray_cmk_core::text::for_terminal(c).into_owned()),
+                *status,
+            )
+        })
+        .collect();
+    let rows = rows.as_slice();
     let mut widths = headers.map(str::len);
     for (cells, _) in rows {
         for (w, c) in widths.iter_mut().zip(cells) {

@@ -124,18 +124,48 @@ pub(super) fn remediation_alias(alias: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What AWS allows in a tag key or value besides Unicode letters, digits and spaces (the
+/// "User-Defined Tag Restrictions" of the AWS Billing and Cost Management User Guide, which KMS's
+/// `Tag` refers to).
+const TAG_PUNCTUATION: &[char] = &['_', '.', ':', '/', '=', '+', '-', '@'];
+
+/// The first character of `text` AWS does not allow in a tag, if any.
+fn bad_tag_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| {
+        !(c.is_alphanumeric()
+            || (c.is_whitespace() && !c.is_control())
+            || TAG_PUNCTUATION.contains(&c))
+    })
+}
+
+fn bad_char_message(what: &str, text: &str, c: char) -> String {
+    format!(
+        "`{}` has {} {}, which AWS does not allow in a tag {what} (letters, digits, spaces and `_ . : / = + - @`)",
+        crate::text::shortened(text, 60),
+        if c.is_control() || crate::text::acts_on_terminal(c) {
+            "the control character"
+        } else {
+            "the character"
+        },
+        crate::text::for_terminal(&format!("`{c}` (U+{:04X})", u32::from(c)))
+    )
+}
+
 /// A required tag key: one a user can actually set, or the rule could never pass.
 pub(super) fn tag_key(key: &str) -> Result<(), String> {
+    let shown = crate::text::shortened(key, 60);
     if key.trim().is_empty() {
         Err("a tag key must not be empty".to_owned())
     } else if key.chars().count() > MAX_TAG_KEY_LEN {
         Err(format!(
-            "`{key}` is longer than the {MAX_TAG_KEY_LEN} characters AWS allows in a tag key"
+            "`{shown}` is longer than the {MAX_TAG_KEY_LEN} characters AWS allows in a tag key"
         ))
-    } else if key.starts_with("aws:") {
+    } else if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
         Err(format!(
-            "`{key}` cannot be required: the `aws:` prefix is reserved for AWS"
+            "`{shown}` cannot be required: the `aws:` prefix is reserved for AWS"
         ))
+    } else if let Some(c) = bad_tag_char(key) {
+        Err(bad_char_message("key", key, c))
     } else {
         Ok(())
     }
@@ -150,6 +180,8 @@ pub(super) fn tag_value(value: &str) -> Result<(), String> {
         Err(format!(
             "longer than the {MAX_TAG_VALUE_LEN} characters AWS allows in a tag value"
         ))
+    } else if let Some(c) = bad_tag_char(value) {
+        Err(bad_char_message("value", value, c))
     } else if value == super::REVIEW_TAG_VALUE {
         Err(format!(
             "`{value}` is what a plan writes for a value nobody chose; give the real value"
@@ -198,6 +230,11 @@ pub(super) fn exemption_rule(rule: &str, known_rules: &[&str]) -> Result<(), Str
 pub(super) fn exemption_reason(reason: &str) -> Result<(), String> {
     if reason.trim().is_empty() {
         Err("an exemption needs a reason".to_owned())
+    } else if let Some(c) = reason.chars().find(|&c| crate::text::acts_on_terminal(c)) {
+        Err(format!(
+            "the reason has the control character U+{:04X}, which would act on the terminal that shows it; write it as plain text",
+            u32::from(c)
+        ))
     } else {
         Ok(())
     }

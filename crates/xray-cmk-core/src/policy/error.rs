@@ -19,13 +19,24 @@ pub struct PolicyError {
     pub message: String,
 }
 
+/// The longest key path and message a policy error shows, in characters.
+const MAX_SHOWN_KEY: usize = 120;
+const MAX_SHOWN_MESSAGE: usize = 400;
+
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        write!(
+            f,
+            "{}:{}:{}: ",
+            crate::text::for_terminal(&self.file),
+            self.line,
+            self.column
+        )?;
         if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
+            // A key path a hostile file made deep is not echoed whole.
+            write!(f, "{}: ", crate::text::shortened(&self.key, MAX_SHOWN_KEY))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&crate::text::shortened(&self.message, MAX_SHOWN_MESSAGE))
     }
 }
 

@@ -518,6 +518,53 @@ mod tests {
     }
 
     #[test]
+    fn tags_aws_would_reject_are_refused_and_shown_escaped() {
+        let e = errors("[tags]\nrequired = [\"team\u{1F600}\"]\n");
+        assert!(
+            e.contains(
+                "has the character `\u{1F600}` (U+1F600), which AWS does not allow in a tag key"
+            ),
+            "{e}"
+        );
+        let e =
+            errors("[tags]\nrequired = [\"owner\"]\nvalues = { owner = \"evil\u{202E}txt\" }\n");
+        assert!(
+            e.contains("`evil\\u{202e}txt` has the control character `\\u{202e}` (U+202E)"),
+            "{e}"
+        );
+        assert!(!e.contains('\u{202E}'), "never printed raw: {e}");
+        let e = errors("[tags]\nrequired = [\"AWS:team\"]\n");
+        assert!(e.contains("the `aws:` prefix is reserved"), "{e}");
+        // What AWS allows passes.
+        parse(
+            "[tags]\nrequired = [\"cost-center\", \"équipe\", \"a.b:c/d=e+f-g@h i_j\"]\n",
+            "p.toml",
+            RULES,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn an_exemption_reason_that_would_act_on_the_terminal_is_refused() {
+        let e = errors(
+            "[[exemptions]]\naccount = \"*\"\nregion = \"*\"\nrule = \"rule-a\"\nreason = \"ok\u{202E}\"\nexpires = \"2099-01-01\"\n",
+        );
+        assert!(
+            e.contains("the reason has the control character U+202E"),
+            "{e}"
+        );
+        assert!(!e.contains('\u{202E}'), "{e}");
+    }
+
+    #[test]
+    fn a_deeply_nested_key_path_is_not_echoed_whole() {
+        let depth = 5000;
+        let source = format!("[rotation]\n{} = 1\n", vec!["a"; depth].join("."));
+        let e = errors(&source);
+        assert!(e.len() < 2000, "{} bytes: {}", e.len(), &e[..200]);
+    }
+
+    #[test]
     fn inline_tables_and_dotted_keys_are_the_same_settings() {
         let source = "rotation.max_period_days = 90\n\
                       keys = { alias = \"alias/x\" }\n\
