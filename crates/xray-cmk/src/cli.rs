@@ -266,17 +266,53 @@ pub struct KpiArgs {
 
 /// `30d`, `12h`, `2w` as seconds.
 fn parse_window(s: &str) -> Result<u64, String> {
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let shown = xray_cmk_core::text::shortened(s, 40);
+    // The unit is the last character, whatever its width in bytes.
+    let Some(unit) = s.chars().last() else {
+        return Err("expected a number and a unit, e.g. 30d, 12h or 2w".to_owned());
+    };
+    let n = &s[..s.len() - unit.len_utf8()];
     let n: u64 = n
         .parse()
-        .map_err(|_| format!("`{s}`: expected a number and a unit, e.g. 30d, 12h or 2w"))?;
-    let unit = match unit {
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("`{s}`: the unit must be h, d or w")),
+        .map_err(|_| format!("`{shown}`: expected a number and a unit, e.g. 30d, 12h or 2w"))?;
+    let unit: u64 = match unit {
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        _ => return Err(format!("`{shown}`: the unit must be h, d or w")),
     };
-    Ok(n * unit)
+    n.checked_mul(unit)
+        .filter(|secs| *secs <= 100 * 366 * 86_400)
+        .ok_or_else(|| format!("`{shown}`: at most 100 years"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+
+    #[test]
+    fn windows_parse_and_bad_ones_are_errors_not_panics() {
+        assert_eq!(parse_window("30d"), Ok(30 * 86_400));
+        assert_eq!(parse_window("12h"), Ok(12 * 3_600));
+        assert_eq!(parse_window("2w"), Ok(14 * 86_400));
+        for bad in [
+            "",
+            "3日",
+            "日",
+            "d",
+            "-1d",
+            "30",
+            "1e3d",
+            "99999999999999999999w",
+        ] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_window("3日"),
+            Err("`3日`: the unit must be h, d or w".to_owned())
+        );
+        assert!(parse_window("9999999999999w").is_err(), "no overflow");
+    }
 }
 
 #[derive(Debug, Subcommand)]
