@@ -1,12 +1,23 @@
-//! Finding the modules and plan files under the paths given, and turning byte offsets into the
-//! lines and columns findings report.
+//! Finding the modules and plan files under the paths given, reading them safely, and turning
+//! byte offsets into the lines and columns findings report.
+//!
+//! The tree may be hostile (a pull request in CI): each real directory is walked once, whatever
+//! symbolic links lead to it again (a cycle is a note, not a walk); only regular files are read,
+//! never a FIFO or a device, and never more than a cap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use xray_cmk_core::SourceLocation;
 
 use crate::IacError;
+
+/// The most a `.tf` or `.tfvars` file may hold. Real modules' files are a few KiB; a bigger one is
+/// generated or hostile.
+pub(crate) const HCL_CAP: u64 = 4 * 1024 * 1024;
+/// The most a plan JSON file may hold: `terraform show -json` of a large plan runs to tens of MiB.
+pub(crate) const PLAN_CAP: u64 = 64 * 1024 * 1024;
 
 /// One module: a directory and the `.tf` and variable files read from it.
 #[derive(Debug, Clone)]
@@ -22,6 +33,8 @@ pub(crate) struct Found {
     pub modules: Vec<ModuleFiles>,
     pub plans: Vec<PathBuf>,
     pub errors: Vec<IacError>,
+    /// What was left out on purpose (a directory reached again through a link), for stderr.
+    pub notes: Vec<String>,
 }
 
 /// Directories Terraform itself writes or that hold no configuration.
@@ -29,98 +42,354 @@ fn skipped(name: &str) -> bool {
     name.starts_with('.') || name == "node_modules"
 }
 
-fn walk(dir: &Path, modules: &mut BTreeMap<PathBuf, Vec<PathBuf>>, errors: &mut Vec<IacError>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            errors.push(IacError {
+/// What a file or directory is, whatever path reaches it: `(device, inode)` on Unix, the canonical
+/// path elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Identity {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    #[cfg(not(unix))]
+    Path(PathBuf),
+}
+
+#[cfg(unix)]
+fn identity(_path: &Path, meta: &std::fs::Metadata) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt as _;
+    Some(Identity::Inode(meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(path: &Path, _meta: &std::fs::Metadata) -> Option<Identity> {
+    std::fs::canonicalize(path).ok().map(Identity::Path)
+}
+
+/// The walk's state: directories and files already taken, by identity, and the path that took each.
+#[derive(Default)]
+struct Walk {
+    dirs: BTreeMap<Identity, PathBuf>,
+    modules: BTreeMap<PathBuf, Vec<PathBuf>>,
+    tfvars: BTreeMap<PathBuf, Vec<PathBuf>>,
+    errors: Vec<IacError>,
+    notes: Vec<String>,
+}
+
+fn is_tfvars(name: &str) -> bool {
+    name == "terraform.tfvars" || name.ends_with(".auto.tfvars")
+}
+
+impl Walk {
+    /// Takes `dir` unless its real directory was taken already (a link cycle, or a second link).
+    fn enter(&mut self, dir: &Path, meta: &std::fs::Metadata) -> bool {
+        let Some(id) = identity(dir, meta) else {
+            self.errors.push(IacError {
                 location: whole_file(dir),
-                message: format!("cannot read directory: {e}"),
+                message: "cannot resolve the directory's real path".to_owned(),
             });
-            return;
+            return false;
+        };
+        if let Some(first) = self.dirs.get(&id) {
+            // Reached again from inside itself: a link to an ancestor.
+            let cycle = dir.starts_with(first);
+            let first = display(first);
+            self.notes.push(if cycle {
+                format!(
+                    "skipped {}: a symbolic link cycle back to {first}, which is scanned once",
+                    display(dir)
+                )
+            } else {
+                format!(
+                    "skipped {}: the same directory as {first}, which is scanned once",
+                    display(dir)
+                )
+            });
+            return false;
         }
-    };
-    let mut children: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    children.sort();
-    for path in children {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if path.is_dir() {
-            if !skipped(&name) {
-                walk(&path, modules, errors);
+        self.dirs.insert(id, dir.to_path_buf());
+        true
+    }
+
+    /// Walks `root` depth first, in name order, without recursion (a deep tree cannot exhaust
+    /// the stack).
+    fn walk(&mut self, root: &Path) {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.errors.push(IacError {
+                        location: whole_file(&dir),
+                        message: format!("cannot read directory: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let mut children: Vec<PathBuf> =
+                entries.filter_map(Result::ok).map(|e| e.path()).collect();
+            children.sort();
+            let mut subdirs = Vec::new();
+            for path in children {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let wanted_file = name.ends_with(".tf") || is_tfvars(&name);
+                // Follows links: a link is what it points at.
+                let meta = match std::fs::metadata(&path) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        if wanted_file {
+                            self.errors.push(IacError {
+                                location: whole_file(&path),
+                                message: format!("cannot read: {e} (a broken symbolic link?)"),
+                            });
+                        }
+                        continue;
+                    }
+                };
+                if meta.is_dir() {
+                    if !skipped(&name) && self.enter(&path, &meta) {
+                        subdirs.push(path);
+                    }
+                } else if name.ends_with(".tf") {
+                    // Not a regular file (a FIFO, a device): kept, so reading refuses it by name.
+                    self.modules.entry(dir.clone()).or_default().push(path);
+                } else if is_tfvars(&name) {
+                    self.tfvars.entry(dir.clone()).or_default().push(path);
+                }
             }
-        } else if name.ends_with(".tf") {
-            modules.entry(dir.to_path_buf()).or_default().push(path);
+            stack.extend(subdirs.into_iter().rev());
         }
     }
 }
 
+/// `terraform.tfvars` first, then `*.auto.tfvars` in name order.
+fn order_tfvars(mut files: Vec<PathBuf>) -> Vec<PathBuf> {
+    files.sort_by_key(|p| {
+        (
+            p.file_name().is_none_or(|n| n != "terraform.tfvars"),
+            p.clone(),
+        )
+    });
+    files.dedup();
+    files
+}
+
+/// The variable files of a directory given only through one of its `.tf` files.
 fn tfvars_of(dir: &Path) -> Vec<PathBuf> {
-    let mut auto: Vec<PathBuf> = std::fs::read_dir(dir)
+    let files = std::fs::read_dir(dir)
         .map(|e| {
             e.filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.to_string_lossy().ends_with(".auto.tfvars"))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| is_tfvars(&n.to_string_lossy()))
+                })
                 .collect()
         })
         .unwrap_or_default();
-    auto.sort();
-    let main = dir.join("terraform.tfvars");
-    main.is_file()
-        .then_some(main)
-        .into_iter()
-        .chain(auto)
-        .collect()
+    order_tfvars(files)
+}
+
+/// Keeps the first path to each real file, so a file linked twice into a module is read once.
+fn dedup_files(files: Vec<PathBuf>, notes: &mut Vec<String>) -> Vec<PathBuf> {
+    let mut seen: BTreeMap<Identity, PathBuf> = BTreeMap::new();
+    let mut out = Vec::new();
+    for f in files {
+        let id = std::fs::metadata(&f)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .and_then(|m| identity(&f, &m));
+        match id {
+            Some(id) => match seen.get(&id) {
+                Some(first) => notes.push(format!(
+                    "skipped {}: the same file as {}, which is read once",
+                    display(&f),
+                    display(first)
+                )),
+                None => {
+                    seen.insert(id, f.clone());
+                    out.push(f);
+                }
+            },
+            // Not a regular file: reading it reports why.
+            None => out.push(f),
+        }
+    }
+    out
 }
 
 pub(crate) fn discover(paths: &[PathBuf]) -> Found {
     let mut found = Found::default();
-    let mut modules: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    let mut walk = Walk::default();
+    // Directories given through one of their files: their variable files are looked up.
+    let mut file_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for path in paths {
-        if path.is_dir() {
-            walk(path, &mut modules, &mut found.errors);
-        } else if path.is_file() {
-            let name = path.to_string_lossy();
-            if name.ends_with(".json") {
-                found.plans.push(path.clone());
-            } else if name.ends_with(".tf") {
-                let dir = path
-                    .parent()
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-                let dir = if dir.as_os_str().is_empty() {
-                    PathBuf::from(".")
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".to_owned()
                 } else {
-                    dir
+                    format!("cannot read: {e}")
                 };
-                modules.entry(dir).or_default().push(path.clone());
-            } else {
                 found.errors.push(IacError {
                     location: whole_file(path),
-                    message: "not a .tf file, a directory or a plan JSON file".to_owned(),
+                    message,
                 });
+                continue;
             }
+        };
+        let name = path.to_string_lossy();
+        if meta.is_dir() {
+            if walk.enter(path, &meta) {
+                walk.walk(path);
+            }
+        } else if name.ends_with(".json") {
+            found.plans.push(path.clone());
+        } else if name.ends_with(".tf") {
+            let dir = path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            };
+            file_dirs.insert(dir.clone());
+            walk.modules.entry(dir).or_default().push(path.clone());
         } else {
             found.errors.push(IacError {
                 location: whole_file(path),
-                message: "no such file or directory".to_owned(),
+                message: "not a .tf file, a directory or a plan JSON file".to_owned(),
             });
         }
     }
+    found.plans = dedup_files(std::mem::take(&mut found.plans), &mut walk.notes);
+    let Walk {
+        modules,
+        mut tfvars,
+        errors,
+        mut notes,
+        ..
+    } = walk;
+    found.errors.extend(errors);
     found.modules = modules
         .into_iter()
         .map(|(dir, mut files)| {
             files.sort();
             files.dedup();
+            let vars = match tfvars.remove(&dir) {
+                Some(v) => order_tfvars(v),
+                None if file_dirs.contains(&dir) => tfvars_of(&dir),
+                None => Vec::new(),
+            };
             ModuleFiles {
-                tfvars: tfvars_of(&dir),
+                files: dedup_files(files, &mut notes),
+                tfvars: dedup_files(vars, &mut notes),
                 dir,
-                files,
             }
         })
         .collect();
+    found.notes = notes;
     found
+}
+
+/// Why a path cannot be read as text, before it is opened: opening a FIFO blocks until a writer
+/// comes, and a device such as `/dev/zero` never ends.
+fn not_regular(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
+}
+
+/// The text of a regular file of at most `cap` bytes. A link is followed, and what it points at
+/// must be a regular file too; the file type is checked before it is opened and again on the open
+/// handle, and at most `cap + 1` bytes are read, whatever the size the file claimed.
+pub(crate) fn read_text(path: &Path, cap: u64) -> Result<String, IacError> {
+    let refuse = |message: String| IacError {
+        location: whole_file(path),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    let too_big = |len: u64| {
+        refuse(format!(
+            "refused: larger than the {} cap for this kind of file ({len} bytes or more)",
+            mib(cap)
+        ))
+    };
+    if let Some(what) = not_regular(&meta) {
+        return Err(refuse(format!("refused: not a regular file ({what})")));
+    }
+    if meta.len() > cap {
+        return Err(too_big(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| refuse(format!("cannot read: {e}")))?;
+    // It may have been swapped between the check and the open.
+    let meta = file
+        .metadata()
+        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if let Some(what) = not_regular(&meta) {
+        return Err(refuse(format!("refused: not a regular file ({what})")));
+    }
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| refuse(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
+        let index = LineIndex::new(display(path), valid);
+        let (line, column) = index.line_col(at);
+        IacError {
+            location: index.at(line, column),
+            message: format!("refused: not UTF-8 text (byte {at} is not; binary content?)"),
+        }
+    })
+}
+
+/// `dir/rel`, with `.` and `..` resolved lexically (a module `source` names a path, not a link).
+pub(crate) fn join_lexical(dir: &Path, rel: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in dir.join(rel).components() {
+        match c {
+            std::path::Component::ParentDir => {
+                // `..` above where the path starts stays `..`.
+                if out.file_name().is_some() {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// A location covering the start of a file, for errors about the file as a whole.
@@ -160,7 +429,7 @@ impl LineIndex {
         }
     }
 
-    fn line_col(&self, offset: usize) -> (u32, u32) {
+    pub fn line_col(&self, offset: usize) -> (u32, u32) {
         let offset = offset.min(self.text.len());
         let line = self
             .starts
