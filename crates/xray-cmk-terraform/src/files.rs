@@ -66,6 +66,9 @@ fn identity(path: &Path, _meta: &std::fs::Metadata) -> Option<Identity> {
 /// The walk's state: directories and files already taken, by identity, and the path that took each.
 #[derive(Default)]
 struct Walk {
+    /// The directories given, canonical: a link to a directory inside them is not followed, as
+    /// the directory is reached by its own path.
+    roots: Vec<PathBuf>,
     dirs: BTreeMap<Identity, PathBuf>,
     modules: BTreeMap<PathBuf, Vec<PathBuf>>,
     tfvars: BTreeMap<PathBuf, Vec<PathBuf>>,
@@ -108,6 +111,36 @@ impl Walk {
         true
     }
 
+    /// Whether `path` (an entry of `dir`) is a symbolic link to a directory inside the scanned
+    /// roots: skipped, with a note, so each directory is scanned by its own path whatever the
+    /// names sort.
+    fn inner_link(&mut self, dir: &Path, path: &Path) -> bool {
+        if !is_link(path) {
+            return false;
+        }
+        let Ok(target) = std::fs::canonicalize(path) else {
+            return false;
+        };
+        if !self.roots.iter().any(|r| target.starts_with(r)) {
+            return false;
+        }
+        let cycle = std::fs::canonicalize(dir).is_ok_and(|d| d.starts_with(&target));
+        self.notes.push(if cycle {
+            format!(
+                "skipped {}: a symbolic link cycle back to {}, which is scanned once",
+                display(path),
+                display(&target)
+            )
+        } else {
+            format!(
+                "skipped {}: a symbolic link to {}, which is scanned by its own path",
+                display(path),
+                display(&target)
+            )
+        });
+        true
+    }
+
     /// Walks `root` depth first, in name order, without recursion (a deep tree cannot exhaust
     /// the stack).
     fn walk(&mut self, root: &Path) {
@@ -147,7 +180,8 @@ impl Walk {
                     }
                 };
                 if meta.is_dir() {
-                    if !skipped(&name) && self.enter(&path, &meta) {
+                    if !skipped(&name) && !self.inner_link(&dir, &path) && self.enter(&path, &meta)
+                    {
                         subdirs.push(path);
                     }
                 } else if name.ends_with(".tf") {
@@ -190,29 +224,41 @@ fn tfvars_of(dir: &Path) -> Vec<PathBuf> {
     order_tfvars(files)
 }
 
-/// Keeps the first path to each real file, so a file linked twice into a module is read once.
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Keeps one path to each real file, so a file linked twice into a module is read once: its own
+/// path if it is there, else the first link to it.
 fn dedup_files(files: Vec<PathBuf>, notes: &mut Vec<String>) -> Vec<PathBuf> {
-    let mut seen: BTreeMap<Identity, PathBuf> = BTreeMap::new();
+    let ids: Vec<Option<Identity>> = files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .and_then(|m| identity(f, &m))
+        })
+        .collect();
+    let links: Vec<bool> = files.iter().map(|f| is_link(f)).collect();
+    let mut kept: BTreeMap<&Identity, usize> = BTreeMap::new();
+    for link in [false, true] {
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(id) = id.as_ref().filter(|_| links[i] == link) {
+                kept.entry(id).or_insert(i);
+            }
+        }
+    }
     let mut out = Vec::new();
-    for f in files {
-        let id = std::fs::metadata(&f)
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .and_then(|m| identity(&f, &m));
-        match id {
-            Some(id) => match seen.get(&id) {
-                Some(first) => notes.push(format!(
-                    "skipped {}: the same file as {}, which is read once",
-                    display(&f),
-                    display(first)
-                )),
-                None => {
-                    seen.insert(id, f.clone());
-                    out.push(f);
-                }
-            },
+    for (i, f) in files.iter().enumerate() {
+        match ids[i].as_ref().and_then(|id| kept.get(id)) {
+            Some(&first) if first != i => notes.push(format!(
+                "skipped {}: the same file as {}, which is read once",
+                display(f),
+                display(&files[first])
+            )),
             // Not a regular file: reading it reports why.
-            None => out.push(f),
+            _ => out.push(f.clone()),
         }
     }
     out
@@ -223,6 +269,11 @@ pub(crate) fn discover(paths: &[PathBuf]) -> Found {
     let mut walk = Walk::default();
     // Directories given through one of their files: their variable files are looked up.
     let mut file_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    walk.roots = paths
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
     for path in paths {
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
