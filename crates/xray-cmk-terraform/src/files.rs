@@ -66,9 +66,9 @@ fn identity(path: &Path, _meta: &std::fs::Metadata) -> Option<Identity> {
 /// The walk's state: directories and files already taken, by identity, and the path that took each.
 #[derive(Default)]
 struct Walk {
-    /// The directories given, canonical: a link to a directory inside them is not followed, as
+    /// The directories given, canonical and as given: a link to a directory inside them is not followed, as
     /// the directory is reached by its own path.
-    roots: Vec<PathBuf>,
+    roots: Vec<(PathBuf, PathBuf)>,
     dirs: BTreeMap<Identity, PathBuf>,
     modules: BTreeMap<PathBuf, Vec<PathBuf>>,
     tfvars: BTreeMap<PathBuf, Vec<PathBuf>>,
@@ -121,21 +121,29 @@ impl Walk {
         let Ok(target) = std::fs::canonicalize(path) else {
             return false;
         };
-        if !self.roots.iter().any(|r| target.starts_with(r)) {
+        // The target as the user would name it: under the root given, not its canonical path.
+        let Some(shown) = self.roots.iter().find_map(|(canonical, given)| {
+            let rel = target.strip_prefix(canonical).ok()?;
+            Some(if rel.as_os_str().is_empty() {
+                given.clone()
+            } else {
+                given.join(rel)
+            })
+        }) else {
             return false;
-        }
+        };
         let cycle = std::fs::canonicalize(dir).is_ok_and(|d| d.starts_with(&target));
         self.notes.push(if cycle {
             format!(
                 "skipped {}: a symbolic link cycle back to {}, which is scanned once",
                 display(path),
-                display(&target)
+                display(&shown)
             )
         } else {
             format!(
                 "skipped {}: a symbolic link to {}, which is scanned by its own path",
                 display(path),
-                display(&target)
+                display(&shown)
             )
         });
         true
@@ -272,7 +280,7 @@ pub(crate) fn discover(paths: &[PathBuf]) -> Found {
     walk.roots = paths
         .iter()
         .filter(|p| p.is_dir())
-        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .filter_map(|p| Some((std::fs::canonicalize(p).ok()?, p.clone())))
         .collect();
     for path in paths {
         let meta = match std::fs::metadata(path) {
@@ -391,7 +399,7 @@ pub(crate) fn read_text(path: &Path, cap: u64) -> Result<String, IacError> {
         ))
     };
     if let Some(what) = not_regular(&meta) {
-        return Err(refuse(format!("refused: not a regular file ({what})")));
+        return Err(refuse(format!("refused: {what}, not a regular file")));
     }
     if meta.len() > cap {
         return Err(too_big(meta.len()));
@@ -402,7 +410,7 @@ pub(crate) fn read_text(path: &Path, cap: u64) -> Result<String, IacError> {
         .metadata()
         .map_err(|e| refuse(format!("cannot read: {e}")))?;
     if let Some(what) = not_regular(&meta) {
-        return Err(refuse(format!("refused: not a regular file ({what})")));
+        return Err(refuse(format!("refused: {what}, not a regular file")));
     }
     let mut bytes = Vec::new();
     file.take(cap + 1)

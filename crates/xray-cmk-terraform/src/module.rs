@@ -37,6 +37,17 @@ pub(crate) struct Parsed {
 
 /// How many repeated object keys one file may have before it is reported as an error instead.
 const MAX_DUPLICATE_KEYS: usize = 100;
+/// Each repeated key costs a parse of the whole file again: at most this many bytes parsed in
+/// all, so a big file full of repeats cannot make a scan slow.
+const REPARSE_BUDGET: usize = 16 * 1024 * 1024;
+
+/// A file [`parse_last_wins`] could not parse: a syntax error, or more repeated keys than it
+/// takes (`too_many`).
+#[derive(Debug)]
+struct ParseFailure {
+    error: hcl::edit::parser::Error,
+    too_many: bool,
+}
 
 /// What a marked key starts with: the second of two equal keys, renamed so the parser takes it.
 const DUP_MARK: &str = "xraycmk_dup";
@@ -45,7 +56,7 @@ const DUP_MARK: &str = "xraycmk_dup";
 /// does, the last one winning; hcl-edit refuses them. Each repeat is renamed where the parser
 /// stopped, the text parsed again, and the objects put back with the last value. Returns the body,
 /// the original offset of each repeated key, and a map from offsets in the parsed text to `text`.
-fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), hcl::edit::parser::Error> {
+fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), ParseFailure> {
     let mut patched = text.to_owned();
     let mut inserted = Inserted::default();
     let mut repeats = Vec::new();
@@ -59,11 +70,15 @@ fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), hcl::edit
             }
             Err(e) => e,
         };
+        let fail = |error, too_many| Err(ParseFailure { error, too_many });
         // hcl-edit has no error kinds; its message for this case is pinned by a test.
-        if !err.message().ends_with("found redefined object key")
-            || repeats.len() >= MAX_DUPLICATE_KEYS
+        if !err.message().ends_with("found redefined object key") {
+            return fail(err, false);
+        }
+        if repeats.len() >= MAX_DUPLICATE_KEYS
+            || (repeats.len() + 2) * patched.len() > REPARSE_BUDGET
         {
-            return Err(err);
+            return fail(err, true);
         }
         let at = err.location().offset();
         let rest = patched.get(at..).unwrap_or_default();
@@ -72,7 +87,7 @@ fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), hcl::edit
         let at = match rest.chars().next() {
             Some('"') => at + 1,
             Some(c) if c.is_alphabetic() || c == '_' => at,
-            _ => return Err(err),
+            _ => return fail(err, false),
         };
         let mark = format!("{DUP_MARK}{}_", repeats.len());
         let original = inserted.original(at);
@@ -179,14 +194,23 @@ fn read(
                 inserted,
             })
         }
-        Err(e) => {
-            let loc = e.location();
+        Err(ParseFailure { error, too_many }) => {
+            // The location is in the text as parsed, which differs from the file's only after a
+            // repeated key was renamed: then the line is right and the column may not be.
+            let loc = error.location();
             errors.push(IacError {
                 location: index.at(
                     u32::try_from(loc.line()).unwrap_or(u32::MAX),
                     u32::try_from(loc.column()).unwrap_or(u32::MAX),
                 ),
-                message: format!("HCL syntax error: {}", e.message()),
+                message: if too_many {
+                    format!(
+                        "too many repeated object keys to read them the way Terraform does: {}",
+                        error.message()
+                    )
+                } else {
+                    format!("HCL syntax error: {}", error.message())
+                },
             });
             None
         }
@@ -296,7 +320,19 @@ mod tests {
     #[test]
     fn a_repeated_attribute_in_a_block_stays_an_error() {
         // Terraform refuses it too ("Attribute redefined").
-        assert!(parse_last_wins("a = 1\na = 2\n").is_err());
-        assert!(parse_last_wins("x = { (k) = 1, (k) = 2 }\n").is_err());
+        assert!(parse_last_wins("a = 1\na = 2\n").is_err_and(|e| !e.too_many));
+        assert!(parse_last_wins("x = { (k) = 1, (k) = 2 }\n").is_err_and(|e| !e.too_many));
+    }
+
+    #[test]
+    fn a_file_full_of_repeated_keys_is_refused_not_parsed_again_and_again() {
+        let text = format!("x = {{\n{}}}\n", "  a = 1\n".repeat(MAX_DUPLICATE_KEYS + 2));
+        assert!(parse_last_wins(&text).is_err_and(|e| e.too_many));
+        // A big file gets fewer tries: each one parses all of it again.
+        let big = format!(
+            "{}x = {{ a = 1, a = 2, a = 3, a = 4, a = 5, a = 6 }}\n",
+            "# padding\n".repeat(400 * 1024)
+        );
+        assert!(parse_last_wins(&big).is_err_and(|e| e.too_many));
     }
 }

@@ -110,12 +110,12 @@ fn only_regular_files_are_read_and_never_past_the_cap() {
     std::fs::write(root.join("junk.tf"), b"resource \xff\xfe\x00\x01 {").expect("write");
     let s = scan(std::slice::from_ref(&root));
     assert!(
-        error_for(&s, "fifo.tf").contains("not a regular file (a FIFO"),
+        error_for(&s, "fifo.tf").contains("a FIFO (named pipe), not a regular file"),
         "{:?}",
         messages(&s)
     );
-    assert!(error_for(&s, "zero.tf").contains("not a regular file (a device)"));
-    assert!(error_for(&s, "terraform.tfvars").contains("not a regular file (a device)"));
+    assert!(error_for(&s, "zero.tf").contains("a device, not a regular file"));
+    assert!(error_for(&s, "terraform.tfvars").contains("a device, not a regular file"));
     assert!(error_for(&s, "dangling.tf").contains("broken symbolic link"));
     assert!(error_for(&s, "big.tf").contains("larger than the 4 MiB cap"));
     let junk = s
