@@ -227,11 +227,42 @@ fn references(module: &Json, prefix: &str, out: &mut Map<String, Map<String, Vec
     }
 }
 
-/// Where a resource's `"address"` is in the file (pretty-printed or compact).
-fn address_offset(text: &str, address: &str) -> Option<usize> {
-    let needle = format!("\"address\": \"{address}\"");
-    let compact = format!("\"address\":\"{address}\"");
-    text.find(&needle).or_else(|| text.find(&compact))
+/// Where each `"address": "…"` first is in the file, by address (decoded, so `k[\"a\"]` is
+/// `k["a"]`): one pass, as a plan may hold many thousands of resources. `planned_values` comes
+/// before the sections that repeat the addresses.
+fn address_offsets(text: &str) -> std::collections::HashMap<String, usize> {
+    let mut out = std::collections::HashMap::new();
+    let bytes = text.as_bytes();
+    for (at, key) in text.match_indices("\"address\"") {
+        let mut i = at + key.len();
+        let skip_ws = |i: &mut usize| {
+            while bytes.get(*i).is_some_and(u8::is_ascii_whitespace) {
+                *i += 1;
+            }
+        };
+        skip_ws(&mut i);
+        if bytes.get(i) != Some(&b':') {
+            continue;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        if bytes.get(i) != Some(&b'"') {
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'\\' => i += 2,
+                b'"' => break,
+                _ => i += 1,
+            }
+        }
+        if let Some(Ok(address)) = text.get(start..=i).map(serde_json::from_str::<String>) {
+            out.entry(address).or_insert(at);
+        }
+    }
+    out
 }
 
 fn without_index(address: &str) -> &str {
@@ -249,6 +280,7 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
         ),
         message: format!("not valid JSON: {e}"),
     })?;
+    let offsets = address_offsets(&text);
     let mut found = Vec::new();
     let checked = root(&doc)
         .and_then(|r| resources(r, "planned_values.root_module", &mut found))
@@ -267,7 +299,7 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
         let location = e
             .address
             .as_deref()
-            .and_then(|a| address_offset(&text, a))
+            .and_then(|a| offsets.get(a).copied())
             .map_or_else(|| index.at(1, 1), |at| index.header(at));
         return Err(IacError {
             location,
@@ -281,6 +313,11 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
     if let Some(c) = doc.get("configuration").and_then(|c| c.get("root_module")) {
         references(c, "", &mut refs);
     }
+    let declared: std::collections::HashSet<&str> = found
+        .iter()
+        .filter_map(|f| f.get("address").and_then(Json::as_str))
+        .map(without_index)
+        .collect();
     let mut instances = Vec::new();
     for r in &found {
         let (Some(address), Some(rtype)) = (
@@ -308,13 +345,7 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
                     continue;
                 }
                 // The resource a reference such as `aws_kms_key.x.arn` belongs to.
-                let target = targets.iter().find(|t| {
-                    found.iter().any(|f| {
-                        f.get("address")
-                            .and_then(Json::as_str)
-                            .is_some_and(|a| without_index(a) == t.as_str())
-                    })
-                });
+                let target = targets.iter().find(|t| declared.contains(t.as_str()));
                 let v = match target {
                     Some(t) => reference(t),
                     None => value::unknown(format!("{attr} is only known after apply")),
@@ -322,7 +353,7 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
                 values.insert(attr.clone(), v);
             }
         }
-        let offset = address_offset(&text, address).unwrap_or(0);
+        let offset = offsets.get(address).copied().unwrap_or(0);
         instances.push(Instance {
             kind: kind.to_owned(),
             rtype: rtype.to_owned(),
@@ -332,16 +363,21 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
         });
     }
     // References name resources without an index; point them at the first instance.
-    let addresses: Vec<String> = instances.iter().map(|i| i.address.clone()).collect();
+    let addresses: std::collections::HashSet<String> =
+        instances.iter().map(|i| i.address.clone()).collect();
+    let mut first: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for i in &instances {
+        first
+            .entry(without_index(&i.address).to_owned())
+            .or_insert_with(|| i.address.clone());
+    }
     for i in &mut instances {
         if let Value::Object(m) = &mut i.value {
             for v in m.values_mut() {
                 if let Value::String(s) = v {
                     if let Some(target) = s.strip_prefix(value::REF) {
-                        if !addresses.iter().any(|a| a == target) {
-                            if let Some(first) =
-                                addresses.iter().find(|a| without_index(a) == target)
-                            {
+                        if !addresses.contains(target) {
+                            if let Some(first) = first.get(target) {
                                 *v = reference(first);
                             }
                         }

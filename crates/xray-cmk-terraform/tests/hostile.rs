@@ -275,3 +275,36 @@ fn a_cycle_of_local_module_calls_is_an_error_not_a_hang_or_a_silent_pass() {
         .expect("a module that calls itself");
     assert_eq!(me.location.line, 1);
 }
+
+#[test]
+fn a_plan_with_many_resources_is_read_in_one_pass_and_each_is_located() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let n = 50_000;
+    let mut text = String::from("{\n\"format_version\": \"1.2\",\n\"planned_values\": {\"root_module\": {\"resources\": [\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"address\": \"aws_s3_bucket.b[{i}]\", \"mode\": \"managed\", \"type\": \"aws_s3_bucket\", \"values\": {{}}}},\n"
+        ));
+    }
+    text.push_str(
+        "{\"address\": \"aws_xray_encryption_config.x[\\\"a\\\"]\", \"mode\": \"managed\", \"type\": \"aws_xray_encryption_config\", \"values\": {\"type\": \"NONE\"}}\n]}}}\n",
+    );
+    let path = t.path().join("plan.json");
+    write(&path, &text);
+    let started = std::time::Instant::now();
+    let s = scan(&[path]);
+    assert!(s.errors.is_empty(), "{:?}", messages(&s));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.inventory.targets.len(), 1);
+    match &s.inventory.targets[0].origin {
+        xray_cmk_core::Origin::Terraform { address, location } => {
+            assert_eq!(address, "aws_xray_encryption_config.x[\"a\"]");
+            assert_eq!(location.line, u32::try_from(n).expect("small") + 4);
+        }
+        other => panic!("{other:?}"),
+    }
+}
