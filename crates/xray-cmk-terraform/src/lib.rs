@@ -83,8 +83,10 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     // core, in order.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = found.modules.len().div_ceil(threads).max(1);
+    // (errors, notes, facts, local module calls): the parsed text itself is dropped in the thread.
     type Done = (
-        module::Parsed,
+        Vec<IacError>,
+        Vec<String>,
         build::ModuleFacts,
         Vec<(String, SourceLocation)>,
     );
@@ -99,7 +101,7 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
                             let parsed = module::parse(m);
                             let facts = eval::evaluate(&parsed);
                             let calls = module::local_calls(&parsed);
-                            (parsed, facts, calls)
+                            (parsed.errors, parsed.notes, facts, calls)
                         })
                         .collect()
                 })
@@ -113,9 +115,9 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     out.files += found.modules.iter().map(|m| m.files.len()).sum::<usize>();
     let mut facts = Vec::new();
     let mut call_sites = Vec::new();
-    for (parsed, f, calls) in done.into_iter().flatten() {
-        out.errors.extend(parsed.errors);
-        out.notes.extend(parsed.notes);
+    for (errors, notes, f, calls) in done.into_iter().flatten() {
+        out.errors.extend(errors);
+        out.notes.extend(notes);
         call_sites.push(calls);
         facts.push(f);
     }
