@@ -1,9 +1,10 @@
 //! Finding the modules and plan files under the paths given, reading them safely, and turning
 //! byte offsets into the lines and columns findings report.
 //!
-//! The tree may be hostile (a pull request in CI): each real directory is walked once, whatever
-//! symbolic links lead to it again (a cycle is a note, not a walk); only regular files are read,
-//! never a FIFO or a device, and never more than a cap.
+//! The tree may be hostile (a pull request in CI): each real directory is walked once, by its own
+//! path, whatever symbolic links lead to it again (a cycle is a note, not a walk); a link out of
+//! the paths given is not followed; only regular files are read, never a FIFO or a device, and
+//! never more than a cap.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
@@ -66,8 +67,7 @@ fn identity(path: &Path, _meta: &std::fs::Metadata) -> Option<Identity> {
 /// The walk's state: directories and files already taken, by identity, and the path that took each.
 #[derive(Default)]
 struct Walk {
-    /// The directories given, canonical and as given: a link to a directory inside them is not followed, as
-    /// the directory is reached by its own path.
+    /// The directories given, canonical and as given: symbolic links are followed only within.
     roots: Vec<(PathBuf, PathBuf)>,
     dirs: BTreeMap<Identity, PathBuf>,
     modules: BTreeMap<PathBuf, Vec<PathBuf>>,
@@ -111,27 +111,56 @@ impl Walk {
         true
     }
 
-    /// Whether `path` (an entry of `dir`) is a symbolic link to a directory inside the scanned
-    /// roots: skipped, with a note, so each directory is scanned by its own path whatever the
-    /// names sort.
-    fn inner_link(&mut self, dir: &Path, path: &Path) -> bool {
-        if !is_link(path) {
-            return false;
-        }
-        let Ok(target) = std::fs::canonicalize(path) else {
-            return false;
-        };
-        // The target as the user would name it: under the root given, not its canonical path.
-        let Some(shown) = self.roots.iter().find_map(|(canonical, given)| {
+    /// `target` (canonical) as the user would name it, under the root given that holds it; `None`
+    /// when no root holds it.
+    fn shown(&self, target: &Path) -> Option<PathBuf> {
+        self.roots.iter().find_map(|(canonical, given)| {
             let rel = target.strip_prefix(canonical).ok()?;
             Some(if rel.as_os_str().is_empty() {
                 given.clone()
             } else {
                 given.join(rel)
             })
-        }) else {
+        })
+    }
+
+    /// Whether the walk follows `path`, an entry of `dir` that is a directory or a file it wants,
+    /// once links are followed. A symbolic link is not followed when it leads out of the paths
+    /// given (a link to `/` or to the runner's files: a file is refused, a directory noted), nor to
+    /// a directory inside them, which is reached by its own path whatever the names sort.
+    fn follows(&mut self, dir: &Path, path: &Path, is_dir: bool) -> bool {
+        if !is_link(path) {
+            return true;
+        }
+        let target = match std::fs::canonicalize(path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.errors.push(IacError {
+                    location: whole_file(path),
+                    message: format!("cannot resolve the symbolic link: {e}"),
+                });
+                return false;
+            }
+        };
+        let Some(shown) = self.shown(&target) else {
+            let why = format!(
+                "a symbolic link to {}, outside the paths scanned",
+                display(&target)
+            );
+            if is_dir {
+                self.notes
+                    .push(format!("skipped {}: {why}, not followed", display(path)));
+            } else {
+                self.errors.push(IacError {
+                    location: whole_file(path),
+                    message: format!("refused: {why}"),
+                });
+            }
             return false;
         };
+        if !is_dir {
+            return true;
+        }
         let cycle = std::fs::canonicalize(dir).is_ok_and(|d| d.starts_with(&target));
         self.notes.push(if cycle {
             format!(
@@ -146,7 +175,7 @@ impl Walk {
                 display(&shown)
             )
         });
-        true
+        false
     }
 
     /// Walks `root` depth first, in name order, without recursion (a deep tree cannot exhaust
@@ -188,15 +217,21 @@ impl Walk {
                     }
                 };
                 if meta.is_dir() {
-                    if !skipped(&name) && !self.inner_link(&dir, &path) && self.enter(&path, &meta)
+                    if !skipped(&name)
+                        && self.follows(&dir, &path, true)
+                        && self.enter(&path, &meta)
                     {
                         subdirs.push(path);
                     }
-                } else if name.ends_with(".tf") {
-                    // Not a regular file (a FIFO, a device): kept, so reading refuses it by name.
-                    self.modules.entry(dir.clone()).or_default().push(path);
-                } else if is_tfvars(&name) {
-                    self.tfvars.entry(dir.clone()).or_default().push(path);
+                } else if wanted_file && (!meta.is_file() || self.follows(&dir, &path, false)) {
+                    // Not a regular file (a FIFO, a device): kept, so reading refuses it and says
+                    // what it is.
+                    let into = if name.ends_with(".tf") {
+                        &mut self.modules
+                    } else {
+                        &mut self.tfvars
+                    };
+                    into.entry(dir.clone()).or_default().push(path);
                 }
             }
             stack.extend(subdirs.into_iter().rev());

@@ -56,16 +56,16 @@ fn each_real_directory_and_file_is_scanned_once_whatever_links_lead_there() {
     symlink("..", root.join("sub/back")).expect("link");
     symlink("sub", root.join("again")).expect("link");
     symlink("main.tf", root.join("copy.tf")).expect("link");
-    // A directory outside the tree is followed, once.
-    write(&t.path().join("shared/shared.tf"), "locals {\n  y = 1\n}\n");
+    // A directory outside the tree is followed when it is given too, once.
+    let shared = t.path().join("shared");
+    write(&shared.join("shared.tf"), "locals {\n  y = 1\n}\n");
     symlink("../shared", root.join("ext")).expect("link");
-    symlink("../shared", root.join("ext2")).expect("link");
-    let s = scan(std::slice::from_ref(&root));
+    let s = scan(&[root.clone(), shared.clone()]);
     assert!(s.errors.is_empty(), "{:?}", messages(&s));
-    assert_eq!(s.modules, 3, "infra, infra/ext and infra/sub");
+    assert_eq!(s.modules, 3, "infra, infra/sub and shared");
     assert_eq!(
         s.files, 3,
-        "main.tf, ext/shared.tf and sub/sub.tf, each once: {:?}",
+        "main.tf, sub/sub.tf and shared/shared.tf, each once: {:?}",
         s.notes
     );
     assert_eq!(s.inventory.targets.len(), 1, "main.tf is read once");
@@ -74,7 +74,7 @@ fn each_real_directory_and_file_is_scanned_once_whatever_links_lead_there() {
         ("infra/self:", "symbolic link cycle"),
         ("infra/sub/back:", "symbolic link cycle"),
         ("infra/again:", "a symbolic link to"),
-        ("infra/ext2:", "the same directory as"),
+        ("infra/ext:", "a symbolic link to"),
         ("infra/copy.tf:", "the same file as"),
     ] {
         assert!(
@@ -84,9 +84,36 @@ fn each_real_directory_and_file_is_scanned_once_whatever_links_lead_there() {
             "{skipped} {why} in\n{notes}"
         );
     }
+    // Links out of the paths given are not followed: a directory is noted, a file refused.
+    symlink("/", root.join("slash")).expect("link");
+    write(&t.path().join("outside.tf"), CONFIG);
+    symlink("../outside.tf", root.join("outside.tf")).expect("link");
+    let s = scan(std::slice::from_ref(&root));
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("infra/slash: a symbolic link to /, outside the paths scanned")),
+        "{:?}",
+        s.notes
+    );
+    assert!(error_for(&s, "infra/outside.tf").contains("outside the paths scanned"));
+    assert_eq!(s.files, 2, "main.tf and sub/sub.tf: {:?}", s.notes);
+    std::fs::remove_file(root.join("slash")).expect("rm");
+    std::fs::remove_file(root.join("outside.tf")).expect("rm");
     // The same directory given twice is scanned once too.
     let s = scan(&[root.clone(), root.join("self")]);
-    assert_eq!(s.files, 3, "{:?}", s.notes);
+    assert_eq!(s.files, 2, "{:?}", s.notes);
+    let again = root.join("self");
+    let again = again.to_string_lossy();
+    assert!(
+        s.notes
+            .iter()
+            .filter(|n| n.starts_with(&format!("skipped {again}:")))
+            .count()
+            == 2,
+        "once as an entry of infra, once as a path given: {:?}",
+        s.notes
+    );
 }
 
 #[cfg(unix)]
