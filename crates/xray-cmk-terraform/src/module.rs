@@ -60,13 +60,21 @@ fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), ParseFail
     let mut patched = text.to_owned();
     let mut inserted = Inserted::default();
     let mut repeats = Vec::new();
+    let mut first_error = None;
     loop {
         let err = match hcl::edit::parser::parse_body(&patched) {
             Ok(mut body) => {
-                if !repeats.is_empty() {
-                    hcl::edit::visit_mut::VisitMut::visit_body_mut(&mut LastWins, &mut body);
-                }
-                return Ok((body, repeats, inserted));
+                let mut put_back = LastWins { restored: 0 };
+                put_back.visit_body_mut(&mut body);
+                // A key the parser took for a repeat but that cannot be put back (a template
+                // such as `"${x}"`) stays the error it was.
+                return match first_error {
+                    Some(error) if put_back.restored != repeats.len() => Err(ParseFailure {
+                        error,
+                        too_many: false,
+                    }),
+                    _ => Ok((body, repeats, inserted)),
+                };
             }
             Err(e) => e,
         };
@@ -90,6 +98,7 @@ fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), ParseFail
             _ => return fail(err, false),
         };
         let mark = format!("{DUP_MARK}{}_", repeats.len());
+        first_error.get_or_insert(err);
         let original = inserted.original(at);
         repeats.push(original);
         inserted.0.push((original, mark.len()));
@@ -118,7 +127,9 @@ impl Inserted {
 }
 
 /// Puts marked keys back under their own name, each replacing the value of the key it repeats.
-struct LastWins;
+struct LastWins {
+    restored: usize,
+}
 
 /// The key a marked key repeats, if `key` is marked.
 fn unmarked(key: &ObjectKey) -> Option<ObjectKey> {
@@ -150,7 +161,13 @@ impl VisitMut for LastWins {
         for (k, v) in std::mem::take(node) {
             // Moved to the end, so that it also wins over a key equal to it only once the object
             // is a value (`b` and `"b"`).
-            let k = unmarked(&k).unwrap_or(k);
+            let k = match unmarked(&k) {
+                Some(k) => {
+                    self.restored += 1;
+                    k
+                }
+                None => k,
+            };
             out.remove(&k);
             out.insert(k, v);
         }
@@ -322,6 +339,7 @@ mod tests {
         // Terraform refuses it too ("Attribute redefined").
         assert!(parse_last_wins("a = 1\na = 2\n").is_err_and(|e| !e.too_many));
         assert!(parse_last_wins("x = { (k) = 1, (k) = 2 }\n").is_err_and(|e| !e.too_many));
+        assert!(parse_last_wins("x = { \"${k}\" = 1, \"${k}\" = 2 }\n").is_err_and(|e| !e.too_many));
     }
 
     #[test]
