@@ -411,7 +411,7 @@ fn not_regular(meta: &std::fs::Metadata) -> Option<&'static str> {
             return Some("a device");
         }
     }
-    Some("not a regular file")
+    Some("a special file")
 }
 
 fn mib(bytes: u64) -> String {

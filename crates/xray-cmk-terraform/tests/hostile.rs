@@ -36,6 +36,7 @@ fn messages(s: &IacScan) -> Vec<String> {
         .collect()
 }
 
+#[cfg(unix)]
 fn error_for<'a>(s: &'a IacScan, file: &str) -> &'a str {
     s.errors
         .iter()

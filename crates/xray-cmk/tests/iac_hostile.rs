@@ -63,6 +63,7 @@ fn scan_within(dir: &Path, args: &[&str], limit: Duration) -> common::Run {
 }
 
 /// The `iac-parse-error` messages of a JSON report, by file.
+#[cfg(unix)]
 fn parse_errors(report: &serde_json::Value) -> Vec<(String, String)> {
     report["results"]
         .as_array()
@@ -78,6 +79,7 @@ fn parse_errors(report: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
+#[cfg(unix)]
 fn named(errors: &[(String, String)], file: &str, why: &str) -> bool {
     errors
         .iter()
