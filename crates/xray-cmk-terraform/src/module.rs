@@ -56,7 +56,7 @@ const DUP_MARK: &str = "xraycmk_dup";
 /// does, the last one winning; hcl-edit refuses them. Each repeat is renamed where the parser
 /// stopped, the text parsed again, and the objects put back with the last value. Returns the body,
 /// the original offset of each repeated key, and a map from offsets in the parsed text to `text`.
-fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), ParseFailure> {
+fn parse_last_wins(text: &str) -> Result<(Body, Vec<(usize, String)>, Inserted), ParseFailure> {
     let mut patched = text.to_owned();
     let mut inserted = Inserted::default();
     let mut repeats = Vec::new();
@@ -100,7 +100,12 @@ fn parse_last_wins(text: &str) -> Result<(Body, Vec<usize>, Inserted), ParseFail
         let mark = format!("{DUP_MARK}{}_", repeats.len());
         first_error.get_or_insert(err);
         let original = inserted.original(at);
-        repeats.push(original);
+        let name: String = patched[at..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+            .take(64)
+            .collect();
+        repeats.push((original, name));
         inserted.0.push((original, mark.len()));
         inserted.0.sort_unstable();
         patched.insert_str(at, &mark);
@@ -198,10 +203,10 @@ fn read(
     let index = LineIndex::new(name, &text);
     match parse_last_wins(&text) {
         Ok((body, repeats, inserted)) => {
-            for at in repeats {
+            for (at, key) in repeats {
                 let (line, _) = index.line_col(at);
                 notes.push(format!(
-                    "{}:{line}: a repeated key in an object: the last value is used, as in Terraform",
+                    "{}:{line}: key `{key}` repeated in an object: the last value is used, as in Terraform",
                     display(path)
                 ));
             }
@@ -298,7 +303,7 @@ pub(crate) fn local_calls(p: &Parsed) -> Vec<(String, SourceLocation)> {
 mod tests {
     use super::*;
 
-    fn parsed(text: &str) -> (Body, Vec<usize>, Inserted) {
+    fn parsed(text: &str) -> (Body, Vec<(usize, String)>, Inserted) {
         parse_last_wins(text).expect("parses")
     }
 
@@ -315,9 +320,12 @@ mod tests {
         assert_eq!(y["y"]["b"], 3, "{v}");
         assert_eq!(y["y"]["c"], 0, "{v}");
         let index = LineIndex::new("f.tf".into(), text);
-        let lines: Vec<u32> = repeats.iter().map(|at| index.line_col(*at).0).collect();
+        let lines: Vec<(u32, &str)> = repeats
+            .iter()
+            .map(|(at, key)| (index.line_col(*at).0, key.as_str()))
+            .collect();
         // hcl-edit tells `b` and `"b"` apart; they are one key once the object is a value.
-        assert_eq!(lines, vec![1, 6]);
+        assert_eq!(lines, vec![(1, "a"), (6, "b")]);
         // The block after the repeats is located in the original text.
         let block = body.blocks().next().expect("block");
         let start = inserted.original(block.span().expect("span").start);

@@ -261,7 +261,7 @@ fn a_repeated_object_key_is_read_as_terraform_does_the_last_one_winning() {
     }
     assert!(
         s.notes.iter().any(|n| n.ends_with(
-            "main.tf:2: a repeated key in an object: the last value is used, as in Terraform"
+            "main.tf:2: key `type` repeated in an object: the last value is used, as in Terraform"
         )),
         "{:?}",
         s.notes

@@ -150,7 +150,7 @@ fn a_hostile_tree_is_scanned_in_seconds_exits_3_and_names_each_problem() {
     for note in [
         "note: skipped infra/self: a symbolic link cycle",
         "note: skipped infra/sub/back: a symbolic link cycle",
-        "note: infra/main.tf:2: a repeated key in an object",
+        "note: infra/main.tf:2: key `type` repeated in an object",
     ] {
         assert!(r.stderr.contains(note), "`{note}` in {}", r.stderr);
     }
