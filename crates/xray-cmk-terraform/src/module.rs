@@ -56,7 +56,7 @@ const DUP_MARK: &str = "xraycmk_dup";
 /// does, the last one winning; hcl-edit refuses them. Each repeat is renamed where the parser
 /// stopped, the text parsed again, and the objects put back with the last value. Returns the body,
 /// the original offset of each repeated key, and a map from offsets in the parsed text to `text`.
-fn parse_last_wins(text: &str) -> Result<(Body, Vec<(usize, String)>, Inserted), ParseFailure> {
+fn parse_last_wins(text: &str) -> Result<(Body, Vec<Repeat>, Inserted), ParseFailure> {
     let mut patched = text.to_owned();
     let mut inserted = Inserted::default();
     let mut repeats = Vec::new();
@@ -105,11 +105,21 @@ fn parse_last_wins(text: &str) -> Result<(Body, Vec<(usize, String)>, Inserted),
             .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
             .take(64)
             .collect();
-        repeats.push((original, name));
+        repeats.push(Repeat {
+            at: original,
+            key: name,
+        });
         inserted.0.push((original, mark.len()));
         inserted.0.sort_unstable();
         patched.insert_str(at, &mark);
     }
+}
+
+/// A repeated object key: where it is in the original text, and its name.
+#[derive(Debug)]
+struct Repeat {
+    at: usize,
+    key: String,
 }
 
 /// Text inserted into a file before parsing, as `(offset in the original, length)`.
@@ -203,7 +213,7 @@ fn read(
     let index = LineIndex::new(name, &text);
     match parse_last_wins(&text) {
         Ok((body, repeats, inserted)) => {
-            for (at, key) in repeats {
+            for Repeat { at, key } in repeats {
                 let (line, _) = index.line_col(at);
                 notes.push(format!(
                     "{}:{line}: key `{key}` repeated in an object: the last value is used, as in Terraform",
@@ -303,7 +313,7 @@ pub(crate) fn local_calls(p: &Parsed) -> Vec<(String, SourceLocation)> {
 mod tests {
     use super::*;
 
-    fn parsed(text: &str) -> (Body, Vec<(usize, String)>, Inserted) {
+    fn parsed(text: &str) -> (Body, Vec<Repeat>, Inserted) {
         parse_last_wins(text).expect("parses")
     }
 
@@ -322,7 +332,7 @@ mod tests {
         let index = LineIndex::new("f.tf".into(), text);
         let lines: Vec<(u32, &str)> = repeats
             .iter()
-            .map(|(at, key)| (index.line_col(*at).0, key.as_str()))
+            .map(|r| (index.line_col(r.at).0, r.key.as_str()))
             .collect();
         // hcl-edit tells `b` and `"b"` apart; they are one key once the object is a value.
         assert_eq!(lines, vec![(1, "a"), (6, "b")]);
