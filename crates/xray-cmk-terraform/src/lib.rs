@@ -35,6 +35,9 @@ pub struct IacScan {
     /// `.tf` and plan JSON files read.
     pub files: usize,
     pub modules: usize,
+    /// What was skipped or read leniently on purpose (a directory reached again through a
+    /// symbolic link, a file linked twice, a repeated object key), one line each, for stderr.
+    pub notes: Vec<String>,
 }
 
 impl IacScan {
@@ -74,14 +77,23 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     let found = files::discover(paths);
     let mut out = IacScan {
         errors: found.errors,
+        notes: found.notes,
         ..IacScan::default()
     };
     // Modules are independent until the inventory is built: parse and evaluate them on every
     // core, in order.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = found.modules.len().div_ceil(threads).max(1);
-    type Evaluated = (Vec<IacError>, build::ModuleFacts, module_calls::ModuleCalls);
-    let done: Vec<Vec<Evaluated>> = std::thread::scope(|s| {
+    // (errors, notes, facts, module calls with their arguments, local module call sites): the
+    // parsed text itself is dropped in the thread.
+    type Done = (
+        Vec<IacError>,
+        Vec<String>,
+        build::ModuleFacts,
+        module_calls::ModuleCalls,
+        Vec<(String, SourceLocation)>,
+    );
+    let done: Vec<Vec<Done>> = std::thread::scope(|s| {
         let handles: Vec<_> = found
             .modules
             .chunks(chunk)
@@ -90,11 +102,10 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
                     ms.iter()
                         .map(|m| {
                             let parsed = module::parse(m);
-                            (
-                                parsed.errors.clone(),
-                                eval::evaluate(&parsed),
-                                module_calls::read(&parsed),
-                            )
+                            let facts = eval::evaluate(&parsed);
+                            let calls = module_calls::read(&parsed);
+                            let sites = module::local_calls(&parsed);
+                            (parsed.errors, parsed.notes, facts, calls, sites)
                         })
                         .collect()
                 })
@@ -108,11 +119,15 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     out.files += found.modules.iter().map(|m| m.files.len()).sum::<usize>();
     let mut facts = Vec::new();
     let mut calls_of = std::collections::BTreeMap::new();
-    for (errors, f, calls) in done.into_iter().flatten() {
+    let mut call_sites = Vec::new();
+    for (errors, notes, f, calls, sites) in done.into_iter().flatten() {
         out.errors.extend(errors);
+        out.notes.extend(notes);
         calls_of.insert(f.path.clone(), calls);
+        call_sites.push(sites);
         facts.push(f);
     }
+    out.errors.extend(module_cycles(&facts, &call_sites));
     for p in &found.plans {
         out.files += 1;
         match plan_json::read(p) {
@@ -123,4 +138,74 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     out.modules = facts.len();
     out.inventory = build::inventory(&facts, &calls_of);
     out
+}
+/// An error at each module call that closes a cycle of local module calls (`a` calls `b` calls
+/// `a`): Terraform refuses such a configuration, and no module in it is a root to judge.
+/// `call_sites[i]` are the `module` blocks of `facts[i]`, by the directory each names.
+fn module_cycles(
+    facts: &[build::ModuleFacts],
+    call_sites: &[Vec<(String, SourceLocation)>],
+) -> Vec<IacError> {
+    use std::collections::BTreeMap;
+    let index: BTreeMap<&str, usize> = facts
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.path.as_str(), i))
+        .collect();
+    let edges: Vec<Vec<usize>> = facts
+        .iter()
+        .map(|f| {
+            f.calls
+                .iter()
+                .filter_map(|c| index.get(c.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut errors = Vec::new();
+    // 0: not seen, 1: on the current path, 2: done. Iterative, so a long chain cannot exhaust
+    // the stack.
+    let mut state = vec![0u8; facts.len()];
+    for start in 0..facts.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = 1;
+        while let Some((node, next)) = path.last_mut() {
+            let (node, edge) = (*node, *next);
+            let Some(&to) = edges[node].get(edge) else {
+                state[node] = 2;
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match state[to] {
+                0 => {
+                    state[to] = 1;
+                    path.push((to, 0));
+                }
+                1 => {
+                    let from = path.iter().position(|(n, _)| *n == to).unwrap_or(0);
+                    let cycle: Vec<&str> = path[from..]
+                        .iter()
+                        .map(|(n, _)| facts[*n].path.as_str())
+                        .chain(std::iter::once(facts[to].path.as_str()))
+                        .collect();
+                    let location = call_sites
+                        .get(node)
+                        .and_then(|sites| sites.iter().find(|(dir, _)| *dir == facts[to].path))
+                        .map_or_else(|| facts[node].location.clone(), |(_, l)| l.clone());
+                    errors.push(IacError {
+                        location,
+                        message: format!(
+                            "module call cycle: {}; Terraform refuses it, and the modules in it are not judged as a root module",
+                            cycle.join(" -> ")
+                        ),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    errors
 }

@@ -19,6 +19,10 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
     let store = crate::history::open(&args.history)?;
     let started = Instant::now();
     let scanned = xray_cmk_terraform::scan(&args.paths);
+    // Not results: what was skipped or read leniently on purpose, so a reader knows.
+    for note in &scanned.notes {
+        eprintln!("note: {note}");
+    }
     let (generated_at, today) = now()?;
     let findings = scanned.judge(&policy, today, &selected);
     let mut modules: Vec<String> = scanned
