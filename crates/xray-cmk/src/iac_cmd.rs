@@ -1,7 +1,6 @@
 //! `xray-cmk iac scan` and `xray-cmk iac generate`: the same rules over Terraform, before
 //! `terraform apply`, and a compliant module to start from.
 
-use std::io::Write as _;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
@@ -71,14 +70,7 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
     match &args.out {
         Some(path) => std::fs::write(path, &rendered)
             .with_context(|| format!("writing {}", path.display()))?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout.write_all(rendered.as_bytes()) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e).context("writing the results");
-                }
-            }
-        }
+        None => crate::out::write(&rendered),
     }
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
@@ -120,7 +112,7 @@ pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
-        None => print!("{text}"),
+        None => crate::out::write(&text),
     }
     Ok(Exit::Clean)
 }

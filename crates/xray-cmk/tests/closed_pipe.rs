@@ -30,6 +30,7 @@ fn commands_without_aws_end_quietly_on_a_closed_pipe() {
         &["explain", "kms-rotation-disabled"],
         &["iam-policy", "--mode", "audit"],
         &["iam-policy", "--mode", "remediate"],
+        &["iac", "generate", "--account", "111122223333"],
     ] {
         let (code, stderr) = with_closed_stdout(bare_xray_cmk().args(args));
         assert_eq!(code, 0, "{args:?}: {stderr}");
