@@ -25,6 +25,7 @@ from typing import Any, Callable
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from . import (
+    account_index,
     authz,
     cloudtrail_patches,
     event_history,
@@ -202,4 +203,5 @@ def create_app() -> EmulatorMiddleware:
     cloudtrail_patches.apply()
     org_patches.apply()
     sts_patches.apply()
+    account_index.apply()
     return EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))
