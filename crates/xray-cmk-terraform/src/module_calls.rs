@@ -8,7 +8,7 @@
 //! declarations, with variables (defaults and `*.tfvars`) and locals as the only context:
 //! anything else an argument refers to (a resource, a function) is unknown, never read as off.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use hcl::edit::Span as _;
 use hcl::eval::{Context, Evaluate};
@@ -125,21 +125,9 @@ fn variables(p: &Parsed) -> Context<'static> {
 }
 
 /// `dir/source` with `.` and `..` resolved lexically, as the scan names the called module's
-/// directory.
+/// directory (`../../x` from `.` stays `../../x`).
 fn join_source(dir: &str, source: &str) -> String {
-    let mut out = PathBuf::new();
-    for c in Path::new(dir).join(source).components() {
-        match c {
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    crate::files::display(&out)
+    crate::files::display(&crate::files::join_lexical(Path::new(dir), source))
 }
 
 /// Whether a source names a module the scan reads itself (a local directory).
