@@ -70,7 +70,9 @@ pub enum Command {
     /// showing what it affects. Stored traces become unreadable and new ones are not stored.
     #[command(after_help = RESPOND_HELP)]
     Erase(Box<KeyActionArgs>),
-    /// Re-enable the key an `erase` disabled (cancelling a scheduled deletion first).
+    /// Re-enable the key an `erase` disabled (cancelling a scheduled deletion first). A key
+    /// xray-cmk did not disable, or whose disabling cannot be traced, needs --force; an enabled
+    /// key is left alone.
     #[command(after_help = RESPOND_HELP)]
     Restore(Box<KeyActionArgs>),
     /// Rotate a key's material now (KMS RotateKeyOnDemand), with the same confirmation.
@@ -180,6 +182,10 @@ pub struct KeyActionArgs {
     /// the key (run from the management or a delegated-admin account).
     #[arg(long)]
     pub org: bool,
+    /// restore only: re-enable a key that xray-cmk's erase did not disable (someone else did,
+    /// or nobody can tell who), besides the confirmation.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub aws: AwsTargetArgs,
     #[command(flatten)]
