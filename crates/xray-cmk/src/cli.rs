@@ -134,7 +134,9 @@ const RESPOND_HELP: &str = "\
 Nothing changes until the key id is typed back (--confirm KEY_ID, or at the prompt on a terminal)
 and a --reason is given; who (sts:GetCallerIdentity), when, why, which key and its state after are
 recorded in the history. Deletion is never scheduled unless `erase --schedule-deletion DAYS` (7 to
-30) is given with a second, separate --confirm-deletion KEY_ID.
+30) is given with a second, separate --confirm-deletion KEY_ID. `restore` leaves an enabled key
+alone (exit 0, nothing recorded), and re-enables a key xray-cmk's erase did not disable (per the
+history and CloudTrail's DisableKey events) only with --force.
 
 Exit codes: 0 done and the key's state confirmed; 1 the state read back is not the expected one;
 2 refused or failed before anything changed; 3 something could not be read (the account could not
