@@ -72,10 +72,62 @@ pub async fn key_events(
     since: SystemTime,
     interval: Duration,
 ) -> Result<Vec<KeyEvent>, CollectionError> {
+    lookup(
+        clients,
+        region,
+        (LookupAttributeKey::ResourceName, key_arn),
+        since,
+        interval,
+        &|_| true,
+        None,
+    )
+    .await
+}
+
+/// The newest `DisableKey` on `key_arn` CloudTrail has since `since`, if any: who disabled the
+/// key, and when. CloudTrail takes one lookup attribute, so the account and region's `DisableKey`
+/// events are read (paced as [`key_events`]) and the first naming the key is kept.
+pub async fn last_disable_key(
+    clients: &dyn ClientSource,
+    region: &str,
+    key_arn: &str,
+    since: SystemTime,
+    interval: Duration,
+) -> Result<Option<KeyEvent>, CollectionError> {
+    let names_key = |e: &aws_sdk_cloudtrail::types::Event| {
+        e.resources()
+            .iter()
+            .any(|r| r.resource_name() == Some(key_arn))
+    };
+    Ok(lookup(
+        clients,
+        region,
+        (LookupAttributeKey::EventName, "DisableKey"),
+        since,
+        interval,
+        &names_key,
+        Some(1),
+    )
+    .await?
+    .into_iter()
+    .next())
+}
+
+/// The events matching `attribute` since `since`, newest first, that `keep` keeps; with `limit`,
+/// no more pages are read once that many were kept.
+async fn lookup(
+    clients: &dyn ClientSource,
+    region: &str,
+    (key, value): (LookupAttributeKey, &str),
+    since: SystemTime,
+    interval: Duration,
+    keep: &(dyn Fn(&aws_sdk_cloudtrail::types::Event) -> bool + Send + Sync),
+    limit: Option<usize>,
+) -> Result<Vec<KeyEvent>, CollectionError> {
     let ct = clients.cloudtrail(region);
     let attribute = LookupAttribute::builder()
-        .attribute_key(LookupAttributeKey::ResourceName)
-        .attribute_value(key_arn)
+        .attribute_key(key)
+        .attribute_value(value)
         .build()
         .map_err(|e| CollectionError {
             operation: "cloudtrail:LookupEvents".to_owned(),
@@ -117,7 +169,7 @@ pub async fn key_events(
         };
         // From the answer, not the first attempt: a retried request was admitted just now.
         last = Some(Instant::now());
-        for e in page.events() {
+        for e in page.events().iter().filter(|e| keep(e)) {
             let record: serde_json::Value = e
                 .cloud_trail_event()
                 .and_then(|t| serde_json::from_str(t).ok())
@@ -128,6 +180,9 @@ pub async fn key_events(
                 principal: principal(&record, e.username()),
                 source_ip: record["sourceIPAddress"].as_str().map(str::to_owned),
             });
+            if limit.is_some_and(|n| events.len() >= n) {
+                return Ok(events);
+            }
         }
         match page.next_token {
             Some(t) if !t.is_empty() => token = Some(t),

@@ -447,6 +447,17 @@ pub async fn apply_target(
     target: &TargetPlan,
     opts: &ApplyOptions,
 ) -> TargetResult {
+    apply_target_observed(clients, target, opts, &|_| {}).await
+}
+
+/// [`apply_target`], calling `on_step` with each step's result as soon as the step ends (before
+/// the crash hook), so that what a killed run did can be recorded.
+pub async fn apply_target_observed(
+    clients: &dyn ClientSource,
+    target: &TargetPlan,
+    opts: &ApplyOptions,
+    on_step: &(dyn Fn(&StepResult) + Send + Sync),
+) -> TargetResult {
     let mut runner = Runner {
         kms: clients.kms(&target.region),
         xray: clients.xray(&target.region),
@@ -494,16 +505,18 @@ pub async fn apply_target(
                 }
             }
         };
-        if outcome == Outcome::Done {
-            crash_point(opts, step.action.kind());
-        }
-        results.push(StepResult {
+        let result = StepResult {
             step: i + 1,
             action: step.action.kind(),
             outcome,
             message,
             failed_call,
-        });
+        };
+        on_step(&result);
+        if result.outcome == Outcome::Done {
+            crash_point(opts, step.action.kind());
+        }
+        results.push(result);
     }
     TargetResult {
         discarded_keys: runner.discarded,

@@ -227,3 +227,167 @@ pub async fn act(
     }
     Ok(key_facts(clients, region, arn).await?.state)
 }
+
+/// How much later than the history's record of an `erase` CloudTrail may time its `DisableKey`
+/// and still be that same call: the two clocks differ.
+pub const CLOCK_SKEW_SECONDS: i64 = 120;
+
+/// An `erase` of the key, as the history recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EraseRecord {
+    pub at: String,
+    pub who: String,
+    pub reason: String,
+}
+
+/// Who disabled a key, as far as the history and CloudTrail tell: what `restore` undoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disabler {
+    /// xray-cmk's `erase`, recorded in the history, and CloudTrail has no later `DisableKey`.
+    Erase(EraseRecord),
+    /// Someone else: CloudTrail's last `DisableKey` on the key, with no `erase` recorded since.
+    Other { at: String, principal: String },
+    /// Neither the history nor CloudTrail (its 90 days) has a record.
+    NoRecord,
+    /// CloudTrail could not be read: whether anyone else disabled the key is unknown.
+    Unknown {
+        erase: Option<EraseRecord>,
+        error: CollectionError,
+    },
+}
+
+impl Disabler {
+    /// Whether `restore` needs `--force`: only a key xray-cmk's own `erase` disabled is restored
+    /// without it.
+    pub fn needs_force(&self) -> bool {
+        !matches!(self, Disabler::Erase(_))
+    }
+}
+
+fn epoch(t: &str) -> Option<i64> {
+    aws_smithy_types::DateTime::from_str(t, aws_smithy_types::date_time::Format::DateTime)
+        .ok()
+        .map(|d| d.secs())
+}
+
+/// Who disabled the key, from the last `erase` or `restore` the history recorded on it (`last`:
+/// a `restore` means xray-cmk did not disable it since) and CloudTrail's last `DisableKey` on it.
+/// CloudTrail delivers an event minutes after the call, so an `erase` it does not show yet is
+/// still the answer; a `DisableKey` after the recorded `erase` is someone else's.
+pub fn who_disabled(
+    last: Option<(&str, EraseRecord)>,
+    trail: Result<Option<crate::evidence::KeyEvent>, CollectionError>,
+) -> Disabler {
+    let erase = last.and_then(|(action, r)| (action == "erase").then_some(r));
+    let event = match trail {
+        Err(error) => return Disabler::Unknown { erase, error },
+        Ok(event) => event,
+    };
+    match (erase, event) {
+        (Some(erase), None) => Disabler::Erase(erase),
+        (None, None) => Disabler::NoRecord,
+        (None, Some(e)) => Disabler::Other {
+            at: e.time,
+            principal: e.principal,
+        },
+        (Some(erase), Some(e)) => match (epoch(&erase.at), epoch(&e.time)) {
+            (Some(ours), Some(theirs)) if theirs <= ours + CLOCK_SKEW_SECONDS => {
+                Disabler::Erase(erase)
+            }
+            // Later, or a time that cannot be compared: not known to be the erase.
+            _ => Disabler::Other {
+                at: e.time,
+                principal: e.principal,
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::KeyEvent;
+
+    fn erase(at: &str) -> EraseRecord {
+        EraseRecord {
+            at: at.to_owned(),
+            who: "arn:aws:iam::111122223333:user/responder".to_owned(),
+            reason: "leak".to_owned(),
+        }
+    }
+
+    fn disable(at: &str) -> Result<Option<KeyEvent>, CollectionError> {
+        Ok(Some(KeyEvent {
+            time: at.to_owned(),
+            name: "DisableKey".to_owned(),
+            principal: "arn:aws:iam::111122223333:user/someone".to_owned(),
+            source_ip: None,
+        }))
+    }
+
+    fn denied() -> CollectionError {
+        CollectionError {
+            operation: "cloudtrail:LookupEvents".to_owned(),
+            kind: ErrorKind::AccessDenied,
+            code: Some("AccessDeniedException".to_owned()),
+            message: "denied".to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_erase_is_the_disabler_when_cloudtrail_shows_nothing_later() {
+        let e = erase("2026-12-01T10:00:05.123Z");
+        for trail in [
+            Ok(None),
+            disable("2026-12-01T10:00:04Z"),
+            disable("2026-12-01T10:01:30Z"),
+            disable("2026-11-01T00:00:00Z"),
+        ] {
+            let got = who_disabled(Some(("erase", e.clone())), trail.clone());
+            assert_eq!(got, Disabler::Erase(e.clone()), "{trail:?}");
+            assert!(!got.needs_force());
+        }
+    }
+
+    #[test]
+    fn a_later_disable_or_no_erase_is_someone_else_and_needs_force() {
+        let other = Disabler::Other {
+            at: "2026-12-01T11:00:00Z".to_owned(),
+            principal: "arn:aws:iam::111122223333:user/someone".to_owned(),
+        };
+        let e = erase("2026-12-01T10:00:00Z");
+        assert_eq!(
+            who_disabled(Some(("erase", e.clone())), disable("2026-12-01T11:00:00Z")),
+            other
+        );
+        assert_eq!(who_disabled(None, disable("2026-12-01T11:00:00Z")), other);
+        // The last thing xray-cmk did was a restore: whoever disabled it since was not erase.
+        assert_eq!(
+            who_disabled(
+                Some(("restore", e.clone())),
+                disable("2026-12-01T11:00:00Z")
+            ),
+            other
+        );
+        assert_eq!(
+            who_disabled(Some(("restore", e)), Ok(None)),
+            Disabler::NoRecord
+        );
+        assert_eq!(who_disabled(None, Ok(None)), Disabler::NoRecord);
+        assert!(other.needs_force() && Disabler::NoRecord.needs_force());
+    }
+
+    #[test]
+    fn cloudtrail_unread_is_unknown_even_with_an_erase_recorded() {
+        let e = erase("2026-12-01T10:00:00Z");
+        let got = who_disabled(Some(("erase", e.clone())), Err(denied()));
+        assert_eq!(
+            got,
+            Disabler::Unknown {
+                erase: Some(e),
+                error: denied()
+            }
+        );
+        assert!(got.needs_force());
+    }
+}

@@ -3,7 +3,9 @@
 //!
 //! - The schema is versioned (`PRAGMA user_version`) and migrated forward in a transaction; a
 //!   database written by a newer xray-cmk is refused, never rewritten.
-//! - WAL mode and a busy timeout let two runs overlap; each run is written in one transaction.
+//! - WAL mode and a busy timeout let two runs overlap. A run is begun before it acts and each
+//!   remediation step is written when it ends, so a run that was killed keeps what it did: it is
+//!   left without a finish time ([`RunStatus::Incomplete`]).
 //! - A file that is not an xray-cmk database is refused, never overwritten.
 //!
 //! The KPI queries ([`kpi`]) are pure functions over what is read back.
@@ -17,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use xray_cmk_core::Finding;
 
 /// The schema this version writes. Each entry of [`MIGRATIONS`] moves it one version up.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// `MIGRATIONS[n]` turns schema `n` into `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -105,6 +107,12 @@ CREATE TABLE targets (
 );
 CREATE INDEX targets_by_run ON targets(run_id);
 "#,
+    // When each step ended: an apply writes every step as it ends. Steps recorded before have
+    // none (they were written together when the run finished).
+    r#"
+ALTER TABLE steps ADD COLUMN ended_at TEXT;  -- RFC 3339 UTC; NULL: recorded before schema 5
+CREATE INDEX steps_by_run ON steps(run_id);
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +145,40 @@ pub struct StepRecord<'a> {
     pub action: &'a str,
     pub outcome: &'a str,
     pub message: &'a str,
+    /// When the step ended (RFC 3339 UTC).
+    pub ended_at: Option<&'a str>,
+}
+
+/// A recorded remediation step, read back for `xray-cmk history`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StepRow {
+    pub account: String,
+    pub region: String,
+    pub step: i64,
+    pub action: String,
+    pub outcome: String,
+    pub message: String,
+    /// `None` for a step recorded before schema 5.
+    pub ended_at: Option<String>,
+}
+
+/// Whether a run finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Finished,
+    /// No finish time: the run was killed or crashed, is still running, or could not complete
+    /// its record. Its steps are those it recorded.
+    Incomplete,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Finished => "finished",
+            RunStatus::Incomplete => "incomplete",
+        }
+    }
 }
 
 /// What identifies a result across runs: the rule and what it judged, not the message.
@@ -167,6 +209,9 @@ pub struct RunHead {
     /// Empty while running, or when it never finished.
     pub finished_at: String,
     pub exit_code: Option<i32>,
+    pub status: RunStatus,
+    /// The remediation steps it recorded, in the order they ended.
+    pub steps: Vec<StepRow>,
 }
 
 /// A KMS key as an audit saw it, for the report's key inventory.
@@ -401,8 +446,9 @@ impl Store {
             }
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO steps(run_id, account, region, step, action, outcome, message)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO steps(run_id, account, region, step, action, outcome, message,
+                       ended_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(sql)?;
             for s in steps {
@@ -414,7 +460,8 @@ impl Store {
                         s.step as i64,
                         s.action,
                         s.outcome,
-                        s.message
+                        s.message,
+                        s.ended_at
                     ])
                     .map_err(sql)?;
             }
@@ -572,6 +619,42 @@ impl Store {
         Ok(())
     }
 
+    /// The latest action on `key_arn` among `kinds` (`erase`, `restore`, …), if any.
+    pub fn last_action(
+        &self,
+        key_arn: &str,
+        kinds: &[&str],
+    ) -> Result<Option<ActionRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, who, action, key_arn, account, region, reason, state_after
+                 FROM actions WHERE key_arn = ?1 ORDER BY at DESC, id DESC",
+            )
+            .map_err(|e| self.sql(e))?;
+        let mut rows = stmt
+            .query_map(params![key_arn], |r| {
+                Ok(ActionRecord {
+                    at: r.get(0)?,
+                    who: r.get(1)?,
+                    action: r.get(2)?,
+                    key_arn: r.get(3)?,
+                    account: r.get(4)?,
+                    region: r.get(5)?,
+                    reason: r.get(6)?,
+                    state_after: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in &mut rows {
+            let row = row.map_err(|e| self.sql(e))?;
+            if kinds.contains(&row.action.as_str()) {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
     /// Actions on keys since `since`, oldest first.
     pub fn actions(&self, since: &str) -> Result<Vec<ActionRecord>, StoreError> {
         let mut stmt = self
@@ -635,14 +718,51 @@ impl Store {
                  WHERE started_at >= ?1 ORDER BY started_at, id",
             )
             .map_err(|e| self.sql(e))?;
-        let rows = stmt
+        let mut rows: Vec<RunHead> = stmt
             .query_map(params![since], |r| {
+                let finished_at: String = r.get(3)?;
                 Ok(RunHead {
                     id: r.get(0)?,
                     kind: r.get(1)?,
                     started_at: r.get(2)?,
-                    finished_at: r.get(3)?,
+                    status: if finished_at.is_empty() {
+                        RunStatus::Incomplete
+                    } else {
+                        RunStatus::Finished
+                    },
+                    finished_at,
                     exit_code: r.get(4)?,
+                    steps: Vec::new(),
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        for run in &mut rows {
+            run.steps = self.steps(run.id)?;
+        }
+        Ok(rows)
+    }
+
+    /// The steps recorded for run `id`, in the order they were written.
+    pub fn steps(&self, id: i64) -> Result<Vec<StepRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT account, region, step, action, outcome, message, ended_at
+                 FROM steps WHERE run_id = ?1 ORDER BY rowid",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok(StepRow {
+                    account: r.get(0)?,
+                    region: r.get(1)?,
+                    step: r.get(2)?,
+                    action: r.get(3)?,
+                    outcome: r.get(4)?,
+                    message: r.get(5)?,
+                    ended_at: r.get(6)?,
                 })
             })
             .map_err(|e| self.sql(e))?

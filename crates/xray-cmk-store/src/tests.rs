@@ -94,6 +94,7 @@ fn runs_round_trip_and_feed_the_kpis() {
                 action: "create_key",
                 outcome: "done",
                 message: "created",
+                ended_at: Some("2026-12-01T12:31:00Z"),
             }],
         )
         .expect("record");
@@ -530,4 +531,145 @@ fn every_schema_version_has_its_migration_and_old_databases_are_migrated() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, SCHEMA_VERSION);
+}
+
+fn step<'a>(step: usize, outcome: &'a str, ended_at: &'a str) -> StepRecord<'a> {
+    StepRecord {
+        account: "111122223333",
+        region: "eu-west-1",
+        step,
+        action: "create_key",
+        outcome,
+        message: "m",
+        ended_at: Some(ended_at),
+    }
+}
+
+#[test]
+fn a_run_that_never_finished_is_listed_incomplete_with_the_steps_it_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("h.db");
+    {
+        let mut s = Store::open(&path).expect("open");
+        let run = Run {
+            kind: "apply",
+            ..run("2026-12-01T00:00:00Z")
+        };
+        let id = s.begin(&run).expect("begin");
+        s.add(id, &[], &[step(1, "done", "2026-12-01T00:00:05Z")])
+            .expect("step 1");
+        s.add(id, &[], &[step(2, "done", "2026-12-01T00:00:09Z")])
+            .expect("step 2");
+        // Killed here: never finished.
+    }
+    let s = Store::open(&path).expect("reopen");
+    let heads = s.run_heads("1970-01-01T00:00:00Z").expect("heads");
+    assert_eq!(heads.len(), 1);
+    let h = &heads[0];
+    assert_eq!(
+        (h.status, h.finished_at.as_str(), h.exit_code),
+        (RunStatus::Incomplete, "", None)
+    );
+    let steps: Vec<(i64, &str, Option<&str>)> = h
+        .steps
+        .iter()
+        .map(|s| (s.step, s.outcome.as_str(), s.ended_at.as_deref()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (1, "done", Some("2026-12-01T00:00:05Z")),
+            (2, "done", Some("2026-12-01T00:00:09Z"))
+        ]
+    );
+    // The KPIs count finished runs only, as before.
+    assert!(s
+        .step_outcomes("1970-01-01T00:00:00Z")
+        .expect("outcomes")
+        .is_empty());
+}
+
+#[test]
+fn a_v4_database_is_migrated_and_keeps_its_steps_without_end_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v4.db");
+    {
+        // A version-4 database with a finished apply in it, as the previous release wrote it.
+        let c = Connection::open(&path).expect("open");
+        for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+            c.execute_batch(sql).expect("migration");
+            c.pragma_update(None, "user_version", i as i64 + 1)
+                .expect("version");
+        }
+        c.execute_batch(
+            "INSERT INTO runs(id, kind, started_at, finished_at, tool_version, scope, exit_code)
+               VALUES (1, 'apply', '2026-12-01T00:00:00Z', '2026-12-01T00:01:00Z', '0.5.0', '{}', 0);
+             INSERT INTO steps(run_id, account, region, step, action, outcome, message)
+               VALUES (1, '1', 'a', 1, 'create_key', 'done', 'created');",
+        )
+        .expect("old run");
+    }
+    let mut s = Store::open(&path).expect("migrated");
+    let version: i64 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 5);
+    let id = s
+        .begin(&Run {
+            kind: "apply",
+            ..run("2026-12-02T00:00:00Z")
+        })
+        .expect("begin");
+    s.add(id, &[], &[step(1, "done", "2026-12-02T00:00:03Z")])
+        .expect("a v5 step");
+    let heads = s.run_heads("1970-01-01T00:00:00Z").expect("heads");
+    assert_eq!(heads.len(), 2);
+    assert_eq!(heads[0].status, RunStatus::Finished);
+    assert_eq!(heads[0].steps.len(), 1);
+    assert_eq!(heads[0].steps[0].ended_at, None, "recorded before schema 5");
+    assert_eq!(heads[0].steps[0].message, "created");
+    assert_eq!(heads[1].status, RunStatus::Incomplete);
+    assert_eq!(
+        heads[1].steps[0].ended_at.as_deref(),
+        Some("2026-12-02T00:00:03Z")
+    );
+    assert_eq!(
+        s.step_outcomes("1970-01-01T00:00:00Z").expect("outcomes"),
+        [("done".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn the_last_action_of_some_kinds_on_a_key_is_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Store::open(&dir.path().join("h.db")).expect("open");
+    let action = |at: &str, action: &str, key: &str| ActionRecord {
+        at: at.into(),
+        who: "arn:aws:iam::111122223333:user/a".into(),
+        action: action.into(),
+        key_arn: key.into(),
+        account: "111122223333".into(),
+        region: "eu-west-1".into(),
+        reason: "r".into(),
+        state_after: "Disabled".into(),
+    };
+    for a in [
+        action("2026-12-01T00:00:00Z", "erase", "k1"),
+        action("2026-12-01T01:00:00Z", "restore", "k1"),
+        action("2026-12-01T02:00:00Z", "erase", "k1"),
+        action("2026-12-01T03:00:00Z", "schedule-deletion", "k1"),
+        action("2026-12-01T04:00:00Z", "restore", "k2"),
+    ] {
+        s.record_action(&a).expect("record");
+    }
+    let last = s
+        .last_action("k1", &["erase", "restore"])
+        .expect("query")
+        .expect("found");
+    assert_eq!(
+        (last.at.as_str(), last.action.as_str()),
+        ("2026-12-01T02:00:00Z", "erase")
+    );
+    assert_eq!(s.last_action("k3", &["erase"]).expect("query"), None);
 }

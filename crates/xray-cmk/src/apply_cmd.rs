@@ -15,11 +15,12 @@ use futures::stream::{self, StreamExt};
 use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
 use xray_cmk_aws::permissions::{self, Unchecked, Verdict};
-use xray_cmk_aws::remediate::{apply_target, ApplyOptions};
+use xray_cmk_aws::remediate::{apply_target_observed, ApplyOptions};
 use xray_cmk_aws::verify::{check, VerifyError, VerifyOptions};
 use xray_cmk_aws::{enabled_regions, RetryMode, SessionOptions};
 use xray_cmk_core::remediation::apply::{
-    in_scope, ApplyResult, ApplySummary, Outcome, TargetResult, TargetStatus, RESULT_SCHEMA_VERSION,
+    in_scope, ApplyResult, ApplySummary, Outcome, StepResult, TargetResult, TargetStatus,
+    RESULT_SCHEMA_VERSION,
 };
 use xray_cmk_core::remediation::plan::{acting_principal, Plan, TargetPlan};
 use xray_cmk_core::{CollectionError, Needs};
@@ -194,7 +195,15 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
                 .any(|(a, r, _)| *a == t.account && *r == t.region)
         })
         .collect();
-    let checked = run_targets(&targets, &clients, &apply_opts, args.concurrency, |_| {}).await;
+    let checked = run_targets(
+        &targets,
+        &clients,
+        &apply_opts,
+        args.concurrency,
+        &|_, _| {},
+        |_| {},
+    )
+    .await;
     // A step whose read failed (denied, throttled, unreachable) leaves its target unknown: exit 3,
     // as for a target that could not be read at all. Any other failure is a refusal: exit 2.
     let mut unknown: Vec<String> = Vec::new();
@@ -291,26 +300,14 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     }
 
     apply_opts.dry_run = false;
-    let results = run_targets(&targets, &clients, &apply_opts, args.concurrency, |t| {
-        if !args.quiet {
-            eprintln!(
-                "{} {}: {} · {}",
-                t.account,
-                t.region,
-                status_word(t.status),
-                t.state
-            );
-        }
-    })
-    .await;
-    let (finished_at, _) = now()?;
-    let summary = ApplySummary::of(&results);
-    if let Some(mut r) = crate::history::Recording::start(
+    // Begun before the first change, and each step written when it ends: a run that is killed
+    // leaves what it did, listed by `xray-cmk history` as incomplete.
+    let recording = std::sync::Mutex::new(crate::history::Recording::start(
         store,
         &xray_cmk_store::Run {
             kind: "apply",
             started_at: &started_at,
-            finished_at: &finished_at,
+            finished_at: "",
             tool_version: VERSION,
             scope: serde_json::json!({ "plan_digest": plan.digest, "only": args.only.iter().map(|o| match &o.region {
                 Some(r) => format!("{}/{r}", o.account),
@@ -318,26 +315,52 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             }).collect::<Vec<_>>() }),
             exit_code: None,
         },
-    ) {
-        let steps: Vec<xray_cmk_store::StepRecord<'_>> = results
-            .iter()
-            .flat_map(|t| {
-                t.steps.iter().map(move |s| xray_cmk_store::StepRecord {
+    ));
+    let record_step = |t: &TargetPlan, s: &StepResult| {
+        let ended_at = crate::history::rfc3339(std::time::SystemTime::now()).ok();
+        let mut guard = recording
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = guard.as_mut() {
+            r.add(
+                &[],
+                &[xray_cmk_store::StepRecord {
                     account: &t.account,
                     region: &t.region,
                     step: s.step,
                     action: s.action,
-                    outcome: match s.outcome {
-                        Outcome::Done => "done",
-                        Outcome::Skipped => "skipped",
-                        Outcome::Failed => "failed",
-                        Outcome::NotRun => "not_run",
-                    },
+                    outcome: outcome_word(s.outcome),
                     message: &s.message,
-                })
-            })
-            .collect();
-        r.add(&[], &steps);
+                    ended_at: ended_at.as_deref(),
+                }],
+            );
+        }
+    };
+    let results = run_targets(
+        &targets,
+        &clients,
+        &apply_opts,
+        args.concurrency,
+        &record_step,
+        |t| {
+            if !args.quiet {
+                eprintln!(
+                    "{} {}: {} · {}",
+                    t.account,
+                    t.region,
+                    status_word(t.status),
+                    t.state
+                );
+            }
+        },
+    )
+    .await;
+    let (finished_at, _) = now()?;
+    let summary = ApplySummary::of(&results);
+    if let Some(r) = recording
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
         r.finish(&finished_at, if summary.failed > 0 { 1 } else { 0 });
     }
     let document = ApplyResult {
@@ -419,22 +442,27 @@ async fn run_targets(
     clients: &BTreeMap<String, Result<AccountClients, CollectionError>>,
     opts: &ApplyOptions,
     concurrency: u16,
+    on_step: &(dyn Fn(&TargetPlan, &StepResult) + Send + Sync),
     on_done: impl Fn(&TargetResult),
 ) -> Vec<TargetResult> {
     let mut results: Vec<(usize, TargetResult)> = stream::iter(targets.iter().enumerate())
         .map(|(i, t)| async move {
+            let unreachable = |why: &CollectionError| {
+                let result = unreachable_account(t, why);
+                for s in &result.steps {
+                    on_step(t, s);
+                }
+                result
+            };
             let result = match clients.get(&t.account) {
-                Some(Ok(c)) => apply_target(c, t, opts).await,
-                Some(Err(err)) => unreachable_account(t, err),
-                None => unreachable_account(
-                    t,
-                    &CollectionError {
-                        operation: "sts:AssumeRole".into(),
-                        kind: xray_cmk_core::ErrorKind::Other,
-                        code: None,
-                        message: "no clients for the account".into(),
-                    },
-                ),
+                Some(Ok(c)) => apply_target_observed(c, t, opts, &|s| on_step(t, s)).await,
+                Some(Err(err)) => unreachable(err),
+                None => unreachable(&CollectionError {
+                    operation: "sts:AssumeRole".into(),
+                    kind: xray_cmk_core::ErrorKind::Other,
+                    code: None,
+                    message: "no clients for the account".into(),
+                }),
             };
             (i, result)
         })
@@ -544,6 +572,16 @@ struct PermissionProblems {
 }
 
 /// Every step of a target whose account cannot be reached: the first failed, the rest not run.
+/// How the history names a step's outcome.
+fn outcome_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Done => "done",
+        Outcome::Skipped => "skipped",
+        Outcome::Failed => "failed",
+        Outcome::NotRun => "not_run",
+    }
+}
+
 fn unreachable_account(t: &TargetPlan, why: &CollectionError) -> TargetResult {
     let steps = t
         .steps

@@ -70,7 +70,9 @@ pub enum Command {
     /// showing what it affects. Stored traces become unreadable and new ones are not stored.
     #[command(after_help = RESPOND_HELP)]
     Erase(Box<KeyActionArgs>),
-    /// Re-enable the key an `erase` disabled (cancelling a scheduled deletion first).
+    /// Re-enable the key an `erase` disabled (cancelling a scheduled deletion first). A key
+    /// xray-cmk did not disable, or whose disabling cannot be traced, needs --force; an enabled
+    /// key is left alone.
     #[command(after_help = RESPOND_HELP)]
     Restore(Box<KeyActionArgs>),
     /// Rotate a key's material now (KMS RotateKeyOnDemand), with the same confirmation.
@@ -132,7 +134,9 @@ const RESPOND_HELP: &str = "\
 Nothing changes until the key id is typed back (--confirm KEY_ID, or at the prompt on a terminal)
 and a --reason is given; who (sts:GetCallerIdentity), when, why, which key and its state after are
 recorded in the history. Deletion is never scheduled unless `erase --schedule-deletion DAYS` (7 to
-30) is given with a second, separate --confirm-deletion KEY_ID.
+30) is given with a second, separate --confirm-deletion KEY_ID. `restore` leaves an enabled key
+alone (exit 0, nothing recorded), and re-enables a key xray-cmk's erase did not disable (per the
+history and CloudTrail's DisableKey events) only with --force.
 
 Exit codes: 0 done and the key's state confirmed; 1 the state read back is not the expected one;
 2 refused or failed before anything changed; 3 something could not be read (the account could not
@@ -180,6 +184,10 @@ pub struct KeyActionArgs {
     /// the key (run from the management or a delegated-admin account).
     #[arg(long)]
     pub org: bool,
+    /// restore only: re-enable a key that xray-cmk's erase did not disable (someone else did,
+    /// or nobody can tell who), besides the confirmation.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub aws: AwsTargetArgs,
     #[command(flatten)]

@@ -172,12 +172,29 @@ pub fn history(args: &crate::cli::HistoryListArgs) -> Result<Exit> {
                     r.id,
                     r.kind,
                     r.started_at,
-                    match (r.finished_at.is_empty(), r.exit_code) {
-                        (true, _) => "did not finish".to_owned(),
-                        (false, Some(c)) => format!("exit {c}"),
-                        (false, None) => "finished".to_owned(),
+                    match (r.status, r.exit_code) {
+                        (xray_cmk_store::RunStatus::Incomplete, _) => format!(
+                            "INCOMPLETE: did not finish (killed, still running, or not fully recorded); {} step{} recorded",
+                            r.steps.len(),
+                            if r.steps.len() == 1 { "" } else { "s" }
+                        ),
+                        (_, Some(c)) => format!("exit {c}"),
+                        (_, None) => "finished".to_owned(),
                     }
                 );
+                for s in &r.steps {
+                    let _ = writeln!(
+                        out,
+                        "         {} {} step {} {:<20} {:<8} {}  {}",
+                        s.account,
+                        s.region,
+                        s.step,
+                        s.action,
+                        s.outcome,
+                        s.ended_at.as_deref().unwrap_or("-"),
+                        s.message
+                    );
+                }
             }
             let _ = writeln!(out, "key actions since {since}:");
             for a in &actions {

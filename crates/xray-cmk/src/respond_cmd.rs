@@ -6,7 +6,10 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context as _, Result};
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
-use xray_cmk_aws::respond::{act, key_facts, xray_key, KeyAction, KeyFacts, RespondError};
+use xray_cmk_aws::respond::{
+    act, key_facts, who_disabled, xray_key, Disabler, EraseRecord, KeyAction, KeyFacts,
+    RespondError,
+};
 use xray_cmk_aws::{RetryMode, SessionOptions};
 use xray_cmk_core::Needs;
 
@@ -45,7 +48,12 @@ fn confirmed(facts: &KeyFacts, given: Option<&str>, what: &str) -> Result<()> {
     }
 }
 
-fn blast_radius(facts: &KeyFacts, users: &[String]) -> String {
+/// What disabling a key does to everything else it protects.
+const ERASE_WARNING: &str = "  warning: anything else encrypted with this key (other services, other accounts through grants or the key policy) becomes unreadable too while it is disabled\n";
+/// What re-enabling a key brings back, and what it cannot.
+const RESTORE_NOTE: &str = "  restoring: traces X-Ray writes from now on are encrypted with this key and readable again, as are stored traces it encrypted (within X-Ray's retention); traces sent while it was disabled were dropped and do not come back\n";
+
+fn blast_radius(facts: &KeyFacts, users: &[String], note: &str) -> String {
     let mut out = format!(
         "key {}\n  state {} · manager {}\n  aliases: {}\n  grants: {}\n  X-Ray configurations using it: {}\n",
         facts.arn,
@@ -55,9 +63,7 @@ fn blast_radius(facts: &KeyFacts, users: &[String]) -> String {
         if facts.grants.is_empty() { "none".to_owned() } else { facts.grants.join("; ") },
         users.join(", ")
     );
-    out.push_str(
-        "  warning: anything else encrypted with this key (other services, other accounts through grants or the key policy) becomes unreadable too while it is disabled\n",
-    );
+    out.push_str(note);
     out
 }
 
@@ -224,6 +230,9 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
     if enable && args.schedule_deletion.is_some() {
         bail!("--schedule-deletion goes with erase, not restore");
     }
+    if !enable && args.force {
+        bail!("--force goes with restore, not erase");
+    }
     if args.reason.trim().is_empty() {
         bail!("--reason must say why (it is recorded with who and when)");
     }
@@ -244,9 +253,43 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
             facts.arn
         );
     }
+    // What restore undoes, known before anything is shown or asked.
+    let mut forced = None;
+    if enable {
+        let disabler = match restorable(args, &target, &facts).await? {
+            Restorable::AlreadyEnabled => return Ok(Exit::Clean),
+            Restorable::Disabled(d) => d,
+        };
+        eprintln!("{}", disabler_text(&disabler));
+        if disabler.needs_force() {
+            if !args.force {
+                let why = match &disabler {
+                    Disabler::Unknown { .. } => "who disabled it cannot be told",
+                    _ => "xray-cmk's erase did not disable it",
+                };
+                let msg = format!(
+                    "refusing to restore {}: {why}, and whoever did may have had a reason (an incident response). Find out, then pass --force with the confirmation; nothing was changed",
+                    facts.arn
+                );
+                if matches!(disabler, Disabler::Unknown { .. }) {
+                    eprintln!("error: {msg}");
+                    return Ok(Exit::Incomplete);
+                }
+                bail!("{msg}");
+            }
+            forced = Some(disabler_text(&disabler));
+        }
+    }
     let (users, unchecked) =
         users_of(&target, &args.account, &args.region, &facts.arn, args.org).await?;
-    eprint!("{}", blast_radius(&facts, &users));
+    eprint!(
+        "{}",
+        blast_radius(
+            &facts,
+            &users,
+            if enable { RESTORE_NOTE } else { ERASE_WARNING }
+        )
+    );
     confirmed(&facts, args.confirm.as_deref(), verb)?;
     if let Some(days) = args.schedule_deletion {
         // Checked before anything changes: the second confirmation is separate, never implied.
@@ -272,11 +315,20 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
     let state = act(&target.clients, &args.region, &facts.arn, action)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    record(&args.history, &subject, name, &args.reason, &state)?;
+    let reason = match &forced {
+        Some(d) => format!("{} [--force: {d}]", args.reason),
+        None => args.reason.clone(),
+    };
+    record(&args.history, &subject, name, &reason, &state)?;
     println!(
         "{name}: {} is now {state} (by {}, reason: {})",
         facts.arn, target.caller, args.reason
     );
+    if enable && state == "Enabled" {
+        println!(
+            "traces X-Ray writes from now on are readable again; those sent while the key was disabled were dropped"
+        );
+    }
     // What was shown before the confirmation may have missed users of the key: unknown, never a
     // clean run, whatever the action did.
     let radius = if unchecked > 0 {
@@ -326,6 +378,85 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
     Ok(radius)
 }
 
+/// Where `restore` stands before it asks anything.
+enum Restorable {
+    /// Nothing to do: said, and nothing recorded.
+    AlreadyEnabled,
+    Disabled(Disabler),
+}
+
+/// The key's state allows a restore, and who disabled it: the history's last `erase` or
+/// `restore` of the key, and CloudTrail's last `DisableKey` on it (90 days).
+async fn restorable(args: &KeyActionArgs, target: &Target, facts: &KeyFacts) -> Result<Restorable> {
+    match facts.state.as_str() {
+        "Enabled" => {
+            println!(
+                "restore: {} is already Enabled: there is nothing to restore; nothing was changed or recorded",
+                facts.arn
+            );
+            return Ok(Restorable::AlreadyEnabled);
+        }
+        "Disabled" | "PendingDeletion" => {}
+        other => bail!(
+            "{} is {other}: restore re-enables a Disabled key (or one pending deletion); nothing was changed",
+            facts.arn
+        ),
+    }
+    let last = match crate::history::open(&args.history)? {
+        Some(store) => store
+            .last_action(&facts.arn, &["erase", "restore"])?
+            .map(|a| {
+                (
+                    a.action,
+                    EraseRecord {
+                        at: a.at,
+                        who: a.who,
+                        reason: a.reason,
+                    },
+                )
+            }),
+        None => None,
+    };
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(90 * 86_400);
+    let trail = xray_cmk_aws::evidence::last_disable_key(
+        &target.clients,
+        &args.region,
+        &facts.arn,
+        since,
+        xray_cmk_aws::evidence::LOOKUP_INTERVAL,
+    )
+    .await;
+    Ok(Restorable::Disabled(who_disabled(
+        last.as_ref().map(|(a, r)| (a.as_str(), r.clone())),
+        trail,
+    )))
+}
+
+/// Who disabled the key, for the person deciding whether to restore it.
+fn disabler_text(d: &Disabler) -> String {
+    match d {
+        Disabler::Erase(e) => format!(
+            "disabled by xray-cmk erase at {} by {} (reason: {}), as the history records; CloudTrail shows no later DisableKey",
+            e.at, e.who, e.reason
+        ),
+        Disabler::Other { at, principal } => format!(
+            "NOT disabled by xray-cmk erase: CloudTrail's last DisableKey on it was at {at} by {principal}"
+        ),
+        Disabler::NoRecord => "NOT disabled by xray-cmk erase: who disabled it is unknown: no record (no erase in the history, no DisableKey in CloudTrail's last 90 days)".to_owned(),
+        Disabler::Unknown { erase, error } => format!(
+            "who disabled it is unknown: CloudTrail could not be read ({}){}",
+            RespondError::Call(error.clone()),
+            match erase {
+                Some(e) => format!(
+                    "; the history records an erase at {} by {}, but not whether anyone disabled it since",
+                    e.at, e.who
+                ),
+                None => "; the history records no erase of it".to_owned(),
+            }
+        ),
+    }
+}
+
 pub fn rotate_now(args: &RotateArgs) -> Result<Exit> {
     runtime()?.block_on(rotate_async(args))
 }
@@ -345,7 +476,7 @@ async fn rotate_async(args: &RotateArgs) -> Result<Exit> {
         key_facts(&target.clients, &region, &args.key).await,
         NOTHING_CHANGED
     );
-    eprint!("{}", blast_radius(&facts, &[]));
+    eprint!("{}", blast_radius(&facts, &[], ERASE_WARNING));
     confirmed(&facts, args.confirm.as_deref(), "rotate")?;
     let subject = Subject {
         caller: &target.caller,
