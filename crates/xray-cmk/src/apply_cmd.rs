@@ -5,6 +5,7 @@
 //! for confirmation, then applies target by target: a target stops at its first failure, the
 //! others go on, and the result says what state each target was left in.
 
+use crate::out::{out, outln};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
@@ -96,7 +97,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         .filter(|t| !t.steps.is_empty() && in_scope(&args.only, &t.account, &t.region))
         .collect();
     if targets.is_empty() {
-        println!("nothing to apply: the plan has no steps in scope");
+        outln!("nothing to apply: the plan has no steps in scope");
         return Ok(Exit::Clean);
     }
 
@@ -284,7 +285,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         .filter(|s| s.outcome == Outcome::NotRun)
         .count();
     if to_change == 0 {
-        println!(
+        outln!(
             "nothing to change: every step of the {} target(s) in scope is already in place",
             targets.len()
         );
@@ -381,7 +382,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    print!("{}", render_result(&document));
+    out!("{}", render_result(&document));
     write_stats(args.stats_out.as_deref(), &shared, started)?;
     Ok(if summary.failed > 0 {
         Exit::Findings
@@ -775,7 +776,7 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
         "\n{} targets · {ok} verified · {failed} failed · {unchecked} could not be checked",
         rows.len()
     );
-    print!("{out}");
+    out!("{out}");
     // Unknown is never a pass: a target that could not be checked makes the run incomplete.
     Ok(if unchecked > 0 {
         Exit::Incomplete

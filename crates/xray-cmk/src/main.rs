@@ -1,5 +1,8 @@
 //! `xray-cmk`: audit and enforce customer managed KMS keys for AWS X-Ray.
 
+// Every command writes stdout through `out` (a closed pipe ends quietly), never `print!`.
+#![deny(clippy::print_stdout)]
+
 mod apply_cmd;
 mod audit;
 mod cli;

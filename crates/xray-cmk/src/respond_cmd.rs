@@ -2,6 +2,7 @@
 //! blast radius, with the key id typed back as confirmation and a reason, and a record of who
 //! did it and when in the history.
 
+use crate::out::{out, outln};
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context as _, Result};
@@ -320,12 +321,14 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
         None => args.reason.clone(),
     };
     record(&args.history, &subject, name, &reason, &state)?;
-    println!(
+    outln!(
         "{name}: {} is now {state} (by {}, reason: {})",
-        facts.arn, target.caller, args.reason
+        facts.arn,
+        target.caller,
+        args.reason
     );
     if enable && state == "Enabled" {
-        println!(
+        outln!(
             "traces X-Ray writes from now on are readable again; those sent while the key was disabled were dropped"
         );
     }
@@ -370,7 +373,7 @@ async fn run_async(args: &KeyActionArgs, enable: bool) -> Result<Exit> {
             &format!("{} (in {days} days)", args.reason),
             &state,
         )?;
-        println!(
+        outln!(
             "deletion of {} scheduled in {days} days: it is now {state}",
             facts.arn
         );
@@ -390,7 +393,7 @@ enum Restorable {
 async fn restorable(args: &KeyActionArgs, target: &Target, facts: &KeyFacts) -> Result<Restorable> {
     match facts.state.as_str() {
         "Enabled" => {
-            println!(
+            outln!(
                 "restore: {} is already Enabled: there is nothing to restore; nothing was changed or recorded",
                 facts.arn
             );
@@ -488,7 +491,7 @@ async fn rotate_async(args: &RotateArgs) -> Result<Exit> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     record(&args.history, &subject, "rotate-now", &args.reason, &state)?;
-    println!("rotate-now: {} rotated on demand; it is {state}", facts.arn);
+    outln!("rotate-now: {} rotated on demand; it is {state}", facts.arn);
     Ok(Exit::Clean)
 }
 
@@ -606,7 +609,7 @@ async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
         r.finish(&at, 0);
     }
     match args.format {
-        crate::cli::EvidenceFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+        crate::cli::EvidenceFormat::Json => outln!("{}", serde_json::to_string_pretty(&doc)?),
         crate::cli::EvidenceFormat::Csv => {
             let mut out = String::from("time,event,principal,source_ip,in_policy_access_lists\r\n");
             for e in &events {
@@ -620,7 +623,7 @@ async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
                     expected.contains(&e.principal)
                 );
             }
-            print!("{out}");
+            out!("{out}");
         }
         crate::cli::EvidenceFormat::Table => {
             let mut out = String::new();
@@ -671,7 +674,7 @@ async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
                     tags.join(", ")
                 }
             );
-            print!("{out}");
+            out!("{out}");
         }
     }
     Ok(Exit::Clean)
