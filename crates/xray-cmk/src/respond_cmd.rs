@@ -435,8 +435,13 @@ async fn restorable(args: &KeyActionArgs, target: &Target, facts: &KeyFacts) -> 
     )))
 }
 
-/// Who disabled the key, for the person deciding whether to restore it.
+/// Who disabled the key, for the person deciding whether to restore it. What CloudTrail and the
+/// history say is shown escaped: it never acts on the terminal.
 fn disabler_text(d: &Disabler) -> String {
+    xray_cmk_core::text::for_terminal(&disabler_words(d)).into_owned()
+}
+
+fn disabler_words(d: &Disabler) -> String {
     match d {
         Disabler::Erase(e) => format!(
             "disabled by xray-cmk erase at {} by {} (reason: {}), as the history records; CloudTrail shows no later DisableKey",
