@@ -18,6 +18,8 @@
 mod expr;
 mod funcs;
 mod policy;
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};

@@ -60,6 +60,14 @@ impl<'a> Scope<'a> {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn outside_template(self) -> Self {
+        Scope {
+            in_template: false,
+            ..self
+        }
+    }
+
     pub(crate) fn with(&'a self, bindings: Vec<(String, Value)>) -> Scope<'a> {
         Scope {
             roots: self.roots,
