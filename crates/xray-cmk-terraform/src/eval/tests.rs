@@ -319,3 +319,22 @@ resource "aws_kms_alias" "a" {
     // A quadratic evaluator needs minutes here in a debug build.
     assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
 }
+
+#[test]
+fn templates_keep_escapes_heredocs_and_strip_markers() {
+    assert_eq!(value(r#""q\"${s}\n""#), Value::from("q\"a\n"));
+    assert_eq!(value(r#""$${s}""#), Value::from("${s}"));
+    assert_eq!(
+        value("\"%{ for x in l ~} ${x} %{~ endfor }\""),
+        Value::from("ab")
+    );
+    assert_eq!(
+        value(r#""%{if s == "a"}yes%{else}no%{endif}""#),
+        Value::from("yes")
+    );
+    assert_eq!(
+        value("\"${1 + 1}\""),
+        Value::from(2u64),
+        "one interpolation: its value"
+    );
+}
