@@ -196,3 +196,18 @@ resource "aws_kms_alias" "a" {
     assert_eq!(aliased, 1_000, "each alias found its key");
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
+
+/// A long chain of locals, each naming the previous one, is unknown past a depth rather than
+/// the scanning thread's stack exhausted.
+#[test]
+fn a_long_chain_of_references_does_not_exhaust_the_stack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut text = String::from("locals {\n  l0 = true\n");
+    for i in 1..=2000 {
+        text.push_str(&format!("  l{i} = local.l{} && true\n", i - 1));
+    }
+    text.push_str("}\nresource \"aws_kms_key\" \"k\" {\n  enable_key_rotation = local.l2000\n}\n");
+    std::fs::write(dir.path().join("main.tf"), text).expect("write");
+    let scan = xray_cmk_terraform::scan(&[dir.path().to_path_buf()]);
+    assert_eq!(scan.inventory.keys.len(), 1);
+}
