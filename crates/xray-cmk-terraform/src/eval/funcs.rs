@@ -31,6 +31,10 @@ macro_rules! deep_known {
     };
 }
 
+fn is_reference(v: &Value) -> bool {
+    matches!(value::resolve(v), value::Resolved::Ref(_))
+}
+
 fn arg<'a>(name: &str, args: &'a [Value], i: usize) -> Result<&'a Value, String> {
     args.get(i)
         .ok_or_else(|| format!("{name}: missing argument {}", i + 1))
@@ -204,6 +208,10 @@ pub(crate) fn call(name: &str, args: Vec<Value>, s: &Scope<'_>) -> Eval {
         }
         "coalesce" => {
             for v in &args {
+                // A computed attribute (an ARN, an id) is never null nor empty: it is the answer.
+                if is_reference(v) {
+                    return Ok(v.clone());
+                }
                 known!(v);
                 match v {
                     Value::Null => {}
@@ -218,7 +226,9 @@ pub(crate) fn call(name: &str, args: Vec<Value>, s: &Scope<'_>) -> Eval {
             known!(l);
             let mut out = Vec::new();
             for v in list(name, l)? {
-                known!(v);
+                if !is_reference(v) {
+                    known!(v);
+                }
                 match v {
                     Value::Null => {}
                     Value::String(s) if s.is_empty() => {}

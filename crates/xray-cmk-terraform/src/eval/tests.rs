@@ -249,6 +249,13 @@ fn references_flow_through_assignment_templates_and_jsonencode() {
             "{src}"
         );
     }
+    // A computed attribute is never null nor empty: coalesce and compact keep it.
+    assert_eq!(value("coalesce(n, r)"), reference("aws_kms_key.k"));
+    assert_eq!(
+        value("compact([r, \"\"])"),
+        Value::Array(vec![reference("aws_kms_key.k")])
+    );
+    assert!(is_unknown("coalesce(u, r)"));
     // A comparison or a measure of a reference is unknown, not a guess.
     assert!(is_unknown("r == \"\""));
     assert!(is_unknown("length(r) > 0"));
