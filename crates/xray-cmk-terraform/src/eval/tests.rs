@@ -317,6 +317,7 @@ resource "aws_kms_alias" "a" {
     let start = std::time::Instant::now();
     let facts = super::evaluate(&parsed);
     let took = start.elapsed();
+    eprintln!("evaluated 10,000 keys and 10,000 aliases in {took:?}");
     assert_eq!(facts.instances.len(), 20_000);
     let last = facts.instances.last().expect("alias");
     assert_eq!(
