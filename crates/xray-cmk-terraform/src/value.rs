@@ -76,6 +76,44 @@ fn embedded_reason(s: &str) -> String {
     }
 }
 
+/// Why `v` is not known, when it is a marker or a string built from one. Collections are known
+/// as collections even when some of their elements are not.
+pub(crate) fn unknown_reason(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if contains_marker(s) => Some(match resolve(v) {
+            Resolved::Ref(addr) => format!("{addr} is only known after apply"),
+            Resolved::Unknown(why) => why,
+            Resolved::Known(_) => "only known after apply".to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// Why `v` is not known, when it is an unknown of any type (not a string built from one, nor a
+/// reference, which stands for a string).
+pub(crate) fn opaque_reason(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => s.strip_prefix(UNKNOWN).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Why `v` or anything inside it is not known.
+pub(crate) fn deep_unknown_reason(v: &Value) -> Option<String> {
+    match v {
+        Value::String(_) => unknown_reason(v),
+        Value::Array(items) => items.iter().find_map(deep_unknown_reason),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if contains_marker(k) {
+                Some("an object key is only known after apply".to_owned())
+            } else {
+                deep_unknown_reason(v)
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// `v` as compact JSON with object keys sorted, as Terraform's `jsonencode` writes it.
 pub(crate) fn jsonencode(v: &Value) -> String {
     xray_cmk_core::canonical_json(&to_json(v))

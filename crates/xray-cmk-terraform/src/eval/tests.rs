@@ -1,0 +1,348 @@
+//! Expressions on unknowns: each operator and function, alone.
+
+use hcl::Value;
+
+use super::expr::{eval, Eval, Scope};
+use crate::value::{reference, resolve, unknown, Resolved};
+
+/// Evaluates `src` with `u` unknown, `r` a reference to `aws_kms_key.k`, `s` = "a",
+/// `l` = ["a", "b"], `m` = {a = 1} and `n` = null.
+fn run(src: &str) -> Eval {
+    let body: hcl::Body = hcl::parse(&format!("x = {src}")).expect("parses");
+    let expr = body.attributes().next().expect("x").expr().clone();
+    let bindings = vec![
+        ("u".to_owned(), unknown("var.u has no value")),
+        ("r".to_owned(), reference("aws_kms_key.k")),
+        ("s".to_owned(), Value::from("a")),
+        (
+            "l".to_owned(),
+            Value::Array(vec![Value::from("a"), Value::from("b")]),
+        ),
+        (
+            "m".to_owned(),
+            Value::Object([("a".to_owned(), Value::from(1u64))].into_iter().collect()),
+        ),
+        ("n".to_owned(), Value::Null),
+    ];
+    eval(&expr, &Scope::isolated(".", bindings).outside_template())
+}
+
+fn is_unknown(src: &str) -> bool {
+    matches!(
+        run(src).map(|v| matches!(resolve(&v), Resolved::Unknown(_))),
+        Ok(true)
+    )
+}
+
+fn value(src: &str) -> Value {
+    run(src).unwrap_or_else(|e| panic!("{src}: {e}"))
+}
+
+#[test]
+fn every_operator_on_an_unknown_is_unknown() {
+    for src in [
+        "u == \"a\"",
+        "u != \"a\"",
+        "r == \"a\"",
+        "[u] == [\"a\"]",
+        "u < 1",
+        "u <= 1",
+        "u > 1",
+        "u >= 1",
+        "u + 1",
+        "u - 1",
+        "u * 2",
+        "u / 2",
+        "u % 2",
+        "!u",
+        "-u",
+        "u && true",
+        "u || false",
+        "r + 1",
+    ] {
+        assert!(is_unknown(src), "{src} should be unknown");
+    }
+}
+
+#[test]
+fn a_definite_operand_decides_a_logical_operator() {
+    assert_eq!(value("u && false"), Value::Bool(false));
+    assert_eq!(value("true || u"), Value::Bool(true));
+    assert_eq!(value("1 + 2 * 3"), Value::from(7u64));
+    assert_eq!(value("7 / 2"), Value::from(3.5));
+    assert_eq!(value("\"a\" == s"), Value::Bool(true));
+    assert_eq!(value("1 == \"1\""), Value::Bool(false));
+}
+
+#[test]
+fn a_conditional_on_an_unknown_is_unknown_unless_both_branches_agree() {
+    assert!(is_unknown("u ? \"a\" : \"b\""));
+    assert_eq!(value("u ? \"a\" : \"a\""), Value::from("a"));
+    assert_eq!(value("true ? s : u"), Value::from("a"));
+    assert!(is_unknown("n == null ? u : 1"));
+    assert_eq!(value("n == null ? [] : [u]"), Value::Array(Vec::new()));
+}
+
+#[test]
+fn indexing_traversing_and_iterating_an_unknown_is_unknown() {
+    for src in [
+        "u[0]",
+        "u.a",
+        "u[*].a",
+        "l[u]",
+        "m[u]",
+        "[for x in u : x]",
+        "{for k, v in u : k => v}",
+        "[for x in l : x if u]",
+        "{for x in l : u => x}",
+        "\"%{if u}a%{endif}\"",
+        "\"%{for x in u}${x}%{endfor}\"",
+    ] {
+        assert!(is_unknown(src), "{src} should be unknown");
+    }
+    assert!(run("m.b").is_err(), "a missing attribute is an error");
+}
+
+#[test]
+fn every_function_on_an_unknown_is_unknown() {
+    for src in [
+        "length(u)",
+        "length(r)",
+        "length(\"${u}x\")",
+        "lookup(u, \"a\", 1)",
+        "lookup(m, u, 1)",
+        "element(u, 0)",
+        "element(l, u)",
+        "one(u)",
+        "flatten([l, u])",
+        "flatten(u)",
+        "toset([u, \"a\"])",
+        "toset(u)",
+        "distinct([u])",
+        "tomap(u)",
+        "tolist(u)",
+        "zipmap([u], [1])",
+        "zipmap(l, u)",
+        "keys(u)",
+        "values(u)",
+        "contains(l, u)",
+        "contains([u], \"a\")",
+        "startswith(u, \"a\")",
+        "endswith(s, u)",
+        "replace(u, \"a\", \"b\")",
+        "replace(s, \"/a/\", \"b\")",
+        "regex(\"a\", s)",
+        "coalesce(n, u, \"a\")",
+        "compact([u])",
+        "format(u, 1)",
+        "format(\"%d\", u)",
+        "format(\"%05d\", 1)",
+        "join(u, l)",
+        "join(\",\", u)",
+        "join(\",\", [u])",
+        "split(\",\", u)",
+        "lower(u)",
+        "upper(r)",
+        "tostring(u)",
+        "tonumber(u)",
+        "tobool(u)",
+        "merge(m, u)",
+        "concat(l, u)",
+        "jsonencode(u)",
+        "jsondecode(u)",
+        "max(1, u)",
+        "min(u, 1)",
+        "abs(u)",
+        "can(u)",
+        "try(u, 1)",
+        "templatefile(u, {})",
+        "file(u)",
+        "cidrsubnet(\"10.0.0.0/8\", 8, 1)",
+        "provider::aws::arn_parse(s)",
+        "max(u...)",
+    ] {
+        assert!(is_unknown(src), "{src} should be unknown");
+    }
+}
+
+#[test]
+fn functions_on_known_values() {
+    let list = |items: &[&str]| Value::Array(items.iter().map(|s| Value::from(*s)).collect());
+    assert_eq!(value("length(l)"), Value::from(2u64));
+    assert_eq!(value("length([u, u])"), Value::from(2u64));
+    assert_eq!(value("toset([\"b\", \"a\", \"b\"])"), list(&["a", "b"]));
+    assert_eq!(value("distinct([\"b\", \"a\", \"b\"])"), list(&["b", "a"]));
+    assert_eq!(value("flatten([l, [[\"c\"]]])"), list(&["a", "b", "c"]));
+    assert_eq!(value("one([])"), Value::Null);
+    assert!(run("one(l)").is_err(), "two elements: an error");
+    assert_eq!(value("element(l, 3)"), Value::from("b"));
+    assert_eq!(value("keys({b = 1, a = 2})"), list(&["a", "b"]));
+    assert_eq!(
+        value("values({b = 1, a = 2})"),
+        Value::Array(vec![Value::from(2u64), Value::from(1u64)])
+    );
+    assert_eq!(value("contains(l, \"b\")"), Value::Bool(true));
+    assert_eq!(
+        value("startswith(\"arn:aws\", \"arn:\")"),
+        Value::Bool(true)
+    );
+    assert_eq!(value("endswith(\"x.json\", \".tf\")"), Value::Bool(false));
+    assert_eq!(
+        value("replace(\"a-b-c\", \"-\", \"_\")"),
+        Value::from("a_b_c")
+    );
+    assert_eq!(value("coalesce(n, \"\", \"x\")"), Value::from("x"));
+    assert_eq!(value("compact([\"a\", \"\", null])"), list(&["a"]));
+    assert_eq!(value("lookup(m, \"z\", 5)"), Value::from(5u64));
+    assert_eq!(
+        crate::value::get(&value("zipmap(l, [1, 2])"), "b")
+            .cloned()
+            .expect("b"),
+        Value::from(2u64)
+    );
+    assert_eq!(value("format(\"%s-%d-%%\", s, 3)"), Value::from("a-3-%"));
+    assert_eq!(value("join(\"/\", l, [\"c\"])"), Value::from("a/b/c"));
+    assert_eq!(value("split(\",\", \"a,b\")"), list(&["a", "b"]));
+    assert_eq!(value("upper(s)"), Value::from("A"));
+    assert_eq!(value("tostring(5)"), Value::from("5"));
+    assert_eq!(value("tonumber(\"5\")"), Value::from(5u64));
+    assert_eq!(value("tobool(\"true\")"), Value::Bool(true));
+    assert_eq!(
+        crate::value::get(&value("merge(m, {b = 2})"), "b")
+            .cloned()
+            .expect("b"),
+        Value::from(2u64)
+    );
+    assert_eq!(value("concat(l, [\"c\"])"), list(&["a", "b", "c"]));
+    assert_eq!(
+        value("jsonencode({b = 1, a = s})"),
+        Value::from(r#"{"a":"a","b":1}"#)
+    );
+    assert_eq!(
+        value("jsondecode(\"[1]\")"),
+        Value::Array(vec![Value::from(1u64)])
+    );
+    assert_eq!(value("max(1, 5, 3)"), Value::from(5u64));
+    assert_eq!(value("min([3, 1]...)"), Value::from(1u64));
+    assert_eq!(value("abs(-3)"), Value::from(3u64));
+    assert_eq!(value("try(m.b, \"fallback\")"), Value::from("fallback"));
+    assert_eq!(value("can(m.b)"), Value::Bool(false));
+    assert_eq!(value("can(m.a)"), Value::Bool(true));
+    assert_eq!(value("[for x in l : upper(x) if x != \"a\"]"), list(&["B"]));
+    assert_eq!(
+        crate::value::get(&value("{for x in l : x => x...}"), "a")
+            .cloned()
+            .expect("a"),
+        list(&["a"])
+    );
+    assert_eq!(value("l[*]"), list(&["a", "b"]));
+}
+
+#[test]
+fn references_flow_through_assignment_templates_and_jsonencode() {
+    assert_eq!(value("r"), reference("aws_kms_key.k"));
+    assert_eq!(value("\"${r}\""), reference("aws_kms_key.k"));
+    assert_eq!(value("tostring(r)"), reference("aws_kms_key.k"));
+    for src in ["\"x-${r}\"", "jsonencode({k = r})", "format(\"x%s\", r)"] {
+        assert!(
+            matches!(resolve(&value(src)), Resolved::Unknown(why) if why.contains("aws_kms_key.k")),
+            "{src}"
+        );
+    }
+    // A computed attribute is never null nor empty: coalesce and compact keep it.
+    assert_eq!(value("coalesce(n, r)"), reference("aws_kms_key.k"));
+    assert_eq!(
+        value("compact([r, \"\"])"),
+        Value::Array(vec![reference("aws_kms_key.k")])
+    );
+    assert!(is_unknown("coalesce(u, r)"));
+    // A comparison or a measure of a reference is unknown, not a guess.
+    assert!(is_unknown("r == \"\""));
+    assert!(is_unknown("length(r) > 0"));
+}
+
+#[test]
+fn templatefile_reads_a_regular_file_in_the_module_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("utf-8").to_owned();
+    std::fs::write(
+        dir.path().join("p.tpl"),
+        "id=${account}%{ for x in xs } ${x}%{ endfor }",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("big.tpl"), vec![b'a'; 1024 * 1024 + 1]).expect("write");
+    let body: hcl::Body = hcl::parse(concat!(
+        "a = templatefile(\"p.tpl\", { account = \"111122223333\", xs = [1, 2] })\n",
+        "b = templatefile(\"big.tpl\", {})\n",
+        "c = templatefile(\".\", {})\n",
+        "d = templatefile(\"missing.tpl\", {})\n",
+    ))
+    .expect("parses");
+    // A module's scope may call templatefile; a template's may not.
+    let scope = Scope::isolated(&d, Vec::new()).outside_template();
+    let got: Vec<Value> = body
+        .attributes()
+        .map(|a| eval(a.expr(), &scope).expect("evaluates"))
+        .collect();
+    assert_eq!(got[0], Value::from("id=111122223333 1 2"));
+    for v in &got[1..] {
+        assert!(matches!(resolve(v), Resolved::Unknown(_)), "{v:?}");
+    }
+}
+
+/// N counted keys and N aliases naming them by index evaluate in linear time: each reference
+/// is a lookup of a value kept once, not a rescan of the module or a copy of its context.
+#[test]
+fn counted_instances_referring_to_each_other_evaluate_in_linear_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        r#"
+resource "aws_kms_key" "k" {
+  count               = 10000
+  description         = "k-${count.index}"
+  enable_key_rotation = true
+}
+
+resource "aws_kms_alias" "a" {
+  count         = 10000
+  name          = "alias/xray-${count.index}"
+  target_key_id = aws_kms_key.k[count.index].key_id
+}
+"#,
+    )
+    .expect("write");
+    let found = crate::files::discover(&[dir.path().to_path_buf()]);
+    let parsed = crate::module::parse(&found.modules[0]);
+    let start = std::time::Instant::now();
+    let facts = super::evaluate(&parsed);
+    let took = start.elapsed();
+    eprintln!("evaluated 10,000 keys and 10,000 aliases in {took:?}");
+    assert_eq!(facts.instances.len(), 20_000);
+    let last = facts.instances.last().expect("alias");
+    assert_eq!(
+        crate::value::get(&last.value, "target_key_id"),
+        Some(&reference("aws_kms_key.k[9999]"))
+    );
+    // A quadratic evaluator needs minutes here in a debug build.
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn templates_keep_escapes_heredocs_and_strip_markers() {
+    assert_eq!(value(r#""q\"${s}\n""#), Value::from("q\"a\n"));
+    assert_eq!(value(r#""$${s}""#), Value::from("${s}"));
+    assert_eq!(
+        value("\"%{ for x in l ~} ${x} %{~ endfor }\""),
+        Value::from("ab")
+    );
+    assert_eq!(
+        value(r#""%{if s == "a"}yes%{else}no%{endif}""#),
+        Value::from("yes")
+    );
+    assert_eq!(
+        value("\"${1 + 1}\""),
+        Value::from(2u64),
+        "one interpolation: its value"
+    );
+}
