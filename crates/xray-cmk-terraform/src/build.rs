@@ -191,11 +191,22 @@ struct Module<'a> {
     facts: &'a ModuleFacts,
     calls: &'a ModuleCalls,
     by_address: BTreeMap<&'a str, &'a Instance>,
+    /// `aws_kms_alias` by its `name` (the first declared, as a lookup by name finds it).
+    alias_by_name: BTreeMap<&'a str, &'a Instance>,
+    /// The alias names of each `aws_kms_key` (by address), in declaration order.
+    aliases_of_key: BTreeMap<&'a str, Vec<String>>,
+    /// The `aws_kms_key_policy` of each `aws_kms_key` (by address): the first declared for it.
+    policy_of_key: BTreeMap<&'a str, &'a Instance>,
 }
 
+/// How many aliases naming aliases are followed before a chain is given up as a loop.
+const MAX_ALIAS_HOPS: usize = 8;
+
 impl<'a> Module<'a> {
+    /// The module with its indexes built once, so that judging N keys with N aliases is linear,
+    /// not N keys each scanning every alias.
     fn new(facts: &'a ModuleFacts, calls: &'a ModuleCalls) -> Self {
-        Module {
+        let mut m = Module {
             facts,
             calls,
             by_address: facts
@@ -203,7 +214,38 @@ impl<'a> Module<'a> {
                 .iter()
                 .map(|i| (i.address.as_str(), i))
                 .collect(),
+            alias_by_name: BTreeMap::new(),
+            aliases_of_key: BTreeMap::new(),
+            policy_of_key: BTreeMap::new(),
+        };
+        let mut alias_by_name: BTreeMap<&'a str, &'a Instance> = BTreeMap::new();
+        for a in m.of_type("aws_kms_alias") {
+            if let Some(name) = value::get(&a.value, "name").and_then(value::as_str) {
+                alias_by_name.entry(name).or_insert(a);
+            }
         }
+        m.alias_by_name = alias_by_name;
+        let mut aliases_of_key: BTreeMap<&'a str, Vec<String>> = BTreeMap::new();
+        for a in m.of_type("aws_kms_alias") {
+            if let (Some(k), Some(name)) = (
+                m.key_of(a, "target_key_id"),
+                value::get(&a.value, "name").and_then(value::as_str),
+            ) {
+                aliases_of_key
+                    .entry(k.address.as_str())
+                    .or_default()
+                    .push(name.to_owned());
+            }
+        }
+        let mut policy_of_key: BTreeMap<&'a str, &'a Instance> = BTreeMap::new();
+        for p in m.of_type("aws_kms_key_policy") {
+            if let Some(k) = m.key_of(p, "key_id") {
+                policy_of_key.entry(k.address.as_str()).or_insert(p);
+            }
+        }
+        m.aliases_of_key = aliases_of_key;
+        m.policy_of_key = policy_of_key;
+        m
     }
 
     /// The instance a reference names: `aws_kms_key.x` or one of its instances.
@@ -273,10 +315,8 @@ impl<'a> Module<'a> {
             }
         };
         let policy_attr = self
-            .of_type("aws_kms_key_policy")
-            .find(|p| {
-                self.key_of(p, "key_id").map(|k| k.address.as_str()) == Some(i.address.as_str())
-            })
+            .policy_of_key
+            .get(i.address.as_str())
             .and_then(|p| attr(p, "policy"))
             .or_else(|| attr(i, "policy"));
         let default_policy = || Observed::Known(default_key_policy(&key_account(self.facts, i)));
@@ -308,17 +348,10 @@ impl<'a> Module<'a> {
             }
         };
         let aliases = self
-            .of_type("aws_kms_alias")
-            .filter(|a| {
-                self.key_of(a, "target_key_id").map(|k| k.address.as_str())
-                    == Some(i.address.as_str())
-            })
-            .filter_map(|a| {
-                value::get(&a.value, "name")
-                    .and_then(value::as_str)
-                    .map(str::to_owned)
-            })
-            .collect();
+            .aliases_of_key
+            .get(i.address.as_str())
+            .cloned()
+            .unwrap_or_default();
         KmsKey {
             arn: Some(arn),
             key_manager: Some(KeyManager::Customer),
@@ -338,23 +371,31 @@ impl<'a> Module<'a> {
 
     /// The `aws_kms_key` an attribute of `i` refers to, through an alias if need be.
     fn key_of(&self, i: &Instance, name: &str) -> Option<&'a Instance> {
+        self.key_of_within(i, name, MAX_ALIAS_HOPS)
+    }
+
+    fn key_of_within(&self, i: &Instance, name: &str, hops: usize) -> Option<&'a Instance> {
+        let hops = hops.checked_sub(1)?;
         match attr(i, name)? {
-            Resolved::Ref(r) => self.resolve_key(r),
+            Resolved::Ref(r) => self.resolve_key_within(r, hops),
             Resolved::Known(v) => {
                 let s = value::as_str(v)?;
-                self.of_type("aws_kms_alias")
-                    .find(|a| value::get(&a.value, "name").and_then(value::as_str) == Some(s))
-                    .and_then(|a| self.key_of(a, "target_key_id"))
+                let alias = self.alias_by_name.get(s)?;
+                self.key_of_within(alias, "target_key_id", hops)
             }
             Resolved::Unknown(_) => None,
         }
     }
 
     fn resolve_key(&self, address: &str) -> Option<&'a Instance> {
+        self.resolve_key_within(address, MAX_ALIAS_HOPS)
+    }
+
+    fn resolve_key_within(&self, address: &str, hops: usize) -> Option<&'a Instance> {
         let target = self.lookup(address)?;
         match (target.kind.as_str(), target.rtype.as_str()) {
             ("resource", "aws_kms_key") => Some(target),
-            ("resource", "aws_kms_alias") => self.key_of(target, "target_key_id"),
+            ("resource", "aws_kms_alias") => self.key_of_within(target, "target_key_id", hops),
             _ => None,
         }
     }
@@ -369,8 +410,8 @@ impl<'a> Module<'a> {
                 if is_aws_managed(s) {
                     return Ok(KeyChoice::AwsManaged);
                 }
-                self.of_type("aws_kms_alias")
-                    .find(|a| value::get(&a.value, "name").and_then(value::as_str) == Some(s))
+                self.alias_by_name
+                    .get(s)
                     .and_then(|a| self.key_of(a, "target_key_id"))
                     .map(KeyChoice::Declared)
                     .ok_or_else(|| {
