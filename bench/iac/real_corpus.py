@@ -24,6 +24,10 @@ and for_each instances and Checkov's ``module.X.`` prefixes are folded into thei
 tool's verdict then being the one its instances agree on, or "mixed"). Every block of the tree is
 listed, so a key neither tool judges shows too. Every disagreement is listed with both verdicts.
 
+--checkov-report JSON skips the Checkov run and takes its verdicts from a saved report of the same
+tree (the Checkov command above, run on --tree DIR), for a machine where Checkov takes too long to
+run twice; the report then has xray-cmk's figures only.
+
 Exit code 0 when both tools ran, 1 when one failed, 2 for a setup error. Standard library only.
 """
 
@@ -333,6 +337,8 @@ def render(report: dict[str, Any]) -> str:
     lines.append("")
     for t in report["tools"]:
         lines.append(f"* {t['label']} ({t.get('version') or '?'}): `{shlex.join(t['command'])}`")
+    if report.get("checkov_report"):
+        lines.append(f"* Checkov not run: verdicts from `{report['checkov_report']}`")
     if report.get("ratio"):
         r = report["ratio"]
         lines.append(f"\n**xray-cmk is {_f(r['wall'], 1)}× faster in wall time, {_f(r['cpu'], 1)}× less CPU.**")
@@ -369,6 +375,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkov", help="Checkov command line instead of the bench/iac/.venv-checkov one")
     p.add_argument("--runs", type=int, default=3, help="xray-cmk runs (default 3); the median is reported")
     p.add_argument("--checkov-runs", type=int, default=1, help="Checkov runs (default 1)")
+    p.add_argument("--checkov-report", type=Path, metavar="JSON",
+                   help="do not run Checkov: take its verdicts from this report of the same tree (the command "
+                   "above, -o json, run on --tree); the report then has no Checkov figures")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per run (default 3600)")
     p.add_argument("--json-out", type=Path, help="write the figures, verdicts and machine info here")
     p.add_argument("--markdown-out", type=Path, help="write the markdown report here too")
@@ -383,7 +392,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(a: argparse.Namespace, work: Path) -> tuple[dict[str, Any], bool]:
     repos = read_list(a.list)
     xray_cmd = resolve_command(a.xray_cmk or default_xray_cmk(), "xray-cmk binary", BUILD_HINT)
-    checkov_cmd = shlex.split(a.checkov) if a.checkov else ensure_checkov_venv()
+    checkov_cmd = shlex.split(a.checkov) if a.checkov else (None if a.checkov_report else ensure_checkov_venv())
     if a.tree:
         tree = a.tree.resolve()
         absent = [r for r, _ in repos if not (tree / slug(r)).is_dir()]
@@ -405,10 +414,13 @@ def run(a: argparse.Namespace, work: Path) -> tuple[dict[str, Any], bool]:
     specs = [
         ("xray-cmk", [*xray_cmd, "iac", "scan", str(tree), "--format", "json"], dict(os.environ), a.runs, XRAY_OK),
         ("checkov --check CKV_AWS_7",
-         [*checkov_cmd, "-d", str(tree), "--framework", "terraform", "--check", CHECK, "-o", "json", "--compact",
+         [*(checkov_cmd or ["checkov"]), "-d", str(tree), "--framework", "terraform", "--check", CHECK, "-o", "json", "--compact",
           "--skip-download"], dict(os.environ, **CHECKOV_ENV), a.checkov_runs, CHECKOV_OK),
     ]  # fmt: skip
     outputs: dict[str, str] = {}
+    if a.checkov_report:
+        specs = specs[:1]
+        outputs["checkov"] = a.checkov_report.read_text(errors="replace")
     for label, cmd, env, runs, ok_codes in specs:
         results = []
         name = label.split()[0]
@@ -429,7 +441,10 @@ def run(a: argparse.Namespace, work: Path) -> tuple[dict[str, Any], bool]:
 
     report: dict[str, Any] = {"schema": SCHEMA, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                               "corpus": corpus, "tools": tools, "problems": problems}  # fmt: skip
-    xw, cw = tools[0]["figures"].get("wall_seconds"), tools[1]["figures"].get("wall_seconds")
+    if a.checkov_report:
+        report["checkov_report"] = str(a.checkov_report)
+    xw = tools[0]["figures"].get("wall_seconds")
+    cw = tools[1]["figures"].get("wall_seconds") if len(tools) > 1 else None
     if xw and cw:
         report["ratio"] = {"wall": round(cw / xw, 1),
                            "cpu": round(tools[1]["figures"]["cpu_seconds"] / max(tools[0]["figures"]["cpu_seconds"], 1e-3), 1)}  # fmt: skip

@@ -148,3 +148,20 @@ def test_make_counted_writes_valid_hcl(tmp_path: Path, repeat: str) -> None:
     assert types == ["aws_kms_key", "aws_kms_alias", "aws_xray_encryption_config"]
     text = (tmp_path / "main.tf").read_text()
     assert ("count               = 7" in text) if repeat == "count" else ("range(7)" in text)
+
+
+def test_checkov_report_instead_of_a_run(tmp_path: Path, mirror: tuple[Path, Path]) -> None:
+    root, listing = mirror
+    tree = tmp_path / "tree"
+    real_corpus.export(real_corpus.read_list(listing), root, tree)
+    saved = tmp_path / "checkov.json"
+    saved.write_text(subprocess.run([sys.executable, stub(tmp_path, "c", STUB_CHECKOV).split()[1], "-d", str(tree)],
+                                    capture_output=True, text=True).stdout)  # fmt: skip
+    out = tmp_path / "r.json"
+    code = real_corpus.main(["--list", str(listing), "--tree", str(tree), "--no-netns", "--runs", "1",
+                             "--xray-cmk", stub(tmp_path, "x", STUB_XRAY), "--checkov", "/nonexistent/checkov",
+                             "--checkov-report", str(saved), "--json-out", str(out)])  # fmt: skip
+    assert code == 0
+    rep = json.loads(out.read_text())
+    assert [t["label"] for t in rep["tools"]] == ["xray-cmk"] and rep["checkov_report"] == str(saved)
+    assert rep["agreement"]["agree"] == 2 and rep["agreement"]["disagree"] == 1
