@@ -291,7 +291,10 @@ def verdict(items: list[tuple[str, str]]) -> str:
 
 
 def agreement(blocks: list[tuple[str, str]], xray: dict, checkov: dict) -> dict[str, Any]:
-    keys = sorted(set(blocks) | set(xray) | set(checkov))
+    # xray-cmk's key rules also report a key it could not identify (an X-Ray config's unknown
+    # key_id, under `aws_xray_encryption_config.NAME.key_id`): no block, no Checkov counterpart.
+    unidentified = sorted(k for k in xray if not k[1].startswith("aws_kms_key."))
+    keys = sorted((set(blocks) | set(xray) | set(checkov)) - set(unidentified))
     rows = []
     pairs: Counter[str] = Counter()
     for k in keys:
@@ -303,8 +306,8 @@ def agreement(blocks: list[tuple[str, str]], xray: dict, checkov: dict) -> dict[
                      "checkov_instances": [f"{a}: {s}" for a, s in sorted(checkov.get(k, []))]})  # fmt: skip
     agreed = sum(r["agree"] for r in rows)
     return {"keys": len(rows), "agree": agreed, "disagree": len(rows) - agreed,
-            "by_verdicts": dict(sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "rows": rows}  # fmt: skip
+            "by_verdicts": dict(sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))), "rows": rows,
+            "unidentified_keys": [{"file": f, "address": a, "xray_cmk": verdict(xray[(f, a)])} for f, a in unidentified]}  # fmt: skip
 
 
 # --- report ------------------------------------------------------------------------------------------
@@ -352,6 +355,8 @@ def render(report: dict[str, Any]) -> str:
             if not row["agree"]:
                 inst = "; ".join(row["xray_cmk_instances"] + [f"checkov {i}" for i in row["checkov_instances"]])
                 lines.append(f"| {row['file']} | `{row['address']}` | {row['xray_cmk']} | {row['checkov']} | {inst} |")
+        for u in a.get("unidentified_keys", []):
+            lines.append(f"* not a key block: {u['file']} `{u['address']}`: xray-cmk {u['xray_cmk']} (its key is unknown)")
     m = report["machine"]
     lines.append(f"\nMachine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB; load average before / after: "
                  f"{report['load_average']['before'][0]:.2f} / {report['load_average']['after'][0]:.2f}; "
