@@ -439,10 +439,10 @@ def run(a: argparse.Namespace, work: Path) -> tuple[dict[str, Any], bool]:
                 problems.append(f"{label} run {i + 1}: exit code {r['exit_code']}"
                                 + (" (timed out)" if r["timed_out"] else "") + f": {r['stderr_tail'].strip()[-300:]}")  # fmt: skip
             outputs.setdefault(name, out.read_text(errors="replace"))
-        cmd_env = env if name == "xray-cmk" else env
+        version_cmd = xray_cmd if name == "xray-cmk" else (checkov_cmd or [])
         tools.append({"label": label, "command": cmd, "runs": results,
                       "figures": summarize_runs(results, corpus["tf_files"]),
-                      "version": tool_version(cmd[: len(xray_cmd)] if name == "xray-cmk" else checkov_cmd, cmd_env)})  # fmt: skip
+                      "version": tool_version(version_cmd, env)})  # fmt: skip
 
     report: dict[str, Any] = {"schema": SCHEMA, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                               "corpus": corpus, "tools": tools, "problems": problems}  # fmt: skip
