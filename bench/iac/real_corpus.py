@@ -323,7 +323,8 @@ def _f(v: Any, digits: int = 2) -> str:
 
 def render(report: dict[str, Any]) -> str:
     c = report["corpus"]
-    lines = [f"## Real corpus: {len(c['repos'])} repositories, {c['tf_files']:,} .tf files in {c['modules']:,} "
+    what = f"{len(c['repos'])} repositories" if c["repos"] else "a tree"
+    lines = [f"## Real corpus: {what}, {c['tf_files']:,} .tf files in {c['modules']:,} "
              f"modules ({c['lines']:,} lines, {c['kms_key_blocks']} aws_kms_key blocks)", "",
              "| repository | commit | .tf files | modules | lines | aws_kms_key blocks |", "|---|---|---:|---:|---:|---:|"]  # fmt: skip
     for r in c["repos"]:
@@ -371,7 +372,7 @@ def render(report: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--list", type=Path, default=DEFAULT_LIST, help="`owner/name commit` per line (default %(default)s)")
+    p.add_argument("--list", type=Path, default=DEFAULT_LIST, help="`owner/name commit` per line (default %(default)s); `-` for none: any --tree")
     p.add_argument("--mirror-root", type=Path, default=Path("/work/.mirror"),
                    help="where the git directories are (default %(default)s)")
     p.add_argument("--tree", type=Path, help="scan this already exported tree (DIR/owner+name/) instead")
@@ -395,7 +396,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(a: argparse.Namespace, work: Path) -> tuple[dict[str, Any], bool]:
-    repos = read_list(a.list)
+    if str(a.list) == "-" and not a.tree:
+        raise SetupError("--list - (no list) needs --tree DIR")
+    repos = [] if str(a.list) == "-" else read_list(a.list)
     xray_cmd = resolve_command(a.xray_cmk or default_xray_cmk(), "xray-cmk binary", BUILD_HINT)
     checkov_cmd = shlex.split(a.checkov) if a.checkov else (None if a.checkov_report else ensure_checkov_venv())
     if a.tree:
