@@ -369,6 +369,43 @@ pub(crate) fn call(name: &str, args: Vec<Value>, s: &Scope<'_>) -> Eval {
             }
             Ok(best.map_or(Value::Null, Value::Number))
         }
+        "range" => {
+            for v in &args {
+                known!(v);
+            }
+            let nums: Vec<f64> = args
+                .iter()
+                .map(|v| {
+                    to_number(v)?
+                        .as_f64()
+                        .filter(|f| f.is_finite())
+                        .ok_or_else(|| "range: expected numbers".to_owned())
+                })
+                .collect::<Result<_, _>>()?;
+            let (start, limit, step) = match nums.as_slice() {
+                [limit] => (0.0, *limit, if *limit >= 0.0 { 1.0 } else { -1.0 }),
+                [start, limit] => (*start, *limit, if limit >= start { 1.0 } else { -1.0 }),
+                [start, limit, step] => (*start, *limit, *step),
+                _ => return Err("range: expected 1 to 3 arguments".into()),
+            };
+            if step == 0.0 {
+                return Err("range: step must not be zero".into());
+            }
+            // Terraform refuses a sequence of more than 1,024 numbers.
+            const RANGE_LIMIT: usize = 1024;
+            let mut out = Vec::new();
+            let mut n = start;
+            while (step > 0.0 && n < limit) || (step < 0.0 && n > limit) {
+                if out.len() == RANGE_LIMIT {
+                    return Err(format!(
+                        "range: more than {RANGE_LIMIT} numbers, which Terraform refuses"
+                    ));
+                }
+                out.push(number(n));
+                n += step;
+            }
+            Ok(Value::Array(out))
+        }
         "abs" => {
             let v = a(0)?;
             known!(v);
@@ -477,5 +514,15 @@ fn templatefile(args: &[Value], s: &Scope<'_>) -> Eval {
     match expr::template(&tpl, &Scope::isolated(s.dir, bindings))? {
         v @ Value::String(_) => Ok(v),
         other => string(name, &other).map(Value::String),
+    }
+}
+
+/// `n` as a value: an integer when it is one, as Terraform prints it.
+fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        #[allow(clippy::cast_possible_truncation)]
+        Value::from(n as i64)
+    } else {
+        hcl::Number::from_f64(n).map_or(Value::Null, Value::Number)
     }
 }

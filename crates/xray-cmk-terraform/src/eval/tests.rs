@@ -346,3 +346,25 @@ fn templates_keep_escapes_heredocs_and_strip_markers() {
         "one interpolation: its value"
     );
 }
+
+#[test]
+fn range_as_terraform_documents_it() {
+    let nums = |src: &str| match value(src) {
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_f64().expect("number"))
+            .collect::<Vec<f64>>(),
+        other => panic!("{src}: {other:?}"),
+    };
+    assert_eq!(nums("range(3)"), [0.0, 1.0, 2.0]);
+    assert_eq!(nums("range(1, 4)"), [1.0, 2.0, 3.0]);
+    assert_eq!(nums("range(0, -3)"), [0.0, -1.0, -2.0]);
+    assert_eq!(nums("range(0, 10, 4)"), [0.0, 4.0, 8.0]);
+    assert_eq!(nums("range(1, 2, 0.5)"), [1.0, 1.5]);
+    assert!(nums("range(0)").is_empty());
+    assert_eq!(nums("range(1024)").len(), 1024);
+    // Terraform refuses more than 1,024 numbers, and a zero step.
+    assert!(run("range(1025)").is_err());
+    assert!(run("range(0, 5, 0)").is_err());
+    assert!(is_unknown("range(u)"));
+}
