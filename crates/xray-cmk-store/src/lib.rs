@@ -269,6 +269,31 @@ pub struct Store {
     path: String,
 }
 
+/// Why the first read of the database failed, in words that say what to do: a read-only file or
+/// directory (SQLite needs to write its `-wal` and `-shm` files beside the database, even to
+/// read it) is not "not a database".
+fn unreadable(path: &Path, e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode;
+    let code = match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    };
+    match code {
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            format!(
+                "cannot be opened for writing ({e}): the history needs the file and its directory {} to be writable, since SQLite writes its -wal and -shm files beside it even to read",
+                dir.display()
+            )
+        }
+        Some(ErrorCode::NotADatabase) => format!("not an SQLite database ({e})"),
+        _ => format!("not a readable SQLite database ({e})"),
+    }
+}
+
 impl Store {
     /// Opens (creating it if need be) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -288,7 +313,7 @@ impl Store {
         // foreign database is refused before anything could change it.
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| open_err(format!("not a readable SQLite database ({e})")))?;
+            .map_err(|e| open_err(unreadable(path, &e)))?;
         Self::check(&conn, version, &shown)?;
         // Under the write lock, so a run that is creating the database meanwhile is waited for
         // rather than mistaken for something else: check again, then migrate.

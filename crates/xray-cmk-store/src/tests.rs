@@ -673,3 +673,31 @@ fn the_last_action_of_some_kinds_on_a_key_is_found() {
     );
     assert_eq!(s.last_action("k3", &["erase"]).expect("query"), None);
 }
+
+#[test]
+fn a_read_only_database_is_said_to_be_read_only_not_unreadable() {
+    let fail = |code: i32| {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("x".into()))
+    };
+    let path = Path::new("/mnt/ro/history.db");
+    for code in [
+        rusqlite::ffi::SQLITE_CANTOPEN,
+        rusqlite::ffi::SQLITE_READONLY,
+    ] {
+        let said = unreadable(path, &fail(code));
+        assert!(
+            said.starts_with("cannot be opened for writing")
+                && said.contains("its directory /mnt/ro to be writable"),
+            "{said}"
+        );
+    }
+    assert!(
+        unreadable(path, &fail(rusqlite::ffi::SQLITE_NOTADB)).starts_with("not an SQLite database")
+    );
+    // A file that is not SQLite at all, opened for real.
+    let dir = tempfile::tempdir().expect("dir");
+    let junk = dir.path().join("history.db");
+    std::fs::write(&junk, vec![b'x'; 4096]).expect("write");
+    let err = Store::open(&junk).err().expect("refused").to_string();
+    assert!(err.contains("not an SQLite database"), "{err}");
+}
