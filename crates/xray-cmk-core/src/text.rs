@@ -30,6 +30,20 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`for_terminal`] for text of several lines (an error listing one problem per line): line
+/// breaks are kept, every other character that acts on a terminal is escaped.
+pub fn for_terminal_lines(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c != '\n' && acts_on_terminal(c)) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.split('\n')
+            .map(|line| for_terminal(line).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// [`for_terminal`], cut to at most `max` characters (with `…` where it was cut): for echoing a
 /// user's input back in a message without echoing 40 KB of it.
 pub fn shortened(s: &str, max: usize) -> String {
@@ -61,6 +75,15 @@ mod tests {
             "a\\u{1b}[31mred\\u{202e}txt\\u{d}\\u{a}\\u{9}"
         );
         assert_eq!(for_terminal("\u{85}\u{2066}x"), "\\u{85}\\u{2066}x");
+    }
+
+    #[test]
+    fn lines_keep_their_breaks_and_lose_their_escapes() {
+        assert_eq!(
+            for_terminal_lines("a: bad\nb: \u{1b}[2Jworse\r"),
+            "a: bad\nb: \\u{1b}[2Jworse\\u{d}"
+        );
+        assert!(matches!(for_terminal_lines("a\nb"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -132,7 +132,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     // could not be read (which a wrong --role-name would cause).
     if !wrong_principal.is_empty() {
         for p in &wrong_principal {
-            eprintln!("error: {p}");
+            eprintln!("error: {}", xray_cmk_core::text::for_terminal(p));
         }
         bail!(
             "{} problem{} found before applying; nothing was changed",
@@ -236,10 +236,13 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     unknown.extend(permissions.unchecked);
     if !unread.is_empty() || !unknown.is_empty() {
         for (account, region, err) in &unread {
-            eprintln!("error: {account} {region} could not be read: {err}");
+            eprintln!(
+                "error: {account} {region} could not be read: {}",
+                xray_cmk_core::text::for_terminal(&err.to_string())
+            );
         }
         for p in unknown.iter().chain(&problems) {
-            eprintln!("error: {p}");
+            eprintln!("error: {}", xray_cmk_core::text::for_terminal(p));
         }
         let unread_targets: BTreeSet<(&str, &str)> = unread
             .iter()
@@ -271,7 +274,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     }
     if !problems.is_empty() {
         for p in &problems {
-            eprintln!("error: {p}");
+            eprintln!("error: {}", xray_cmk_core::text::for_terminal(p));
         }
         bail!(
             "{} problem{} found before applying; nothing was changed",
@@ -613,7 +616,10 @@ fn preview(checked: &[TargetResult]) -> String {
         let _ = writeln!(out, "  {} {}", t.account, t.region);
         for s in &t.steps {
             let what = match s.outcome {
-                Outcome::Skipped => format!("skip, already in place: {}", s.message),
+                Outcome::Skipped => format!(
+                    "skip, already in place: {}",
+                    xray_cmk_core::text::for_terminal(&s.message)
+                ),
                 _ => "run".to_owned(),
             };
             let _ = writeln!(out, "    {}. {} · {what}", s.step, s.action);
@@ -655,11 +661,18 @@ fn render_result(r: &ApplyResult) -> String {
             let _ = writeln!(
                 out,
                 "  {}. {:<20} {:<8} {}",
-                s.step, s.action, word, s.message
+                s.step,
+                s.action,
+                word,
+                xray_cmk_core::text::for_terminal(&s.message)
             );
         }
         if t.status == TargetStatus::Failed {
-            let _ = writeln!(out, "  left in this state: {}", t.state);
+            let _ = writeln!(
+                out,
+                "  left in this state: {}",
+                xray_cmk_core::text::for_terminal(&t.state)
+            );
         }
     }
     let _ = writeln!(

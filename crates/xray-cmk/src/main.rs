@@ -62,7 +62,11 @@ fn main() -> ExitCode {
         Ok(_) if out::failed() => Exit::Config.into(),
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // What AWS or a file said is in it: it never acts on the terminal.
+            eprintln!(
+                "error: {}",
+                xray_cmk_core::text::for_terminal_lines(&format!("{err:#}"))
+            );
             Exit::Config.into()
         }
     }

@@ -74,3 +74,18 @@ fn an_invalid_region_is_named_not_blamed_on_the_profile() {
         "error: AWS region `not a region!` is not valid: a region is a name like `us-east-1`. Check --region, AWS_REGION / AWS_DEFAULT_REGION and the profile's `region`"
     );
 }
+
+#[test]
+fn what_an_error_echoes_never_acts_on_the_terminal() {
+    // A file name with a terminal escape in it (a hostile repository can hold one).
+    let dir = tempfile::tempdir().expect("dir");
+    let name = dir.path().join("plan\u{1b}]0;pwned\u{7}.json");
+    let r = run(bare_xray_cmk().arg("apply").arg(&name));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("plan\\u{1b}]0;pwned\\u{7}.json"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'));
+}
