@@ -383,6 +383,35 @@ mod tests {
     }
 
     #[test]
+    fn guard_roles_and_topics() {
+        assert!(iam_role("arn:aws:iam::{account}:role/path/XrayCmkAutomation").is_ok());
+        assert!(iam_role("arn:aws-us-gov:iam::111122223333:role/R").is_ok());
+        for bad in [
+            "arn:aws:iam::111122223333:user/alice",
+            "arn:aws:iam::111122223333:root",
+            "arn:aws:sts::111122223333:assumed-role/R/s",
+        ] {
+            assert!(iam_role(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "arn:aws:sns:us-east-1:111122223333:alerts",
+            "arn:aws:sns:eu-west-1:{account}:security_alerts-1",
+            "arn:aws:sns:us-east-1:111122223333:alerts.fifo",
+        ] {
+            assert!(sns_topic_arn(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "arn:aws:sns::111122223333:alerts",
+            "arn:aws:sns:us-east-1:111122223333:",
+            "arn:aws:sns:us-east-1:111122223333:a b",
+            "arn:aws:sqs:us-east-1:111122223333:alerts",
+            "arn:aws:sns:us-east-1:{acct}:alerts",
+        ] {
+            assert!(sns_topic_arn(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn approved_patterns() {
         for ok in [
             "alias/xray-cmk-*",
