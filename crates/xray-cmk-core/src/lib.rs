@@ -3,6 +3,7 @@
 //! hand-built inventories in milliseconds.
 
 pub mod finding;
+pub mod guard;
 pub mod key_policy;
 pub mod model;
 pub mod policy;

@@ -59,6 +59,10 @@ pub enum Command {
     /// Terraform: scan modules and plans with the same rules, or generate a compliant module.
     #[command(subcommand)]
     Iac(IacCommand),
+    /// The guardrail that keeps X-Ray on approved keys in every account: an AWS Config rule,
+    /// EventBridge alerts and an SCP, as a StackSet template and as Terraform.
+    #[command(subcommand)]
+    Guard(GuardCommand),
     /// The four KPIs from the recorded audits: compliance, mean time to remediate, open
     /// findings, KMS cost.
     #[command(after_help = KPI_HELP)]
@@ -398,6 +402,65 @@ pub struct IacGenerateArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Overwrite an existing main.tf.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardCommand {
+    /// Write the guardrail into DIR: a CloudFormation StackSet template, an SCP, a Terraform
+    /// module and a README with the commands that deploy them.
+    #[command(after_help = GUARD_HELP)]
+    Generate(GuardGenerateArgs),
+}
+
+const GUARD_HELP: &str = "\
+What it writes into DIR:
+  xray-cmk-guard.stackset.yaml  CloudFormation for a service-managed StackSet: the AWS Config rule
+                                xray-cmk-encryption (a Guard 2.x custom policy, no Lambda) that is
+                                compliant only when X-Ray uses one of the approved key ARNs;
+                                EventBridge rules that alert on PutEncryptionConfig, on KMS
+                                DisableKey / ScheduleKeyDeletion / PutKeyPolicy / DisableKeyRotation
+                                and on the rule going NON_COMPLIANT; an SNS topic; with
+                                [guard] auto_remediate, the SSM remediation and its role
+  xray-cmk-guard.scp.json       the SCP: only automation and break-glass roles may change X-Ray's
+                                encryption, only break-glass roles the keys tagged managed-by=xray-cmk
+  xray-cmk-encryption.guard     the Guard rule with the keys written in, for cfn-guard
+  terraform/                    the same as Terraform (terraform/scp/ for the management account)
+  README.md                     what each resource does, and the deployment commands
+
+The roles, the alert topic and auto_remediate come from the policy file's [guard] table
+(`xray-cmk policy init` documents it). The approved keys are key ARNs, never aliases: AWS Config
+records the key ARN X-Ray resolved. Give them with --key-arns FILE (one ARN per line, # comments),
+or take them from the latest recorded audit with --from-history: its customer managed keys that
+are enabled and passed every rule that judged them.
+
+Examples:
+  xray-cmk guard generate --out guard/ --key-arns approved-keys.txt
+  xray-cmk guard generate --out guard/ --from-history --force
+
+Exit codes: 0 written; 2 usage or configuration error (nothing is written).";
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("keys").required(true).args(["key_arns", "from_history"])))]
+pub struct GuardGenerateArgs {
+    /// The directory to write; created if missing. A non-empty one needs --force.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The approved KMS key ARNs, one per line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub key_arns: Option<PathBuf>,
+    /// Take the approved keys from the latest audit in the history database.
+    #[arg(long)]
+    pub from_history: bool,
+    /// History database for --from-history. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
+    /// ~/.local/share/xray-cmk/history.db.
+    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
+    pub db: Option<PathBuf>,
+    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    /// Write into a non-empty DIR, replacing the files it generates.
     #[arg(long)]
     pub force: bool,
 }

@@ -18,6 +18,9 @@ pub(crate) const PLAN_CAP: u64 = 64 * 1024 * 1024;
 /// account ids.
 pub(crate) const ACCOUNTS_CAP: u64 = 1024 * 1024;
 
+/// The most a `guard generate --key-arns FILE` list may hold: thousands of key ARNs.
+pub(crate) const KEY_ARNS_CAP: u64 = 1024 * 1024;
+
 fn human(bytes: u64) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{} MiB", bytes / (1024 * 1024))

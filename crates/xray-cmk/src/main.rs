@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod debug_cmd;
 mod exit;
+mod guard_cmd;
 mod history;
 mod iac_cmd;
 mod input;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::IamPolicy(args) => rules_cmd::iam_policy(&args),
         Command::Iac(cli::IacCommand::Scan(args)) => iac_cmd::scan(&args, color),
         Command::Iac(cli::IacCommand::Generate(args)) => iac_cmd::generate(&args),
+        Command::Guard(cli::GuardCommand::Generate(args)) => guard_cmd::generate(&args),
         Command::Kpi(args) => kpi_cmd::run(&args),
         Command::Report(args) => report_cmd::run(&args),
         Command::Erase(args) => respond_cmd::run(&args, false),

@@ -70,6 +70,57 @@ fn is_iam_resource(resource: &str) -> bool {
     !path_and_name.is_empty() && path_and_name.chars().all(allowed) && !path_and_name.ends_with('/')
 }
 
+/// A role the guardrail's SCP names in `aws:PrincipalArn`: an IAM principal ARN of a role. A
+/// session's ARN (`sts::…:assumed-role/…`) never matches `aws:PrincipalArn`, which is the role's.
+pub(super) fn iam_role(arn: &str) -> Result<(), String> {
+    let is_role = is_iam_principal(arn)
+        && arn
+            .splitn(6, ':')
+            .nth(5)
+            .is_some_and(|r| r.starts_with("role/"));
+    if is_role {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{arn}` is not an IAM role ARN (expected \
+             arn:aws:iam::<12-digit account or {ACCOUNT_PLACEHOLDER}>:role/<name>)"
+        ))
+    }
+}
+
+/// An SNS topic ARN, `arn:<partition>:sns:<region>:<account>:<name>`, the account 12 digits or
+/// `{account}`; names are 1 to 256 letters, digits, `-` and `_` (a FIFO topic ends in `.fifo`).
+pub(super) fn sns_topic_arn(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = match parts[..] {
+        [prefix, partition, service, region, account, name] => {
+            let base = name.strip_suffix(".fifo").unwrap_or(name);
+            prefix == "arn"
+                && is_partition(partition)
+                && service == "sns"
+                && !region.is_empty()
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && (is_account_id(account) || account == ACCOUNT_PLACEHOLDER)
+                && (1..=256).contains(&name.len())
+                && !base.is_empty()
+                && base
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{arn}` is not an SNS topic ARN (expected \
+             arn:aws:sns:<region>:<12-digit account or {ACCOUNT_PLACEHOLDER}>:<topic name>)"
+        ))
+    }
+}
+
 /// The account of an IAM or KMS ARN, when it names a fixed one.
 pub(super) fn arn_account(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| is_account_id(a))
@@ -328,6 +379,35 @@ mod tests {
             "arn:aws:iam::111122223333",
         ] {
             assert!(iam_principal(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn guard_roles_and_topics() {
+        assert!(iam_role("arn:aws:iam::{account}:role/path/XrayCmkAutomation").is_ok());
+        assert!(iam_role("arn:aws-us-gov:iam::111122223333:role/R").is_ok());
+        for bad in [
+            "arn:aws:iam::111122223333:user/alice",
+            "arn:aws:iam::111122223333:root",
+            "arn:aws:sts::111122223333:assumed-role/R/s",
+        ] {
+            assert!(iam_role(bad).is_err(), "{bad}");
+        }
+        for ok in [
+            "arn:aws:sns:us-east-1:111122223333:alerts",
+            "arn:aws:sns:eu-west-1:{account}:security_alerts-1",
+            "arn:aws:sns:us-east-1:111122223333:alerts.fifo",
+        ] {
+            assert!(sns_topic_arn(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "arn:aws:sns::111122223333:alerts",
+            "arn:aws:sns:us-east-1:111122223333:",
+            "arn:aws:sns:us-east-1:111122223333:a b",
+            "arn:aws:sqs:us-east-1:111122223333:alerts",
+            "arn:aws:sns:us-east-1:{acct}:alerts",
+        ] {
+            assert!(sns_topic_arn(bad).is_err(), "{bad}");
         }
     }
 

@@ -38,6 +38,7 @@ pub struct OrgPolicy {
     pub keys: KeyPolicyRules,
     pub access: AccessPolicy,
     pub exemptions: Vec<Exemption>,
+    pub guard: GuardPolicy,
 }
 
 /// `[rotation]`
@@ -97,6 +98,21 @@ pub struct AccessPolicy {
     pub cross_account_readers: Vec<String>,
     /// Accounts besides the key's own that may appear in key policies.
     pub trusted_accounts: Vec<String>,
+}
+
+/// `[guard]`: who the guardrail (`xray-cmk guard generate`) lets change X-Ray's encryption and the
+/// keys, where it alerts, and whether AWS Config puts X-Ray back by itself. Role ARNs may name
+/// [`ACCOUNT_PLACEHOLDER`] as the account.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GuardPolicy {
+    /// Roles that may call `xray:PutEncryptionConfig` (pipelines, `xray-cmk apply`).
+    pub automation_roles: Vec<String>,
+    /// Roles that may also disable, delete or re-policy the managed keys, for emergencies.
+    pub break_glass_roles: Vec<String>,
+    /// An existing SNS topic for the alerts; `None`: the guardrail creates one.
+    pub alert_topic_arn: Option<String>,
+    /// Whether AWS Config switches a non-compliant X-Ray back to the approved key by itself.
+    pub auto_remediate: bool,
 }
 
 /// One `[[exemptions]]` entry: a rule knowingly accepted for matching targets until a date.

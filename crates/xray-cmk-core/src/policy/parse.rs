@@ -14,13 +14,22 @@ use toml::Spanned;
 
 use super::checks;
 use super::error::{line_column, Errors, PolicyErrors};
-use super::{AccessPolicy, Date, Exemption, KeyPolicyRules, OrgPolicy, RotationPolicy, TagPolicy};
+use super::{
+    AccessPolicy, Date, Exemption, GuardPolicy, KeyPolicyRules, OrgPolicy, RotationPolicy,
+    TagPolicy,
+};
 
 type Value<'i> = Spanned<DeValue<'i>>;
 /// Checks a string setting; the error is the message to show next to it.
 type Check<'a> = &'a dyn Fn(&str) -> Result<(), String>;
 
-const SECTIONS: &[&str] = &["rotation", "tags", "keys", "access", "exemptions"];
+const SECTIONS: &[&str] = &["rotation", "tags", "keys", "access", "exemptions", "guard"];
+const GUARD_KEYS: &[&str] = &[
+    "automation_roles",
+    "break_glass_roles",
+    "alert_topic_arn",
+    "auto_remediate",
+];
 const ROTATION_KEYS: &[&str] = &["max_period_days"];
 const TAG_KEYS: &[&str] = &["required", "values"];
 const KEY_KEYS: &[&str] = &["approved", "alias"];
@@ -95,7 +104,40 @@ impl Reader<'_, '_> {
         if let Some(value) = root.get("exemptions") {
             policy.exemptions = self.exemptions(value);
         }
+        if let Some(table) = self.section(root, "guard") {
+            policy.guard = self.guard(table);
+        }
         policy
+    }
+
+    fn guard(&mut self, table: &DeTable<'_>) -> GuardPolicy {
+        self.reject_unknown(table, "guard", GUARD_KEYS);
+        let mut guard = GuardPolicy::default();
+        for (name, list) in [
+            ("automation_roles", &mut guard.automation_roles),
+            ("break_glass_roles", &mut guard.break_glass_roles),
+        ] {
+            if let Some(items) = self.string_list(table, "guard", name, &checks::iam_role) {
+                self.reject_duplicates(&items);
+                *list = texts(items);
+            }
+        }
+        if let Some(value) = table.get("alert_topic_arn") {
+            guard.alert_topic_arn =
+                self.checked_string(value, "guard.alert_topic_arn", &checks::sns_topic_arn);
+        }
+        if let Some(value) = table.get("auto_remediate") {
+            match value.get_ref() {
+                DeValue::Boolean(b) => guard.auto_remediate = *b,
+                other => self.type_error(
+                    value.span(),
+                    "guard.auto_remediate",
+                    "a boolean (true or false)",
+                    other,
+                ),
+            }
+        }
+        guard
     }
 
     fn rotation(&mut self, table: &DeTable<'_>) -> RotationPolicy {
@@ -611,6 +653,44 @@ mod tests {
             "p.toml:2:19: rotation.max_period_days: must be between 90 and 2560 days, \
              the rotation periods KMS allows; found 4294967686"
         );
+    }
+
+    #[test]
+    fn the_guard_table_is_read_and_checked_like_the_others() {
+        let policy = parse(
+            "[guard]\nautomation_roles = [\"arn:aws:iam::{account}:role/Auto\"]\n\
+             break_glass_roles = [\"arn:aws:iam::111122223333:role/BreakGlass\"]\n\
+             alert_topic_arn = \"arn:aws:sns:us-east-1:{account}:alerts\"\nauto_remediate = true\n",
+            "p.toml",
+            RULES,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            policy.guard.automation_roles,
+            ["arn:aws:iam::{account}:role/Auto"]
+        );
+        assert_eq!(
+            policy.guard.alert_topic_arn.as_deref(),
+            Some("arn:aws:sns:us-east-1:{account}:alerts")
+        );
+        assert!(policy.guard.auto_remediate);
+        let e = errors(
+            "[guard]\nautomation_role = []\nbreak_glass_roles = [\"arn:aws:iam::111122223333:user/bob\", \"x\"]\n\
+             alert_topic_arn = \"arn:aws:sqs:us-east-1:111122223333:q\"\nauto_remediate = \"yes\"\n",
+        );
+        assert_eq!(
+            e,
+            "p.toml:2:1: guard.automation_role: unknown key, did you mean `automation_roles`?\n\
+             p.toml:3:22: guard.break_glass_roles[0]: `arn:aws:iam::111122223333:user/bob` is not an IAM role ARN \
+             (expected arn:aws:iam::<12-digit account or {account}>:role/<name>)\n\
+             p.toml:3:60: guard.break_glass_roles[1]: `x` is not an IAM role ARN \
+             (expected arn:aws:iam::<12-digit account or {account}>:role/<name>)\n\
+             p.toml:4:19: guard.alert_topic_arn: `arn:aws:sqs:us-east-1:111122223333:q` is not an SNS topic ARN \
+             (expected arn:aws:sns:<region>:<12-digit account or {account}>:<topic name>)\n\
+             p.toml:5:18: guard.auto_remediate: expected a boolean (true or false), found string"
+        );
+        let e = errors("[guard]\nbreak_glass_roles = [\"arn:aws:iam::{account}:role/B\", \"arn:aws:iam::{account}:role/B\"]\n");
+        assert!(e.contains("is listed twice"), "{e}");
     }
 
     #[test]

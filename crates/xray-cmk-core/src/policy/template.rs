@@ -64,6 +64,27 @@ cross_account_readers = []
 # Example: trusted_accounts = ["111122223333"]
 trusted_accounts = []
 
+[guard]
+# The guardrail `xray-cmk guard generate` writes (an AWS Config rule, EventBridge alerts, an SCP).
+# Entries are IAM role ARNs, arn:aws:iam::<account>:role/<name>, where <account> is a 12-digit id
+# or `{account}` (in the SCP, which covers every account, `{account}` becomes `*`).
+
+# Roles that may change X-Ray's encryption (the SCP denies xray:PutEncryptionConfig to all others).
+# Example: automation_roles = ["arn:aws:iam::{account}:role/XrayCmkAutomation"]
+automation_roles = []
+
+# Roles that may also change X-Ray's encryption, and alone may disable, schedule the deletion of,
+# re-policy or stop the rotation of keys tagged managed-by=xray-cmk. `guard generate` needs one.
+# Example: break_glass_roles = ["arn:aws:iam::{account}:role/BreakGlass"]
+break_glass_roles = []
+
+# An existing SNS topic for the alerts. Unset: the guardrail creates one in each account-region.
+# Example: alert_topic_arn = "arn:aws:sns:us-east-1:111122223333:security-alerts"
+
+# Whether AWS Config switches a non-compliant X-Ray back to the approved key by itself (through
+# the SSM runbook AWSConfigRemediation-UpdateXRayKMSKey). Off: it only reports and alerts.
+auto_remediate = false
+
 # Exemptions accept a rule's failure for matching targets until a date. Each needs all five keys:
 # account (12 digits or "*"), region (a region name or "*"), rule (a rule id, see `xray-cmk explain`),
 # reason (why, for the next reviewer) and expires (the last day it applies, YYYY-MM-DD). After that
