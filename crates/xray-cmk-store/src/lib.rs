@@ -295,6 +295,22 @@ fn unreadable(path: &Path, e: &rusqlite::Error) -> String {
 }
 
 impl Store {
+    /// Every row `sql` selects with `params`, each made a `T` by `row`.
+    fn all<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params, row)
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+
     /// Opens (creating it if need be) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
@@ -560,25 +576,19 @@ impl Store {
 
     /// The inventory recorded with run `id`: its targets (none before schema 4) and keys.
     pub fn inventory(&self, id: i64) -> Result<RecordedInventory, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT account, region, encryption, key_id FROM targets
+        let targets: Vec<TargetRecord> = self.all(
+            "SELECT account, region, encryption, key_id FROM targets
                  WHERE run_id = ?1 ORDER BY account, region",
-            )
-            .map_err(|e| self.sql(e))?;
-        let targets: Vec<TargetRecord> = stmt
-            .query_map(params![id], |r| {
+            params![id],
+            |r| {
                 Ok(TargetRecord {
                     account: r.get(0)?,
                     region: r.get(1)?,
                     encryption: r.get(2)?,
                     key_id: r.get(3)?,
                 })
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         Ok(RecordedInventory {
             targets: (!targets.is_empty()).then_some(targets),
             keys: self.keys(id)?,
@@ -587,16 +597,12 @@ impl Store {
 
     /// The keys recorded with run `id`, one per key id (their users merged).
     pub fn keys(&self, id: i64) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT key_id, account, region, manager, state, spec, rotation_enabled,
+        let rows: Vec<KeyRecord> = self.all(
+            "SELECT key_id, account, region, manager, state, spec, rotation_enabled,
                         rotation_days, tags, aliases, policy, used_by
                  FROM keys WHERE run_id = ?1 ORDER BY key_id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows: Vec<KeyRecord> = stmt
-            .query_map(params![id], |r| {
+            params![id],
+            |r| {
                 let parse = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
                 Ok(KeyRecord {
                     key_id: r.get(0)?,
@@ -612,10 +618,8 @@ impl Store {
                     policy: parse(10)?.and_then(|t| serde_json::from_str(&t).ok()),
                     used_by: serde_json::from_str(&r.get::<_, String>(11)?).unwrap_or_default(),
                 })
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         let mut merged: Vec<KeyRecord> = Vec::new();
         for k in rows {
             match merged.last_mut() {
@@ -682,15 +686,11 @@ impl Store {
 
     /// Actions on keys since `since`, oldest first.
     pub fn actions(&self, since: &str) -> Result<Vec<ActionRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT at, who, action, key_arn, account, region, reason, state_after
+        let rows = self.all(
+            "SELECT at, who, action, key_arn, account, region, reason, state_after
                  FROM actions WHERE at >= ?1 ORDER BY at, id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![since], |r| {
+            params![since],
+            |r| {
                 Ok(ActionRecord {
                     at: r.get(0)?,
                     who: r.get(1)?,
@@ -701,10 +701,8 @@ impl Store {
                     reason: r.get(6)?,
                     state_after: r.get(7)?,
                 })
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
+            },
+        )?;
         Ok(rows)
     }
 
@@ -815,21 +813,13 @@ impl Store {
     /// Every run of `kind` started at or after `since` (RFC 3339), oldest first, with its results
     /// and recorded inventory.
     pub fn runs(&self, kind: &str, since: &str) -> Result<Vec<kpi::RunRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, started_at, scope FROM runs
+        let heads: Vec<(i64, String, String)> = self.all(
+            "SELECT id, started_at, scope FROM runs
                  WHERE kind = ?1 AND started_at >= ?2 AND finished_at != ''
                  ORDER BY started_at, id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let heads: Vec<(i64, String, String)> = stmt
-            .query_map(params![kind, since], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
+            params![kind, since],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         let mut results = self
             .conn
             .prepare(
