@@ -1210,6 +1210,20 @@ mod tests {
             policy: serde_json::Value,
         }
 
+        impl Planned {
+            /// The key the planned `create_key` step asks for, in the test account and region.
+            fn key(&self) -> PlannedKey<'_> {
+                PlannedKey {
+                    account: ACCOUNT,
+                    region: REGION,
+                    alias: ALIAS,
+                    tags: &self.tags,
+                    policy: &self.policy,
+                    rotation_days: 365,
+                }
+            }
+        }
+
         fn planned_step(opts: &ApplyOptions) -> Planned {
             Planned {
                 tags: tags_for(&opts.policy, Some(ALIAS)),
@@ -1327,14 +1341,7 @@ mod tests {
             let discard = discarding();
             let all: Vec<&Rule> = rules.iter().chain(&discard).collect();
             let mut runner = runner(kms(&all), &opts);
-            let planned = PlannedKey {
-                account: ACCOUNT,
-                region: REGION,
-                alias: ALIAS,
-                tags: &step.tags,
-                policy: &step.policy,
-                rotation_days: 365,
-            };
+            let planned = step.key();
             let (outcome, message) = runner
                 .create_key(&planned, "d")
                 .await
@@ -1373,14 +1380,7 @@ mod tests {
             let discard = discarding();
             let all: Vec<&Rule> = rules.iter().chain(&discard).collect();
             let mut runner = runner(kms(&all), &opts);
-            let planned = PlannedKey {
-                account: ACCOUNT,
-                region: REGION,
-                alias: ALIAS,
-                tags: &step.tags,
-                policy: &step.policy,
-                rotation_days: 365,
-            };
+            let planned = step.key();
             let err = runner
                 .create_key(&planned, "d")
                 .await
@@ -1430,14 +1430,7 @@ mod tests {
                 ];
                 let all: Vec<&Rule> = rules.iter().collect();
                 let mut runner = runner(kms(&all), &opts);
-                let planned = PlannedKey {
-                    account: ACCOUNT,
-                    region: REGION,
-                    alias: ALIAS,
-                    tags: &step.tags,
-                    policy: &step.policy,
-                    rotation_days: 365,
-                };
+                let planned = step.key();
                 let err = runner
                     .create_key(&planned, "d")
                     .await
