@@ -2,20 +2,12 @@
 //! `dynamic` blocks, `templatefile`, the instance bound and linear time.
 //! The snapshots list every result as `file:line:col status rule resource`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use xray_cmk_core::{rules, Confidence, Date, Finding, Observed, OrgPolicy, Status};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn policy() -> OrgPolicy {
-    let text = std::fs::read_to_string(fixtures().join("xray-cmk.toml")).expect("policy");
-    let known: Vec<&str> = rules::ALL.iter().map(|r| r.meta().id).collect();
-    OrgPolicy::parse(&text, "xray-cmk.toml", &known).expect("valid policy")
-}
+use common::{fixtures, listing, policy};
+use xray_cmk_core::{rules, Confidence, Date, Finding, Observed, Status};
 
 /// Scans `path` (absolute, or relative to the fixtures directory so locations are stable).
 /// Locations are printed relative to the fixtures directory, so the working directory stays.
@@ -30,20 +22,6 @@ fn judge(path: &str) -> Vec<Finding> {
         f.resource = f.resource.replace(&root, "");
     }
     findings
-}
-
-fn listing(findings: &[Finding]) -> String {
-    findings
-        .iter()
-        .map(|f| {
-            let at = f.location.as_ref().map_or_else(
-                || "-".to_owned(),
-                |l| format!("{}:{}:{}", l.file, l.line, l.column),
-            );
-            format!("{at} {} {} {}", f.status.as_str(), f.rule, f.resource)
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn find<'a>(findings: &'a [Finding], rule: &str, resource: &str) -> Option<&'a Finding> {

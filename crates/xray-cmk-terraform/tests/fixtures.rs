@@ -1,19 +1,12 @@
 //! Every fixture module through the real loader and the real rules: what each finds, where.
 //! The snapshots list every result as `file:line:col status rule resource`.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::{fixtures, listing, policy};
 use xray_cmk_core::{evaluate, rules, Context, Date, Finding, OrgPolicy, Status};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn policy() -> OrgPolicy {
-    let text = std::fs::read_to_string(fixtures().join("xray-cmk.toml")).expect("policy");
-    let known: Vec<&str> = rules::ALL.iter().map(|r| r.meta().id).collect();
-    OrgPolicy::parse(&text, "xray-cmk.toml", &known).expect("valid policy")
-}
 
 /// The working directory is the process's: tests that change it take turns.
 static CWD: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -30,20 +23,6 @@ fn judge_with(paths: &[&str], policy: &OrgPolicy) -> Vec<Finding> {
 
 fn judge(path: &str) -> Vec<Finding> {
     judge_with(&[path], &policy())
-}
-
-fn listing(findings: &[Finding]) -> String {
-    findings
-        .iter()
-        .map(|f| {
-            let at = f.location.as_ref().map_or_else(
-                || "-".to_owned(),
-                |l| format!("{}:{}:{}", l.file, l.line, l.column),
-            );
-            format!("{at} {} {} {}", f.status.as_str(), f.rule, f.resource)
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn status_of(findings: &[Finding], rule: &str, resource: &str) -> Option<Status> {

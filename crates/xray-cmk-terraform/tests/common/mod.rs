@@ -1,0 +1,30 @@
+//! What the fixture tests share: where the fixtures are, their policy file, and how results are
+//! listed in the snapshots (`file:line:col status rule resource`).
+
+use std::path::{Path, PathBuf};
+
+use xray_cmk_core::{rules, Finding, OrgPolicy};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn policy() -> OrgPolicy {
+    let text = std::fs::read_to_string(fixtures().join("xray-cmk.toml")).expect("policy");
+    let known: Vec<&str> = rules::ALL.iter().map(|r| r.meta().id).collect();
+    OrgPolicy::parse(&text, "xray-cmk.toml", &known).expect("valid policy")
+}
+
+pub fn listing(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| {
+            let at = f.location.as_ref().map_or_else(
+                || "-".to_owned(),
+                |l| format!("{}:{}:{}", l.file, l.line, l.column),
+            );
+            format!("{at} {} {} {}", f.status.as_str(), f.rule, f.resource)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
