@@ -16,9 +16,9 @@ pub mod text;
 
 pub use finding::{Confidence, Finding, Severity, Status, Suppression};
 pub use model::{
-    CollectionError, DeclaredConfig, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState,
-    KmsKey, Observed, Origin, Presence, SourceLocation, TerraformModule, TracingSite,
-    XrayEncryption, XrayTarget,
+    CloudFormationTemplate, CollectionError, DeclaredConfig, EncryptionType, ErrorKind, Inventory,
+    KeyManager, KeyState, KmsKey, Observed, Origin, Presence, SourceLocation, TerraformModule,
+    TracingSite, XrayEncryption, XrayTarget,
 };
 pub use policy::{Date, OrgPolicy};
 pub use rule::{evaluate, select, sort_findings, Context, Input, KeyRef, Needs, Rule, RuleMeta};

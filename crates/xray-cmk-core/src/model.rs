@@ -17,22 +17,40 @@ pub enum Origin {
         address: String,
         location: SourceLocation,
     },
+    /// Declared in a CloudFormation template (SAM and CDK output included): the template file and
+    /// the resource's logical id (`cdk.out/App.template.json/XrayGuard`, with the CDK construct
+    /// path after it when the template gives one), and where.
+    CloudFormation {
+        address: String,
+        location: SourceLocation,
+    },
 }
 
 impl Origin {
     pub fn location(&self) -> Option<&SourceLocation> {
         match self {
             Origin::Live => None,
-            Origin::Terraform { location, .. } => Some(location),
+            Origin::Terraform { location, .. } | Origin::CloudFormation { location, .. } => {
+                Some(location)
+            }
         }
     }
 
-    /// The Terraform resource address, for results about declared configuration.
+    /// The Terraform resource address (or the CloudFormation template and logical id), for
+    /// results about declared configuration.
     pub fn address(&self) -> Option<&str> {
         match self {
             Origin::Live => None,
-            Origin::Terraform { address, .. } => Some(address),
+            Origin::Terraform { address, .. } | Origin::CloudFormation { address, .. } => {
+                Some(address)
+            }
         }
+    }
+
+    /// Whether the configuration was declared in code (Terraform or CloudFormation) rather than
+    /// read from a live account: nothing can be asked of IAM about it.
+    pub fn is_declared(&self) -> bool {
+        !matches!(self, Origin::Live)
     }
 }
 
@@ -350,6 +368,9 @@ pub struct Inventory {
     /// Terraform root modules, with what turns X-Ray tracing on in them and whether they declare
     /// an `aws_xray_encryption_config`. Empty for live scans.
     pub terraform_modules: Vec<TerraformModule>,
+    /// CloudFormation templates, with what turns X-Ray tracing on in them and whether they
+    /// manage X-Ray's encryption. Empty for live and Terraform scans.
+    pub cloudformation_templates: Vec<CloudFormationTemplate>,
     /// The keys of each live (account, region) that no alias names, when collected
     /// (`Needs::key_listing`): where xray-cmk's orphans are found.
     pub unaliased_keys: BTreeMap<(String, String), Observed<Vec<UnaliasedKey>>>,
@@ -492,6 +513,23 @@ pub struct TerraformModule {
     /// The `aws_xray_encryption_config` resources the module tree declares.
     pub encryption: Vec<DeclaredConfig>,
     /// The location to report a module-level finding at (its first `.tf` file).
+    pub location: SourceLocation,
+}
+
+/// A CloudFormation template (SAM and CDK output included). CloudFormation has no resource for
+/// X-Ray's encryption, so what manages it is the guardrail's automatic
+/// `AWS::Config::RemediationConfiguration` or xray-cmk's custom resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudFormationTemplate {
+    /// The template file, as given or found.
+    pub path: String,
+    /// Where tracing is turned on, or may be (`what` names the logical id, and the CDK construct
+    /// path when the template gives one).
+    pub tracing: Vec<TracingSite>,
+    /// What in the template sets X-Ray's encryption, with whether it is certainly deployed (a
+    /// resource `Condition` that cannot be decided is unknown).
+    pub encryption: Vec<DeclaredConfig>,
+    /// The location to report a template-level finding at (its first line).
     pub location: SourceLocation,
 }
 

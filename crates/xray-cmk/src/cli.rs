@@ -339,7 +339,9 @@ pub enum IacCommand {
 
 const IAC_HELP: &str = "\
 What cannot be resolved from the code (a variable without a value, a data source, an unknown
-function) is unknown: a low-confidence `error` result, never a pass.
+function; in a CloudFormation template a parameter without a Default, an import, AWS::AccountId or
+AWS::Region unless --parameters gives them) is unknown: a low-confidence `error` result, never a
+pass.
 
 Exit codes:
   0  clean: nothing failed at or above --fail-on, and everything could be decided
@@ -360,9 +362,15 @@ pub enum IacFormat {
 
 #[derive(Debug, Args)]
 pub struct IacScanArgs {
-    /// `.tf` files, directories and plan JSON files.
+    /// `.tf` files, directories, plan JSON files and CloudFormation templates (`.yaml`, `.yml`,
+    /// `.json`, `.template`; SAM and CDK output included).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// CloudFormation parameter values, as `aws cloudformation deploy --parameter-overrides`
+    /// takes them (`Key=Value` pairs, or JSON); `AWS::AccountId` and `AWS::Region` set the pseudo
+    /// parameters, unknown otherwise.
+    #[arg(long, value_name = "FILE")]
+    pub parameters: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = IacFormat::Table)]
     pub format: IacFormat,
     /// Write the output to this file instead of stdout.

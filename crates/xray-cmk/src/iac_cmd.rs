@@ -1,6 +1,8 @@
-//! `xray-cmk iac scan` and `xray-cmk iac generate`: the same rules over Terraform, before
-//! `terraform apply`, and a compliant module to start from.
+//! `xray-cmk iac scan` and `xray-cmk iac generate`: the same rules over Terraform and
+//! CloudFormation, before `terraform apply` or a deployment, and a compliant module to start
+//! from.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
@@ -16,19 +18,43 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
         .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
     let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
     let store = crate::history::open(&args.history)?;
+    let parameters = match &args.parameters {
+        Some(path) => xray_cmk_cloudformation::read_parameters(path)
+            .map_err(|e| anyhow::anyhow!("--parameters: {e}"))?,
+        None => xray_cmk_cloudformation::Parameters::default(),
+    };
     let started = Instant::now();
-    let scanned = xray_cmk_terraform::scan(&args.paths);
+    let (tf_paths, cfn_paths) = split_paths(&args.paths);
+    let scanned = xray_cmk_terraform::scan(&tf_paths);
+    let templates = xray_cmk_cloudformation::scan(&cfn_paths, &parameters);
     // Not results: what was skipped or read leniently on purpose, so a reader knows.
-    for note in &scanned.notes {
+    for note in scanned.notes.iter().chain(&templates.notes) {
         eprintln!("note: {note}");
     }
     let (generated_at, today) = now()?;
-    let findings = scanned.judge(&policy, today, &selected);
+    let mut findings = scanned.judge(&policy, today, &selected);
+    findings.extend(templates.judge(&policy, today, &selected));
+    // Each list is in source order; the stable sort keeps rule order at one place.
+    findings.sort_by(|a, b| {
+        let at = |f: &xray_cmk_core::Finding| {
+            f.location
+                .as_ref()
+                .map(|l| (l.file.clone(), l.line, l.column))
+        };
+        at(a).cmp(&at(b))
+    });
     let mut modules: Vec<String> = scanned
         .inventory
         .terraform_modules
         .iter()
         .map(|m| m.path.clone())
+        .chain(
+            templates
+                .inventory
+                .cloudformation_templates
+                .iter()
+                .map(|t| t.path.clone()),
+        )
         .collect();
     modules.sort();
     let scope = Scope {
@@ -82,8 +108,45 @@ pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
             secs,
             scanned.files as f64 / secs.max(1e-9)
         );
+        if templates.candidates > 0 || !templates.errors.is_empty() {
+            eprintln!(
+                "xray-cmk: {} CloudFormation templates of {} YAML/JSON files, {} parse errors",
+                templates.templates,
+                templates.candidates,
+                templates.errors.len()
+            );
+        }
     }
     Ok(exit)
+}
+
+/// The paths for the Terraform reader and those for the CloudFormation reader: a directory goes
+/// to both; a `.yaml`, `.yml` or `.template` file, and a `.json` file that is a template, to
+/// CloudFormation; anything else (`.tf`, a plan JSON file, a path that does not exist) to
+/// Terraform, as before templates were read.
+fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut tf = Vec::new();
+    let mut cfn = Vec::new();
+    for p in paths {
+        let name = p.to_string_lossy();
+        if p.is_dir() {
+            tf.push(p.clone());
+            cfn.push(p.clone());
+        } else if !p.exists() || name.ends_with(".tf") {
+            tf.push(p.clone());
+        } else if name.ends_with(".json") {
+            if xray_cmk_cloudformation::is_template_file(p) {
+                cfn.push(p.clone());
+            } else {
+                tf.push(p.clone());
+            }
+        } else if xray_cmk_cloudformation::template_name(&name) {
+            cfn.push(p.clone());
+        } else {
+            tf.push(p.clone());
+        }
+    }
+    (tf, cfn)
 }
 
 pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {

@@ -411,6 +411,7 @@ pub async fn scan(
         keys_judged_elsewhere,
         keys_read_across_accounts,
         terraform_modules: Vec::new(),
+        cloudformation_templates: Vec::new(),
         iam_answers,
         iam_scope: Default::default(),
         unaliased_keys,

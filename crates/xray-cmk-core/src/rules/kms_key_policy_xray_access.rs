@@ -343,7 +343,12 @@ impl Rule for KmsKeyPolicyXrayAccess {
         };
         let key_arn = key.key.arn.as_deref().unwrap_or(key.id);
         let owner = key_owner(key.key, &target.account);
-        let terraform = matches!(target.origin, Origin::Terraform { .. });
+        let declared_in = match target.origin {
+            Origin::Live => None,
+            Origin::Terraform { .. } => Some("Terraform"),
+            Origin::CloudFormation { .. } => Some("CloudFormation"),
+        };
+        let terraform = target.origin.is_declared();
         let region = target.region.as_str();
         let mut v = Verdict::default();
         for (principal, action) in questions(cx.policy, &target.account) {
@@ -408,10 +413,9 @@ impl Rule for KmsKeyPolicyXrayAccess {
             b.error(format!(
                 "cannot decide, IAM decides: {}; {}",
                 v.delegated.join("; "),
-                if terraform {
-                    "a Terraform scan does not evaluate IAM policies: audit the deployed key (`xray-cmk audit`), or let the key policy name X-Ray's configurers and trace readers of the key's own account"
-                } else {
-                    "name X-Ray's roles or users in [access] xray_admins and trace_readers (an account root cannot be simulated) for IAM's policy simulator to decide"
+                match declared_in {
+                    Some(what) => format!("a {what} scan does not evaluate IAM policies: audit the deployed key (`xray-cmk audit`), or let the key policy name X-Ray's configurers and trace readers of the key's own account"),
+                    None => "name X-Ray's roles or users in [access] xray_admins and trace_readers (an account root cannot be simulated) for IAM's policy simulator to decide".to_owned(),
                 }
             ))
         } else if !v.simulated.is_empty() {

@@ -1,5 +1,6 @@
 //! The registry of rules. One module per rule, named after its id, with its documentation beside it.
 
+mod cfn_xray_encryption_missing;
 mod cloudtrail_kms_events_not_logged;
 mod kms_key_missing_tags;
 mod kms_key_policy_default_only;
@@ -17,6 +18,9 @@ mod xray_key_not_symmetric;
 mod xray_key_unusable;
 mod xray_spans_not_cmk;
 
+pub use cfn_xray_encryption_missing::{
+    CfnXrayEncryptionMissing, CUSTOM_RESOURCE_TYPE as CFN_XRAY_CUSTOM_RESOURCE,
+};
 pub use cloudtrail_kms_events_not_logged::CloudtrailKmsEventsNotLogged;
 pub use kms_key_missing_tags::KmsKeyMissingTags;
 pub use kms_key_policy_default_only::KmsKeyPolicyDefaultOnly;
@@ -58,6 +62,7 @@ pub static ALL: &[&dyn Rule] = &[
     &KmsKeyMissingTags,
     &KmsOrphanedXrayCmkKey,
     &TfXrayEncryptionMissing,
+    &CfnXrayEncryptionMissing,
 ];
 
 /// The rules that judge keys ([`Rule::check_key`], or [`Rule::check_key_use`] for each target
@@ -97,11 +102,11 @@ pub fn is_key_use_rule(rule: &dyn Rule) -> bool {
 /// Diagnostic codes: results that are not a rule's verdict, documented like rules.
 pub static DIAGNOSTICS: &[&RuleMeta] = &[&IAC_PARSE_ERROR];
 
-/// A Terraform file that could not be read or parsed: an `error` result at the place of the
-/// problem; the other files are still scanned.
+/// A Terraform file or CloudFormation template that could not be read or parsed: an `error`
+/// result at the place of the problem; the other files are still scanned.
 pub static IAC_PARSE_ERROR: RuleMeta = RuleMeta {
     id: "iac-parse-error",
-    summary: "A Terraform file could not be read or parsed, so nothing in it was checked",
+    summary: "A Terraform file or CloudFormation template could not be read or parsed, so nothing in it was checked",
     severity: crate::Severity::High,
     since: "0.3.0",
     docs: IAC_PARSE_ERROR_DOCS,
@@ -112,16 +117,18 @@ const IAC_PARSE_ERROR_DOCS: &str = r#"# iac-parse-error
 
 ## What it does
 Reported by `xray-cmk iac scan` for a `.tf` file that is not valid HCL, a plan JSON file that is
-not valid JSON or not a plan, or a path that cannot be read. The result is an `error` at the file,
-line and column of the problem. The other files are still scanned.
+not valid JSON or not a plan, a CloudFormation template that is not valid YAML or JSON (or is
+too large, too deeply nested, or expands YAML aliases past the limit), or a path that cannot be
+read. The result is an `error` at the file, line and column of the problem. The other files are
+still scanned.
 
 ## Why is this bad?
 Nothing in the file was checked: an X-Ray configuration or key in it could be insecure without any
 finding. An unreadable file is never a pass.
 
 ## How to fix
-Fix the syntax (`terraform fmt -check` and `terraform validate` point at the same place), or pass
-the plan as `terraform show -json plan.out > plan.json`.
+Fix the syntax (`terraform fmt -check` and `terraform validate`, or `cfn-lint`, point at the same
+place), or pass the plan as `terraform show -json plan.out > plan.json`.
 
 ## Example
     resource "aws_kms_key" "x" {

@@ -1,0 +1,447 @@
+//! YAML (and JSON, which YAML 1.2 reads as flow YAML) to a tree that keeps each node's line and
+//! column and turns CloudFormation's short-form tags into the long form (`!Ref X` is
+//! `{"Ref": "X"}`, `!GetAtt A.B` is `{"Fn::GetAtt": "A.B"}`).
+//!
+//! The tree is built from `saphyr-parser`'s events without recursion, so the input is bounded
+//! here rather than by the stack: a nesting limit, a cap on the nodes YAML aliases may add (the
+//! "billion laughs" document expands each alias many times over), and a cap on all nodes.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+
+/// Deeper than any real template: CDK's deepest policy documents are about 15 levels.
+pub(crate) const MAX_DEPTH: usize = 128;
+/// The nodes all aliases of a document may add together. Real templates rarely use aliases.
+pub(crate) const MAX_ALIAS_NODES: usize = 100_000;
+/// All nodes of a document, aliases included.
+pub(crate) const MAX_NODES: usize = 2_000_000;
+
+/// A position: 1-based line and column (columns count characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Pos {
+    pub line: u32,
+    pub column: u32,
+    /// The column after the node's first line ends, or after the node when it is on one line.
+    pub end_column: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    Null,
+    /// A scalar and whether it was plain (unquoted): a plain `true` is a boolean, a quoted one a
+    /// string, as CloudFormation reads JSON and YAML alike.
+    Scalar(String, bool),
+    Seq(Vec<Node>),
+    /// In document order; a repeated key keeps its last value, as JSON parsers do.
+    Map(Vec<(Key, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Key {
+    pub name: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    pub kind: Kind,
+    pub pos: Pos,
+}
+
+impl Node {
+    /// The value of `key` in a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.kind {
+            Kind::Map(entries) => entries
+                .iter()
+                .rev()
+                .find(|(k, _)| k.name == key)
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn entries(&self) -> &[(Key, Node)] {
+        match &self.kind {
+            Kind::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Scalar(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Nodes in this subtree, counted without recursion.
+    fn count(&self) -> usize {
+        let mut n = 0;
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            n += 1;
+            match &node.kind {
+                Kind::Seq(items) => stack.extend(items),
+                Kind::Map(entries) => stack.extend(entries.iter().map(|(_, v)| v)),
+                _ => {}
+            }
+        }
+        n
+    }
+}
+
+/// Why a document could not be read, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct YamlError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+fn pos(span: &Span) -> Pos {
+    let line = u32::try_from(span.start.line()).unwrap_or(u32::MAX).max(1);
+    let column = u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX);
+    let end_column = if span.end.line() == span.start.line() && span.end.col() > span.start.col() {
+        u32::try_from(span.end.col() + 1).unwrap_or(u32::MAX)
+    } else {
+        column + 1
+    };
+    Pos {
+        line,
+        column,
+        end_column,
+    }
+}
+
+/// The long-form name of a CloudFormation short-form tag (`!Ref` is `Ref`, `!Sub` is
+/// `Fn::Sub`); another local tag keeps its `!` so the evaluator can say it does not know it.
+fn intrinsic_name(tag: &Tag) -> Option<String> {
+    if tag.handle != "!" {
+        // `!!str`, `!!int` and other core-schema tags carry no CloudFormation meaning.
+        return None;
+    }
+    Some(match tag.suffix.as_str() {
+        "Ref" => "Ref".to_owned(),
+        "Condition" => "Condition".to_owned(),
+        "GetAtt" | "Sub" | "Join" | "If" | "Select" | "Split" | "FindInMap" | "Equals" | "Not"
+        | "And" | "Or" | "ImportValue" | "Base64" | "Cidr" | "GetAZs" | "Length"
+        | "ToJsonString" | "Transform" | "ForEach" => format!("Fn::{}", tag.suffix),
+        other => format!("!{other}"),
+    })
+}
+
+/// A node as its tag makes it: a short-form intrinsic becomes the one-key mapping of the long
+/// form, at the same place.
+fn tagged(node: Node, tag: Option<&Tag>) -> Node {
+    match tag.and_then(intrinsic_name) {
+        Some(name) => {
+            let pos = node.pos;
+            Node {
+                kind: Kind::Map(vec![(Key { name, pos }, node)]),
+                pos,
+            }
+        }
+        None => node,
+    }
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        pos: Pos,
+        anchor: usize,
+        tag: Option<Tag>,
+    },
+    Map {
+        entries: Vec<(Key, Node)>,
+        key: Option<Key>,
+        pos: Pos,
+        anchor: usize,
+        tag: Option<Tag>,
+    },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, (Node, usize)>,
+    alias_nodes: usize,
+    nodes: usize,
+    root: Option<Node>,
+}
+
+impl Builder {
+    fn err(pos: Pos, message: impl Into<String>) -> YamlError {
+        YamlError {
+            line: pos.line,
+            column: pos.column,
+            message: message.into(),
+        }
+    }
+
+    /// Adds a finished node to the open collection (or makes it the document).
+    fn push(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+        if anchor > 0 {
+            let n = node.count();
+            self.anchors.insert(anchor, (node.clone(), n));
+        }
+        let at = node.pos;
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    return Err(Self::err(
+                        at,
+                        "more than one YAML document in the file: a template is one document",
+                    ));
+                }
+                self.root = Some(node);
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => {
+                    let name = match node.kind {
+                        Kind::Scalar(s, _) => s,
+                        Kind::Null => String::new(),
+                        _ => {
+                            return Err(Self::err(
+                                at,
+                                "a mapping key that is not a scalar: not valid in a template",
+                            ))
+                        }
+                    };
+                    *key = Some(Key { name, pos: at });
+                }
+                Some(k) => {
+                    if let Some(i) = entries.iter().position(|(e, _)| e.name == k.name) {
+                        entries.remove(i);
+                    }
+                    entries.push((k, node));
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, frame: Frame, at: Pos) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Self::err(
+                at,
+                format!("refused: nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        self.count(1, at)?;
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn count(&mut self, n: usize, at: Pos) -> Result<(), YamlError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(Self::err(
+                at,
+                format!("refused: more than {MAX_NODES} nodes"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The one document of `text`; an empty file is `Null`.
+pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
+    let mut b = Builder {
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        nodes: 0,
+        root: None,
+    };
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| YamlError {
+            line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX).max(1),
+            column: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
+            message: format!("not valid YAML or JSON: {}", e.info()),
+        })?;
+        let at = pos(&span);
+        match event {
+            Event::Scalar(value, style, anchor, tag) => {
+                b.count(1, at)?;
+                let plain = style == ScalarStyle::Plain;
+                let core_str = tag
+                    .as_deref()
+                    .is_some_and(|t| t.handle == "!!" && t.suffix == "str");
+                let kind = if plain
+                    && tag.is_none()
+                    && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL")
+                {
+                    Kind::Null
+                } else {
+                    Kind::Scalar(value.into_owned(), plain && !core_str)
+                };
+                let node = tagged(Node { kind, pos: at }, tag.as_deref());
+                b.push(node, anchor)?;
+            }
+            Event::SequenceStart(anchor, tag) => b.open(
+                Frame::Seq {
+                    items: Vec::new(),
+                    pos: at,
+                    anchor,
+                    tag: tag.map(|t| t.into_owned()),
+                },
+                at,
+            )?,
+            Event::MappingStart(anchor, tag) => b.open(
+                Frame::Map {
+                    entries: Vec::new(),
+                    key: None,
+                    pos: at,
+                    anchor,
+                    tag: tag.map(|t| t.into_owned()),
+                },
+                at,
+            )?,
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor) = match b.stack.pop() {
+                    Some(Frame::Seq {
+                        items,
+                        pos,
+                        anchor,
+                        tag,
+                    }) => (
+                        tagged(
+                            Node {
+                                kind: Kind::Seq(items),
+                                pos,
+                            },
+                            tag.as_ref(),
+                        ),
+                        anchor,
+                    ),
+                    Some(Frame::Map {
+                        entries,
+                        pos,
+                        anchor,
+                        tag,
+                        ..
+                    }) => (
+                        tagged(
+                            Node {
+                                kind: Kind::Map(entries),
+                                pos,
+                            },
+                            tag.as_ref(),
+                        ),
+                        anchor,
+                    ),
+                    None => return Err(Builder::err(at, "unbalanced YAML events")),
+                };
+                b.push(node, anchor)?;
+            }
+            Event::Alias(id) => {
+                let Some((node, n)) = b.anchors.get(&id) else {
+                    return Err(Builder::err(at, "an alias to an unknown anchor"));
+                };
+                let (node, n) = (node.clone(), *n);
+                b.alias_nodes += n;
+                if b.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(Builder::err(
+                        at,
+                        format!(
+                            "refused: YAML aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)"
+                        ),
+                    ));
+                }
+                b.count(n, at)?;
+                let node = Node { pos: at, ..node };
+                b.push(node, 0)?;
+            }
+            Event::DocumentStart(_) | Event::DocumentEnd | Event::StreamStart | Event::Nothing => {}
+            Event::StreamEnd => break,
+        }
+    }
+    Ok(b.root.unwrap_or(Node {
+        kind: Kind::Null,
+        pos: Pos {
+            line: 1,
+            column: 1,
+            end_column: 1,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_form_tags_become_the_long_form_with_positions() {
+        let doc = parse("Resources:\n  K:\n    Type: AWS::KMS::Key\n    Properties:\n      Id: !GetAtt K.Arn\n      L: !Join ['', [!Ref X]]\n").expect("parses");
+        let k = doc.get("Resources").and_then(|r| r.get("K")).expect("K");
+        assert_eq!(k.pos.line, 3, "a mapping starts at its first key");
+        let id = k.get("Properties").and_then(|p| p.get("Id")).expect("Id");
+        assert_eq!(id.entries()[0].0.name, "Fn::GetAtt");
+        assert_eq!(id.get("Fn::GetAtt").and_then(Node::as_str), Some("K.Arn"));
+        assert_eq!((id.pos.line, id.pos.column), (5, 11));
+        let l = k.get("Properties").and_then(|p| p.get("L")).expect("L");
+        assert!(
+            matches!(&l.get("Fn::Join").expect("join").kind, Kind::Seq(items) if items.len() == 2)
+        );
+    }
+
+    #[test]
+    fn json_reads_as_yaml_with_typed_scalars() {
+        let doc = parse("{\"A\": true, \"B\": \"true\", \"C\": null, \"D\": [1]}").expect("parses");
+        assert_eq!(
+            doc.get("A").map(|n| &n.kind),
+            Some(&Kind::Scalar("true".into(), true))
+        );
+        assert_eq!(
+            doc.get("B").map(|n| &n.kind),
+            Some(&Kind::Scalar("true".into(), false))
+        );
+        assert_eq!(doc.get("C").map(|n| &n.kind), Some(&Kind::Null));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_not_expanded() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            text.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                std::iter::repeat_n(prev.as_str(), 10)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let e = parse(&text).expect_err("refused");
+        assert!(e.message.contains("alias bomb"), "{}", e.message);
+        // A few aliases are fine.
+        let doc = parse("a: &x {k: v}\nb: *x\n").expect("parses");
+        assert_eq!(
+            doc.get("b").and_then(|b| b.get("k")).and_then(Node::as_str),
+            Some("v")
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_the_limit() {
+        let text = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let e = parse(&text).expect_err("refused");
+        assert!(e.message.contains("nested deeper"), "{}", e.message);
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn invalid_yaml_says_where() {
+        let e = parse("Resources:\n  K: [unclosed\n").expect_err("invalid");
+        assert!(
+            e.message.starts_with("not valid YAML or JSON"),
+            "{}",
+            e.message
+        );
+        assert!(e.line >= 2, "{e:?}");
+    }
+}
