@@ -122,6 +122,23 @@ impl<'a> Parsed<'a> {
         r.props?.get(name).map(|n| self.eval.resolve(n, mode))
     }
 
+    /// The value at `path` below `start`: followed through plain mappings, so that a reference
+    /// beside the setting does not make it unknown; from an intrinsic on, through its value.
+    fn at_path(&self, start: &Node, path: &[&str]) -> Option<R> {
+        let mut node = start;
+        for (i, name) in path.iter().enumerate() {
+            if crate::eval::intrinsic(node).is_some() {
+                let v = self.eval.resolve(node, Mode::Strict);
+                return path[i..].iter().try_fold(v, |v, n| match v {
+                    R::Known(j) => j.get(*n).cloned().map(R::Known),
+                    other => Some(other),
+                });
+            }
+            node = node.get(name)?;
+        }
+        Some(self.eval.resolve(node, Mode::Strict))
+    }
+
     fn account(&self) -> String {
         self.given.account().unwrap_or(SELF_ACCOUNT).to_owned()
     }
@@ -486,14 +503,7 @@ impl<'a> Parsed<'a> {
             let Some(presence) = r.presence() else {
                 continue;
             };
-            let own = |path: &[&str]| -> Option<R> {
-                let (first, rest) = path.split_first()?;
-                let v = self.prop(r, first, Mode::Strict)?;
-                rest.iter().try_fold(v, |v, name| match v {
-                    R::Known(j) => j.get(*name).cloned().map(R::Known),
-                    other => Some(other),
-                })
-            };
+            let own = |path: &[&str]| -> Option<R> { self.at_path(r.props?, path) };
             let (setting, value, on): (String, Option<R>, fn(&J) -> bool) = match r.rtype {
                 "AWS::Lambda::Function" => (
                     "TracingConfig.Mode".into(),
