@@ -62,11 +62,12 @@ stack that turns tracing on deploys into accounts and regions that nobody has co
 nothing in review shows it.
 
 ## How to fix
-Deploy the guardrail in every account and region the template goes to: `xray-cmk guard
-generate` writes a StackSet whose Config rule checks X-Ray's encryption and whose automatic
-remediation (`AWSConfigRemediation-UpdateXRayKMSKey`) switches it to the approved key. Then either
-add the remediation to this template, or leave this rule out of the template's scan
-(`--skip-rules cfn-xray-encryption-missing`) where the StackSet covers its accounts.
+Deploy the guardrail in every account and region the template goes to:
+`xray-cmk guard generate` writes a StackSet whose Config rule checks X-Ray's encryption and
+whose automatic remediation (`AWSConfigRemediation-UpdateXRayKMSKey`) switches it to the
+approved key. Then either add the remediation to this template, or leave this rule out of the
+template's scan (`--skip-rules cfn-xray-encryption-missing`) where the StackSet covers its
+accounts.
 
 ## Example
     Resources:
