@@ -73,6 +73,7 @@ fn report() -> Report {
         keys_judged_elsewhere: Default::default(),
         keys_read_across_accounts: Default::default(),
         terraform_modules: Vec::new(),
+        cloudformation_templates: Vec::new(),
         iam_answers: Default::default(),
         iam_scope: Default::default(),
         unaliased_keys: Default::default(),

@@ -473,6 +473,7 @@ pub(crate) mod test_support {
             keys_judged_elsewhere: Default::default(),
             keys_read_across_accounts: Default::default(),
             terraform_modules: Vec::new(),
+            cloudformation_templates: Vec::new(),
             iam_answers: Default::default(),
             iam_scope: Default::default(),
             unaliased_keys: no_unaliased_keys(),
@@ -605,6 +606,7 @@ mod tests {
         kms-key-missing-tags low since 0.2.0
         kms-orphaned-xray-cmk-key low since 0.4.0
         tf-xray-encryption-missing high since 0.3.0
+        cfn-xray-encryption-missing high since 0.4.0
         ");
         let mut sorted: Vec<_> = ALL.iter().map(|r| r.meta().id).collect();
         sorted.sort_unstable();
