@@ -417,7 +417,7 @@ impl<'a> Parsed<'a> {
     }
 
     /// Adds the template's keys and targets to `inv`, and returns what it traces.
-    pub fn into_inventory(&self, inv: &mut Inventory) -> CloudFormationTemplate {
+    pub fn add_to(&self, inv: &mut Inventory) -> CloudFormationTemplate {
         let mut aliases: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for a in self.of_type("AWS::KMS::Alias") {
             let (Some(target), Some(R::Known(name))) = (

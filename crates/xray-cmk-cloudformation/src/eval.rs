@@ -50,6 +50,10 @@ impl Parameters {
 /// judged relative to the key's own account.
 pub(crate) const SELF_ACCOUNT: &str = "000000000000";
 
+/// The stand-in for the stack's name inside a key policy (a `Sid`, an `Id`, a role name made
+/// from it): a name of this stack, in this account.
+pub(crate) const STACK_NAME: &str = "STACK";
+
 /// One template's evaluation context.
 pub(crate) struct Template<'a> {
     params: BTreeMap<String, Result<J, String>>,
@@ -65,7 +69,7 @@ pub(crate) enum Mode {
     /// `AWS::AccountId`, `AWS::Region` and `AWS::Partition` unknown unless given.
     Strict,
     /// Inside a key policy: the account is [`SELF_ACCOUNT`], the region `-`, the partition
-    /// `aws`, and the ARN of an IAM role or user of the template is made from its logical id in
+    /// `aws`, the stack name [`STACK_NAME`], and the ARN of an IAM role or user of the template is made from its logical id in
     /// that account; each says "this stack's".
     Policy,
 }
@@ -333,15 +337,15 @@ impl<'a> Template<'a> {
                     ),
                 }
             }
-            "AWS::Partition" | "AWS::URLSuffix" => {
+            "AWS::Partition" | "AWS::URLSuffix" | "AWS::StackName" => {
                 if let Some(v) = self.given.values.get(name) {
                     return R::Known(J::String(v.clone()));
                 }
                 if policy {
-                    let v = if name == "AWS::Partition" {
-                        "aws"
-                    } else {
-                        "amazonaws.com"
+                    let v = match name {
+                        "AWS::Partition" => "aws",
+                        "AWS::URLSuffix" => "amazonaws.com",
+                        _ => STACK_NAME,
                     };
                     return R::Known(J::String(v.to_owned()));
                 }
@@ -781,6 +785,20 @@ mod tests {
             R::Ref("Key".into(), Some("Arn".into()))
         );
         assert!(matches!(eval(&v("!Sub 'x-${Key}'"), &[]), R::Unknown(_)));
+    }
+
+    #[test]
+    fn in_a_key_policy_this_stacks_names_stand_for_themselves() {
+        let text = v("!Sub 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}'");
+        let doc = crate::yaml::parse(&text).expect("parses");
+        let given = Parameters::default();
+        let t = Template::new(&doc, &given);
+        let value = doc.get("Value").expect("Value");
+        assert!(matches!(t.resolve(value, Mode::Strict), R::Unknown(_)));
+        assert_eq!(
+            t.resolve(value, Mode::Policy),
+            R::Known(J::String("arn:aws:iam::000000000000:role/STACK".into()))
+        );
     }
 
     #[test]

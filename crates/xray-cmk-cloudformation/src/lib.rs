@@ -136,7 +136,7 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
         }
         out.templates += 1;
         let parsed = build::Parsed::new(files::display(path), &root, given);
-        let template = parsed.into_inventory(&mut out.inventory);
+        let template = parsed.add_to(&mut out.inventory);
         out.inventory.cloudformation_templates.push(template);
     }
     out
