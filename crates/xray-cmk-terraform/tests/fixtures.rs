@@ -297,6 +297,9 @@ fn every_rule_that_reads_terraform_fires_somewhere_in_the_fixtures() {
         {
             continue; // live-only inputs: Terraform does not declare them here
         }
+        if rule == "cfn-xray-encryption-missing" {
+            continue; // CloudFormation templates only: its fixtures are xray-cmk-cloudformation's
+        }
         assert!(failing.contains(rule), "{rule} never fails in the fixtures");
     }
 }
