@@ -33,7 +33,7 @@ pub(crate) enum Kind {
     /// string, as CloudFormation reads JSON and YAML alike.
     Scalar(String, bool),
     Seq(Vec<Node>),
-    /// In document order; a repeated key keeps its last value, as JSON parsers do.
+    /// In document order; a key appears once (a repeated key is an error).
     Map(Vec<(Key, Node)>),
 }
 
@@ -214,8 +214,14 @@ impl Builder {
                     *key = Some(Key { name, pos: at });
                 }
                 Some(k) => {
-                    if let Some(i) = entries.iter().position(|(e, _)| e.name == k.name) {
-                        entries.remove(i);
+                    if let Some((first, _)) = entries.iter().find(|(e, _)| e.name == k.name) {
+                        return Err(Self::err(
+                            k.pos,
+                            format!(
+                                "the key `{}` is repeated (first at line {}): CloudFormation refuses the template",
+                                k.name, first.pos.line
+                            ),
+                        ));
                     }
                     entries.push((k, node));
                 }
@@ -432,6 +438,18 @@ mod tests {
         assert!(e.message.contains("nested deeper"), "{}", e.message);
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn a_repeated_key_is_an_error_at_the_repeat() {
+        let e = parse("Resources:\n  A: {Type: AWS::KMS::Key}\n  A: {Type: AWS::SNS::Topic}\n")
+            .expect_err("refused");
+        assert_eq!((e.line, e.column), (3, 3));
+        assert!(
+            e.message.contains("`A` is repeated (first at line 2)"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
