@@ -603,3 +603,12 @@ fn a_cycle_of_calls_is_not_followed_and_says_so() {
     );
     assert_eq!(a.unread[0].address, "module.b.module.a");
 }
+
+#[test]
+fn an_indented_heredoc_loses_its_common_indentation() {
+    let body: hcl::Body =
+        hcl::parse("x = <<-EOT\n    {\n      \"a\": 1\n    }\n    EOT\n").expect("parses");
+    let expr = body.attributes().next().expect("x").expr().clone();
+    let v = eval(&expr, &Scope::isolated(".", Vec::new()).outside_template()).expect("value");
+    assert_eq!(v, Value::from("{\n  \"a\": 1\n}\n"));
+}
