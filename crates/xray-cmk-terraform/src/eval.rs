@@ -444,12 +444,14 @@ impl<'p> Prepared<'p> {
         &self.p.dir
     }
 
-    /// The directories of the local modules it calls.
-    fn local_calls(&self) -> Vec<String> {
+    /// The local modules it calls: each `module` block's directory, and where the block is.
+    pub(crate) fn local_calls(&self) -> Vec<(String, SourceLocation)> {
         self.calls
             .iter()
             .filter_map(|c| match &c.source {
-                Source::Local(dir) => Some(dir.clone()),
+                Source::Local(dir) => {
+                    Some((dir.clone(), self.p.files[c.decl.file].header(c.decl.start)))
+                }
                 _ => None,
             })
             .collect()
@@ -1178,6 +1180,6 @@ pub(crate) fn evaluate(m: &Prepared<'_>, catalog: &Catalog<'_>, budget: Budget) 
         }),
         account,
         default_tags,
-        calls: m.local_calls(),
+        calls: m.local_calls().into_iter().map(|(dir, _)| dir).collect(),
     }
 }

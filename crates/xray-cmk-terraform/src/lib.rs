@@ -84,8 +84,6 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     let parsed: Vec<module::Parsed> = on_every_core(&found.modules, module::parse);
     out.files += found.modules.iter().map(|m| m.files.len()).sum::<usize>();
     let prepared: Vec<eval::Prepared<'_>> = on_every_core(&parsed, eval::Prepared::new);
-    let call_sites: Vec<Vec<(String, SourceLocation)>> =
-        parsed.iter().map(module::local_calls).collect();
     let catalog: eval::Catalog<'_> = prepared
         .into_iter()
         .map(|m| (m.dir().to_owned(), m))
@@ -106,6 +104,15 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
     .into_iter()
     .flatten()
     .collect();
+    let call_sites: Vec<Vec<(String, SourceLocation)>> = facts
+        .iter()
+        .map(|f| {
+            catalog
+                .get(&f.path)
+                .map(eval::Prepared::local_calls)
+                .unwrap_or_default()
+        })
+        .collect();
     drop(catalog);
     for p in parsed {
         out.errors.extend(p.errors);
