@@ -13,14 +13,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::Value;
-use xray_cmk_core::model::{DeclaredConfig, Presence, Rotation, TerraformModule, TracingSite};
+use xray_cmk_core::model::{DeclaredConfig, Presence, Rotation, TerraformModule};
 use xray_cmk_core::{
     CollectionError, EncryptionType, ErrorKind, Inventory, KeyManager, KeyState, KmsKey, Observed,
     Origin, SourceLocation, XrayEncryption, XrayTarget,
 };
 
-use crate::module_calls::{LocalCall, ModuleCalls};
 use crate::value::{self, resolve, Resolved};
+
+mod tracing;
 
 /// A resource or data source instance, evaluated.
 #[derive(Debug, Clone)]
@@ -33,6 +34,35 @@ pub(crate) struct Instance {
     /// The body as an object: attributes, and nested blocks as arrays of objects.
     pub value: Value,
     pub location: SourceLocation,
+    /// Why it may not exist: its own or a calling module's `count` or `for_each` is unknown (the
+    /// evaluator then makes the one instance `x[*]`).
+    pub maybe: Option<Maybe>,
+    /// Where each of its attributes is, for those a finding may point at (a module call's
+    /// inputs).
+    pub attributes: Vec<(String, SourceLocation)>,
+}
+
+/// Why something may not exist, and where that is decided: the resource or `module` block whose
+/// `count` or `for_each` is unknown.
+#[derive(Debug, Clone)]
+pub(crate) struct Maybe {
+    pub why: String,
+    pub at: SourceLocation,
+}
+
+/// A `module` block the evaluation could not follow into a module it read: the called
+/// directory was not scanned, the call closes a cycle, or a bound was reached. What that module
+/// declares is unknown.
+#[derive(Debug, Clone)]
+pub(crate) struct UnreadCall {
+    /// `module.encryption`, `module.a.module.b[0]`.
+    pub address: String,
+    /// The directory it names, when it names one.
+    pub dir: String,
+    pub location: SourceLocation,
+    /// Why the call itself may not be made.
+    pub maybe: Option<Maybe>,
+    pub why: String,
 }
 
 /// One evaluated module.
@@ -47,6 +77,8 @@ pub(crate) struct ModuleFacts {
     pub default_tags: Option<Value>,
     /// The directories of the local modules it calls.
     pub calls: Vec<String>,
+    /// The module calls of its tree that were not followed.
+    pub unread: Vec<UnreadCall>,
 }
 
 /// The AWS managed key X-Ray offers.
@@ -186,10 +218,10 @@ fn string_map(v: &Value) -> Option<BTreeMap<String, String>> {
     }
 }
 
-/// One module's facts, with its instances by address: references resolve within the module.
+/// One module's facts, with its instances by address: references resolve within the module
+/// (and the module instances it calls, whose addresses are full).
 struct Module<'a> {
     facts: &'a ModuleFacts,
-    calls: &'a ModuleCalls,
     by_address: BTreeMap<&'a str, &'a Instance>,
     /// `aws_kms_alias` by its `name` (the first declared, as a lookup by name finds it).
     alias_by_name: BTreeMap<&'a str, &'a Instance>,
@@ -205,10 +237,9 @@ const MAX_ALIAS_HOPS: usize = 8;
 impl<'a> Module<'a> {
     /// The module with its indexes built once, so that judging N keys with N aliases is linear,
     /// not N keys each scanning every alias.
-    fn new(facts: &'a ModuleFacts, calls: &'a ModuleCalls) -> Self {
+    fn new(facts: &'a ModuleFacts) -> Self {
         let mut m = Module {
             facts,
-            calls,
             by_address: facts
                 .instances
                 .iter()
@@ -458,191 +489,10 @@ enum KeyChoice<'a> {
     Declared(&'a Instance),
 }
 
-/// A setting that can turn tracing on, as evaluated.
-enum Flag {
-    /// On, shown as what turns it on (`mode = "Active"`).
-    On(String),
-    Off,
-    /// Only known at apply time, with why.
-    Unknown(String),
-}
-
-impl Flag {
-    /// The first that is on, else the first unknown, else off.
-    fn any(flags: impl IntoIterator<Item = Flag>) -> Flag {
-        let mut unknown = None;
-        for f in flags {
-            match f {
-                Flag::On(_) => return f,
-                Flag::Unknown(why) => {
-                    unknown.get_or_insert(why);
-                }
-                Flag::Off => {}
-            }
-        }
-        unknown.map_or(Flag::Off, Flag::Unknown)
-    }
-}
-
-/// An attribute that turns tracing on when `on` holds for its value; absent or null is off.
-fn flag(v: Option<&Value>, name: &str, on: impl Fn(&Value) -> bool) -> Flag {
-    let Some(v) = v else { return Flag::Off };
-    match resolve(v) {
-        Resolved::Known(Value::Null) => Flag::Off,
-        Resolved::Known(known) if on(known) => Flag::On(format!("{name} = {known}")),
-        Resolved::Known(_) => Flag::Off,
-        Resolved::Unknown(why) => Flag::Unknown(why),
-        Resolved::Ref(r) => Flag::Unknown(format!("refers to {r}, only known after apply")),
-    }
-}
-
-/// The instances of a nested block, as objects, or the reason they are unknown (a `dynamic`
-/// block evaluates to an unknown in place of its instances).
-fn block_items<'v>(v: &'v Value, block: &str) -> Vec<Result<&'v Value, String>> {
-    let item = |b: &'v Value| match b {
-        Value::Object(_) => Some(Ok(b)),
-        Value::Null => None,
-        other => match resolve(other) {
-            Resolved::Unknown(why) => Some(Err(why)),
-            Resolved::Ref(r) => Some(Err(format!("refers to {r}, only known after apply"))),
-            Resolved::Known(_) => None,
-        },
-    };
-    match value::get(v, block) {
-        Some(Value::Array(items)) => items.iter().filter_map(item).collect(),
-        Some(other) => item(other).into_iter().collect(),
-        None => Vec::new(),
-    }
-}
-
-/// `block { name = … }` turning tracing on, in any instance of the block.
-fn block_flag(v: &Value, block: &str, name: &str, on: impl Fn(&Value) -> bool) -> Flag {
-    Flag::any(block_items(v, block).into_iter().map(|b| match b {
-        Ok(b) => match flag(value::get(b, name), name, &on) {
-            Flag::On(what) => Flag::On(format!("{block} {what}")),
-            other => other,
-        },
-        Err(why) => Flag::Unknown(why),
-    }))
-}
-
-/// Whether an instance exists: certain, or not when its `count` or `for_each` is unknown (the
-/// evaluator then makes one instance `x[*]`).
-fn existence(i: &Instance) -> Presence {
-    for meta in ["count", "for_each"] {
-        if let Some(Value::String(_)) = value::get(&i.value, meta) {
-            if let Some(Resolved::Unknown(why)) = attr(i, meta) {
-                return Presence::Unknown(format!("{meta} is unknown: {why}"));
-            }
-        }
-    }
-    if i.address.ends_with("[*]") {
-        return Presence::Unknown("count or for_each is unknown".to_owned());
-    }
-    Presence::Certain
-}
-
-fn is_active(v: &Value) -> bool {
-    value::as_str(v) == Some("Active")
-}
-
-fn is_true(v: &Value) -> bool {
-    value::as_bool(v) == Some(true)
-}
-
-/// What turns X-Ray tracing on in a module, or may, with where.
-fn tracing(m: &Module<'_>) -> Vec<TracingSite> {
-    let mut out = Vec::new();
-    for i in m.facts.instances.iter().filter(|i| i.kind == "resource") {
-        let v = &i.value;
-        let (setting, on) = match i.rtype.as_str() {
-            "aws_lambda_function" => (
-                "tracing_config mode",
-                block_flag(v, "tracing_config", "mode", is_active),
-            ),
-            "aws_api_gateway_stage" => (
-                "xray_tracing_enabled",
-                flag(
-                    value::get(v, "xray_tracing_enabled"),
-                    "xray_tracing_enabled",
-                    is_true,
-                ),
-            ),
-            "aws_sfn_state_machine" => (
-                "tracing_configuration enabled",
-                block_flag(v, "tracing_configuration", "enabled", is_true),
-            ),
-            "aws_apprunner_observability_configuration" => (
-                "trace_configuration",
-                Flag::any(
-                    block_items(v, "trace_configuration")
-                        .into_iter()
-                        .map(|b| match b {
-                            Ok(_) => Flag::On("trace_configuration".to_owned()),
-                            Err(why) => Flag::Unknown(why),
-                        }),
-                ),
-            ),
-            "aws_apprunner_service" => (
-                "observability_configuration observability_enabled",
-                block_flag(
-                    v,
-                    "observability_configuration",
-                    "observability_enabled",
-                    is_true,
-                ),
-            ),
-            "aws_appsync_graphql_api" => (
-                "xray_enabled",
-                flag(value::get(v, "xray_enabled"), "xray_enabled", is_true),
-            ),
-            "aws_xray_sampling_rule" | "aws_xray_group" => ("", Flag::On("declared".to_owned())),
-            _ => continue,
-        };
-        let site = |what: String, presence: Presence| TracingSite {
-            what: format!("{} {what}", i.address),
-            location: i.location.clone(),
-            presence,
-        };
-        match on {
-            Flag::On(what) => out.push(site(what, existence(i))),
-            Flag::Unknown(why) => out.push(site(setting.to_owned(), Presence::Unknown(why))),
-            Flag::Off => {}
-        }
-    }
-    for input in &m.calls.tracing {
-        let presence = match &input.on {
-            Ok(None) => continue,
-            Ok(Some(_)) => Presence::Certain,
-            Err(why) => Presence::Unknown(why.clone()),
-        };
-        let what = match &input.on {
-            Ok(Some(value)) => format!("{} = {value}", input.setting),
-            _ => input.setting.clone(),
-        };
-        out.push(TracingSite {
-            what,
-            location: input.location.clone(),
-            presence,
-        });
-    }
-    out
-}
-
-/// A module without `module` blocks (a plan file: Terraform already expanded its calls).
-static NO_CALLS: ModuleCalls = ModuleCalls {
-    tracing: Vec::new(),
-    local: Vec::new(),
-};
-
-/// The inventory of every module scanned; `calls` holds what each module's `module` blocks say,
-/// by module path.
-pub(crate) fn inventory(all: &[ModuleFacts], calls: &BTreeMap<String, ModuleCalls>) -> Inventory {
+/// The inventory of every module scanned.
+pub(crate) fn inventory(all: &[ModuleFacts]) -> Inventory {
     let mut inv = Inventory::default();
-    let modules: Vec<Module<'_>> = all
-        .iter()
-        .map(|facts| Module::new(facts, calls.get(&facts.path).unwrap_or(&NO_CALLS)))
-        .collect();
+    let modules: Vec<Module<'_>> = all.iter().map(Module::new).collect();
     for m in &modules {
         for i in m.of_type("aws_kms_key") {
             let key = m.key(i);
@@ -727,134 +577,48 @@ pub(crate) fn inventory(all: &[ModuleFacts], calls: &BTreeMap<String, ModuleCall
     inv
 }
 
-/// How surely a module is part of a root's tree: certain, or only through a call whose `count`
-/// or `for_each` is unknown (why, and where that call is).
-#[derive(Debug, Clone)]
-enum Reach {
-    Certain,
-    Unknown(String, SourceLocation),
-}
-
-/// How surely a call of the local module `dir` makes an instance: certain when any of the
-/// caller's calls of it does, unknown when one might, `None` when none does (`count = 0`).
-fn call_reach(m: &Module<'_>, dir: &str) -> Option<Reach> {
-    let calls: Vec<&LocalCall> = m.calls.local.iter().filter(|c| c.dir == dir).collect();
-    if calls.is_empty() || calls.iter().any(|c| c.made == Ok(true)) {
-        return Some(Reach::Certain);
-    }
-    calls.iter().find_map(|c| match &c.made {
-        Err(why) => Some(Reach::Unknown(
-            format!("{}: {why}", c.name),
-            c.location.clone(),
-        )),
-        Ok(_) => None,
-    })
-}
-
-impl Reach {
-    /// A call from a module reached with `self`.
-    fn then(&self, call: Reach) -> Reach {
-        match self {
-            Reach::Certain => call,
-            Reach::Unknown(..) => self.clone(),
-        }
-    }
-
-    /// `own` as seen from the root, and where to report it.
-    fn within(&self, own: Presence, at: &SourceLocation) -> (Presence, SourceLocation) {
-        match (self, own) {
-            (_, Presence::Unknown(why)) => (Presence::Unknown(why), at.clone()),
-            (Reach::Certain, own) => (own, at.clone()),
-            (Reach::Unknown(why, call), Presence::Certain) => {
-                (Presence::Unknown(why.clone()), call.clone())
-            }
-        }
-    }
-}
-
 /// Root modules (those no other scanned module calls), each with what its tree traces and the
-/// encryption it declares. What a module reached only through calls whose `count` or
-/// `for_each` is unknown declares is unknown; a called module the scan did not read may declare
-/// the encryption, so it is an unknown declaration.
+/// encryption it declares. The evaluation already made the tree: the instances of the modules
+/// it calls are the root's, under their full addresses, and what may not exist (a call with an
+/// unknown `count`) says so. A called module the evaluation could not follow may declare the
+/// encryption, so it is an unknown declaration.
 fn root_modules(modules: &[Module<'_>]) -> Vec<TerraformModule> {
     let called: BTreeSet<&str> = modules
         .iter()
         .flat_map(|m| m.facts.calls.iter().map(String::as_str))
         .collect();
-    let by_path: BTreeMap<&str, &Module<'_>> =
-        modules.iter().map(|m| (m.facts.path.as_str(), m)).collect();
     modules
         .iter()
         .filter(|m| !called.contains(m.facts.path.as_str()))
         .map(|root| {
-            let mut reached: BTreeMap<&str, Reach> = BTreeMap::new();
-            let mut order = vec![root.facts.path.as_str()];
-            reached.insert(root.facts.path.as_str(), Reach::Certain);
-            let mut queue = order.clone();
-            let mut encryption = Vec::new();
-            while let Some(path) = queue.pop() {
-                let (Some(m), Some(here)) = (by_path.get(path), reached.get(path).cloned()) else {
-                    continue;
-                };
-                for dir in &m.facts.calls {
-                    let Some(call) = call_reach(m, dir) else {
-                        continue;
-                    };
-                    let via = here.then(call);
-                    if !by_path.contains_key(dir.as_str()) {
-                        let unread = m.calls.local.iter().find(|c| &c.dir == dir);
-                        encryption.push(DeclaredConfig {
-                            address: unread.map_or_else(
-                                || dir.clone(),
-                                |c| format!("{} ({dir})", c.name),
-                            ),
-                            location: unread
-                                .map_or_else(|| m.facts.location.clone(), |c| c.location.clone()),
-                            presence: Presence::Unknown(
-                                "the called module was not scanned (add its directory to the paths)"
-                                    .to_owned(),
-                            ),
-                        });
-                        continue;
-                    }
-                    let better = matches!(
-                        (reached.get(dir.as_str()), &via),
-                        (None, _) | (Some(Reach::Unknown(..)), Reach::Certain)
-                    );
-                    if better {
-                        if !reached.contains_key(dir.as_str()) {
-                            order.push(dir);
-                        }
-                        reached.insert(dir, via);
-                        queue.push(dir);
-                    }
-                }
-            }
-            let mut traced = Vec::new();
-            for path in &order {
-                let (Some(m), Some(here)) = (by_path.get(path), reached.get(path)) else {
-                    continue;
-                };
-                traced.extend(tracing(m).into_iter().map(|t| {
-                    let (presence, location) = here.within(t.presence, &t.location);
-                    TracingSite {
-                        what: t.what,
-                        location,
-                        presence,
-                    }
-                }));
-                encryption.extend(m.of_type("aws_xray_encryption_config").map(|c| {
-                    let (presence, location) = here.within(existence(c), &c.location);
+            let mut encryption: Vec<DeclaredConfig> = root
+                .of_type("aws_xray_encryption_config")
+                .map(|c| {
+                    let (presence, location) = tracing::existence(c);
                     DeclaredConfig {
-                        address: qualified(m.facts, &c.address),
+                        address: qualified(root.facts, &c.address),
                         location,
                         presence,
                     }
-                }));
-            }
+                })
+                .collect();
+            encryption.extend(root.facts.unread.iter().map(|u| DeclaredConfig {
+                address: if u.dir.is_empty() {
+                    u.address.clone()
+                } else {
+                    format!("{} ({})", u.address, u.dir)
+                },
+                location: u.location.clone(),
+                presence: Presence::Unknown(match &u.maybe {
+                    Some(maybe) => {
+                        format!("{}; and the call may not be made: {}", u.why, maybe.why)
+                    }
+                    None => u.why.clone(),
+                }),
+            }));
             TerraformModule {
                 path: root.facts.path.clone(),
-                tracing: traced,
+                tracing: tracing::sites(root),
                 encryption,
                 location: root.facts.location.clone(),
             }

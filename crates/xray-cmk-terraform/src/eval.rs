@@ -21,18 +21,22 @@ mod policy;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
+use hcl::edit::Span as _;
 use hcl::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl::{Body, Map, Value};
 
-use crate::build::{Instance, ModuleFacts};
+use crate::build::{Instance, Maybe, ModuleFacts, UnreadCall};
 use crate::module::{Decl, Parsed};
 use crate::value::{self, reference, unknown, unknown_reason, Resolved};
 use expr::{eval, index, pairs, to_number, traverse, Eval, Found, Known, Roots, Scope};
+use xray_cmk_core::SourceLocation;
 
 /// The most instances one `count`, `for_each` or `dynamic` block expands to. Real modules stay far
 /// below it; above it the instances are one unknown `x[*]`, so `count = 1000000` costs nothing.
@@ -199,9 +203,259 @@ struct Res<'p> {
     kind: &'static str,
     decl: &'p Decl,
     rtype: &'p str,
-    /// `aws_kms_key.x`, `data.aws_kms_alias.y`.
+    /// `aws_kms_key.x`, `data.aws_kms_alias.y`: the address within its module.
     base: String,
     body: Body,
+}
+
+/// A `variable` block.
+struct Variable {
+    name: String,
+    default: Option<Expression>,
+    ty: Option<Expression>,
+    /// `nullable = false`: a caller's `null` means the default.
+    nullable: bool,
+}
+
+/// Where a `module` block's `source` points.
+enum Source {
+    /// A local directory (`./x`, `../x`), named as the scan names modules.
+    Local(String),
+    /// A registry, git or other address the scan cannot read.
+    Remote(String),
+    /// Not a literal string, which Terraform refuses.
+    Invalid(String),
+}
+
+/// A `module` block.
+struct Call<'p> {
+    /// `encryption` of `module "encryption"`.
+    name: String,
+    decl: &'p Decl,
+    body: Body,
+    source: Source,
+    /// Where each argument is.
+    attributes: Vec<(String, SourceLocation)>,
+}
+
+/// The arguments of a `module` block that are not inputs of the called module.
+const CALL_META: &[&str] = &[
+    "source",
+    "version",
+    "count",
+    "for_each",
+    "providers",
+    "depends_on",
+];
+
+/// How many instances (of resources, data sources and module calls) the evaluation of one module
+/// and everything it calls may make. Beyond it, what is left is unknown: a tree of modules that
+/// call each other with `count` cannot multiply into an allocation.
+pub(crate) const MAX_TREE_INSTANCES: usize = 50_000;
+
+/// How many instances a whole scan may make, over every module tree: many trees each at their
+/// bound cannot add up to one either. Beyond it, what is left is unknown.
+pub(crate) const MAX_SCAN_INSTANCES: usize = 500_000;
+
+/// What is left of the instances one tree and the whole scan may still make.
+pub(crate) struct Budget {
+    tree: Cell<usize>,
+    tree_max: usize,
+    scan: Arc<AtomicUsize>,
+    scan_max: usize,
+}
+
+impl Budget {
+    /// A tree's budget, drawing on `scan` (which starts at `scan_max`).
+    pub(crate) fn new(tree_max: usize, scan: Arc<AtomicUsize>, scan_max: usize) -> Self {
+        Budget {
+            tree: Cell::new(tree_max),
+            tree_max,
+            scan,
+            scan_max,
+        }
+    }
+
+    /// Takes `n` instances, or says which bound they would cross.
+    fn take(&self, n: usize) -> Result<(), String> {
+        let left = self.tree.get();
+        if n > left {
+            return Err(self.tree_message());
+        }
+        self.scan
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| s.checked_sub(n))
+            .map_err(|_| self.scan_message())?;
+        self.tree.set(left - n);
+        Ok(())
+    }
+
+    /// Why nothing more can be made, once nothing is left.
+    fn exhausted(&self) -> Option<String> {
+        if self.tree.get() == 0 {
+            Some(self.tree_message())
+        } else if self.scan.load(Ordering::Relaxed) == 0 {
+            Some(self.scan_message())
+        } else {
+            None
+        }
+    }
+
+    fn tree_message(&self) -> String {
+        format!(
+            "the module tree makes more than {} instances, the most evaluated",
+            self.tree_max
+        )
+    }
+
+    fn scan_message(&self) -> String {
+        format!(
+            "the scan makes more than {} instances, the most evaluated",
+            self.scan_max
+        )
+    }
+}
+
+/// How deep module calls may nest before a call is unknown.
+pub(crate) const MAX_MODULE_DEPTH: usize = 32;
+
+/// A module's declarations, read once per directory: its standalone evaluation and every
+/// instance a caller makes of it share them.
+pub(crate) struct Prepared<'p> {
+    p: &'p Parsed,
+    /// `terraform.tfvars` and `*.auto.tfvars`: they set the variables of a root module only.
+    tfvars: Map<String, Value>,
+    variables: Vec<Variable>,
+    locals: HashMap<String, Expression>,
+    resources: Vec<Res<'p>>,
+    by_address: HashMap<String, usize>,
+    resource_types: HashSet<String>,
+    calls: Vec<Call<'p>>,
+    call_by_name: HashMap<String, usize>,
+    outputs: Vec<(String, Expression)>,
+}
+
+/// Every module of a scan, by directory, so that a call of a local module finds it.
+pub(crate) type Catalog<'p> = HashMap<String, Prepared<'p>>;
+
+impl<'p> Prepared<'p> {
+    pub(crate) fn new(p: &'p Parsed) -> Self {
+        let plain = Scope::isolated(&p.dir, Vec::new());
+        let mut tfvars = Map::new();
+        for body in &p.tfvars {
+            let body = Body::from(body.clone());
+            for attr in body.attributes() {
+                tfvars.insert(attr.key().to_owned(), or_unknown(eval(attr.expr(), &plain)));
+            }
+        }
+        let mut out = Prepared {
+            p,
+            tfvars,
+            variables: Vec::new(),
+            locals: HashMap::new(),
+            resources: Vec::new(),
+            by_address: HashMap::new(),
+            resource_types: HashSet::new(),
+            calls: Vec::new(),
+            call_by_name: HashMap::new(),
+            outputs: Vec::new(),
+        };
+        for d in &p.decls {
+            let body = || Body::from(d.body.clone());
+            match (d.kind.as_str(), d.labels.as_slice()) {
+                ("variable", [name]) => {
+                    let body = body();
+                    out.variables.push(Variable {
+                        name: name.clone(),
+                        default: attribute(&body, "default").cloned(),
+                        ty: attribute(&body, "type").cloned(),
+                        nullable: !matches!(
+                            attribute(&body, "nullable"),
+                            Some(Expression::Bool(false))
+                        ),
+                    });
+                }
+                ("locals", []) => {
+                    for attr in body().attributes() {
+                        out.locals
+                            .insert(attr.key().to_owned(), attr.expr().clone());
+                    }
+                }
+                ("output", [name]) => {
+                    if let Some(v) = attribute(&body(), "value") {
+                        out.outputs.push((name.clone(), v.clone()));
+                    }
+                }
+                ("module", [name]) => {
+                    let body = body();
+                    let source = match attribute(&body, "source").map(|e| eval(e, &plain)) {
+                        Some(Ok(v)) => match value::as_str(&v) {
+                            Some(s) if s.starts_with("./") || s.starts_with("../") => {
+                                Source::Local(crate::files::display(&crate::files::join_lexical(
+                                    Path::new(&p.dir),
+                                    s,
+                                )))
+                            }
+                            Some(s) => Source::Remote(s.to_owned()),
+                            None => Source::Invalid("source is not a literal string".into()),
+                        },
+                        Some(Err(e)) => Source::Invalid(format!("source: {e}")),
+                        None => Source::Invalid("no source".into()),
+                    };
+                    let attributes = d
+                        .body
+                        .attributes()
+                        .map(|a| {
+                            let at = a.span().map_or(d.start, |s| s.start);
+                            (a.key.as_str().to_owned(), p.files[d.file].header(at))
+                        })
+                        .collect();
+                    out.call_by_name.insert(name.clone(), out.calls.len());
+                    out.calls.push(Call {
+                        name: name.clone(),
+                        decl: d,
+                        body,
+                        source,
+                        attributes,
+                    });
+                }
+                (kind @ ("resource" | "data"), [rtype, name]) => {
+                    let (kind, base) = if kind == "data" {
+                        ("data", format!("data.{rtype}.{name}"))
+                    } else {
+                        out.resource_types.insert(rtype.clone());
+                        ("resource", format!("{rtype}.{name}"))
+                    };
+                    out.by_address.insert(base.clone(), out.resources.len());
+                    out.resources.push(Res {
+                        kind,
+                        decl: d,
+                        rtype,
+                        base,
+                        body: body(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    pub(crate) fn dir(&self) -> &str {
+        &self.p.dir
+    }
+
+    /// The local modules it calls: each `module` block's directory, and where the block is.
+    pub(crate) fn local_calls(&self) -> Vec<(String, SourceLocation)> {
+        self.calls
+            .iter()
+            .filter_map(|c| match &c.source {
+                Source::Local(dir) => {
+                    Some((dir.clone(), self.p.files[c.decl.file].header(c.decl.start)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// What references to a declaration see.
@@ -214,106 +468,167 @@ enum Table {
     Any(Value),
 }
 
+/// A declaration or module call, expanded.
 struct Done {
     instances: Vec<Instance>,
+    unread: Vec<UnreadCall>,
     table: Table,
 }
 
+/// Which instances a `count` or `for_each` makes.
+enum Keys {
+    /// Neither: one instance.
+    One,
+    Count(usize),
+    /// `for_each`: each key with its value.
+    Each(Vec<(String, Value)>),
+    /// Unknown, or too many: one instance `x[*]` with these bindings, and why.
+    Unknown(Vec<(String, Value)>, String),
+}
+
+/// Where a module's values come from.
+enum Inputs {
+    /// A root module: `*.tfvars`, then defaults.
+    Root,
+    /// An instance a `module` block makes: its arguments, then defaults.
+    Caller {
+        call: String,
+        args: Map<String, Value>,
+    },
+}
+
+/// One evaluation of a module: on its own (as a root), or as an instance its caller makes.
 struct Module<'p> {
-    p: &'p Parsed,
+    m: &'p Prepared<'p>,
+    catalog: &'p Catalog<'p>,
+    /// What is left of [`MAX_TREE_INSTANCES`] and [`MAX_SCAN_INSTANCES`], shared by the tree.
+    budget: Rc<Budget>,
+    /// `module.a[0].` in an instance a caller makes, so that every address is the full one.
+    prefix: String,
+    /// The directories of this module and of the modules that call it: a call of one of them is
+    /// a cycle.
+    stack: Vec<String>,
+    /// Why this instance may not exist: a call above it has an unknown `count` or `for_each`.
+    maybe: Option<Maybe>,
     vars: Map<String, Value>,
-    locals: HashMap<String, Expression>,
-    resources: Vec<Res<'p>>,
-    by_address: HashMap<String, usize>,
-    resource_types: HashSet<String>,
     path: Value,
     local_memo: RefCell<HashMap<String, Rc<Value>>>,
     done: RefCell<Vec<Option<Rc<Done>>>>,
+    calls_done: RefCell<Vec<Option<Rc<Done>>>>,
     /// What is being evaluated, to see cycles.
     busy: RefCell<Vec<String>>,
 }
 
+/// What an evaluated module instance leaves: its instances (and those of the modules it calls),
+/// the calls it could not follow, and its outputs.
+struct Finished {
+    instances: Vec<Instance>,
+    unread: Vec<UnreadCall>,
+    outputs: Value,
+}
+
 impl<'p> Module<'p> {
-    fn new(p: &'p Parsed) -> Self {
-        let plain = Scope::isolated(&p.dir, Vec::new());
-        let mut tfvars = Map::new();
-        for body in &p.tfvars {
-            let body = Body::from(body.clone());
-            for attr in body.attributes() {
-                tfvars.insert(attr.key().to_owned(), or_unknown(eval(attr.expr(), &plain)));
-            }
-        }
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        m: &'p Prepared<'p>,
+        catalog: &'p Catalog<'p>,
+        budget: Rc<Budget>,
+        inputs: &Inputs,
+        prefix: String,
+        stack: Vec<String>,
+        maybe: Option<Maybe>,
+        root: &str,
+    ) -> Self {
+        let plain = Scope::isolated(&m.p.dir, Vec::new());
         let mut vars = Map::new();
-        for d in p.decls.iter().filter(|d| d.kind == "variable") {
-            let Some(name) = d.labels.first() else {
-                continue;
-            };
-            let body = Body::from(d.body.clone());
-            let v = match (tfvars.get(name), attribute(&body, "default")) {
-                (Some(v), _) => v.clone(),
-                (None, Some(default)) => or_unknown(eval(default, &plain)),
-                (None, None) => unknown(format!("var.{name} has no value")),
-            };
-            let v = match attribute(&body, "type") {
-                Some(ty) => apply_type(ty, v, &plain),
-                None => v,
-            };
-            vars.insert(name.clone(), v);
-        }
-        let mut locals = HashMap::new();
-        for d in p.decls.iter().filter(|d| d.kind == "locals") {
-            for attr in Body::from(d.body.clone()).attributes() {
-                locals.insert(attr.key().to_owned(), attr.expr().clone());
+        for v in &m.variables {
+            let given = match inputs {
+                Inputs::Root => m.tfvars.get(&v.name),
+                Inputs::Caller { args, .. } => args.get(&v.name),
             }
+            .filter(|g| v.nullable || v.default.is_none() || !matches!(g, Value::Null));
+            let value = match (given, &v.default) {
+                (Some(g), _) => g.clone(),
+                (None, Some(default)) => or_unknown(eval(default, &plain)),
+                (None, None) => match inputs {
+                    Inputs::Root => unknown(format!("var.{} has no value", v.name)),
+                    Inputs::Caller { call, .. } => unknown(format!(
+                        "var.{} has no value: {call} does not pass it",
+                        v.name
+                    )),
+                },
+            };
+            let value = match &v.ty {
+                Some(ty) => apply_type(ty, value, &plain),
+                None => value,
+            };
+            vars.insert(v.name.clone(), value);
         }
-        let mut resources = Vec::new();
-        let mut by_address = HashMap::new();
-        let mut resource_types = HashSet::new();
-        for d in &p.decls {
-            let kind = match d.kind.as_str() {
-                "resource" => "resource",
-                "data" => "data",
-                _ => continue,
-            };
-            let [rtype, name] = d.labels.as_slice() else {
-                continue;
-            };
-            let base = if kind == "data" {
-                format!("data.{rtype}.{name}")
-            } else {
-                resource_types.insert(rtype.clone());
-                format!("{rtype}.{name}")
-            };
-            by_address.insert(base.clone(), resources.len());
-            resources.push(Res {
-                kind,
-                decl: d,
-                rtype,
-                base,
-                body: Body::from(d.body.clone()),
-            });
-        }
-        let done = RefCell::new(vec![None; resources.len()]);
         Module {
-            p,
+            m,
+            catalog,
+            budget,
+            prefix,
+            stack,
+            maybe,
             vars,
-            locals,
-            resources,
-            by_address,
-            resource_types,
             path: obj([
-                ("module", Value::from(p.dir.clone())),
-                ("root", Value::from(".")),
+                ("module", Value::from(m.p.dir.clone())),
+                ("root", Value::from(root)),
                 ("cwd", Value::from(".")),
             ]),
             local_memo: RefCell::new(HashMap::new()),
-            done,
+            done: RefCell::new(vec![None; m.resources.len()]),
+            calls_done: RefCell::new(vec![None; m.calls.len()]),
             busy: RefCell::new(Vec::new()),
         }
     }
 
     fn scope(&self) -> Scope<'_> {
-        Scope::module(self, &self.p.dir)
+        Scope::module(self, &self.m.p.dir)
+    }
+
+    /// Every declaration and module call evaluated (also those nothing refers to; a cycle is
+    /// unknown where it closes), then the outputs.
+    fn finish(self) -> Finished {
+        for i in 0..self.m.resources.len() {
+            let _ = self.done(i);
+        }
+        for i in 0..self.m.calls.len() {
+            let _ = self.call_done(i);
+        }
+        let outputs = {
+            let s = self.scope();
+            Value::Object(
+                self.m
+                    .outputs
+                    .iter()
+                    .map(|(name, e)| {
+                        let v = self
+                            .guarded(&format!("output.{name}"), || or_unknown(eval(e, &s)))
+                            .unwrap_or_else(unknown);
+                        (name.clone(), v)
+                    })
+                    .collect(),
+            )
+        };
+        let mut instances = Vec::new();
+        let mut unread = Vec::new();
+        let done = self.done.into_inner().into_iter();
+        for d in done.chain(self.calls_done.into_inner()).flatten() {
+            let d = Rc::try_unwrap(d).unwrap_or_else(|d| Done {
+                instances: d.instances.clone(),
+                unread: d.unread.clone(),
+                table: Table::Single(Value::Null),
+            });
+            instances.extend(d.instances);
+            unread.extend(d.unread);
+        }
+        Finished {
+            instances,
+            unread,
+            outputs,
+        }
     }
 
     /// Runs `f` as the evaluation of `what`, or says why not (a cycle, too deep).
@@ -338,6 +653,7 @@ impl<'p> Module<'p> {
             return Ok(Rc::clone(v));
         }
         let e = self
+            .m
             .locals
             .get(name)
             .ok_or_else(|| format!("no local value {name}"))?;
@@ -357,126 +673,317 @@ impl<'p> Module<'p> {
         if let Some(d) = self.done.borrow()[i].clone() {
             return Ok(d);
         }
-        let d = Rc::new(self.guarded(&self.resources[i].base, || self.expand(i))?);
+        let d = Rc::new(self.guarded(&self.m.resources[i].base, || self.expand(i))?);
         self.done.borrow_mut()[i] = Some(Rc::clone(&d));
         Ok(d)
     }
 
-    /// One declaration, expanded by `count` / `for_each`.
-    fn expand(&self, i: usize) -> Done {
-        let r = &self.resources[i];
-        let scope = self.scope();
-        let location = self.p.files[r.decl.file].header(r.decl.start);
-        let make = |address: String, s: &Scope<'_>| Instance {
-            kind: r.kind.to_owned(),
-            rtype: r.rtype.to_owned(),
-            address,
-            value: eval_body(&r.body, s),
-            location: location.clone(),
-        };
-        let with_computed = |i: &Instance| {
-            let mut v = match &i.value {
-                Value::Object(m) => m.clone(),
-                _ => Map::new(),
-            };
-            v.extend(computed(r.kind, r.rtype, &i.address, &i.value));
-            Value::Object(v)
-        };
-        let any = |binding: Vec<(String, Value)>| {
-            let one = make(format!("{}[*]", r.base), &scope.with(binding));
-            Done {
-                table: Table::Any(with_computed(&one)),
-                instances: vec![one],
-            }
-        };
-        if let Some(count) = attribute(&r.body, "count") {
-            let n = eval(count, &scope)
-                .ok()
-                .filter(|v| unknown_reason(v).is_none())
-                .and_then(|v| to_number(&v).ok())
-                .and_then(|n| n.as_u64())
-                .and_then(|n| usize::try_from(n).ok())
-                .filter(|n| *n <= MAX_INSTANCES);
-            let Some(n) = n else {
-                let u = unknown(format!("the count of {} is unknown", r.base));
-                return any(vec![("count".into(), obj([("index", u)]))]);
-            };
-            let instances: Vec<Instance> = (0..n)
-                .map(|i| {
-                    let c = obj([("index", Value::from(i as u64))]);
-                    make(
-                        format!("{}[{i}]", r.base),
-                        &scope.with(vec![("count".into(), c)]),
-                    )
-                })
-                .collect();
-            let table = Table::Many(Value::Array(instances.iter().map(with_computed).collect()));
-            return Done { instances, table };
+    fn call_done(&self, i: usize) -> Result<Rc<Done>, String> {
+        if let Some(d) = self.calls_done.borrow()[i].clone() {
+            return Ok(d);
         }
-        if let Some(each) = attribute(&r.body, "for_each") {
-            let items: Option<Vec<(String, Value)>> = match eval(each, &scope) {
+        let what = format!("module.{}", self.m.calls[i].name);
+        let d = Rc::new(self.guarded(&what, || self.expand_call(i))?);
+        self.calls_done.borrow_mut()[i] = Some(Rc::clone(&d));
+        Ok(d)
+    }
+
+    /// The instances `count` or `for_each` in `body` make, within the bounds.
+    fn keys(&self, body: &Body) -> Keys {
+        let scope = self.scope();
+        if let Some(count) = attribute(body, "count") {
+            let v = match eval(count, &scope) {
+                Ok(v) => v,
+                Err(e) => unknown(e),
+            };
+            let n = match unknown_reason(&v) {
+                Some(why) => Err(format!("count is unknown: {why}")),
+                None => to_number(&v)
+                    .ok()
+                    .and_then(|n| n.as_u64())
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| format!("count is not a whole number: {v}")),
+            };
+            let n = n.and_then(|n| {
+                if n > MAX_INSTANCES {
+                    Err(format!(
+                        "count is {n}, above the {MAX_INSTANCES} instances evaluated"
+                    ))
+                } else {
+                    self.budget.take(n).map(|()| n)
+                }
+            });
+            return match n {
+                Ok(n) => Keys::Count(n),
+                Err(why) => {
+                    Keys::Unknown(vec![("count".into(), obj([("index", unknown(&why))]))], why)
+                }
+            };
+        }
+        if let Some(each) = attribute(body, "for_each") {
+            let v = eval(each, &scope);
+            let items: Result<Vec<(String, Value)>, String> = match v {
                 Ok(Value::Object(m)) if !m.keys().any(|k| k.contains('\u{1}')) => {
-                    Some(m.into_iter().collect())
+                    Ok(m.into_iter().collect())
                 }
                 Ok(Value::Array(items)) => items
                     .into_iter()
-                    .map(|v| value::as_str(&v).map(|s| (s.to_owned(), v.clone())))
-                    .collect(),
-                _ => None,
-            };
-            let Some(items) = items.filter(|i| i.len() <= MAX_INSTANCES) else {
-                let u = unknown(format!("the for_each of {} is unknown", r.base));
-                return any(vec![(
-                    "each".into(),
-                    obj([("key", u.clone()), ("value", u)]),
-                )]);
-            };
-            let instances: Vec<Instance> = items
-                .into_iter()
-                .map(|(k, v)| {
-                    let e = obj([("key", Value::from(k.clone())), ("value", v)]);
-                    make(
-                        format!("{}[\"{k}\"]", r.base),
-                        &scope.with(vec![("each".into(), e)]),
-                    )
-                })
-                .collect();
-            let table = Table::Many(Value::Object(
-                instances
-                    .iter()
-                    .map(|i| {
-                        let key = i
-                            .address
-                            .strip_prefix(&format!("{}[\"", r.base))
-                            .and_then(|k| k.strip_suffix("\"]"))
-                            .unwrap_or("*")
-                            .to_owned();
-                        (key, with_computed(i))
+                    .map(|v| {
+                        value::as_str(&v)
+                            .map(|s| (s.to_owned(), v.clone()))
+                            .ok_or_else(|| match unknown_reason(&v) {
+                                Some(why) => format!("for_each is unknown: {why}"),
+                                None => "for_each holds an element that is not a string".into(),
+                            })
                     })
                     .collect(),
-            ));
-            return Done { instances, table };
+                Ok(v) => Err(match unknown_reason(&v) {
+                    Some(why) => format!("for_each is unknown: {why}"),
+                    None => "for_each is unknown".to_owned(),
+                }),
+                Err(e) => Err(format!("for_each is unknown: {e}")),
+            };
+            let items = items.and_then(|items| {
+                if items.len() > MAX_INSTANCES {
+                    Err(format!(
+                        "for_each has {} elements, above the {MAX_INSTANCES} instances evaluated",
+                        items.len()
+                    ))
+                } else {
+                    self.budget.take(items.len()).map(|()| items)
+                }
+            });
+            return match items {
+                Ok(items) => Keys::Each(items),
+                Err(why) => {
+                    let u = unknown(&why);
+                    Keys::Unknown(
+                        vec![("each".into(), obj([("key", u.clone()), ("value", u)]))],
+                        why,
+                    )
+                }
+            };
         }
-        let one = make(r.base.clone(), &scope);
-        Done {
-            table: Table::Single(with_computed(&one)),
-            instances: vec![one],
+        match self.budget.take(1) {
+            Ok(()) => Keys::One,
+            Err(why) => Keys::Unknown(Vec::new(), why),
         }
     }
 
-    /// `address` followed by `ops`: an instance's attribute that the code does not set is
-    /// computed by the provider, so unknown rather than an error.
-    fn resource(&self, address: &str, ops: &[TraversalOperator], s: &Scope<'_>) -> Eval {
-        let Some(&i) = self.by_address.get(address) else {
-            return Err(format!("{address} is not declared"));
+    /// Instances made by `count` / `for_each`: `one(suffix, scope, why it may not exist)`
+    /// evaluates one, returning what references see of it.
+    fn expand_with(
+        &self,
+        body: &Body,
+        mut one: impl FnMut(&str, &Scope<'_>, Option<String>) -> Value,
+    ) -> Table {
+        let scope = self.scope();
+        match self.keys(body) {
+            Keys::One => Table::Single(one("", &scope, None)),
+            Keys::Count(n) => Table::Many(Value::Array(
+                (0..n)
+                    .map(|i| {
+                        let c = obj([("index", Value::from(i as u64))]);
+                        one(
+                            &format!("[{i}]"),
+                            &scope.with(vec![("count".into(), c)]),
+                            None,
+                        )
+                    })
+                    .collect(),
+            )),
+            Keys::Each(items) => Table::Many(Value::Object(
+                items
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let e = obj([("key", Value::from(k.clone())), ("value", v)]);
+                        let seen = one(
+                            &format!("[\"{k}\"]"),
+                            &scope.with(vec![("each".into(), e)]),
+                            None,
+                        );
+                        (k, seen)
+                    })
+                    .collect(),
+            )),
+            Keys::Unknown(binding, why) => Table::Any(one("[*]", &scope.with(binding), Some(why))),
+        }
+    }
+
+    /// One declaration, expanded by `count` / `for_each`.
+    fn expand(&self, i: usize) -> Done {
+        let r = &self.m.resources[i];
+        let location = self.m.p.files[r.decl.file].header(r.decl.start);
+        let mut instances = Vec::new();
+        let table = self.expand_with(&r.body, |suffix, s, maybe| {
+            let address = format!("{}{}{suffix}", self.prefix, r.base);
+            let value = eval_body(&r.body, s);
+            let mut seen = match &value {
+                Value::Object(m) => m.clone(),
+                _ => Map::new(),
+            };
+            seen.extend(computed(r.kind, r.rtype, &address, &value));
+            instances.push(Instance {
+                kind: r.kind.to_owned(),
+                rtype: r.rtype.to_owned(),
+                address,
+                value,
+                location: location.clone(),
+                maybe: self.maybe.clone().or_else(|| {
+                    maybe.map(|why| Maybe {
+                        why,
+                        at: location.clone(),
+                    })
+                }),
+                attributes: Vec::new(),
+            });
+            Value::Object(seen)
+        });
+        Done {
+            instances,
+            unread: Vec::new(),
+            table,
+        }
+    }
+
+    /// One `module` block, expanded by `count` / `for_each`: each instance of a local module
+    /// evaluated with the block's arguments as its variables.
+    fn expand_call(&self, i: usize) -> Done {
+        let c = &self.m.calls[i];
+        let location = self.m.p.files[c.decl.file].header(c.decl.start);
+        let mut instances = Vec::new();
+        let mut unread = Vec::new();
+        let table = self.expand_with(&c.body, |suffix, s, maybe| {
+            let address = format!("{}module.{}{suffix}", self.prefix, c.name);
+            let maybe = self.maybe.clone().or_else(|| {
+                maybe.map(|why| Maybe {
+                    why: format!("{}module.{}: {why}", self.prefix, c.name),
+                    at: location.clone(),
+                })
+            });
+            let mut args = Map::new();
+            for attr in c.body.attributes() {
+                if !CALL_META.contains(&attr.key()) {
+                    args.insert(attr.key().to_owned(), or_unknown(eval(attr.expr(), s)));
+                }
+            }
+            self.instance_of_call(
+                c,
+                address,
+                args,
+                maybe,
+                &location,
+                &mut instances,
+                &mut unread,
+            )
+        });
+        Done {
+            instances,
+            unread,
+            table,
+        }
+    }
+
+    /// One instance of a module call: a local module evaluated with `args` as its variables, or
+    /// the call itself when the scan cannot read the module. Returns what references see of it.
+    #[allow(clippy::too_many_arguments)]
+    fn instance_of_call(
+        &self,
+        c: &Call<'_>,
+        address: String,
+        args: Map<String, Value>,
+        maybe: Option<Maybe>,
+        location: &SourceLocation,
+        instances: &mut Vec<Instance>,
+        unread: &mut Vec<UnreadCall>,
+    ) -> Value {
+        let dir = match &c.source {
+            Source::Remote(source) => {
+                let seen = unknown(format!(
+                    "{address} calls a module the scan cannot read ({source}): its outputs are unknown"
+                ));
+                instances.push(Instance {
+                    kind: "module".to_owned(),
+                    rtype: source.clone(),
+                    address,
+                    value: Value::Object(args),
+                    location: location.clone(),
+                    maybe,
+                    attributes: c.attributes.clone(),
+                });
+                return seen;
+            }
+            Source::Invalid(why) => Err(("", why.clone())),
+            Source::Local(dir) => match self.catalog.get(dir) {
+                None => Err((
+                    dir.as_str(),
+                    "the called module was not scanned (add its directory to the paths)".into(),
+                )),
+                Some(_) if self.stack.contains(dir) => Err((
+                    dir.as_str(),
+                    format!("module call cycle: {dir} calls itself"),
+                )),
+                Some(_) if self.stack.len() >= MAX_MODULE_DEPTH => Err((
+                    dir.as_str(),
+                    format!("module calls nested more than {MAX_MODULE_DEPTH} deep"),
+                )),
+                Some(child) => match self.budget.exhausted() {
+                    Some(why) => Err((dir.as_str(), why)),
+                    None => Ok((dir, child)),
+                },
+            },
         };
-        let done = match self.done(i) {
-            Ok(d) => d,
-            Err(why) => return Ok(unknown(why)),
+        let (dir, child) = match dir {
+            Ok(found) => found,
+            Err((dir, why)) => {
+                let seen = unknown(format!("the outputs of {address} are unknown: {why}"));
+                unread.push(UnreadCall {
+                    address,
+                    dir: dir.to_owned(),
+                    location: location.clone(),
+                    maybe,
+                    why,
+                });
+                return seen;
+            }
         };
+        let mut stack = self.stack.clone();
+        stack.push(dir.clone());
+        let root = value::get(&self.path, "root")
+            .and_then(value::as_str)
+            .unwrap_or(".")
+            .to_owned();
+        let module = Module::new(
+            child,
+            self.catalog,
+            Rc::clone(&self.budget),
+            &Inputs::Caller {
+                call: address.clone(),
+                args,
+            },
+            format!("{address}."),
+            stack,
+            maybe,
+            &root,
+        );
+        let done = module.finish();
+        instances.extend(done.instances);
+        unread.extend(done.unread);
+        done.outputs
+    }
+
+    /// `address` followed by `ops`, in `table`: an attribute the code does not set is computed by
+    /// the provider, so unknown rather than an error, when `computed`.
+    fn lookup(
+        table: &Table,
+        address: &str,
+        ops: &[TraversalOperator],
+        s: &Scope<'_>,
+        computed: bool,
+    ) -> Eval {
         let attr = |v: &Value, ops: &[TraversalOperator]| match (ops.first(), v) {
             (Some(TraversalOperator::GetAttr(a)), Value::Object(m))
-                if !m.contains_key(a.as_str()) =>
+                if computed && !m.contains_key(a.as_str()) =>
             {
                 Ok(unknown(format!("{address}.{a} is only known after apply")))
             }
@@ -487,7 +994,7 @@ impl<'p> Module<'p> {
             TraversalOperator::LegacyIndex(n) => Ok(Some(Value::from(*n))),
             _ => Ok(None),
         };
-        match &done.table {
+        match table {
             Table::Single(v) => attr(v, ops),
             Table::Many(all) => match ops.split_first() {
                 Some((op, rest)) => match indexed(op)? {
@@ -503,6 +1010,28 @@ impl<'p> Module<'p> {
                 Some((op, rest)) if indexed(op)?.is_some() => attr(v, rest),
                 _ => Ok(unknown(format!("the instances of {address} are unknown"))),
             },
+        }
+    }
+
+    fn resource(&self, address: &str, ops: &[TraversalOperator], s: &Scope<'_>) -> Eval {
+        let Some(&i) = self.m.by_address.get(address) else {
+            return Err(format!("{address} is not declared"));
+        };
+        match self.done(i) {
+            Ok(done) => Self::lookup(&done.table, address, ops, s, true),
+            Err(why) => Ok(unknown(why)),
+        }
+    }
+
+    /// `module.name` followed by `ops`: the outputs of its instances.
+    fn module_output(&self, name: &str, ops: &[TraversalOperator], s: &Scope<'_>) -> Eval {
+        let address = format!("module.{name}");
+        let Some(&i) = self.m.call_by_name.get(name) else {
+            return Err(format!("{address} is not declared"));
+        };
+        match self.call_done(i) {
+            Ok(done) => Self::lookup(&done.table, &address, ops, s, false),
+            Err(why) => Ok(unknown(why)),
         }
     }
 }
@@ -531,12 +1060,12 @@ impl Roots for Module<'_> {
                 (Some(t), Some(n)) => self.resource(&format!("data.{t}.{n}"), &ops[2..], s),
                 _ => Err("data needs a type and a name".into()),
             },
-            "module" => Ok(unknown(match attr(0) {
-                Some(m) => format!("the outputs of module.{m} are not evaluated"),
-                None => "module outputs are not evaluated".to_owned(),
-            })),
+            "module" => match attr(0) {
+                Some(m) => self.module_output(m, &ops[1..], s),
+                None => Err("module needs a name".into()),
+            },
             "self" => Ok(unknown("self is only known after apply")),
-            t if self.resource_types.contains(t) => match attr(0) {
+            t if self.m.resource_types.contains(t) => match attr(0) {
                 Some(n) => self.resource(&format!("{t}.{n}"), &ops[1..], s),
                 None => Err(format!("{t} needs a name")),
             },
@@ -593,93 +1122,64 @@ fn computed(kind: &str, rtype: &str, address: &str, value: &Value) -> Map<String
     out
 }
 
-/// `dir/source`, with `.` and `..` resolved lexically.
-fn join_source(dir: &Path, source: &str) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in dir.join(source).components() {
-        match c {
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            Component::CurDir => {}
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
-pub(crate) fn evaluate(p: &Parsed) -> ModuleFacts {
-    let m = Module::new(p);
-    for i in 0..m.resources.len() {
-        // Every declaration, also those nothing refers to; a cycle is unknown where it closes.
-        let _ = m.done(i);
-    }
+/// A module evaluated on its own, as a root module: its variables from `*.tfvars` and defaults
+/// (unknown where neither gives one), and every local module it calls evaluated as an instance
+/// with the call's arguments, its resources under their full addresses (`module.a.aws_kms_key.x`).
+pub(crate) fn evaluate(m: &Prepared<'_>, catalog: &Catalog<'_>, budget: Budget) -> ModuleFacts {
+    let p = m.p;
+    let module = Module::new(
+        m,
+        catalog,
+        Rc::new(budget),
+        &Inputs::Root,
+        String::new(),
+        vec![p.dir.clone()],
+        None,
+        &p.dir,
+    );
     let mut region = None;
     let mut account = None;
     let mut default_tags = None;
-    let scope = m.scope();
-    for d in p
-        .decls
-        .iter()
-        .filter(|d| d.kind == "provider" && d.labels.first().map(String::as_str) == Some("aws"))
     {
-        let body = Body::from(d.body.clone());
-        if attribute(&body, "alias").is_some() {
-            continue;
-        }
-        let v = eval_body(&body, &scope);
-        region = value::get(&v, "region").cloned();
-        account = match value::get(&v, "allowed_account_ids") {
-            Some(Value::Array(ids)) => ids.first().and_then(value::as_str).map(str::to_owned),
-            _ => None,
-        };
-        default_tags = value::blocks(&v, "default_tags")
-            .first()
-            .and_then(|b| value::get(b, "tags"))
-            .cloned();
-    }
-    let dir = PathBuf::from(&p.dir);
-    let plain = Scope::isolated(&p.dir, Vec::new());
-    let calls = p
-        .decls
-        .iter()
-        .filter(|d| d.kind == "module")
-        .filter_map(|d| {
+        let scope = module.scope();
+        for d in p
+            .decls
+            .iter()
+            .filter(|d| d.kind == "provider" && d.labels.first().map(String::as_str) == Some("aws"))
+        {
             let body = Body::from(d.body.clone());
-            let v = eval(attribute(&body, "source")?, &plain).ok()?;
-            let s = value::as_str(&v)?;
-            (s.starts_with("./") || s.starts_with("../"))
-                .then(|| crate::files::display(&join_source(&dir, s)))
-        })
-        .collect();
+            if attribute(&body, "alias").is_some() {
+                continue;
+            }
+            let v = eval_body(&body, &scope);
+            region = value::get(&v, "region").cloned();
+            account = match value::get(&v, "allowed_account_ids") {
+                Some(Value::Array(ids)) => ids.first().and_then(value::as_str).map(str::to_owned),
+                _ => None,
+            };
+            default_tags = value::blocks(&v, "default_tags")
+                .first()
+                .and_then(|b| value::get(b, "tags"))
+                .cloned();
+        }
+    }
     let location = p
         .files
         .first()
         .map(|f| f.header(0))
-        .unwrap_or_else(|| crate::files::whole_file(&dir));
-    drop(scope);
-    let instances = m
-        .done
-        .into_inner()
-        .into_iter()
-        .flatten()
-        .flat_map(|d| match Rc::try_unwrap(d) {
-            Ok(d) => d.instances,
-            Err(d) => d.instances.clone(),
-        })
-        .collect();
+        .unwrap_or_else(|| crate::files::whole_file(Path::new(&p.dir)));
+    let done = module.finish();
     ModuleFacts {
         path: p.dir.clone(),
         location,
-        instances,
+        instances: done.instances,
+        unread: done.unread,
         region: region.and_then(|r| match value::resolve(&r) {
             Resolved::Known(Value::String(s)) => Some(s.clone()),
             _ => None,
         }),
         account,
         default_tags,
-        calls,
+        calls: m.local_calls().into_iter().map(|(dir, _)| dir).collect(),
     }
 }

@@ -11,7 +11,6 @@ mod eval;
 mod files;
 pub mod generate;
 mod module;
-mod module_calls;
 mod plan_json;
 mod value;
 
@@ -80,52 +79,44 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
         notes: found.notes,
         ..IacScan::default()
     };
-    // Modules are independent until the inventory is built: parse and evaluate them on every
-    // core, in order.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = found.modules.len().div_ceil(threads).max(1);
-    // (errors, notes, facts, module calls with their arguments, local module call sites): the
-    // parsed text itself is dropped in the thread.
-    type Done = (
-        Vec<IacError>,
-        Vec<String>,
-        build::ModuleFacts,
-        module_calls::ModuleCalls,
-        Vec<(String, SourceLocation)>,
-    );
-    let done: Vec<Vec<Done>> = std::thread::scope(|s| {
-        let handles: Vec<_> = found
-            .modules
-            .chunks(chunk)
-            .map(|ms| {
-                s.spawn(move || {
-                    ms.iter()
-                        .map(|m| {
-                            let parsed = module::parse(m);
-                            let facts = eval::evaluate(&parsed);
-                            let calls = module_calls::read(&parsed);
-                            let sites = module::local_calls(&parsed);
-                            (parsed.errors, parsed.notes, facts, calls, sites)
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    // Parse every module on every core; then prepare each once, and evaluate each as a root
+    // module, following its calls of the other modules into instances of them.
+    let parsed: Vec<module::Parsed> = on_every_core(&found.modules, module::parse);
     out.files += found.modules.iter().map(|m| m.files.len()).sum::<usize>();
-    let mut facts = Vec::new();
-    let mut calls_of = std::collections::BTreeMap::new();
-    let mut call_sites = Vec::new();
-    for (errors, notes, f, calls, sites) in done.into_iter().flatten() {
-        out.errors.extend(errors);
-        out.notes.extend(notes);
-        calls_of.insert(f.path.clone(), calls);
-        call_sites.push(sites);
-        facts.push(f);
+    let prepared: Vec<eval::Prepared<'_>> = on_every_core(&parsed, eval::Prepared::new);
+    let catalog: eval::Catalog<'_> = prepared
+        .into_iter()
+        .map(|m| (m.dir().to_owned(), m))
+        .collect();
+    let scan_budget = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
+        eval::MAX_SCAN_INSTANCES,
+    ));
+    let mut facts: Vec<build::ModuleFacts> = on_every_core(&parsed, |p| {
+        let budget = eval::Budget::new(
+            eval::MAX_TREE_INSTANCES,
+            std::sync::Arc::clone(&scan_budget),
+            eval::MAX_SCAN_INSTANCES,
+        );
+        catalog
+            .get(&p.dir)
+            .map(|m| eval::evaluate(m, &catalog, budget))
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let call_sites: Vec<Vec<(String, SourceLocation)>> = facts
+        .iter()
+        .map(|f| {
+            catalog
+                .get(&f.path)
+                .map(eval::Prepared::local_calls)
+                .unwrap_or_default()
+        })
+        .collect();
+    drop(catalog);
+    for p in parsed {
+        out.errors.extend(p.errors);
+        out.notes.extend(p.notes);
     }
     out.errors.extend(module_cycles(&facts, &call_sites));
     for p in &found.plans {
@@ -136,8 +127,25 @@ pub fn scan(paths: &[PathBuf]) -> IacScan {
         }
     }
     out.modules = facts.len();
-    out.inventory = build::inventory(&facts, &calls_of);
+    out.inventory = build::inventory(&facts);
     out
+}
+
+/// `f` over `items` on every core, in order.
+fn on_every_core<'a, T: Sync, U: Send>(items: &'a [T], f: impl Fn(&'a T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 /// An error at each module call that closes a cycle of local module calls (`a` calls `b` calls
 /// `a`): Terraform refuses such a configuration, and no module in it is a root to judge.

@@ -5,9 +5,7 @@ use hcl::edit::structure::{Block, Body};
 use hcl::edit::visit_mut::VisitMut;
 use hcl::edit::{Decorated, Ident, Span};
 
-use std::path::Path;
 
-use xray_cmk_core::SourceLocation;
 
 use crate::files::{display, LineIndex, ModuleFiles};
 use crate::IacError;
@@ -284,29 +282,6 @@ pub(crate) fn parse(m: &ModuleFiles) -> Parsed {
         }
     }
     out
-}
-
-/// The local module calls of a module (`source = "./…"` or `"../…"`), each as the directory it
-/// names (`.` and `..` resolved lexically, as findings show paths) and where the `module` block is.
-/// Terraform requires `source` to be a literal string.
-pub(crate) fn local_calls(p: &Parsed) -> Vec<(String, SourceLocation)> {
-    p.decls
-        .iter()
-        .filter(|d| d.kind == "module")
-        .filter_map(|d| {
-            let source = d.body.get_attribute("source")?;
-            let Expression::String(s) = &source.value else {
-                return None;
-            };
-            let s = s.as_str();
-            (s.starts_with("./") || s.starts_with("../")).then(|| {
-                (
-                    display(&crate::files::join_lexical(Path::new(&p.dir), s)),
-                    p.files[d.file].header(d.start),
-                )
-            })
-        })
-        .collect()
 }
 
 #[cfg(test)]

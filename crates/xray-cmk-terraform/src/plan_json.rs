@@ -360,6 +360,8 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
             address: address.to_owned(),
             value: Value::Object(values),
             location: index.header(offset),
+            maybe: None,
+            attributes: Vec::new(),
         });
     }
     // References name resources without an index; point them at the first instance.
@@ -398,5 +400,6 @@ pub(crate) fn read(path: &Path) -> Result<ModuleFacts, IacError> {
         account: None,
         default_tags: None,
         calls: Vec::new(),
+        unread: Vec::new(),
     })
 }

@@ -361,3 +361,95 @@ fn what_a_called_module_declares_is_as_sure_as_the_call() {
     assert_eq!(status, Status::Error, "{message}");
     assert!(message.contains("not scanned"), "{message}");
 }
+
+fixture!(module_instances, "module-instances");
+
+/// A module call is judged as Terraform would apply it: the child with the caller's arguments,
+/// once per `count`/`for_each` instance, under its full address. The child on its own keeps its
+/// defaults.
+#[test]
+fn module_instances_are_judged_with_their_callers_arguments() {
+    let f = judge("module-instances");
+    let key = |dir: &str, address: &str| format!("key/module-instances/{dir}/{address}");
+    let rotation = |dir: &str, address: &str| {
+        status_of(&f, "kms-rotation-disabled", &key(dir, address))
+            .unwrap_or_else(|| panic!("no rotation result for {dir} {address}"))
+    };
+    // The module alone, and called with its defaults: compliant.
+    assert_eq!(rotation("modules/key", "aws_kms_key.this"), Status::Pass);
+    assert_eq!(
+        rotation("envs/secure", "module.xray.module.key.aws_kms_key.this"),
+        Status::Pass
+    );
+    // Its only caller here turns rotation off, two modules down.
+    assert_eq!(
+        rotation("envs/insecure", "module.xray.module.key.aws_kms_key.this"),
+        Status::Fail
+    );
+    assert_eq!(
+        status_of(
+            &f,
+            "xray-default-encryption",
+            "envs/insecure/module.xray.aws_xray_encryption_config.this"
+        ),
+        Some(Status::Fail),
+        "type = \"NONE\" passed by the caller"
+    );
+    // A disabled key reached through a module output.
+    assert_eq!(
+        status_of(
+            &f,
+            "xray-key-unusable",
+            "envs/insecure/aws_xray_encryption_config.direct"
+        ),
+        Some(Status::Fail)
+    );
+    // for_each and count on module blocks; count = 0 makes nothing.
+    assert_eq!(
+        rotation("envs/each", "module.keys[\"fast\"].aws_kms_key.this"),
+        Status::Pass
+    );
+    assert_eq!(
+        rotation("envs/each", "module.keys[\"slow\"].aws_kms_key.this"),
+        Status::Fail
+    );
+    assert_eq!(
+        rotation("envs/each", "module.spare[0].aws_kms_key.this"),
+        Status::Pass
+    );
+    assert_eq!(
+        rotation("envs/each", "module.spare[1].aws_kms_key.this"),
+        Status::Fail
+    );
+    assert!(!f.iter().any(|f| f.resource.contains("module.none")));
+    // Nested counted calls.
+    assert_eq!(
+        rotation(
+            "envs/nested",
+            "module.region[0].module.key.aws_kms_key.this"
+        ),
+        Status::Pass
+    );
+    assert_eq!(
+        rotation(
+            "envs/nested",
+            "module.region[1].module.key.aws_kms_key.this"
+        ),
+        Status::Fail
+    );
+    // An argument only known at apply time: unknown, never a pass.
+    let unpassed = f
+        .iter()
+        .find(|f| {
+            f.rule == "kms-rotation-disabled"
+                && f.resource
+                    .ends_with(&key("envs/unpassed", "module.key.aws_kms_key.this"))
+        })
+        .expect("unpassed");
+    assert_eq!(unpassed.status, Status::Error);
+    assert!(
+        unpassed.message.contains("var.rotate has no value"),
+        "{}",
+        unpassed.message
+    );
+}

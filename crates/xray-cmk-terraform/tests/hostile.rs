@@ -340,3 +340,48 @@ fn a_plan_with_many_resources_is_read_in_one_pass_and_each_is_located() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A variable of a called module without a default that its caller does not pass is unknown,
+/// and says which call left it out.
+#[test]
+fn a_variable_the_caller_does_not_pass_is_unknown_and_says_who_left_it_out() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path().join("infra");
+    write(
+        &root.join("key/main.tf"),
+        "variable \"rotate\" {\n  type = bool\n}\n\nresource \"aws_kms_key\" \"k\" {\n  enable_key_rotation = var.rotate\n}\n",
+    );
+    write(
+        &root.join("env/main.tf"),
+        "module \"key\" {\n  source = \"../key\"\n}\n",
+    );
+    let s = scan(std::slice::from_ref(&root));
+    let rotation = |suffix: &str| {
+        s.inventory
+            .keys
+            .iter()
+            .find(|(id, _)| id.ends_with(suffix))
+            .and_then(|(_, k)| match k {
+                Observed::Known(k) => Some(k.rotation.clone()),
+                Observed::Unknown(_) => None,
+            })
+            .unwrap_or_else(|| panic!("no key {suffix}: {:?}", s.inventory.keys.keys()))
+    };
+    let Observed::Unknown(e) = rotation("infra/env/module.key.aws_kms_key.k") else {
+        panic!("rotation is unknown");
+    };
+    assert!(
+        e.message
+            .contains("var.rotate has no value: module.key does not pass it"),
+        "{}",
+        e.message
+    );
+    let Observed::Unknown(e) = rotation("infra/key/aws_kms_key.k") else {
+        panic!("rotation is unknown");
+    };
+    assert!(
+        e.message.contains("var.rotate has no value"),
+        "{}",
+        e.message
+    );
+}

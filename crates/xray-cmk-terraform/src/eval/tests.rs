@@ -315,7 +315,8 @@ resource "aws_kms_alias" "a" {
     let found = crate::files::discover(&[dir.path().to_path_buf()]);
     let parsed = crate::module::parse(&found.modules[0]);
     let start = std::time::Instant::now();
-    let facts = super::evaluate(&parsed);
+    let prepared = super::Prepared::new(&parsed);
+    let facts = super::evaluate(&prepared, &super::Catalog::new(), budget(50_000, 500_000));
     let took = start.elapsed();
     eprintln!("evaluated 10,000 keys and 10,000 aliases in {took:?}");
     assert_eq!(facts.instances.len(), 20_000);
@@ -367,4 +368,247 @@ fn range_as_terraform_documents_it() {
     assert!(run("range(1025)").is_err());
     assert!(run("range(0, 5, 0)").is_err());
     assert!(is_unknown("range(u)"));
+}
+
+fn budget(tree: usize, scan: usize) -> super::Budget {
+    super::Budget::new(
+        tree,
+        std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(scan)),
+        scan,
+    )
+}
+
+/// The modules `files` (`dir/file.tf`, text) make, each evaluated as a root with `budget(dir)`.
+fn evaluated(
+    files: &[(&str, String)],
+    budget: impl Fn() -> super::Budget,
+) -> std::collections::BTreeMap<String, crate::build::ModuleFacts> {
+    let t = tempfile::tempdir().expect("tempdir");
+    for (path, text) in files {
+        let path = t.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let found = crate::files::discover(&[t.path().to_path_buf()]);
+    let parsed: Vec<_> = found.modules.iter().map(crate::module::parse).collect();
+    let catalog: super::Catalog<'_> = parsed
+        .iter()
+        .map(|p| (p.dir.clone(), super::Prepared::new(p)))
+        .collect();
+    let base = crate::files::display(t.path());
+    catalog
+        .values()
+        .map(|m| {
+            let facts = super::evaluate(m, &catalog, budget());
+            let dir = facts.path.strip_prefix(&base).unwrap_or(&facts.path);
+            (dir.trim_start_matches('/').to_owned(), facts)
+        })
+        .collect()
+}
+
+fn addresses(f: &crate::build::ModuleFacts) -> Vec<&str> {
+    f.instances.iter().map(|i| i.address.as_str()).collect()
+}
+
+#[test]
+fn a_module_call_is_an_instance_with_the_callers_arguments_and_full_addresses() {
+    let key = r#"
+variable "rotate" {
+  default = true
+}
+resource "aws_kms_key" "this" {
+  enable_key_rotation = var.rotate
+}
+output "arn" {
+  value = aws_kms_key.this.arn
+}
+"#;
+    let root = r#"
+module "a" {
+  source   = "../key"
+  for_each = toset(["x", "y"])
+  rotate   = each.key == "x"
+}
+module "b" {
+  source = "../key"
+  count  = 0
+}
+resource "aws_xray_encryption_config" "c" {
+  type   = "KMS"
+  key_id = module.a["y"].arn
+}
+"#;
+    let all = evaluated(
+        &[("key/main.tf", key.into()), ("root/main.tf", root.into())],
+        || budget(1000, 1000),
+    );
+    let r = &all["root"];
+    assert_eq!(
+        addresses(r),
+        vec![
+            "aws_xray_encryption_config.c",
+            "module.a[\"x\"].aws_kms_key.this",
+            "module.a[\"y\"].aws_kms_key.this",
+        ]
+    );
+    let get = |addr: &str, attr: &str| {
+        let i = r.instances.iter().find(|i| i.address == addr).expect(addr);
+        crate::value::get(&i.value, attr).cloned()
+    };
+    assert_eq!(
+        get("module.a[\"x\"].aws_kms_key.this", "enable_key_rotation"),
+        Some(Value::Bool(true))
+    );
+    assert_eq!(
+        get("module.a[\"y\"].aws_kms_key.this", "enable_key_rotation"),
+        Some(Value::Bool(false))
+    );
+    // The output leads to the instance's own key.
+    assert_eq!(
+        get("aws_xray_encryption_config.c", "key_id"),
+        Some(reference("module.a[\"y\"].aws_kms_key.this"))
+    );
+    assert_eq!(r.calls.len(), 2);
+    // On its own, the called module has its defaults.
+    assert_eq!(addresses(&all["key"]), vec!["aws_kms_key.this"]);
+}
+
+#[test]
+fn an_unknown_count_on_a_call_makes_every_instance_under_it_uncertain() {
+    let root = r#"
+variable "n" {}
+module "a" {
+  source = "../mid"
+  count  = var.n
+}
+"#;
+    let mid = "module \"b\" {\n  source = \"../leaf\"\n}\n";
+    let leaf = "resource \"aws_xray_encryption_config\" \"c\" {\n  type = \"NONE\"\n}\n";
+    let all = evaluated(
+        &[
+            ("root/main.tf", root.into()),
+            ("mid/main.tf", mid.into()),
+            ("leaf/main.tf", leaf.into()),
+        ],
+        || budget(1000, 1000),
+    );
+    let r = &all["root"];
+    assert_eq!(
+        addresses(r),
+        vec!["module.a[*].module.b.aws_xray_encryption_config.c"]
+    );
+    let maybe = r.instances[0].maybe.as_ref().expect("uncertain");
+    assert_eq!(maybe.why, "module.a: count is unknown: var.n has no value");
+    assert!(maybe.at.file.ends_with("root/main.tf"), "{:?}", maybe.at);
+    assert_eq!(maybe.at.line, 3, "at the module block");
+    assert!(all["mid"].instances[0].maybe.is_none());
+}
+
+#[test]
+fn calls_that_multiply_stop_at_the_tree_bound_and_the_rest_is_unknown() {
+    // Every level calls the next twice: 2^30 instances if followed without a bound.
+    let mut files = Vec::new();
+    for level in 0..30 {
+        let next = level + 1;
+        let calls = if next < 30 {
+            format!(
+                "module \"l\" {{\n  source = \"../l{next}\"\n}}\nmodule \"r\" {{\n  source = \"../l{next}\"\n}}\n"
+            )
+        } else {
+            String::new()
+        };
+        files.push((
+            format!("l{level}/main.tf"),
+            format!("{calls}resource \"aws_kms_key\" \"k\" {{}}\n"),
+        ));
+    }
+    let files: Vec<(&str, String)> = files.iter().map(|(p, t)| (p.as_str(), t.clone())).collect();
+    let start = std::time::Instant::now();
+    let all = evaluated(&files, || budget(200, 1_000_000));
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    let root = &all["l0"];
+    assert!(root.instances.len() <= 200, "{}", root.instances.len());
+    let beyond = root.unread.first().expect("calls past the bound");
+    assert_eq!(
+        beyond.why,
+        "the module tree makes more than 200 instances, the most evaluated"
+    );
+    // Counted calls: 100 × 100 over a bound of 500.
+    let all = evaluated(
+        &[
+            (
+                "outer/main.tf",
+                "module \"m\" {\n  source = \"../inner\"\n  count = 100\n}\n".into(),
+            ),
+            (
+                "inner/main.tf",
+                "resource \"aws_kms_key\" \"k\" {\n  count = 100\n}\n".into(),
+            ),
+        ],
+        || budget(500, 1_000_000),
+    );
+    let outer = &all["outer"];
+    assert!(outer.instances.len() <= 500, "{}", outer.instances.len());
+    // Four instances of the call get their 100 keys; the others are calls not followed.
+    assert_eq!(outer.instances.len(), 400);
+    assert_eq!(outer.unread.len(), 96);
+    assert!(outer
+        .unread
+        .iter()
+        .all(|u| u.why.contains("more than 500 instances") && u.address.starts_with("module.m[")));
+}
+
+#[test]
+fn the_scan_bound_is_shared_by_every_tree() {
+    let scan = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(150));
+    let module = |n: usize| format!("resource \"aws_kms_key\" \"k\" {{\n  count = {n}\n}}\n");
+    let all = evaluated(
+        &[("a/main.tf", module(100)), ("b/main.tf", module(100))],
+        || super::Budget::new(1000, std::sync::Arc::clone(&scan), 150),
+    );
+    let unknown: Vec<_> = all
+        .values()
+        .flat_map(|f| &f.instances)
+        .filter_map(|i| i.maybe.as_ref())
+        .collect();
+    assert_eq!(unknown.len(), 1, "one of the two trees is past the bound");
+    assert_eq!(
+        unknown[0].why,
+        "the scan makes more than 150 instances, the most evaluated"
+    );
+}
+
+#[test]
+fn a_cycle_of_calls_is_not_followed_and_says_so() {
+    let all = evaluated(
+        &[
+            (
+                "a/main.tf",
+                "module \"b\" {\n  source = \"../b\"\n}\n".into(),
+            ),
+            (
+                "b/main.tf",
+                "module \"a\" {\n  source = \"../a\"\n}\nresource \"aws_kms_key\" \"k\" {}\n"
+                    .into(),
+            ),
+        ],
+        || budget(1000, 1000),
+    );
+    let a = &all["a"];
+    assert_eq!(addresses(a), vec!["module.b.aws_kms_key.k"]);
+    assert!(
+        a.unread[0].why.starts_with("module call cycle"),
+        "{:?}",
+        a.unread
+    );
+    assert_eq!(a.unread[0].address, "module.b.module.a");
+}
+
+#[test]
+fn an_indented_heredoc_loses_its_common_indentation() {
+    let body: hcl::Body =
+        hcl::parse("x = <<-EOT\n    {\n      \"a\": 1\n    }\n    EOT\n").expect("parses");
+    let expr = body.attributes().next().expect("x").expr().clone();
+    let v = eval(&expr, &Scope::isolated(".", Vec::new()).outside_template()).expect("value");
+    assert_eq!(v, Value::from("{\n  \"a\": 1\n}\n"));
 }
