@@ -414,6 +414,8 @@ pub async fn scan(
         iam_answers,
         iam_scope: Default::default(),
         unaliased_keys,
+        guardrails,
+        scp_paths: Default::default(),
     }
 }
 

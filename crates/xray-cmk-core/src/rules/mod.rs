@@ -1,6 +1,9 @@
 //! The registry of rules. One module per rule, named after its id, with its documentation beside it.
 
 mod cloudtrail_kms_events_not_logged;
+mod guard_config_rule_missing;
+mod guard_drift_alert_missing;
+mod guard_scp_missing;
 mod kms_key_missing_tags;
 mod kms_key_policy_default_only;
 mod kms_key_policy_public;
@@ -18,6 +21,9 @@ mod xray_key_unusable;
 mod xray_spans_not_cmk;
 
 pub use cloudtrail_kms_events_not_logged::CloudtrailKmsEventsNotLogged;
+pub use guard_config_rule_missing::GuardConfigRuleMissing;
+pub use guard_drift_alert_missing::GuardDriftAlertMissing;
+pub use guard_scp_missing::GuardScpMissing;
 pub use kms_key_missing_tags::KmsKeyMissingTags;
 pub use kms_key_policy_default_only::KmsKeyPolicyDefaultOnly;
 pub use kms_key_policy_public::KmsKeyPolicyPublic;
@@ -57,8 +63,29 @@ pub static ALL: &[&dyn Rule] = &[
     &KmsKeyPolicyUnapprovedCrossAccount,
     &KmsKeyMissingTags,
     &KmsOrphanedXrayCmkKey,
+    &GuardConfigRuleMissing,
+    &GuardDriftAlertMissing,
+    &GuardScpMissing,
     &TfXrayEncryptionMissing,
 ];
+
+/// The rules an audit runs only when `--rules` names them (`--rules 'guard-*'`): they judge
+/// whether the guardrail is deployed, which costs AWS Config and EventBridge reads in every region
+/// (and Organizations reads per account), and they fail wherever it is not.
+pub static OPT_IN: &[&dyn Rule] = &[
+    &GuardConfigRuleMissing,
+    &GuardDriftAlertMissing,
+    &GuardScpMissing,
+];
+
+/// Whether `rule` is one of [`OPT_IN`].
+pub fn is_opt_in(rule: &dyn Rule) -> bool {
+    OPT_IN.iter().any(|k| std::ptr::eq(k.meta(), rule.meta()))
+}
+
+/// The rules a run without `--rules` judges with: [`ALL`] but [`OPT_IN`], in registry order.
+pub static DEFAULT: std::sync::LazyLock<Vec<&'static dyn Rule>> =
+    std::sync::LazyLock::new(|| ALL.iter().copied().filter(|r| !is_opt_in(*r)).collect());
 
 /// The rules that judge keys ([`Rule::check_key`], or [`Rule::check_key_use`] for each target
 /// whose X-Ray uses the key) rather than targets, in registry order. Where
@@ -149,6 +176,33 @@ fn builder(meta: &RuleMeta, target: &XrayTarget) -> FindingBuilder {
         target.origin.address().unwrap_or(XRAY_ENCRYPTION_CONFIG),
     )
     .location(target.origin.location())
+}
+
+/// The guardrail collected for a live target, or the `error` finding that says why there is none
+/// (the target could not be read, or the guardrail was not collected); `None` for a target
+/// declared in Terraform, which has no deployed guardrail to look at.
+fn guardrail_of<'a>(
+    meta: &RuleMeta,
+    target: &XrayTarget,
+    inventory: &'a Inventory,
+    resource: &str,
+) -> Option<Result<&'a crate::model::Guardrail, Finding>> {
+    if !matches!(target.origin, crate::Origin::Live) {
+        return None;
+    }
+    let b = || builder(meta, target).resource(resource);
+    Some(
+        match inventory
+            .guardrails
+            .get(&(target.account.clone(), target.region.clone()))
+        {
+            Some(g) => Ok(g),
+            None => Err(match &target.encryption {
+                Observed::Unknown(err) => b().error(format!("the target could not be read: {err}")),
+                Observed::Known(_) => b().error("the guardrail was not collected"),
+            }),
+        },
+    )
 }
 
 /// A builder for a finding about a KMS key: the resource is the key.
@@ -469,6 +523,8 @@ pub(crate) mod test_support {
             iam_answers: Default::default(),
             iam_scope: Default::default(),
             unaliased_keys: no_unaliased_keys(),
+            guardrails: Default::default(),
+            scp_paths: Default::default(),
         }
     }
 
@@ -495,7 +551,7 @@ pub(crate) mod test_support {
             inventory: inv,
             policy,
             today: today(),
-            rules: super::ALL,
+            rules: &super::DEFAULT,
         }
     }
 
@@ -597,6 +653,9 @@ mod tests {
         kms-key-policy-unapproved-cross-account high since 0.2.0
         kms-key-missing-tags low since 0.2.0
         kms-orphaned-xray-cmk-key low since 0.4.0
+        guard-config-rule-missing medium since 0.5.0
+        guard-drift-alert-missing medium since 0.5.0
+        guard-scp-missing high since 0.5.0
         tf-xray-encryption-missing high since 0.3.0
         ");
         let mut sorted: Vec<_> = ALL.iter().map(|r| r.meta().id).collect();
