@@ -385,6 +385,8 @@ pub struct ConfigRecorder {
     pub scope: RecordingScope,
     /// `ConfigurationRecorderStatus.recording`; `None` when the status lists no such recorder.
     pub recording: Option<bool>,
+    /// The service a service-linked recorder records for; `None` for a customer managed one.
+    pub service_principal: Option<String>,
 }
 
 /// Which resource types a recorder records (its `recordingGroup`).

@@ -30,7 +30,8 @@ const DOCS: &str = r#"# guard-config-rule-missing
 Reads AWS Config's configuration recorders (`config:DescribeConfigurationRecorders`,
 `config:DescribeConfigurationRecorderStatus`) and rules (`config:DescribeConfigRules`) in each
 account and region, and fails unless both:
-- a recorder is **recording** and records `AWS::XRay::EncryptionConfig` (`allSupported`, the
+- a customer managed recorder (not a service-linked one) is **recording** and records
+  `AWS::XRay::EncryptionConfig` (`allSupported`, the
   `ALL_SUPPORTED_RESOURCE_TYPES` strategy, the type in `resourceTypes`, or an exclusion strategy
   that does not exclude it);
 - an `ACTIVE` Config rule has `AWS::XRay::EncryptionConfig` in its scope's
@@ -78,6 +79,12 @@ fn records_xray(scope: &RecordingScope) -> bool {
 }
 
 fn recorder_problem(r: &ConfigRecorder) -> Option<String> {
+    if let Some(service) = &r.service_principal {
+        return Some(format!(
+            "recorder {} is linked to {service}, which alone uses what it records",
+            r.name
+        ));
+    }
     if !records_xray(&r.scope) {
         return Some(match &r.scope {
             RecordingScope::Other(s) => format!(
@@ -168,6 +175,7 @@ mod tests {
             name: "default".into(),
             scope,
             recording,
+            service_principal: None,
         }
     }
 
@@ -267,6 +275,14 @@ mod tests {
                 vec![recorder(RecordingScope::AllSupported, Some(true))],
                 vec![],
                 "no ACTIVE Config rule",
+            ),
+            (
+                vec![ConfigRecorder {
+                    service_principal: Some("securityhub.amazonaws.com".into()),
+                    ..recorder(RecordingScope::AllSupported, Some(true))
+                }],
+                vec![xray_rule()],
+                "is linked to securityhub.amazonaws.com",
             ),
             (
                 vec![recorder(RecordingScope::AllSupported, Some(true))],
