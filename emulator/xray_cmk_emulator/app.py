@@ -9,7 +9,8 @@ Order of handling for each request:
 5. Paths moto lacks (X-Ray encryption config and trace segment destination,
    Account region opt-in) are served here, and so are X-Ray PutTraceSegments /
    BatchGetTraces, on top of moto's X-Ray backend (xray_traces: the KMS key).
-   awsJson targets moto lacks (CloudTrail LookupEvents, event_history) likewise.
+   awsJson targets moto lacks (CloudTrail LookupEvents, event_history; EventBridge
+   TestEventPattern, events_patterns) likewise.
 6. KMS calls (``TrentService.*``) go to moto; a 2xx answer is recorded as a
    CloudTrail event (kms_events) before it is returned.
 7. Everything else is moto's ``DomainDispatcherApplication``.
@@ -28,7 +29,9 @@ from . import (
     account_index,
     authz,
     cloudtrail_patches,
+    config_patches,
     event_history,
+    events_patterns,
     iam_simulate,
     kms_events,
     kms_patches,
@@ -121,6 +124,7 @@ class EmulatorMiddleware:
             ("cloudtrail", event_history.LOOKUP_EVENTS_SHORT_TARGET): (
                 lambda c, b: event_history.handle_lookup_events(store.events, c, b)
             ),
+            ("events", events_patterns.TARGET): events_patterns.handle,
         }
         for path in regions.OPERATIONS:
             self.routes[("account", path)] = (
@@ -201,6 +205,7 @@ def create_app() -> EmulatorMiddleware:
     kms_patches.apply()
     logs_patches.apply()
     cloudtrail_patches.apply()
+    config_patches.apply()
     org_patches.apply()
     sts_patches.apply()
     account_index.apply()
