@@ -93,3 +93,42 @@ def test_test_event_pattern_answers_the_documented_cases(aws: Aws, case: dict) -
 def test_test_event_pattern_refuses_an_event_without_its_envelope(aws: Aws) -> None:
     with aws_error("ValidationException", 400):
         aws.client("events").test_event_pattern(EventPattern='{"source":["aws.xray"]}', Event='{"source":"aws.xray"}')
+
+
+def _start_recorder(aws: Aws, group: dict) -> None:
+    config, s3 = aws.client("config"), aws.client("s3")
+    s3.create_bucket(Bucket="config-items")
+    config.put_configuration_recorder(
+        ConfigurationRecorder={"name": "default", "roleARN": "arn:aws:iam::123456789012:role/config", "recordingGroup": group}
+    )
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "config-items"})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")
+
+
+def _history(aws: Aws) -> list[dict]:
+    return aws.client("config").get_resource_config_history(
+        resourceType=XRAY_TYPE, resourceId="123456789012"
+    )["configurationItems"]
+
+
+def test_a_recording_recorder_records_xray_configuration_items(aws: Aws) -> None:
+    xray, kms = aws.client("xray"), aws.client("kms")
+    xray.put_encryption_config(Type="NONE")  # before any recorder: not recorded
+    _start_recorder(aws, {"allSupported": True})
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/traces", TargetKeyId=key["KeyId"])
+    xray.put_encryption_config(Type="KMS", KeyId="alias/traces")
+    xray.put_encryption_config(Type="NONE")
+    items = _history(aws)
+    assert [json.loads(i["configuration"])["type"] for i in items] == ["NONE", "KMS"]
+    # The key as its ARN, never the alias X-Ray was given.
+    assert json.loads(items[1]["configuration"])["keyId"] == key["Arn"]
+    assert items[1]["configurationItemStatus"] == "ResourceDiscovered"
+    assert items[0]["resourceType"] == XRAY_TYPE
+
+
+def test_nothing_is_recorded_without_a_recorder_that_records_the_type(aws: Aws) -> None:
+    _start_recorder(aws, {"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"]})
+    aws.client("xray").put_encryption_config(Type="NONE")
+    with aws_error("ResourceNotDiscoveredException", 400):
+        _history(aws)
