@@ -313,7 +313,13 @@ fn the_guard_rules_fail_before_the_guardrail_and_pass_once_it_is_deployed() {
 
     let dir = tempfile::tempdir().expect("dir");
     let guard_dir = dir.path().join("guard");
-    let r = generate(&guard_dir, &["--key-arns", &key_arns()]);
+    // Generated from the policy file the audit judges with: the SCP lets its roles through.
+    let r = run(bare_xray_cmk()
+        .args(["guard", "generate", "--out"])
+        .arg(&guard_dir)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--key-arns", &key_arns()]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     deploy(&emu, &guard_dir, &members);
 
@@ -331,7 +337,13 @@ fn the_guard_rules_fail_before_the_guardrail_and_pass_once_it_is_deployed() {
     let (code, mgmt) = guard_audit(
         &emu,
         &policy,
-        &["--org", "--accounts", &management, "--exclude-accounts", &members.join(",")],
+        &[
+            "--org",
+            "--accounts",
+            &management,
+            "--exclude-accounts",
+            &members.join(","),
+        ],
         &[],
     );
     let scp_here: Vec<_> = mgmt
@@ -340,16 +352,36 @@ fn the_guard_rules_fail_before_the_guardrail_and_pass_once_it_is_deployed() {
         .collect();
     assert_eq!(scp_here.len(), 1, "{mgmt:#?} (exit {code})");
     assert_eq!(scp_here[0].2, "fail");
-    assert!(scp_here[0].3.contains("management account"), "{}", scp_here[0].3);
+    assert!(
+        scp_here[0].3.contains("management account"),
+        "{}",
+        scp_here[0].3
+    );
 
     // `plan` lists the guardrail's failures as not fixed by apply.
     let r = run(emu
         .xray_cmk()
-        .args(["plan", "--rules", "guard-*", "--regions", "us-east-1", "--policy"])
+        .args([
+            "plan",
+            "--rules",
+            "guard-*",
+            "--regions",
+            "us-east-1",
+            "--policy",
+        ])
         .arg(&policy)
         .args(["--accounts", &management]));
-    assert!(r.stdout.contains("not fixed by apply"), "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("guard-config-rule-missing"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("not fixed by apply"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("guard-config-rule-missing"),
+        "{}",
+        r.stdout
+    );
 }
 
 /// An input that cannot be read makes the guard rules `error` (exit 3), never a pass: a caller
@@ -374,7 +406,8 @@ for name, denied in (("no-config-rules", "config:DescribeConfigRules"), ("no-scp
     iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({{"Version": "2012-10-17",
         "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}},
                       {{"Effect": "Deny", "Action": denied, "Resource": "*"}}]}}))
-    out[name] = iam.create_access_key(UserName=name)["AccessKey"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    out[name] = {{"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}}
 open({keys:?}, "w").write(json.dumps(out))
 "#
     ));
@@ -406,7 +439,11 @@ open({keys:?}, "w").write(json.dumps(out))
         .find(|(_, r, _, _)| r == "guard-config-rule-missing")
         .expect("config result");
     assert_eq!(config.2, "error", "{config:?}");
-    assert!(config.3.contains("config:DescribeConfigRules"), "{}", config.3);
+    assert!(
+        config.3.contains("config:DescribeConfigRules"),
+        "{}",
+        config.3
+    );
     // The drift alert was readable: judged, not an error.
     let drift = results
         .iter()
@@ -431,7 +468,12 @@ org.attach_policy(PolicyId=p["PolicySummary"]["Id"], TargetId=root)
     let (code, results) = guard_audit(
         &emu,
         &policy,
-        &["--ou", seed["organizational_units"][0]["id"].as_str().expect("ou"), "--accounts", &prod],
+        &[
+            "--ou",
+            seed["organizational_units"][0]["id"].as_str().expect("ou"),
+            "--accounts",
+            &prod,
+        ],
         &pairs,
     );
     assert_eq!(code, 3, "{results:#?}");
@@ -441,5 +483,9 @@ org.attach_policy(PolicyId=p["PolicySummary"]["Id"], TargetId=root)
         .collect();
     assert_eq!(scp.len(), 1, "{results:#?}");
     assert_eq!(scp[0].2, "error");
-    assert!(scp[0].3.contains("organizations:DescribePolicy"), "{}", scp[0].3);
+    assert!(
+        scp[0].3.contains("organizations:DescribePolicy"),
+        "{}",
+        scp[0].3
+    );
 }
