@@ -195,13 +195,16 @@ async fn targets(events: &aws_sdk_eventbridge::Client, rule: &str) -> Observed<V
     }
 }
 
+/// An SCP attached to a node: its id and name.
+type Attached = (String, Option<String>);
+
 /// What an organization scan reads once per scan and shares between accounts: the management
 /// account, each node's parent, and each node's SCPs and each SCP's content.
 #[derive(Default)]
 pub struct OrgCache {
     management: Once<(), Result<String, CollectionError>>,
     parents: Once<String, Result<(String, bool), CollectionError>>,
-    attached: Once<String, Result<Vec<(String, Option<String>)>, CollectionError>>,
+    attached: Once<String, Result<Vec<Attached>, CollectionError>>,
     content: Once<String, Observed<String>>,
 }
 
@@ -322,7 +325,7 @@ async fn parent(
 async fn attached(
     org: &aws_sdk_organizations::Client,
     target: &str,
-) -> Result<Vec<(String, Option<String>)>, CollectionError> {
+) -> Result<Vec<Attached>, CollectionError> {
     let mut pages = org
         .list_policies_for_target()
         .target_id(target)

@@ -426,7 +426,7 @@ async fn an_scp_that_cannot_be_read_is_unknown_content() {
 
     let parents_denied = mock!(aws_sdk_organizations::Client::list_parents)
         .then_http_response(|| json_error(400, "AccessDeniedException"));
-    let mut rules = org_rules(
+    let rules = org_rules(
         mock!(aws_sdk_organizations::Client::describe_policy)
             .then_output(|| DescribePolicyOutput::builder().build()),
     );
