@@ -85,7 +85,7 @@ impl Needs {
 /// ([`crate::rules::OPT_IN`], which run only when `include` names them). A pattern that matches
 /// no rule is an error, so typos do not silently narrow an audit.
 pub fn select(include: &[String], exclude: &[String]) -> Result<Vec<&'static dyn Rule>, String> {
-    let all = crate::rules::ALL;
+    let all: &[&'static dyn Rule] = &crate::rules::EVERY;
     for pattern in include.iter().chain(exclude) {
         if !all.iter().any(|r| glob(pattern, r.meta().id)) {
             return Err(format!(
@@ -277,7 +277,7 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
 /// The report order: account, region, rule (registry order), resource. Accounts of an
 /// organization scan finish in any order; reports read in this one.
 pub fn sort_findings(findings: &mut [Finding]) {
-    let rank = |id: &str| crate::rules::ALL.iter().position(|r| r.meta().id == id);
+    let rank = |id: &str| crate::rules::EVERY.iter().position(|r| r.meta().id == id);
     findings.sort_by(|a, b| {
         (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
             &b.account,
@@ -382,7 +382,7 @@ expires = EXPIRES
         assert!(select(&[], &["*".into()]).is_err());
         assert_eq!(
             select(&[], &[]).expect("all").len(),
-            crate::rules::ALL.len() - crate::rules::OPT_IN.len()
+            crate::rules::ALL.len()
         );
         let guard = select(&["guard-*".into()], &[]).expect("rules");
         let ids: Vec<&str> = guard.iter().map(|r| r.meta().id).collect();

@@ -35,7 +35,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     }
     // Every rule a plain audit runs, and the opt-in rules (the guardrail's) `--rules` names:
     // what those fail is listed as not fixed by apply.
-    let mut rules: Vec<&'static dyn xray_cmk_core::Rule> = xray_cmk_core::rules::DEFAULT.clone();
+    let mut rules: Vec<&'static dyn xray_cmk_core::Rule> = xray_cmk_core::rules::ALL.to_vec();
     if !args.scope.rules.is_empty() {
         let selected = xray_cmk_core::select(&args.scope.rules, &args.scope.skip_rules)
             .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;

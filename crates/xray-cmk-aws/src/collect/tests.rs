@@ -613,7 +613,7 @@ async fn scan_reads_each_key_and_trail_once() {
     let regions: Vec<String> = ["eu-west-1", "us-east-1", "eu-north-1"]
         .map(String::from)
         .into();
-    let all = Needs::of(&xray_cmk_core::rules::DEFAULT);
+    let all = Needs::of(xray_cmk_core::rules::ALL);
     let sc = Scan::new(
         vec![
             ("111122223333", clients.clone()),
@@ -1076,7 +1076,7 @@ trace_readers = ["arn:aws:iam::{account}:user/Reader", "arn:aws:iam::{account}:r
         inventory: &inv,
         policy: &sc.policy,
         today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
-        rules: &xray_cmk_core::rules::DEFAULT,
+        rules: xray_cmk_core::rules::ALL,
     });
     let access = findings
         .iter()

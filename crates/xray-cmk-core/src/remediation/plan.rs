@@ -300,7 +300,7 @@ pub fn acting_principal(caller_arn: &str, account: &str, role_name: &str) -> Str
 
 /// Plans every target of `inventory`, judged by the rules a run without `--rules` uses.
 pub fn plan_targets(inventory: &Inventory, input: &PlanInput<'_>) -> Vec<TargetPlan> {
-    plan_targets_with(inventory, input, &crate::rules::DEFAULT)
+    plan_targets_with(inventory, input, crate::rules::ALL)
 }
 
 /// As [`plan_targets`], judged by `rules`: what they fail that `apply` does not fix is listed

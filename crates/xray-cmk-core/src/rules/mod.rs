@@ -46,7 +46,8 @@ use crate::finding::{Finding, FindingBuilder, XRAY_ENCRYPTION_CONFIG};
 use crate::model::{EncryptionType, Inventory, KmsKey, Observed, XrayEncryption, XrayTarget};
 use crate::rule::{KeyRef, Rule, RuleMeta};
 
-/// Every rule, in the order results are reported.
+/// Every rule a run judges unless `--rules` says otherwise, in the order results are reported.
+/// The opt-in rules ([`OPT_IN`]) are not among them; [`EVERY`] lists both.
 pub static ALL: &[&dyn Rule] = &[
     &XrayDefaultEncryption,
     &XrayKeyUnusable,
@@ -63,9 +64,6 @@ pub static ALL: &[&dyn Rule] = &[
     &KmsKeyPolicyUnapprovedCrossAccount,
     &KmsKeyMissingTags,
     &KmsOrphanedXrayCmkKey,
-    &GuardConfigRuleMissing,
-    &GuardDriftAlertMissing,
-    &GuardScpMissing,
     &TfXrayEncryptionMissing,
 ];
 
@@ -83,9 +81,10 @@ pub fn is_opt_in(rule: &dyn Rule) -> bool {
     OPT_IN.iter().any(|k| std::ptr::eq(k.meta(), rule.meta()))
 }
 
-/// The rules a run without `--rules` judges with: [`ALL`] but [`OPT_IN`], in registry order.
-pub static DEFAULT: std::sync::LazyLock<Vec<&'static dyn Rule>> =
-    std::sync::LazyLock::new(|| ALL.iter().copied().filter(|r| !is_opt_in(*r)).collect());
+/// Every rule there is: [`ALL`], then [`OPT_IN`], in the order results are reported. Rule ids
+/// (`explain`, exemptions, `--rules`) are looked up here.
+pub static EVERY: std::sync::LazyLock<Vec<&'static dyn Rule>> =
+    std::sync::LazyLock::new(|| ALL.iter().chain(OPT_IN).copied().collect());
 
 /// The rules that judge keys ([`Rule::check_key`], or [`Rule::check_key_use`] for each target
 /// whose X-Ray uses the key) rather than targets, in registry order. Where
@@ -161,7 +160,8 @@ the plan as `terraform show -json plan.out > plan.json`.
 
 /// Looks a rule, or a diagnostic code, up by id.
 pub fn by_id(id: &str) -> Option<&'static RuleMeta> {
-    ALL.iter()
+    EVERY
+        .iter()
         .map(|r| r.meta())
         .chain(DIAGNOSTICS.iter().copied())
         .find(|m| m.id == id)
@@ -551,7 +551,7 @@ pub(crate) mod test_support {
             inventory: inv,
             policy,
             today: today(),
-            rules: &super::DEFAULT,
+            rules: super::ALL,
         }
     }
 
@@ -609,7 +609,7 @@ mod tests {
 
     #[test]
     fn every_rule_documents_itself() {
-        for rule in ALL {
+        for rule in EVERY.iter() {
             let m = rule.meta();
             for section in [
                 "## What it does",
@@ -626,7 +626,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_listed() {
-        let ids: Vec<_> = ALL
+        let ids: Vec<_> = EVERY
             .iter()
             .map(|r| {
                 format!(
@@ -653,15 +653,15 @@ mod tests {
         kms-key-policy-unapproved-cross-account high since 0.2.0
         kms-key-missing-tags low since 0.2.0
         kms-orphaned-xray-cmk-key low since 0.4.0
+        tf-xray-encryption-missing high since 0.3.0
         guard-config-rule-missing medium since 0.5.0
         guard-drift-alert-missing medium since 0.5.0
         guard-scp-missing high since 0.5.0
-        tf-xray-encryption-missing high since 0.3.0
         ");
-        let mut sorted: Vec<_> = ALL.iter().map(|r| r.meta().id).collect();
+        let mut sorted: Vec<_> = EVERY.iter().map(|r| r.meta().id).collect();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(sorted.len(), ALL.len());
+        assert_eq!(sorted.len(), EVERY.len());
     }
 
     #[test]
