@@ -796,6 +796,13 @@ fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
         .as_str()
         .expect("ou")
         .to_owned();
+    // An enabled EventBridge rule with a pattern, whose targets the guardrail's rule lists.
+    emu.python(
+        r#"
+import boto3
+boto3.client("events").put_rule(Name="any-xray", EventPattern='{"source":["aws.xray"]}', State="ENABLED")
+"#,
+    );
     let mut called = std::collections::BTreeSet::new();
     // With the demo policy file, whose principals a root-delegated key leaves to IAM.
     let policy = emu.policy().display().to_string();
