@@ -9,7 +9,8 @@ Order of handling for each request:
 5. Paths moto lacks (X-Ray encryption config and trace segment destination,
    Account region opt-in) are served here, and so are X-Ray PutTraceSegments /
    BatchGetTraces, on top of moto's X-Ray backend (xray_traces: the KMS key).
-   awsJson targets moto lacks (CloudTrail LookupEvents, event_history) likewise.
+   awsJson targets moto lacks (CloudTrail LookupEvents, event_history; EventBridge
+   TestEventPattern, events_patterns) likewise.
 6. KMS calls (``TrentService.*``) go to moto; a 2xx answer is recorded as a
    CloudTrail event (kms_events) before it is returned.
 7. Everything else is moto's ``DomainDispatcherApplication``.
@@ -18,6 +19,7 @@ Order of handling for each request:
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any, Callable
@@ -28,7 +30,10 @@ from . import (
     account_index,
     authz,
     cloudtrail_patches,
+    config_items,
+    config_patches,
     event_history,
+    events_patterns,
     iam_simulate,
     kms_events,
     kms_patches,
@@ -54,8 +59,10 @@ class EmulatorState:
         self.segments = xray_segments.SegmentDestinationStore()
         self.traces = xray_traces.TraceKeyStore()
         self.events = event_history.EventHistory()
+        self.config_items = config_items.ConfigItemStore()
 
     def reset(self) -> None:
+        self.config_items.reset()
         self.events.reset()
         self.encryption.reset()
         self.regions.reset()
@@ -96,6 +103,18 @@ def _json_content_type(start_response: StartResponse) -> StartResponse:
     return wrapped
 
 
+def _put_encryption(store: EmulatorState, caller: Any, body: bytes) -> Any:
+    """X-Ray PutEncryptionConfig; on success AWS Config records the new configuration item."""
+    response = xray_encryption.handle_put(store.encryption, caller, body)
+    if response.status_code == 200:
+        try:
+            config = json.loads(response.get_data()).get("EncryptionConfig", {})
+            store.config_items.record_xray(caller.account_id, caller.region, config)
+        except Exception:  # recording must not fail the X-Ray call
+            _log.exception("could not record the configuration item of X-Ray's encryption")
+    return response
+
+
 class EmulatorMiddleware:
     def __init__(self, moto_app: Any, state: EmulatorState | None = None) -> None:
         self.moto_app = moto_app
@@ -103,7 +122,7 @@ class EmulatorMiddleware:
         store = self.state
         self.routes: dict[tuple[str, str], Callable[[Any, bytes], Any]] = {
             ("xray", "/EncryptionConfig"): lambda c, b: xray_encryption.handle_get(store.encryption, c, b),
-            ("xray", "/PutEncryptionConfig"): lambda c, b: xray_encryption.handle_put(store.encryption, c, b),
+            ("xray", "/PutEncryptionConfig"): lambda c, b: _put_encryption(store, c, b),
             ("xray", "/GetTraceSegmentDestination"): lambda c, b: xray_segments.handle_get(store.segments, c, b),
             ("xray", "/UpdateTraceSegmentDestination"): (
                 lambda c, b: xray_segments.handle_update(store.segments, c, b)
@@ -121,6 +140,7 @@ class EmulatorMiddleware:
             ("cloudtrail", event_history.LOOKUP_EVENTS_SHORT_TARGET): (
                 lambda c, b: event_history.handle_lookup_events(store.events, c, b)
             ),
+            ("events", events_patterns.TARGET): events_patterns.handle,
         }
         for path in regions.OPERATIONS:
             self.routes[("account", path)] = (
@@ -155,6 +175,10 @@ class EmulatorMiddleware:
             return iam_simulate.handle(caller, environ, body)(environ, start_response)
 
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if caller.service == "config" and target == config_items.TARGET:
+            answered = config_items.handle_history(self.state.config_items, caller, body)
+            if answered is not None:
+                return answered(environ, start_response)
         route = self.targets.get((caller.service, target)) if target else None
         if route is None:
             route = self.routes.get((caller.service, path.rstrip("/")))
@@ -201,6 +225,7 @@ def create_app() -> EmulatorMiddleware:
     kms_patches.apply()
     logs_patches.apply()
     cloudtrail_patches.apply()
+    config_patches.apply()
     org_patches.apply()
     sts_patches.apply()
     account_index.apply()

@@ -74,6 +74,8 @@ struct Cache {
     kms: HashMap<String, aws_sdk_kms::Client>,
     cloudtrail: HashMap<String, aws_sdk_cloudtrail::Client>,
     logs: HashMap<String, aws_sdk_cloudwatchlogs::Client>,
+    config: HashMap<String, aws_sdk_config::Client>,
+    events: HashMap<String, aws_sdk_eventbridge::Client>,
 }
 
 impl AccountClients {
@@ -210,6 +212,38 @@ impl ClientSource for AccountClients {
                 service_config!(
                     aws_sdk_cloudwatchlogs,
                     Service::Logs,
+                    self.shared,
+                    &self.config,
+                    Some(region)
+                )
+            },
+        )
+    }
+
+    fn config(&self, region: &str) -> aws_sdk_config::Client {
+        self.cached(
+            |c| &mut c.config,
+            region,
+            || {
+                service_config!(
+                    aws_sdk_config,
+                    Service::Config,
+                    self.shared,
+                    &self.config,
+                    Some(region)
+                )
+            },
+        )
+    }
+
+    fn events(&self, region: &str) -> aws_sdk_eventbridge::Client {
+        self.cached(
+            |c| &mut c.events,
+            region,
+            || {
+                service_config!(
+                    aws_sdk_eventbridge,
+                    Service::Events,
                     self.shared,
                     &self.config,
                     Some(region)

@@ -280,6 +280,12 @@ mod tests {
         fn iam(&self) -> aws_sdk_iam::Client {
             unreachable!("not used")
         }
+        fn config(&self, _: &str) -> aws_sdk_config::Client {
+            unreachable!("not used")
+        }
+        fn events(&self, _: &str) -> aws_sdk_eventbridge::Client {
+            unreachable!("not used")
+        }
         fn home_region(&self) -> String {
             "us-east-1".into()
         }

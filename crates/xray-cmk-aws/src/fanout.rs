@@ -20,6 +20,7 @@ use xray_cmk_core::{
 };
 
 use crate::clients::{AccountClients, Shared};
+use crate::collect::guard::{scp_path, OrgCache};
 use crate::collect::{scan, AnswerCache, ClientSource, KeyCache, Once, ScanShared};
 use crate::error::{classify, root_cause};
 use crate::limits::Service;
@@ -76,8 +77,23 @@ pub async fn scan_accounts(
         needs: opts.needs,
         policy,
     };
+    // The SCPs are read with the caller's own credentials: the management account's, or a
+    // delegated administrator's.
+    let organization = opts.needs.scp.then(|| {
+        (
+            AccountClients::new(session.config.clone(), shared.clone()).organizations(),
+            OrgCache::default(),
+        )
+    });
     let mut scans = stream::iter(accounts)
-        .map(|account| scan_account(&directory, account, opts, &scan_shared))
+        .map(|account| async {
+            let mut done = scan_account(&directory, account, opts, &scan_shared).await;
+            if let Some((org, cache)) = &organization {
+                let path = scp_path(org, account, cache).await;
+                done.inventory.scp_paths.insert(account.clone(), path);
+            }
+            done
+        })
         .buffer_unordered(opts.account_concurrency.max(1));
     while let Some(done) = scans.next().await {
         on_account(done);

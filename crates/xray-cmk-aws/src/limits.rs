@@ -28,6 +28,8 @@ use tokio::sync::Semaphore;
 pub enum Service {
     Account,
     CloudTrail,
+    Config,
+    Events,
     Iam,
     Kms,
     Logs,
@@ -37,9 +39,11 @@ pub enum Service {
 }
 
 impl Service {
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 10] = [
         Service::Account,
         Service::CloudTrail,
+        Service::Config,
+        Service::Events,
         Service::Iam,
         Service::Kms,
         Service::Logs,
@@ -53,6 +57,8 @@ impl Service {
         match self {
             Service::Account => "account",
             Service::CloudTrail => "cloudtrail",
+            Service::Config => "config",
+            Service::Events => "events",
             Service::Iam => "iam",
             Service::Kms => "kms",
             Service::Logs => "logs",
@@ -72,6 +78,11 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "cloudtrail:GetTrail",
     "cloudtrail:GetTrailStatus",
     "cloudtrail:ListTrails",
+    "config:DescribeConfigRules",
+    "config:DescribeConfigurationRecorderStatus",
+    "config:DescribeConfigurationRecorders",
+    "events:ListRules",
+    "events:ListTargetsByRule",
     "iam:SimulatePrincipalPolicy",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
@@ -80,9 +91,13 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "kms:ListKeys",
     "kms:ListResourceTags",
     "logs:DescribeLogGroups",
+    "organizations:DescribeOrganization",
+    "organizations:DescribePolicy",
     "organizations:ListAccounts",
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListParents",
+    "organizations:ListPoliciesForTarget",
     "sts:AssumeRole",
     "sts:GetCallerIdentity",
     "xray:GetEncryptionConfig",
@@ -135,7 +150,7 @@ impl Intercept for Recorder {
 /// One HTTP client per service, each with its own limit and counter; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ServiceLimits {
-    clients: Arc<[Limited; 8]>,
+    clients: Arc<[Limited; Service::ALL.len()]>,
     pub operations: OperationLog,
 }
 

@@ -2,6 +2,7 @@
 //! produce. Nothing here performs I/O or links the AWS SDK, so the whole rule set can be tested with
 //! hand-built inventories in milliseconds.
 
+pub mod event_pattern;
 pub mod finding;
 pub mod guard;
 pub mod key_policy;

@@ -379,6 +379,106 @@ pub struct Inventory {
     pub iam_answers: BTreeMap<AccessQuestion, Observed<SimulatedAccess>>,
     /// Whether IAM's part of X-Ray's access to the keys is judged at all.
     pub iam_scope: IamScope,
+    /// What of the guardrail (AWS Config, EventBridge) each live (account, region) has, when
+    /// collected (`Needs::guardrail`).
+    pub guardrails: BTreeMap<(String, String), Guardrail>,
+    /// The service control policies on each account's path from the organization's root, when
+    /// collected (`Needs::scp`, an `--org` scan).
+    pub scp_paths: BTreeMap<String, Observed<ScpPath>>,
+}
+
+/// The guardrail's detection and alerting as one account and region has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardrail {
+    /// `config:DescribeConfigurationRecorders` with `DescribeConfigurationRecorderStatus`.
+    pub recorders: Observed<Vec<ConfigRecorder>>,
+    /// `config:DescribeConfigRules`.
+    pub config_rules: Observed<Vec<ConfigRule>>,
+    /// `events:ListRules` on the default event bus, with `events:ListTargetsByRule` of each
+    /// enabled rule that has an event pattern.
+    pub event_rules: Observed<Vec<EventRule>>,
+}
+
+/// An AWS Config configuration recorder and whether it is recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigRecorder {
+    pub name: String,
+    pub scope: RecordingScope,
+    /// `ConfigurationRecorderStatus.recording`; `None` when the status lists no such recorder.
+    pub recording: Option<bool>,
+    /// The service a service-linked recorder records for; `None` for a customer managed one.
+    pub service_principal: Option<String>,
+}
+
+/// Which resource types a recorder records (its `recordingGroup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingScope {
+    /// `allSupported`, or `recordingStrategy.useOnly` `ALL_SUPPORTED_RESOURCE_TYPES`.
+    AllSupported,
+    /// `INCLUSION_BY_RESOURCE_TYPES`: only these.
+    Only(Vec<String>),
+    /// `EXCLUSION_BY_RESOURCE_TYPES`: every supported type but these.
+    AllExcept(Vec<String>),
+    /// A `recordingStrategy` this version does not know.
+    Other(String),
+}
+
+/// An AWS Config rule, as `DescribeConfigRules` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigRule {
+    pub name: String,
+    /// `ACTIVE`, `DELETING`, `DELETING_RESULTS`, `EVALUATING`; `None` when not reported.
+    pub state: Option<String>,
+    /// `Source.Owner`: `AWS`, `CUSTOM_LAMBDA` or `CUSTOM_POLICY`.
+    pub owner: Option<String>,
+    /// `Scope.ComplianceResourceTypes`.
+    pub resource_types: Vec<String>,
+    /// `Scope.ComplianceResourceId`.
+    pub resource_id: Option<String>,
+    /// `Scope.TagKey`.
+    pub tag_key: Option<String>,
+}
+
+/// An EventBridge rule of the default event bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRule {
+    pub name: String,
+    /// `ENABLED`, `DISABLED` or `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`.
+    pub state: Option<String>,
+    /// The event pattern, as JSON text; `None` for a scheduled rule.
+    pub event_pattern: Option<String>,
+    /// The targets' ARNs (`ListTargetsByRule`), read for enabled rules with a pattern.
+    pub targets: Observed<Vec<String>>,
+}
+
+/// An account's place in the organization, from the account up to the root
+/// (`organizations:ListParents`), with the SCPs attached at each step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScpPath {
+    /// Whether the account is the organization's management account, which SCPs never restrict
+    /// (`organizations:DescribeOrganization`).
+    pub management_account: bool,
+    /// The account first, then each OU, then the root.
+    pub nodes: Vec<OrgNode>,
+}
+
+/// One step of an [`ScpPath`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgNode {
+    /// `111122223333`, `ou-…` or `r-…`.
+    pub id: String,
+    /// `organizations:ListPoliciesForTarget` (`SERVICE_CONTROL_POLICY`), each with its content
+    /// (`organizations:DescribePolicy`).
+    pub policies: Vec<Scp>,
+}
+
+/// A service control policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scp {
+    pub id: String,
+    pub name: Option<String>,
+    /// The policy document, as JSON text.
+    pub content: Observed<String>,
 }
 
 /// Whether the key-use rules judge what only IAM policies decide (see

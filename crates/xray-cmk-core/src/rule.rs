@@ -40,6 +40,10 @@ pub enum Input {
     /// `kms:ListKeys` and `kms:ListAliases` per region, `kms:ListResourceTags` of each key no
     /// alias names, and `kms:DescribeKey` of those tagged as xray-cmk's.
     KeyListing,
+    /// AWS Config's recorders and rules, and EventBridge's rules and their targets, per region.
+    Guardrail,
+    /// The SCPs on each account's path from the organization's root (an `--org` scan).
+    Scp,
 }
 
 /// What a set of rules needs collected. The X-Ray configuration is always read: it is what
@@ -52,6 +56,8 @@ pub struct Needs {
     pub segment_destination: bool,
     pub iam_simulation: bool,
     pub key_listing: bool,
+    pub guardrail: bool,
+    pub scp: bool,
 }
 
 impl Needs {
@@ -66,17 +72,20 @@ impl Needs {
                 Input::SegmentDestination => n.segment_destination = true,
                 Input::IamSimulation => n.iam_simulation = true,
                 Input::KeyListing => n.key_listing = true,
+                Input::Guardrail => n.guardrail = true,
+                Input::Scp => n.scp = true,
             }
         }
         n
     }
 }
 
-/// The rules whose ids match any of `include` (all when empty) and none of `exclude`; patterns
-/// may use `*` (`kms-*`). A pattern that matches no rule is an error, so typos do not silently
-/// narrow an audit.
+/// The rules whose ids match any of `include` and none of `exclude`; patterns may use `*`
+/// (`kms-*`). An empty `include` means every rule but the opt-in ones
+/// ([`crate::rules::OPT_IN`], which run only when `include` names them). A pattern that matches
+/// no rule is an error, so typos do not silently narrow an audit.
 pub fn select(include: &[String], exclude: &[String]) -> Result<Vec<&'static dyn Rule>, String> {
-    let all = crate::rules::ALL;
+    let all: &[&'static dyn Rule] = &crate::rules::EVERY;
     for pattern in include.iter().chain(exclude) {
         if !all.iter().any(|r| glob(pattern, r.meta().id)) {
             return Err(format!(
@@ -87,7 +96,10 @@ pub fn select(include: &[String], exclude: &[String]) -> Result<Vec<&'static dyn
     let chosen: Vec<&'static dyn Rule> = all
         .iter()
         .copied()
-        .filter(|r| include.is_empty() || include.iter().any(|p| glob(p, r.meta().id)))
+        .filter(|r| match include.is_empty() {
+            true => !crate::rules::is_opt_in(*r),
+            false => include.iter().any(|p| glob(p, r.meta().id)),
+        })
         .filter(|r| !exclude.iter().any(|p| glob(p, r.meta().id)))
         .collect();
     if chosen.is_empty() {
@@ -265,7 +277,7 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
 /// The report order: account, region, rule (registry order), resource. Accounts of an
 /// organization scan finish in any order; reports read in this one.
 pub fn sort_findings(findings: &mut [Finding]) {
-    let rank = |id: &str| crate::rules::ALL.iter().position(|r| r.meta().id == id);
+    let rank = |id: &str| crate::rules::EVERY.iter().position(|r| r.meta().id == id);
     findings.sort_by(|a, b| {
         (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
             &b.account,
@@ -372,6 +384,28 @@ expires = EXPIRES
             select(&[], &[]).expect("all").len(),
             crate::rules::ALL.len()
         );
+        let guard = select(&["guard-*".into()], &[]).expect("rules");
+        let ids: Vec<&str> = guard.iter().map(|r| r.meta().id).collect();
+        assert_eq!(
+            ids,
+            [
+                "guard-config-rule-missing",
+                "guard-drift-alert-missing",
+                "guard-scp-missing"
+            ]
+        );
+        assert_eq!(
+            Needs::of(&guard),
+            Needs {
+                guardrail: true,
+                scp: true,
+                ..Needs::default()
+            }
+        );
+        assert!(select(&[], &[])
+            .expect("defaults")
+            .iter()
+            .all(|r| !r.meta().id.starts_with("guard-")));
     }
 
     #[test]

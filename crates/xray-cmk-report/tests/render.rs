@@ -77,6 +77,8 @@ fn report() -> Report {
         iam_answers: Default::default(),
         iam_scope: Default::default(),
         unaliased_keys: Default::default(),
+        guardrails: Default::default(),
+        scp_paths: Default::default(),
     };
     Report::new(
         "0.0.0-test",

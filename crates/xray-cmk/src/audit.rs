@@ -62,6 +62,11 @@ pub(crate) async fn prepare(args: &AuditArgs, needs: Needs) -> Result<Prepared> 
     )
     .await?;
     let accounts = resolve_accounts(args, &session, &shared).await?;
+    // The SCPs are read only in an organization scan, from the organization's root down.
+    let needs = Needs {
+        scp: needs.scp && (args.org || !args.ou.is_empty()),
+        ..needs
+    };
     let opts = ScanOptions {
         role_name: args.role_name.clone(),
         external_id: args.external_id.clone(),

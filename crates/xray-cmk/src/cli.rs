@@ -567,7 +567,8 @@ pub struct AuditArgs {
     #[arg(long, default_value = "low", value_name = "SEVERITY")]
     pub fail_on: Severity,
     /// Run only these rules (comma separated, `*` wildcards: `xray-*`). Only what they need is
-    /// collected, so a narrower audit makes fewer API calls.
+    /// collected, so a narrower audit makes fewer API calls. The guardrail's rules run only when
+    /// named here (`guard-*`).
     #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
     pub rules: Vec<String>,
     /// Leave these rules out (comma separated, `*` wildcards).

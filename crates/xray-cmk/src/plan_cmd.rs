@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use xray_cmk_aws::fanout::scan_accounts;
 use xray_cmk_core::remediation::key_policy;
 use xray_cmk_core::remediation::plan::{
-    acting_principal, plan_targets, Action, KeyRef, Plan, PlanInput, Precondition,
+    acting_principal, plan_targets_with, Action, KeyRef, Plan, PlanInput, Precondition,
 };
 use xray_cmk_core::{Context, Needs, Status, SummaryBuilder};
 
@@ -33,7 +33,19 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     if matches!(args.scope.format, Format::Csv | Format::Asff) {
         anyhow::bail!("plan writes a table or json; csv and asff are audit formats");
     }
-    let all = Needs::of(xray_cmk_core::rules::ALL);
+    // Every rule a plain audit runs, and the opt-in rules (the guardrail's) `--rules` names:
+    // what those fail is listed as not fixed by apply.
+    let mut rules: Vec<&'static dyn xray_cmk_core::Rule> = xray_cmk_core::rules::ALL.to_vec();
+    if !args.scope.rules.is_empty() {
+        let selected = xray_cmk_core::select(&args.scope.rules, &args.scope.skip_rules)
+            .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
+        rules.extend(
+            selected
+                .into_iter()
+                .filter(|r| xray_cmk_core::rules::is_opt_in(*r)),
+        );
+    }
+    let all = Needs::of(&rules);
     let Prepared {
         policy,
         shared,
@@ -61,12 +73,12 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     let mut summary = SummaryBuilder::default();
     let mut unread: Vec<String> = Vec::new();
     scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
-        targets.extend(plan_targets(&scan.inventory, &input));
+        targets.extend(plan_targets_with(&scan.inventory, &input, &rules));
         let findings = xray_cmk_core::evaluate(&Context {
             inventory: &scan.inventory,
             policy: &policy,
             today,
-            rules: xray_cmk_core::rules::ALL,
+            rules: &rules,
         });
         for f in &findings {
             summary.add(f);

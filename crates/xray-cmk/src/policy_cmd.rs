@@ -27,7 +27,7 @@ pub fn load(explicit: Option<&Path>) -> Result<(OrgPolicy, Option<PathBuf>)> {
         }
     };
     let text = crate::input::read_text(&path, "policy file", crate::input::POLICY_CAP)?;
-    let known: Vec<&str> = rules::ALL.iter().map(|r| r.meta().id).collect();
+    let known: Vec<&str> = rules::EVERY.iter().map(|r| r.meta().id).collect();
     match OrgPolicy::parse(&text, &path.display().to_string(), &known) {
         Ok(policy) => Ok((policy, Some(path))),
         Err(errors) => bail!("invalid policy file:\n{errors}"),

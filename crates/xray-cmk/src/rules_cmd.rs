@@ -9,7 +9,7 @@ use crate::cli::{ExplainArgs, IamPolicyArgs, IamPolicyMode, ListFormat, RulesArg
 use crate::exit::Exit;
 
 pub fn list(args: &RulesArgs) -> Result<Exit> {
-    let metas: Vec<_> = rules::ALL.iter().map(|r| r.meta()).collect();
+    let metas: Vec<_> = rules::EVERY.iter().map(|r| r.meta()).collect();
     match args.format {
         ListFormat::Json => {
             let list: Vec<_> = metas
@@ -41,7 +41,7 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
             Ok(Exit::Clean)
         }
         None => {
-            let known: Vec<_> = rules::ALL.iter().map(|r| r.meta().id).collect();
+            let known: Vec<_> = rules::EVERY.iter().map(|r| r.meta().id).collect();
             bail!(
                 "unknown rule `{}`; known rules: {}",
                 args.rule,

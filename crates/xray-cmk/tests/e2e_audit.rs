@@ -777,7 +777,7 @@ iam.put_role_policy(RoleName="ExternalAuditor", PolicyName="XrayCmkAudit",
 
 /// `iam-policy --mode audit` lists exactly the actions an audit calls: an organization scan (with
 /// region discovery, an unassumable account, Transaction Search, trails, and the policy
-/// simulator for a root-delegated key) and an OU walk.
+/// simulator for a root-delegated key), an OU walk, and the guardrail's rules.
 #[test]
 fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
     let r = run(bare_xray_cmk().args(["iam-policy", "--mode", "audit"]));
@@ -796,12 +796,21 @@ fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
         .as_str()
         .expect("ou")
         .to_owned();
+    // An enabled EventBridge rule with a pattern, whose targets the guardrail's rule lists.
+    emu.python(
+        r#"
+import boto3
+boto3.client("events").put_rule(Name="any-xray", EventPattern='{"source":["aws.xray"]}', State="ENABLED")
+"#,
+    );
     let mut called = std::collections::BTreeSet::new();
     // With the demo policy file, whose principals a root-delegated key leaves to IAM.
     let policy = emu.policy().display().to_string();
     for (i, extra) in [
         vec!["--org", "--policy", policy.as_str()],
         vec!["--ou", ou.as_str(), "--regions", "us-east-1"],
+        // The guardrail's rules, which only `--rules` selects.
+        vec!["--org", "--rules", "guard-*", "--regions", "us-east-1"],
     ]
     .into_iter()
     .enumerate()

@@ -171,3 +171,321 @@ fn from_history_takes_the_keys_that_passed_the_latest_audit() {
         missing.stderr
     );
 }
+
+/// The `[guard]` table the guardrail tests add to the demo policy file.
+const GUARD_TABLE: &str = r#"
+[guard]
+automation_roles = ["arn:aws:iam::{account}:role/XrayCmkAdmin"]
+break_glass_roles = ["arn:aws:iam::{account}:role/BreakGlass"]
+"#;
+
+fn guard_policy(emu: &common::Emulator) -> PathBuf {
+    let path = emu.dir.path().join("guard-policy.toml");
+    let text = std::fs::read_to_string(emu.policy()).expect("policy");
+    std::fs::write(&path, format!("{text}{GUARD_TABLE}")).expect("write policy");
+    path
+}
+
+fn member(seed: &serde_json::Value, name: &str) -> String {
+    seed["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["name"] == name)
+        .and_then(|m| m["account_id"].as_str())
+        .expect("member")
+        .to_owned()
+}
+
+/// `audit --rules 'guard-*'` as JSON: (account, rule) -> (status, message), and the exit code.
+fn guard_audit(
+    emu: &common::Emulator,
+    policy: &Path,
+    scope: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Vec<(String, String, String, String)>) {
+    let mut cmd = emu.xray_cmk();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let r = run(cmd
+        .args(["audit", "--rules", "guard-*", "--regions", "us-east-1"])
+        .args(["--format", "json", "--quiet", "--policy"])
+        .arg(policy)
+        .args(scope));
+    let report: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+    let results = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|x| {
+            let s = |k: &str| x[k].as_str().unwrap_or_default().to_owned();
+            (s("account"), s("rule"), s("status"), s("message"))
+        })
+        .collect();
+    (r.code, results)
+}
+
+/// The guardrail as `guard generate` writes it, deployed through the emulator's APIs: in each
+/// member, a Config recorder recording every type and the Config rule with the generated Guard
+/// rule, the EventBridge rule with the StackSet's pattern sending to an SNS topic; the SCP attached
+/// to the organization's root.
+fn deploy(emu: &common::Emulator, guard_dir: &Path, members: &[String]) {
+    emu.python(&format!(
+        r#"
+import boto3, json, pathlib, yaml
+guard = pathlib.Path({guard_dir:?})
+class Cfn(yaml.SafeLoader): pass
+Cfn.add_multi_constructor("!", lambda loader, suffix, node: None)
+template = yaml.load((guard / "xray-cmk-guard.stackset.yaml").read_text(), Loader=Cfn)
+patterns = [r["Properties"]["EventPattern"] for r in template["Resources"].values()
+            if r["Type"] == "AWS::Events::Rule" and r["Properties"]["EventPattern"].get("source") == ["aws.xray"]]
+assert len(patterns) == 1, patterns
+config_rule = next(r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Config::ConfigRule")
+policy_text = (guard / "xray-cmk-encryption.guard").read_text()
+for account in {members:?}:
+    creds = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{{account}}:role/OrganizationAccountAccessRole", RoleSessionName="deploy")["Credentials"]
+    s = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                      aws_session_token=creds["SessionToken"], region_name="us-east-1")
+    s3, config, events, sns = (s.client(n) for n in ("s3", "config", "events", "sns"))
+    bucket = f"config-{{account}}"
+    s3.create_bucket(Bucket=bucket)
+    config.put_configuration_recorder(ConfigurationRecorder={{
+        "name": "default", "roleARN": f"arn:aws:iam::{{account}}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig",
+        "recordingGroup": {{"allSupported": True, "includeGlobalResourceTypes": False}}}})
+    config.put_delivery_channel(DeliveryChannel={{"name": "default", "s3BucketName": bucket}})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")
+    config.put_config_rule(ConfigRule={{
+        "ConfigRuleName": config_rule["ConfigRuleName"],
+        "Scope": {{"ComplianceResourceTypes": config_rule["Scope"]["ComplianceResourceTypes"]}},
+        "Source": {{"Owner": "CUSTOM_POLICY",
+                    "SourceDetails": [{{"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"}}],
+                    "CustomPolicyDetails": {{"PolicyRuntime": "guard-2.x.x", "PolicyText": policy_text}}}}}})
+    topic = sns.create_topic(Name="xray-cmk-guard-alerts")["TopicArn"]
+    events.put_rule(Name="xray-cmk-put-encryption-config", EventPattern=json.dumps(patterns[0]), State="ENABLED")
+    events.put_targets(Rule="xray-cmk-put-encryption-config", Targets=[{{"Id": "alerts", "Arn": topic}}])
+org = boto3.client("organizations")
+root = org.list_roots()["Roots"][0]["Id"]
+policy = org.create_policy(Name="xray-cmk-guard", Description="X-Ray encryption only by automation",
+    Type="SERVICE_CONTROL_POLICY", Content=(guard / "xray-cmk-guard.scp.json").read_text().strip())["Policy"]
+org.attach_policy(PolicyId=policy["PolicySummary"]["Id"], TargetId=root)
+"#
+    ));
+}
+
+/// Issue 16, done when: `audit --rules 'guard-*'` fails everywhere before the guardrail is
+/// deployed; once the generated resources are deployed every guard rule passes; the management
+/// account, which SCPs do not restrict, still fails the SCP rule.
+#[test]
+fn the_guard_rules_fail_before_the_guardrail_and_pass_once_it_is_deployed() {
+    let emu = common::Emulator::seeded();
+    let seed = emu.seed();
+    let policy = guard_policy(&emu);
+    let management = seed["management_account_id"]
+        .as_str()
+        .expect("management")
+        .to_owned();
+    let members: Vec<String> = ["workload-prod", "workload-dev", "security"]
+        .iter()
+        .map(|n| member(&seed, n))
+        .collect();
+    let excluded = format!("{},{}", member(&seed, "legacy"), management);
+    let scope = ["--org", "--exclude-accounts", excluded.as_str()];
+
+    let (code, before) = guard_audit(&emu, &policy, &scope, &[]);
+    assert_eq!(code, 1, "{before:#?}");
+    assert_eq!(before.len(), 3 * members.len(), "{before:#?}");
+    assert!(before.iter().all(|(_, _, s, _)| s == "fail"), "{before:#?}");
+    for rule in [
+        "guard-config-rule-missing",
+        "guard-drift-alert-missing",
+        "guard-scp-missing",
+    ] {
+        let accounts: Vec<&String> = before
+            .iter()
+            .filter(|(_, r, _, _)| r == rule)
+            .map(|(a, _, _, _)| a)
+            .collect();
+        assert_eq!(accounts.len(), members.len(), "{rule}");
+    }
+
+    let dir = tempfile::tempdir().expect("dir");
+    let guard_dir = dir.path().join("guard");
+    // Generated from the policy file the audit judges with: the SCP lets its roles through.
+    let r = run(bare_xray_cmk()
+        .args(["guard", "generate", "--out"])
+        .arg(&guard_dir)
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--key-arns", &key_arns()]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    deploy(&emu, &guard_dir, &members);
+
+    let (code, after) = guard_audit(&emu, &policy, &scope, &[]);
+    assert_eq!(code, 0, "{after:#?}");
+    assert_eq!(after.len(), 3 * members.len());
+    assert!(after.iter().all(|(_, _, s, _)| s == "pass"), "{after:#?}");
+    let scp = after
+        .iter()
+        .find(|(_, r, _, _)| r == "guard-scp-missing")
+        .expect("scp result");
+    assert!(scp.3.contains("xray-cmk-guard"), "{}", scp.3);
+
+    // The management account: the SCP does not restrict it.
+    let (code, mgmt) = guard_audit(
+        &emu,
+        &policy,
+        &[
+            "--org",
+            "--accounts",
+            &management,
+            "--exclude-accounts",
+            &members.join(","),
+        ],
+        &[],
+    );
+    let scp_here: Vec<_> = mgmt
+        .iter()
+        .filter(|(a, r, _, _)| a == &management && r == "guard-scp-missing")
+        .collect();
+    assert_eq!(scp_here.len(), 1, "{mgmt:#?} (exit {code})");
+    assert_eq!(scp_here[0].2, "fail");
+    assert!(
+        scp_here[0].3.contains("management account"),
+        "{}",
+        scp_here[0].3
+    );
+
+    // `plan` lists the guardrail's failures as not fixed by apply.
+    let r = run(emu
+        .xray_cmk()
+        .args([
+            "plan",
+            "--rules",
+            "guard-*",
+            "--regions",
+            "us-east-1",
+            "--policy",
+        ])
+        .arg(&policy)
+        .args(["--accounts", &management]));
+    assert!(
+        r.stdout.contains("not fixed by apply"),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("guard-config-rule-missing"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// An input that cannot be read makes the guard rules `error` (exit 3), never a pass: a caller
+/// denied `config:DescribeConfigRules`, then one denied `organizations:DescribePolicy`.
+#[test]
+fn an_unreadable_guardrail_input_is_an_error_and_exit_3() {
+    let emu = common::Emulator::seeded();
+    let seed = emu.seed();
+    let policy = guard_policy(&emu);
+    let management = seed["management_account_id"]
+        .as_str()
+        .expect("management")
+        .to_owned();
+    let keys = emu.dir.path().join("keys.json");
+    emu.python(&format!(
+        r#"
+import boto3, json
+iam = boto3.client("iam")
+out = {{}}
+for name, denied in (("no-config-rules", "config:DescribeConfigRules"), ("no-scp-content", "organizations:DescribePolicy")):
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({{"Version": "2012-10-17",
+        "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}},
+                      {{"Effect": "Deny", "Action": denied, "Resource": "*"}}]}}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    out[name] = {{"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}}
+open({keys:?}, "w").write(json.dumps(out))
+"#
+    ));
+    let keys: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&keys).expect("keys")).expect("json");
+    let creds = |user: &str| -> [(&'static str, String); 2] {
+        [
+            (
+                "AWS_ACCESS_KEY_ID",
+                keys[user]["AccessKeyId"].as_str().expect("id").to_owned(),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                keys[user]["SecretAccessKey"]
+                    .as_str()
+                    .expect("secret")
+                    .to_owned(),
+            ),
+        ]
+    };
+    let env = |c: &[(&'static str, String); 2]| -> Vec<(&'static str, String)> { c.to_vec() };
+
+    let c = env(&creds("no-config-rules"));
+    let pairs: Vec<(&str, &str)> = c.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, results) = guard_audit(&emu, &policy, &["--accounts", &management], &pairs);
+    assert_eq!(code, 3, "{results:#?}");
+    let config = results
+        .iter()
+        .find(|(_, r, _, _)| r == "guard-config-rule-missing")
+        .expect("config result");
+    assert_eq!(config.2, "error", "{config:?}");
+    assert!(
+        config.3.contains("config:DescribeConfigRules"),
+        "{}",
+        config.3
+    );
+    // The drift alert was readable: judged, not an error.
+    let drift = results
+        .iter()
+        .find(|(_, r, _, _)| r == "guard-drift-alert-missing")
+        .expect("drift result");
+    assert_eq!(drift.2, "fail", "{drift:?}");
+
+    // Attach an SCP so that there is one to read, then read it without DescribePolicy.
+    emu.python(
+        r#"
+import boto3
+org = boto3.client("organizations")
+root = org.list_roots()["Roots"][0]["Id"]
+p = org.create_policy(Name="deny-nothing", Description="d", Type="SERVICE_CONTROL_POLICY",
+    Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"xray:DeleteGroup","Resource":"*"}]}')["Policy"]
+org.attach_policy(PolicyId=p["PolicySummary"]["Id"], TargetId=root)
+"#,
+    );
+    let c = env(&creds("no-scp-content"));
+    let pairs: Vec<(&str, &str)> = c.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let prod = member(&seed, "workload-prod");
+    let (code, results) = guard_audit(
+        &emu,
+        &policy,
+        &[
+            "--ou",
+            seed["organizational_units"][0]["id"].as_str().expect("ou"),
+            "--accounts",
+            &prod,
+        ],
+        &pairs,
+    );
+    assert_eq!(code, 3, "{results:#?}");
+    let scp: Vec<_> = results
+        .iter()
+        .filter(|(a, r, _, _)| a == &prod && r == "guard-scp-missing")
+        .collect();
+    assert_eq!(scp.len(), 1, "{results:#?}");
+    assert_eq!(scp[0].2, "error");
+    assert!(
+        scp[0].3.contains("organizations:DescribePolicy"),
+        "{}",
+        scp[0].3
+    );
+}

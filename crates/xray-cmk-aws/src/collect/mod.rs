@@ -7,6 +7,7 @@
 //! KMS answers across accounts. Either way what is read of a key does not depend on which account
 //! of the scan asked first, so neither do the verdicts.
 
+pub mod guard;
 mod iam;
 pub(crate) mod kms;
 mod trails;
@@ -40,6 +41,8 @@ pub trait ClientSource: Send + Sync {
     fn kms(&self, region: &str) -> aws_sdk_kms::Client;
     fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client;
     fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client;
+    fn config(&self, region: &str) -> aws_sdk_config::Client;
+    fn events(&self, region: &str) -> aws_sdk_eventbridge::Client;
     /// IAM is global: one client for the account.
     fn iam(&self) -> aws_sdk_iam::Client;
     /// The region for account-wide calls (`ListTrails`): the configuration's home region.
@@ -62,6 +65,8 @@ impl ClientSource for SdkConfig {
     regional_client!(kms, aws_sdk_kms);
     regional_client!(cloudtrail, aws_sdk_cloudtrail);
     regional_client!(logs, aws_sdk_cloudwatchlogs);
+    regional_client!(config, aws_sdk_config);
+    regional_client!(events, aws_sdk_eventbridge);
 
     fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(self)
@@ -342,6 +347,21 @@ pub async fn scan(
         Default::default()
     };
 
+    let guardrails = if needs.guardrail {
+        stream::iter(regions)
+            .map(|region| async move {
+                (
+                    (account.to_owned(), region.clone()),
+                    guard::guardrail(&clients.config(region), &clients.events(region)).await,
+                )
+            })
+            .buffered(concurrency)
+            .collect()
+            .await
+    } else {
+        Default::default()
+    };
+
     let wanted_keys: BTreeSet<(&str, &str)> = if needs.key_metadata {
         targets.iter().flat_map(keys_of).collect()
     } else {
@@ -415,6 +435,8 @@ pub async fn scan(
         iam_answers,
         iam_scope: Default::default(),
         unaliased_keys,
+        guardrails,
+        scp_paths: Default::default(),
     }
 }
 

@@ -441,6 +441,8 @@ struct Mocked {
     cloudtrail: aws_sdk_cloudtrail::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     iam: aws_sdk_iam::Client,
+    config: aws_sdk_config::Client,
+    events: aws_sdk_eventbridge::Client,
 }
 
 impl Mocked {
@@ -452,6 +454,8 @@ impl Mocked {
             cloudtrail: cloudtrail(&[]),
             logs: logs(&[]),
             iam: iam(iam_rules),
+            config: mock_client!(aws_sdk_config, RuleMode::MatchAny, []),
+            events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, []),
         }
     }
 }
@@ -537,6 +541,12 @@ impl ClientSource for Mocked {
     fn iam(&self) -> aws_sdk_iam::Client {
         self.iam.clone()
     }
+    fn config(&self, _region: &str) -> aws_sdk_config::Client {
+        self.config.clone()
+    }
+    fn events(&self, _region: &str) -> aws_sdk_eventbridge::Client {
+        self.events.clone()
+    }
     fn home_region(&self) -> String {
         "us-east-1".to_owned()
     }
@@ -597,6 +607,8 @@ async fn scan_reads_each_key_and_trail_once() {
         cloudtrail: cloudtrail(&[&trails, &get_trail, &status, &selectors]),
         logs: logs(&[]),
         iam: iam(&[]),
+        config: mock_client!(aws_sdk_config, RuleMode::MatchAny, []),
+        events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, []),
     };
     let regions: Vec<String> = ["eu-west-1", "us-east-1", "eu-north-1"]
         .map(String::from)
@@ -670,6 +682,8 @@ async fn only_what_the_selected_rules_need_is_collected() {
         cloudtrail: cloudtrail(&[&trails]),
         logs: logs(&[]),
         iam: iam(&[]),
+        config: mock_client!(aws_sdk_config, RuleMode::MatchAny, []),
+        events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, []),
     };
     let core = xray_cmk_core::select(&["xray-key-unusable".into()], &[]).expect("rule");
     let regions = vec!["eu-west-1".to_owned()];

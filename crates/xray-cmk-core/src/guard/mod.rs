@@ -155,3 +155,9 @@ pub(crate) fn any_account(template: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The SCP `generate` writes, for the rules' tests to judge exactly what is deployed.
+#[cfg(test)]
+pub(crate) fn scp_text(guard: &GuardPolicy, partition: &str) -> Result<String, GuardError> {
+    scp::render(guard, partition)
+}

@@ -298,9 +298,19 @@ pub fn acting_principal(caller_arn: &str, account: &str, role_name: &str) -> Str
     }
 }
 
-/// Plans every target of `inventory`.
+/// Plans every target of `inventory`, judged by the rules a run without `--rules` uses.
 pub fn plan_targets(inventory: &Inventory, input: &PlanInput<'_>) -> Vec<TargetPlan> {
-    let findings = judge(inventory, input, crate::rules::ALL);
+    plan_targets_with(inventory, input, crate::rules::ALL)
+}
+
+/// As [`plan_targets`], judged by `rules`: what they fail that `apply` does not fix is listed
+/// in each target's `unfixed` (the guardrail rules, when selected).
+pub fn plan_targets_with(
+    inventory: &Inventory,
+    input: &PlanInput<'_>,
+    rules: &[&dyn Rule],
+) -> Vec<TargetPlan> {
+    let findings = judge(inventory, input, rules);
     inventory
         .targets
         .iter()

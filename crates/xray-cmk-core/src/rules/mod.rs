@@ -2,6 +2,9 @@
 
 mod cfn_xray_encryption_missing;
 mod cloudtrail_kms_events_not_logged;
+mod guard_config_rule_missing;
+mod guard_drift_alert_missing;
+mod guard_scp_missing;
 mod kms_key_missing_tags;
 mod kms_key_policy_default_only;
 mod kms_key_policy_public;
@@ -22,6 +25,9 @@ pub use cfn_xray_encryption_missing::{
     CfnXrayEncryptionMissing, CUSTOM_RESOURCE_TYPE as CFN_XRAY_CUSTOM_RESOURCE,
 };
 pub use cloudtrail_kms_events_not_logged::CloudtrailKmsEventsNotLogged;
+pub use guard_config_rule_missing::GuardConfigRuleMissing;
+pub use guard_drift_alert_missing::GuardDriftAlertMissing;
+pub use guard_scp_missing::GuardScpMissing;
 pub use kms_key_missing_tags::KmsKeyMissingTags;
 pub use kms_key_policy_default_only::KmsKeyPolicyDefaultOnly;
 pub use kms_key_policy_public::KmsKeyPolicyPublic;
@@ -44,7 +50,8 @@ use crate::finding::{Finding, FindingBuilder, XRAY_ENCRYPTION_CONFIG};
 use crate::model::{EncryptionType, Inventory, KmsKey, Observed, XrayEncryption, XrayTarget};
 use crate::rule::{KeyRef, Rule, RuleMeta};
 
-/// Every rule, in the order results are reported.
+/// Every rule a run judges unless `--rules` says otherwise, in the order results are reported.
+/// The opt-in rules ([`OPT_IN`]) are not among them; [`EVERY`] lists both.
 pub static ALL: &[&dyn Rule] = &[
     &XrayDefaultEncryption,
     &XrayKeyUnusable,
@@ -64,6 +71,25 @@ pub static ALL: &[&dyn Rule] = &[
     &TfXrayEncryptionMissing,
     &CfnXrayEncryptionMissing,
 ];
+
+/// The rules an audit runs only when `--rules` names them (`--rules 'guard-*'`): they judge
+/// whether the guardrail is deployed, which costs AWS Config and EventBridge reads in every region
+/// (and Organizations reads per account), and they fail wherever it is not.
+pub static OPT_IN: &[&dyn Rule] = &[
+    &GuardConfigRuleMissing,
+    &GuardDriftAlertMissing,
+    &GuardScpMissing,
+];
+
+/// Whether `rule` is one of [`OPT_IN`].
+pub fn is_opt_in(rule: &dyn Rule) -> bool {
+    OPT_IN.iter().any(|k| std::ptr::eq(k.meta(), rule.meta()))
+}
+
+/// Every rule there is: [`ALL`], then [`OPT_IN`], in the order results are reported. Rule ids
+/// (`explain`, exemptions, `--rules`) are looked up here.
+pub static EVERY: std::sync::LazyLock<Vec<&'static dyn Rule>> =
+    std::sync::LazyLock::new(|| ALL.iter().chain(OPT_IN).copied().collect());
 
 /// The rules that judge keys ([`Rule::check_key`], or [`Rule::check_key_use`] for each target
 /// whose X-Ray uses the key) rather than targets, in registry order. Where
@@ -141,7 +167,8 @@ place), or pass the plan as `terraform show -json plan.out > plan.json`.
 
 /// Looks a rule, or a diagnostic code, up by id.
 pub fn by_id(id: &str) -> Option<&'static RuleMeta> {
-    ALL.iter()
+    EVERY
+        .iter()
         .map(|r| r.meta())
         .chain(DIAGNOSTICS.iter().copied())
         .find(|m| m.id == id)
@@ -156,6 +183,33 @@ fn builder(meta: &RuleMeta, target: &XrayTarget) -> FindingBuilder {
         target.origin.address().unwrap_or(XRAY_ENCRYPTION_CONFIG),
     )
     .location(target.origin.location())
+}
+
+/// The guardrail collected for a live target, or the `error` finding that says why there is none
+/// (the target could not be read, or the guardrail was not collected); `None` for a target
+/// declared in Terraform, which has no deployed guardrail to look at.
+fn guardrail_of<'a>(
+    meta: &RuleMeta,
+    target: &XrayTarget,
+    inventory: &'a Inventory,
+    resource: &str,
+) -> Option<Result<&'a crate::model::Guardrail, Finding>> {
+    if !matches!(target.origin, crate::Origin::Live) {
+        return None;
+    }
+    let b = || builder(meta, target).resource(resource);
+    Some(
+        match inventory
+            .guardrails
+            .get(&(target.account.clone(), target.region.clone()))
+        {
+            Some(g) => Ok(g),
+            None => Err(match &target.encryption {
+                Observed::Unknown(err) => b().error(format!("the target could not be read: {err}")),
+                Observed::Known(_) => b().error("the guardrail was not collected"),
+            }),
+        },
+    )
 }
 
 /// A builder for a finding about a KMS key: the resource is the key.
@@ -477,6 +531,8 @@ pub(crate) mod test_support {
             iam_answers: Default::default(),
             iam_scope: Default::default(),
             unaliased_keys: no_unaliased_keys(),
+            guardrails: Default::default(),
+            scp_paths: Default::default(),
         }
     }
 
@@ -561,7 +617,7 @@ mod tests {
 
     #[test]
     fn every_rule_documents_itself() {
-        for rule in ALL {
+        for rule in EVERY.iter() {
             let m = rule.meta();
             for section in [
                 "## What it does",
@@ -578,7 +634,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_listed() {
-        let ids: Vec<_> = ALL
+        let ids: Vec<_> = EVERY
             .iter()
             .map(|r| {
                 format!(
@@ -607,11 +663,14 @@ mod tests {
         kms-orphaned-xray-cmk-key low since 0.4.0
         tf-xray-encryption-missing high since 0.3.0
         cfn-xray-encryption-missing high since 0.4.0
+        guard-config-rule-missing medium since 0.5.0
+        guard-drift-alert-missing medium since 0.5.0
+        guard-scp-missing high since 0.5.0
         ");
-        let mut sorted: Vec<_> = ALL.iter().map(|r| r.meta().id).collect();
+        let mut sorted: Vec<_> = EVERY.iter().map(|r| r.meta().id).collect();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(sorted.len(), ALL.len());
+        assert_eq!(sorted.len(), EVERY.len());
     }
 
     #[test]
