@@ -5,8 +5,6 @@ use hcl::edit::structure::{Block, Body};
 use hcl::edit::visit_mut::VisitMut;
 use hcl::edit::{Decorated, Ident, Span};
 
-
-
 use crate::files::{display, LineIndex, ModuleFiles};
 use crate::IacError;
 
