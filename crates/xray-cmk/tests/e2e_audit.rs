@@ -320,8 +320,9 @@ fn every_rule_fires_exactly_on_the_seeded_targets() {
         .iter()
         .map(|r| r.meta())
         .filter(|m| m.since != "0.1.0")
-        // Judges Terraform root modules only (e2e_iac covers it).
-        .filter(|m| m.id != "tf-xray-encryption-missing")
+        // Judge Terraform root modules and CloudFormation templates only (e2e_iac and
+        // e2e_iac_cfn cover them).
+        .filter(|m| m.id != "tf-xray-encryption-missing" && m.id != "cfn-xray-encryption-missing")
         // The demo has no key left without its alias; e2e_remediate makes some (a crash, a race).
         .filter(|m| m.id != "kms-orphaned-xray-cmk-key");
     for rule in deep_checks.map(|m| m.id) {
