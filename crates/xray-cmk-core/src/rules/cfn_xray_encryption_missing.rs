@@ -2,8 +2,9 @@
 //! X-Ray tracing on but nothing in it sets X-Ray's encryption, so every account and region it is
 //! deployed to stays on the default.
 
+use super::iac_tracing::{decide, Verdict};
 use crate::finding::{Finding, FindingBuilder, Severity};
-use crate::model::{CloudFormationTemplate, Presence, TracingSite};
+use crate::model::CloudFormationTemplate;
 use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct CfnXrayEncryptionMissing;
@@ -97,74 +98,28 @@ impl Rule for CfnXrayEncryptionMissing {
     }
 }
 
-/// `what (and N more)`, for the first of `sites`.
-fn first_of(sites: &[&TracingSite]) -> Option<String> {
-    let first = sites.first()?;
-    Some(match sites.len() {
-        1 => first.what.clone(),
-        n => format!("{} (and {} more)", first.what, n - 1),
-    })
-}
-
 /// One template: no result when nothing in it can turn tracing on; a pass when it certainly
 /// manages the encryption; a failure when tracing is certainly on and nothing manages it;
 /// otherwise unknown, naming what is unknown.
 fn judge(t: &CloudFormationTemplate) -> Option<Finding> {
-    let on: Vec<&TracingSite> = t
-        .tracing
-        .iter()
-        .filter(|s| s.presence == Presence::Certain)
-        .collect();
-    let maybe: Vec<(&TracingSite, &str)> = t
-        .tracing
-        .iter()
-        .filter_map(|s| match &s.presence {
-            Presence::Unknown(why) => Some((s, why.as_str())),
-            Presence::Certain => None,
-        })
-        .collect();
-    if on.is_empty() && maybe.is_empty() {
-        return None;
-    }
     let b = FindingBuilder::new(&META, &t.path, "-", &t.path);
-    if let Some(cfg) = t
-        .encryption
-        .iter()
-        .find(|c| c.presence == Presence::Certain)
-    {
-        let tracing = if on.is_empty() {
-            "tracing may be on"
-        } else {
-            "tracing is on"
-        };
-        return Some(b.location(Some(&cfg.location)).pass(format!(
+    Some(match decide(&t.tracing, &t.encryption, "deploy")? {
+        Verdict::Pass { tracing, config } => b.location(Some(&config.location)).pass(format!(
             "{tracing} and the template sets X-Ray's encryption ({})",
-            cfg.address
-        )));
-    }
-    let tracing = match (first_of(&on), maybe.first()) {
-        (Some(on), _) => format!("X-Ray tracing is on ({on})"),
-        (None, Some((site, why))) => format!(
-            "whether X-Ray tracing is on is only known at deploy time ({}: {why})",
-            site.what
-        ),
-        (None, None) => return None,
-    };
-    let unknown_config = t.encryption.iter().find_map(|c| match &c.presence {
-        Presence::Unknown(why) => Some((c, why)),
-        Presence::Certain => None,
-    });
-    Some(match unknown_config {
-        Some((cfg, why)) => b.location(Some(&cfg.location)).error(format!(
-            "{tracing}, and whether the template sets X-Ray's encryption is unknown ({}: {why})",
-            cfg.address
+            config.address
         )),
-        None if on.is_empty() => b
-            .location(maybe.first().map(|(s, _)| &s.location))
-            .error(format!(
-                "{tracing}, and nothing in the template sets X-Ray's encryption"
-            )),
-        None => b.location(on.first().map(|s| &s.location)).fail(format!(
+        Verdict::ConfigUnknown {
+            tracing,
+            config,
+            why,
+        } => b.location(Some(&config.location)).error(format!(
+            "{tracing}, and whether the template sets X-Ray's encryption is unknown ({}: {why})",
+            config.address
+        )),
+        Verdict::TracingUnknown { tracing, site } => b.location(Some(&site.location)).error(
+            format!("{tracing}, and nothing in the template sets X-Ray's encryption"),
+        ),
+        Verdict::Fail { tracing, site } => b.location(Some(&site.location)).fail(format!(
             "{tracing} but nothing in the template sets X-Ray's encryption: deploy the guardrail (`xray-cmk guard generate`) or add its automatic {REMEDIATION_DOCUMENT} remediation, else X-Ray stays on the default encryption"
         )),
     })
@@ -173,7 +128,7 @@ fn judge(t: &CloudFormationTemplate) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DeclaredConfig, Inventory, SourceLocation};
+    use crate::model::{DeclaredConfig, Inventory, Presence, SourceLocation, TracingSite};
     use crate::rules::test_support::*;
     use crate::{Confidence, Status};
 

@@ -5,6 +5,7 @@ mod cloudtrail_kms_events_not_logged;
 mod guard_config_rule_missing;
 mod guard_drift_alert_missing;
 mod guard_scp_missing;
+mod iac_tracing;
 mod kms_key_missing_tags;
 mod kms_key_policy_default_only;
 mod kms_key_policy_public;

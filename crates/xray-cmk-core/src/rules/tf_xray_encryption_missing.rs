@@ -1,8 +1,9 @@
 //! `tf-xray-encryption-missing`: a Terraform root module turns X-Ray tracing on but never declares
 //! the encryption, so every environment built from it starts on the default.
 
+use super::iac_tracing::{decide, Verdict};
 use crate::finding::{Finding, FindingBuilder, Severity};
-use crate::model::{Presence, TerraformModule, TracingSite};
+use crate::model::TerraformModule;
 use crate::rule::{Context, Input, Rule, RuleMeta};
 
 pub struct TfXrayEncryptionMissing;
@@ -83,74 +84,28 @@ impl Rule for TfXrayEncryptionMissing {
     }
 }
 
-/// `what (and N more)`, for the first of `sites`.
-fn first_of(sites: &[&TracingSite]) -> Option<String> {
-    let first = sites.first()?;
-    Some(match sites.len() {
-        1 => first.what.clone(),
-        n => format!("{} (and {} more)", first.what, n - 1),
-    })
-}
-
 /// One module: no result when nothing in it can turn tracing on; a pass when it certainly
 /// declares the encryption; a failure when tracing is certainly on and nothing declares it;
 /// otherwise unknown, naming what is unknown.
 fn judge(m: &TerraformModule) -> Option<Finding> {
-    let on: Vec<&TracingSite> = m
-        .tracing
-        .iter()
-        .filter(|t| t.presence == Presence::Certain)
-        .collect();
-    let maybe: Vec<(&TracingSite, &str)> = m
-        .tracing
-        .iter()
-        .filter_map(|t| match &t.presence {
-            Presence::Unknown(why) => Some((t, why.as_str())),
-            Presence::Certain => None,
-        })
-        .collect();
-    if on.is_empty() && maybe.is_empty() {
-        return None;
-    }
     let b = FindingBuilder::new(&META, &m.path, "-", &m.path);
-    if let Some(cfg) = m
-        .encryption
-        .iter()
-        .find(|c| c.presence == Presence::Certain)
-    {
-        let tracing = if on.is_empty() {
-            "tracing may be on"
-        } else {
-            "tracing is on"
-        };
-        return Some(b.location(Some(&m.location)).pass(format!(
+    Some(match decide(&m.tracing, &m.encryption, "apply")? {
+        Verdict::Pass { tracing, config } => b.location(Some(&m.location)).pass(format!(
             "{tracing} and the module declares aws_xray_encryption_config ({})",
-            cfg.address
-        )));
-    }
-    let tracing = match (first_of(&on), maybe.first()) {
-        (Some(on), _) => format!("X-Ray tracing is on ({on})"),
-        (None, Some((site, why))) => format!(
-            "whether X-Ray tracing is on is only known at apply time ({}: {why})",
-            site.what
-        ),
-        (None, None) => return None,
-    };
-    let unknown_config = m.encryption.iter().find_map(|c| match &c.presence {
-        Presence::Unknown(why) => Some((c, why)),
-        Presence::Certain => None,
-    });
-    Some(match unknown_config {
-        Some((cfg, why)) => b.location(Some(&cfg.location)).error(format!(
-            "{tracing}, and whether the module declares aws_xray_encryption_config is unknown ({}: {why})",
-            cfg.address
+            config.address
         )),
-        None if on.is_empty() => b
-            .location(maybe.first().map(|(s, _)| &s.location))
-            .error(format!(
-                "{tracing}, and the module declares no aws_xray_encryption_config"
-            )),
-        None => b.location(on.first().map(|s| &s.location)).fail(format!(
+        Verdict::ConfigUnknown {
+            tracing,
+            config,
+            why,
+        } => b.location(Some(&config.location)).error(format!(
+            "{tracing}, and whether the module declares aws_xray_encryption_config is unknown ({}: {why})",
+            config.address
+        )),
+        Verdict::TracingUnknown { tracing, site } => b.location(Some(&site.location)).error(
+            format!("{tracing}, and the module declares no aws_xray_encryption_config"),
+        ),
+        Verdict::Fail { tracing, site } => b.location(Some(&site.location)).fail(format!(
             "{tracing} but the module declares no aws_xray_encryption_config: new environments get the default encryption"
         )),
     })
@@ -159,7 +114,7 @@ fn judge(m: &TerraformModule) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{DeclaredConfig, Inventory, SourceLocation};
+    use crate::model::{DeclaredConfig, Inventory, Presence, SourceLocation, TracingSite};
     use crate::rules::test_support::*;
     use crate::{Confidence, Status};
 
