@@ -32,6 +32,7 @@ from . import (
     cloudtrail_patches,
     config_items,
     config_patches,
+    config_rules,
     event_history,
     events_patterns,
     iam_simulate,
@@ -41,6 +42,7 @@ from . import (
     org_patches,
     sts_patches,
     regions,
+    remediation,
     sts_assume_role,
     xray_encryption,
     xray_segments,
@@ -60,8 +62,12 @@ class EmulatorState:
         self.traces = xray_traces.TraceKeyStore()
         self.events = event_history.EventHistory()
         self.config_items = config_items.ConfigItemStore()
+        self.config_rules = config_rules.ConfigRuleStore(self.config_items)
+        self.remediation = remediation.RemediationStore(self.config_rules)
 
     def reset(self) -> None:
+        self.remediation.reset()
+        self.config_rules.reset()
         self.config_items.reset()
         self.events.reset()
         self.encryption.reset()
@@ -142,6 +148,12 @@ class EmulatorMiddleware:
             ),
             ("events", events_patterns.TARGET): events_patterns.handle,
         }
+        # AWS Config rule evaluation and remediation (config_rules, remediation).
+        for t in config_rules.TARGETS:
+            self.targets[("config", t)] = lambda c, b, t=t: config_rules.handle(store.config_rules, c, t, b)
+        for t in remediation.TARGETS:
+            self.targets[("config", t)] = lambda c, b, t=t: remediation.handle(store.remediation, c, t, b)
+        self.state.remediation.app = self  # the runbook's signed calls come back through here
         for path in regions.OPERATIONS:
             self.routes[("account", path)] = (
                 lambda c, b, p=path: regions.handle(store.regions, c, p, b)
@@ -187,6 +199,9 @@ class EmulatorMiddleware:
 
         if target:
             start_response = _json_content_type(start_response)
+        if caller.service == "config" and target == config_rules.PUT_CONFIG_RULE_TARGET:
+            return self._then(environ, start_response, lambda: config_rules.after_put_config_rule(
+                self.state.config_rules, caller, body))
         operation = kms_events.kms_operation(caller, environ)
         if operation is not None:
             try:
@@ -196,6 +211,28 @@ class EmulatorMiddleware:
             else:
                 return self._recorded(call, environ, start_response)
         return self.moto_app(environ, start_response)
+
+    def _then(self, environ: dict[str, Any], start_response: StartResponse, after: Callable[[], None]) -> Iterable[bytes]:
+        """Forward to moto; after a 2xx answer run ``after`` (errors logged), then return the body."""
+        seen: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            seen["status"] = status
+            return start_response(status, headers, *args)
+
+        result = self.moto_app(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if str(seen.get("status", "")).startswith("2"):
+            try:
+                after()
+            except Exception:
+                _log.exception("the hook after %s failed", environ.get("HTTP_X_AMZ_TARGET"))
+        return [body]
 
     def _recorded(
         self, call: kms_events.KmsCall, environ: dict[str, Any], start_response: StartResponse

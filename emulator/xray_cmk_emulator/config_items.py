@@ -6,18 +6,25 @@ recorder is recording that type (moto's recorder: ``allSupported``, or the type 
 recorded as AWS documents it: ``configuration.type`` and ``configuration.keyId`` as the resolved key
 ARN (never the alias X-Ray was given), ``resourceId`` the account id. ``GetResourceConfigHistory``
 for the type answers from here, newest first; other types go to moto.
+
+Subscribers (``subscribe``; config_rules evaluates the rules) are called with each new item after
+it is stored, outside the store's lock.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from . import wire
 from .caller import Caller
+
+_log = logging.getLogger(__name__)
 
 RESOURCE_TYPE = "AWS::XRay::EncryptionConfig"
 TARGET = "StarlingDoveService.GetResourceConfigHistory"
@@ -47,6 +54,11 @@ class ConfigItemStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._subscribers: list[Callable[[str, str, dict[str, Any]], None]] = []
+
+    def subscribe(self, subscriber: Callable[[str, str, dict[str, Any]], None]) -> None:
+        """``subscriber(account_id, region, item)`` after each recorded item."""
+        self._subscribers.append(subscriber)
 
     def reset(self) -> None:
         with self._lock:
@@ -61,21 +73,24 @@ class ConfigItemStore:
             configuration["keyId"] = config["KeyId"]
         with self._lock:
             items = self._items.setdefault((account_id, region), [])
-            items.insert(
-                0,
-                {
-                    "version": "1.3",
-                    "accountId": account_id,
-                    "configurationItemCaptureTime": time.time(),
-                    "configurationItemStatus": "OK" if items else "ResourceDiscovered",
-                    "configurationStateId": str(int(time.time() * 1000)),
-                    "resourceType": RESOURCE_TYPE,
-                    "resourceId": account_id,
-                    "awsRegion": region,
-                    "configuration": json.dumps(configuration),
-                    "relatedEvents": [str(uuid.uuid4())],
-                },
-            )
+            item = {
+                "version": "1.3",
+                "accountId": account_id,
+                "configurationItemCaptureTime": time.time(),
+                "configurationItemStatus": "OK" if items else "ResourceDiscovered",
+                "configurationStateId": str(int(time.time() * 1000)),
+                "resourceType": RESOURCE_TYPE,
+                "resourceId": account_id,
+                "awsRegion": region,
+                "configuration": json.dumps(configuration),
+                "relatedEvents": [str(uuid.uuid4())],
+            }
+            items.insert(0, item)
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(account_id, region, dict(item))
+            except Exception:  # evaluating rules must not fail the recording
+                _log.exception("a subscriber of X-Ray's configuration items failed")
         return True
 
     def history(self, account_id: str, region: str) -> list[dict[str, Any]]:

@@ -1,0 +1,117 @@
+"""AWS Config's ``Config Rules Compliance Change`` events, delivered through moto's EventBridge.
+
+The event is the one AWS Config sends to the default bus of the rule's account and Region: source
+``aws.config``, detail-type ``Config Rules Compliance Change``, ``resources`` the resource's ARN, and
+a ``detail`` with ``resourceId``, ``awsRegion``, ``awsAccountId``, ``configRuleName``,
+``recordVersion``, ``configRuleARN``, ``messageType`` ``ComplianceChangeNotification``,
+``newEvaluationResult``, ``oldEvaluationResult`` (only when the rule had a result for the resource
+before), ``notificationCreationTime`` and ``resourceType``.
+
+Every rule of the default bus is matched with moto's own matcher (``Rule.send_to_targets``), which
+delivers to the targets moto supports (CloudWatch Logs, SQS, archives, other buses). moto 5.2.5 has
+no SNS target (it raises ``NotImplementedError``); a matching rule's SNS topic targets are published
+to here through moto's SNS backend (so the topic's SQS subscriptions receive it). Other targets moto
+cannot deliver to are logged and skipped. Event ids come from ``uuid``, not moto's seeded random.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+SOURCE = "aws.config"
+DETAIL_TYPE = "Config Rules Compliance Change"
+
+
+def iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
+
+
+def resource_arn(account_id: str, region: str, resource_type: str) -> str | None:
+    if resource_type == "AWS::XRay::EncryptionConfig":
+        return f"arn:aws:xray:{region}:{account_id}:encryption-config/EncryptionConfig"
+    return None
+
+
+def compliance_change(account_id: str, region: str, rule: Any, new: Any, old: Any | None) -> None:
+    detail: dict[str, Any] = {
+        "resourceId": new.resource_id,
+        "awsRegion": region,
+        "awsAccountId": account_id,
+        "configRuleName": rule.config_rule_name,
+        "recordVersion": "1.0",
+        "configRuleARN": rule.config_rule_arn,
+        "messageType": "ComplianceChangeNotification",
+        "newEvaluationResult": new.event_shape(),
+        "notificationCreationTime": iso(time.time()),
+        "resourceType": new.resource_type,
+    }
+    if old is not None:
+        detail["oldEvaluationResult"] = old.event_shape()
+    arn = resource_arn(account_id, region, new.resource_type)
+    put_event(account_id, region, SOURCE, DETAIL_TYPE, detail, [arn] if arn else [])
+
+
+def put_event(account_id: str, region: str, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> int:
+    """Deliver one event to the default bus; how many rules matched."""
+    from moto.events.models import events_backends
+
+    backend = events_backends[account_id][region]
+    bus = backend.event_buses.get("default")
+    if bus is None:
+        return 0
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account_id,
+        "time": time.time(),  # moto's targets format it (unix time, as moto's PutEvents stores it)
+        "region": region,
+        "resources": resources,
+        "detail": detail,
+    }
+    matched = 0
+    for rule in list(bus.rules.values()):
+        if getattr(rule, "state", "ENABLED") != "ENABLED" or not rule.event_pattern.matches_event(event):
+            continue
+        matched += 1
+        sns = [t for t in rule.targets if _service(t.get("Arn", "")) == "sns"]
+        others = [t for t in rule.targets if t not in sns]
+        for target in sns:
+            _publish(account_id, region, target, event)
+        if others:
+            view = copy.copy(rule)
+            view.targets = others
+            try:
+                view.send_to_targets(copy.deepcopy(event))
+            except NotImplementedError:
+                _log.warning("EventBridge rule %s: moto cannot deliver to one of its targets", rule.name)
+    return matched
+
+
+def _service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _publish(account_id: str, region: str, target: dict[str, Any], event: dict[str, Any]) -> None:
+    from moto.sns.models import sns_backends
+
+    arn = target["Arn"]
+    parts = arn.split(":")
+    message = dict(event, time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(event["time"]))))
+    if target.get("Input"):
+        body = target["Input"]
+    else:
+        body = json.dumps(message)
+    try:
+        sns_backends[parts[4]][parts[3]].publish(message=body, arn=arn)
+    except Exception:
+        _log.exception("EventBridge could not publish to the SNS topic %s", arn)
