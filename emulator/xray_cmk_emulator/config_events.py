@@ -8,9 +8,10 @@ a ``detail`` with ``resourceId``, ``awsRegion``, ``awsAccountId``, ``configRuleN
 before), ``notificationCreationTime`` and ``resourceType``.
 
 Every rule of the default bus is matched with moto's own matcher (``Rule.send_to_targets``), which
-delivers to the targets moto supports (CloudWatch Logs, SQS, archives, other buses). moto 5.2.5 has
-no SNS target (it raises ``NotImplementedError``); a matching rule's SNS topic targets are published
-to here through moto's SNS backend (so the topic's SQS subscriptions receive it). Other targets moto
+delivers to the targets moto supports (CloudWatch Logs, archives, other buses, SQS with an input
+transformer). moto 5.2.5 has no SNS target (it raises ``NotImplementedError``) and its default SQS
+template drops the event's ``account``, so SNS topics (through moto's SNS backend: the topic's
+subscriptions receive it) and plain SQS queues get the whole event from here. Other targets moto
 cannot deliver to are logged and skipped. Event ids come from ``uuid``, not moto's seeded random.
 """
 
@@ -76,16 +77,17 @@ def put_event(account_id: str, region: str, source: str, detail_type: str, detai
         "region": region,
         "resources": resources,
         "detail": detail,
+        "ingestion-time": time.time(),  # moto's input transformer reads it
     }
     matched = 0
     for rule in list(bus.rules.values()):
         if getattr(rule, "state", "ENABLED") != "ENABLED" or not rule.event_pattern.matches_event(event):
             continue
         matched += 1
-        sns = [t for t in rule.targets if _service(t.get("Arn", "")) == "sns"]
-        others = [t for t in rule.targets if t not in sns]
-        for target in sns:
-            _publish(account_id, region, target, event)
+        own = [t for t in rule.targets if _delivered_here(t)]
+        others = [t for t in rule.targets if t not in own]
+        for target in own:
+            _deliver(target, event)
         if others:
             view = copy.copy(rule)
             view.targets = others
@@ -101,17 +103,27 @@ def _service(arn: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
-def _publish(account_id: str, region: str, target: dict[str, Any], event: dict[str, Any]) -> None:
+def _delivered_here(target: dict[str, Any]) -> bool:
+    service = _service(target.get("Arn", ""))
+    return service == "sns" or (service == "sqs" and not target.get("InputTransformer"))
+
+
+def _deliver(target: dict[str, Any], event: dict[str, Any]) -> None:
+    """SNS (moto has no SNS target) and SQS without an input transformer (moto's default template
+    drops ``account``): the whole event, or the target's constant ``Input``."""
     from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
 
     arn = target["Arn"]
     parts = arn.split(":")
     message = dict(event, time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(event["time"]))))
-    if target.get("Input"):
-        body = target["Input"]
-    else:
-        body = json.dumps(message)
+    message.pop("ingestion-time", None)
+    body = target["Input"] if target.get("Input") else json.dumps(message)
     try:
-        sns_backends[parts[4]][parts[3]].publish(message=body, arn=arn)
+        if parts[2] == "sns":
+            sns_backends[parts[4]][parts[3]].publish(message=body, arn=arn)
+        else:
+            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            sqs_backends[parts[4]][parts[3]].send_message(queue_name=parts[5], message_body=body, group_id=group)
     except Exception:
-        _log.exception("EventBridge could not publish to the SNS topic %s", arn)
+        _log.exception("EventBridge could not deliver to %s", arn)
