@@ -10,7 +10,9 @@ Order of handling for each request:
    Account region opt-in) are served here, and so are X-Ray PutTraceSegments /
    BatchGetTraces, on top of moto's X-Ray backend (xray_traces: the KMS key).
    awsJson targets moto lacks (CloudTrail LookupEvents, event_history; EventBridge
-   TestEventPattern, events_patterns) likewise.
+   TestEventPattern, events_patterns; AWS Config compliance and remediation,
+   config_rules and remediation) likewise. A PutConfigRule moto accepted is
+   followed by the rule's evaluation of the recorded X-Ray item (config_rules).
 6. KMS calls (``TrentService.*``) go to moto; a 2xx answer is recorded as a
    CloudTrail event (kms_events) before it is returned.
 7. Everything else is moto's ``DomainDispatcherApplication``.
