@@ -444,3 +444,80 @@ def test_without_the_engine_the_evaluation_fails_and_is_never_compliant(enginele
     assert "/nonexistent/cfn-guard" in status["LastErrorMessage"]
     assert "LastFailedEvaluationTime" in status and "LastSuccessfulEvaluationTime" not in status
     assert "GuardEngineUnavailable" in engineless.log_path.read_text()
+
+
+def generated_scp() -> dict:
+    path = SNAPSHOTS / "xray_cmk_core__guard__tests__remediate-xray-cmk-guard.scp.json.snap"
+    return json.loads(_snapshot_body(path))
+
+
+@pytest.mark.parametrize(
+    ("role_name", "state"),
+    [("xray-cmk-guard-remediation-us-east-1", "SUCCEEDED"), ("SomeOtherRemediation", "FAILED")],
+)
+def test_the_generated_scp_lets_only_the_stackset_s_remediation_role_remediate(aws: Aws, role_name: str, state: str) -> None:
+    org = aws.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    member_id = org.create_account(Email="m@example.com", AccountName="member")["CreateAccountStatus"]["AccountId"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    org.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
+    member = Aws(aws.endpoint, account=member_id)
+    start_recorder(member)
+    approved = cmk(member, "alias/xray-cmk")
+    put_rule(member, [approved])
+    member.client("xray").put_encryption_config(Type="NONE")  # before the SCP: the member's root may
+    scp = generated_scp()
+    policy = org.create_policy(Name="xray-cmk-guard", Description="d", Type="SERVICE_CONTROL_POLICY", Content=json.dumps(scp))
+    org.attach_policy(PolicyId=policy["Policy"]["PolicySummary"]["Id"], TargetId=root)
+    role = member.client("iam").create_role(
+        RoleName=role_name,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ssm.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]  # fmt: skip
+    member.client("iam").put_role_policy(
+        RoleName=role_name, PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+    )  # fmt: skip
+    put_remediation(member, role, "alias/xray-cmk")
+    put_rule(member, [approved])  # updating the rule re-evaluates the item: NON_COMPLIANT, remediation starts
+    execution = finished_execution(member)
+    assert execution["State"] == state, execution
+    config = member.client("xray").get_encryption_config()["EncryptionConfig"]
+    if state == "SUCCEEDED":
+        assert (config["Type"], config["KeyId"]) == ("KMS", approved)
+        assert compliance(member) == "COMPLIANT"
+    else:
+        failed = next(s for s in execution["StepDetails"] if s["State"] == "FAILED")
+        assert "xray:PutEncryptionConfig" in failed["ErrorMessage"]
+        assert "service control policy" in failed["ErrorMessage"]
+        assert config["Type"] == "NONE"
+        assert compliance(member) == "NON_COMPLIANT"
+
+
+def test_rule_listings_page_and_filter(guarded) -> None:
+    aws, approved = guarded
+    config = aws.client("config")
+    config.put_config_rule(ConfigRule={
+        "ConfigRuleName": "a-bucket-rule", "Scope": {"ComplianceResourceTypes": ["AWS::S3::Bucket"]},
+        "Source": {"Owner": "CUSTOM_POLICY",
+                   "SourceDetails": [{"EventSource": "aws.config", "MessageType": "ConfigurationItemChangeNotification"}],
+                   "CustomPolicyDetails": {"PolicyRuntime": "guard-2.x.x", "PolicyText": guard_rule([approved])}},
+    })  # fmt: skip
+    aws.client("xray").put_encryption_config(Type="NONE")
+    first = config.describe_config_rule_evaluation_status(Limit=1)
+    second = config.describe_config_rule_evaluation_status(Limit=1, NextToken=first["NextToken"])
+    names = [s["ConfigRuleName"] for s in first["ConfigRulesEvaluationStatus"] + second["ConfigRulesEvaluationStatus"]]
+    assert names == ["a-bucket-rule", RULE] and "NextToken" not in second
+    # The bucket rule is out of scope for X-Ray: no data.
+    rows = config.describe_compliance_by_config_rule(ComplianceTypes=["NON_COMPLIANT"])["ComplianceByConfigRules"]
+    assert [r["ConfigRuleName"] for r in rows] == [RULE]
+    assert compliance_of(config, "a-bucket-rule") == "INSUFFICIENT_DATA"
+    with aws_error("NoSuchConfigRuleException", 400):
+        config.describe_compliance_by_config_rule(ConfigRuleNames=["no-such-rule"])
+    assert config.describe_compliance_by_resource(ResourceType="AWS::S3::Bucket")["ComplianceByResources"] == []
+    assert approved
+
+
+def compliance_of(config, name: str) -> str:
+    [row] = config.describe_compliance_by_config_rule(ConfigRuleNames=[name])["ComplianceByConfigRules"]
+    return row["Compliance"]["ComplianceType"]

@@ -34,7 +34,6 @@ starts in a background thread (``QUEUED`` -> ``IN_PROGRESS`` -> ``SUCCEEDED`` | 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
