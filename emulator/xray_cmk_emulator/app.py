@@ -10,7 +10,8 @@ Order of handling for each request:
    Account region opt-in) are served here, and so are X-Ray PutTraceSegments /
    BatchGetTraces, on top of moto's X-Ray backend (xray_traces: the KMS key).
    awsJson targets moto lacks (CloudTrail LookupEvents, event_history; EventBridge
-   TestEventPattern, events_patterns) likewise.
+   TestEventPattern, events_patterns) likewise, and Config's aggregator queries
+   (config_aggregator; recorder calls go to moto, then Config discovers X-Ray's configuration).
 6. KMS calls (``TrentService.*``) go to moto; a 2xx answer is recorded as a
    CloudTrail event (kms_events) before it is returned.
 7. Everything else is moto's ``DomainDispatcherApplication``.
@@ -30,6 +31,7 @@ from . import (
     account_index,
     authz,
     cloudtrail_patches,
+    config_aggregator,
     config_items,
     config_patches,
     event_history,
@@ -115,6 +117,15 @@ def _put_encryption(store: EmulatorState, caller: Any, body: bytes) -> Any:
     return response
 
 
+def _discover_xray(store: EmulatorState, caller: Any) -> None:
+    """After a recorder starts or changes: Config records X-Ray's current configuration."""
+    try:
+        current = store.encryption.get(caller.account_id, caller.region)
+        config_aggregator.discover(store.config_items, caller.account_id, caller.region, current)
+    except Exception:  # recording must not fail the Config call
+        _log.exception("could not record the configuration item of X-Ray's encryption at recorder start")
+
+
 class EmulatorMiddleware:
     def __init__(self, moto_app: Any, state: EmulatorState | None = None) -> None:
         self.moto_app = moto_app
@@ -154,6 +165,9 @@ class EmulatorMiddleware:
             if path.rstrip("/") == "/moto-api/reset" and method == "POST":
                 self.state.reset()
             return self.moto_app(environ, start_response)
+        if path.startswith("/_xray_cmk/"):  # test-only control hooks (config_aggregator)
+            hooked = config_aggregator.handle_control(self.state.config_items, method, path, _read_body(environ))
+            return hooked(environ, start_response)
 
         drop_account_override_of_issued_keys(environ)
         caller = caller_from_environ(environ)
@@ -179,6 +193,15 @@ class EmulatorMiddleware:
             answered = config_items.handle_history(self.state.config_items, caller, body)
             if answered is not None:
                 return answered(environ, start_response)
+        if caller.service == "config":
+            answered = config_aggregator.handle(self.state.config_items, caller, target, body)
+            if answered is not None:
+                return answered(environ, start_response)
+            if target.removeprefix(config_aggregator.TARGET_PREFIX) in config_aggregator.RECORDER_OPERATIONS:
+                forwarded = config_aggregator.forward_recorder_call(
+                    self.moto_app, environ, lambda: _discover_xray(self.state, caller)
+                )
+                return forwarded(environ, start_response)
         route = self.targets.get((caller.service, target)) if target else None
         if route is None:
             route = self.routes.get((caller.service, path.rstrip("/")))
@@ -226,6 +249,7 @@ def create_app() -> EmulatorMiddleware:
     logs_patches.apply()
     cloudtrail_patches.apply()
     config_patches.apply()
+    config_aggregator.apply()
     org_patches.apply()
     sts_patches.apply()
     account_index.apply()
