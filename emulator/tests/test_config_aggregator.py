@@ -330,7 +330,6 @@ def test_the_age_hook_moves_the_latest_capture_time_back(aws: Aws) -> None:
     (after,) = _rows(config, expression=expression)
     assert after["configurationItemCaptureTime"] == out["configurationItemCaptureTime"]
     assert after["configurationItemCaptureTime"] < before["configurationItemCaptureTime"]
-    assert before["configurationItemCaptureTime"][:4] != "" and int(before["configurationItemCaptureTime"][8:10]) != int(after["configurationItemCaptureTime"][8:10])
     assert _post(aws.endpoint, "/_xray_cmk/config-items/age", {"account_id": MANAGEMENT, "region": "eu-west-1", "seconds": 1})[0] == 404
     assert _post(aws.endpoint, "/_xray_cmk/config-items/age", {"account_id": MANAGEMENT})[0] == 400
 
