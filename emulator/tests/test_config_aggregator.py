@@ -345,3 +345,69 @@ def test_a_caller_denied_select_aggregate_resource_config_gets_access_denied(aws
     assert "config:SelectAggregateResourceConfig" in exc.value.response["Error"]["Message"]
     # The rest of Config stays allowed.
     config.describe_configuration_aggregators()
+
+
+def test_keywords_are_case_insensitive_and_conditions_intersect(aws: Aws) -> None:
+    _organization(aws, members=0)
+    for region in ("us-east-1", "eu-west-1"):
+        _recorder(aws, region)
+    config = aws.client("config")
+    _org_aggregator(config, ["us-east-1", "eu-west-1"])
+    mixed = (
+        f"SeLeCt awsRegion,configuration.type\n wHeRe resourceType In ('{XRAY_TYPE}') aNd awsRegion iN ('us-east-1', "
+        "'eu-west-1') AND awsRegion = 'eu-west-1'"
+    )
+    assert _rows(config, expression=mixed) == [{"awsRegion": "eu-west-1", "configuration": {"type": "NONE"}}]
+    disjoint = f"SELECT awsRegion WHERE resourceType = '{XRAY_TYPE}' AND awsRegion = 'us-east-1' AND awsRegion = 'eu-west-1'"
+    assert _rows(config, expression=disjoint) == []
+    # A selected nested property the item lacks is left out (no keyId for NONE).
+    assert _rows(config, expression=f"SELECT awsRegion, configuration.keyId WHERE resourceType = '{XRAY_TYPE}'") == [
+        {"awsRegion": "eu-west-1"}, {"awsRegion": "us-east-1"},
+    ]  # fmt: skip
+
+
+def test_request_validation(aws: Aws) -> None:
+    _organization(aws, members=0)
+    config = aws.client("config", validate=False)
+    _org_aggregator(config, ["us-east-1"])
+    with aws_error("ValidationException", 400):
+        config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression="S" * 4097)
+    with aws_error("InvalidLimitException", 400):
+        config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=QUERY, MaxResults=-1)
+    # A token of the aggregator's query is not one of SelectResourceConfig, even for the same expression.
+    for region in ("us-east-1", "eu-west-1"):
+        _recorder(aws, region)
+    config.put_configuration_aggregator(
+        ConfigurationAggregatorName="org", OrganizationAggregationSource={"RoleArn": ROLE, "AwsRegions": ["us-east-1", "eu-west-1"]}
+    )
+    token = config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=QUERY, Limit=1)["NextToken"]
+    with aws_error("InvalidNextTokenException", 400):
+        config.select_resource_config(Expression=QUERY, NextToken=token)
+    own = config.select_resource_config(Expression=QUERY, Limit=1)
+    assert len(own["Results"]) == 1 and "NextToken" not in own
+
+
+def test_the_sources_status_of_an_organization_aggregator(aws: Aws) -> None:
+    _organization(aws, members=1)
+    config = aws.client("config")
+    _org_aggregator(config, ["us-east-1", "eu-west-1"])
+    org_id = aws.client("organizations").describe_organization()["Organization"]["Id"]
+    status = config.describe_configuration_aggregator_sources_status(ConfigurationAggregatorName="org")
+    assert sorted((s["SourceId"], s["SourceType"], s["AwsRegion"], s["LastUpdateStatus"]) for s in status["AggregatedSourceStatusList"]) == [
+        (org_id, "ORGANIZATION", "eu-west-1", "SUCCEEDED"), (org_id, "ORGANIZATION", "us-east-1", "SUCCEEDED"),
+    ]  # fmt: skip
+    page = config.describe_configuration_aggregator_sources_status(ConfigurationAggregatorName="org", Limit=1)
+    assert len(page["AggregatedSourceStatusList"]) == 1 and page["NextToken"]
+    rest = config.describe_configuration_aggregator_sources_status(
+        ConfigurationAggregatorName="org", Limit=1, NextToken=page["NextToken"]
+    )
+    assert len(rest["AggregatedSourceStatusList"]) == 1 and "NextToken" not in rest
+
+
+def test_a_denied_caller_cannot_create_an_aggregator(aws: Aws) -> None:
+    _organization(aws, members=0)
+    deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "config:Put*", "Resource": "*"}]}
+    session = aws.assume(create_role(aws, "NoPut", deny))
+    with aws_error("AccessDeniedException", 400):
+        _org_aggregator(session.client("config"), ["us-east-1"])
+    assert aws.client("config").describe_configuration_aggregators()["ConfigurationAggregators"] == []
