@@ -3,6 +3,7 @@
 Order of handling for each request:
 1. ``/moto-api/reset`` also clears the emulator's own state, then goes to moto.
 2. Other ``/moto-api/*`` and unsigned requests go straight to moto.
+   ``/_xray_cmk/*`` are the emulator's own test-only hooks (config_aggregator).
 3. Authorization (authz, iam_eval) may answer AccessDenied, as AWS would.
 4. STS AssumeRole of a missing role, or one whose trust policy does not allow
    the caller, is answered AccessDenied (sts_assume_role).

@@ -288,19 +288,22 @@ def _params(body: bytes) -> dict[str, Any]:
     return params
 
 
+def _limit(params: dict[str, Any], member: str) -> int:
+    """A ``Limit``-shaped member (0-100, 0 when absent)."""
+    value = params.get(member)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PAGE:
+        raise ConfigError(
+            "InvalidLimitException",
+            f"Value '{value}' at '{member[0].lower()}{member[1:]}' failed to satisfy constraint: "
+            f"Member must have value between 0 and {MAX_PAGE}",
+        )
+    return value
+
+
 def _page_size(params: dict[str, Any]) -> int:
-    sizes = []
-    for member in ("Limit", "MaxResults"):
-        value = params.get(member)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PAGE:
-            raise ConfigError(
-                "InvalidLimitException", f"Value '{value}' at '{member[0].lower()}{member[1:]}' failed to satisfy "
-                f"constraint: Member must have value between 0 and {MAX_PAGE}"
-            )
-        if value:
-            sizes.append(value)
+    sizes = [size for size in (_limit(params, "Limit"), _limit(params, "MaxResults")) if size]
     return min(sizes) if sizes else DEFAULT_PAGE
 
 
@@ -412,10 +415,9 @@ def sources_status(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
             )
         if not wanted or entry["LastUpdateStatus"] in wanted:
             entries.append(entry)
-    size = params.get("Limit") or MAX_PAGE
-    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_PAGE:
-        raise ConfigError("InvalidLimitException", f"Value '{size}' at 'limit' failed to satisfy constraint: Member must have value between 0 and {MAX_PAGE}")
-    binding = _binding(SOURCES_STATUS, caller.account_id, caller.region, aggregator.configuration_aggregator_name, json.dumps(wanted))
+    size = _limit(params, "Limit") or MAX_PAGE  # "The default is maximum"
+    name = aggregator.configuration_aggregator_name
+    binding = _binding(SOURCES_STATUS, caller.account_id, caller.region, name, json.dumps(wanted))
     offset = _offset(params.get("NextToken"), binding)
     out: dict[str, Any] = {"AggregatedSourceStatusList": entries[offset : offset + size]}
     if offset + size < len(entries):
