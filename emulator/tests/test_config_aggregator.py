@@ -54,9 +54,9 @@ def _rows(config, name: str = "org", expression: str = QUERY, **kwargs) -> list[
 
 def _org_aggregator(config, regions: list[str] | None = None) -> dict:
     source = {"RoleArn": ROLE, **({"AwsRegions": regions} if regions else {"AllAwsRegions": True})}
-    return config.put_configuration_aggregator(
-        ConfigurationAggregatorName="org", OrganizationAggregationSource=source
-    )["ConfigurationAggregator"]
+    return config.put_configuration_aggregator(ConfigurationAggregatorName="org", OrganizationAggregationSource=source)[
+        "ConfigurationAggregator"
+    ]
 
 
 def _key_arn(aws: Aws, region: str) -> str:
@@ -102,7 +102,13 @@ def test_query_info_names_the_selected_fields_and_rows_hold_only_those(aws: Aws)
         {"Name": "configurationItemCaptureTime"}, {"Name": "configurationItemStatus"},
     ]  # fmt: skip
     (row,) = [json.loads(r) for r in out["Results"]]
-    assert set(row) == {"resourceId", "resourceType", "configuration", "configurationItemCaptureTime", "configurationItemStatus"}
+    assert set(row) == {
+        "resourceId",
+        "resourceType",
+        "configuration",
+        "configurationItemCaptureTime",
+        "configurationItemStatus",
+    }
     assert row["resourceId"] == MANAGEMENT and row["resourceType"] == XRAY_TYPE
     assert row["configuration"] == {"type": "NONE", "status": "ACTIVE"}  # discovered when the recorder started
     assert row["configurationItemStatus"] == "ResourceDiscovered"
@@ -138,9 +144,13 @@ def test_pages_follow_limit_and_max_results_with_a_token_bound_to_the_query(aws:
     assert [r["awsRegion"] for r in _rows(config, Limit=3)] == sorted(regions)
     other = QUERY.replace("accountId, ", "")
     with aws_error("InvalidNextTokenException", 400):
-        config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=other, NextToken=first["NextToken"])
+        config.select_aggregate_resource_config(
+            ConfigurationAggregatorName="org", Expression=other, NextToken=first["NextToken"]
+        )
     with aws_error("InvalidNextTokenException", 400):
-        config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=QUERY, NextToken="garbage")
+        config.select_aggregate_resource_config(
+            ConfigurationAggregatorName="org", Expression=QUERY, NextToken="garbage"
+        )
     with aws_error("InvalidLimitException", 400):
         config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=QUERY, Limit=101)
     # The paginator the SDKs generate from the model walks the same pages.
@@ -197,7 +207,9 @@ def test_an_unknown_aggregator_is_no_such_configuration_aggregator(aws: Aws) -> 
     _org_aggregator(config, ["us-east-1"])
     # Aggregators are regional: the same name in another region does not exist.
     with aws_error("NoSuchConfigurationAggregatorException", 400):
-        aws.client("config", "eu-west-1").select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=QUERY)
+        aws.client("config", "eu-west-1").select_aggregate_resource_config(
+            ConfigurationAggregatorName="org", Expression=QUERY
+        )
 
 
 def test_an_account_aggregator_aggregates_only_authorized_account_regions(aws: Aws) -> None:
@@ -212,9 +224,15 @@ def test_an_account_aggregator_aggregates_only_authorized_account_regions(aws: A
         AccountAggregationSources=[{"AccountIds": [MANAGEMENT, other], "AwsRegions": ["us-east-1", "eu-west-1"]}],
     )
     assert _rows(config, "accounts") == []  # nobody authorized the aggregator yet, not even its own account
-    o.client("config", "eu-west-1").put_aggregation_authorization(AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1")
-    o.client("config", "us-east-1").put_aggregation_authorization(AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="eu-west-1")  # another aggregator region
-    aws.client("config", "us-east-1").put_aggregation_authorization(AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1")
+    o.client("config", "eu-west-1").put_aggregation_authorization(
+        AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1"
+    )
+    o.client("config", "us-east-1").put_aggregation_authorization(
+        AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="eu-west-1"
+    )  # another aggregator region
+    aws.client("config", "us-east-1").put_aggregation_authorization(
+        AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1"
+    )
     assert {(r["accountId"], r["awsRegion"]) for r in _rows(config, "accounts")} == {
         (other, "eu-west-1"), (MANAGEMENT, "us-east-1"),
     }  # fmt: skip
@@ -231,17 +249,22 @@ def test_an_account_aggregator_aggregates_only_authorized_account_regions(aws: A
     )["AggregatedSourceStatusList"]
     assert len(failed) == 2
     # Deleting the authorization stops the aggregation.
-    o.client("config", "eu-west-1").delete_aggregation_authorization(AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1")
+    o.client("config", "eu-west-1").delete_aggregation_authorization(
+        AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1"
+    )
     assert {(r["accountId"], r["awsRegion"]) for r in _rows(config, "accounts")} == {(MANAGEMENT, "us-east-1")}
 
 
 def test_all_aws_regions_covers_every_region(aws: Aws) -> None:
     for region in ("us-east-1", "ap-southeast-2"):
         _recorder(aws, region)
-        aws.client("config", region).put_aggregation_authorization(AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1")
+        aws.client("config", region).put_aggregation_authorization(
+            AuthorizedAccountId=MANAGEMENT, AuthorizedAwsRegion="us-east-1"
+        )
     config = aws.client("config")
     config.put_configuration_aggregator(
-        ConfigurationAggregatorName="all", AccountAggregationSources=[{"AccountIds": [MANAGEMENT], "AllAwsRegions": True}]
+        ConfigurationAggregatorName="all",
+        AccountAggregationSources=[{"AccountIds": [MANAGEMENT], "AllAwsRegions": True}],
     )
     assert {r["awsRegion"] for r in _rows(config, "all")} == {"us-east-1", "ap-southeast-2"}
 
@@ -263,7 +286,10 @@ def test_organization_aggregators_only_in_the_management_account_or_a_delegated_
     _org_aggregator(aws.client("config"))
     enabled = orgs.list_aws_service_access_for_organization()["EnabledServicePrincipals"]
     assert "config.amazonaws.com" in [p["ServicePrincipal"] for p in enabled]
-    names = [a["ConfigurationAggregatorName"] for a in aws.client("config").describe_configuration_aggregators()["ConfigurationAggregators"]]
+    names = [
+        a["ConfigurationAggregatorName"]
+        for a in aws.client("config").describe_configuration_aggregators()["ConfigurationAggregators"]
+    ]
     assert names == ["org"]
     aws.client("config").delete_configuration_aggregator(ConfigurationAggregatorName="org")
     with aws_error("NoSuchConfigurationAggregatorException", 400):
@@ -301,7 +327,10 @@ def test_starting_a_recorder_discovers_the_current_configuration(aws: Aws) -> No
     config = aws.client("config")
     config.stop_configuration_recorder(ConfigurationRecorderName="default")
     config.start_configuration_recorder(ConfigurationRecorderName="default")
-    assert len(config.get_resource_config_history(resourceType=XRAY_TYPE, resourceId=MANAGEMENT)["configurationItems"]) == 1
+    assert (
+        len(config.get_resource_config_history(resourceType=XRAY_TYPE, resourceId=MANAGEMENT)["configurationItems"])
+        == 1
+    )
 
 
 def test_a_recorder_that_does_not_record_the_type_discovers_nothing(aws: Aws) -> None:
@@ -325,19 +354,29 @@ def test_the_age_hook_moves_the_latest_capture_time_back(aws: Aws) -> None:
     _org_aggregator(config, ["us-east-1"])
     expression = f"SELECT configurationItemCaptureTime WHERE resourceType = '{XRAY_TYPE}'"
     (before,) = _rows(config, expression=expression)
-    status, out = _post(aws.endpoint, "/_xray_cmk/config-items/age", {"account_id": MANAGEMENT, "region": "us-east-1", "seconds": 86400})
+    status, out = _post(
+        aws.endpoint, "/_xray_cmk/config-items/age", {"account_id": MANAGEMENT, "region": "us-east-1", "seconds": 86400}
+    )
     assert status == 200
     (after,) = _rows(config, expression=expression)
     assert after["configurationItemCaptureTime"] == out["configurationItemCaptureTime"]
     assert after["configurationItemCaptureTime"] < before["configurationItemCaptureTime"]
-    assert _post(aws.endpoint, "/_xray_cmk/config-items/age", {"account_id": MANAGEMENT, "region": "eu-west-1", "seconds": 1})[0] == 404
+    assert (
+        _post(
+            aws.endpoint, "/_xray_cmk/config-items/age", {"account_id": MANAGEMENT, "region": "eu-west-1", "seconds": 1}
+        )[0]
+        == 404
+    )
     assert _post(aws.endpoint, "/_xray_cmk/config-items/age", {"account_id": MANAGEMENT})[0] == 400
 
 
 def test_a_caller_denied_select_aggregate_resource_config_gets_access_denied(aws: Aws) -> None:
     _organization(aws, members=0)
     _org_aggregator(aws.client("config"), ["us-east-1"])
-    deny = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "config:SelectAggregateResourceConfig", "Resource": "*"}]}
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "config:SelectAggregateResourceConfig", "Resource": "*"}],
+    }
     session = aws.assume(create_role(aws, "Auditor", deny))
     config = session.client("config")
     with aws_error("AccessDeniedException", 400) as exc:
@@ -358,7 +397,9 @@ def test_keywords_are_case_insensitive_and_conditions_intersect(aws: Aws) -> Non
         "'eu-west-1') AND awsRegion = 'eu-west-1'"
     )
     assert _rows(config, expression=mixed) == [{"awsRegion": "eu-west-1", "configuration": {"type": "NONE"}}]
-    disjoint = f"SELECT awsRegion WHERE resourceType = '{XRAY_TYPE}' AND awsRegion = 'us-east-1' AND awsRegion = 'eu-west-1'"
+    disjoint = (
+        f"SELECT awsRegion WHERE resourceType = '{XRAY_TYPE}' AND awsRegion = 'us-east-1' AND awsRegion = 'eu-west-1'"
+    )
     assert _rows(config, expression=disjoint) == []
     # A selected nested property the item lacks is left out (no keyId for NONE).
     assert _rows(config, expression=f"SELECT awsRegion, configuration.keyId WHERE resourceType = '{XRAY_TYPE}'") == [
@@ -378,9 +419,12 @@ def test_request_validation(aws: Aws) -> None:
     for region in ("us-east-1", "eu-west-1"):
         _recorder(aws, region)
     config.put_configuration_aggregator(
-        ConfigurationAggregatorName="org", OrganizationAggregationSource={"RoleArn": ROLE, "AwsRegions": ["us-east-1", "eu-west-1"]}
+        ConfigurationAggregatorName="org",
+        OrganizationAggregationSource={"RoleArn": ROLE, "AwsRegions": ["us-east-1", "eu-west-1"]},
     )
-    token = config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=QUERY, Limit=1)["NextToken"]
+    token = config.select_aggregate_resource_config(ConfigurationAggregatorName="org", Expression=QUERY, Limit=1)[
+        "NextToken"
+    ]
     with aws_error("InvalidNextTokenException", 400):
         config.select_resource_config(Expression=QUERY, NextToken=token)
     own = config.select_resource_config(Expression=QUERY, Limit=1)
