@@ -455,3 +455,19 @@ def test_a_denied_caller_cannot_create_an_aggregator(aws: Aws) -> None:
     with aws_error("AccessDeniedException", 400):
         _org_aggregator(session.client("config"), ["us-east-1"])
     assert aws.client("config").describe_configuration_aggregators()["ConfigurationAggregators"] == []
+
+
+def test_member_recorders_set_through_organization_account_access_role(aws: Aws) -> None:
+    """The way an end-to-end test sets it up: X-Ray first, then recorders in some member regions only,
+    through the role Organizations creates in each member, then the management account's aggregator."""
+    (member,) = _organization(aws, members=1)
+    admin = aws.assume(f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole")
+    key = _key_arn(admin, "eu-west-1")
+    admin.client("xray", "eu-west-1").put_encryption_config(Type="KMS", KeyId=key)
+    admin.client("xray", "us-east-1").put_encryption_config(Type="NONE")
+    _recorder(admin, "eu-west-1")  # us-east-1 has no recorder: the tool must read it live
+    config = aws.client("config")
+    _org_aggregator(config)
+    assert _rows(config) == [
+        {"accountId": member, "awsRegion": "eu-west-1", "configuration": {"type": "KMS", "keyId": key}}
+    ]
