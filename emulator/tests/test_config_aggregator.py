@@ -471,3 +471,20 @@ def test_member_recorders_set_through_organization_account_access_role(aws: Aws)
     assert _rows(config) == [
         {"accountId": member, "awsRegion": "eu-west-1", "configuration": {"type": "KMS", "keyId": key}}
     ]
+
+
+def test_config_calls_organizations_with_the_callers_permissions(aws: Aws) -> None:
+    _organization(aws, members=0)
+    # Allowed to create aggregators, not to let Config enable its trusted access.
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "organizations:EnableAWSServiceAccess", "Resource": "*"}],
+    }
+    session = aws.assume(create_role(aws, "ConfigOnly", deny))
+    with aws_error("OrganizationAccessDeniedException", 400):
+        _org_aggregator(session.client("config"), ["us-east-1"])
+    # An account aggregator needs no Organizations call.
+    session.client("config").put_configuration_aggregator(
+        ConfigurationAggregatorName="accounts",
+        AccountAggregationSources=[{"AccountIds": [MANAGEMENT], "AwsRegions": ["us-east-1"]}],
+    )

@@ -195,7 +195,7 @@ class EmulatorMiddleware:
             if answered is not None:
                 return answered(environ, start_response)
         if caller.service == "config":
-            answered = config_aggregator.handle(self.state.config_items, caller, target, body)
+            answered = config_aggregator.handle(self.state.config_items, caller, target, body, environ)
             if answered is not None:
                 return answered(environ, start_response)
             if target.removeprefix(config_aggregator.TARGET_PREFIX) in config_aggregator.RECORDER_OPERATIONS:

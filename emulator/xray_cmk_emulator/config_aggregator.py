@@ -11,7 +11,9 @@ results, and it creates an organization aggregator in any account. Served here, 
   ``NoAvailableOrganizationException``) with all features (else
   ``OrganizationAllFeaturesNotEnabledException``), and be its management account (Config then
   enables trusted access for ``config.amazonaws.com``) or a delegated administrator registered for
-  ``config.amazonaws.com`` (else ``OrganizationAccessDeniedException``). Then moto stores it.
+  ``config.amazonaws.com`` (else ``OrganizationAccessDeniedException``); Config calls Organizations
+  with the caller's permissions, so the caller also needs ``organizations:EnableAWSServiceAccess``
+  resp. ``organizations:ListDelegatedAdministrators``. Then moto stores it.
 * The sources of an aggregator are (account, region) pairs: an account source's accounts, each
   only where that account has authorized the aggregator's account and region in that source region
   (``PutAggregationAuthorization``; "authorization is required for all source accounts and Regions",
@@ -41,7 +43,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from . import authz, config_items, service_models, wire
+from . import authz, config_items, iam_eval, service_models, wire
 from .caller import Caller
 
 TARGET_PREFIX = "StarlingDoveService."
@@ -427,8 +429,17 @@ def sources_status(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _organization_refusal(account_id: str) -> ConfigError | None:
-    """Why AWS Config refuses an organization aggregator in this account, or None."""
+def _may(caller: Caller, environ: dict[str, Any] | None, action: str) -> bool:
+    """Whether the caller's own permissions allow ``action`` (Config calls Organizations as the caller)."""
+    try:
+        return authz.decide_plain(caller, authz.principal_of(caller), action, "*", environ).allowed
+    except iam_eval.Unsupported:
+        return False
+
+
+def _organization_refusal(caller: Caller, environ: dict[str, Any] | None = None) -> ConfigError | None:
+    """Why AWS Config refuses an organization aggregator in the caller's account, or None."""
+    account_id = caller.account_id
     found = authz.organization_of(account_id)
     if found is None or found[0].org is None:
         return ConfigError("NoAvailableOrganizationException", "Organization is no longer available.")
@@ -440,9 +451,15 @@ def _organization_refusal(account_id: str) -> ConfigError | None:
         )
     if account_id == management:
         # "If the caller is a management account, Config calls EnableAwsServiceAccess".
+        if not _may(caller, environ, "organizations:EnableAWSServiceAccess"):
+            return ConfigError(
+                "OrganizationAccessDeniedException",
+                "No permission to call EnableAWSServiceAccess API.",
+            )
         backend.enable_aws_service_access(ServicePrincipal=CONFIG_PRINCIPAL)
         return None
-    if any(a.account.id == account_id and CONFIG_PRINCIPAL in a.services for a in backend.admins):
+    registered = any(a.account.id == account_id and CONFIG_PRINCIPAL in a.services for a in backend.admins)
+    if registered and _may(caller, environ, "organizations:ListDelegatedAdministrators"):
         return None
     return ConfigError(
         "OrganizationAccessDeniedException",
@@ -456,7 +473,13 @@ def _error(err: ConfigError) -> Response:
     return wire.aws_json_error(err.code, str(err))
 
 
-def handle(store: config_items.ConfigItemStore, caller: Caller, target: str, body: bytes) -> Response | None:
+def handle(
+    store: config_items.ConfigItemStore,
+    caller: Caller,
+    target: str,
+    body: bytes,
+    environ: dict[str, Any] | None = None,
+) -> Response | None:
     """Config operations answered here; None lets moto answer (also after the organization check)."""
     if not target.startswith(TARGET_PREFIX):
         return None
@@ -471,7 +494,7 @@ def handle(store: config_items.ConfigItemStore, caller: Caller, target: str, bod
         if operation == PUT_AGGREGATOR:
             params = _params(body)
             if params.get("OrganizationAggregationSource") and not params.get("AccountAggregationSources"):
-                refusal = _organization_refusal(caller.account_id)
+                refusal = _organization_refusal(caller, environ)
                 if refusal is not None:
                     return _error(refusal)
     except ConfigError as err:
