@@ -113,17 +113,17 @@ def _history(aws: Aws) -> list[dict]:
 
 def test_a_recording_recorder_records_xray_configuration_items(aws: Aws) -> None:
     xray, kms = aws.client("xray"), aws.client("kms")
-    xray.put_encryption_config(Type="NONE")  # before any recorder: not recorded
+    xray.put_encryption_config(Type="NONE")  # before any recorder: discovered when the recorder starts
     _start_recorder(aws, {"allSupported": True})
     key = kms.create_key()["KeyMetadata"]
     kms.create_alias(AliasName="alias/traces", TargetKeyId=key["KeyId"])
     xray.put_encryption_config(Type="KMS", KeyId="alias/traces")
     xray.put_encryption_config(Type="NONE")
     items = _history(aws)
-    assert [json.loads(i["configuration"])["type"] for i in items] == ["NONE", "KMS"]
+    assert [json.loads(i["configuration"])["type"] for i in items] == ["NONE", "KMS", "NONE"]
     # The key as its ARN, never the alias X-Ray was given.
     assert json.loads(items[1]["configuration"])["keyId"] == key["Arn"]
-    assert items[1]["configurationItemStatus"] == "ResourceDiscovered"
+    assert [i["configurationItemStatus"] for i in items] == ["OK", "OK", "ResourceDiscovered"]
     assert items[0]["resourceType"] == XRAY_TYPE
 
 

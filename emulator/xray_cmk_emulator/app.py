@@ -3,6 +3,7 @@
 Order of handling for each request:
 1. ``/moto-api/reset`` also clears the emulator's own state, then goes to moto.
 2. Other ``/moto-api/*`` and unsigned requests go straight to moto.
+   ``/_xray_cmk/*`` are the emulator's own test-only hooks (config_aggregator).
 3. Authorization (authz, iam_eval) may answer AccessDenied, as AWS would.
 4. STS AssumeRole of a missing role, or one whose trust policy does not allow
    the caller, is answered AccessDenied (sts_assume_role).
@@ -11,8 +12,10 @@ Order of handling for each request:
    BatchGetTraces, on top of moto's X-Ray backend (xray_traces: the KMS key).
    awsJson targets moto lacks (CloudTrail LookupEvents, event_history; EventBridge
    TestEventPattern, events_patterns; AWS Config compliance and remediation,
-   config_rules and remediation) likewise. A PutConfigRule moto accepted is
-   followed by the rule's evaluation of the recorded X-Ray item (config_rules).
+   config_rules and remediation) likewise, and Config's aggregator queries
+   (config_aggregator; recorder calls go to moto, then Config discovers X-Ray's configuration).
+   A PutConfigRule moto accepted is followed by the rule's evaluation of the recorded X-Ray
+   item (config_rules).
 6. KMS calls (``TrentService.*``) go to moto; a 2xx answer is recorded as a
    CloudTrail event (kms_events) before it is returned.
 7. Everything else is moto's ``DomainDispatcherApplication``.
@@ -32,6 +35,7 @@ from . import (
     account_index,
     authz,
     cloudtrail_patches,
+    config_aggregator,
     config_items,
     config_patches,
     config_rules,
@@ -123,6 +127,15 @@ def _put_encryption(store: EmulatorState, caller: Any, body: bytes) -> Any:
     return response
 
 
+def _discover_xray(store: EmulatorState, caller: Any) -> None:
+    """After a recorder starts or changes: Config records X-Ray's current configuration."""
+    try:
+        current = store.encryption.get(caller.account_id, caller.region)
+        config_aggregator.discover(store.config_items, caller.account_id, caller.region, current)
+    except Exception:  # recording must not fail the Config call
+        _log.exception("could not record the configuration item of X-Ray's encryption at recorder start")
+
+
 class EmulatorMiddleware:
     def __init__(self, moto_app: Any, state: EmulatorState | None = None) -> None:
         self.moto_app = moto_app
@@ -168,6 +181,9 @@ class EmulatorMiddleware:
             if path.rstrip("/") == "/moto-api/reset" and method == "POST":
                 self.state.reset()
             return self.moto_app(environ, start_response)
+        if path.startswith("/_xray_cmk/"):  # test-only control hooks (config_aggregator)
+            hooked = config_aggregator.handle_control(self.state.config_items, method, path, _read_body(environ))
+            return hooked(environ, start_response)
 
         drop_account_override_of_issued_keys(environ)
         caller = caller_from_environ(environ)
@@ -193,6 +209,15 @@ class EmulatorMiddleware:
             answered = config_items.handle_history(self.state.config_items, caller, body)
             if answered is not None:
                 return answered(environ, start_response)
+        if caller.service == "config":
+            answered = config_aggregator.handle(self.state.config_items, caller, target, body, environ)
+            if answered is not None:
+                return answered(environ, start_response)
+            if target.removeprefix(config_aggregator.TARGET_PREFIX) in config_aggregator.RECORDER_OPERATIONS:
+                forwarded = config_aggregator.forward_recorder_call(
+                    self.moto_app, environ, lambda: _discover_xray(self.state, caller)
+                )
+                return forwarded(environ, start_response)
         route = self.targets.get((caller.service, target)) if target else None
         if route is None:
             route = self.routes.get((caller.service, path.rstrip("/")))
@@ -265,6 +290,7 @@ def create_app() -> EmulatorMiddleware:
     logs_patches.apply()
     cloudtrail_patches.apply()
     config_patches.apply()
+    config_aggregator.apply()
     org_patches.apply()
     sts_patches.apply()
     account_index.apply()

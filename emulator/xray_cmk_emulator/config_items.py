@@ -98,6 +98,16 @@ class ConfigItemStore:
             return list(self._items.get((account_id, region), []))
 
 
+def age_latest(store: ConfigItemStore, account_id: str, region: str, seconds: float) -> float | None:
+    """Test hook: move the capture time of the latest item ``seconds`` back; the new time, or None."""
+    with store._lock:
+        items = store._items.get((account_id, region))
+        if not items:
+            return None
+        items[0]["configurationItemCaptureTime"] -= seconds
+        return float(items[0]["configurationItemCaptureTime"])
+
+
 def handle_history(store: ConfigItemStore, caller: Caller, body: bytes) -> Any | None:
     """The history of X-Ray's configuration; None for another type (moto answers)."""
     try:
