@@ -333,7 +333,9 @@ pub enum IacCommand {
     /// (`terraform show -json`) with the same rules as `audit`.
     #[command(after_help = IAC_HELP)]
     Scan(Box<IacScanArgs>),
-    /// Write a complete Terraform module that encrypts X-Ray with a CMK, from the policy file.
+    /// Write a complete Terraform module, or a CloudFormation template, that encrypts X-Ray with
+    /// a CMK, from the policy file.
+    #[command(after_help = IAC_GENERATE_HELP)]
     Generate(IacGenerateArgs),
 }
 
@@ -395,21 +397,48 @@ pub struct IacScanArgs {
     pub history: HistoryArgs,
 }
 
+const IAC_GENERATE_HELP: &str = "\
+Terraform (the default): a module with the key, its alias and aws_xray_encryption_config, for one
+account (--account) and region. CloudFormation has no resource for X-Ray's encryption, so the
+template (--format cloudformation) holds the key, its alias, and the guardrail's AWS Config rule
+with an automatic remediation (AWSConfigRemediation-UpdateXRayKMSKey) that puts X-Ray on the key
+and back on it after any drift; it needs AWS Config recording in the account-region, and takes
+the account and region from the stack. Do not deploy it where the `guard generate` StackSet
+runs: both create the Config rule xray-cmk-encryption.
+
+Examples:
+  xray-cmk iac generate --account 111122223333 --region eu-west-1 --out infra/xray
+  xray-cmk iac generate --format cloudformation --out infra/xray
+  xray-cmk iac scan infra/xray";
+
+/// What `iac generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateFormat {
+    /// A Terraform module: DIR/main.tf.
+    Terraform,
+    /// A CloudFormation template: DIR/xray-cmk.template.yaml.
+    Cloudformation,
+}
+
 #[derive(Debug, Args)]
 pub struct IacGenerateArgs {
+    #[arg(long, value_enum, default_value_t = GenerateFormat::Terraform)]
+    pub format: GenerateFormat,
     /// The 12-digit account the module is for (`{account}` in the policy's access lists).
-    #[arg(long)]
-    pub account: String,
-    /// The region X-Ray encrypts in (the module's default; a variable).
+    /// Required for Terraform; a CloudFormation template takes the stack's account.
+    #[arg(long, required_if_eq("format", "terraform"))]
+    pub account: Option<String>,
+    /// The region X-Ray encrypts in (the module's default; a variable). A CloudFormation
+    /// template takes the stack's region.
     #[arg(long, default_value = "us-east-1", value_parser = parse_region)]
     pub region: String,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
-    /// Write DIR/main.tf instead of printing the module.
+    /// Write DIR/main.tf (or DIR/xray-cmk.template.yaml) instead of printing it.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Overwrite an existing main.tf.
+    /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
 }
