@@ -640,7 +640,40 @@ pub struct AuditCommandArgs {
     #[command(flatten)]
     pub scope: AuditArgs,
     #[command(flatten)]
+    pub config: ConfigSourceArgs,
+    #[command(flatten)]
     pub history: HistoryArgs,
+}
+
+/// Reading X-Ray's configuration from AWS Config instead of from each account-region.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigSourceArgs {
+    /// Read every account-region's X-Ray encryption configuration from this AWS Config
+    /// aggregator (its `AWS::XRay::EncryptionConfig` items, with
+    /// config:SelectAggregateResourceConfig in the caller's account and home region); the keys,
+    /// trails and everything else are still read live. Account-regions without a current item
+    /// no older than --max-config-age are read live. An aggregator that cannot be read makes
+    /// every result an error (exit 3).
+    #[arg(long, value_name = "NAME", value_parser = parse_aggregator_name)]
+    pub from_config_aggregator: Option<String>,
+    /// The oldest configuration item used (h, d or w): older ones are read live.
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_window, requires = "from_config_aggregator")]
+    pub max_config_age: u64,
+}
+
+/// An aggregator name as AWS Config allows it: 1-256 of `[\w\-]`.
+fn parse_aggregator_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 256
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{}`: an aggregator name is 1-256 letters, digits, `_` or `-`",
+            xray_cmk_core::text::shortened(s, 40)
+        ))
+    }
 }
 
 /// Where runs are recorded for `xray-cmk kpi`.
