@@ -39,6 +39,9 @@ pub struct ScanOptions {
     pub region_concurrency: usize,
     /// What the selected rules need collected.
     pub needs: xray_cmk_core::Needs,
+    /// X-Ray's configuration items from an AWS Config aggregator, read before the scan
+    /// (`audit --from-config-aggregator`); `None` reads every X-Ray configuration live.
+    pub aggregated: Option<std::sync::Arc<crate::aggregator::AggregatedXray>>,
 }
 
 /// One account's results.
@@ -76,6 +79,7 @@ pub async fn scan_accounts(
         answers: &answers,
         needs: opts.needs,
         policy,
+        aggregated: opts.aggregated.as_deref(),
     };
     // The SCPs are read with the caller's own credentials: the management account's, or a
     // delegated administrator's.

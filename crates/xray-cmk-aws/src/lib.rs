@@ -3,6 +3,7 @@
 //! This is the only crate that links the AWS SDK. Collection never judges: a failed call becomes an
 //! [`Observed::Unknown`](xray_cmk_core::Observed) carrying the reason, and the rules decide.
 
+pub mod aggregator;
 pub mod clients;
 pub mod collect;
 pub mod error;

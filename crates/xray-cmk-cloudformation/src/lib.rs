@@ -11,6 +11,7 @@
 mod build;
 mod eval;
 mod files;
+pub mod generate;
 mod params;
 mod yaml;
 

@@ -158,3 +158,23 @@ fn parameters_given_decide_conditions() {
     );
     insta::assert_snapshot!("conditions-dev", listing(&dev));
 }
+
+/// `iac generate --format cloudformation`: the template for the fixture policy, as written, and
+/// every rule passes on it (the key's rules, X-Ray's rules on the remediation's target, and
+/// `cfn-xray-encryption-missing` beside the Lambda-free template).
+#[test]
+fn the_generated_template_is_as_written_and_passes_every_rule() {
+    let text = xray_cmk_cloudformation::generate::template(&common::policy());
+    insta::assert_snapshot!("generated-template", text);
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("xray-cmk.template.yaml"), &text).expect("write");
+    let scan = common::scan_in(dir.path(), &["."], &Parameters::default());
+    assert!(scan.errors.is_empty(), "{:?}", scan.errors);
+    let findings = common::judge(&scan);
+    assert!(findings.len() >= 10, "{}", common::listing(&findings));
+    assert!(
+        findings.iter().all(|f| f.status == Status::Pass),
+        "{}",
+        common::listing(&findings)
+    );
+}

@@ -103,6 +103,8 @@ pub struct Finding {
     pub suppression: Option<Suppression>,
     /// Where in the source it was found, for Terraform.
     pub location: Option<crate::model::SourceLocation>,
+    /// Where a live audit read what the result judged; `None` for IaC scans.
+    pub source: Option<crate::model::ReadFrom>,
 }
 
 impl Finding {
@@ -212,6 +214,7 @@ impl FindingBuilder {
             message,
             suppression: None,
             location: self.location,
+            source: None,
         }
     }
 

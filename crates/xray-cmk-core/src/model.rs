@@ -137,6 +137,18 @@ pub enum EncryptionType {
     Other(String),
 }
 
+impl EncryptionType {
+    /// X-Ray's wire value (`NONE`, `KMS`), as the API and AWS Config give it; anything else is
+    /// [`EncryptionType::Other`].
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "NONE" => EncryptionType::None,
+            "KMS" => EncryptionType::Kms,
+            other => EncryptionType::Other(other.to_owned()),
+        }
+    }
+}
+
 /// The X-Ray encryption configuration of one account and region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XrayEncryption {
@@ -385,6 +397,29 @@ pub struct Inventory {
     /// The service control policies on each account's path from the organization's root, when
     /// collected (`Needs::scp`, an `--org` scan).
     pub scp_paths: BTreeMap<String, Observed<ScpPath>>,
+    /// The live (account, region)s whose X-Ray encryption configuration was read from an AWS
+    /// Config aggregator (`audit --from-config-aggregator`) rather than from X-Ray; every other
+    /// live target was read from X-Ray.
+    pub config_sourced: BTreeMap<(String, String), ConfigCapture>,
+}
+
+/// An X-Ray encryption configuration as an AWS Config configuration item recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigCapture {
+    /// The aggregator it was read through.
+    pub aggregator: String,
+    /// `configurationItemCaptureTime`, as Config gives it (RFC 3339).
+    pub captured_at: String,
+}
+
+/// Where a live audit read what a result judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// From the account's own APIs, during the audit.
+    Live,
+    /// X-Ray's encryption configuration from an AWS Config configuration item; everything else
+    /// the result depends on (keys, trails) was read live.
+    Config(ConfigCapture),
 }
 
 /// The guardrail's detection and alerting as one account and region has them.

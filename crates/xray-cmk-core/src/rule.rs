@@ -242,8 +242,37 @@ fn keys_in_use(inventory: &Inventory) -> Vec<KeyRef<'_>> {
 pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
     let rules = cx.rules;
     let mut findings: Vec<Finding> = Vec::new();
+    // A live audit says where each result was read: the target's X-Ray configuration from an
+    // AWS Config item for the results about it (and about its use of a key), otherwise live.
+    let live = cx
+        .inventory
+        .targets
+        .iter()
+        .any(|t| matches!(t.origin, crate::Origin::Live));
+    let read_from = |target: Option<&crate::XrayTarget>| -> Option<crate::model::ReadFrom> {
+        if !live {
+            return None;
+        }
+        let captured = target.and_then(|t| {
+            cx.inventory
+                .config_sourced
+                .get(&(t.account.clone(), t.region.clone()))
+        });
+        Some(captured.map_or(crate::model::ReadFrom::Live, |c| {
+            crate::model::ReadFrom::Config(c.clone())
+        }))
+    };
+    let stamped = |mut f: Finding, target: Option<&crate::XrayTarget>| {
+        f.source = read_from(target);
+        f
+    };
     for target in &cx.inventory.targets {
-        findings.extend(rules.iter().filter_map(|r| r.check_target(target, cx)));
+        findings.extend(
+            rules
+                .iter()
+                .filter_map(|r| r.check_target(target, cx))
+                .map(|f| stamped(f, Some(target))),
+        );
     }
     for key in keys_in_use(cx.inventory) {
         let used = cx.inventory.targets_using(key.id).next().is_some();
@@ -251,7 +280,8 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
             rules
                 .iter()
                 .filter(|r| used || judges_any_key(r.meta()))
-                .filter_map(|r| r.check_key(&key, cx)),
+                .filter_map(|r| r.check_key(&key, cx))
+                .map(|f| stamped(f, None)),
         );
     }
     for key in described_keys(cx.inventory) {
@@ -259,13 +289,18 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
             findings.extend(
                 rules
                     .iter()
-                    .filter_map(|r| r.check_key_use(&key, target, cx)),
+                    .filter_map(|r| r.check_key_use(&key, target, cx))
+                    .map(|f| stamped(f, Some(target))),
             );
         }
     }
-    findings.extend(crate::rules::unknown_keys(cx.inventory, rules));
+    findings.extend(
+        crate::rules::unknown_keys(cx.inventory, rules)
+            .into_iter()
+            .map(|f| stamped(f, None)),
+    );
     for rule in rules {
-        findings.extend(rule.check_inventory(cx));
+        findings.extend(rule.check_inventory(cx).into_iter().map(|f| stamped(f, None)));
     }
     sort_findings(&mut findings);
     for f in &mut findings {

@@ -4,11 +4,12 @@
 
 use serde::Serialize;
 
+use xray_cmk_core::model::ReadFrom;
 use xray_cmk_core::Finding;
 
 use crate::Report;
 
-pub const SCHEMA_VERSION: &str = "1.2";
+pub const SCHEMA_VERSION: &str = "1.3";
 
 #[derive(Debug, Serialize)]
 pub struct Document<'a> {
@@ -79,6 +80,22 @@ pub struct ResultV1<'a> {
     /// Since 1.2: where in the source, for `iac scan` results.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<LocationV1<'a>>,
+    /// Since 1.3: where a live audit read what the result judged; absent for `iac scan`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceV1<'a>>,
+}
+
+/// Since 1.3: `{"type": "live"}`, or `{"type": "config", "aggregator", "captured_at"}` when X-Ray's
+/// encryption configuration came from an AWS Config configuration item
+/// (`audit --from-config-aggregator`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceV1<'a> {
+    Live,
+    Config {
+        aggregator: &'a str,
+        captured_at: &'a str,
+    },
 }
 
 /// A source region: 1-based lines and columns, the end column exclusive.
@@ -114,6 +131,13 @@ fn result(f: &Finding) -> ResultV1<'_> {
             column: l.column,
             end_line: l.end_line,
             end_column: l.end_column,
+        }),
+        source: f.source.as_ref().map(|s| match s {
+            ReadFrom::Live => SourceV1::Live,
+            ReadFrom::Config(c) => SourceV1::Config {
+                aggregator: &c.aggregator,
+                captured_at: &c.captured_at,
+            },
         }),
     }
 }

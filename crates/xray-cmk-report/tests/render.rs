@@ -79,6 +79,7 @@ fn report() -> Report {
         unaliased_keys: Default::default(),
         guardrails: Default::default(),
         scp_paths: Default::default(),
+        config_sourced: Default::default(),
     };
     Report::new(
         "0.0.0-test",

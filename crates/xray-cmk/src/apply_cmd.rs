@@ -60,6 +60,7 @@ fn scan_options(role_name: &str, external_id: Option<&str>, session_name: &str) 
         account_concurrency: 1,
         region_concurrency: 1,
         needs: Needs::default(),
+        aggregated: None,
     }
 }
 

@@ -15,19 +15,82 @@ use xray_cmk_core::{
 };
 use xray_cmk_report::{asff, csv, json_v1, table, Report, Scope};
 
-use crate::cli::{AuditArgs, Format, HistoryArgs, RetryModeArg};
+use crate::cli::{AuditArgs, ConfigSourceArgs, Format, HistoryArgs, RetryModeArg};
 use crate::exit::Exit;
 use crate::progress::Progress;
 
 /// The role session name, so the accounts' CloudTrail shows who scanned.
 const SESSION_NAME: &str = "xray-cmk-audit";
 
-pub fn run(args: AuditArgs, history: &HistoryArgs, color: bool) -> Result<Exit> {
+pub fn run(
+    args: AuditArgs,
+    config: &ConfigSourceArgs,
+    history: &HistoryArgs,
+    color: bool,
+) -> Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run_async(args, history, color))
+    runtime.block_on(run_async(args, config, history, color))
+}
+
+/// Reads the aggregator's X-Ray items with the caller's credentials in the home region, one query
+/// per region of the scan (`--regions`, else the caller's enabled regions; one query over all
+/// regions when those cannot be listed).
+async fn read_aggregator(
+    name: &str,
+    max_age_secs: u64,
+    session: &Session,
+    shared: &Shared,
+    opts: &ScanOptions,
+) -> xray_cmk_aws::aggregator::AggregatedXray {
+    use xray_cmk_aws::collect::ClientSource as _;
+    let clients = AccountClients::new(session.config.clone(), shared.clone());
+    let regions = match &opts.regions {
+        Some(r) => r.clone(),
+        None => session.enabled_regions().await.unwrap_or_default(),
+    };
+    xray_cmk_aws::aggregator::read(
+        &clients.config(&clients.home_region()),
+        name,
+        &regions,
+        std::time::Duration::from_secs(max_age_secs),
+        SystemTime::now(),
+        opts.account_concurrency.min(32),
+    )
+    .await
+}
+
+/// The stderr line that says which account-regions were read from the aggregator and which live.
+fn aggregator_line(a: &xray_cmk_aws::aggregator::AggregatedXray, from_config: usize, targets: usize) -> String {
+    if let Some(err) = &a.unreadable {
+        return format!(
+            "xray-cmk: AWS Config aggregator {}: cannot be read ({err}); no X-Ray configuration is judged from it, and every result that needs it is an error",
+            a.aggregator
+        );
+    }
+    let mut unused = Vec::new();
+    for (n, what) in [
+        (a.stale, "older than --max-config-age"),
+        (a.not_current, "deleted or not recorded"),
+        (a.malformed, "not well-formed"),
+    ] {
+        if n > 0 {
+            unused.push(format!("{n} {what}"));
+        }
+    }
+    format!(
+        "xray-cmk: AWS Config aggregator {}: X-Ray configuration of {from_config} of {targets} account-regions from configuration items ({} queries); {} read live{}",
+        a.aggregator,
+        a.queries,
+        targets.saturating_sub(from_config),
+        if unused.is_empty() {
+            String::new()
+        } else {
+            format!(" (items not used: {})", unused.join(", "))
+        }
+    )
 }
 
 /// What an audit and a plan both start from: the policy, the session, the accounts in scope and
@@ -80,6 +143,7 @@ pub(crate) async fn prepare(args: &AuditArgs, needs: Needs) -> Result<Prepared> 
         account_concurrency: concurrency,
         region_concurrency: 8,
         needs,
+        aggregated: None,
     };
     Ok(Prepared {
         policy,
@@ -103,7 +167,12 @@ pub(crate) fn now() -> Result<(String, Date)> {
     Ok((generated_at, today))
 }
 
-async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Result<Exit> {
+async fn run_async(
+    args: AuditArgs,
+    config: &ConfigSourceArgs,
+    history: &HistoryArgs,
+    color: bool,
+) -> Result<Exit> {
     let started = Instant::now();
     // Flags, the policy and the history database are checked first: a mistake should fail
     // before any AWS call.
@@ -116,8 +185,12 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         shared,
         session,
         accounts,
-        opts,
+        mut opts,
     } = prepare(&args, Needs::of(&rules)).await?;
+    if let Some(name) = &config.from_config_aggregator {
+        let read = read_aggregator(name, config.max_config_age, &session, &shared, &opts).await;
+        opts.aggregated = Some(std::sync::Arc::new(read));
+    }
     let (generated_at, today) = now()?;
     let mut recording = crate::history::Recording::start(
         store,
@@ -140,6 +213,7 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         !args.quiet && std::io::stderr().is_terminal(),
     );
     let mut sink = Sink::new(args.format, &policy, today, &rules);
+    let mut from_config = 0usize;
     // ASFF documents by (account, region), for --to-security-hub.
     let mut to_hub: std::collections::BTreeMap<(String, String), Vec<serde_json::Value>> =
         Default::default();
@@ -147,6 +221,7 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         write_stdout(&csv::header())?;
     }
     scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
+        from_config += scan.inventory.config_sourced.len();
         let findings = sink.account(&scan.inventory);
         if args.to_security_hub {
             for f in &findings {
@@ -214,6 +289,11 @@ async fn run_async(args: AuditArgs, history: &HistoryArgs, color: bool) -> Resul
         });
         std::fs::write(path, format!("{stats:#}\n"))
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(a) = &opts.aggregated {
+        if !args.quiet || a.unreadable.is_some() {
+            eprintln!("{}", aggregator_line(a, from_config, summary.targets));
+        }
     }
     if !args.quiet {
         eprintln!(

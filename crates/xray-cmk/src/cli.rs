@@ -333,7 +333,9 @@ pub enum IacCommand {
     /// (`terraform show -json`) with the same rules as `audit`.
     #[command(after_help = IAC_HELP)]
     Scan(Box<IacScanArgs>),
-    /// Write a complete Terraform module that encrypts X-Ray with a CMK, from the policy file.
+    /// Write a complete Terraform module, or a CloudFormation template, that encrypts X-Ray with
+    /// a CMK, from the policy file.
+    #[command(after_help = IAC_GENERATE_HELP)]
     Generate(IacGenerateArgs),
 }
 
@@ -395,21 +397,48 @@ pub struct IacScanArgs {
     pub history: HistoryArgs,
 }
 
+const IAC_GENERATE_HELP: &str = "\
+Terraform (the default): a module with the key, its alias and aws_xray_encryption_config, for one
+account (--account) and region. CloudFormation has no resource for X-Ray's encryption, so the
+template (--format cloudformation) holds the key, its alias, and the guardrail's AWS Config rule
+with an automatic remediation (AWSConfigRemediation-UpdateXRayKMSKey) that puts X-Ray on the key
+and back on it after any drift; it needs AWS Config recording in the account-region, and takes
+the account and region from the stack. Do not deploy it where the `guard generate` StackSet
+runs: both create the Config rule xray-cmk-encryption.
+
+Examples:
+  xray-cmk iac generate --account 111122223333 --region eu-west-1 --out infra/xray
+  xray-cmk iac generate --format cloudformation --out infra/xray
+  xray-cmk iac scan infra/xray";
+
+/// What `iac generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateFormat {
+    /// A Terraform module: DIR/main.tf.
+    Terraform,
+    /// A CloudFormation template: DIR/xray-cmk.template.yaml.
+    Cloudformation,
+}
+
 #[derive(Debug, Args)]
 pub struct IacGenerateArgs {
+    #[arg(long, value_enum, default_value_t = GenerateFormat::Terraform)]
+    pub format: GenerateFormat,
     /// The 12-digit account the module is for (`{account}` in the policy's access lists).
-    #[arg(long)]
-    pub account: String,
-    /// The region X-Ray encrypts in (the module's default; a variable).
+    /// Required for Terraform; a CloudFormation template takes the stack's account.
+    #[arg(long, required_if_eq("format", "terraform"))]
+    pub account: Option<String>,
+    /// The region X-Ray encrypts in (the module's default; a variable). A CloudFormation
+    /// template takes the stack's region.
     #[arg(long, default_value = "us-east-1", value_parser = parse_region)]
     pub region: String,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
-    /// Write DIR/main.tf instead of printing the module.
+    /// Write DIR/main.tf (or DIR/xray-cmk.template.yaml) instead of printing it.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Overwrite an existing main.tf.
+    /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
 }
@@ -611,7 +640,40 @@ pub struct AuditCommandArgs {
     #[command(flatten)]
     pub scope: AuditArgs,
     #[command(flatten)]
+    pub config: ConfigSourceArgs,
+    #[command(flatten)]
     pub history: HistoryArgs,
+}
+
+/// Reading X-Ray's configuration from AWS Config instead of from each account-region.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigSourceArgs {
+    /// Read every account-region's X-Ray encryption configuration from this AWS Config
+    /// aggregator (its `AWS::XRay::EncryptionConfig` items, with
+    /// config:SelectAggregateResourceConfig in the caller's account and home region); the keys,
+    /// trails and everything else are still read live. Account-regions without a current item
+    /// no older than --max-config-age are read live. An aggregator that cannot be read makes
+    /// every result an error (exit 3).
+    #[arg(long, value_name = "NAME", value_parser = parse_aggregator_name)]
+    pub from_config_aggregator: Option<String>,
+    /// The oldest configuration item used (h, d or w): older ones are read live.
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_window, requires = "from_config_aggregator")]
+    pub max_config_age: u64,
+}
+
+/// An aggregator name as AWS Config allows it: 1-256 of `[\w\-]`.
+fn parse_aggregator_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 256
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{}`: an aggregator name is 1-256 letters, digits, `_` or `-`",
+            xray_cmk_core::text::shortened(s, 40)
+        ))
+    }
 }
 
 /// Where runs are recorded for `xray-cmk kpi`.

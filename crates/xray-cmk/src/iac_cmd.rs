@@ -10,7 +10,7 @@ use xray_cmk_core::Status;
 use xray_cmk_report::{json_v1, sarif, table, Report, Scope};
 
 use crate::audit::now;
-use crate::cli::{IacFormat, IacGenerateArgs, IacScanArgs};
+use crate::cli::{GenerateFormat, IacFormat, IacGenerateArgs, IacScanArgs};
 use crate::exit::Exit;
 
 pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
@@ -151,24 +151,34 @@ fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
 
 pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
-    if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
-        bail!(
-            "--account: expected a 12-digit account id, found `{}`",
-            args.account
-        );
-    }
-    let text = xray_cmk_terraform::generate::module(&policy, &args.account, &args.region);
+    let (file, text, what) = match args.format {
+        GenerateFormat::Terraform => {
+            let account = args.account.as_deref().unwrap_or_default();
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                bail!("--account: expected a 12-digit account id, found `{account}`");
+            }
+            let text = xray_cmk_terraform::generate::module(&policy, account, &args.region);
+            ("main.tf", text, "the module")
+        }
+        GenerateFormat::Cloudformation => {
+            if args.account.is_some() {
+                eprintln!("note: a CloudFormation template takes the stack's account; --account is not used");
+            }
+            let text = xray_cmk_cloudformation::generate::template(&policy);
+            ("xray-cmk.template.yaml", text, "the template")
+        }
+    };
     let review = xray_cmk_terraform::generate::tags_to_review(&policy);
     if !review.is_empty() {
         eprintln!(
-            "warning: the policy file gives no value for required tag(s) {}: the module writes \"REVIEW\"; set [tags] values",
+            "warning: the policy file gives no value for required tag(s) {}: {what} writes \"REVIEW\"; set [tags] values",
             review.join(", ")
         );
     }
     match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            let path = dir.join("main.tf");
+            let path = dir.join(file);
             if path.exists() && !args.force {
                 bail!("{} exists; pass --force to overwrite it", path.display());
             }

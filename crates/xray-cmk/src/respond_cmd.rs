@@ -127,6 +127,7 @@ async fn connect(
         account_concurrency: 1,
         region_concurrency: 1,
         needs: Needs::default(),
+        aggregated: None,
     };
     let clients = match account_clients(&session, &shared, account, &opts).await {
         Ok(c) => c,

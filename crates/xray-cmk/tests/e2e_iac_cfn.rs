@@ -148,3 +148,75 @@ fn a_broken_template_is_a_parse_error_never_clean() {
     assert_eq!(res[0]["rule"], "iac-parse-error");
     assert_eq!(res[0]["location"]["file"], "template.yaml");
 }
+
+/// Issue 17, item 3: `iac generate --format cloudformation` writes a template that `iac scan`
+/// finds clean under each policy (the key rules, the X-Ray rules it creates a target for, and
+/// `cfn-xray-encryption-missing`, which the automatic remediation satisfies), and that names the
+/// policy's alias, rotation period and principals. scripts/check-guardrail runs cfn-lint on it.
+#[test]
+fn generate_writes_a_template_that_scans_clean() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let policies = [
+        Some(fixtures().join("xray-cmk.toml")),
+        Some(repo_root().join("crates/xray-cmk-terraform/tests/fixtures/xray-cmk.toml")),
+        None,
+    ];
+    for (i, policy) in policies.iter().enumerate() {
+        let out = dir.path().join(format!("t{i}"));
+        let mut cmd = bare_xray_cmk();
+        cmd.current_dir(dir.path())
+            .args(["iac", "generate", "--format", "cloudformation", "--out"])
+            .arg(&out);
+        if let Some(p) = policy {
+            cmd.arg("--policy").arg(p);
+        }
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let template = out.join("xray-cmk.template.yaml");
+        let text = std::fs::read_to_string(&template).expect("template");
+        let mut scan = bare_xray_cmk();
+        scan.current_dir(dir.path())
+            .args(["iac", "scan", "--quiet", "--format", "json"])
+            .arg(&out);
+        if let Some(p) = policy {
+            scan.arg("--policy").arg(p);
+        }
+        let r = run(&mut scan);
+        assert_eq!(r.code, 0, "{policy:?}: zero findings: {}\n{text}", r.stdout);
+        let res = results(&r.stdout);
+        assert!(res.iter().all(|x| x["status"] == "pass"), "{res:#?}");
+        let rules: Vec<&str> = res.iter().filter_map(|x| x["rule"].as_str()).collect();
+        for rule in [
+            "cfn-xray-encryption-missing",
+            "xray-default-encryption",
+            "xray-key-not-approved",
+            "kms-rotation-disabled",
+        ] {
+            assert!(rules.contains(&rule), "{rule} judged it: {rules:?}");
+        }
+        assert!(text.contains("AWSConfigRemediation-UpdateXRayKMSKey"));
+        assert!(text.contains("Automatic: true"));
+        assert!(text.contains("DeletionPolicy: Retain"));
+    }
+    // The fixture policy's choices are in the template.
+    let text = std::fs::read_to_string(dir.path().join("t0/xray-cmk.template.yaml")).expect("t0");
+    assert!(text.contains("AliasName: 'alias/xray-traces'"), "{text}");
+    assert!(text.contains("RotationPeriodInDays: 365"), "{text}");
+    assert!(
+        text.contains("!Sub 'arn:aws:iam::${AWS::AccountId}:role/XrayAdmin'"),
+        "{text}"
+    );
+    // Refuses to overwrite without --force; no --account needed, and a Terraform module still
+    // needs one.
+    let r = run(bare_xray_cmk()
+        .current_dir(dir.path())
+        .args(["iac", "generate", "--format", "cloudformation", "--out"])
+        .arg(dir.path().join("t2")));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--force"), "{}", r.stderr);
+    let r = run(bare_xray_cmk()
+        .current_dir(dir.path())
+        .args(["iac", "generate"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--account"), "{}", r.stderr);
+}

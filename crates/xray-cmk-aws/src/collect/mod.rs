@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use aws_config::{Region, SdkConfig};
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
+
+use crate::aggregator::{AggregatedXray, XraySource};
 use tokio::sync::OnceCell;
 use xray_cmk_core::model::{AccessQuestion, SimulatedAccess, TrailRef};
 use xray_cmk_core::{
@@ -91,13 +93,15 @@ fn malformed<T>(operation: &str, member: &str) -> Observed<T> {
 }
 
 /// Reads what the selected rules need of one account and region; `trails` is the account's
-/// trail list, read once per account.
-pub async fn collect_target(
+/// trail list, read once per account. X-Ray's encryption configuration comes from `source`: X-Ray
+/// itself, an AWS Config item, or nowhere (the aggregator could not be read: unknown).
+async fn collect_target(
     clients: &dyn ClientSource,
     account: &str,
     region: &str,
     needs: Needs,
     trails: Option<&Observed<Vec<TrailRef>>>,
+    source: XraySource<'_>,
 ) -> XrayTarget {
     let xray = clients.xray(region);
     let destination = async {
@@ -107,7 +111,14 @@ pub async fn collect_target(
             None
         }
     };
-    let (encryption, segment_destination) = futures::join!(encryption_config(&xray), destination);
+    let encryption = async {
+        match source {
+            XraySource::Live => encryption_config(&xray).await,
+            XraySource::Item(item) => Observed::Known(item.encryption.clone()),
+            XraySource::Unreadable(err) => Observed::Unknown(err.clone()),
+        }
+    };
+    let (encryption, segment_destination) = futures::join!(encryption, destination);
     XrayTarget {
         account: account.to_owned(),
         region: region.to_owned(),
@@ -212,6 +223,8 @@ pub struct ScanShared<'a> {
     pub needs: Needs,
     /// The policy file: whose access to keys the rules judge.
     pub policy: &'a OrgPolicy,
+    /// X-Ray's configuration items from an AWS Config aggregator, when the audit reads them.
+    pub aggregated: Option<&'a AggregatedXray>,
 }
 
 impl std::fmt::Debug for ScanShared<'_> {
@@ -327,10 +340,34 @@ pub async fn scan(
         None
     };
     let targets: Vec<XrayTarget> = stream::iter(regions)
-        .map(|region| collect_target(clients, account, region, needs, trail_list.as_ref()))
+        .map(|region| {
+            let source = shared
+                .aggregated
+                .map_or(XraySource::Live, |a| a.source(account, region));
+            collect_target(
+                clients,
+                account,
+                region,
+                needs,
+                trail_list.as_ref(),
+                source,
+            )
+        })
         .buffered(concurrency)
         .collect()
         .await;
+    let config_sourced = match shared.aggregated {
+        Some(a) => regions
+            .iter()
+            .filter_map(|region| match a.source(account, region) {
+                XraySource::Item(item) => {
+                    Some(((account.to_owned(), region.clone()), item.capture.clone()))
+                }
+                _ => None,
+            })
+            .collect(),
+        None => BTreeMap::new(),
+    };
 
     let unaliased_keys = if needs.key_listing {
         stream::iter(regions)
@@ -437,6 +474,7 @@ pub async fn scan(
         unaliased_keys,
         guardrails,
         scp_paths: Default::default(),
+        config_sourced,
     }
 }
 

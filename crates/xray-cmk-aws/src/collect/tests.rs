@@ -517,6 +517,7 @@ impl Scan {
             answers: &self.answers,
             needs: self.needs,
             policy: &self.policy,
+            aggregated: None,
         }
     }
 

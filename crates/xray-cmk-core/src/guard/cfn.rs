@@ -11,7 +11,9 @@
 //!   policy's alias, which names the account-region's own key) and `AutomationAssumeRole` = a role
 //!   allowed only what the runbook's documentation lists: `xray:GetEncryptionConfig`,
 //!   `xray:PutEncryptionConfig` (X-Ray has no resource-level permissions for them),
-//!   `kms:DescribeKey` on the approved keys, and the SSM automation calls.
+//!   `kms:DescribeKey` on the approved keys, and the SSM automation calls; plus what X-Ray asks
+//!   of whoever calls `PutEncryptionConfig` with a customer managed key: `kms:CreateGrant` on the
+//!   approved keys for an AWS resource (the grant X-Ray keeps on the key).
 //! - Three `AWS::Events::Rule`s to the alert topic: X-Ray's `PutEncryptionConfig` (CloudTrail,
 //!   source `aws.xray`), the KMS key changes the SCP guards, and the Config rule going
 //!   `NON_COMPLIANT` ("Config Rules Compliance Change").
@@ -61,38 +63,9 @@ pub(super) fn render(input: &GuardInput<'_>) -> String {
     }
     w("");
     w("Resources:");
-    w("  XrayCmkEncryptionRule:");
-    w("    Type: AWS::Config::ConfigRule");
-    w("    Properties:");
-    w(&format!("      ConfigRuleName: {CONFIG_RULE_NAME}"));
-    w("      Description: >-");
-    w("        X-Ray encrypts with an approved customer managed KMS key: type KMS and keyId one of");
-    w("        the approved key ARNs (the AWS managed key aws/xray is not approved).");
-    w("      Scope:");
-    w("        ComplianceResourceTypes:");
-    w("          - AWS::XRay::EncryptionConfig");
-    w("      Source:");
-    w("        Owner: CUSTOM_POLICY");
-    w("        SourceDetails:");
-    w("          - EventSource: aws.config");
-    w("            MessageType: ConfigurationItemChangeNotification");
-    w("          - EventSource: aws.config");
-    w("            MessageType: OversizedConfigurationItemChangeNotification");
-    w("        CustomPolicyDetails:");
-    w("          PolicyRuntime: guard-2.x.x");
-    w("          EnableDebugLogDelivery: false");
-    w("          PolicyText: !Sub");
-    w("            - |");
-    for line in rule::substituted("ApprovedKeyArnList").lines() {
-        if line.is_empty() {
-            w("");
-        } else {
-            w(&format!("              {line}"));
-        }
-    }
-    w("            - ApprovedKeyArnList: !Join ['\", \"', !Ref ApprovedKeyArns]");
+    config_rule(&mut w, "!Join ['\", \"', !Ref ApprovedKeyArns]");
     if guard.auto_remediate {
-        remediation(&mut w);
+        remediation(&mut w, "!Ref ApprovedKeyArns", "!Ref RemediationKeyId");
     }
     let topic = match &guard.alert_topic_arn {
         Some(arn) => format!(
@@ -154,7 +127,45 @@ pub(super) fn render(input: &GuardInput<'_>) -> String {
     t
 }
 
-fn remediation(w: &mut impl FnMut(&str)) {
+/// The `xray-cmk-encryption` Config rule, its Guard rule's key list given by `key_list`: a
+/// CloudFormation expression for the approved key ARNs joined with `", "`.
+fn config_rule(w: &mut impl FnMut(&str), key_list: &str) {
+    w("  XrayCmkEncryptionRule:");
+    w("    Type: AWS::Config::ConfigRule");
+    w("    Properties:");
+    w(&format!("      ConfigRuleName: {CONFIG_RULE_NAME}"));
+    w("      Description: >-");
+    w("        X-Ray encrypts with an approved customer managed KMS key: type KMS and keyId one of");
+    w("        the approved key ARNs (the AWS managed key aws/xray is not approved).");
+    w("      Scope:");
+    w("        ComplianceResourceTypes:");
+    w("          - AWS::XRay::EncryptionConfig");
+    w("      Source:");
+    w("        Owner: CUSTOM_POLICY");
+    w("        SourceDetails:");
+    w("          - EventSource: aws.config");
+    w("            MessageType: ConfigurationItemChangeNotification");
+    w("          - EventSource: aws.config");
+    w("            MessageType: OversizedConfigurationItemChangeNotification");
+    w("        CustomPolicyDetails:");
+    w("          PolicyRuntime: guard-2.x.x");
+    w("          EnableDebugLogDelivery: false");
+    w("          PolicyText: !Sub");
+    w("            - |");
+    for line in rule::substituted("ApprovedKeyArnList").lines() {
+        if line.is_empty() {
+            w("");
+        } else {
+            w(&format!("              {line}"));
+        }
+    }
+    w(&format!("            - ApprovedKeyArnList: {key_list}"));
+}
+
+/// The least-privilege role SSM Automation assumes and the automatic remediation that runs
+/// `AWSConfigRemediation-UpdateXRayKMSKey` with `key_id`; `keys` names the keys the role may have
+/// X-Ray use (a key ARN list expression).
+fn remediation(w: &mut impl FnMut(&str), keys: &str, key_id: &str) {
     w("  XrayCmkRemediationRole:");
     w("    Type: AWS::IAM::Role");
     w("    Properties:");
@@ -186,7 +197,14 @@ fn remediation(w: &mut impl FnMut(&str)) {
     w("              - Sid: DescribeApprovedKeys");
     w("                Effect: Allow");
     w("                Action: kms:DescribeKey");
-    w("                Resource: !Ref ApprovedKeyArns");
+    w(&format!("                Resource: {keys}"));
+    w("              - Sid: XrayGrantOnApprovedKeys");
+    w("                Effect: Allow");
+    w("                Action: kms:CreateGrant");
+    w(&format!("                Resource: {keys}"));
+    w("                Condition:");
+    w("                  Bool:");
+    w("                    kms:GrantIsForAWSResource: 'true'");
     w("              - Sid: RunbookAutomation");
     w("                Effect: Allow");
     w("                Action:");
@@ -210,7 +228,7 @@ fn remediation(w: &mut impl FnMut(&str)) {
     w("        KeyId:");
     w("          StaticValue:");
     w("            Values:");
-    w("              - !Ref RemediationKeyId");
+    w(&format!("              - {key_id}"));
 }
 
 fn topic(w: &mut impl FnMut(&str)) {
@@ -236,4 +254,19 @@ fn topic(w: &mut impl FnMut(&str)) {
     w("            Condition:");
     w("              StringEquals:");
     w("                aws:SourceAccount: !Ref AWS::AccountId");
+}
+
+/// The Config rule and its automatic remediation for a template that creates the key itself
+/// (`iac generate --format cloudformation`): the approved key, and the key the remediation puts
+/// X-Ray on, is `!GetAtt <key_logical_id>.Arn`. YAML lines for the template's `Resources` map.
+pub fn key_guardrail_resources(key_logical_id: &str) -> String {
+    let arn = format!("!GetAtt {key_logical_id}.Arn");
+    let mut t = String::new();
+    let mut w = |s: &str| {
+        t.push_str(s);
+        t.push('\n');
+    };
+    config_rule(&mut w, &arn);
+    remediation(&mut w, &arn, &arn);
+    t
 }

@@ -22,6 +22,7 @@ mod rule;
 mod scp;
 mod terraform;
 
+pub use cfn::key_guardrail_resources;
 pub use keys::{parse_key_arns, KeyArn};
 pub use scp::SCP_MAX_CHARS;
 

@@ -234,6 +234,13 @@ fn remediation(w: &mut impl FnMut(&str)) {
     w("        Resource = var.approved_key_arns");
     w("      },");
     w("      {");
+    w("        Sid       = \"XrayGrantOnApprovedKeys\"");
+    w("        Effect    = \"Allow\"");
+    w("        Action    = \"kms:CreateGrant\"");
+    w("        Resource  = var.approved_key_arns");
+    w("        Condition = { Bool = { \"kms:GrantIsForAWSResource\" = \"true\" } }");
+    w("      },");
+    w("      {");
     w("        Sid      = \"RunbookAutomation\"");
     w("        Effect   = \"Allow\"");
     w("        Action   = [\"ssm:StartAutomationExecution\", \"ssm:GetAutomationExecution\"]");

@@ -534,6 +534,7 @@ pub(crate) mod test_support {
             unaliased_keys: no_unaliased_keys(),
             guardrails: Default::default(),
             scp_paths: Default::default(),
+            config_sourced: Default::default(),
         }
     }
 
