@@ -195,8 +195,30 @@ def compliance_before_rule(aws: Aws) -> list:
     return aws.client("config").describe_compliance_by_config_rule()["ComplianceByConfigRules"]
 
 
-def test_a_rule_with_no_item_has_insufficient_data(guarded) -> None:
+def test_a_recorder_started_on_the_default_discovers_it_and_the_rule_judges_it(guarded) -> None:
+    """Config records X-Ray's current configuration when the recorder starts (the default, NONE,
+    when X-Ray was never configured), so the rule has an item to judge at once."""
     aws, _ = guarded
+    assert compliance(aws) == "NON_COMPLIANT"
+    assert [r["ComplianceType"] for r in results(aws)] == ["NON_COMPLIANT"]
+
+
+def test_a_rule_with_no_item_has_insufficient_data(aws: Aws) -> None:
+    """A recorder that does not record X-Ray's type: no item, nothing judged, never compliant."""
+    config, s3 = aws.client("config"), aws.client("s3")
+    s3.create_bucket(Bucket="config-items-other")
+    account = aws.client("sts").get_caller_identity()["Account"]
+    config.put_configuration_recorder(
+        ConfigurationRecorder={
+            "name": "default",
+            "roleARN": f"arn:aws:iam::{account}:role/config",
+            "recordingGroup": {"allSupported": False, "resourceTypes": ["AWS::S3::Bucket"]},
+        }
+    )
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "config-items-other"})
+    config.start_configuration_recorder(ConfigurationRecorderName="default")
+    put_rule(aws, [cmk(aws, "alias/xray-cmk")])
+    aws.client("xray").put_encryption_config(Type="NONE")
     assert compliance(aws) == "INSUFFICIENT_DATA"
     assert results(aws) == []
 
@@ -249,27 +271,22 @@ def test_the_compliance_change_event_reaches_the_stackset_s_rule(guarded) -> Non
 # --- remediation ----------------------------------------------------------------------------
 
 
-def remediation_role(aws: Aws, name: str, *, trust_service: str = "ssm.amazonaws.com", key_arns: list[str], extra: list[dict] | None = None) -> str:
-    """The StackSet's XrayCmkRemediationRole (trust and policy as generated), plus ``extra``."""
+def remediation_role(aws: Aws, name: str, *, trust_service: str = "ssm.amazonaws.com", key_arns: list[str], without: str | None = None) -> str:
+    """The StackSet's XrayCmkRemediationRole (trust and policy as generated, its `!Ref
+    ApprovedKeyArns` resources made ``key_arns``), less the statement ``without`` names."""
     role = stackset()["Resources"]["XrayCmkRemediationRole"]["Properties"]
     trust = role["AssumeRolePolicyDocument"]
     trust["Statement"][0]["Principal"] = {"Service": trust_service}
     trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] = ACCOUNT
     policy = role["Policies"][0]["PolicyDocument"]
     for stmt in policy["Statement"]:
-        if stmt["Sid"] == "DescribeApprovedKeys":
+        if stmt["Sid"] in ("DescribeApprovedKeys", "XrayGrantOnApprovedKeys"):
             stmt["Resource"] = key_arns
-    policy["Statement"] += extra or []
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != without]
     iam = aws.client("iam")
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="xray-cmk-guard-remediation", PolicyDocument=json.dumps(policy))
     return arn
-
-
-def create_grant(key_arns: list[str]) -> dict:
-    # The emulator's PutEncryptionConfig needs kms:CreateGrant on the key (xray_kms); the generated
-    # role policy grants only kms:DescribeKey.
-    return {"Sid": "XrayGrant", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": key_arns}
 
 
 def put_remediation(aws: Aws, role_arn: str, key_id: str, target: str = RUNBOOK, attempts: int = 1) -> None:
@@ -305,7 +322,7 @@ def finished_execution(aws: Aws, timeout: float = 30) -> dict:
 
 def test_automatic_remediation_puts_xray_back_on_the_approved_key(guarded) -> None:
     aws, approved = guarded
-    role = remediation_role(aws, "xray-cmk-guard-remediation-us-east-1", key_arns=[approved], extra=[create_grant([approved])])
+    role = remediation_role(aws, "xray-cmk-guard-remediation-us-east-1", key_arns=[approved])
     put_remediation(aws, role, "alias/xray-cmk")
     [described] = aws.client("config").describe_remediation_configurations(ConfigRuleNames=[RULE])[
         "RemediationConfigurations"
@@ -325,8 +342,8 @@ def test_automatic_remediation_puts_xray_back_on_the_approved_key(guarded) -> No
 
 def test_remediation_by_a_role_without_permission_fails_and_changes_nothing(guarded) -> None:
     aws, approved = guarded
-    # As generated: no kms:CreateGrant, so X-Ray may not use the key for this role.
-    role = remediation_role(aws, "as-generated", key_arns=[approved])
+    # Without the generated kms:CreateGrant statement X-Ray may not use the key for this role.
+    role = remediation_role(aws, "no-grant", key_arns=[approved], without="XrayGrantOnApprovedKeys")
     put_remediation(aws, role, "alias/xray-cmk", attempts=2)
     aws.client("xray").put_encryption_config(Type="NONE")
     execution = finished_execution(aws)
@@ -341,7 +358,7 @@ def test_remediation_by_a_role_without_permission_fails_and_changes_nothing(guar
 def test_remediation_needs_a_role_that_trusts_ssm(guarded) -> None:
     aws, approved = guarded
     role = remediation_role(
-        aws, "trusts-lambda", trust_service="lambda.amazonaws.com", key_arns=[approved], extra=[create_grant([approved])]
+        aws, "trusts-lambda", trust_service="lambda.amazonaws.com", key_arns=[approved]
     )
     put_remediation(aws, role, "alias/xray-cmk")
     aws.client("xray").put_encryption_config(Type="NONE")
@@ -354,7 +371,7 @@ def test_remediation_needs_a_role_that_trusts_ssm(guarded) -> None:
 
 def test_another_runbook_is_refused_never_pretended(guarded) -> None:
     aws, approved = guarded
-    role = remediation_role(aws, "r", key_arns=[approved], extra=[create_grant([approved])])
+    role = remediation_role(aws, "r", key_arns=[approved])
     put_remediation(aws, role, "alias/xray-cmk", target="AWS-PublishSNSNotification")
     aws.client("xray").put_encryption_config(Type="NONE")
     execution = finished_execution(aws)
