@@ -6,6 +6,7 @@
 //! `Fn::Cidr`, another resource's attribute. A reference to a resource of the template is
 //! [`R::Ref`], for the reader to follow (a key's ARN, an alias's target).
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use serde_json::Value as J;
@@ -54,6 +55,24 @@ pub(crate) const SELF_ACCOUNT: &str = "000000000000";
 /// from it): a name of this stack, in this account.
 pub(crate) const STACK_NAME: &str = "STACK";
 
+/// What a nested stack's parent passes to its template's `Parameters`, evaluated in the parent.
+pub(crate) struct Passed {
+    /// The parent's resource, as messages name it (`parent.yaml/Nested`).
+    pub by: String,
+    /// Each parameter the parent passes, known or why not.
+    pub values: BTreeMap<String, Result<J, String>>,
+    /// Why every parameter is unknown, when the whole `Parameters` property is.
+    pub all_unknown: Option<String>,
+}
+
+/// The resource types whose template CloudFormation deploys as a nested stack.
+pub(crate) const NESTED_TYPES: [&str; 2] =
+    ["AWS::CloudFormation::Stack", "AWS::Serverless::Application"];
+
+/// What `Fn::GetAtt Nested.Outputs.Name` reads: the outputs of a followed nested stack, or why
+/// it was not followed.
+pub(crate) type NestedOutputs = Result<BTreeMap<String, R>, String>;
+
 /// One template's evaluation context.
 pub(crate) struct Template<'a> {
     params: BTreeMap<String, Result<J, String>>,
@@ -61,6 +80,10 @@ pub(crate) struct Template<'a> {
     conditions: BTreeMap<&'a str, &'a Node>,
     resources: BTreeMap<&'a str, &'a str>,
     given: &'a Parameters,
+    /// The outputs of the nested stacks evaluated so far.
+    nested: RefCell<BTreeMap<String, NestedOutputs>>,
+    /// Set when a value read the outputs of a nested stack not evaluated yet.
+    read_pending: Cell<bool>,
 }
 
 /// How values that mean "this account" are read.
@@ -168,22 +191,64 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// A passed value as CloudFormation hands it to the nested stack: a string (a list stays a
+/// list, for a list parameter).
+fn passed_value(j: &J) -> J {
+    match j {
+        J::Bool(_) | J::Number(_) => J::String(as_str(j).unwrap_or_default()),
+        other => other.clone(),
+    }
+}
+
 impl<'a> Template<'a> {
+    /// A template on its own: its parameters from `given` (`--parameters`), then defaults.
+    #[cfg(test)]
     pub fn new(root: &'a Node, given: &'a Parameters) -> Self {
+        Self::with(root, given, None)
+    }
+
+    /// A template as its parent's nested stack deploys it: its parameters from what the parent
+    /// passes, then defaults; the pseudo parameters from `given`.
+    pub fn with(root: &'a Node, given: &'a Parameters, passed: Option<&Passed>) -> Self {
         let mut params = BTreeMap::new();
         for (k, p) in root.get("Parameters").map_or(&[][..], Node::entries) {
             let list = p
                 .get("Type")
                 .and_then(Node::as_str)
                 .is_some_and(is_list_type);
-            let value = match (given.values.get(&k.name), p.get("Default")) {
-                (Some(v), _) => Ok(J::String(v.clone())),
-                (None, Some(d)) => literal(d)
-                    .ok_or_else(|| format!("parameter {}'s Default is not a literal", k.name)),
-                (None, None) => Err(format!(
-                    "parameter {} has no Default (give it with --parameters)",
-                    k.name
-                )),
+            let default = || {
+                p.get("Default").map(|d| {
+                    literal(d)
+                        .ok_or_else(|| format!("parameter {}'s Default is not a literal", k.name))
+                })
+            };
+            let value = match passed {
+                None => match given.values.get(&k.name) {
+                    Some(v) => Ok(J::String(v.clone())),
+                    None => default().unwrap_or_else(|| {
+                        Err(format!(
+                            "parameter {} has no Default (give it with --parameters)",
+                            k.name
+                        ))
+                    }),
+                },
+                Some(passed) => match (&passed.all_unknown, passed.values.get(&k.name)) {
+                    (Some(why), _) => Err(format!(
+                        "parameter {} is unknown: {} passes Parameters that are ({why})",
+                        k.name, passed.by
+                    )),
+                    (None, Some(Ok(j))) => Ok(passed_value(j)),
+                    (None, Some(Err(why))) => Err(format!(
+                        "parameter {} is unknown: {why} (passed by {})",
+                        k.name, passed.by
+                    )),
+                    (None, None) => default().unwrap_or_else(|| {
+                        Err(format!(
+                            "parameter {} has no Default and {} does not pass it",
+                            k.name, passed.by
+                        ))
+                    }),
+                },
             };
             let value = value.map(|v| match (&v, list) {
                 (J::String(s), true) => J::Array(
@@ -218,7 +283,20 @@ impl<'a> Template<'a> {
             conditions,
             resources,
             given,
+            nested: RefCell::new(BTreeMap::new()),
+            read_pending: Cell::new(false),
         }
+    }
+
+    /// Records what `Fn::GetAtt id.Outputs.*` reads.
+    pub fn set_outputs(&self, id: &str, outputs: NestedOutputs) {
+        self.nested.borrow_mut().insert(id.to_owned(), outputs);
+    }
+
+    /// Whether a value read since the last call read a nested stack's outputs before they were
+    /// evaluated; and resets it.
+    pub fn take_read_pending(&self) -> bool {
+        self.read_pending.replace(false)
     }
 
     /// A named condition's value, or why it is unknown.
@@ -374,6 +452,22 @@ impl<'a> Template<'a> {
         let Some(rtype) = self.resources.get(id) else {
             return R::Unknown(format!("Fn::GetAtt {id}.{attr}: no such resource"));
         };
+        if let (true, Some(name)) = (NESTED_TYPES.contains(rtype), attr.strip_prefix("Outputs.")) {
+            return match self.nested.borrow().get(id) {
+                Some(Ok(outputs)) => outputs.get(name).cloned().unwrap_or_else(|| {
+                    R::Unknown(format!(
+                        "Fn::GetAtt {id}.{attr}: the nested stack's template has no output {name}"
+                    ))
+                }),
+                Some(Err(why)) => R::Unknown(format!("Fn::GetAtt {id}.{attr}: {why}")),
+                None => {
+                    self.read_pending.set(true);
+                    R::Unknown(format!(
+                        "Fn::GetAtt {id}.{attr}: the nested stack is not evaluated (not deployed, or its outputs are read in a loop)"
+                    ))
+                }
+            };
+        }
         if mode == Mode::Policy && attr == "Arn" {
             let kind = match *rtype {
                 "AWS::IAM::Role" => Some("role"),

@@ -7,14 +7,21 @@
 //! What cannot be known before deployment is *unknown*: an
 //! [`Observed::Unknown`](xray_cmk_core::Observed), which the rules report as a low-confidence
 //! error, never as a pass.
+//!
+//! Nested stacks whose template is a local file are followed as instances, as Terraform's
+//! module calls are (see the `nested` module): every template is judged on its own, and each
+//! instance again under the parent's names; `cfn-xray-encryption-missing` judges a tree from its
+//! top (a template no other template scanned nests).
 
 mod build;
 mod eval;
 mod files;
+mod nested;
 mod params;
 mod yaml;
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use xray_cmk_core::finding::FindingBuilder;
 use xray_cmk_core::{Date, Finding, Inventory, OrgPolicy, Rule, SourceLocation};
@@ -95,8 +102,23 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
         notes: found.notes,
         ..CfnScan::default()
     };
+    let mut nest = nested::Nesting::new(paths, given);
+    // Each template's canonical path, beside its entry in `cloudformation_templates`.
+    let mut tops: Vec<Option<PathBuf>> = Vec::new();
     for (path, explicit) in &found.files {
         out.candidates += 1;
+        let canonical = std::fs::canonicalize(path).ok();
+        if let Some(doc) = canonical.as_deref().and_then(|c| nest.read_already(c)) {
+            if let Ok(root) = &*doc {
+                out.templates += 1;
+                nest.start(canonical.clone());
+                let parsed = build::Parsed::new(files::display(path), root, given);
+                let template = parsed.add_to(&mut out.inventory, &mut nest);
+                out.inventory.cloudformation_templates.push(template);
+                tops.push(canonical);
+            }
+            continue;
+        }
         let text = match files::read_text(path, files::TEMPLATE_CAP) {
             files::Read::Text(t) => t,
             files::Read::Refused {
@@ -135,9 +157,22 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
             continue;
         }
         out.templates += 1;
-        let parsed = build::Parsed::new(files::display(path), &root, given);
-        let template = parsed.add_to(&mut out.inventory);
+        let doc = Rc::new(Ok(root));
+        if let Some(c) = &canonical {
+            nest.remember(c, Rc::clone(&doc));
+        }
+        let Ok(root) = &*doc else { continue };
+        nest.start(canonical.clone());
+        let parsed = build::Parsed::new(files::display(path), root, given);
+        let template = parsed.add_to(&mut out.inventory, &mut nest);
         out.inventory.cloudformation_templates.push(template);
+        tops.push(canonical);
     }
+    let nested = nest.nested_templates();
+    let mut tops = tops.into_iter();
+    out.inventory
+        .cloudformation_templates
+        .retain(|_| tops.next().flatten().is_none_or(|c| !nested.contains(&c)));
+    out.notes.extend(nest.notes);
     out
 }
