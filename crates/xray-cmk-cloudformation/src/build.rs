@@ -608,9 +608,7 @@ impl<'a> Parsed<'a> {
                     };
                     let unknown = |what: &str| {
                         Presence::Unknown(format!(
-                            "{} ({}) is not followed: {why}; its template {what}{also}",
-                            self.shown(r),
-                            r.rtype
+                            "the nested stack is not followed: {why}; its template {what}{also}"
                         ))
                     };
                     encryption.push(DeclaredConfig {

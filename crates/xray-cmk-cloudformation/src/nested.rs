@@ -30,9 +30,9 @@ use crate::yaml::Node;
 /// How deep nested stacks may nest below the template scanned.
 pub(crate) const MAX_DEPTH: usize = 16;
 /// How many nested stack instances one template's tree may make.
-pub(crate) const MAX_TREE_INSTANCES: usize = 1_000;
+pub(crate) const MAX_TREE_INSTANCES: usize = 2_000;
 /// How many nested stack instances a scan may make in all.
-pub(crate) const MAX_SCAN_INSTANCES: usize = 10_000;
+pub(crate) const MAX_SCAN_INSTANCES: usize = 50_000;
 /// How many resources the instances of a scan may hold in all (each instance evaluates its
 /// template again, with its own parameters).
 pub(crate) const MAX_SCAN_RESOURCES: usize = 1_000_000;
