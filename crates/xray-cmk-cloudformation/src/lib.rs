@@ -21,7 +21,6 @@ mod params;
 mod yaml;
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use xray_cmk_core::finding::FindingBuilder;
 use xray_cmk_core::{Date, Finding, Inventory, OrgPolicy, Rule, SourceLocation};
@@ -157,13 +156,8 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
             continue;
         }
         out.templates += 1;
-        let doc = Rc::new(Ok(root));
-        if let Some(c) = &canonical {
-            nest.remember(c, Rc::clone(&doc));
-        }
-        let Ok(root) = &*doc else { continue };
         nest.start(canonical.clone());
-        let parsed = build::Parsed::new(files::display(path), root, given);
+        let parsed = build::Parsed::new(files::display(path), &root, given);
         let template = parsed.add_to(&mut out.inventory, &mut nest);
         out.inventory.cloudformation_templates.push(template);
         tops.push(canonical);

@@ -36,6 +36,8 @@ pub(crate) const MAX_SCAN_INSTANCES: usize = 50_000;
 /// How many resources the instances of a scan may hold in all (each instance evaluates its
 /// template again, with its own parameters).
 pub(crate) const MAX_SCAN_RESOURCES: usize = 1_000_000;
+/// How much template text the scan keeps parsed for nested stacks (each template read once).
+pub(crate) const MAX_CACHED_BYTES: usize = 256 * 1024 * 1024;
 
 /// Where a nested stack's template is.
 pub(crate) enum Source {
@@ -67,6 +69,7 @@ pub(crate) struct Nesting<'g> {
     tree_instances: usize,
     scan_instances: usize,
     scan_resources: usize,
+    cached_bytes: usize,
     pub notes: Vec<String>,
     /// Each (parent, child) followed, canonical.
     pub edges: BTreeSet<(PathBuf, PathBuf)>,
@@ -93,7 +96,7 @@ fn normalise(path: &Path) -> PathBuf {
 
 /// Whether a `TemplateURL` or `Location` string is a URL rather than a local path.
 pub(crate) fn is_url(s: &str) -> bool {
-    s.contains("://") || s.starts_with("s3.") || s.contains(".amazonaws.com/")
+    s.contains("://") || s.contains(".amazonaws.com/")
 }
 
 impl<'g> Nesting<'g> {
@@ -117,17 +120,14 @@ impl<'g> Nesting<'g> {
             tree_instances: 0,
             scan_instances: 0,
             scan_resources: 0,
+            cached_bytes: 0,
             notes: Vec::new(),
             edges: BTreeSet::new(),
         }
     }
 
-    /// A template the scan read itself, so that nesting it again does not read it again.
-    pub fn remember(&mut self, canonical: &Path, doc: Loaded) {
-        self.cache.insert(canonical.to_path_buf(), doc);
-    }
-
-    /// A template already read, when it parsed.
+    /// A template already read as a nested stack, when it parsed: the scan does not read it
+    /// again.
     pub fn read_already(&self, canonical: &Path) -> Option<Loaded> {
         self.cache
             .get(canonical)
@@ -147,7 +147,17 @@ impl<'g> Nesting<'g> {
         }
         let doc = match files::read_text(canonical, files::TEMPLATE_CAP) {
             files::Read::Refused { error, .. } => Err(error.message),
-            files::Read::Text(text) => match crate::yaml::parse(&text) {
+            files::Read::Text(text) if self.cached_bytes + text.len() > MAX_CACHED_BYTES => {
+                // Not kept: the next instance tries again, and is refused again.
+                return Rc::new(Err(format!(
+                    "the scan's nested templates hold more than {} MiB",
+                    MAX_CACHED_BYTES / (1024 * 1024)
+                )));
+            }
+            files::Read::Text(text) => match crate::yaml::parse(&{
+                self.cached_bytes += text.len();
+                text
+            }) {
                 Ok(root) if crate::build::is_template(&root) => Ok(root),
                 Ok(_) => Err("not a CloudFormation template".to_owned()),
                 Err(e) => Err(format!("line {}: {}", e.line, e.message)),
@@ -181,10 +191,12 @@ impl<'g> Nesting<'g> {
             let why = format!(
                 "its template {display} is outside the paths scanned (scan a directory that holds both)"
             );
-            self.notes.push(format!(
-                "not followed: {} nests {display}, outside the paths scanned",
-                passed.by
-            ));
+            let note = format!(
+                "not followed: {display}, a nested stack's template outside the paths scanned"
+            );
+            if !self.notes.contains(&note) {
+                self.notes.push(note);
+            }
             return Err(why);
         }
         if self.stack.contains(&canonical) {
@@ -286,5 +298,6 @@ mod tests {
         assert!(is_url("s3://bucket/child.yaml"));
         assert!(!is_url("nested/child.yaml"));
         assert!(!is_url("../child.template"));
+        assert!(!is_url("s3.yaml"), "a file may be named after S3");
     }
 }

@@ -263,3 +263,27 @@ fn a_nested_template_outside_the_paths_scanned_is_not_followed_and_noted() {
     assert_eq!(one(&f, RULE, "app/parent.yaml").status, Status::Pass);
     assert!(of(&f, RULE, "shared/guard.yaml").is_empty(), "nested");
 }
+
+#[test]
+fn a_key_of_the_parent_passed_as_a_parameter_is_that_key_in_the_nested_stack() {
+    let dir = tempfile::tempdir().expect("tmp");
+    write(
+        dir.path(),
+        "parent.yaml",
+        "Resources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties: {Enabled: false}\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties: {Tracing: Active}\n  Guard:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: s3.yaml\n      Parameters:\n        KeyArn: !GetAtt Key.Arn\n",
+    );
+    write(
+        dir.path(),
+        "s3.yaml",
+        "Parameters:\n  KeyArn: {Type: String}\nResources:\n  Fix:\n    Type: AWS::Config::RemediationConfiguration\n    Properties:\n      TargetType: SSM_DOCUMENT\n      TargetId: AWSConfigRemediation-UpdateXRayKMSKey\n      Automatic: true\n      Parameters:\n        KeyId:\n          StaticValue:\n            Values: [!Ref KeyArn]\n",
+    );
+    let f = run(dir.path(), &["."]);
+    assert_eq!(one(&f, RULE, "parent.yaml").status, Status::Pass);
+    let unusable = one(&f, "xray-key-unusable", "parent.yaml/Guard/s3.yaml/Fix");
+    assert_eq!(
+        unusable.status,
+        Status::Fail,
+        "the parent's disabled key: {}",
+        unusable.message
+    );
+}
