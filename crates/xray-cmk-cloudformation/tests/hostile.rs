@@ -387,3 +387,36 @@ fn nested_stacks_that_multiply_are_bounded() {
         .count();
     assert_eq!(instances, 2000, "the bound, not 3,000");
 }
+
+#[test]
+fn a_nested_template_that_is_a_device_or_a_fifo_is_refused_unopened() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut parent = format!("Resources:\n{TRACES}{}", nests("Zero", "/dev/zero"));
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("pipe.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            parent.push_str(&nests("Pipe", "pipe.yaml"));
+        }
+    }
+    write(dir.path(), "parent.yaml", &parent);
+    let started = std::time::Instant::now();
+    let scan = scan_in(dir.path(), &["parent.yaml"], &Parameters::default());
+    let f = judge(&scan);
+    assert!(started.elapsed().as_secs() < 10, "nothing blocks");
+    let v = f
+        .iter()
+        .find(|f| f.rule == "cfn-xray-encryption-missing")
+        .expect("judged");
+    assert_eq!(v.status, Status::Error, "{}", v.message);
+    assert!(v.message.contains("/dev/zero"), "{}", v.message);
+    assert!(
+        scan.notes.iter().any(|n| n.contains("/dev/zero")),
+        "{:?}",
+        scan.notes
+    );
+}
