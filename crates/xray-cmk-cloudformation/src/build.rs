@@ -45,6 +45,9 @@ pub(crate) struct Resource<'a> {
     pub deployed: Result<bool, String>,
     /// `Metadata.aws:cdk:path`.
     pub cdk_path: Option<&'a str>,
+    /// `Metadata.aws:asset:path` with the property it stands for (`aws:asset:property`): the
+    /// local file CDK uploads as a nested stack's `TemplateURL`.
+    pub asset: Option<(&'a str, &'a str)>,
     pub location: SourceLocation,
 }
 
@@ -139,6 +142,12 @@ impl<'a> Parsed<'a> {
                     .get("Metadata")
                     .and_then(|m| m.get("aws:cdk:path"))
                     .and_then(Node::as_str),
+                asset: v.get("Metadata").and_then(|m| {
+                    Some((
+                        m.get("aws:asset:property")?.as_str()?,
+                        m.get("aws:asset:path")?.as_str()?,
+                    ))
+                }),
                 location: location(&path, k),
             })
             .collect();
@@ -635,6 +644,13 @@ impl<'a> Parsed<'a> {
         } else {
             "TemplateURL"
         };
+        let dir = std::path::Path::new(&self.path)
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        // CDK output names the file it uploads as the template; CDK and the SAM CLI read it.
+        if let Some((_, file)) = r.asset.filter(|(property, _)| *property == name) {
+            return Source::Local(dir.join(file));
+        }
         let text = match self.prop(r, name, Mode::Strict) {
             None | Some(R::NoValue) => return Source::NotFollowed(format!("it has no {name}")),
             Some(R::Known(J::Object(m))) => {
@@ -661,9 +677,6 @@ impl<'a> Parsed<'a> {
                 "{name} {text} is a URL (S3 or HTTPS, as `aws cloudformation package` leaves it): scan the template it was packaged from"
             ));
         }
-        let dir = std::path::Path::new(&self.path)
-            .parent()
-            .unwrap_or(std::path::Path::new(""));
         Source::Local(dir.join(text.trim()))
     }
 

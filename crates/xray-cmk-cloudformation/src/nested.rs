@@ -1,8 +1,10 @@
 //! Nested stacks: an `AWS::CloudFormation::Stack` whose `TemplateURL` is a local path, or an
 //! `AWS::Serverless::Application` whose `Location` is one (as templates are before `aws
-//! cloudformation package` or `sam package`), is evaluated as CloudFormation deploys it: the
-//! template at that path (relative to the parent's directory) as an instance, its parameters
-//! from the resource's `Parameters` (evaluated in the parent), else their defaults.
+//! cloudformation package` or `sam package`), or either when CDK's `Metadata` names the local
+//! file it uploads as that property (`aws:asset:path` with `aws:asset:property`), is evaluated
+//! as CloudFormation deploys it: the template at that path (relative to the parent's directory)
+//! as an instance, its parameters from the resource's `Parameters` (evaluated in the parent),
+//! else their defaults.
 //!
 //! An instance's keys and targets are named after the parent's resource
 //! (`key/parent.yaml/Nested/child.yaml/Key`), so they never collide with the child judged on its

@@ -287,3 +287,19 @@ fn a_key_of_the_parent_passed_as_a_parameter_is_that_key_in_the_nested_stack() {
         unusable.message
     );
 }
+
+#[test]
+fn cdk_output_names_the_nested_template_it_uploads() {
+    let f = fixture(&["nested/cdk"]);
+    let verdict = one(&f, RULE, "nested/cdk/cdk.out/AppStack.template.json");
+    assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+    let rotation: Vec<&Finding> = f
+        .iter()
+        .filter(|f| f.rule == "kms-rotation-disabled")
+        .collect();
+    assert_eq!(rotation.len(), 2, "alone and as AppStack's instance");
+    assert!(rotation
+        .iter()
+        .all(|r| r.status == Status::Fail
+            && r.resource.contains("(AppStack/Keys/TraceKey/Resource)")));
+}

@@ -53,8 +53,8 @@ It fails when tracing is on and the template holds neither, and passes when it h
 encryption rules then judge the key it names). A template that does not trace is not judged.
 
 Nested stacks are part of the template: an `AWS::CloudFormation::Stack` whose `TemplateURL`, or
-an `AWS::Serverless::Application` whose `Location`, is a local path is evaluated with the
-parameters the parent passes, and what it traces and sets counts as the parent's (tracing in the
+an `AWS::Serverless::Application` whose `Location`, is a local path (or, in CDK output, names
+one through `Metadata` `aws:asset:path`) is evaluated with the parameters the parent passes, and what it traces and sets counts as the parent's (tracing in the
 parent and the remediation in a nested stack is managed, and the reverse). A template that
 another scanned template nests is judged from its parent, not on its own. A nested stack that is
 not followed (an S3 or HTTPS URL, a Serverless Application Repository application, a missing file,
