@@ -688,6 +688,7 @@ impl<'a> Parsed<'a> {
             by: self.address(r),
             values: BTreeMap::new(),
             all_unknown: None,
+            in_policy: BTreeMap::new(),
         };
         let Some(node) = r.props.and_then(|p| p.get("Parameters")) else {
             return out;
@@ -721,7 +722,12 @@ impl<'a> Parsed<'a> {
             let value = match self.eval.resolve(v, Mode::Strict) {
                 R::Known(j) => Ok(j),
                 R::NoValue => continue,
-                R::Unknown(why) => Err(why),
+                R::Unknown(why) => {
+                    if let R::Known(j) = self.eval.resolve(v, Mode::Policy) {
+                        out.in_policy.insert(k.name.clone(), j);
+                    }
+                    Err(why)
+                }
                 R::Ref(id, attr) => match self.key_named(&R::Ref(id.clone(), attr.clone())) {
                     Some(key) => Ok(J::String(self.key_arn(key))),
                     None => Err(refers(&id, attr.as_deref())),

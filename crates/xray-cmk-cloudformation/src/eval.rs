@@ -63,6 +63,9 @@ pub(crate) struct Passed {
     pub values: BTreeMap<String, Result<J, String>>,
     /// Why every parameter is unknown, when the whole `Parameters` property is.
     pub all_unknown: Option<String>,
+    /// Parameters only known at deploy that a key policy reads as "this stack's" (the parent
+    /// passing `!Ref AWS::AccountId`), evaluated in [`Mode::Policy`].
+    pub in_policy: BTreeMap<String, J>,
 }
 
 /// The resource types whose template CloudFormation deploys as a nested stack.
@@ -76,6 +79,9 @@ pub(crate) type NestedOutputs = Result<BTreeMap<String, R>, String>;
 /// One template's evaluation context.
 pub(crate) struct Template<'a> {
     params: BTreeMap<String, Result<J, String>>,
+    /// What an unknown parameter stands for inside a key policy, where the parent passed "this
+    /// stack's" account, region or partition.
+    policy_params: BTreeMap<String, J>,
     mappings: Option<&'a Node>,
     conditions: BTreeMap<&'a str, &'a Node>,
     resources: BTreeMap<&'a str, &'a str>,
@@ -260,6 +266,15 @@ impl<'a> Template<'a> {
             });
             params.insert(k.name.clone(), value);
         }
+        let policy_params = passed
+            .map(|p| {
+                p.in_policy
+                    .iter()
+                    .filter(|(k, _)| params.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), passed_value(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let conditions = root
             .get("Conditions")
             .map_or(&[][..], Node::entries)
@@ -279,6 +294,7 @@ impl<'a> Template<'a> {
             .collect();
         Template {
             params,
+            policy_params,
             mappings: root.get("Mappings"),
             conditions,
             resources,
@@ -432,9 +448,10 @@ impl<'a> Template<'a> {
             _ => {}
         }
         if let Some(p) = self.params.get(name) {
-            return match p {
-                Ok(j) => R::Known(j.clone()),
-                Err(why) => R::Unknown(why.clone()),
+            return match (p, self.policy_params.get(name)) {
+                (Ok(j), _) => R::Known(j.clone()),
+                (Err(_), Some(j)) if policy => R::Known(j.clone()),
+                (Err(why), _) => R::Unknown(why.clone()),
             };
         }
         if name.starts_with("AWS::") {
@@ -899,5 +916,53 @@ mod tests {
     fn a_condition_loop_is_unknown_not_a_hang() {
         let text = "Conditions:\n  A: !Condition B\n  B: !Condition A\nValue: !If [A, x, y]\n";
         assert!(matches!(eval(text, &[]), R::Unknown(w) if w.contains("loop")));
+    }
+
+    #[test]
+    fn a_nested_stack_takes_what_its_parent_passes_then_defaults() {
+        let text = "Parameters:\n  Rotate: {Type: String, Default: 'true'}\n  Owner: {Type: String}\n  Names: {Type: CommaDelimitedList}\n  Account: {Type: String}\n  Env: {Type: String}\nResources: {}\n";
+        let doc = crate::yaml::parse(text).expect("parses");
+        let given = Parameters {
+            values: [("Owner".to_owned(), "from-the-command-line".to_owned())].into(),
+        };
+        let passed = Passed {
+            by: "parent.yaml/Nested".into(),
+            values: [
+                ("Names".to_owned(), Ok(J::String("a, b".into()))),
+                ("Rotate".to_owned(), Ok(J::Bool(false))),
+                (
+                    "Account".to_owned(),
+                    Err("AWS::AccountId is only known at deploy".into()),
+                ),
+                ("Env".to_owned(), Err("parameter Env has no Default".into())),
+            ]
+            .into(),
+            all_unknown: None,
+            in_policy: [("Account".to_owned(), J::String(SELF_ACCOUNT.into()))].into(),
+        };
+        let t = Template::with(&doc, &given, Some(&passed));
+        let r = |name: &str, mode| t.reference(name, mode);
+        assert_eq!(
+            r("Rotate", Mode::Strict),
+            R::Known(J::String("false".into()))
+        );
+        assert_eq!(
+            r("Names", Mode::Strict),
+            R::Known(serde_json::json!(["a", "b"]))
+        );
+        let R::Unknown(why) = r("Owner", Mode::Strict) else {
+            panic!("--parameters are the root's, not the nested stack's")
+        };
+        assert!(why.contains("parent.yaml/Nested does not pass it"), "{why}");
+        let R::Unknown(why) = r("Env", Mode::Strict) else {
+            panic!("unknown")
+        };
+        assert!(why.contains("passed by parent.yaml/Nested"), "{why}");
+        assert!(matches!(r("Account", Mode::Strict), R::Unknown(_)));
+        assert_eq!(
+            r("Account", Mode::Policy),
+            R::Known(J::String(SELF_ACCOUNT.into())),
+            "in a key policy, the parent's own account is this stack's"
+        );
     }
 }
