@@ -93,7 +93,8 @@ pub fn is_template_file(path: &Path) -> bool {
 
 /// Scans template files and directories (recursively; `.yaml`, `.yml`, `.json` and `.template`
 /// files that are templates). A file named on the command line that is not a template is an
-/// error; one found in a directory is skipped.
+/// error; one found in a directory is skipped. Nested stacks whose templates are local files are
+/// followed (see the crate's docs).
 pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
     let found = files::discover(paths);
     let mut out = CfnScan {
@@ -109,11 +110,7 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
         let canonical = std::fs::canonicalize(path).ok();
         if let Some(doc) = canonical.as_deref().and_then(|c| nest.read_already(c)) {
             if let Ok(root) = &*doc {
-                out.templates += 1;
-                nest.start(canonical.clone());
-                let parsed = build::Parsed::new(files::display(path), root, given);
-                let template = parsed.add_to(&mut out.inventory, &mut nest);
-                out.inventory.cloudformation_templates.push(template);
+                add_template(&mut out, &mut nest, path, root, given);
                 tops.push(canonical);
             }
             continue;
@@ -155,11 +152,7 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
             }
             continue;
         }
-        out.templates += 1;
-        nest.start(canonical.clone());
-        let parsed = build::Parsed::new(files::display(path), &root, given);
-        let template = parsed.add_to(&mut out.inventory, &mut nest);
-        out.inventory.cloudformation_templates.push(template);
+        add_template(&mut out, &mut nest, path, &root, given);
         tops.push(canonical);
     }
     let nested = nest.nested_templates();
@@ -169,4 +162,19 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
         .retain(|_| tops.next().flatten().is_none_or(|c| !nested.contains(&c)));
     out.notes.extend(nest.notes);
     out
+}
+
+/// A template scanned: on its own, with the nested stacks it follows.
+fn add_template(
+    out: &mut CfnScan,
+    nest: &mut nested::Nesting<'_>,
+    path: &Path,
+    root: &yaml::Node,
+    given: &Parameters,
+) {
+    out.templates += 1;
+    nest.start(std::fs::canonicalize(path).ok());
+    let parsed = build::Parsed::new(files::display(path), root, given);
+    let template = parsed.add_to(&mut out.inventory, nest);
+    out.inventory.cloudformation_templates.push(template);
 }
