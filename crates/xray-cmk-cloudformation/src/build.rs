@@ -8,7 +8,12 @@
 //!   Search's destination and the `aws/spans` log group when the template declares an
 //!   `AWS::XRay::TransactionSearchConfig`;
 //! - the template records where it turns tracing on and what sets the encryption (for
-//!   `cfn-xray-encryption-missing`).
+//!   `cfn-xray-encryption-missing`);
+//! - each nested stack whose template is a local file is evaluated as an instance (see
+//!   [`crate::nested`]): its keys and targets join the inventory under the parent's names, its
+//!   tracing and setters join the parent's, and its outputs are what the parent's
+//!   `Fn::GetAtt Nested.Outputs.Name` reads. One that is not followed may set the encryption
+//!   or turn tracing on, so it is both, unknown.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +27,11 @@ use xray_cmk_core::{
     Origin, SourceLocation, XrayEncryption, XrayTarget,
 };
 
-use crate::eval::{as_bool, as_str, as_u32, refers, Mode, Parameters, Template, R, SELF_ACCOUNT};
+use crate::eval::{
+    as_bool, as_str, as_u32, refers, Mode, Parameters, Passed, Template, NESTED_TYPES, R,
+    SELF_ACCOUNT,
+};
+use crate::nested::{Nesting, Source};
 use crate::yaml::{Key, Node};
 
 const AWS_MANAGED_ALIAS: &str = "alias/aws/xray";
@@ -36,6 +45,9 @@ pub(crate) struct Resource<'a> {
     pub deployed: Result<bool, String>,
     /// `Metadata.aws:cdk:path`.
     pub cdk_path: Option<&'a str>,
+    /// `Metadata.aws:asset:path` with the property it stands for (`aws:asset:property`): the
+    /// local file CDK uploads as a nested stack's `TemplateURL`.
+    pub asset: Option<(&'a str, &'a str)>,
     pub location: SourceLocation,
 }
 
@@ -57,6 +69,28 @@ impl Resource<'_> {
     }
 }
 
+/// Where a template is evaluated: on its own, or as a nested stack of a parent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Place {
+    /// Before every address and key name of the instance: `parent.yaml/Nested/` (empty for a
+    /// template on its own), so that the instance never collides with the template alone.
+    pub prefix: String,
+    /// Before the logical ids messages name: the nested stacks' logical ids (`Nested/`).
+    pub label: String,
+    /// Why the instance may not be deployed: a nested stack's `Condition` is unknown.
+    pub maybe: Option<String>,
+}
+
+impl Place {
+    /// Certain, unless the instance itself may not be deployed.
+    fn presence(&self, own: Presence) -> Presence {
+        match (own, &self.maybe) {
+            (Presence::Certain, Some(why)) => Presence::Unknown(why.clone()),
+            (own, _) => own,
+        }
+    }
+}
+
 /// A template read and ready to be turned into inventory.
 pub(crate) struct Parsed<'a> {
     pub path: String,
@@ -64,6 +98,7 @@ pub(crate) struct Parsed<'a> {
     pub root: &'a Node,
     pub resources: Vec<Resource<'a>>,
     pub given: &'a Parameters,
+    pub place: Place,
 }
 
 fn location(file: &str, key: &Key) -> SourceLocation {
@@ -78,7 +113,18 @@ fn location(file: &str, key: &Key) -> SourceLocation {
 
 impl<'a> Parsed<'a> {
     pub fn new(path: String, root: &'a Node, given: &'a Parameters) -> Self {
-        let eval = Template::new(root, given);
+        Self::at(path, root, given, None, Place::default())
+    }
+
+    /// The template as a nested stack deploys it, with what its parent passes.
+    pub fn at(
+        path: String,
+        root: &'a Node,
+        given: &'a Parameters,
+        passed: Option<&Passed>,
+        place: Place,
+    ) -> Self {
+        let eval = Template::with(root, given, passed);
         let resources = root
             .get("Resources")
             .map_or(&[][..], Node::entries)
@@ -96,6 +142,12 @@ impl<'a> Parsed<'a> {
                     .get("Metadata")
                     .and_then(|m| m.get("aws:cdk:path"))
                     .and_then(Node::as_str),
+                asset: v.get("Metadata").and_then(|m| {
+                    Some((
+                        m.get("aws:asset:property")?.as_str()?,
+                        m.get("aws:asset:path")?.as_str()?,
+                    ))
+                }),
                 location: location(&path, k),
             })
             .collect();
@@ -105,7 +157,18 @@ impl<'a> Parsed<'a> {
             root,
             resources,
             given,
+            place,
         }
+    }
+
+    /// The logical id messages name: with the nested stacks' ids in an instance.
+    fn shown(&self, r: &Resource<'_>) -> String {
+        format!("{}{}", self.place.label, r.name())
+    }
+
+    /// The address of a resource: `FILE/LOGICALID`, after the parent's in an instance.
+    fn address(&self, r: &Resource<'_>) -> String {
+        format!("{}{}/{}", self.place.prefix, self.path, r.name())
     }
 
     fn of_type<'s>(&'s self, rtype: &'s str) -> impl Iterator<Item = &'s Resource<'a>> + 's {
@@ -150,11 +213,10 @@ impl<'a> Parsed<'a> {
     /// The synthetic ARN a key of the template is judged under.
     fn key_arn(&self, key: &Resource<'_>) -> String {
         format!(
-            "arn:aws:kms:{}:{}:key/{}/{}",
+            "arn:aws:kms:{}:{}:key/{}",
             self.region(),
             self.account(),
-            self.path,
-            key.name()
+            self.address(key)
         )
     }
 
@@ -276,7 +338,7 @@ impl<'a> Parsed<'a> {
             tags: observed(tags),
             aliases: Observed::Known(aliases),
             source: Some(r.location.clone()),
-            ..KmsKey::described(format!("{}/{}", self.path, r.name()))
+            ..KmsKey::described(self.address(r))
         }
     }
 
@@ -288,6 +350,11 @@ impl<'a> Parsed<'a> {
             return self.key_arn(k);
         }
         if let R::Known(j) = &value {
+            // A key of a nested stack (through its outputs) or of the parent (through a
+            // parameter) comes as the name it has in the inventory.
+            if let Some(id) = as_str(j).filter(|n| inv.keys.contains_key(n)) {
+                return id;
+            }
             if as_str(j).is_some_and(|n| {
                 n == AWS_MANAGED_ALIAS || n.ends_with(&format!(":{AWS_MANAGED_ALIAS}"))
             }) {
@@ -311,7 +378,7 @@ impl<'a> Parsed<'a> {
             R::Ref(id, attr) => format!("KeyId {}", refers(&id, attr.as_deref())),
             R::NoValue => "KeyId is AWS::NoValue".to_owned(),
         };
-        let id = format!("{}/{}.KeyId", self.path, at.name());
+        let id = format!("{}.KeyId", self.address(at));
         inv.keys
             .insert(id.clone(), Observed::Unknown(unknown_error(why)));
         id
@@ -381,7 +448,7 @@ impl<'a> Parsed<'a> {
                 Some(R::Unknown(why)) => {
                     group = Observed::Unknown(unknown_error(format!(
                         "whether {} is aws/spans: {why}",
-                        g.name()
+                        self.shown(g)
                     )));
                     continue;
                 }
@@ -416,8 +483,10 @@ impl<'a> Parsed<'a> {
         }))
     }
 
-    /// Adds the template's keys and targets to `inv`, and returns what it traces.
-    pub fn add_to(&self, inv: &mut Inventory) -> CloudFormationTemplate {
+    /// Adds the template's keys and targets to `inv` (and those of the nested stacks it
+    /// follows), and returns what it traces and what sets the encryption, its nested stacks'
+    /// included.
+    pub fn add_to(&self, inv: &mut Inventory, nest: &mut Nesting<'_>) -> CloudFormationTemplate {
         let mut aliases: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for a in self.of_type("AWS::KMS::Alias") {
             let (Some(target), Some(R::Known(name))) = (
@@ -436,8 +505,8 @@ impl<'a> Parsed<'a> {
             let key = self.key(k, aliases.remove(k.id).unwrap_or_default());
             inv.keys.insert(self.key_arn(k), Observed::Known(key));
         }
+        let (mut tracing, mut encryption) = self.nested(inv, nest);
         let segments = self.segment_destination();
-        let mut encryption = Vec::new();
         for (r, setter) in self.encryption_setters() {
             let enc = match setter.kms {
                 Ok(true) => {
@@ -455,7 +524,7 @@ impl<'a> Parsed<'a> {
                 }),
                 Err(why) => Observed::Unknown(unknown_error(why)),
             };
-            let address = format!("{}/{}", self.path, r.name());
+            let address = self.address(r);
             inv.targets.push(XrayTarget {
                 account: self.account(),
                 region: self.region(),
@@ -471,13 +540,15 @@ impl<'a> Parsed<'a> {
                 encryption.push(DeclaredConfig {
                     address,
                     location: r.location.clone(),
-                    presence,
+                    presence: self.place.presence(presence),
                 });
             }
         }
+        let mut own = self.tracing();
+        own.append(&mut tracing);
         CloudFormationTemplate {
             path: self.path.clone(),
-            tracing: self.tracing(),
+            tracing: own,
             encryption,
             location: SourceLocation {
                 file: self.path.clone(),
@@ -487,6 +558,216 @@ impl<'a> Parsed<'a> {
                 end_column: 1,
             },
         }
+    }
+
+    /// The nested stacks: each followed one evaluated as an instance (its keys and targets
+    /// added to `inv`, its outputs recorded for `Fn::GetAtt`), with what it traces and sets;
+    /// each one not followed an unknown setter and an unknown tracing site. A nested stack
+    /// whose `Parameters` read a sibling's outputs is evaluated after it.
+    fn nested(
+        &self,
+        inv: &mut Inventory,
+        nest: &mut Nesting<'_>,
+    ) -> (Vec<TracingSite>, Vec<DeclaredConfig>) {
+        let mut tracing = Vec::new();
+        let mut encryption = Vec::new();
+        let mut queue: std::collections::VecDeque<(&Resource<'a>, bool)> = self
+            .resources
+            .iter()
+            .filter(|r| NESTED_TYPES.contains(&r.rtype) && r.deployed != Ok(false))
+            .map(|r| (r, false))
+            .collect();
+        while let Some((r, deferred)) = queue.pop_front() {
+            let _ = self.eval.take_read_pending();
+            let passed = self.passed(r);
+            if self.eval.take_read_pending() && !deferred && !queue.is_empty() {
+                queue.push_back((r, true));
+                continue;
+            }
+            let maybe = self.place.maybe.clone().or_else(|| match &r.deployed {
+                Err(why) => Some(format!("{}: {why}", self.shown(r))),
+                Ok(_) => None,
+            });
+            let place = Place {
+                prefix: format!("{}{}/{}/", self.place.prefix, self.path, r.id),
+                label: format!("{}/", self.shown(r)),
+                maybe,
+            };
+            let followed = match self.nested_source(r) {
+                Source::Local(path) => nest.follow(&path, inv, &passed, place),
+                Source::NotFollowed(why) => Err(why),
+            };
+            match followed {
+                Ok(child) => {
+                    self.eval.set_outputs(r.id, Ok(child.outputs));
+                    tracing.extend(child.template.tracing);
+                    encryption.extend(child.template.encryption);
+                }
+                Err(why) => {
+                    self.eval.set_outputs(
+                        r.id,
+                        Err(format!("the nested stack is not followed: {why}")),
+                    );
+                    let Some(presence) = r.presence() else {
+                        continue;
+                    };
+                    let also = match self.place.presence(presence) {
+                        Presence::Certain => String::new(),
+                        Presence::Unknown(w) => format!("; and it may not be deployed: {w}"),
+                    };
+                    let unknown = |what: &str| {
+                        Presence::Unknown(format!(
+                            "the nested stack is not followed: {why}; its template {what}{also}"
+                        ))
+                    };
+                    encryption.push(DeclaredConfig {
+                        address: self.address(r),
+                        location: r.location.clone(),
+                        presence: unknown("may set X-Ray's encryption"),
+                    });
+                    tracing.push(TracingSite {
+                        what: format!("{} ({}) nested stack", self.shown(r), r.rtype),
+                        location: r.location.clone(),
+                        presence: unknown("may turn tracing on"),
+                    });
+                }
+            }
+        }
+        (tracing, encryption)
+    }
+
+    /// Where a nested stack's template is: a local path (joined to this template's directory),
+    /// or why it is not followed.
+    fn nested_source(&self, r: &Resource<'_>) -> Source {
+        let name = if r.rtype == "AWS::Serverless::Application" {
+            "Location"
+        } else {
+            "TemplateURL"
+        };
+        let dir = std::path::Path::new(&self.path)
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        // CDK output names the file it uploads as the template; CDK and the SAM CLI read it.
+        if let Some((_, file)) = r.asset.filter(|(property, _)| *property == name) {
+            return Source::Local(dir.join(file));
+        }
+        let text = match self.prop(r, name, Mode::Strict) {
+            None | Some(R::NoValue) => return Source::NotFollowed(format!("it has no {name}")),
+            Some(R::Known(J::Object(m))) => {
+                return Source::NotFollowed(match (m.get("ApplicationId"), m.get("SemanticVersion")) {
+                    (Some(id), version) => format!(
+                        "{name} names the Serverless Application Repository application {} {}, whose template the scan cannot read",
+                        as_str(id).unwrap_or_else(|| id.to_string()),
+                        version.and_then(as_str).unwrap_or_default()
+                    ),
+                    _ => format!("{name} is neither a path nor an application"),
+                })
+            }
+            Some(R::Known(j)) => match as_str(&j) {
+                Some(s) if !s.trim().is_empty() => s,
+                _ => return Source::NotFollowed(format!("{name} is not a path")),
+            },
+            Some(R::Unknown(why)) => return Source::NotFollowed(format!("{name}: {why}")),
+            Some(R::Ref(id, attr)) => {
+                return Source::NotFollowed(format!("{name} {}", refers(&id, attr.as_deref())))
+            }
+        };
+        if crate::nested::is_url(&text) {
+            return Source::NotFollowed(format!(
+                "{name} {text} is a URL (S3 or HTTPS, as `aws cloudformation package` leaves it): scan the template it was packaged from"
+            ));
+        }
+        Source::Local(dir.join(text.trim()))
+    }
+
+    /// What a nested stack resource passes to its template's parameters, evaluated here: a
+    /// key of this template (or of a nested stack, through its outputs) is passed as the name
+    /// it has in the inventory, so the child's `KeyId` names it.
+    fn passed(&self, r: &Resource<'_>) -> Passed {
+        let mut out = Passed {
+            by: self.address(r),
+            values: BTreeMap::new(),
+            all_unknown: None,
+            in_policy: BTreeMap::new(),
+        };
+        let Some(node) = r.props.and_then(|p| p.get("Parameters")) else {
+            return out;
+        };
+        let entries = if crate::eval::intrinsic(node).is_some() {
+            match self.eval.resolve(node, Mode::Strict) {
+                R::Known(J::Object(m)) => {
+                    for (k, v) in m {
+                        out.values.insert(k, Ok(v));
+                    }
+                    return out;
+                }
+                R::NoValue => return out,
+                R::Known(_) => {
+                    out.all_unknown = Some("not a mapping".to_owned());
+                    return out;
+                }
+                R::Unknown(why) => {
+                    out.all_unknown = Some(why);
+                    return out;
+                }
+                R::Ref(id, attr) => {
+                    out.all_unknown = Some(refers(&id, attr.as_deref()));
+                    return out;
+                }
+            }
+        } else {
+            node.entries()
+        };
+        for (k, v) in entries {
+            let value = match self.eval.resolve(v, Mode::Strict) {
+                R::Known(j) => Ok(j),
+                R::NoValue => continue,
+                R::Unknown(why) => {
+                    if let R::Known(j) = self.eval.resolve(v, Mode::Policy) {
+                        out.in_policy.insert(k.name.clone(), j);
+                    }
+                    Err(why)
+                }
+                R::Ref(id, attr) => match self.key_named(&R::Ref(id.clone(), attr.clone())) {
+                    Some(key) => Ok(J::String(self.key_arn(key))),
+                    None => Err(refers(&id, attr.as_deref())),
+                },
+            };
+            out.values.insert(k.name.clone(), value);
+        }
+        out
+    }
+
+    /// The template's `Outputs` as its parent's `Fn::GetAtt Nested.Outputs.Name` reads them: a
+    /// key of the template by the name it has in the inventory, another resource unknown.
+    pub fn outputs(&self) -> BTreeMap<String, R> {
+        let mut out = BTreeMap::new();
+        for (k, o) in self.root.get("Outputs").map_or(&[][..], Node::entries) {
+            let deployed = match o.get("Condition").map(|c| c.as_str()) {
+                None => Ok(true),
+                Some(Some(c)) => self.eval.condition(c),
+                Some(None) => Err("the output's Condition is not a name".to_owned()),
+            };
+            let value = match (deployed, o.get("Value")) {
+                (Ok(false), _) => continue,
+                (Err(why), _) => R::Unknown(format!("output {}: {why}", k.name)),
+                (Ok(true), None) => R::Unknown(format!("output {} has no Value", k.name)),
+                (Ok(true), Some(v)) => match self.eval.resolve(v, Mode::Strict) {
+                    R::Ref(id, attr) => match self.key_named(&R::Ref(id.clone(), attr.clone())) {
+                        Some(key) => R::Known(J::String(self.key_arn(key))),
+                        None => R::Unknown(format!(
+                            "output {} of {}: {}",
+                            k.name,
+                            self.path,
+                            refers(&id, attr.as_deref())
+                        )),
+                    },
+                    other => other,
+                },
+            };
+            out.insert(k.name.clone(), value);
+        }
+        out
     }
 
     /// What turns X-Ray tracing on, or may, with where.
@@ -559,11 +840,11 @@ impl<'a> Parsed<'a> {
                 }
                 _ => continue,
             };
-            let what = |detail: String| format!("{} ({}) {detail}", r.name(), r.rtype);
+            let what = |detail: String| format!("{} ({}) {detail}", self.shown(r), r.rtype);
             let site = |what: String, presence: Presence| TracingSite {
                 what,
                 location: r.location.clone(),
-                presence,
+                presence: self.place.presence(presence),
             };
             match value {
                 None | Some(R::NoValue) => {}

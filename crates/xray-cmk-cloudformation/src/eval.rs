@@ -6,6 +6,7 @@
 //! `Fn::Cidr`, another resource's attribute. A reference to a resource of the template is
 //! [`R::Ref`], for the reader to follow (a key's ARN, an alias's target).
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use serde_json::Value as J;
@@ -54,13 +55,41 @@ pub(crate) const SELF_ACCOUNT: &str = "000000000000";
 /// from it): a name of this stack, in this account.
 pub(crate) const STACK_NAME: &str = "STACK";
 
+/// What a nested stack's parent passes to its template's `Parameters`, evaluated in the parent.
+pub(crate) struct Passed {
+    /// The parent's resource, as messages name it (`parent.yaml/Nested`).
+    pub by: String,
+    /// Each parameter the parent passes, known or why not.
+    pub values: BTreeMap<String, Result<J, String>>,
+    /// Why every parameter is unknown, when the whole `Parameters` property is.
+    pub all_unknown: Option<String>,
+    /// Parameters only known at deploy that a key policy reads as "this stack's" (the parent
+    /// passing `!Ref AWS::AccountId`), evaluated in [`Mode::Policy`].
+    pub in_policy: BTreeMap<String, J>,
+}
+
+/// The resource types whose template CloudFormation deploys as a nested stack.
+pub(crate) const NESTED_TYPES: [&str; 2] =
+    ["AWS::CloudFormation::Stack", "AWS::Serverless::Application"];
+
+/// What `Fn::GetAtt Nested.Outputs.Name` reads: the outputs of a followed nested stack, or why
+/// it was not followed.
+pub(crate) type NestedOutputs = Result<BTreeMap<String, R>, String>;
+
 /// One template's evaluation context.
 pub(crate) struct Template<'a> {
     params: BTreeMap<String, Result<J, String>>,
+    /// What an unknown parameter stands for inside a key policy, where the parent passed "this
+    /// stack's" account, region or partition.
+    policy_params: BTreeMap<String, J>,
     mappings: Option<&'a Node>,
     conditions: BTreeMap<&'a str, &'a Node>,
     resources: BTreeMap<&'a str, &'a str>,
     given: &'a Parameters,
+    /// The outputs of the nested stacks evaluated so far.
+    nested: RefCell<BTreeMap<String, NestedOutputs>>,
+    /// Set when a value read the outputs of a nested stack not evaluated yet.
+    read_pending: Cell<bool>,
 }
 
 /// How values that mean "this account" are read.
@@ -168,22 +197,64 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// A passed value as CloudFormation hands it to the nested stack: a string (a list stays a
+/// list, for a list parameter).
+fn passed_value(j: &J) -> J {
+    match j {
+        J::Bool(_) | J::Number(_) => J::String(as_str(j).unwrap_or_default()),
+        other => other.clone(),
+    }
+}
+
 impl<'a> Template<'a> {
+    /// A template on its own: its parameters from `given` (`--parameters`), then defaults.
+    #[cfg(test)]
     pub fn new(root: &'a Node, given: &'a Parameters) -> Self {
+        Self::with(root, given, None)
+    }
+
+    /// A template as its parent's nested stack deploys it: its parameters from what the parent
+    /// passes, then defaults; the pseudo parameters from `given`.
+    pub fn with(root: &'a Node, given: &'a Parameters, passed: Option<&Passed>) -> Self {
         let mut params = BTreeMap::new();
         for (k, p) in root.get("Parameters").map_or(&[][..], Node::entries) {
             let list = p
                 .get("Type")
                 .and_then(Node::as_str)
                 .is_some_and(is_list_type);
-            let value = match (given.values.get(&k.name), p.get("Default")) {
-                (Some(v), _) => Ok(J::String(v.clone())),
-                (None, Some(d)) => literal(d)
-                    .ok_or_else(|| format!("parameter {}'s Default is not a literal", k.name)),
-                (None, None) => Err(format!(
-                    "parameter {} has no Default (give it with --parameters)",
-                    k.name
-                )),
+            let default = || {
+                p.get("Default").map(|d| {
+                    literal(d)
+                        .ok_or_else(|| format!("parameter {}'s Default is not a literal", k.name))
+                })
+            };
+            let value = match passed {
+                None => match given.values.get(&k.name) {
+                    Some(v) => Ok(J::String(v.clone())),
+                    None => default().unwrap_or_else(|| {
+                        Err(format!(
+                            "parameter {} has no Default (give it with --parameters)",
+                            k.name
+                        ))
+                    }),
+                },
+                Some(passed) => match (&passed.all_unknown, passed.values.get(&k.name)) {
+                    (Some(why), _) => Err(format!(
+                        "parameter {} is unknown: {} passes Parameters that are ({why})",
+                        k.name, passed.by
+                    )),
+                    (None, Some(Ok(j))) => Ok(passed_value(j)),
+                    (None, Some(Err(why))) => Err(format!(
+                        "parameter {} is unknown: {why} (passed by {})",
+                        k.name, passed.by
+                    )),
+                    (None, None) => default().unwrap_or_else(|| {
+                        Err(format!(
+                            "parameter {} has no Default and {} does not pass it",
+                            k.name, passed.by
+                        ))
+                    }),
+                },
             };
             let value = value.map(|v| match (&v, list) {
                 (J::String(s), true) => J::Array(
@@ -195,6 +266,15 @@ impl<'a> Template<'a> {
             });
             params.insert(k.name.clone(), value);
         }
+        let policy_params = passed
+            .map(|p| {
+                p.in_policy
+                    .iter()
+                    .filter(|(k, _)| params.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), passed_value(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let conditions = root
             .get("Conditions")
             .map_or(&[][..], Node::entries)
@@ -214,11 +294,25 @@ impl<'a> Template<'a> {
             .collect();
         Template {
             params,
+            policy_params,
             mappings: root.get("Mappings"),
             conditions,
             resources,
             given,
+            nested: RefCell::new(BTreeMap::new()),
+            read_pending: Cell::new(false),
         }
+    }
+
+    /// Records what `Fn::GetAtt id.Outputs.*` reads.
+    pub fn set_outputs(&self, id: &str, outputs: NestedOutputs) {
+        self.nested.borrow_mut().insert(id.to_owned(), outputs);
+    }
+
+    /// Whether a value read since the last call read a nested stack's outputs before they were
+    /// evaluated; and resets it.
+    pub fn take_read_pending(&self) -> bool {
+        self.read_pending.replace(false)
     }
 
     /// A named condition's value, or why it is unknown.
@@ -354,9 +448,10 @@ impl<'a> Template<'a> {
             _ => {}
         }
         if let Some(p) = self.params.get(name) {
-            return match p {
-                Ok(j) => R::Known(j.clone()),
-                Err(why) => R::Unknown(why.clone()),
+            return match (p, self.policy_params.get(name)) {
+                (Ok(j), _) => R::Known(j.clone()),
+                (Err(_), Some(j)) if policy => R::Known(j.clone()),
+                (Err(why), _) => R::Unknown(why.clone()),
             };
         }
         if name.starts_with("AWS::") {
@@ -374,6 +469,22 @@ impl<'a> Template<'a> {
         let Some(rtype) = self.resources.get(id) else {
             return R::Unknown(format!("Fn::GetAtt {id}.{attr}: no such resource"));
         };
+        if let (true, Some(name)) = (NESTED_TYPES.contains(rtype), attr.strip_prefix("Outputs.")) {
+            return match self.nested.borrow().get(id) {
+                Some(Ok(outputs)) => outputs.get(name).cloned().unwrap_or_else(|| {
+                    R::Unknown(format!(
+                        "Fn::GetAtt {id}.{attr}: the nested stack's template has no output {name}"
+                    ))
+                }),
+                Some(Err(why)) => R::Unknown(format!("Fn::GetAtt {id}.{attr}: {why}")),
+                None => {
+                    self.read_pending.set(true);
+                    R::Unknown(format!(
+                        "Fn::GetAtt {id}.{attr}: the nested stack is not evaluated (not deployed, or its outputs are read in a loop)"
+                    ))
+                }
+            };
+        }
         if mode == Mode::Policy && attr == "Arn" {
             let kind = match *rtype {
                 "AWS::IAM::Role" => Some("role"),
@@ -805,5 +916,53 @@ mod tests {
     fn a_condition_loop_is_unknown_not_a_hang() {
         let text = "Conditions:\n  A: !Condition B\n  B: !Condition A\nValue: !If [A, x, y]\n";
         assert!(matches!(eval(text, &[]), R::Unknown(w) if w.contains("loop")));
+    }
+
+    #[test]
+    fn a_nested_stack_takes_what_its_parent_passes_then_defaults() {
+        let text = "Parameters:\n  Rotate: {Type: String, Default: 'true'}\n  Owner: {Type: String}\n  Names: {Type: CommaDelimitedList}\n  Account: {Type: String}\n  Env: {Type: String}\nResources: {}\n";
+        let doc = crate::yaml::parse(text).expect("parses");
+        let given = Parameters {
+            values: [("Owner".to_owned(), "from-the-command-line".to_owned())].into(),
+        };
+        let passed = Passed {
+            by: "parent.yaml/Nested".into(),
+            values: [
+                ("Names".to_owned(), Ok(J::String("a, b".into()))),
+                ("Rotate".to_owned(), Ok(J::Bool(false))),
+                (
+                    "Account".to_owned(),
+                    Err("AWS::AccountId is only known at deploy".into()),
+                ),
+                ("Env".to_owned(), Err("parameter Env has no Default".into())),
+            ]
+            .into(),
+            all_unknown: None,
+            in_policy: [("Account".to_owned(), J::String(SELF_ACCOUNT.into()))].into(),
+        };
+        let t = Template::with(&doc, &given, Some(&passed));
+        let r = |name: &str, mode| t.reference(name, mode);
+        assert_eq!(
+            r("Rotate", Mode::Strict),
+            R::Known(J::String("false".into()))
+        );
+        assert_eq!(
+            r("Names", Mode::Strict),
+            R::Known(serde_json::json!(["a", "b"]))
+        );
+        let R::Unknown(why) = r("Owner", Mode::Strict) else {
+            panic!("--parameters are the root's, not the nested stack's")
+        };
+        assert!(why.contains("parent.yaml/Nested does not pass it"), "{why}");
+        let R::Unknown(why) = r("Env", Mode::Strict) else {
+            panic!("unknown")
+        };
+        assert!(why.contains("passed by parent.yaml/Nested"), "{why}");
+        assert!(matches!(r("Account", Mode::Strict), R::Unknown(_)));
+        assert_eq!(
+            r("Account", Mode::Policy),
+            R::Known(J::String(SELF_ACCOUNT.into())),
+            "in a key policy, the parent's own account is this stack's"
+        );
     }
 }

@@ -7,11 +7,17 @@
 //! What cannot be known before deployment is *unknown*: an
 //! [`Observed::Unknown`](xray_cmk_core::Observed), which the rules report as a low-confidence
 //! error, never as a pass.
+//!
+//! Nested stacks whose template is a local file are followed as instances, as Terraform's
+//! module calls are (see the `nested` module): every template is judged on its own, and each
+//! instance again under the parent's names; `cfn-xray-encryption-missing` judges a tree from its
+//! top (a template no other template scanned nests).
 
 mod build;
 mod eval;
 mod files;
 pub mod generate;
+mod nested;
 mod params;
 mod yaml;
 
@@ -88,7 +94,8 @@ pub fn is_template_file(path: &Path) -> bool {
 
 /// Scans template files and directories (recursively; `.yaml`, `.yml`, `.json` and `.template`
 /// files that are templates). A file named on the command line that is not a template is an
-/// error; one found in a directory is skipped.
+/// error; one found in a directory is skipped. Nested stacks whose templates are local files are
+/// followed (see the crate's docs).
 pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
     let found = files::discover(paths);
     let mut out = CfnScan {
@@ -96,8 +103,19 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
         notes: found.notes,
         ..CfnScan::default()
     };
+    let mut nest = nested::Nesting::new(paths, given);
+    // Each template's canonical path, beside its entry in `cloudformation_templates`.
+    let mut tops: Vec<Option<PathBuf>> = Vec::new();
     for (path, explicit) in &found.files {
         out.candidates += 1;
+        let canonical = std::fs::canonicalize(path).ok();
+        if let Some(doc) = canonical.as_deref().and_then(|c| nest.read_already(c)) {
+            if let Ok(root) = &*doc {
+                add_template(&mut out, &mut nest, path, root, given);
+                tops.push(canonical);
+            }
+            continue;
+        }
         let text = match files::read_text(path, files::TEMPLATE_CAP) {
             files::Read::Text(t) => t,
             files::Read::Refused {
@@ -135,10 +153,29 @@ pub fn scan(paths: &[PathBuf], given: &Parameters) -> CfnScan {
             }
             continue;
         }
-        out.templates += 1;
-        let parsed = build::Parsed::new(files::display(path), &root, given);
-        let template = parsed.add_to(&mut out.inventory);
-        out.inventory.cloudformation_templates.push(template);
+        add_template(&mut out, &mut nest, path, &root, given);
+        tops.push(canonical);
     }
+    let nested = nest.nested_templates();
+    let mut tops = tops.into_iter();
+    out.inventory
+        .cloudformation_templates
+        .retain(|_| tops.next().flatten().is_none_or(|c| !nested.contains(&c)));
+    out.notes.extend(nest.notes);
     out
+}
+
+/// A template scanned: on its own, with the nested stacks it follows.
+fn add_template(
+    out: &mut CfnScan,
+    nest: &mut nested::Nesting<'_>,
+    path: &Path,
+    root: &yaml::Node,
+    given: &Parameters,
+) {
+    out.templates += 1;
+    nest.start(std::fs::canonicalize(path).ok());
+    let parsed = build::Parsed::new(files::display(path), root, given);
+    let template = parsed.add_to(&mut out.inventory, nest);
+    out.inventory.cloudformation_templates.push(template);
 }

@@ -37,6 +37,7 @@ fixture!(json_templates, "json");
 fixture!(sam_with_globals, "sam-globals");
 fixture!(cdk_output, "cdk");
 fixture!(conditions_mappings_parameters, "conditions");
+fixture!(nested_stacks, "nested");
 
 const RULE: &str = "cfn-xray-encryption-missing";
 

@@ -235,3 +235,188 @@ fn fifos_are_refused_and_link_cycles_walked_once() {
         assert_eq!(e, ["refused: a FIFO (named pipe), not a regular file"]);
     }
 }
+
+/// The `cfn-xray-encryption-missing` result of `template`, scanning `dir` whole.
+fn nested_verdict(dir: &Path, template: &str) -> xray_cmk_core::Finding {
+    let scan = scan_in(dir, &["."], &Parameters::default());
+    let f = judge(&scan);
+    let mut v: Vec<_> = f
+        .into_iter()
+        .filter(|f| f.rule == "cfn-xray-encryption-missing" && f.resource == template)
+        .collect();
+    assert_eq!(v.len(), 1, "{v:#?}");
+    v.remove(0)
+}
+
+const TRACES: &str = "  Group:\n    Type: AWS::XRay::Group\n    Properties: {GroupName: g}\n";
+
+fn nests(id: &str, url: &str) -> String {
+    format!("  {id}:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: {url}\n")
+}
+
+#[test]
+fn a_template_nesting_itself_by_any_path_or_through_another_is_a_cycle_not_a_hang() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let me = format!(
+        "Resources:\n{TRACES}{}{}{}",
+        nests("A", "self.yaml"),
+        nests("B", "./sub/../self.yaml"),
+        nests("C", "other.yaml")
+    );
+    write(dir.path(), "self.yaml", &me);
+    std::fs::create_dir_all(dir.path().join("sub")).expect("mkdir");
+    write(
+        dir.path(),
+        "other.yaml",
+        &format!("Resources:\n{TRACES}{}", nests("Back", "self.yaml")),
+    );
+    let started = std::time::Instant::now();
+    let v = nested_verdict(dir.path(), "self.yaml");
+    assert!(started.elapsed().as_secs() < 10);
+    assert_eq!(v.status, Status::Error, "{}", v.message);
+    assert!(v.message.contains("a cycle"), "{}", v.message);
+    // Each of a pair that nests the other is judged, with the cycle unknown.
+    let v = nested_verdict(dir.path(), "other.yaml");
+    assert_eq!(v.status, Status::Error, "{}", v.message);
+}
+
+#[test]
+fn a_chain_deeper_than_the_bound_is_unknown_never_a_pass() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for i in 0..40 {
+        write(
+            dir.path(),
+            &format!("t{i}.yaml"),
+            &format!(
+                "Resources:\n{TRACES}{}",
+                nests("Next", &format!("t{}.yaml", i + 1))
+            ),
+        );
+    }
+    // Only the end of the chain sets the encryption.
+    write(dir.path(), "t40.yaml", GUARD_TEMPLATE);
+    let v = nested_verdict(dir.path(), "t0.yaml");
+    assert_eq!(v.status, Status::Error, "{}", v.message);
+    assert!(v.message.contains("more than 16 deep"), "{}", v.message);
+    // Within the bound, the chain is followed to its end.
+    let scan = scan_in(dir.path(), &["t30.yaml"], &Parameters::default());
+    let f = judge(&scan);
+    let v = f
+        .iter()
+        .find(|f| f.rule == "cfn-xray-encryption-missing")
+        .expect("judged");
+    assert_eq!(v.status, Status::Pass, "{}", v.message);
+}
+
+const GUARD_TEMPLATE: &str = "Resources:\n  Fix:\n    Type: AWS::Config::RemediationConfiguration\n    Properties:\n      TargetType: SSM_DOCUMENT\n      TargetId: AWSConfigRemediation-UpdateXRayKMSKey\n      Automatic: true\n";
+
+#[test]
+fn nested_stacks_that_multiply_are_bounded() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // Every level nests the next twice: 2^24 instances unbounded.
+    for i in 0..24 {
+        let next = format!("m{}.yaml", i + 1);
+        write(
+            dir.path(),
+            &format!("m{i}.yaml"),
+            &format!(
+                "Resources:\n{TRACES}{}{}",
+                nests("L", &next),
+                nests("R", &next)
+            ),
+        );
+    }
+    write(dir.path(), "m24.yaml", GUARD_TEMPLATE);
+    let started = std::time::Instant::now();
+    let scan = scan_in(dir.path(), &["."], &Parameters::default());
+    let f = judge(&scan);
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+    let m0 = f
+        .iter()
+        .find(|f| f.rule == "cfn-xray-encryption-missing" && f.resource == "m0.yaml")
+        .expect("judged");
+    // m24 holds the setter, but it is 24 deep and 2^24 instances away: past the bounds.
+    assert_eq!(m0.status, Status::Error, "{}", m0.message);
+    assert!(m0.message.contains("more than"), "{}", m0.message);
+    let m23 = f
+        .iter()
+        .filter(|f| f.rule == "xray-default-encryption" && f.resource.starts_with("m23.yaml/"))
+        .count();
+    assert_eq!(m23, 2, "m23 alone makes its two instances");
+    assert!(
+        f.iter()
+            .filter(|f| f.rule == "xray-default-encryption")
+            .count()
+            <= 50_000 + 25,
+        "at most the scan's 50,000 instances and the templates alone"
+    );
+    // One template nests the same key stack 3,000 times.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut wide = format!("Resources:\n{TRACES}");
+    for i in 0..3000 {
+        wide.push_str(&nests(&format!("S{i}"), "wide/key.yaml"));
+    }
+    write(dir.path(), "wide.yaml", &wide);
+    write(
+        dir.path(),
+        "wide/key.yaml",
+        "Resources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties: {EnableKeyRotation: false}\n",
+    );
+    let started = std::time::Instant::now();
+    let scan = scan_in(dir.path(), &["."], &Parameters::default());
+    let f = judge(&scan);
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+    let verdict = |t: &str| {
+        f.iter()
+            .find(|f| f.rule == "cfn-xray-encryption-missing" && f.resource == t)
+            .unwrap_or_else(|| panic!("{t} judged"))
+    };
+    let wide = verdict("wide.yaml");
+    assert_eq!(wide.status, Status::Error, "{}", wide.message);
+    assert!(
+        wide.message
+            .contains("more than 2000 nested stack instances"),
+        "{}",
+        wide.message
+    );
+    let instances = scan
+        .inventory
+        .keys
+        .keys()
+        .filter(|k| k.contains("wide.yaml/S"))
+        .count();
+    assert_eq!(instances, 2000, "the bound, not 3,000");
+}
+
+#[test]
+fn a_nested_template_that_is_a_device_or_a_fifo_is_refused_unopened() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut parent = format!("Resources:\n{TRACES}{}", nests("Zero", "/dev/zero"));
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("pipe.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            parent.push_str(&nests("Pipe", "pipe.yaml"));
+        }
+    }
+    write(dir.path(), "parent.yaml", &parent);
+    let started = std::time::Instant::now();
+    let scan = scan_in(dir.path(), &["parent.yaml"], &Parameters::default());
+    let f = judge(&scan);
+    assert!(started.elapsed().as_secs() < 10, "nothing blocks");
+    let v = f
+        .iter()
+        .find(|f| f.rule == "cfn-xray-encryption-missing")
+        .expect("judged");
+    assert_eq!(v.status, Status::Error, "{}", v.message);
+    assert!(v.message.contains("/dev/zero"), "{}", v.message);
+    assert!(
+        scan.notes.iter().any(|n| n.contains("/dev/zero")),
+        "{:?}",
+        scan.notes
+    );
+}

@@ -52,10 +52,18 @@ holds either
 It fails when tracing is on and the template holds neither, and passes when it holds one (the
 encryption rules then judge the key it names). A template that does not trace is not judged.
 
+Nested stacks are part of the template: an `AWS::CloudFormation::Stack` whose `TemplateURL`, or
+an `AWS::Serverless::Application` whose `Location`, is a local path (or, in CDK output, names
+one through `Metadata` `aws:asset:path`) is evaluated with the parameters the parent passes, and what it traces and sets counts as the parent's (tracing in the
+parent and the remediation in a nested stack is managed, and the reverse). A template that
+another scanned template nests is judged from its parent, not on its own. A nested stack that is
+not followed (an S3 or HTTPS URL, a Serverless Application Repository application, a missing file,
+a cycle, a bound) may turn tracing on and may set the encryption: both are unknown.
+
 What cannot be decided from the template is unknown, never a pass and never silence: a tracing
 setting given by a parameter without a default, an import, a resource `Condition` that depends
-on an unknown parameter or pseudo parameter. With nothing certain that sets the encryption, it is
-an `error` with low confidence naming what is unknown.
+on an unknown parameter or pseudo parameter, a nested stack that is not followed. With nothing
+certain that sets the encryption, it is an `error` with low confidence naming what is unknown.
 
 ## Why is this bad?
 X-Ray's encryption is a per-account, per-region setting that defaults to an AWS owned key. A
