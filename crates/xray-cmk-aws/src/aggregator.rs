@@ -324,11 +324,29 @@ mod tests {
         let kms = r#"{"type":"KMS","keyId":"arn:aws:kms:us-east-1:111122223333:key/k","status":"ACTIVE"}"#;
         let got = read_rows(&[
             row("111122223333", "us-east-1", kms, &fresh, "OK"),
-            row("111122223333", "eu-west-1", r#"{"type":"NONE","status":"ACTIVE"}"#, &fresh, "ResourceDiscovered"),
+            row(
+                "111122223333",
+                "eu-west-1",
+                r#"{"type":"NONE","status":"ACTIVE"}"#,
+                &fresh,
+                "ResourceDiscovered",
+            ),
             row("111122223333", "us-west-2", kms, &old, "OK"),
             row("111122223333", "ap-south-1", kms, &fresh, "ResourceDeleted"),
-            row("111122223333", "sa-east-1", r#""{\"type\":\"KMS\"}""#, &fresh, "OK"),
-            row("111122223333", "ca-central-1", r#"{"status":"ACTIVE"}"#, &fresh, "OK"),
+            row(
+                "111122223333",
+                "sa-east-1",
+                r#""{\"type\":\"KMS\"}""#,
+                &fresh,
+                "OK",
+            ),
+            row(
+                "111122223333",
+                "ca-central-1",
+                r#"{"status":"ACTIVE"}"#,
+                &fresh,
+                "OK",
+            ),
             row("111122223333", "eu-north-1", kms, "yesterday", "OK"),
             "not json".to_owned(),
             r#"{"accountId":"111122223333"}"#.to_owned(),
@@ -346,8 +364,18 @@ mod tests {
             XraySource::Item(item) => assert_eq!(item.encryption.key_id, None),
             other => panic!("a configuration given as a JSON string is read: {other:?}"),
         }
-        for region in ["us-west-2", "ap-south-1", "ca-central-1", "eu-north-1", "me-south-1"] {
-            assert_eq!(got.source("111122223333", region), XraySource::Live, "{region}");
+        for region in [
+            "us-west-2",
+            "ap-south-1",
+            "ca-central-1",
+            "eu-north-1",
+            "me-south-1",
+        ] {
+            assert_eq!(
+                got.source("111122223333", region),
+                XraySource::Live,
+                "{region}"
+            );
         }
     }
 
@@ -374,7 +402,7 @@ mod tests {
         )
     }
 
-    fn page(rows: Vec<String>, next: Option<&str>) -> aws_sdk_config::operation::select_aggregate_resource_config::SelectAggregateResourceConfigOutput {
+    fn page(rows: Vec<String>, next: Option<&str>) -> aws_sdk_config::operation::select_aggregate_resource_config::SelectAggregateResourceConfigOutput{
         aws_sdk_config::operation::select_aggregate_resource_config::SelectAggregateResourceConfigOutput::builder()
             .set_results(Some(rows))
             .set_next_token(next.map(str::to_owned))
@@ -382,19 +410,35 @@ mod tests {
     }
 
     fn fresh_row(region: &str) -> String {
-        let now = DateTime::from(SystemTime::now()).fmt(Format::DateTime).expect("fmt");
+        let now = DateTime::from(SystemTime::now())
+            .fmt(Format::DateTime)
+            .expect("fmt");
         row("111122223333", region, r#"{"type":"NONE"}"#, &now, "OK")
     }
 
     #[tokio::test]
     async fn every_page_is_read_and_the_token_passed_on() {
-        let first = aws_smithy_mocks::mock!(aws_sdk_config::Client::select_aggregate_resource_config)
-            .match_requests(|r| r.next_token().is_none() && r.limit() == Some(PAGE) && r.configuration_aggregator_name() == Some("org"))
-            .then_output(|| page(vec![fresh_row("us-east-1")], Some("t1")));
-        let second = aws_smithy_mocks::mock!(aws_sdk_config::Client::select_aggregate_resource_config)
-            .match_requests(|r| r.next_token() == Some("t1"))
-            .then_output(|| page(vec![fresh_row("eu-west-1")], None));
-        let got = read(&client(&[&first, &second]), "org", &[], Duration::from_secs(86_400), SystemTime::now(), 4).await;
+        let first =
+            aws_smithy_mocks::mock!(aws_sdk_config::Client::select_aggregate_resource_config)
+                .match_requests(|r| {
+                    r.next_token().is_none()
+                        && r.limit() == Some(PAGE)
+                        && r.configuration_aggregator_name() == Some("org")
+                })
+                .then_output(|| page(vec![fresh_row("us-east-1")], Some("t1")));
+        let second =
+            aws_smithy_mocks::mock!(aws_sdk_config::Client::select_aggregate_resource_config)
+                .match_requests(|r| r.next_token() == Some("t1"))
+                .then_output(|| page(vec![fresh_row("eu-west-1")], None));
+        let got = read(
+            &client(&[&first, &second]),
+            "org",
+            &[],
+            Duration::from_secs(86_400),
+            SystemTime::now(),
+            4,
+        )
+        .await;
         assert!(got.unreadable.is_none(), "{:?}", got.unreadable);
         assert_eq!((got.items(), got.queries), (2, 2));
     }
@@ -412,25 +456,55 @@ mod tests {
                 )
             });
         let regions = ["eu-west-1".to_owned(), "us-east-1".to_owned()];
-        let got = read(&client(&[&ok, &denied]), "org", &regions, Duration::from_secs(60), SystemTime::now(), 1).await;
+        let got = read(
+            &client(&[&ok, &denied]),
+            "org",
+            &regions,
+            Duration::from_secs(60),
+            SystemTime::now(),
+            1,
+        )
+        .await;
         let err = got.unreadable.as_ref().expect("unreadable");
         assert_eq!(err.kind, ErrorKind::AccessDenied);
         assert_eq!(err.operation, OPERATION);
-        assert_eq!(got.items(), 0, "one region's answer is not used when another's is missing");
-        assert!(matches!(got.source("111122223333", "us-east-1"), XraySource::Unreadable(_)));
+        assert_eq!(
+            got.items(),
+            0,
+            "one region's answer is not used when another's is missing"
+        );
+        assert!(matches!(
+            got.source("111122223333", "us-east-1"),
+            XraySource::Unreadable(_)
+        ));
 
-        let looping = aws_smithy_mocks::mock!(aws_sdk_config::Client::select_aggregate_resource_config)
-            .then_output(|| page(vec![], Some("same")))
-            .times(2);
-        let got = read(&client(&[&looping]), "org", &[], Duration::from_secs(60), SystemTime::now(), 1).await;
-        assert!(got.unreadable.expect("unreadable").message.contains("same NextToken"));
+        let looping =
+            aws_smithy_mocks::mock!(aws_sdk_config::Client::select_aggregate_resource_config)
+                .sequence()
+                .output(|| page(vec![], Some("same")))
+                .times(2)
+                .build();
+        let got = read(
+            &client(&[&looping]),
+            "org",
+            &[],
+            Duration::from_secs(60),
+            SystemTime::now(),
+            1,
+        )
+        .await;
+        assert!(got
+            .unreadable
+            .expect("unreadable")
+            .message
+            .contains("same NextToken"));
     }
 
     #[test]
     fn the_query_names_only_a_region() {
-        assert!(query(Some("eu-west-1"))
-            .expect("sql")
-            .ends_with("WHERE resourceType = 'AWS::XRay::EncryptionConfig' AND awsRegion = 'eu-west-1'"));
+        assert!(query(Some("eu-west-1")).expect("sql").ends_with(
+            "WHERE resourceType = 'AWS::XRay::EncryptionConfig' AND awsRegion = 'eu-west-1'"
+        ));
         assert!(query(Some("x' OR '1'='1")).is_err());
         assert!(query(Some("")).is_err());
         assert!(!query(None).expect("sql").contains("awsRegion ="));

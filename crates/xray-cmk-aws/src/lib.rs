@@ -18,8 +18,6 @@ pub mod securityhub;
 pub mod session;
 pub mod verify;
 
-pub use collect::{
-    collect_target, describe_key, scan, Accounts, AnswerCache, ClientSource, KeyCache, ScanShared,
-};
+pub use collect::{describe_key, scan, Accounts, AnswerCache, ClientSource, KeyCache, ScanShared};
 pub use error::{classify, SetupError};
 pub use session::{enabled_regions, load, Identity, RetryMode, Session, SessionOptions};

@@ -300,7 +300,11 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
             .map(|f| stamped(f, None)),
     );
     for rule in rules {
-        findings.extend(rule.check_inventory(cx).into_iter().map(|f| stamped(f, None)));
+        findings.extend(
+            rule.check_inventory(cx)
+                .into_iter()
+                .map(|f| stamped(f, None)),
+        );
     }
     sort_findings(&mut findings);
     for f in &mut findings {

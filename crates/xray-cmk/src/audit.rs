@@ -45,14 +45,14 @@ async fn read_aggregator(
     shared: &Shared,
     opts: &ScanOptions,
 ) -> xray_cmk_aws::aggregator::AggregatedXray {
-    use xray_cmk_aws::collect::ClientSource as _;
+    use xray_cmk_aws::collect::ClientSource;
     let clients = AccountClients::new(session.config.clone(), shared.clone());
     let regions = match &opts.regions {
         Some(r) => r.clone(),
         None => session.enabled_regions().await.unwrap_or_default(),
     };
     xray_cmk_aws::aggregator::read(
-        &clients.config(&clients.home_region()),
+        &ClientSource::config(&clients, &clients.home_region()),
         name,
         &regions,
         std::time::Duration::from_secs(max_age_secs),
@@ -63,7 +63,11 @@ async fn read_aggregator(
 }
 
 /// The stderr line that says which account-regions were read from the aggregator and which live.
-fn aggregator_line(a: &xray_cmk_aws::aggregator::AggregatedXray, from_config: usize, targets: usize) -> String {
+fn aggregator_line(
+    a: &xray_cmk_aws::aggregator::AggregatedXray,
+    from_config: usize,
+    targets: usize,
+) -> String {
     if let Some(err) = &a.unreadable {
         return format!(
             "xray-cmk: AWS Config aggregator {}: cannot be read ({err}); no X-Ray configuration is judged from it, and every result that needs it is an error",

@@ -665,7 +665,8 @@ pub struct ConfigSourceArgs {
 fn parse_aggregator_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 256
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(s.to_owned())
     } else {

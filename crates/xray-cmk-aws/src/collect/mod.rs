@@ -344,14 +344,7 @@ pub async fn scan(
             let source = shared
                 .aggregated
                 .map_or(XraySource::Live, |a| a.source(account, region));
-            collect_target(
-                clients,
-                account,
-                region,
-                needs,
-                trail_list.as_ref(),
-                source,
-            )
+            collect_target(clients, account, region, needs, trail_list.as_ref(), source)
         })
         .buffered(concurrency)
         .collect()
