@@ -5,6 +5,14 @@
 //! The tree is built from `saphyr-parser`'s events without recursion, so the input is bounded
 //! here rather than by the stack: a nesting limit, a cap on the nodes YAML aliases may add (the
 //! "billion laughs" document expands each alias many times over), and a cap on all nodes.
+//!
+//! A document the strict YAML 1.2 parser refuses is read a second time, the way PyYAML (and so
+//! cfn-lint and CloudFormation's own tooling) reads it, when all it needs is PyYAML's
+//! indentation leniency for quoted scalars and flow collections: see [`lenient`]. Only then,
+//! and with the same caps; locations are given in the original text. What the second reading
+//! refuses too is reported as that reading says.
+
+mod lenient;
 
 use std::collections::HashMap;
 
@@ -101,11 +109,26 @@ pub(crate) struct YamlError {
     pub message: String,
 }
 
-fn pos(span: &Span) -> Pos {
-    let line = u32::try_from(span.start.line()).unwrap_or(u32::MAX).max(1);
-    let column = u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX);
+/// Spaces the lenient reading put before each line (0-based), taken off its columns again.
+struct Shifts<'a>(&'a [u32]);
+
+impl Shifts<'_> {
+    /// The 1-based line and column in the original text of the parser's line and 0-based column.
+    fn at(&self, line: usize, col: usize) -> (u32, u32) {
+        let line = u32::try_from(line).unwrap_or(u32::MAX).max(1);
+        let shift = self
+            .0
+            .get(line as usize - 1)
+            .map_or(0, |&s| s as usize)
+            .min(col);
+        (line, u32::try_from(col - shift + 1).unwrap_or(u32::MAX))
+    }
+}
+
+fn pos(span: &Span, shifts: &Shifts) -> Pos {
+    let (line, column) = shifts.at(span.start.line(), span.start.col());
     let end_column = if span.end.line() == span.start.line() && span.end.col() > span.start.col() {
-        u32::try_from(span.end.col() + 1).unwrap_or(u32::MAX)
+        shifts.at(span.end.line(), span.end.col()).1
     } else {
         column + 1
     };
@@ -254,8 +277,34 @@ impl Builder {
     }
 }
 
-/// The one document of `text`; an empty file is `Null`.
+/// Why a reading failed: the text is not valid YAML (for this parser), or it is refused.
+enum Failure {
+    Syntax(YamlError),
+    Refused(YamlError),
+}
+
+impl From<YamlError> for Failure {
+    fn from(e: YamlError) -> Self {
+        Failure::Refused(e)
+    }
+}
+
+/// The one document of `text`; an empty file is `Null`. Strict YAML 1.2 first; when that is a
+/// syntax error, PyYAML's indentation leniency (see [`lenient`]) if it changes anything.
 pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
+    match read(text, &Shifts(&[])) {
+        Ok(node) => Ok(node),
+        Err(Failure::Refused(e)) => Err(e),
+        Err(Failure::Syntax(e)) => match lenient::reindent(text) {
+            None => Err(e),
+            Some(r) => read(&r.text, &Shifts(&r.shifts)).map_err(|f| match f {
+                Failure::Syntax(e) | Failure::Refused(e) => e,
+            }),
+        },
+    }
+}
+
+fn read(text: &str, shifts: &Shifts) -> Result<Node, Failure> {
     let mut b = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -264,12 +313,15 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
         root: None,
     };
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| YamlError {
-            line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX).max(1),
-            column: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
-            message: format!("not valid YAML or JSON: {}", e.info()),
+        let (event, span) = event.map_err(|e| {
+            let (line, column) = shifts.at(e.marker().line(), e.marker().col());
+            Failure::Syntax(YamlError {
+                line,
+                column,
+                message: format!("not valid YAML or JSON: {}", e.info()),
+            })
         })?;
-        let at = pos(&span);
+        let at = pos(&span, shifts);
         match event {
             Event::Scalar(value, style, anchor, tag) => {
                 b.count(1, at)?;
@@ -340,13 +392,13 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
                         ),
                         anchor,
                     ),
-                    None => return Err(Builder::err(at, "unbalanced YAML events")),
+                    None => return Err(Builder::err(at, "unbalanced YAML events").into()),
                 };
                 b.push(node, anchor)?;
             }
             Event::Alias(id) => {
                 let Some((node, n)) = b.anchors.get(&id) else {
-                    return Err(Builder::err(at, "an alias to an unknown anchor"));
+                    return Err(Builder::err(at, "an alias to an unknown anchor").into());
                 };
                 let (node, n) = (node.clone(), *n);
                 b.alias_nodes += n;
@@ -356,7 +408,8 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
                         format!(
                             "refused: YAML aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)"
                         ),
-                    ));
+                    )
+                    .into());
                 }
                 b.count(n, at)?;
                 let node = Node { pos: at, ..node };
