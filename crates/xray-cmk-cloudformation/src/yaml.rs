@@ -515,4 +515,204 @@ mod tests {
         );
         assert!(e.line >= 2, "{e:?}");
     }
+
+    /// The node at `path` (mapping keys, or sequence indexes).
+    fn at<'a>(node: &'a Node, path: &[&str]) -> &'a Node {
+        path.iter()
+            .fold(node, |n, step| match (&n.kind, step.parse::<usize>()) {
+                (Kind::Seq(items), Ok(i)) => &items[i],
+                _ => n.get(step).unwrap_or_else(|| panic!("no {step} in {n:?}")),
+            })
+    }
+
+    fn json(node: &Node) -> serde_json::Value {
+        match &node.kind {
+            Kind::Null => serde_json::Value::Null,
+            Kind::Scalar(s, _) => serde_json::Value::String(s.clone()),
+            Kind::Seq(items) => items.iter().map(json).collect(),
+            Kind::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), json(v)))
+                .collect(),
+        }
+    }
+
+    const QUOTED: &str = include_str!("../tests/fixtures/lenient-yaml/quoted.yaml");
+    const FLOW: &str = include_str!("../tests/fixtures/lenient-yaml/flow.yaml");
+
+    #[test]
+    fn under_indented_quoted_scalars_read_as_pyyaml_reads_them() {
+        let doc = parse(QUOTED).expect("PyYAML reads it");
+        let r = doc.get("Resources").expect("resources");
+        // The values PyYAML 6.0 gives (yaml.load with a loader taking `!` tags).
+        let policy = at(
+            r,
+            &[
+                "Role",
+                "Properties",
+                "Policies",
+                "0",
+                "PolicyDocument",
+                "Fn::Sub",
+            ],
+        );
+        assert_eq!(
+            policy.as_str(),
+            Some("{ \"Version\": \"2012-10-17\", \"Statement\": [ { \"Effect\": \"Allow\", \"Action\": [\"xray:PutTraceSegments\"], \"Resource\": \"arn:${AWS::Partition}:xray:${AWS::Region}:${AWS::AccountId}:*\"\n} ] }")
+        );
+        let key_policy = at(r, &["Key", "Properties", "KeyPolicy", "Fn::Sub"]);
+        assert_eq!(
+            key_policy.as_str(),
+            Some("{ \"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"Everyone\", \"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}] }")
+        );
+        assert_eq!(
+            at(r, &["Fn", "Properties", "Description"]).as_str(),
+            Some("it's traced, # not a comment and this line is left of its key")
+        );
+        assert_eq!(
+            at(r, &["Role", "Properties", "Policies", "0", "PolicyName"]).as_str(),
+            Some("it's-traced")
+        );
+    }
+
+    #[test]
+    fn under_indented_flow_collections_read_as_pyyaml_reads_them() {
+        let doc = parse(FLOW).expect("PyYAML reads it");
+        let r = doc.get("Resources").expect("resources");
+        let expect = |path: &[&str], want: &str| {
+            let want: serde_json::Value = serde_json::from_str(want).expect("json");
+            assert_eq!(json(at(r, path)), want, "{path:?}");
+        };
+        expect(
+            &[
+                "Api",
+                "Properties",
+                "Auth",
+                "ResourcePolicy",
+                "CustomStatements",
+            ],
+            r#"[{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}]"#,
+        );
+        expect(
+            &["Model", "Properties", "Schema"],
+            r#"{"type": "object", "properties": {"to": {"type": "array"}}, "required": ["to"]}"#,
+        );
+        expect(
+            &["Policy", "Properties", "PolicyDocument", "Statement"],
+            r#"[{"Effect": "Allow", "Action": ["sns:Publish", "sns:Subscribe"], "Resource": [{"Ref": "Topic"}, {"Fn::GetAtt": "Key.Arn"}]}]"#,
+        );
+        expect(
+            &["Thing", "Properties", "PolicyDocument"],
+            r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}"#,
+        );
+    }
+
+    #[test]
+    fn locations_are_those_of_the_original_text() {
+        let doc = parse(FLOW).expect("parses");
+        let r = doc.get("Resources").expect("resources");
+        let key = r
+            .entries()
+            .iter()
+            .find(|(k, _)| k.name == "Key")
+            .expect("Key");
+        assert_eq!((key.0.pos.line, key.0.pos.column), (50, 3));
+        // On lines the second reading indented: `"Effect"` (line 13) and the `!GetAtt` (41).
+        let statement = at(
+            r,
+            &[
+                "Api",
+                "Properties",
+                "Auth",
+                "ResourcePolicy",
+                "CustomStatements",
+                "0",
+            ],
+        );
+        let effect = &statement.entries()[0].0;
+        assert_eq!(
+            (effect.pos.line, effect.pos.column, effect.pos.end_column),
+            (13, 13, 21)
+        );
+        let getatt = at(
+            r,
+            &[
+                "Policy",
+                "Properties",
+                "PolicyDocument",
+                "Statement",
+                "0",
+                "Resource",
+                "1",
+            ],
+        );
+        assert_eq!((getatt.pos.line, getatt.pos.column), (41, 15));
+        let doc = parse(QUOTED).expect("parses");
+        let key = doc
+            .get("Resources")
+            .and_then(|r| r.get("Key"))
+            .expect("Key");
+        assert_eq!(
+            key.pos.line, 22,
+            "the mapping after the scalar starts where it did"
+        );
+        let fun = doc.get("Resources").and_then(|r| r.get("Fn")).expect("Fn");
+        let role = fun
+            .get("Properties")
+            .and_then(|p| p.get("Role"))
+            .expect("Role");
+        assert_eq!((role.pos.line, role.pos.column), (36, 13));
+    }
+
+    #[test]
+    fn each_shape_is_refused_strictly_and_read_leniently() {
+        let shapes = [
+            // A quoted scalar going on left of its key (single, double, escaped line break).
+            "A:\n  - B: 1\n    C: '{\n\"x\": 1\n}'\n",
+            "A:\n  B: \"x \\\n\ty\"\n",
+            // A flow collection closing at its key's column, or going on left of it.
+            "A:\n  B: [{\n    \"x\": \"y\"\n  }]\n",
+            "A:\n  B: [\n    \"x\",\n  ]\n",
+            "A:\n  B: {a: 1,\n  b: [2,\n3]}\n",
+            "A:\n  B: [\n    !GetAtt \"X.Arn\",\n    !GetAtt \"Y.Arn\"\n  ]\n",
+        ];
+        for text in shapes {
+            assert!(
+                matches!(read(text, &Shifts(&[])), Err(Failure::Syntax(_))),
+                "strict YAML 1.2 refuses {text:?}"
+            );
+            assert!(parse(text).is_ok(), "{text:?}: {:?}", parse(text));
+        }
+        assert_eq!(
+            parse(shapes[1])
+                .expect("parses")
+                .get("A")
+                .and_then(|a| a.get("B"))
+                .and_then(Node::as_str),
+            Some("x y"),
+        );
+    }
+
+    #[test]
+    fn what_pyyaml_refuses_too_is_still_an_error() {
+        // A duplicate key after a scalar only the lenient reading reads: at the repeat.
+        let e = parse("Resources:\n  A:\n    B: '{\n}'\n  A: {}\n").expect_err("repeated");
+        assert_eq!((e.line, e.column), (5, 3));
+        assert!(e.message.contains("`A` is repeated"), "{}", e.message);
+        // A document marker inside the quoted scalar, an unclosed quote or bracket, a block
+        // mapping going on left of its parent, a multi-line implicit key.
+        for text in [
+            "A:\n  B:\n    C: 'x\n---\ny'\n",
+            "A:\n  B:\n    C: 'x\ny\n",
+            "A:\n  B:\n    C: [x,\ny\n",
+            "A:\n  B:\n    C: 1\n   D: 2\n",
+            "A:\n  B:\n    'C\nD': 1\n",
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(
+                e.message.starts_with("not valid YAML or JSON"),
+                "{text:?}: {e:?}"
+            );
+        }
+    }
 }
