@@ -715,4 +715,23 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn indenting_continuation_lines_changes_no_value_and_no_location() {
+        // Strict YAML 1.2 wants these indented more, but saphyr-parser reads them: the lenient
+        // text must read to the same tree, positions included. (Checked too on every template
+        // of aws-samples/serverless-patterns that parses: 8 change, none differs.)
+        for text in [
+            "A:\n  B: [\n    x,\n  ]\n  C: 1\n",
+            "A:\n  B: {\"a\": 1,\n  \"b\": 'c\n     d'}\n",
+            "A:\n  - B: {\"k\": 1,\n    \"l\": 2}\n    C: 3\n",
+        ] {
+            let strict = read(text, &Shifts(&[]))
+                .ok()
+                .unwrap_or_else(|| panic!("strict reads {text:?}"));
+            let r = lenient::reindent(text).unwrap_or_else(|| panic!("re-indents {text:?}"));
+            let lenient = read(&r.text, &Shifts(&r.shifts)).ok().expect("reads");
+            assert_eq!(strict, lenient, "{text:?}");
+        }
+    }
 }
