@@ -734,4 +734,16 @@ mod tests {
             assert_eq!(strict, lenient, "{text:?}");
         }
     }
+
+    #[test]
+    fn crlf_line_breaks_read_the_same_and_a_lone_cr_is_not_guessed_at() {
+        for text in [QUOTED, FLOW] {
+            let crlf = text.replace('\n', "\r\n");
+            assert_eq!(parse(&crlf).expect("CRLF"), parse(text).expect("LF"));
+        }
+        // Lines broken by a lone CR would be counted apart from the parser: the strict error.
+        let cr = "A:\r  B: '\rx'\r";
+        assert!(lenient::reindent(cr).is_none());
+        assert!(parse(cr).is_err());
+    }
 }

@@ -461,4 +461,16 @@ mod tests {
         text.push('\'');
         assert!(reindent(&text).is_none());
     }
+
+    #[test]
+    fn tabs_directives_and_comments_on_continuation_lines() {
+        // A tab-indented line of a quoted scalar gets spaces before its tab; a `%` at column 0
+        // in a flow collection is a directive to PyYAML too, left alone; a comment line inside
+        // a flow collection is indented like the others.
+        assert_eq!(shifts("A:\n  B: 'x\n\ty'\n"), [0, 0, 3, 0]);
+        assert_eq!(
+            shifts("A:\n  B: [x,\n%y]\n  C: [x,\n# c\ny]\n"),
+            [0, 0, 0, 0, 3, 3, 0]
+        );
+    }
 }
