@@ -25,8 +25,10 @@
 //! whole), comments, plain scalars (an apostrophe in `Description: it's` opens nothing; a
 //! multi-line plain value is skipped), tags, anchors and aliases, quotes (`''` and `\"`
 //! escapes) and flow nesting. Lines at column 0 that are document markers (`---`, `...`), and
-//! directives inside a flow collection, are left alone: PyYAML refuses those too. Linear time;
-//! the spaces added are capped, so the text to parse again is at most about twice the size.
+//! directives inside a flow collection, are left alone: PyYAML refuses those too; a quote or
+//! bracket still open at the end changes nothing (the strict error stands). Linear time; the
+//! spaces added are capped, so the text to parse again is at most about twice the size, and
+//! it is parsed with the same caps.
 
 /// The text to parse again, and the spaces put before each of its lines (0-based).
 pub(super) struct Reindented {
@@ -357,9 +359,9 @@ fn block_scalar_header(rest: &[u8]) -> Option<Option<usize>> {
 }
 
 /// `text` with its under-indented flow continuation lines indented as YAML 1.2 wants, or
-/// `None` when there is none (the strict error stands), when a line break is a lone CR (the
-/// lines would not be counted as the parser counts them) or when too many spaces would be
-/// needed.
+/// `None` when there is none (the strict error stands), when a quote or bracket is still open
+/// at the end, when a line break is a lone CR (the lines would not be counted as the parser
+/// counts them) or when too many spaces would be needed.
 pub(super) fn reindent(text: &str) -> Option<Reindented> {
     let bytes = text.as_bytes();
     if bytes
@@ -385,7 +387,9 @@ pub(super) fn reindent(text: &str) -> Option<Reindented> {
         }
         shifts.push(u32::try_from(shift).ok()?);
     }
-    if added == 0 {
+    // A flow node still open at the end: the document is invalid whatever its indentation, and
+    // indenting every line after the opening would only blur where.
+    if added == 0 || matches!(lexer.mode, Mode::Region { .. }) {
         return None;
     }
     let mut out = String::with_capacity(text.len() + added);
@@ -460,6 +464,8 @@ mod tests {
         text.push_str(&"x\n".repeat(1_000));
         text.push('\'');
         assert!(reindent(&text).is_none());
+        // Nor is anything indented after a quote that never closes.
+        assert!(reindent("A:\n  B: 'x\ny\n  C: 1\n").is_none());
     }
 
     #[test]
