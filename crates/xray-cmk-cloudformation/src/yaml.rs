@@ -5,6 +5,14 @@
 //! The tree is built from `saphyr-parser`'s events without recursion, so the input is bounded
 //! here rather than by the stack: a nesting limit, a cap on the nodes YAML aliases may add (the
 //! "billion laughs" document expands each alias many times over), and a cap on all nodes.
+//!
+//! A document the strict YAML 1.2 parser refuses is read a second time, the way PyYAML (and so
+//! cfn-lint and CloudFormation's own tooling) reads it, when all it needs is PyYAML's
+//! indentation leniency for quoted scalars and flow collections: see [`lenient`]. Only then,
+//! and with the same caps; locations are given in the original text. What the second reading
+//! refuses too is reported as that reading says.
+
+mod lenient;
 
 use std::collections::HashMap;
 
@@ -101,11 +109,26 @@ pub(crate) struct YamlError {
     pub message: String,
 }
 
-fn pos(span: &Span) -> Pos {
-    let line = u32::try_from(span.start.line()).unwrap_or(u32::MAX).max(1);
-    let column = u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX);
+/// Spaces the lenient reading put before each line (0-based), taken off its columns again.
+struct Shifts<'a>(&'a [u32]);
+
+impl Shifts<'_> {
+    /// The 1-based line and column in the original text of the parser's line and 0-based column.
+    fn at(&self, line: usize, col: usize) -> (u32, u32) {
+        let line = u32::try_from(line).unwrap_or(u32::MAX).max(1);
+        let shift = self
+            .0
+            .get(line as usize - 1)
+            .map_or(0, |&s| s as usize)
+            .min(col);
+        (line, u32::try_from(col - shift + 1).unwrap_or(u32::MAX))
+    }
+}
+
+fn pos(span: &Span, shifts: &Shifts) -> Pos {
+    let (line, column) = shifts.at(span.start.line(), span.start.col());
     let end_column = if span.end.line() == span.start.line() && span.end.col() > span.start.col() {
-        u32::try_from(span.end.col() + 1).unwrap_or(u32::MAX)
+        shifts.at(span.end.line(), span.end.col()).1
     } else {
         column + 1
     };
@@ -254,8 +277,34 @@ impl Builder {
     }
 }
 
-/// The one document of `text`; an empty file is `Null`.
+/// Why a reading failed: the text is not valid YAML (for this parser), or it is refused.
+enum Failure {
+    Syntax(YamlError),
+    Refused(YamlError),
+}
+
+impl From<YamlError> for Failure {
+    fn from(e: YamlError) -> Self {
+        Failure::Refused(e)
+    }
+}
+
+/// The one document of `text`; an empty file is `Null`. Strict YAML 1.2 first; when that is a
+/// syntax error, PyYAML's indentation leniency (see [`lenient`]) if it changes anything.
 pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
+    match read(text, &Shifts(&[])) {
+        Ok(node) => Ok(node),
+        Err(Failure::Refused(e)) => Err(e),
+        Err(Failure::Syntax(e)) => match lenient::reindent(text) {
+            None => Err(e),
+            Some(r) => read(&r.text, &Shifts(&r.shifts)).map_err(|f| match f {
+                Failure::Syntax(e) | Failure::Refused(e) => e,
+            }),
+        },
+    }
+}
+
+fn read(text: &str, shifts: &Shifts) -> Result<Node, Failure> {
     let mut b = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -264,12 +313,15 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
         root: None,
     };
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| YamlError {
-            line: u32::try_from(e.marker().line()).unwrap_or(u32::MAX).max(1),
-            column: u32::try_from(e.marker().col() + 1).unwrap_or(u32::MAX),
-            message: format!("not valid YAML or JSON: {}", e.info()),
+        let (event, span) = event.map_err(|e| {
+            let (line, column) = shifts.at(e.marker().line(), e.marker().col());
+            Failure::Syntax(YamlError {
+                line,
+                column,
+                message: format!("not valid YAML or JSON: {}", e.info()),
+            })
         })?;
-        let at = pos(&span);
+        let at = pos(&span, shifts);
         match event {
             Event::Scalar(value, style, anchor, tag) => {
                 b.count(1, at)?;
@@ -340,13 +392,13 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
                         ),
                         anchor,
                     ),
-                    None => return Err(Builder::err(at, "unbalanced YAML events")),
+                    None => return Err(Builder::err(at, "unbalanced YAML events").into()),
                 };
                 b.push(node, anchor)?;
             }
             Event::Alias(id) => {
                 let Some((node, n)) = b.anchors.get(&id) else {
-                    return Err(Builder::err(at, "an alias to an unknown anchor"));
+                    return Err(Builder::err(at, "an alias to an unknown anchor").into());
                 };
                 let (node, n) = (node.clone(), *n);
                 b.alias_nodes += n;
@@ -356,7 +408,8 @@ pub(crate) fn parse(text: &str) -> Result<Node, YamlError> {
                         format!(
                             "refused: YAML aliases expand to more than {MAX_ALIAS_NODES} nodes (an alias bomb?)"
                         ),
-                    ));
+                    )
+                    .into());
                 }
                 b.count(n, at)?;
                 let node = Node { pos: at, ..node };
@@ -461,5 +514,236 @@ mod tests {
             e.message
         );
         assert!(e.line >= 2, "{e:?}");
+    }
+
+    /// The node at `path` (mapping keys, or sequence indexes).
+    fn at<'a>(node: &'a Node, path: &[&str]) -> &'a Node {
+        path.iter()
+            .fold(node, |n, step| match (&n.kind, step.parse::<usize>()) {
+                (Kind::Seq(items), Ok(i)) => &items[i],
+                _ => n.get(step).unwrap_or_else(|| panic!("no {step} in {n:?}")),
+            })
+    }
+
+    fn json(node: &Node) -> serde_json::Value {
+        match &node.kind {
+            Kind::Null => serde_json::Value::Null,
+            Kind::Scalar(s, _) => serde_json::Value::String(s.clone()),
+            Kind::Seq(items) => items.iter().map(json).collect(),
+            Kind::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), json(v)))
+                .collect(),
+        }
+    }
+
+    const QUOTED: &str = include_str!("../tests/fixtures/lenient-yaml/quoted.yaml");
+    const FLOW: &str = include_str!("../tests/fixtures/lenient-yaml/flow.yaml");
+
+    #[test]
+    fn under_indented_quoted_scalars_read_as_pyyaml_reads_them() {
+        let doc = parse(QUOTED).expect("PyYAML reads it");
+        let r = doc.get("Resources").expect("resources");
+        // The values PyYAML 6.0 gives (yaml.load with a loader taking `!` tags).
+        let policy = at(
+            r,
+            &[
+                "Role",
+                "Properties",
+                "Policies",
+                "0",
+                "PolicyDocument",
+                "Fn::Sub",
+            ],
+        );
+        assert_eq!(
+            policy.as_str(),
+            Some("{ \"Version\": \"2012-10-17\", \"Statement\": [ { \"Effect\": \"Allow\", \"Action\": [\"xray:PutTraceSegments\"], \"Resource\": \"arn:${AWS::Partition}:xray:${AWS::Region}:${AWS::AccountId}:*\"\n} ] }")
+        );
+        let key_policy = at(r, &["Key", "Properties", "KeyPolicy", "Fn::Sub"]);
+        assert_eq!(
+            key_policy.as_str(),
+            Some("{ \"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"Everyone\", \"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}] }")
+        );
+        assert_eq!(
+            at(r, &["Fn", "Properties", "Description"]).as_str(),
+            Some("it's traced, # not a comment and this line is left of its key")
+        );
+        assert_eq!(
+            at(r, &["Role", "Properties", "Policies", "0", "PolicyName"]).as_str(),
+            Some("it's-traced")
+        );
+    }
+
+    #[test]
+    fn under_indented_flow_collections_read_as_pyyaml_reads_them() {
+        let doc = parse(FLOW).expect("PyYAML reads it");
+        let r = doc.get("Resources").expect("resources");
+        let expect = |path: &[&str], want: &str| {
+            let want: serde_json::Value = serde_json::from_str(want).expect("json");
+            assert_eq!(json(at(r, path)), want, "{path:?}");
+        };
+        expect(
+            &[
+                "Api",
+                "Properties",
+                "Auth",
+                "ResourcePolicy",
+                "CustomStatements",
+            ],
+            r#"[{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}]"#,
+        );
+        expect(
+            &["Model", "Properties", "Schema"],
+            r#"{"type": "object", "properties": {"to": {"type": "array"}}, "required": ["to"]}"#,
+        );
+        expect(
+            &["Policy", "Properties", "PolicyDocument", "Statement"],
+            r#"[{"Effect": "Allow", "Action": ["sns:Publish", "sns:Subscribe"], "Resource": [{"Ref": "Topic"}, {"Fn::GetAtt": "Key.Arn"}]}]"#,
+        );
+        expect(
+            &["Thing", "Properties", "PolicyDocument"],
+            r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}"#,
+        );
+    }
+
+    #[test]
+    fn locations_are_those_of_the_original_text() {
+        let doc = parse(FLOW).expect("parses");
+        let r = doc.get("Resources").expect("resources");
+        let key = r
+            .entries()
+            .iter()
+            .find(|(k, _)| k.name == "Key")
+            .expect("Key");
+        assert_eq!((key.0.pos.line, key.0.pos.column), (50, 3));
+        // On lines the second reading indented: `"Effect"` (line 13) and the `!GetAtt` (41).
+        let statement = at(
+            r,
+            &[
+                "Api",
+                "Properties",
+                "Auth",
+                "ResourcePolicy",
+                "CustomStatements",
+                "0",
+            ],
+        );
+        let effect = &statement.entries()[0].0;
+        assert_eq!(
+            (effect.pos.line, effect.pos.column, effect.pos.end_column),
+            (13, 13, 21)
+        );
+        let getatt = at(
+            r,
+            &[
+                "Policy",
+                "Properties",
+                "PolicyDocument",
+                "Statement",
+                "0",
+                "Resource",
+                "1",
+            ],
+        );
+        assert_eq!((getatt.pos.line, getatt.pos.column), (41, 15));
+        let doc = parse(QUOTED).expect("parses");
+        let key = doc
+            .get("Resources")
+            .and_then(|r| r.get("Key"))
+            .expect("Key");
+        assert_eq!(
+            key.pos.line, 22,
+            "the mapping after the scalar starts where it did"
+        );
+        let fun = doc.get("Resources").and_then(|r| r.get("Fn")).expect("Fn");
+        let role = fun
+            .get("Properties")
+            .and_then(|p| p.get("Role"))
+            .expect("Role");
+        assert_eq!((role.pos.line, role.pos.column), (36, 13));
+    }
+
+    #[test]
+    fn each_shape_is_refused_strictly_and_read_leniently() {
+        let shapes = [
+            // A quoted scalar going on left of its key (single, double, escaped line break).
+            "A:\n  - B: 1\n    C: '{\n\"x\": 1\n}'\n",
+            "A:\n  B: \"x \\\n\ty\"\n",
+            // A flow collection closing at its key's column, or going on left of it.
+            "A:\n  B: [{\n    \"x\": \"y\"\n  }]\n",
+            "A:\n  B: [\n    \"x\",\n  ]\n",
+            "A:\n  B: {a: 1,\n  b: [2,\n3]}\n",
+            "A:\n  B: [\n    !GetAtt \"X.Arn\",\n    !GetAtt \"Y.Arn\"\n  ]\n",
+        ];
+        for text in shapes {
+            assert!(
+                matches!(read(text, &Shifts(&[])), Err(Failure::Syntax(_))),
+                "strict YAML 1.2 refuses {text:?}"
+            );
+            assert!(parse(text).is_ok(), "{text:?}: {:?}", parse(text));
+        }
+        assert_eq!(
+            parse(shapes[1])
+                .expect("parses")
+                .get("A")
+                .and_then(|a| a.get("B"))
+                .and_then(Node::as_str),
+            Some("x y"),
+        );
+    }
+
+    #[test]
+    fn what_pyyaml_refuses_too_is_still_an_error() {
+        // A duplicate key after a scalar only the lenient reading reads: at the repeat.
+        let e = parse("Resources:\n  A:\n    B: '{\n}'\n  A: {}\n").expect_err("repeated");
+        assert_eq!((e.line, e.column), (5, 3));
+        assert!(e.message.contains("`A` is repeated"), "{}", e.message);
+        // A document marker inside the quoted scalar, an unclosed quote or bracket, a block
+        // mapping going on left of its parent, a multi-line implicit key.
+        for text in [
+            "A:\n  B:\n    C: 'x\n---\ny'\n",
+            "A:\n  B:\n    C: 'x\ny\n",
+            "A:\n  B:\n    C: [x,\ny\n",
+            "A:\n  B:\n    C: 1\n   D: 2\n",
+            "A:\n  B:\n    'C\nD': 1\n",
+        ] {
+            let e = parse(text).expect_err(text);
+            assert!(
+                e.message.starts_with("not valid YAML or JSON"),
+                "{text:?}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn indenting_continuation_lines_changes_no_value_and_no_location() {
+        // Strict YAML 1.2 wants these indented more, but saphyr-parser reads them: the lenient
+        // text must read to the same tree, positions included. (Checked too on every template
+        // of aws-samples/serverless-patterns that parses: 8 change, none differs.)
+        for text in [
+            "A:\n  B: [\n    x,\n  ]\n  C: 1\n",
+            "A:\n  B: {\"a\": 1,\n  \"b\": 'c\n     d'}\n",
+            "A:\n  - B: {\"k\": 1,\n    \"l\": 2}\n    C: 3\n",
+        ] {
+            let strict = read(text, &Shifts(&[]))
+                .ok()
+                .unwrap_or_else(|| panic!("strict reads {text:?}"));
+            let r = lenient::reindent(text).unwrap_or_else(|| panic!("re-indents {text:?}"));
+            let lenient = read(&r.text, &Shifts(&r.shifts)).ok().expect("reads");
+            assert_eq!(strict, lenient, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn crlf_line_breaks_read_the_same_and_a_lone_cr_is_not_guessed_at() {
+        for text in [QUOTED, FLOW] {
+            let crlf = text.replace('\n', "\r\n");
+            assert_eq!(parse(&crlf).expect("CRLF"), parse(text).expect("LF"));
+        }
+        // Lines broken by a lone CR would be counted apart from the parser: the strict error.
+        let cr = "A:\r  B: '\rx'\r";
+        assert!(lenient::reindent(cr).is_none());
+        assert!(parse(cr).is_err());
     }
 }
