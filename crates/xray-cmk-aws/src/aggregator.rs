@@ -87,10 +87,7 @@ impl AggregatedXray {
     fn add_rows(&mut self, rows: &[String], oldest: SystemTime) {
         for row in rows {
             match parse_row(row, &self.aggregator) {
-                Row::Item(account, region, item) if item.captured < oldest => {
-                    let _ = (account, region);
-                    self.stale += 1;
-                }
+                Row::Item(_, _, item) if item.captured < oldest => self.stale += 1,
                 Row::Item(account, region, item) => {
                     let slot = self.items.entry((account, region));
                     match slot {
@@ -216,7 +213,7 @@ pub async fn read(
     } else {
         regions.iter().map(|r| Some(r.as_str())).collect()
     };
-    let pages: Vec<Result<(Vec<Vec<String>>, usize), CollectionError>> = stream::iter(scopes)
+    let pages: Vec<Result<Pages, CollectionError>> = stream::iter(scopes)
         .map(|region| query_all(client, aggregator, region))
         .buffer_unordered(concurrency.max(1))
         .collect()
@@ -240,12 +237,15 @@ pub async fn read(
     out
 }
 
-/// Every page of one query, and how many were sent.
+/// The rows of every page of one query, and how many pages were asked for.
+type Pages = (Vec<Vec<String>>, usize);
+
+/// Every page of one query.
 async fn query_all(
     client: &aws_sdk_config::Client,
     aggregator: &str,
     region: Option<&str>,
-) -> Result<(Vec<Vec<String>>, usize), CollectionError> {
+) -> Result<Pages, CollectionError> {
     let expression = query(region).map_err(|message| CollectionError {
         operation: OPERATION.to_owned(),
         kind: ErrorKind::Other,
