@@ -185,7 +185,7 @@ fn parse_row(row: &str, aggregator: &str) -> Row {
             },
             capture: ConfigCapture {
                 aggregator: aggregator.to_owned(),
-                captured_at,
+                captured_at: Some(captured_at),
             },
             captured,
         },
@@ -356,7 +356,7 @@ mod tests {
         match got.source("111122223333", "us-east-1") {
             XraySource::Item(item) => {
                 assert_eq!(item.encryption.encryption_type, EncryptionType::Kms);
-                assert_eq!(item.capture.captured_at, fresh);
+                assert_eq!(item.capture.captured_at.as_deref(), Some(fresh.as_str()));
             }
             other => panic!("{other:?}"),
         }

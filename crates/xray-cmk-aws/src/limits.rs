@@ -81,6 +81,7 @@ pub const AUDIT_ACTIONS: &[&str] = &[
     "config:DescribeConfigRules",
     "config:DescribeConfigurationRecorderStatus",
     "config:DescribeConfigurationRecorders",
+    "config:SelectAggregateResourceConfig",
     "events:ListRules",
     "events:ListTargetsByRule",
     "iam:SimulatePrincipalPolicy",

@@ -408,8 +408,9 @@ pub struct Inventory {
 pub struct ConfigCapture {
     /// The aggregator it was read through.
     pub aggregator: String,
-    /// `configurationItemCaptureTime`, as Config gives it (RFC 3339).
-    pub captured_at: String,
+    /// `configurationItemCaptureTime`, as Config gives it (RFC 3339); `None` when the
+    /// aggregator could not be read (the configuration is then unknown).
+    pub captured_at: Option<String>,
 }
 
 /// Where a live audit read what a result judged.

@@ -87,14 +87,15 @@ pub struct ResultV1<'a> {
 
 /// Since 1.3: `{"type": "live"}`, or `{"type": "config", "aggregator", "captured_at"}` when X-Ray's
 /// encryption configuration came from an AWS Config configuration item
-/// (`audit --from-config-aggregator`).
+/// (`audit --from-config-aggregator`); `captured_at` is `null` when the aggregator could not be
+/// read.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceV1<'a> {
     Live,
     Config {
         aggregator: &'a str,
-        captured_at: &'a str,
+        captured_at: Option<&'a str>,
     },
 }
 
@@ -136,7 +137,7 @@ fn result(f: &Finding) -> ResultV1<'_> {
             ReadFrom::Live => SourceV1::Live,
             ReadFrom::Config(c) => SourceV1::Config {
                 aggregator: &c.aggregator,
-                captured_at: &c.captured_at,
+                captured_at: c.captured_at.as_deref(),
             },
         }),
     }

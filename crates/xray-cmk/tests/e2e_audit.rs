@@ -69,7 +69,7 @@ fn json_output_with_full_access_reads_everything_but_the_locked_key() {
         r.stderr
     );
     let doc = stable_json(&r.stdout);
-    assert_eq!(doc["schema_version"], "1.2");
+    assert_eq!(doc["schema_version"], "1.3");
     let errors: Vec<&Value> = doc["results"]
         .as_array()
         .expect("results")
@@ -778,7 +778,8 @@ iam.put_role_policy(RoleName="ExternalAuditor", PolicyName="XrayCmkAudit",
 
 /// `iam-policy --mode audit` lists exactly the actions an audit calls: an organization scan (with
 /// region discovery, an unassumable account, Transaction Search, trails, and the policy
-/// simulator for a root-delegated key), an OU walk, and the guardrail's rules.
+/// simulator for a root-delegated key), an OU walk, the guardrail's rules, and X-Ray's
+/// configuration read from an AWS Config aggregator.
 #[test]
 fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
     let r = run(bare_xray_cmk().args(["iam-policy", "--mode", "audit"]));
@@ -802,6 +803,8 @@ fn iam_policy_and_the_calls_an_audit_makes_stay_in_step() {
         r#"
 import boto3
 boto3.client("events").put_rule(Name="any-xray", EventPattern='{"source":["aws.xray"]}', State="ENABLED")
+boto3.client("config").put_configuration_aggregator(ConfigurationAggregatorName="org",
+    OrganizationAggregationSource={"RoleArn": "arn:aws:iam::123456789012:role/ConfigAggregator", "AllAwsRegions": True})
 "#,
     );
     let mut called = std::collections::BTreeSet::new();
@@ -812,6 +815,14 @@ boto3.client("events").put_rule(Name="any-xray", EventPattern='{"source":["aws.x
         vec!["--ou", ou.as_str(), "--regions", "us-east-1"],
         // The guardrail's rules, which only `--rules` selects.
         vec!["--org", "--rules", "guard-*", "--regions", "us-east-1"],
+        // X-Ray's configuration from an AWS Config aggregator.
+        vec![
+            "--org",
+            "--from-config-aggregator",
+            "org",
+            "--regions",
+            "us-east-1",
+        ],
     ]
     .into_iter()
     .enumerate()

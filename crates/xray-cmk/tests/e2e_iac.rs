@@ -148,7 +148,7 @@ fn json_and_table_show_locations_and_exit_codes_gate_ci() {
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    assert_eq!(doc["schema_version"], "1.2");
+    assert_eq!(doc["schema_version"], "1.3");
     let fail = doc["results"]
         .as_array()
         .expect("results")

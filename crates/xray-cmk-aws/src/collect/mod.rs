@@ -24,7 +24,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aggregator::{AggregatedXray, XraySource};
 use tokio::sync::OnceCell;
-use xray_cmk_core::model::{AccessQuestion, SimulatedAccess, TrailRef};
+use xray_cmk_core::model::{AccessQuestion, ConfigCapture, SimulatedAccess, TrailRef};
 use xray_cmk_core::{
     CollectionError, EncryptionType, Inventory, KmsKey, Needs, Observed, OrgPolicy, Origin,
     XrayTarget,
@@ -352,11 +352,16 @@ pub async fn scan(
     let config_sourced = match shared.aggregated {
         Some(a) => regions
             .iter()
-            .filter_map(|region| match a.source(account, region) {
-                XraySource::Item(item) => {
-                    Some(((account.to_owned(), region.clone()), item.capture.clone()))
-                }
-                _ => None,
+            .filter_map(|region| {
+                let capture = match a.source(account, region) {
+                    XraySource::Item(item) => item.capture.clone(),
+                    XraySource::Unreadable(_) => ConfigCapture {
+                        aggregator: a.aggregator.clone(),
+                        captured_at: None,
+                    },
+                    XraySource::Live => return None,
+                };
+                Some(((account.to_owned(), region.clone()), capture))
             })
             .collect(),
         None => BTreeMap::new(),
