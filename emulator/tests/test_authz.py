@@ -140,11 +140,13 @@ def test_scps_apply_to_members_and_never_to_the_management_account(aws: Aws) -> 
         {"Effect": "Deny", "Action": "xray:PutEncryptionConfig", "Resource": "*"}]}  # fmt: skip
     scp = org.create_policy(Name="no-xray-put", Description="", Type="SERVICE_CONTROL_POLICY",
                             Content=json.dumps(deny_xray_put))["Policy"]["PolicySummary"]["Id"]  # fmt: skip
-    org.attach_policy(PolicyId=scp, TargetId=ou)
     member = aws.assume(f"arn:aws:iam::{member_id}:role/OrganizationAccountAccessRole")
-    # Not enabled on the root yet: SCPs do not apply.
+    # Not enabled on the root yet: an SCP cannot be attached (as on AWS), and none applies.
+    with pytest.raises(org.exceptions.PolicyTypeNotEnabledException):
+        org.attach_policy(PolicyId=scp, TargetId=ou)
     member.client("xray").put_encryption_config(Type="NONE")
     org.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
+    org.attach_policy(PolicyId=scp, TargetId=ou)
     with aws_error("AccessDeniedException", 403) as exc:
         member.client("xray").put_encryption_config(Type="NONE")
     assert "with an explicit deny in a service control policy" in str(exc.value)

@@ -267,10 +267,61 @@ for account in {members:?}:
     events.put_rule(Name="xray-cmk-put-encryption-config", EventPattern=json.dumps(patterns[0]), State="ENABLED")
     events.put_targets(Rule="xray-cmk-put-encryption-config", Targets=[{{"Id": "alerts", "Arn": topic}}])
 org = boto3.client("organizations")
-root = org.list_roots()["Roots"][0]["Id"]
+root = org.list_roots()["Roots"][0]
+if not any(t["Type"] == "SERVICE_CONTROL_POLICY" and t["Status"] == "ENABLED" for t in root["PolicyTypes"]):
+    org.enable_policy_type(RootId=root["Id"], PolicyType="SERVICE_CONTROL_POLICY")
+root = root["Id"]
 policy = org.create_policy(Name="xray-cmk-guard", Description="X-Ray encryption only by automation",
     Type="SERVICE_CONTROL_POLICY", Content=(guard / "xray-cmk-guard.scp.json").read_text().strip())["Policy"]
 org.attach_policy(PolicyId=policy["PolicySummary"]["Id"], TargetId=root)
+"#
+    ));
+}
+
+/// Issue 16, done when: once the SCP is attached, the emulator (which applies SCPs to member
+/// accounts as AWS does) denies `PutEncryptionConfig` to a principal outside `automation_roles`
+/// and `break_glass_roles`, even one allowed every action, and lets the automation role
+/// through; the managed keys' protected KMS actions are kept for the break-glass role.
+fn scp_is_enforced(emu: &common::Emulator, member: &str) {
+    emu.python(&format!(
+        r#"
+import boto3, json
+from botocore.exceptions import ClientError
+account = {member:?}
+def session(role):
+    c = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{{account}}:role/{{role}}", RoleSessionName="test")["Credentials"]
+    return boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                         aws_session_token=c["SessionToken"], region_name="us-east-1")
+admin = session("OrganizationAccountAccessRole")
+iam = admin.client("iam")
+trust = json.dumps({{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow",
+    "Principal": {{"AWS": "arn:aws:iam::123456789012:root"}}, "Action": "sts:AssumeRole"}}]}})
+for role in ("XrayCmkAdmin", "BreakGlass"):
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName=role, PolicyName="admin", PolicyDocument=json.dumps({{"Version": "2012-10-17",
+        "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}}]}}))
+
+def denied(call):
+    try:
+        call()
+    except ClientError as e:
+        assert e.response["Error"]["Code"] in ("AccessDeniedException", "AccessDenied"), e.response
+        assert "service control policy" in str(e), str(e)
+        return True
+    return False
+
+# X-Ray's encryption: only the automation (and break-glass) roles.
+assert denied(lambda: admin.client("xray").put_encryption_config(Type="NONE")), "an administrator outside the automation roles was let through"
+assert not denied(lambda: session("XrayCmkAdmin").client("xray").put_encryption_config(Type="NONE"))
+
+# A managed key: disabling it is kept for the break-glass role.
+key = admin.client("kms").create_key(Tags=[{{"TagKey": "managed-by", "TagValue": "xray-cmk"}}])["KeyMetadata"]["KeyId"]
+assert denied(lambda: admin.client("kms").disable_key(KeyId=key)), "an administrator disabled a managed key"
+assert denied(lambda: session("XrayCmkAdmin").client("kms").schedule_key_deletion(KeyId=key, PendingWindowInDays=7))
+assert not denied(lambda: session("BreakGlass").client("kms").disable_key(KeyId=key))
+# An unmanaged key is not the SCP's business.
+other = admin.client("kms").create_key()["KeyMetadata"]["KeyId"]
+assert not denied(lambda: admin.client("kms").disable_key(KeyId=other))
 "#
     ));
 }
@@ -332,6 +383,7 @@ fn the_guard_rules_fail_before_the_guardrail_and_pass_once_it_is_deployed() {
         .find(|(_, r, _, _)| r == "guard-scp-missing")
         .expect("scp result");
     assert!(scp.3.contains("xray-cmk-guard"), "{}", scp.3);
+    scp_is_enforced(&emu, &members[1]);
 
     // The management account: the SCP does not restrict it.
     let (code, mgmt) = guard_audit(
@@ -457,6 +509,7 @@ open({keys:?}, "w").write(json.dumps(out))
 import boto3
 org = boto3.client("organizations")
 root = org.list_roots()["Roots"][0]["Id"]
+org.enable_policy_type(RootId=root, PolicyType="SERVICE_CONTROL_POLICY")
 p = org.create_policy(Name="deny-nothing", Description="d", Type="SERVICE_CONTROL_POLICY",
     Content='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"xray:DeleteGroup","Resource":"*"}]}')["Policy"]
 org.attach_policy(PolicyId=p["PolicySummary"]["Id"], TargetId=root)
@@ -488,4 +541,149 @@ org.attach_policy(PolicyId=p["PolicySummary"]["Id"], TargetId=root)
         "{}",
         scp[0].3
     );
+}
+
+/// Issue 16, done when: the generated Config rule, evaluated by the real Guard engine, goes
+/// `NON_COMPLIANT` when X-Ray drifts to the default; EventBridge gets the compliance change the
+/// StackSet's rule matches; and with `auto_remediate` the runbook, run as the generated
+/// remediation role under the generated SCP, puts X-Ray back on the approved key, after which the
+/// rule is `COMPLIANT` again.
+#[test]
+fn drift_is_non_compliant_and_the_automatic_remediation_puts_x_ray_back_on_the_approved_key() {
+    let emu = common::Emulator::seeded();
+    let seed = emu.seed();
+    let dev = member(&seed, "workload-dev");
+    let dir = tempfile::tempdir().expect("dir");
+    let keys = dir.path().join("approved-keys.txt");
+    // The approved key, in the member, with KMS's default key policy (IAM decides).
+    emu.python(&format!(
+        r#"
+import boto3
+c = boto3.client("sts").assume_role(RoleArn="arn:aws:iam::{dev}:role/OrganizationAccountAccessRole",
+                                    RoleSessionName="setup")["Credentials"]
+kms = boto3.client("kms", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                   aws_session_token=c["SessionToken"])
+key = kms.create_key(Description="approved X-Ray key")["KeyMetadata"]["Arn"]
+open({keys:?}, "w").write(key + "\n")
+"#
+    ));
+    let key = std::fs::read_to_string(&keys)
+        .expect("keys")
+        .trim()
+        .to_owned();
+    let policy = dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(emu.policy()).expect("policy");
+    std::fs::write(
+        &policy,
+        format!("{text}{GUARD_TABLE}auto_remediate = true\n"),
+    )
+    .expect("policy");
+    let guard_dir = dir.path().join("guard");
+    let r = run(bare_xray_cmk()
+        .args(["guard", "generate", "--out"])
+        .arg(&guard_dir)
+        .arg("--policy")
+        .arg(&policy)
+        .arg("--key-arns")
+        .arg(&keys));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    emu.python(&format!(
+        r#"
+import boto3, json, pathlib, time, yaml
+guard = pathlib.Path({guard_dir:?})
+account, key = {dev:?}, {key:?}
+class Cfn(yaml.SafeLoader): pass
+Cfn.add_multi_constructor("!", lambda loader, suffix, node: None)
+resources = yaml.load((guard / "xray-cmk-guard.stackset.yaml").read_text(), Loader=Cfn)["Resources"]
+def of_type(t):
+    (props,) = [r["Properties"] for r in resources.values() if r["Type"] == t]
+    return props
+
+root = boto3.Session(region_name="us-east-1")
+org = root.client("organizations")
+org_root = org.list_roots()["Roots"][0]
+if not any(t["Type"] == "SERVICE_CONTROL_POLICY" and t["Status"] == "ENABLED" for t in org_root["PolicyTypes"]):
+    org.enable_policy_type(RootId=org_root["Id"], PolicyType="SERVICE_CONTROL_POLICY")
+policy = org.create_policy(Name="xray-cmk-guard", Description="d", Type="SERVICE_CONTROL_POLICY",
+    Content=(guard / "xray-cmk-guard.scp.json").read_text().strip())["Policy"]
+org.attach_policy(PolicyId=policy["PolicySummary"]["Id"], TargetId=account)
+
+def session(role):
+    c = root.client("sts").assume_role(RoleArn=f"arn:aws:iam::{{account}}:role/{{role}}", RoleSessionName="test")["Credentials"]
+    return boto3.Session(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                         aws_session_token=c["SessionToken"], region_name="us-east-1")
+admin = session("OrganizationAccountAccessRole")
+iam, config, events, sqs = (admin.client(n) for n in ("iam", "config", "events", "sqs"))
+trust = json.dumps({{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow",
+    "Principal": {{"AWS": "arn:aws:iam::123456789012:root"}}, "Action": "sts:AssumeRole"}}]}})
+iam.create_role(RoleName="XrayCmkAdmin", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="XrayCmkAdmin", PolicyName="admin", PolicyDocument=json.dumps({{"Version": "2012-10-17",
+    "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}}]}}))
+
+# The StackSet's resources, as CloudFormation would create them in this account-region.
+role = of_type("AWS::IAM::Role")
+role_trust = role["AssumeRolePolicyDocument"]
+role_trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] = account
+role_policy = role["Policies"][0]["PolicyDocument"]
+for s in role_policy["Statement"]:
+    if s["Resource"] is None:  # !Ref ApprovedKeyArns
+        s["Resource"] = [key]
+role_arn = iam.create_role(RoleName="xray-cmk-guard-remediation-us-east-1",
+                           AssumeRolePolicyDocument=json.dumps(role_trust))["Role"]["Arn"]
+iam.put_role_policy(RoleName="xray-cmk-guard-remediation-us-east-1", PolicyName=role["Policies"][0]["PolicyName"],
+                    PolicyDocument=json.dumps(role_policy))
+config.put_configuration_recorder(ConfigurationRecorder={{"name": "default",
+    "roleARN": f"arn:aws:iam::{{account}}:role/config", "recordingGroup": {{"allSupported": True}}}})
+config.put_delivery_channel(DeliveryChannel={{"name": "default", "s3BucketName": f"config-{{account}}"}})
+config.start_configuration_recorder(ConfigurationRecorderName="default")
+rule = of_type("AWS::Config::ConfigRule")
+source = dict(rule["Source"])
+source["CustomPolicyDetails"] = dict(source["CustomPolicyDetails"], PolicyText=(guard / "xray-cmk-encryption.guard").read_text())
+queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+(pattern,) = [r["Properties"]["EventPattern"] for r in resources.values()
+              if r["Type"] == "AWS::Events::Rule" and r["Properties"]["EventPattern"]["source"] == ["aws.config"]]
+events.put_rule(Name="xray-cmk-encryption-non-compliant", EventPattern=json.dumps(pattern), State="ENABLED")
+events.put_targets(Rule="xray-cmk-encryption-non-compliant", Targets=[{{"Id": "alerts", "Arn": queue_arn}}])
+# X-Ray on the approved key first, then the rule (evaluated at once) and its remediation.
+session("XrayCmkAdmin").client("xray").put_encryption_config(Type="KMS", KeyId=key)
+config.put_config_rule(ConfigRule={{"ConfigRuleName": rule["ConfigRuleName"], "Scope": rule["Scope"], "Source": source}})
+def compliance():
+    (row,) = config.describe_compliance_by_config_rule(ConfigRuleNames=["xray-cmk-encryption"])["ComplianceByConfigRules"]
+    return row["Compliance"]["ComplianceType"]
+assert compliance() == "COMPLIANT", compliance()
+remediation = of_type("AWS::Config::RemediationConfiguration")
+remediation["ConfigRuleName"] = "xray-cmk-encryption"
+remediation["Parameters"]["AutomationAssumeRole"]["StaticValue"]["Values"] = [role_arn]
+remediation["Parameters"]["KeyId"]["StaticValue"]["Values"] = [key]
+assert config.put_remediation_configurations(RemediationConfigurations=[remediation])["FailedBatches"] == []
+
+from botocore.exceptions import ClientError
+try:
+    admin.client("xray").put_encryption_config(Type="NONE")
+    raise AssertionError("the SCP let a principal outside the automation roles change X-Ray")
+except ClientError as e:
+    assert "service control policy" in str(e), e
+# Drift: the automation role, which the SCP lets through, puts X-Ray on the default.
+session("XrayCmkAdmin").client("xray").put_encryption_config(Type="NONE")
+messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+event = json.loads(messages[0]["Body"])
+assert event["detail-type"] == "Config Rules Compliance Change", event
+assert event["detail"]["newEvaluationResult"]["complianceType"] == "NON_COMPLIANT", event
+assert event["detail"]["resourceType"] == "AWS::XRay::EncryptionConfig"
+
+deadline = time.monotonic() + 60
+while True:
+    statuses = config.describe_remediation_execution_status(ConfigRuleName="xray-cmk-encryption")["RemediationExecutionStatuses"]
+    if statuses and statuses[0]["State"] in ("SUCCEEDED", "FAILED"):
+        break
+    assert time.monotonic() < deadline, statuses
+    time.sleep(0.2)
+assert statuses[0]["State"] == "SUCCEEDED", statuses
+now = admin.client("xray").get_encryption_config()["EncryptionConfig"]
+assert (now["Type"], now["KeyId"], now["Status"]) == ("KMS", key, "ACTIVE"), now
+assert compliance() == "COMPLIANT", compliance()
+"#
+    ));
 }
