@@ -4,7 +4,7 @@ parse errors (each file, and optionally what cfn-lint says of it), wall and CPU 
 
     python3 bench/iac/cfn_corpus.py [--list bench/iac/cfn-corpus.txt] [--mirror-root /work/.mirror]
                                     [--tree DIR] [--xray-cmk PATH] [--runs 1] [--cfn-lint [CMD]]
-                                    [--json-out FILE] [--markdown-out FILE] [--keep]
+                                    [--checkov [CMD]] [--json-out FILE] [--markdown-out FILE] [--keep]
 
 The list (``owner/name commit [subdir]`` per line, ``#`` comments) pins each repository at a commit,
 optionally to one directory of it. Each must be a git directory under --mirror-root, found as
@@ -22,6 +22,18 @@ results of its JSON. With --cfn-lint, ``cfn-lint --format json`` runs on the tem
 parse, classifying each: ``duplicate key`` (cfn-lint E0000 "Duplicate found"), ``invalid for PyYAML
 too`` (another E0000), or ``strict-only`` (cfn-lint reads it: xray-cmk is stricter than
 CloudFormation's tooling).
+
+With --checkov, rotation against Checkov's CKV_AWS_7, key by key: every template that holds an
+``AWS::KMS::Key`` (named by xray-cmk's ``kms-rotation-disabled`` results, or declaring the type in its
+text: a template xray-cmk could not parse, a key it does not judge) goes to ``checkov -f FILE --framework cloudformation --check CKV_AWS_7
+-o json``, one file at a time (``checkov -d`` stopped with a TypeError on two of these trees), and each
+directory holding a Terraform key xray-cmk judged to ``checkov -d DIR --framework terraform --check
+CKV_AWS_7 -o json --compact --skip-download``. The verdicts are joined by file and logical id (the
+Terraform address): xray-cmk's (pass, fail, error, parse error, not reported) against Checkov's
+(passed, failed, parsing error, not reported). A key xray-cmk also judges as a nested-stack instance
+(``key/PARENT/Nested/child.yaml/Key``: the child's key with the parent's parameters) is compared on
+its standalone verdict, the template on its own as Checkov judges it; the instances are listed beside.
+CMD defaults to bench/iac/.venv-checkov, created from requirements-checkov.txt (PyPI) when missing.
 
 Exit code 0 when every run exited 0, 1 or 3 and printed JSON, 1 otherwise, 2 for a setup error.
 Standard library only.
@@ -45,8 +57,8 @@ from typing import Any
 IAC = Path(__file__).resolve().parent
 sys.path.insert(0, str(IAC))
 
-from compare import BUILD_HINT, SetupError, default_xray_cmk, git_info, log, machine_info, netns_prefix  # noqa: E402
-from compare import resolve_command, tool_version  # noqa: E402
+from compare import BUILD_HINT, CHECKOV_ENV, SetupError, default_xray_cmk, ensure_checkov_venv, git_info, log  # noqa: E402
+from compare import machine_info, netns_prefix, resolve_command, tool_version  # noqa: E402
 from real_corpus import find_git_dir, run_measured, slug, summarize_runs  # noqa: E402
 
 SCHEMA = "xray-cmk-iac-cfn-corpus/1"
@@ -56,6 +68,13 @@ PARSE_RULE = "iac-parse-error"
 CFN_LINE = re.compile(r"xray-cmk: (\d+) CloudFormation templates of (\d+) YAML/JSON files, (\d+) parse errors")
 TF_LINE = re.compile(r"xray-cmk: (\d+) files in (\d+) modules, (\d+) parse errors")
 TEMPLATE_EXT = (".yaml", ".yml", ".json", ".template")
+ROTATION_RULE = "kms-rotation-disabled"
+CHECK = "CKV_AWS_7"
+CHECKOV_OK = (0, 1)  # 1: a check failed
+# `Type: AWS::KMS::Key` in YAML (quoted or not) or `"Type": "AWS::KMS::Key"` in JSON, not AWS::KMS::KeyXyz.
+KMS_KEY_TYPE = re.compile(r"""\bType["']?\s*:\s*["']?AWS::KMS::Key(?![\w:])""")
+# xray-cmk's word for a key against Checkov's: the pairs that agree.
+AGREE = {("pass", "passed"), ("fail", "failed"), ("parse error", "parsing error"), ("not reported", "not reported")}
 
 
 # --- the corpus --------------------------------------------------------------------------------------
@@ -197,6 +216,186 @@ def run_cfn_lint(cmd: list[str], files: list[Path], netns: list[str], timeout: f
     return classify(proc.stdout)
 
 
+# --- rotation against Checkov's CKV_AWS_7 ------------------------------------------------------------
+
+
+def split_key_resource(resource: str, file: str) -> tuple[str, str | None]:
+    """(logical id, instance) of a key result's ``arn:aws:kms:R:A:key/PATH``, file its location.file.
+
+    PATH is ``FILE/LOGICALID`` for the template on its own (CDK output adds `` (construct/path)``),
+    ``PARENT/Nested/FILE/LOGICALID`` for a nested-stack instance (instance ``PARENT/Nested``), and for
+    Terraform ``DIR/aws_kms_key.NAME`` (or ``DIR/module.m.aws_kms_key.NAME[0]``: instance ``module.m``).
+    """
+    path = resource.split(":key/", 1)[-1]
+    path = re.sub(r" \([^()]*\)$", "", path)
+    head, _, last = path.rpartition("/")
+    if file.endswith(".tf"):
+        block = re.sub(r"\[[^\]]*\]", "", last)
+        i = block.rfind("aws_kms_key.")
+        return (block[i:], block[:i].rstrip(".") or None) if i >= 0 else (block, None)
+    if head == file or not head:
+        return last, None
+    if head.endswith("/" + file):
+        return last, head[: -len(file) - 1]
+    return last, head
+
+
+def xray_rotation(doc: dict[str, Any], root: Path) -> dict[tuple[str, str], list[tuple[str | None, str]]]:
+    """(file relative to root, logical id or Terraform address) -> [(instance or None, pass|fail|error)]."""
+    out: dict[tuple[str, str], list[tuple[str | None, str]]] = {}
+    for r in doc.get("results") or []:
+        if r.get("rule") != ROTATION_RULE:
+            continue
+        file = str((r.get("location") or {}).get("file") or "")
+        if not file:
+            continue
+        logical, inst = split_key_resource(str(r.get("resource", "")), file)
+        inst = rel(inst, root) if inst else inst
+        out.setdefault((rel(file, root), logical), []).append((inst, str(r.get("status", "?"))))
+    return out
+
+
+def checkov_rotation(text: str, root: Path) -> tuple[dict[tuple[str, str], str], set[str], dict[str, int]]:
+    """One Checkov JSON report: (file relative to root, logical id or address) -> passed|failed|skipped,
+    the files it could not parse, and its summary counts."""
+    doc = json.loads(text) if text.strip() else {}
+    reports = doc if isinstance(doc, list) else [doc]
+    verdicts: dict[tuple[str, str], str] = {}
+    unparsed: set[str] = set()
+    summary: dict[str, int] = {}
+    for rep in reports:
+        if not isinstance(rep, dict):
+            continue
+        summ = rep.get("summary") if isinstance(rep.get("summary"), dict) else rep
+        for k, v in summ.items():
+            if isinstance(v, int) and not isinstance(v, bool):
+                summary[k] = summary.get(k, 0) + v
+        results = rep.get("results") or {}
+        for f in results.get("parsing_errors") or []:
+            unparsed.add(rel(str(f), root).lstrip("/"))
+        for kind, word in (("passed_checks", "passed"), ("failed_checks", "failed"), ("skipped_checks", "skipped")):
+            for c in results.get(kind) or []:
+                if c.get("check_id") != CHECK:
+                    continue
+                file = rel(str(c.get("file_abs_path") or c.get("file_path") or "?"), root).lstrip("/")
+                res = str(c.get("resource") or "?")
+                if res.startswith("AWS::"):
+                    res = res.split(".", 1)[-1]
+                else:
+                    res = re.sub(r"\[[^\]]*\]", "", res)
+                    res = res[res.rfind("aws_kms_key."):] if "aws_kms_key." in res else res
+                verdicts[(file, res)] = word
+    return verdicts, unparsed, summary
+
+
+def join_rotation(xray: dict[tuple[str, str], list[tuple[str | None, str]]], xray_unparsed: set[str],
+                  checkov: dict[tuple[str, str], str], checkov_unparsed: set[str], files: list[str]) -> dict[str, Any]:
+    """Key by key, xray-cmk's verdict against Checkov's, over the files both were given.
+
+    A file one tool could not parse gives every key the other names there that tool's "parse error"
+    (one row named "-" when neither names a key); a key one tool does not report is "not reported". A
+    key with a standalone verdict is compared on it, its nested-stack instances listed beside; with
+    instances only, on their common verdict (else "mixed ...", a disagreement)."""
+    rows = []
+    silent = []
+    for file in sorted(set(files)):
+        names = sorted({n for f, n in xray if f == file} | {n for f, n in checkov if f == file})
+        if not names:
+            if file in xray_unparsed or file in checkov_unparsed:
+                names = ["-"]
+            else:
+                silent.append(file)
+                continue
+        for name in names:
+            items = xray.get((file, name), [])
+            alone = [s for i, s in items if i is None]
+            inst = sorted((i, s) for i, s in items if i is not None)
+            if alone:
+                xv = alone[0] if len(set(alone)) == 1 else "mixed (" + ", ".join(sorted(alone)) + ")"
+            elif inst:
+                words = sorted({s for _, s in inst})
+                xv = words[0] if len(words) == 1 else "mixed (" + ", ".join(words) + ")"
+            else:
+                xv = "parse error" if file in xray_unparsed else "not reported"
+            cv = checkov.get((file, name)) or ("parsing error" if file in checkov_unparsed else "not reported")
+            rows.append({"file": file, "key": name, "xray_cmk": xv, "checkov": cv, "agree": (xv, cv) in AGREE,
+                         "xray_cmk_instances": [f"{i}: {s}" for i, s in inst]})  # fmt: skip
+    pairs: dict[str, int] = {}
+    for r in rows:
+        pairs[f"{r['xray_cmk']} / {r['checkov']}"] = pairs.get(f"{r['xray_cmk']} / {r['checkov']}", 0) + 1
+    agree = sum(r["agree"] for r in rows)
+    both = sum(r["xray_cmk"] in ("pass", "fail", "error") and r["checkov"] in ("passed", "failed") for r in rows)
+    return {"rows_total": len(rows), "judged_by_both": both, "agree": agree, "disagree": len(rows) - agree,
+            "by_verdicts": dict(sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))), "rows": rows,
+            "files_without_a_verdict": silent}  # fmt: skip
+
+
+def key_files(root: Path, scan_doc: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What to give Checkov, relative to root: the templates of xray-cmk's rotation results and every
+    other template file declaring an AWS::KMS::Key (one xray-cmk could not parse, or whose keys it does
+    not judge), and the directories of the Terraform keys xray-cmk judged."""
+    cfn: set[str] = set()
+    tf: set[str] = set()
+    for r in scan_doc.get("results") or []:
+        f = (r.get("location") or {}).get("file") if r.get("rule") == ROTATION_RULE else None
+        if f:
+            f = rel(str(f), root)
+            if f.endswith(".tf"):
+                tf.add(str(Path(f).parent))
+            else:
+                cfn.add(f)
+    for p in sorted(root.rglob("*")):
+        if p.suffix in TEMPLATE_EXT and not p.is_symlink() and p.is_file():
+            try:
+                if KMS_KEY_TYPE.search(p.read_text(errors="replace")):
+                    cfn.add(rel(p.as_posix(), root))
+            except OSError:
+                pass
+    return sorted(cfn), sorted(tf)
+
+
+def run_checkov_rotation(cmd: list[str], root: Path, scan_doc: dict[str, Any], parse_errors: list[dict[str, Any]],
+                         netns: list[str], timeout: float, out_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """Checkov file by file (templates) and directory by directory (Terraform keys), then the join."""
+    cfn_files, tf_dirs = key_files(root, scan_doc)
+    env = dict(os.environ, **CHECKOV_ENV)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    verdicts: dict[tuple[str, str], str] = {}
+    unparsed: set[str] = set()
+    problems: list[str] = []
+    runs = []
+    jobs = [(f, ["-f", f, "--framework", "cloudformation", "--check", CHECK, "-o", "json"]) for f in cfn_files]
+    jobs += [(d, ["-d", d, "--framework", "terraform", "--check", CHECK, "-o", "json", "--compact", "--skip-download"])
+             for d in tf_dirs]  # fmt: skip
+    for n, (target, args) in enumerate(jobs):
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.run([*netns, *cmd, *args], cwd=root, env=env, capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"checkov on {target}: {exc}")
+            continue
+        (out_dir / f"{n:03d}.json").write_text(proc.stdout)
+        (out_dir / f"{n:03d}.err").write_text(proc.stderr)
+        runs.append({"target": target, "exit_code": proc.returncode, "seconds": round(time.monotonic() - t0, 2),
+                     "output": str(out_dir / f"{n:03d}.json")})  # fmt: skip
+        if proc.returncode not in CHECKOV_OK:
+            problems.append(f"checkov on {target}: exit code {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        try:
+            v, u, _ = checkov_rotation(proc.stdout, root)
+        except json.JSONDecodeError as exc:
+            problems.append(f"checkov on {target}: output is not JSON: {exc}")
+            continue
+        verdicts.update(v)
+        unparsed |= u
+    xray = xray_rotation(scan_doc, root)
+    xray_unparsed = {e["file"] for e in parse_errors}
+    files = cfn_files + sorted({f for f, _ in xray if f.endswith(".tf")} | {f for f, _ in verdicts if f.endswith(".tf")})
+    joined = join_rotation(xray, xray_unparsed, verdicts, unparsed, files)
+    joined.update(templates=cfn_files, terraform_dirs=tf_dirs, checkov_runs=runs)
+    return joined, problems
+
+
 # --- report ------------------------------------------------------------------------------------------
 
 
@@ -238,6 +437,8 @@ def render(report: dict[str, Any]) -> str:
             for e in errs:
                 cls = f" [{e['class']}]" if e.get("class") else ""
                 lines.append(f"    * `{e['file']}:{e['line']}`{cls} {e['message']}")
+    if report.get("rotation_totals"):
+        lines.extend(render_rotation(report))
     cmd = report.get("command")
     if cmd:
         lines.append(f"\nxray-cmk ({report.get('version') or '?'}): `{shlex.join(cmd)} TREE --format json`")
@@ -248,6 +449,38 @@ def render(report: dict[str, Any]) -> str:
     for p in report["problems"]:
         lines.append(f"* PROBLEM: {p}")
     return "\n".join(lines) + "\n"
+
+
+def render_rotation(report: dict[str, Any]) -> list[str]:
+    tot = report["rotation_totals"]
+    lines = ["", f"### Rotation: `{ROTATION_RULE}` against Checkov's `{CHECK}` ({report.get('checkov') or '?'})", "",
+             "A row is a key, or (`-`) a template holding a key that a tool could not read; judged by both: "
+             "pass, fail or error against passed or failed.", "",
+             "| tree | rows | judged by both | agree | disagree |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for t in report["trees"]:
+        r = t.get("rotation")
+        if r:
+            lines.append(f"| `{t['repo']}` | {r['rows_total']} | {r['judged_by_both']} | {r['agree']} | {r['disagree']} |")
+    lines.append(f"| all | {tot['rows_total']} | {tot['judged_by_both']} | {tot['agree']} | {tot['disagree']} |")
+    lines.append("")
+    lines.append("xray-cmk / Checkov: " + ", ".join(f"{n} {pair}" for pair, n in tot["by_verdicts"].items()))
+    lines.extend(["", "| tree | file | key | xray-cmk | Checkov | agree | nested-stack instances (xray-cmk) |",
+                  "|---|---|---|---|---|---|---|"])  # fmt: skip
+    for t in report["trees"]:
+        for row in (t.get("rotation") or {}).get("rows", []):
+            inst = "; ".join(row["xray_cmk_instances"]) or ""
+            lines.append(f"| {t['repo'].split('/')[-1]} | `{row['file']}` | `{row['key']}` | {row['xray_cmk']} "
+                         f"| {row['checkov']} | {'yes' if row['agree'] else '**no**'} | {inst} |")  # fmt: skip
+    for t in report["trees"]:
+        silent = (t.get("rotation") or {}).get("files_without_a_verdict") or []
+        if silent:
+            lines.append(f"\n* {t['repo']}: declare `AWS::KMS::Key` with no verdict from either tool: "
+                         + ", ".join(f"`{f}`" for f in silent))  # fmt: skip
+    if report.get("checkov_command"):
+        lines.append(f"\nCheckov: `{shlex.join(report['checkov_command'])} -f FILE --framework cloudformation --check "
+                     f"{CHECK} -o json` per template, `-d DIR --framework terraform --check {CHECK} -o json --compact "
+                     "--skip-download` per Terraform key's directory")  # fmt: skip
+    return lines
 
 
 # --- main --------------------------------------------------------------------------------------------
@@ -263,6 +496,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=1, help="runs per tree (default 1); the median is reported")
     p.add_argument("--cfn-lint", nargs="?", const="cfn-lint", metavar="CMD",
                    help="classify the templates that did not parse with cfn-lint (CMD, default `cfn-lint` on PATH)")
+    p.add_argument("--checkov", nargs="?", const="", metavar="CMD",
+                   help="compare kms-rotation-disabled with Checkov's CKV_AWS_7, key by key (CMD, default "
+                        "bench/iac/.venv-checkov, installed from requirements-checkov.txt when missing)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per run (default 1800)")
     p.add_argument("--json-out", type=Path, help="write the figures, parse errors and machine info here")
     p.add_argument("--markdown-out", type=Path, help="write the markdown report here too")
@@ -278,6 +514,10 @@ def run(a: argparse.Namespace, work: Path) -> tuple[dict[str, Any], bool]:
     repos = read_list(a.list)
     xray_cmd = resolve_command(a.xray_cmk or default_xray_cmk(), "xray-cmk binary", BUILD_HINT)
     lint_cmd = resolve_command(a.cfn_lint, "cfn-lint", "pip install cfn-lint, or pass --cfn-lint CMD") if a.cfn_lint else None
+    checkov_cmd = None
+    if a.checkov is not None:
+        checkov_cmd = (resolve_command(a.checkov, "checkov", "pip install -r bench/iac/requirements-checkov.txt")
+                       if a.checkov else ensure_checkov_venv())  # fmt: skip
     exported: dict[str, dict[str, int]] = {}
     if a.tree:
         tree = a.tree.resolve()
@@ -330,15 +570,36 @@ def run(a: argparse.Namespace, work: Path) -> tuple[dict[str, Any], bool]:
                 e["class"] = v["class"] if v else "strict-only"
                 if v:
                     e["cfn_lint"] = v["cfn_lint"]
+        if checkov_cmd and entry["scan"]:
+            log(f"{repo}: Checkov {CHECK}, file by file")
+            entry["rotation"], more = run_checkov_rotation(checkov_cmd, root, json.loads(first_out),
+                                                           entry["scan"]["parse_error_files"], netns, a.timeout,
+                                                           work / "checkov" / slug(repo))  # fmt: skip
+            problems.extend(f"{repo}: {m}" for m in more)
         trees.append(entry)
     report: dict[str, Any] = {
         "schema": SCHEMA, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "trees": trees,
         "command": xray_cmd + ["iac", "scan"], "version": tool_version(xray_cmd, dict(os.environ)),
         "cfn_lint": tool_version(lint_cmd, dict(os.environ)) if lint_cmd else None, "problems": problems,
-        "machine": machine_info(None), "git": git_info(), "network_isolated": bool(netns),
+        "checkov": tool_version(checkov_cmd, dict(os.environ, **CHECKOV_ENV)) if checkov_cmd else None,
+        "checkov_command": checkov_cmd,
+        "machine": machine_info(checkov_cmd), "git": git_info(), "network_isolated": bool(netns),
         "load_average": {"before": load_before, "after": list(os.getloadavg())},
     }  # fmt: skip
+    if checkov_cmd:
+        report["rotation_totals"] = rotation_totals([t["rotation"] for t in trees if t.get("rotation")])
     return report, not problems
+
+
+def rotation_totals(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rows_total": 0, "judged_by_both": 0, "agree": 0, "disagree": 0, "by_verdicts": {}}
+    for part in parts:
+        for k in ("rows_total", "judged_by_both", "agree", "disagree"):
+            out[k] += part[k]
+        for pair, n in part["by_verdicts"].items():
+            out["by_verdicts"][pair] = out["by_verdicts"].get(pair, 0) + n
+    out["by_verdicts"] = dict(sorted(out["by_verdicts"].items(), key=lambda kv: (-kv[1], kv[0])))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,3 +153,127 @@ def test_classify_prefers_the_duplicate_and_ignores_other_rules() -> None:
             {"Filename": "b.yaml", "Rule": {"Id": "E3012"}, "Message": "wrong type"}]  # fmt: skip
     got = cfn_corpus.classify(json.dumps(lint))
     assert got == {"a.yaml": {"class": "duplicate key", "cfn_lint": "Duplicate found 'K'"}}
+
+
+# --- rotation against Checkov's CKV_AWS_7 -------------------------------------------------------------
+
+ROOT = Path("/w/tree/o+n")
+ARN = "arn:aws:kms:-:000000000000:key/"
+
+
+def rot(file: str, resource_path: str, status: str) -> dict:
+    return {"rule": "kms-rotation-disabled", "status": status, "resource": ARN + resource_path,
+            "location": {"file": file, "line": 3}}  # fmt: skip
+
+
+def ckv(file: str, resource: str, result: str) -> dict:
+    return {"check_id": "CKV_AWS_7", "resource": resource, "file_path": "/" + file.rsplit("/", 1)[-1],
+            "file_abs_path": f"{ROOT}/{file}", "check_result": {"result": result.upper()}}  # fmt: skip
+
+
+def test_split_key_resource_standalone_nested_cdk_and_terraform() -> None:
+    f = f"{ROOT}/sub/child.yaml"
+    assert cfn_corpus.split_key_resource(f"{ARN}{f}/Key", f) == ("Key", None)
+    assert cfn_corpus.split_key_resource(f"{ARN}{ROOT}/parent.yaml/Nested/{f}/Key", f) == ("Key", f"{ROOT}/parent.yaml/Nested")
+    cdk = "cdk.out/App.template.json"
+    assert cfn_corpus.split_key_resource(f"{ARN}{cdk}/Key1234 (App/Key/Resource)", cdk) == ("Key1234", None)
+    tf = f"{ROOT}/m/main.tf"
+    assert cfn_corpus.split_key_resource(f"arn:aws:kms:us-east-1:0:key/{ROOT}/m/aws_kms_key.k", tf) == ("aws_kms_key.k", None)
+    assert cfn_corpus.split_key_resource(f"{ARN}{ROOT}/m/module.a.aws_kms_key.k[0]", tf) == ("aws_kms_key.k", "module.a")
+
+
+def test_join_rotation_compares_the_standalone_verdict_and_explains_each_side() -> None:
+    scan = {"results": [
+        rot(f"{ROOT}/a.yaml", f"{ROOT}/a.yaml/K", "pass"),
+        rot(f"{ROOT}/sub/child.yaml", f"{ROOT}/sub/child.yaml/Key", "pass"),  # alone, with its default
+        rot(f"{ROOT}/sub/child.yaml", f"{ROOT}/parent.yaml/Nested/{ROOT}/sub/child.yaml/Key", "fail"),  # as nested
+        rot(f"{ROOT}/s.yaml", f"{ROOT}/s.yaml/StrKey", "error"),
+        rot(f"{ROOT}/only-xray.yaml", f"{ROOT}/only-xray.yaml/K", "fail"),
+        rot(f"{ROOT}/m/main.tf", f"{ROOT}/m/aws_kms_key.k", "fail"),
+        {"rule": "kms-key-policy-public", "status": "fail", "resource": ARN + f"{ROOT}/a.yaml/K",
+         "location": {"file": f"{ROOT}/a.yaml"}}]}  # fmt: skip
+    xray = cfn_corpus.xray_rotation(scan, ROOT)
+    assert xray[("sub/child.yaml", "Key")] == [(None, "pass"), ("parent.yaml/Nested", "fail")]
+    report = [{"check_type": "cloudformation", "results": {
+        "passed_checks": [ckv("a.yaml", "AWS::KMS::Key.K", "passed"), ckv("sub/child.yaml", "AWS::KMS::Key.Key", "passed"),
+                          ckv("asym.yaml", "AWS::KMS::Key.Asym", "passed")],
+        "failed_checks": [ckv("s.yaml", "AWS::KMS::Key.StrKey", "failed"), ckv("m/main.tf", "aws_kms_key.k", "failed"),
+                          {"check_id": "CKV_AWS_1", "resource": "AWS::KMS::Key.K", "file_abs_path": f"{ROOT}/a.yaml"}],
+        "parsing_errors": [f"{ROOT}/dup.yaml", "/bad-ckv.yaml"]},
+        "summary": {"passed": 3, "failed": 2, "parsing_errors": 2}}, {"passed": 0, "failed": 0}]  # fmt: skip
+    verdicts, unparsed, summary = cfn_corpus.checkov_rotation(json.dumps(report), ROOT)
+    assert verdicts[("m/main.tf", "aws_kms_key.k")] == "failed" and ("a.yaml", "K") in verdicts
+    assert unparsed == {"dup.yaml", "bad-ckv.yaml"} and summary["passed"] == 3
+    verdicts[("bad-xray.yaml", "B")] = "failed"
+    files = ["a.yaml", "sub/child.yaml", "s.yaml", "only-xray.yaml", "asym.yaml", "dup.yaml", "bad-xray.yaml",
+             "bad-ckv.yaml", "cond.yaml", "m/main.tf"]  # fmt: skip
+    j = cfn_corpus.join_rotation(xray, {"dup.yaml", "bad-xray.yaml"}, verdicts, unparsed, files)
+    rows = {(r["file"], r["key"]): (r["xray_cmk"], r["checkov"], r["agree"]) for r in j["rows"]}
+    assert rows == {
+        ("a.yaml", "K"): ("pass", "passed", True),
+        ("sub/child.yaml", "Key"): ("pass", "passed", True),  # the standalone verdict is compared
+        ("s.yaml", "StrKey"): ("error", "failed", False),
+        ("only-xray.yaml", "K"): ("fail", "not reported", False),
+        ("asym.yaml", "Asym"): ("not reported", "passed", False),
+        ("dup.yaml", "-"): ("parse error", "parsing error", True),
+        ("bad-xray.yaml", "B"): ("parse error", "failed", False),
+        ("bad-ckv.yaml", "-"): ("not reported", "parsing error", False),
+        ("m/main.tf", "aws_kms_key.k"): ("fail", "failed", True),
+    }
+    (child,) = [r for r in j["rows"] if r["key"] == "Key"]
+    assert child["xray_cmk_instances"] == ["parent.yaml/Nested: fail"]
+    assert j["files_without_a_verdict"] == ["cond.yaml"]
+    assert (j["rows_total"], j["agree"], j["disagree"], j["judged_by_both"]) == (9, 4, 5, 4)
+    assert j["by_verdicts"]["pass / passed"] == 2
+    tot = cfn_corpus.rotation_totals([j, j])
+    assert (tot["rows_total"], tot["agree"], tot["by_verdicts"]["pass / passed"]) == (18, 8, 4)
+
+
+def test_a_key_judged_only_as_instances_is_compared_on_them() -> None:
+    xray = {("c.yaml", "K"): [("p.yaml/A", "fail"), ("p.yaml/B", "pass")]}
+    j = cfn_corpus.join_rotation(xray, set(), {("c.yaml", "K"): "failed"}, set(), ["c.yaml"])
+    assert (j["rows"][0]["xray_cmk"], j["rows"][0]["agree"]) == ("mixed (fail, pass)", False)
+
+
+STUB_CHECKOV = r'''
+import json, sys
+args = sys.argv[1:]
+if args == ["--version"]:
+    print("3.3.30"); sys.exit(0)
+target = args[args.index("-f" if "-f" in args else "-d") + 1]
+assert "--check" in args and args[args.index("--check") + 1] == "CKV_AWS_7"
+if target.endswith("bad.yaml"):
+    print(json.dumps({"check_type": "cloudformation", "results": {"passed_checks": [], "failed_checks": [],
+                      "parsing_errors": [target]}, "summary": {"parsing_errors": 1}}))
+elif "-d" in args:
+    print(json.dumps({"results": {"failed_checks": [{"check_id": "CKV_AWS_7", "resource": "aws_kms_key.k",
+                      "file_path": "/main.tf", "file_abs_path": __import__("os").path.abspath(target + "/main.tf")}]}}))
+elif target.endswith("t.yaml"):
+    print(json.dumps({"results": {"passed_checks": [{"check_id": "CKV_AWS_7", "resource": "AWS::KMS::Key.K",
+                      "file_path": "/" + target, "file_abs_path": __import__("os").path.abspath(target)}]}}))
+else:
+    print(json.dumps({"passed": 0, "failed": 0, "parsing_errors": 0, "resource_count": 0}))
+sys.exit(0)
+'''
+
+
+def test_run_checkov_rotation_file_by_file(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    for name, text in {"a/t.yaml": TEMPLATE, "a/bad.yaml": "Type: AWS::KMS::Key\n  x: [",
+                       "b/other.json": '{"doc": "resources of type AWS::KMS::Key"}', "m/main.tf": "",
+                       "c/cond.yml": "Resources:\n  C:\n    Type: 'AWS::KMS::Key'\n"}.items():  # fmt: skip
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    scan = {"results": [rot(f"{root}/a/t.yaml", f"{root}/a/t.yaml/K", "pass"),
+                        rot(f"{root}/m/main.tf", f"{root}/m/aws_kms_key.k", "pass")]}  # fmt: skip
+    errs = [{"file": "a/bad.yaml", "line": 2, "message": "m"}]
+    cmd = stub(tmp_path, "c", STUB_CHECKOV).split()
+    j, problems = cfn_corpus.run_checkov_rotation(cmd, root, scan, errs, [], 60, tmp_path / "out")
+    assert problems == []
+    assert j["templates"] == ["a/bad.yaml", "a/t.yaml", "c/cond.yml"]  # not the JSON that only mentions the type
+    assert j["terraform_dirs"] == ["m"] and len(j["checkov_runs"]) == 4
+    rows = {(r["file"], r["key"]): (r["xray_cmk"], r["checkov"]) for r in j["rows"]}
+    assert rows == {("a/t.yaml", "K"): ("pass", "passed"), ("a/bad.yaml", "-"): ("parse error", "parsing error"),
+                    ("m/main.tf", "aws_kms_key.k"): ("pass", "failed")}  # fmt: skip
+    assert j["files_without_a_verdict"] == ["c/cond.yml"]
+    assert (j["agree"], j["disagree"]) == (2, 1)
