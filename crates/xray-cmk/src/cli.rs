@@ -87,9 +87,36 @@ pub enum Command {
     /// Audit evidence for a key: who used it (CloudTrail), whether it rotates, its policy and
     /// tags now.
     Evidence(Box<EvidenceArgs>),
+    /// Print a shell completion script: `xray-cmk completions bash > /etc/bash_completion.d/xray-cmk`.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Write the man pages (xray-cmk.1 and one per command), or print xray-cmk.1.
+    Man(ManArgs),
     /// Developer tools; not a stable interface.
     #[command(subcommand, hide = true)]
     Debug(DebugCommand),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash        xray-cmk completions bash > ~/.local/share/bash-completion/completions/xray-cmk
+  zsh         xray-cmk completions zsh > \"${fpath[1]}/_xray-cmk\"
+  fish        xray-cmk completions fish > ~/.config/fish/completions/xray-cmk.fish
+  powershell  xray-cmk completions powershell >> $PROFILE";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write xray-cmk.1 and xray-cmk-COMMAND.1 for each command into DIR (for
+    /// /usr/local/share/man/man1) instead of printing xray-cmk.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `xray-cmk debug …` (hidden).

@@ -7,6 +7,7 @@ mod apply_cmd;
 mod audit;
 mod cli;
 mod debug_cmd;
+mod docs_cmd;
 mod exit;
 mod guard_cmd;
 mod history;
@@ -57,6 +58,8 @@ fn main() -> ExitCode {
         Command::RotateNow(args) => respond_cmd::rotate_now(&args),
         Command::History(args) => kpi_cmd::history(&args),
         Command::Evidence(args) => respond_cmd::evidence(&args),
+        Command::Completions(args) => docs_cmd::completions(&args),
+        Command::Man(args) => docs_cmd::man(&args),
         Command::Debug(cmd) => debug_cmd::run(&cmd),
     };
     match result {
