@@ -10,12 +10,7 @@ fn completions_for_every_shell_name_the_commands_and_flags() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let r = run(bare_xray_cmk().args(["completions", shell]));
         assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
-        for word in [
-            "audit",
-            "iac",
-            "from-config-aggregator",
-            "max-config-age",
-        ] {
+        for word in ["audit", "iac", "from-config-aggregator", "max-config-age"] {
             assert!(r.stdout.contains(word), "{shell} completions lack {word}");
         }
     }
