@@ -217,7 +217,9 @@ async fn run_async(
         !args.quiet && std::io::stderr().is_terminal(),
     );
     let mut sink = Sink::new(args.format, &policy, today, &rules);
-    let mut from_config = 0usize;
+    // Account-regions whose X-Ray configuration was read (from an item or live), for the
+    // aggregator's line: the targets collected, not an unreachable account's placeholder.
+    let (mut from_config, mut read) = (0usize, 0usize);
     // ASFF documents by (account, region), for --to-security-hub.
     let mut to_hub: std::collections::BTreeMap<(String, String), Vec<serde_json::Value>> =
         Default::default();
@@ -226,6 +228,12 @@ async fn run_async(
     }
     scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
         from_config += scan.inventory.config_sourced.len();
+        read += scan
+            .inventory
+            .targets
+            .iter()
+            .filter(|t| t.region != "*")
+            .count();
         let findings = sink.account(&scan.inventory);
         if args.to_security_hub {
             for f in &findings {
@@ -296,7 +304,7 @@ async fn run_async(
     }
     if let Some(a) = &opts.aggregated {
         if !args.quiet || a.unreadable.is_some() {
-            eprintln!("{}", aggregator_line(a, from_config, summary.targets));
+            eprintln!("{}", aggregator_line(a, from_config, read));
         }
     }
     if !args.quiet {
