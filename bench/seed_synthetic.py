@@ -294,6 +294,7 @@ class Seeder:
 
     def config(self, accounts: list[Account], regions: list[str], coverage: float, stale_fraction: float,
                pool: ThreadPoolExecutor) -> dict[str, Any]:  # fmt: skip
+        started = time.monotonic()
         covered, stale = config_targets([a.account_id for a in accounts], regions, coverage, stale_fraction)
         by_account: dict[str, list[str]] = {}
         for account_id, region in covered:
@@ -319,6 +320,7 @@ class Seeder:
             "fresh_targets": len(covered) - len(stale),
             "covered": [list(t) for t in covered],
             "stale": [list(t) for t in stale],
+            "seconds": round(time.monotonic() - started, 2),
         }
 
     def wait_active(self, account_id: str, region: str, timeout: float = 60.0) -> None:
