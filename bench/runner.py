@@ -490,6 +490,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     row(f"... beyond `{GET_ENCRYPTION_CONFIG}`", lambda r: r["calls_per_target_beyond_get_encryption_config"])
     row("peak RSS (MiB)", lambda r: r["peak_rss_mib"])
     row("CPU time (s)", lambda r: r["cpu_seconds"])
+    if any("load_average" in r for r in runs):
+        row("machine load (1 min) before / after", lambda r: " / ".join(map(str, r.get("load_average") or ["-"])))
     row("results pass / fail / error", by_status)
     row("suppressed", lambda r: r["results"]["suppressed"])
     row("account-regions with results", lambda r: f"{r['results']['targets_with_results']} / {targets}")
@@ -679,6 +681,7 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
         proxy_name = f"proxy-{label}"
         endpoint = f"http://127.0.0.1:{procs.start(proxy_name, proxy_cmd)}"
         log(f"{label}: {shlex.join(run_cmd)} (through the proxy at {endpoint})")
+        load_before = round(os.getloadavg()[0], 2)
         measured = run_measured(
             run_cmd, audit_env(endpoint, aws_config, work, label),
             work / f"{label}.jsonl", work / f"{label}.stderr", args.timeout,
@@ -689,7 +692,7 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
         output = parse_jsonl((work / f"{label}.jsonl").read_text(errors="replace"))
         stderr = (work / f"{label}.stderr").read_text(errors="replace")
         run = {"label": label, "faults_config": cfg, **measured, **run_metrics(output, stats, targets),
-               "stderr_tail": stderr[-2000:]}  # fmt: skip
+               "load_average": [load_before, round(os.getloadavg()[0], 2)], "stderr_tail": stderr[-2000:]}  # fmt: skip
         if with_source:
             tool_stats_path = work / f"{label}.xray-cmk-stats.json"
             try:
