@@ -2,7 +2,9 @@
 
 Builds xray-cmk (release), starts the emulator, seeds a synthetic organization,
 puts the latency-and-fault proxy in front of the emulator and times
-``xray-cmk audit --org`` through it. See bench/README.md.
+``xray-cmk audit --org`` through it; with ``--source both``, live and then from
+the AWS Config aggregator ``org-xray``, requiring identical results. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -147,7 +149,9 @@ _AGGREGATOR_USED = re.compile(
     r"account-regions from configuration items \((?P<queries>\d+) quer(?:y|ies)\); (?P<read_live>\d+) read live"
     r"(?: \(items not used: (?P<unused>[^)]*)\))?"
 )
-_AGGREGATOR_UNREADABLE = re.compile(r"AWS Config aggregator (?P<aggregator>.+?): cannot be read \((?P<error>.*)\); no X-Ray")
+_AGGREGATOR_UNREADABLE = re.compile(
+    r"AWS Config aggregator (?P<aggregator>.+?): cannot be read \((?P<error>.*)\); no X-Ray"
+)
 
 
 def parse_aggregator_line(stderr: str) -> dict[str, Any] | None:
@@ -509,19 +513,21 @@ def render_markdown(report: dict[str, Any]) -> str:
                           | {s for r in runs for s in r.get("calls_by_service", {})})  # fmt: skip
         lines += ["", "| calls by service: proxy (xray-cmk `--stats-out` operations) | "
                   + " | ".join(r["label"] for r in runs) + " |", "|---|" + "---:|" * len(runs)]  # fmt: skip
+        def by_service(r: dict[str, Any], svc: str) -> str:
+            tool = (r.get("tool_operations_by_service") or {}).get(svc, 0)
+            return f"{r.get('calls_by_service', {}).get(svc, 0)} ({tool})"
+
         for svc in services:
-            lines.append(f"| {svc} | " + " | ".join(
-                f"{r.get('calls_by_service', {}).get(svc, 0)} ({(r.get('tool_operations_by_service') or {}).get(svc, 0)})"
-                for r in runs) + " |")  # fmt: skip
+            lines.append(f"| {svc} | " + " | ".join(by_service(r, svc) for r in runs) + " |")
     cmp = report.get("source_comparison")
     if cmp:
+        share = cmp["get_encryption_config_saved_share"]
         lines += [
             "",
             f"live vs config: {cmp['verdicts']} results, (status, message) "
             + ("identical" if cmp["identical"] else f"DIFFERENT ({len(cmp['differences'])})")
             + f"; `{GET_ENCRYPTION_CONFIG}` calls saved: {cmp['get_encryption_config_saved']}"
-            + (f" ({cmp['get_encryption_config_saved_share']:.1%})" if cmp["get_encryption_config_saved_share"] is not None
-               else "")
+            + (f" ({share:.1%})" if share is not None else "")
             + f"; API calls saved: {cmp['api_calls_saved']}; `{SELECT_AGGREGATE}` per account-region "
             f"{cmp['select_aggregate_calls_per_target']} (goal < {cmp['aggregator_goal']:g}: "
             + ("met" if cmp["aggregator_goal_met"] else "NOT met") + ")",

@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"type": "summary", "targets": len(targets), "results": counts}))
     if args.stats_out:
         with open(args.stats_out, "w") as fh:
-            json.dump({"api_calls": sum(stub.operations.values()), "operations": dict(sorted(stub.operations.items()))}, fh)
+            ops = dict(sorted(stub.operations.items()))
+            json.dump({"api_calls": sum(ops.values()), "operations": ops}, fh)
     if args.from_config_aggregator and not args.quiet:
         used = sum(1 for t in targets if t in stub.items)
         print(f"xray-cmk: AWS Config aggregator {args.from_config_aggregator}: X-Ray configuration of {used} of "

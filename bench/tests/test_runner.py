@@ -223,7 +223,8 @@ def test_parse_aggregator_line() -> None:
         "aggregator": "org-xray", "readable": True, "from_config": 1290, "targets": 1700, "queries": 17,
         "read_live": 410, "items_not_used": {"older than --max-config-age": 68, "deleted or not recorded": 2},
     }  # fmt: skip
-    plain = "xray-cmk: AWS Config aggregator a:b: X-Ray configuration of 0 of 4 account-regions from configuration items (1 queries); 4 read live"  # noqa: E501
+    plain = ("xray-cmk: AWS Config aggregator a:b: X-Ray configuration of 0 of 4 account-regions from "
+             "configuration items (1 queries); 4 read live")
     assert runner.parse_aggregator_line(plain)["items_not_used"] == {}
     assert runner.parse_aggregator_line(plain)["aggregator"] == "a:b"
     unreadable = ("xray-cmk: AWS Config aggregator org-xray: cannot be read (NoSuchConfigurationAggregatorException "
