@@ -2,7 +2,9 @@
 
 Builds xray-cmk (release), starts the emulator, seeds a synthetic organization,
 puts the latency-and-fault proxy in front of the emulator and times
-``xray-cmk audit --org`` through it. See bench/README.md.
+``xray-cmk audit --org`` through it; with ``--source both``, live and then from
+the AWS Config aggregator ``org-xray``, requiring identical results. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -34,6 +37,9 @@ import seed_synthetic  # noqa: E402
 
 SCHEMA = "xray-cmk-bench/1"
 GET_ENCRYPTION_CONFIG = "xray:GetEncryptionConfig"
+SELECT_AGGREGATE = "config:SelectAggregateResourceConfig"
+AGGREGATOR_GOAL = 0.05  # issue 18: calls to the aggregator per account-region below this
+SOURCES = ("live", "config", "both")
 AUDIT_OK_EXIT_CODES = (0, 1, 3)  # clean, findings, incomplete scan; 2 and anything else: the run failed
 AWS_ENV_DROPPED = (
     "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
@@ -105,6 +111,130 @@ def compare_verdicts(base: dict[VerdictKey, str], other: dict[VerdictKey, str]) 
         if a != b:
             diffs.append(f"{' '.join(key)}: {a or 'missing'} -> {b or 'missing'}")
     return diffs
+
+
+ResultKey = tuple[str, str, str, str]  # (rule, account, region, resource)
+
+
+def result_verdicts(
+    results: list[dict[str, Any]], exclude_accounts: frozenset[str] = frozenset()
+) -> dict[ResultKey, list[tuple[str, str]]]:  # fmt: skip
+    """(rule, account, region, resource) -> [(status, message)], sorted; what two sources of the same
+    configuration must agree on, word for word."""
+    seen: dict[ResultKey, list[tuple[str, str]]] = {}
+    for r in results:
+        if r["account"] not in exclude_accounts:
+            key = (r["rule"], r["account"], r["region"], str(r["resource"]))
+            seen.setdefault(key, []).append((r["status"], str(r.get("message"))))
+    return {k: sorted(v) for k, v in seen.items()}
+
+
+def compare_results(
+    base: dict[ResultKey, list[tuple[str, str]]], other: dict[ResultKey, list[tuple[str, str]]]
+) -> list[str]:  # fmt: skip
+    """Human-readable differences of (status, message); empty when identical."""
+
+    def show(v: list[tuple[str, str]] | None) -> str:
+        return "missing" if v is None else "; ".join(f"{status} {json.dumps(message)}" for status, message in v)
+
+    return [
+        f"{' '.join(key)}: {show(base.get(key))} -> {show(other.get(key))}"
+        for key in sorted(base.keys() | other.keys())
+        if base.get(key) != other.get(key)
+    ]
+
+
+_AGGREGATOR_USED = re.compile(
+    r"AWS Config aggregator (?P<aggregator>.+?): X-Ray configuration of (?P<from_config>\d+) of (?P<targets>\d+) "
+    r"account-regions from configuration items \((?P<queries>\d+) quer(?:y|ies)\); (?P<read_live>\d+) read live"
+    r"(?: \(items not used: (?P<unused>[^)]*)\))?"
+)
+_AGGREGATOR_UNREADABLE = re.compile(
+    r"AWS Config aggregator (?P<aggregator>.+?): cannot be read \((?P<error>.*)\); no X-Ray"
+)
+
+
+def parse_aggregator_line(stderr: str) -> dict[str, Any] | None:
+    """The last line of xray-cmk's stderr about the aggregator: how many account-regions came from
+    configuration items, in how many queries, how many were read live and why; or that it could not
+    be read. None when there is no such line."""
+    found = None
+    for line in stderr.splitlines():
+        if m := _AGGREGATOR_USED.search(line):
+            unused = {}
+            for part in filter(None, (m["unused"] or "").split(", ")):
+                count, _, why = part.partition(" ")
+                unused[why] = int(count) if count.isdigit() else count
+            found = {"aggregator": m["aggregator"], "readable": True, "from_config": int(m["from_config"]),
+                     "targets": int(m["targets"]), "queries": int(m["queries"]), "read_live": int(m["read_live"]),
+                     "items_not_used": unused}  # fmt: skip
+        elif m := _AGGREGATOR_UNREADABLE.search(line):
+            found = {"aggregator": m["aggregator"], "readable": False, "error": m["error"]}
+    return found
+
+
+def source_metrics(
+    source: str, stats: dict[str, Any], tool_stats: dict[str, Any] | None, stderr: str, targets: int
+) -> dict[str, Any]:  # fmt: skip
+    """What a run with --source config|both adds: where X-Ray's configuration was read, the calls to
+    the aggregator per account-region, and the calls by service (the proxy's, and xray-cmk's own
+    --stats-out operations, retries not included)."""
+    by_op = stats.get("by_operation", {})
+    by_service: Counter[str] = Counter()
+    for op, n in by_op.items():
+        by_service[op.split(":", 1)[0]] += n
+    tool_ops = (tool_stats or {}).get("operations") or {}
+    tool_by_service: Counter[str] = Counter()
+    for op, n in tool_ops.items():
+        tool_by_service[op.split(":", 1)[0]] += n
+    select = by_op.get(SELECT_AGGREGATE, 0)
+    return {
+        "source": source,
+        "aggregator": parse_aggregator_line(stderr) if source == "config" else None,
+        "select_aggregate_calls": select,
+        "select_aggregate_calls_per_target": round(select / targets, 5) if targets else None,
+        "get_encryption_config_calls": by_op.get(GET_ENCRYPTION_CONFIG, 0),
+        "calls_by_service": dict(sorted(by_service.items())),
+        "tool_stats": tool_stats,
+        "tool_operations_by_service": dict(sorted(tool_by_service.items())),
+    }
+
+
+def aggregator_problems(run: dict[str, Any], expected_from_items: int) -> list[str]:
+    """A config run must say, on stderr, that exactly the seeded fresh items were used."""
+    agg = run.get("aggregator")
+    if agg is None:
+        return ["no 'AWS Config aggregator ...' line on xray-cmk's stderr"]
+    if not agg["readable"]:
+        return [f"aggregator {agg['aggregator']} could not be read: {agg['error']}"]
+    if agg["from_config"] != expected_from_items:
+        return [f"{agg['from_config']} account-regions from configuration items, {expected_from_items} seeded fresh"]
+    return []
+
+
+def source_comparison(live: dict[str, Any], config: dict[str, Any], differences: list[str],
+                      verdict_count: int) -> dict[str, Any]:  # fmt: skip
+    """Live against config on the same organization: the calls saved and what the aggregator cost."""
+    saved = live["get_encryption_config_calls"] - config["get_encryption_config_calls"]
+    per_target = config["select_aggregate_calls_per_target"]
+    agg = config.get("aggregator") or {}
+    return {
+        "verdicts": verdict_count,
+        "identical": not differences,
+        "differences": differences,
+        "get_encryption_config_saved": saved,
+        "get_encryption_config_saved_share": (
+            round(saved / live["get_encryption_config_calls"], 4) if live["get_encryption_config_calls"] else None
+        ),
+        "api_calls_saved": live["api_calls"]["total"] - config["api_calls"]["total"],
+        "from_config": agg.get("from_config"),
+        "queries": agg.get("queries"),
+        "select_aggregate_calls_per_target": per_target,
+        "aggregator_goal": AGGREGATOR_GOAL,
+        "aggregator_goal_met": per_target is not None and per_target < AGGREGATOR_GOAL,
+        "wall_seconds": {"live": live["wall_seconds"], "config": config["wall_seconds"]},
+        "cpu_seconds": {"live": live["cpu_seconds"], "config": config["cpu_seconds"]},
+    }
 
 
 def dead_account_problems(results: list[dict[str, Any]], account: str) -> list[str]:
@@ -316,6 +446,25 @@ def _faults_label(faults: dict[str, Any]) -> str:
     return ", ".join(parts) or "no faults"
 
 
+def _source_label(run: dict[str, Any]) -> str:
+    agg = run.get("aggregator")
+    return f"aggregator `{agg['aggregator']}`" if agg else run.get("source", "live")
+
+
+def _from_items_label(run: dict[str, Any]) -> str:
+    agg = run.get("aggregator")
+    if run.get("source") != "config":
+        return "-"
+    if agg is None:
+        return "no aggregator line on stderr"
+    if not agg["readable"]:
+        return "aggregator unreadable"
+    label = f"{agg['from_config']} / {agg['targets']} ({agg['queries']} queries), {agg['read_live']} live"
+    if agg["items_not_used"]:
+        label += " (" + ", ".join(f"{n} {why}" for why, n in agg["items_not_used"].items()) + ")"
+    return label
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     opts, seed, runs = report["options"], report["seed"], report["runs"]
     m = report["machine"]
@@ -345,6 +494,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     row(f"... beyond `{GET_ENCRYPTION_CONFIG}`", lambda r: r["calls_per_target_beyond_get_encryption_config"])
     row("peak RSS (MiB)", lambda r: r["peak_rss_mib"])
     row("CPU time (s)", lambda r: r["cpu_seconds"])
+    if any("load_average" in r for r in runs):
+        row("machine load (1 min) before / after", lambda r: " / ".join(map(str, r.get("load_average") or ["-"])))
     row("results pass / fail / error", by_status)
     row("suppressed", lambda r: r["results"]["suppressed"])
     row("account-regions with results", lambda r: f"{r['results']['targets_with_results']} / {targets}")
@@ -352,6 +503,35 @@ def render_markdown(report: dict[str, Any]) -> str:
         "faults throttle / 5xx / drop / dead",
         lambda r: " / ".join(str(r["faults"].get(k, 0)) for k in ("throttle", "error", "drop", "dead_account")),
     )
+    if any("source" in r for r in runs):
+        row("X-Ray configuration read from", _source_label)
+        row("... account-regions from configuration items", _from_items_label)
+        row(f"`{SELECT_AGGREGATE}` calls", lambda r: r.get("select_aggregate_calls", 0))
+        row("... per account-region", lambda r: r.get("select_aggregate_calls_per_target"))
+        row(f"`{GET_ENCRYPTION_CONFIG}` calls", lambda r: r.get("get_encryption_config_calls"))
+        services = sorted({s for r in runs for s in (r.get("tool_operations_by_service") or {})}
+                          | {s for r in runs for s in r.get("calls_by_service", {})})  # fmt: skip
+        lines += ["", "| calls by service: proxy (xray-cmk `--stats-out` operations) | "
+                  + " | ".join(r["label"] for r in runs) + " |", "|---|" + "---:|" * len(runs)]  # fmt: skip
+        def by_service(r: dict[str, Any], svc: str) -> str:
+            tool = (r.get("tool_operations_by_service") or {}).get(svc, 0)
+            return f"{r.get('calls_by_service', {}).get(svc, 0)} ({tool})"
+
+        for svc in services:
+            lines.append(f"| {svc} | " + " | ".join(by_service(r, svc) for r in runs) + " |")
+    cmp = report.get("source_comparison")
+    if cmp:
+        share = cmp["get_encryption_config_saved_share"]
+        lines += [
+            "",
+            f"live vs config: {cmp['verdicts']} results, (status, message) "
+            + ("identical" if cmp["identical"] else f"DIFFERENT ({len(cmp['differences'])})")
+            + f"; `{GET_ENCRYPTION_CONFIG}` calls saved: {cmp['get_encryption_config_saved']}"
+            + (f" ({share:.1%})" if share is not None else "")
+            + f"; API calls saved: {cmp['api_calls_saved']}; `{SELECT_AGGREGATE}` per account-region "
+            f"{cmp['select_aggregate_calls_per_target']} (goal < {cmp['aggregator_goal']:g}: "
+            + ("met" if cmp["aggregator_goal_met"] else "NOT met") + ")",
+        ]  # fmt: skip
     ops = sorted({op for r in runs for op in r["api_calls"]["by_operation"]})
     lines += ["", "| API calls by operation | " + " | ".join(r["label"] for r in runs) + " |",
               "|---|" + "---:|" * len(runs)]  # fmt: skip
@@ -395,6 +575,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, help="passed to xray-cmk audit --concurrency")
     p.add_argument("--compare", action="store_true",
                    help="run fault-free, then with the faults; fail unless the verdicts are identical")  # fmt: skip
+    p.add_argument("--source", choices=SOURCES, default="live",
+                   help="where xray-cmk reads X-Ray's configuration: live (default), config (the aggregator "
+                   "org-xray, --from-config-aggregator), or both: live then config on the same organization, "
+                   "failing unless every (status, message) is identical")  # fmt: skip
+    p.add_argument("--config-coverage", type=float, default=0.0, metavar="F",
+                   help="share of account-regions seeded with an AWS Config recorder (default 0)")
+    p.add_argument("--stale-fraction", type=float, default=0.0, metavar="S",
+                   help="share of the recorded account-regions whose item is made 48 h old (default 0)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per audit run")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
     p.add_argument("--keep-work", action="store_true", help="keep the work directory (logs, outputs)")
@@ -404,6 +592,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     rates = (args.throttle_rate, args.error_rate, args.drop_rate)
     if min(rates) < 0 or sum(rates) > 1:
         p.error("fault rates must be >= 0 and sum to at most 1")
+    if not 0 <= args.config_coverage <= 1 or not 0 <= args.stale_fraction <= 1:
+        p.error("--config-coverage and --stale-fraction must be in 0..1")
+    if args.compare and args.source == "both":
+        p.error("--compare and --source both each make two runs: give one of them")
     return args
 
 
@@ -447,7 +639,8 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
     emulator = f"http://127.0.0.1:{emu_port}"
 
     log(f"seeding {args.accounts} accounts x {args.regions} regions")
-    seeded = seed_synthetic.seed(emulator, args.accounts, args.regions)
+    seeded = seed_synthetic.seed(emulator, args.accounts, args.regions, config_coverage=args.config_coverage,
+                                 stale_fraction=args.stale_fraction, aggregator=args.source != "live" or None)
     aws_config = work / "aws-config"
     aws_config.write_text(seed_synthetic.aws_config_text())
     (work / "seed.json").write_text(json.dumps(seeded, indent=2))
@@ -459,16 +652,31 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
 
     faults = {"throttle_rate": args.throttle_rate, "error_rate": args.error_rate, "drop_rate": args.drop_rate,
               "dead_accounts": dead}  # fmt: skip
-    plan = [("fault-free", {"throttle_rate": 0.0, "error_rate": 0.0, "drop_rate": 0.0, "dead_accounts": []}),
-            ("faults", faults)] if args.compare else [("run", faults)]  # fmt: skip
+    source = {"live": "live", "config": "config", "both": None}[args.source]
+    if args.compare:
+        plan = [("fault-free", {"throttle_rate": 0.0, "error_rate": 0.0, "drop_rate": 0.0, "dead_accounts": []},
+                 source), ("faults", faults, source)]  # fmt: skip
+    elif args.source == "both":
+        plan = [("live", faults, "live"), ("config", faults, "config")]
+    else:
+        plan = [("run", faults, source)]
 
+    # With a source (config or both), every run also writes xray-cmk's --stats-out and leaves out --quiet,
+    # which would hide the stderr line that says how many account-regions came from configuration items.
+    with_source = args.source != "live"
     audit_cmd = command + ["audit", "--org", "--profile", seed_synthetic.PROFILE, "--regions", ",".join(regions),
-                           "--format", "jsonl", "--quiet"]  # fmt: skip
+                           "--format", "jsonl"] + ([] if with_source else ["--quiet"])  # fmt: skip
     if args.concurrency:
         audit_cmd += ["--concurrency", str(args.concurrency)]
+    aggregator_args = ["--from-config-aggregator", seed_synthetic.AGGREGATOR]
 
     runs, outputs = [], []
-    for label, cfg in plan:
+    commands = {}
+    for label, cfg, run_source in plan:
+        run_cmd = audit_cmd + (aggregator_args if run_source == "config" else [])
+        if with_source:
+            run_cmd = run_cmd + ["--stats-out", str(work / f"{label}.xray-cmk-stats.json")]
+        commands[label] = run_cmd
         proxy_cmd = [python, str(BENCH / "proxy.py"), "--upstream", emulator, "--port", "0",
                      "--latency-ms", str(args.latency_ms), "--seed", str(args.seed),
                      "--throttle-rate", str(cfg["throttle_rate"]), "--error-rate", str(cfg["error_rate"]),
@@ -478,18 +686,26 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
             proxy_cmd += ["--dead-account", account]
         proxy_name = f"proxy-{label}"
         endpoint = f"http://127.0.0.1:{procs.start(proxy_name, proxy_cmd)}"
-        log(f"{label}: {shlex.join(audit_cmd)} (through the proxy at {endpoint})")
+        log(f"{label}: {shlex.join(run_cmd)} (through the proxy at {endpoint})")
+        load_before = round(os.getloadavg()[0], 2)
         measured = run_measured(
-            audit_cmd, audit_env(endpoint, aws_config, work, label),
+            run_cmd, audit_env(endpoint, aws_config, work, label),
             work / f"{label}.jsonl", work / f"{label}.stderr", args.timeout,
         )  # fmt: skip
         with urllib.request.urlopen(f"{endpoint}/_proxy/stats", timeout=30) as resp:
             stats = json.load(resp)
         procs.stop(proxy_name)
         output = parse_jsonl((work / f"{label}.jsonl").read_text(errors="replace"))
-        stderr_tail = (work / f"{label}.stderr").read_text(errors="replace")[-2000:]
+        stderr = (work / f"{label}.stderr").read_text(errors="replace")
         run = {"label": label, "faults_config": cfg, **measured, **run_metrics(output, stats, targets),
-               "stderr_tail": stderr_tail}  # fmt: skip
+               "load_average": [load_before, round(os.getloadavg()[0], 2)], "stderr_tail": stderr[-2000:]}  # fmt: skip
+        if with_source:
+            tool_stats_path = work / f"{label}.xray-cmk-stats.json"
+            try:
+                tool_stats = json.loads(tool_stats_path.read_text())
+            except (OSError, json.JSONDecodeError):
+                tool_stats = None
+            run.update(source_metrics(run_source, stats, tool_stats, stderr, len(targets)))
         log(f"{label}: exit {run['exit_code']} in {run['wall_seconds']} s, {run['api_calls']['total']} API calls")
         runs.append(run)
         outputs.append(output)
@@ -507,6 +723,10 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
         check(f"{run['label']}: audit completed with well-formed JSONL (exit 0, 1 or 3)", problems)
         check(f"{run['label']}: every seeded account-region has results",
               missing_targets(output.results, account_ids, regions))  # fmt: skip
+        if run.get("source") == "config" and not run["faults_config"]["dead_accounts"]:
+            fresh = (seeded.get("config") or {}).get("fresh_targets", 0)
+            check(f"{run['label']}: X-Ray configuration of the {fresh} account-regions with a fresh item read "
+                  "from the aggregator", aggregator_problems(run, fresh))  # fmt: skip
     for account in dead:
         check(f"dead account {account}: every result is error", dead_account_problems(outputs[-1].results, account))
     if args.compare:
@@ -514,6 +734,15 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
         excluded = ", dead accounts excluded" if dead else ""
         check(f"verdicts identical with and without faults ({len(base)} verdicts{excluded})",
               compare_verdicts(base, other))  # fmt: skip
+    comparison = None
+    if args.source == "both":
+        live_v = result_verdicts(outputs[0].results, frozenset(dead))
+        config_v = result_verdicts(outputs[1].results, frozenset(dead))
+        differences = compare_results(live_v, config_v)
+        excluded = ", dead accounts excluded" if dead else ""
+        check(f"live and config: identical (status, message) per (rule, account, region, resource) "
+              f"({len(live_v)} results{excluded})", differences)  # fmt: skip
+        comparison = source_comparison(runs[0], runs[1], differences, len(live_v))
 
     report = {
         "schema": SCHEMA,
@@ -522,10 +751,14 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
         "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": machine_info(),
         "git": git_info(),
-        "binary": {"command": command, "built_by_runner": built, "audit_command": audit_cmd},
+        "binary": {"command": command, "built_by_runner": built, "audit_command": audit_cmd,
+                   "audit_commands": commands},
         "seed": {"seconds": seeded["seed_seconds"], "regions": regions, "expected": seeded["expected"],
-                 "accounts": [{k: a[k] for k in ("index", "account_id", "ou", "posture")} for a in seeded["accounts"]]},
+                 "accounts": [{k: a[k] for k in ("index", "account_id", "ou", "posture")} for a in seeded["accounts"]],
+                 "config": seeded.get("config") and {k: v for k, v in seeded["config"].items()
+                                                     if k not in ("covered", "stale")}},
         "runs": runs,
+        "source_comparison": comparison,
         "checks": checks,
         "ok": all(c["ok"] for c in checks),
         "processes": procs.pids(),

@@ -1,7 +1,7 @@
 """Seed the emulator with a synthetic organization for the xray-cmk benchmark.
 
     python bench/seed_synthetic.py --endpoint http://127.0.0.1:PORT [--accounts 100] [--regions 17] \
-        [--aws-config-out F] [--json-out F] [--workers 8]
+        [--aws-config-out F] [--json-out F] [--workers 8] [--config-coverage 0.8 [--stale-fraction 0.1]]
 
 ``--accounts N`` accounts (the management account 123456789012 included) in an
 organization with OUs ``Security`` and ``Workloads`` (containing ``Prod`` and
@@ -22,12 +22,22 @@ keys, KMS keys, the lazily created AWS managed keys) runs sequentially in a
 fixed order. Only id-free calls (aliases, rotation, X-Ray Puts, disable,
 schedule deletion) run in the thread pool. Transaction Search stays at its
 default and no CloudTrail trails are created.
+
+``--config-coverage F`` (default 0: no AWS Config at all): after X-Ray is
+configured, an AWS Config recorder (all supported types, started, with a
+delivery channel) in round(F x targets) account-regions drawn with
+``random.Random(42)``, so that Config discovers X-Ray's configuration there,
+and an organization aggregator ``org-xray`` (``AllAwsRegions``) in the
+management account's home region. ``--stale-fraction S``: of those, round(S x
+covered) get their item moved 48 h back (the emulator's test hook), older than
+xray-cmk's default ``--max-config-age`` of 24 h.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import threading
 import time
@@ -74,6 +84,11 @@ POSTURES = {
 }
 CUSTOMER_KEY_POSTURES = (CMK, ROTATION_OFF, DISABLED, PENDING_DELETION)
 
+AGGREGATOR = "org-xray"
+RECORDER_NAME = "default"
+STALE_SECONDS = 48 * 3600  # older than xray-cmk's default --max-config-age (24 h)
+AGE_HOOK = "/_xray_cmk/config-items/age"  # the emulator's test hook (emulator/README.md)
+
 
 def posture_for(index: int) -> str:
     cycle = index % 20
@@ -86,6 +101,20 @@ def posture_for(index: int) -> str:
     if cycle == 18:
         return ROTATION_OFF
     return DISABLED if (index // 20) % 2 == 0 else PENDING_DELETION
+
+
+def config_targets(
+    account_ids: list[str], regions: list[str], coverage: float, stale_fraction: float = 0.0
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:  # fmt: skip
+    """The account-regions with a recorder, and those of them whose item is made stale: the same
+    for the same accounts and regions, drawn from a fixed seed, in (account, region) order."""
+    if not 0 <= coverage <= 1 or not 0 <= stale_fraction <= 1:
+        raise ValueError("--config-coverage and --stale-fraction must be in 0..1")
+    targets = [(a, r) for a in account_ids for r in regions]
+    rng = random.Random(RANDOM_SEED)
+    covered = sorted(rng.sample(targets, round(coverage * len(targets))))
+    stale = sorted(rng.sample(covered, round(stale_fraction * len(covered))))
+    return covered, stale
 
 
 def regions_for(count: int) -> list[str]:
@@ -151,8 +180,11 @@ class Seeder:
                 **self.credentials[account_id],
             )  # fmt: skip
 
-    def moto_api(self, path: str) -> None:
-        req = urllib.request.Request(f"{self.endpoint}{path}", data=b"", method="POST")
+    def moto_api(self, path: str, body: dict[str, Any] | None = None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        req = urllib.request.Request(f"{self.endpoint}{path}", data=data, method="POST")
+        if body is not None:
+            req.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(req, timeout=30) as resp:
             resp.read()
 
@@ -245,6 +277,52 @@ class Seeder:
             kms.schedule_key_deletion(KeyId=acct.key_arn, PendingWindowInDays=7)
         return acct.account_id, regions[-1], status
 
+    def record(self, account_id: str, regions: list[str]) -> None:
+        """Turn on AWS Config in these regions of one account: recorder, delivery channel, start
+        (which makes the emulator discover X-Ray's current configuration)."""
+        role = f"arn:aws:iam::{account_id}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+        for region in regions:
+            cfg = self.client(account_id, "config", region)
+            cfg.put_configuration_recorder(ConfigurationRecorder={
+                "name": RECORDER_NAME, "roleARN": role,
+                "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": region == HOME_REGION},
+            })  # fmt: skip
+            cfg.put_delivery_channel(
+                DeliveryChannel={"name": RECORDER_NAME, "s3BucketName": f"config-bucket-{account_id}"}
+            )
+            cfg.start_configuration_recorder(ConfigurationRecorderName=RECORDER_NAME)
+
+    def config(self, accounts: list[Account], regions: list[str], coverage: float, stale_fraction: float,
+               pool: ThreadPoolExecutor) -> dict[str, Any]:  # fmt: skip
+        started = time.monotonic()
+        covered, stale = config_targets([a.account_id for a in accounts], regions, coverage, stale_fraction)
+        by_account: dict[str, list[str]] = {}
+        for account_id, region in covered:
+            by_account.setdefault(account_id, []).append(region)
+        list(pool.map(lambda item: self.record(*item), by_account.items()))
+        body = lambda t: {"account_id": t[0], "region": t[1], "seconds": STALE_SECONDS}  # noqa: E731
+        list(pool.map(lambda t: self.moto_api(AGE_HOOK, body(t)), stale))
+        # Sequential and last: moto draws the aggregator ARN's suffix from its random generator.
+        self.client(MANAGEMENT_ACCOUNT_ID, "config").put_configuration_aggregator(
+            ConfigurationAggregatorName=AGGREGATOR,
+            OrganizationAggregationSource={
+                "RoleArn": f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/ConfigAggregator", "AllAwsRegions": True
+            },
+        )  # fmt: skip
+        return {
+            "aggregator": AGGREGATOR,
+            "aggregator_region": HOME_REGION,
+            "coverage": coverage,
+            "stale_fraction": stale_fraction,
+            "stale_seconds": STALE_SECONDS,
+            "covered_targets": len(covered),
+            "stale_targets": len(stale),
+            "fresh_targets": len(covered) - len(stale),
+            "covered": [list(t) for t in covered],
+            "stale": [list(t) for t in stale],
+            "seconds": round(time.monotonic() - started, 2),
+        }
+
     def wait_active(self, account_id: str, region: str, timeout: float = 60.0) -> None:
         """An account's last Put ends its UPDATING window last, so that config covers the account."""
         xray = self.client(account_id, "xray", region)
@@ -254,11 +332,14 @@ class Seeder:
                 raise RuntimeError(f"X-Ray encryption config of {account_id} {region} never became ACTIVE")
             time.sleep(0.25)
 
-    def run(self, account_count: int, region_count: int) -> dict[str, Any]:
+    def run(self, account_count: int, region_count: int, config_coverage: float = 0.0,
+            stale_fraction: float = 0.0, aggregator: bool | None = None) -> dict[str, Any]:  # fmt: skip
+        """``aggregator``: create ``org-xray`` (default: when ``config_coverage`` > 0)."""
         started = time.monotonic()
         regions = regions_for(region_count)
         if account_count < 1:
             raise ValueError("--accounts must be at least 1")
+        config_targets([], regions, config_coverage, stale_fraction)  # checks the fractions before any call
         self.moto_api("/moto-api/reset")
         self.moto_api(f"/moto-api/seed?a={RANDOM_SEED}")
         organization, ous, accounts = self.organization(account_count)
@@ -268,12 +349,16 @@ class Seeder:
         if any(status != "ACTIVE" for _, _, status in last):
             for account_id, region, _ in last:
                 self.wait_active(account_id, region)
-        return describe(organization, ous, accounts, regions, time.monotonic() - started)
+        config = None
+        if aggregator or (aggregator is None and config_coverage > 0):
+            with ThreadPoolExecutor(self.workers) as pool:
+                config = self.config(accounts, regions, config_coverage, stale_fraction, pool)
+        return describe(organization, ous, accounts, regions, time.monotonic() - started, config)
 
 
 def describe(
     organization: dict[str, Any], ous: list[dict[str, Any]], accounts: list[Account], regions: list[str],
-    seconds: float,
+    seconds: float, config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     by_posture = Counter(a.posture for a in accounts)
     return {
@@ -295,12 +380,14 @@ def describe(
             "customer_managed_keys": sum(by_posture[p] for p in CUSTOMER_KEY_POSTURES),
             "aws_managed_keys": by_posture[AWS_MANAGED] * len(regions),
         },
+        "config": config,  # None: no AWS Config recorders and no aggregator
         "seed_seconds": round(seconds, 2),
     }
 
 
-def seed(endpoint: str, accounts: int = 100, regions: int = 17, workers: int = 8) -> dict[str, Any]:
-    return Seeder(endpoint, workers).run(accounts, regions)
+def seed(endpoint: str, accounts: int = 100, regions: int = 17, workers: int = 8, config_coverage: float = 0.0,
+         stale_fraction: float = 0.0, aggregator: bool | None = None) -> dict[str, Any]:  # fmt: skip
+    return Seeder(endpoint, workers).run(accounts, regions, config_coverage, stale_fraction, aggregator)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,9 +398,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=8, help="threads for the id-free calls")
     p.add_argument("--aws-config-out", help=f"AWS config file with profile {PROFILE} (test/test, {HOME_REGION})")
     p.add_argument("--json-out", help="accounts, OUs, postures and expected counts; - for stdout")
+    p.add_argument("--config-coverage", type=float, default=0.0, metavar="F",
+                   help=f"share of account-regions with an AWS Config recorder, plus the aggregator {AGGREGATOR} "
+                   "(default 0: no Config)")  # fmt: skip
+    p.add_argument("--stale-fraction", type=float, default=0.0, metavar="S",
+                   help="share of the recorded account-regions whose item is made 48 h old (default 0)")
     args = p.parse_args(argv)
     try:
-        result = seed(args.endpoint, args.accounts, args.regions, args.workers)
+        result = seed(args.endpoint, args.accounts, args.regions, args.workers, args.config_coverage,
+                      args.stale_fraction)  # fmt: skip
     except ValueError as exc:
         p.error(str(exc))
     if args.aws_config_out:

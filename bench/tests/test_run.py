@@ -102,3 +102,47 @@ def test_setup_errors_exit_2_and_stop_everything(tmp_path: Path) -> None:
     assert "--dead-account 123456789012: not a member account" in proc.stderr
     work = re.search(r"work directory kept: (\S+)", proc.stderr).group(1)
     assert no_process_uses(work)
+
+
+def test_source_both_audits_live_then_from_the_aggregator(tmp_path: Path) -> None:
+    args = ("--accounts", "21", "--regions", "2", "--source", "both", "--config-coverage", "0.8",
+            "--stale-fraction", "0.1")  # fmt: skip
+    proc, report = bench_run(tmp_path, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert report and report["ok"] and [r["label"] for r in report["runs"]] == ["live", "config"]
+    live, config = report["runs"]
+    assert (report["seed"]["config"]["covered_targets"], report["seed"]["config"]["fresh_targets"]) == (34, 31)
+    cmds = report["binary"]["audit_commands"]
+    assert "--from-config-aggregator" not in cmds["live"] and "--quiet" not in cmds["live"]
+    assert cmds["config"][cmds["config"].index("--from-config-aggregator") + 1] == "org-xray"
+    assert (live["source"], config["source"]) == ("live", "config")
+    assert config["aggregator"] | {"items_not_used": None} == {
+        "aggregator": "org-xray", "readable": True, "from_config": 31, "targets": 42, "queries": 2, "read_live": 11,
+        "items_not_used": None,
+    }  # fmt: skip
+    assert (live["get_encryption_config_calls"], config["get_encryption_config_calls"]) == (42, 11)
+    assert config["select_aggregate_calls"] == 2 and config["tool_operations_by_service"]["config"] == 2
+    cmp = report["source_comparison"]
+    assert cmp["identical"] and cmp["get_encryption_config_saved"] == 31 and cmp["aggregator_goal_met"]
+    assert "- ok: live and config: identical (status, message)" in proc.stdout
+    assert "- ok: config: X-Ray configuration of the 31 account-regions with a fresh item" in proc.stdout
+    assert "| calls by service: proxy (xray-cmk `--stats-out` operations) | live | config |" in proc.stdout
+
+
+def test_source_both_fails_and_lists_a_message_that_differs(tmp_path: Path) -> None:
+    args = ("--accounts", "3", "--regions", "1", "--source", "both", "--config-coverage", "1")
+    proc, report = bench_run(tmp_path, *args, STUB_REWORD_IN="config")
+    assert proc.returncode == 1
+    (check,) = [c for c in report["checks"] if c["name"].startswith("live and config")]
+    assert not check["ok"] and len(check["details"]) == 1
+    assert re.fullmatch(r'\S+ \d{12} ap-northeast-1 \S+: (\w+) "(.*)" -> \1 "\2 \(reworded\)"', check["details"][0])
+    assert report["source_comparison"]["differences"] == check["details"]
+    assert "- FAILED: live and config: identical (status, message)" in proc.stdout
+
+
+def test_source_config_alone_checks_what_came_from_items(tmp_path: Path) -> None:
+    proc, report = bench_run(tmp_path, "--accounts", "2", "--regions", "2", "--source", "config",
+                             "--config-coverage", "0.5")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (run,) = report["runs"]
+    assert run["aggregator"]["from_config"] == 2 and report["source_comparison"] is None

@@ -175,3 +175,137 @@ def test_bad_options_are_usage_errors() -> None:
     for bad in (["--regions", "18"], ["--accounts", "0"], ["--throttle-rate", "0.7", "--drop-rate", "0.4"]):
         with pytest.raises(SystemExit):
             runner.parse_args(bad)
+
+
+# --- --source both: live against the aggregator ---------------------------------------------------
+
+AGG_LINE = ("xray-cmk: AWS Config aggregator org-xray: X-Ray configuration of 1290 of 1700 account-regions from "
+            "configuration items (17 queries); 410 read live (items not used: 68 older than --max-config-age, "
+            "2 deleted or not recorded)")  # fmt: skip
+
+
+def test_result_verdicts_compare_status_and_message_per_rule_account_region_resource() -> None:
+    live = [res(A, "us-east-1", "xray-default-encryption", "pass"),
+            res(A, "us-east-1", "kms-rotation-disabled", "fail", KEY, message="rotation off")]  # fmt: skip
+    # the source and the order may differ; the status and message may not
+    config = [dict(live[1], source={"type": "config"}), dict(live[0], source={"type": "live"}, confidence="low")]
+    v = runner.result_verdicts(live)
+    assert v[("kms-rotation-disabled", A, "us-east-1", KEY)] == [("fail", "rotation off")]
+    assert runner.compare_results(v, runner.result_verdicts(config)) == []
+
+
+def test_compare_results_lists_each_difference_with_status_and_message() -> None:
+    live = runner.result_verdicts([res(A, "us-east-1", "r1", "pass", message="KMS"),
+                                   res(A, "us-east-1", "r2", "fail", message="NONE"),
+                                   res(B, "eu-west-1", "r1", "fail", message="NONE"),
+                                   res(B, "eu-west-1", "r4", "pass", message="same")])  # fmt: skip
+    config = runner.result_verdicts([res(A, "us-east-1", "r1", "error", message="unknown"),
+                                     res(B, "eu-west-1", "r1", "fail", message="NONE (item)"),
+                                     res(B, "eu-west-1", "r3", "pass", message="new"),
+                                     res(B, "eu-west-1", "r4", "pass", message="same")])  # fmt: skip
+    assert runner.compare_results(live, config) == [
+        f'r1 {A} us-east-1 xray-encryption-config: pass "KMS" -> error "unknown"',
+        f'r1 {B} eu-west-1 xray-encryption-config: fail "NONE" -> fail "NONE (item)"',  # the message alone
+        f'r2 {A} us-east-1 xray-encryption-config: fail "NONE" -> missing',
+        f'r3 {B} eu-west-1 xray-encryption-config: missing -> pass "new"',
+    ]
+
+
+def test_result_verdicts_keep_duplicates_and_leave_out_dead_accounts() -> None:
+    v = runner.result_verdicts([res(A, "us-east-1", "r", "pass", message="b"), res(A, "us-east-1", "r", "fail"),
+                                res(B, "us-east-1", "r", "error")], frozenset({B}))  # fmt: skip
+    assert v == {("r", A, "us-east-1", "xray-encryption-config"): [("fail", "m"), ("pass", "b")]}
+
+
+def test_parse_aggregator_line() -> None:
+    stderr = f"something else\n{AGG_LINE}\nxray-cmk: 1700 targets in 100 accounts: ...\n"
+    assert runner.parse_aggregator_line(stderr) == {
+        "aggregator": "org-xray", "readable": True, "from_config": 1290, "targets": 1700, "queries": 17,
+        "read_live": 410, "items_not_used": {"older than --max-config-age": 68, "deleted or not recorded": 2},
+    }  # fmt: skip
+    plain = ("xray-cmk: AWS Config aggregator a:b: X-Ray configuration of 0 of 4 account-regions from "
+             "configuration items (1 queries); 4 read live")
+    assert runner.parse_aggregator_line(plain)["items_not_used"] == {}
+    assert runner.parse_aggregator_line(plain)["aggregator"] == "a:b"
+    unreadable = ("xray-cmk: AWS Config aggregator org-xray: cannot be read (NoSuchConfigurationAggregatorException "
+                  "(no such aggregator)); no X-Ray configuration is judged from it, and every result that needs it is "
+                  "an error")  # fmt: skip
+    assert runner.parse_aggregator_line(unreadable) == {
+        "aggregator": "org-xray", "readable": False,
+        "error": "NoSuchConfigurationAggregatorException (no such aggregator)",
+    }  # fmt: skip
+    assert runner.parse_aggregator_line("xray-cmk: 4 targets in 1 accounts") is None
+
+
+def test_source_metrics_and_comparison() -> None:
+    live_stats = {"by_operation": {"xray:GetEncryptionConfig": 1700, "kms:DescribeKey": 80, "sts:AssumeRole": 99}}
+    config_stats = {"by_operation": {"xray:GetEncryptionConfig": 410, "kms:DescribeKey": 80, "sts:AssumeRole": 99,
+                                     "config:SelectAggregateResourceConfig": 17}}  # fmt: skip
+    tool = {"api_calls": {"xray": 410, "config": 17}, "operations": {"xray:GetEncryptionConfig": 410,
+                                                                     "config:SelectAggregateResourceConfig": 17}}
+    live = runner.source_metrics("live", live_stats, None, AGG_LINE, 1700)
+    assert live["aggregator"] is None  # a live run has no aggregator, whatever stderr says
+    assert (live["get_encryption_config_calls"], live["select_aggregate_calls"]) == (1700, 0)
+    config = runner.source_metrics("config", config_stats, tool, AGG_LINE, 1700)
+    assert config["select_aggregate_calls_per_target"] == 0.01
+    assert config["calls_by_service"] == {"config": 17, "kms": 80, "sts": 99, "xray": 410}
+    assert config["tool_operations_by_service"] == {"config": 17, "xray": 410}
+    assert config["aggregator"]["from_config"] == 1290
+    live |= {"api_calls": {"total": 1879}, "wall_seconds": 20.0, "cpu_seconds": 5.0}
+    config |= {"api_calls": {"total": 606}, "wall_seconds": 12.0, "cpu_seconds": 3.0}
+    cmp = runner.source_comparison(live, config, [], 4000)
+    assert cmp["identical"] and cmp["verdicts"] == 4000
+    assert (cmp["get_encryption_config_saved"], cmp["get_encryption_config_saved_share"]) == (1290, 0.7588)
+    assert cmp["api_calls_saved"] == 1273 and cmp["aggregator_goal_met"]
+    assert not runner.source_comparison(live, config | {"select_aggregate_calls_per_target": 0.05}, ["d"], 1)[
+        "aggregator_goal_met"
+    ]
+
+
+def test_aggregator_problems() -> None:
+    run = {"aggregator": runner.parse_aggregator_line(AGG_LINE)}
+    assert runner.aggregator_problems(run, 1290) == []
+    assert runner.aggregator_problems(run, 1300) == [
+        "1290 account-regions from configuration items, 1300 seeded fresh"
+    ]
+    assert runner.aggregator_problems({"aggregator": None}, 1)[0].startswith("no 'AWS Config aggregator")
+    unreadable = {"aggregator": {"aggregator": "org-xray", "readable": False, "error": "denied"}}
+    assert runner.aggregator_problems(unreadable, 1) == ["aggregator org-xray could not be read: denied"]
+
+
+def test_render_markdown_with_sources() -> None:
+    def run(label: str, source: str, stats: dict[str, int], stderr: str) -> dict[str, Any]:
+        base = runner.run_metrics(runner.parse_jsonl(jsonl(res(A, "us-east-1", "r", "pass"), SUMMARY)),
+                                  {"by_operation": stats}, {(A, "us-east-1"), (B, "us-east-1")})  # fmt: skip
+        return {"label": label, "faults_config": {}, "wall_seconds": 1.0, "exit_code": 0, "peak_rss_mib": 30.0,
+                "cpu_seconds": 0.4, **base, **runner.source_metrics(source, {"by_operation": stats},
+                                                                    {"operations": stats}, stderr, 2)}  # fmt: skip
+
+    line = ("xray-cmk: AWS Config aggregator org-xray: X-Ray configuration of 1 of 2 account-regions from "
+            "configuration items (1 queries); 1 read live (items not used: 1 older than --max-config-age)")
+    live = run("live", "live", {"xray:GetEncryptionConfig": 2}, "")
+    config = run("config", "config", {"xray:GetEncryptionConfig": 1, "config:SelectAggregateResourceConfig": 1}, line)
+    report = {"options": {"latency_ms": 50}, "machine": runner.machine_info(), "binary": {"command": ["xray-cmk"]},
+              "seed": {"seconds": 1.0, "regions": ["us-east-1"], "expected": {"accounts": 2, "targets": 2}},
+              "runs": [live, config], "source_comparison": runner.source_comparison(live, config, ["x"], 1),
+              "checks": []}  # fmt: skip
+    text = runner.render_markdown(report)
+    assert "| X-Ray configuration read from | live | aggregator `org-xray` |" in text
+    assert ("| ... account-regions from configuration items | - | 1 / 2 (1 queries), 1 live "
+            "(1 older than --max-config-age) |") in text
+    assert "| `config:SelectAggregateResourceConfig` calls | 0 | 1 |" in text
+    assert "| ... per account-region | 0.0 | 0.5 |" in text
+    assert "| xray | 2 (2) | 1 (1) |" in text
+    assert "(status, message) DIFFERENT (1)" in text
+    assert "`xray:GetEncryptionConfig` calls saved: 1 (50.0%)" in text
+    assert "(goal < 0.05: NOT met)" in text
+
+
+def test_source_options() -> None:
+    assert runner.parse_args([]).source == "live"
+    args = runner.parse_args(["--source", "both", "--config-coverage", "0.8", "--stale-fraction", "0.1"])
+    assert (args.source, args.config_coverage, args.stale_fraction) == ("both", 0.8, 0.1)
+    for bad in (["--source", "aggregator"], ["--config-coverage", "1.5"], ["--stale-fraction", "-0.1"],
+                ["--source", "both", "--compare"]):  # fmt: skip
+        with pytest.raises(SystemExit):
+            runner.parse_args(bad)

@@ -98,3 +98,73 @@ def test_cli_writes_the_aws_config_and_json(emulator: str, tmp_path: Path) -> No
     data = json.loads((tmp_path / "seed.json").read_text())
     assert data["expected"]["targets"] == 3 and data["regions"] == ["ap-northeast-1"]
     assert [a["account_id"] for a in data["accounts"]][0] == "123456789012"
+
+
+def test_config_targets_are_a_seeded_share() -> None:
+    accounts = [f"{i:012d}" for i in range(50)]
+    regions = ss.regions_for(17)
+    covered, stale = ss.config_targets(accounts, regions, 0.8, 0.1)
+    assert len(covered) == 680 and len(stale) == 68 and set(stale) <= set(covered)
+    assert covered == sorted(covered) and len(set(covered)) == 680
+    assert (covered, stale) == ss.config_targets(accounts, regions, 0.8, 0.1)  # deterministic
+    assert ss.config_targets(accounts, regions, 0.0) == ([], [])
+    assert len(ss.config_targets(accounts, regions, 1.0)[0]) == 850
+    for bad in ((1.2, 0.0), (0.5, -0.1)):
+        with pytest.raises(ValueError):
+            ss.config_targets(accounts, regions, *bad)
+
+
+def _aggregated(endpoint: str) -> dict[tuple[str, str], dict[str, Any]]:
+    cfg = client(endpoint, "config")
+    expr = ("SELECT accountId, awsRegion, configuration, configurationItemCaptureTime, configurationItemStatus "
+            "WHERE resourceType = 'AWS::XRay::EncryptionConfig'")  # fmt: skip
+    rows, token = [], None
+    while True:
+        page = cfg.select_aggregate_resource_config(
+            ConfigurationAggregatorName=ss.AGGREGATOR, Expression=expr, MaxResults=100,
+            **({"NextToken": token} if token else {}),
+        )  # fmt: skip
+        rows += [json.loads(r) for r in page["Results"]]
+        token = page.get("NextToken")
+        if not token:
+            return {(r["accountId"], r["awsRegion"]): r for r in rows}
+
+
+def test_config_coverage_records_xray_in_that_share_and_aggregates_it(emulator: str) -> None:
+    import datetime as dt
+
+    seeded = ss.seed(emulator, accounts=21, regions=2, config_coverage=0.5, stale_fraction=0.25)
+    conf = seeded["config"]
+    assert (conf["covered_targets"], conf["stale_targets"], conf["fresh_targets"]) == (21, 5, 16)
+    covered, stale = {tuple(t) for t in conf["covered"]}, {tuple(t) for t in conf["stale"]}
+    items = _aggregated(emulator)
+    assert set(items) == covered  # an item exactly where a recorder runs
+    now = dt.datetime.now(dt.timezone.utc)
+    by_id = {a["account_id"]: a for a in seeded["accounts"]}
+    for (account, region), item in items.items():
+        age = now - dt.datetime.fromisoformat(item["configurationItemCaptureTime"].replace("Z", "+00:00"))
+        assert (age > dt.timedelta(hours=47)) is ((account, region) in stale), (account, region, age)
+        assert item["configurationItemStatus"] == "ResourceDiscovered"
+        acct = by_id[account]
+        if acct["posture"] == ss.DEFAULT_NONE:
+            assert item["configuration"]["type"] == "NONE"
+        elif acct["key_arn"]:
+            assert item["configuration"] == {"type": "KMS", "status": "ACTIVE", "keyId": acct["key_arn"]}
+        else:
+            assert item["configuration"]["keyId"].split(":")[3] == region  # the region's AWS managed key
+        status = client(emulator, "config", region, _creds(emulator, account)).describe_configuration_recorder_status()
+        assert [s["recording"] for s in status["ConfigurationRecordersStatus"]] == [True]
+    aggs = client(emulator, "config").describe_configuration_aggregators()["ConfigurationAggregators"]
+    assert [(a["ConfigurationAggregatorName"], a["OrganizationAggregationSource"]["AllAwsRegions"]) for a in aggs] == [
+        (ss.AGGREGATOR, True)
+    ]
+    uncovered = next((a, r) for a in by_id for r in seeded["regions"] if (a, r) not in covered)
+    status = client(emulator, "config", uncovered[1], _creds(emulator, uncovered[0]))
+    assert status.describe_configuration_recorders()["ConfigurationRecorders"] == []
+
+
+def test_no_config_by_default_and_an_aggregator_on_request(emulator: str) -> None:
+    assert ss.seed(emulator, accounts=2, regions=1)["config"] is None
+    assert client(emulator, "config").describe_configuration_aggregators()["ConfigurationAggregators"] == []
+    conf = ss.seed(emulator, accounts=2, regions=1, aggregator=True)["config"]
+    assert conf["covered_targets"] == 0 and _aggregated(emulator) == {}
