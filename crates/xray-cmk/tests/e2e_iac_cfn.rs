@@ -156,10 +156,12 @@ fn a_broken_template_is_a_parse_error_never_clean() {
 #[test]
 fn generate_writes_a_template_that_scans_clean() {
     let dir = tempfile::tempdir().expect("tmp");
+    // Policies that name X-Ray's configurers and trace readers: the key policy names them, so the
+    // scan can decide their access (with the built-in defaults it names nobody, leaving it to IAM,
+    // which a template scan cannot judge: see below).
     let policies = [
         Some(fixtures().join("xray-cmk.toml")),
         Some(repo_root().join("crates/xray-cmk-terraform/tests/fixtures/xray-cmk.toml")),
-        None,
     ];
     for (i, policy) in policies.iter().enumerate() {
         let out = dir.path().join(format!("t{i}"));
@@ -206,12 +208,32 @@ fn generate_writes_a_template_that_scans_clean() {
         text.contains("!Sub 'arn:aws:iam::${AWS::AccountId}:role/XrayAdmin'"),
         "{text}"
     );
+    // With the built-in defaults nobody is named: X-Ray's access is left to IAM, an `error` of
+    // that one rule (exit 3), never a pass.
+    let defaults = dir.path().join("t2");
+    let r = run(bare_xray_cmk()
+        .current_dir(dir.path())
+        .args(["iac", "generate", "--format", "cloudformation", "--out"])
+        .arg(&defaults));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(bare_xray_cmk()
+        .current_dir(dir.path())
+        .args(["iac", "scan", "--quiet", "--format", "json"])
+        .arg(&defaults));
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let res = results(&r.stdout);
+    let not_pass: Vec<&str> = res
+        .iter()
+        .filter(|x| x["status"] != "pass")
+        .filter_map(|x| x["rule"].as_str())
+        .collect();
+    assert_eq!(not_pass, ["kms-key-policy-xray-access"], "{res:#?}");
     // Refuses to overwrite without --force; no --account needed, and a Terraform module still
     // needs one.
     let r = run(bare_xray_cmk()
         .current_dir(dir.path())
         .args(["iac", "generate", "--format", "cloudformation", "--out"])
-        .arg(dir.path().join("t2")));
+        .arg(&defaults));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--force"), "{}", r.stderr);
     let r = run(bare_xray_cmk()
