@@ -123,7 +123,8 @@ fn shown_status(f: &Finding) -> Status {
     }
 }
 
-/// Renders the table. `color` adds ANSI colours to the status column.
+/// Renders every result as one flat table, then the summary line. `color` adds ANSI colours to
+/// the status column.
 pub fn render(report: &Report, color: bool) -> String {
     let rows: Vec<([String; 7], Status)> = report
         .findings
@@ -138,6 +139,129 @@ pub fn render(report: &Report, color: bool) -> String {
     out.push_str(&summary_line(report));
     out.push('\n');
     out
+}
+
+/// A result the terminal view shows without `--show-passes`: everything but a plain pass (a
+/// suppressed failure is shown, marked).
+fn worth_showing(f: &Finding) -> bool {
+    f.status != Status::Pass
+}
+
+/// The audit's terminal view: the failures and errors (every result with `show_passes`) under a
+/// line for each account and region, in the report's order; then one line per rule with its
+/// counts; then the summary line.
+pub fn render_grouped(report: &Report, color: bool, show_passes: bool) -> String {
+    let shown: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| show_passes || worth_showing(f))
+        .collect();
+    let mut out = String::new();
+    if shown.is_empty() {
+        let _ = writeln!(out, "no failures and no errors");
+    } else {
+        let rows: Vec<([String; 5], Status)> = shown
+            .iter()
+            .map(|f| {
+                let m = message(f);
+                let [_, _, status, severity, rule, key, message] = cells(f, &m);
+                (
+                    [status, severity, rule, key, message].map(str::to_owned),
+                    shown_status(f),
+                )
+            })
+            .collect();
+        let table = grid(
+            ["STATUS", "SEVERITY", "RULE", "KEY", "MESSAGE"],
+            &rows,
+            0,
+            color,
+        );
+        let mut lines = table.lines();
+        if let Some(header) = lines.next() {
+            let _ = writeln!(out, "{header}");
+        }
+        let mut group: Option<(&str, &str)> = None;
+        for (f, line) in shown.iter().zip(lines) {
+            let here = (f.account.as_str(), f.region.as_str());
+            if group != Some(here) {
+                let title = xray_cmk_core::text::for_terminal(&format!("{} · {}", here.0, here.1))
+                    .into_owned();
+                let _ = writeln!(out, "── {title}");
+                group = Some(here);
+            }
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let hidden = report.findings.len() - shown.len();
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "({hidden} passing results not shown; --show-passes lists them, --format json has every result)"
+        );
+    }
+    out.push('\n');
+    out.push_str(&by_rule(report));
+    out.push('\n');
+    out.push_str(&summary_line(report));
+    out.push('\n');
+    out
+}
+
+/// One line per rule judged, in the report's rule order: its passes, failures (suppressed apart)
+/// and errors.
+fn by_rule(report: &Report) -> String {
+    let mut rules: Vec<(&str, [usize; 4])> = Vec::new();
+    for f in &report.findings {
+        let at = match rules.iter().position(|(r, _)| *r == f.rule) {
+            Some(i) => i,
+            None => {
+                rules.push((f.rule, [0; 4]));
+                rules.len() - 1
+            }
+        };
+        let column = match (f.status, f.is_suppressed()) {
+            (Status::Pass, _) => 0,
+            (Status::Fail, false) => 1,
+            (Status::Fail, true) => 2,
+            (Status::Error, _) => 3,
+        };
+        rules[at].1[column] += 1;
+    }
+    let rank = |id: &str| {
+        xray_cmk_core::rules::EVERY
+            .iter()
+            .position(|r| r.meta().id == id)
+    };
+    rules.sort_by_key(|(r, _)| rank(r));
+    let rows: Vec<([String; 5], Status)> = rules
+        .iter()
+        .map(|(rule, [pass, fail, suppressed, error])| {
+            let worst = if *error > 0 {
+                Status::Error
+            } else if *fail > 0 {
+                Status::Fail
+            } else {
+                Status::Pass
+            };
+            (
+                [
+                    (*rule).to_owned(),
+                    pass.to_string(),
+                    fail.to_string(),
+                    suppressed.to_string(),
+                    error.to_string(),
+                ],
+                worst,
+            )
+        })
+        .collect();
+    grid(
+        ["RULE", "PASS", "FAIL", "SUPPRESSED", "ERROR"],
+        &rows,
+        usize::MAX,
+        false,
+    )
 }
 
 /// `18 targets: 2 compliant, 14 failing, 2 error · 11.1% compliant · results: 9 pass, 16 fail, 4 error`

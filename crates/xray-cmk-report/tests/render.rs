@@ -105,6 +105,20 @@ fn table_snapshot() {
     insta::assert_snapshot!(table::render(&report(), false));
 }
 
+/// The audit's terminal view: failures and errors grouped by account and region, the count of
+/// passes left out, a line per rule, the summary; with `--show-passes` every row.
+#[test]
+fn grouped_table_snapshots() {
+    let without = table::render_grouped(&report(), false, false);
+    insta::assert_snapshot!("grouped_table", without);
+    let with = table::render_grouped(&report(), false, true);
+    insta::assert_snapshot!("grouped_table_with_passes", with);
+    let rows = |t: &str| t.lines().filter(|l| l.starts_with("pass ")).count();
+    assert_eq!(rows(&without), 0);
+    assert_eq!(rows(&with), report().summary.passed_results);
+    assert!(table::render_grouped(&report(), true, false).contains("\x1b[33merror"));
+}
+
 #[test]
 fn table_colours_only_when_asked() {
     assert!(!table::render(&report(), false).contains('\x1b'));

@@ -22,17 +22,18 @@ use crate::progress::Progress;
 /// The role session name, so the accounts' CloudTrail shows who scanned.
 const SESSION_NAME: &str = "xray-cmk-audit";
 
-pub fn run(
-    args: AuditArgs,
-    config: &ConfigSourceArgs,
-    history: &HistoryArgs,
-    color: bool,
-) -> Result<Exit> {
+/// What only `audit` takes, beside the scope flags it shares with `plan` and `verify`.
+pub struct View {
+    pub config: ConfigSourceArgs,
+    pub show_passes: bool,
+}
+
+pub fn run(args: AuditArgs, view: &View, history: &HistoryArgs, color: bool) -> Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(run_async(args, config, history, color))
+    runtime.block_on(run_async(args, view, history, color))
 }
 
 /// Reads the aggregator's X-Ray items with the caller's credentials in the home region, one query
@@ -173,10 +174,11 @@ pub(crate) fn now() -> Result<(String, Date)> {
 
 async fn run_async(
     args: AuditArgs,
-    config: &ConfigSourceArgs,
+    view: &View,
     history: &HistoryArgs,
     color: bool,
 ) -> Result<Exit> {
+    let config = &view.config;
     let started = Instant::now();
     // Flags, the policy and the history database are checked first: a mistake should fail
     // before any AWS call.
@@ -273,7 +275,11 @@ async fn run_async(
         Format::Table => {
             let mut findings = std::mem::take(&mut sink.findings);
             sort_findings(&mut findings);
-            table::render(&Report::new(version, &generated_at, scope, findings), color)
+            table::render_grouped(
+                &Report::new(version, &generated_at, scope, findings),
+                color,
+                view.show_passes,
+            )
         }
         Format::Json => {
             let mut findings = std::mem::take(&mut sink.findings);

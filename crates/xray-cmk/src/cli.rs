@@ -668,6 +668,10 @@ pub struct AuditCommandArgs {
     pub scope: AuditArgs,
     #[command(flatten)]
     pub config: ConfigSourceArgs,
+    /// The table (the default format) lists every result, passes included; without it, only
+    /// failures and errors, grouped by account and region, then a line per rule.
+    #[arg(long)]
+    pub show_passes: bool,
     #[command(flatten)]
     pub history: HistoryArgs,
 }

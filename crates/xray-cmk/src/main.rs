@@ -40,7 +40,15 @@ fn main() -> ExitCode {
         .init();
     let color = cli::use_color(cli.no_color);
     let result = match cli.command {
-        Command::Audit(args) => audit::run(args.scope, &args.config, &args.history, color),
+        Command::Audit(args) => audit::run(
+            args.scope,
+            &audit::View {
+                config: args.config,
+                show_passes: args.show_passes,
+            },
+            &args.history,
+            color,
+        ),
         Command::Plan(args) => plan_cmd::run(*args),
         Command::Apply(args) => apply_cmd::run(*args),
         Command::Verify(args) => apply_cmd::run_verify(*args),
