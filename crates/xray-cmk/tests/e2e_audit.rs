@@ -57,6 +57,26 @@ fn demo_profile_shows_management_posture_region_by_region() {
     // eu-north-1 is denied to the audit role: the scan is incomplete.
     assert_eq!(r.code, 3, "stderr: {}", r.stderr);
     insta::assert_snapshot!("demo_table", r.stdout);
+    assert!(!r.stdout.lines().any(|l| l.starts_with("pass ")));
+    // --show-passes: every result, the same exit code.
+    let all = run(emu
+        .xray_cmk()
+        .args([
+            "audit",
+            "--profile",
+            "xray-cmk-demo",
+            "--show-passes",
+            "--policy",
+        ])
+        .arg(emu.policy()));
+    assert_eq!(all.code, 3, "stderr: {}", all.stderr);
+    let passes = all
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("pass "))
+        .count();
+    assert_eq!(passes, 148, "{}", all.stdout);
+    assert!(!all.stdout.contains("passing results not shown"));
 }
 
 #[test]
