@@ -909,9 +909,12 @@ impl Runner<'_> {
         let cfg = out.encryption_config();
         Ok((
             XrayNow {
-                encryption_type: cfg
-                    .and_then(|c| c.r#type())
-                    .map_or_else(|| "NONE".to_owned(), |t| t.as_str().to_owned()),
+                // A missing Type is never taken for NONE: no precondition holds on it.
+                encryption_type: xray_cmk_core::EncryptionType::from_wire(
+                    cfg.and_then(|c| c.r#type()).map(|t| t.as_str()),
+                )
+                .as_wire()
+                .to_owned(),
                 key_id: cfg.and_then(|c| c.key_id()).map(str::to_owned),
             },
             cfg.and_then(|c| c.status()).map(|s| s.as_str().to_owned()),

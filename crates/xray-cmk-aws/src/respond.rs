@@ -99,7 +99,9 @@ pub async fn xray_key(clients: &dyn ClientSource, region: &str) -> Result<String
         (Some("KMS"), Some(key)) => Ok(key.to_owned()),
         (t, _) => Err(RespondError::NoKey {
             region: region.to_owned(),
-            encryption_type: t.unwrap_or("NONE").to_owned(),
+            encryption_type: xray_cmk_core::EncryptionType::from_wire(t)
+                .as_wire()
+                .to_owned(),
         }),
     }
 }

@@ -137,6 +137,11 @@ pub enum EncryptionType {
     Other(String),
 }
 
+/// What a response without X-Ray's `Type` is: not `NONE` (nothing says so) but a value this
+/// version cannot judge, so never compliant and never a precondition that holds. The collector,
+/// the executor and `respond` all read a missing `Type` through [`EncryptionType::from_wire`].
+pub const MISSING_TYPE: &str = "(missing)";
+
 impl EncryptionType {
     /// X-Ray's wire value (`NONE`, `KMS`), as the API and AWS Config give it; anything else is
     /// [`EncryptionType::Other`].
@@ -145,6 +150,39 @@ impl EncryptionType {
             "NONE" => EncryptionType::None,
             "KMS" => EncryptionType::Kms,
             other => EncryptionType::Other(other.to_owned()),
+        }
+    }
+
+    /// `Type` as a response gives it, or its absence ([`MISSING_TYPE`]).
+    pub fn from_wire(value: Option<&str>) -> Self {
+        value.map_or_else(
+            || EncryptionType::Other(MISSING_TYPE.to_owned()),
+            EncryptionType::parse,
+        )
+    }
+
+    /// The wire value: `NONE`, `KMS`, or the value this version does not know.
+    pub fn as_wire(&self) -> &str {
+        match self {
+            EncryptionType::None => "NONE",
+            EncryptionType::Kms => "KMS",
+            EncryptionType::Other(v) => v,
+        }
+    }
+}
+
+#[cfg(test)]
+mod encryption_type_tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_type_is_never_none_or_kms() {
+        let missing = EncryptionType::from_wire(None);
+        assert_eq!(missing, EncryptionType::Other(MISSING_TYPE.to_owned()));
+        assert_ne!(missing.as_wire(), "NONE");
+        assert_ne!(missing.as_wire(), "KMS");
+        for wire in ["NONE", "KMS", "SOMETHING_NEW"] {
+            assert_eq!(EncryptionType::from_wire(Some(wire)).as_wire(), wire);
         }
     }
 }

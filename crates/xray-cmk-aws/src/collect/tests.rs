@@ -232,7 +232,7 @@ async fn missing_optional_fields_do_not_panic() {
     let enc = enc.known().expect("known");
     assert_eq!(
         enc.encryption_type,
-        EncryptionType::Other("(missing)".into())
+        EncryptionType::Other(xray_cmk_core::model::MISSING_TYPE.into())
     );
     assert_eq!((enc.key_id.as_deref(), enc.status.as_deref()), (None, None));
 

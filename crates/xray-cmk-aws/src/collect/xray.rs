@@ -15,12 +15,9 @@ pub async fn encryption_config(xray: &aws_sdk_xray::Client) -> Observed<XrayEncr
     match xray.get_encryption_config().send().await {
         Ok(out) => match out.encryption_config() {
             Some(cfg) => Observed::Known(XrayEncryption {
-                encryption_type: match cfg.r#type() {
-                    Some(SdkEncryptionType::None) => EncryptionType::None,
-                    Some(SdkEncryptionType::Kms) => EncryptionType::Kms,
-                    Some(other) => EncryptionType::Other(other.as_str().to_owned()),
-                    None => EncryptionType::Other("(missing)".to_owned()),
-                },
+                encryption_type: EncryptionType::from_wire(
+                    cfg.r#type().map(SdkEncryptionType::as_str),
+                ),
                 key_id: cfg.key_id().map(str::to_owned),
                 status: cfg.status().map(|s| s.as_str().to_owned()),
             }),
