@@ -32,7 +32,7 @@ const USAGE: &str = "\
 xray-cmk-bench-stub [--accounts 100] [--regions 17] [--org-seed 1] [--host 127.0.0.1] [--port 0]
     [--port-file F] [--org-out F] [--stats-out F] [--latency-ms 0] [--throttle-rate 0]
     [--error-rate 0] [--drop-rate 0] [--dead-account ID ...] [--seed 1]
-    [--accounts-page-size 20] [--threads N]";
+    [--accounts-page-size 20] [--threads N] [--print-org]";
 
 #[derive(Debug, Clone)]
 struct Config {
@@ -52,6 +52,7 @@ struct Config {
     seed: u64,
     page_size: usize,
     threads: Option<usize>,
+    print_org: bool,
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
@@ -72,11 +73,16 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Config, String> {
         seed: 1,
         page_size: 20,
         threads: None,
+        print_org: false,
     };
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.into());
+        }
+        if flag == "--print-org" {
+            c.print_org = true;
+            continue;
         }
         let value = args
             .next()
@@ -468,6 +474,10 @@ fn main() -> std::process::ExitCode {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let org = Org::new(config.accounts, config.regions, config.org_seed);
+    if config.print_org {
+        println!("{}", org.describe());
+        return std::process::ExitCode::SUCCESS;
+    }
     let dead: HashSet<String> = config
         .dead_accounts
         .iter()
