@@ -342,8 +342,9 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             _ => plain(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
         });
     }
-    let headers = req.headers().clone();
-    let body = match req.into_body().collect().await {
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
