@@ -327,9 +327,10 @@ impl std::fmt::Display for Dropped {
 impl std::error::Error for Dropped {}
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
-    let path = req.uri().path().to_owned();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
     if let Some(control) = path.strip_prefix("/_proxy/") {
-        return Ok(match (req.method().as_str(), control) {
+        return Ok(match (parts.method.as_str(), control) {
             ("GET", "stats") => plain(
                 StatusCode::OK,
                 "application/json",
@@ -342,8 +343,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             _ => plain(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
         });
     }
-    let (parts, body) = req.into_parts();
-    let headers = parts.headers;
+    let headers = &parts.headers;
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
@@ -357,7 +357,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     let Some(call) = wire::identify(
         header("authorization").unwrap_or(""),
         header("x-amz-target"),
-        &path,
+        path,
         &body,
     ) else {
         state.stats.passthrough.fetch_add(1, Ordering::Relaxed);
@@ -536,10 +536,7 @@ mod tests {
     fn fault_draws_follow_the_rates_and_the_seed() {
         let c = args("--throttle-rate 0.1 --error-rate 0.02 --drop-rate 0.01").expect("ok");
         let state = |seed: u64| State {
-            config: Config {
-                seed,
-                ..c.clone()
-            },
+            config: Config { seed, ..c.clone() },
             org: Org::new(3, 1, 1),
             clock: Clock { started_epoch: 0 },
             dead: HashSet::new(),

@@ -258,11 +258,13 @@ impl Org {
             }
             None => key_id,
         };
-        self.keys_in(acct, region).into_iter().find(|k| match key_id {
-            KEY_ALIAS => k.manager == KeyManager::Customer,
-            "alias/aws/xray" => k.manager == KeyManager::Aws,
-            id => k.id == id,
-        })
+        self.keys_in(acct, region)
+            .into_iter()
+            .find(|k| match key_id {
+                KEY_ALIAS => k.manager == KeyManager::Customer,
+                "alias/aws/xray" => k.manager == KeyManager::Aws,
+                id => k.id == id,
+            })
     }
 
     /// X-Ray's encryption config of an account-region: the key ARN, or None for `Type: NONE`.
@@ -388,7 +390,11 @@ mod tests {
         assert_eq!(ids.len(), 20_000);
         assert!(a.accounts.iter().all(|x| x.id.len() == 12));
         assert_eq!(a.accounts[0].id, "123456789012");
-        assert!(a.accounts.iter().zip(&b.accounts).all(|(x, y)| x.id == y.id));
+        assert!(a
+            .accounts
+            .iter()
+            .zip(&b.accounts)
+            .all(|(x, y)| x.id == y.id));
         let c = Org::new(3, 17, 2);
         assert_ne!(a.accounts[1].id, c.accounts[1].id);
         for x in &a.accounts {

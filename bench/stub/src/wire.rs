@@ -4,6 +4,7 @@
 //! All services share one endpoint (`AWS_ENDPOINT_URL`), so the service is the SigV4 credential
 //! scope's, as the emulator's caller.py reads it; the signature itself is not checked.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::org::{self, Account, Key, KeyManager, Org, Posture, AWS_ALIASES, KEY_ALIAS};
@@ -94,7 +95,7 @@ pub struct Call<'a> {
     pub protocol: Protocol,
     pub op: Op,
     /// The operation's name as sent (for `Other`).
-    pub operation: String,
+    pub operation: Cow<'a, str>,
 }
 
 impl Call<'_> {
@@ -123,40 +124,28 @@ pub fn credential_scope(authorization: &str) -> Option<(&str, &str, &str)> {
 
 pub fn identify<'a>(
     authorization: &'a str,
-    target: Option<&str>,
-    path: &str,
+    target: Option<&'a str>,
+    path: &'a str,
     body: &[u8],
 ) -> Option<Call<'a>> {
     let (access_key, region, service) = credential_scope(authorization)?;
-    let (protocol, operation) = if let Some(target) = target {
+    let (protocol, operation): (Protocol, Cow<'a, str>) = if let Some(target) = target {
         (
             Protocol::Json,
-            target.rsplit('.').next().unwrap_or("").to_owned(),
+            Cow::Borrowed(target.rsplit('.').next().unwrap_or("")),
         )
     } else {
-        match service {
-            "sts" | "iam" => (
+        match (service, path) {
+            ("sts" | "iam", _) => (
                 Protocol::Query,
-                form_value(body, "Action").unwrap_or_default(),
+                Cow::Owned(form_value(body, "Action").unwrap_or_default()),
             ),
-            "xray" => (
-                Protocol::RestJson,
-                match path {
-                    "/EncryptionConfig" => "GetEncryptionConfig",
-                    "/GetTraceSegmentDestination" => "GetTraceSegmentDestination",
-                    other => other,
-                }
-                .to_owned(),
-            ),
-            "account" => (
-                Protocol::RestJson,
-                match path {
-                    "/listRegions" => "ListRegions",
-                    other => other,
-                }
-                .to_owned(),
-            ),
-            _ => (Protocol::RestJson, path.to_owned()),
+            ("xray", "/EncryptionConfig") => (Protocol::RestJson, "GetEncryptionConfig".into()),
+            ("xray", "/GetTraceSegmentDestination") => {
+                (Protocol::RestJson, "GetTraceSegmentDestination".into())
+            }
+            ("account", "/listRegions") => (Protocol::RestJson, "ListRegions".into()),
+            (_, other) => (Protocol::RestJson, other.into()),
         }
     };
     Some(Call {
@@ -184,15 +173,13 @@ fn percent_decode(s: &[u8]) -> String {
     while i < s.len() {
         match s[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < s.len() => {
-                match (hex(s[i + 1]), hex(s[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < s.len() => match (hex(s[i + 1]), hex(s[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -340,9 +327,28 @@ fn json_string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 
-fn body_field(body: &[u8], name: &str) -> Option<String> {
+/// A string member of the request's JSON object. The SDK sends ids and tokens without escapes, so
+/// a scan is enough; anything else falls back to a full parse.
+fn body_field<'b>(body: &'b [u8], name: &str) -> Option<Cow<'b, str>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    let at = loop {
+        let i = text[from..].find(name)? + from;
+        let end = i + name.len();
+        if i > 0 && bytes[i - 1] == b'"' && bytes.get(end) == Some(&b'"') {
+            break end + 1;
+        }
+        from = end;
+    };
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let value = rest.strip_prefix('"')?;
+    let end = value.find('"')?;
+    if !value[..end].contains('\\') {
+        return Some(Cow::Borrowed(&value[..end]));
+    }
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    v.get(name)?.as_str().map(str::to_owned)
+    v.get(name)?.as_str().map(|s| Cow::Owned(s.to_owned()))
 }
 
 /// The answer to a call of `acct`, from the synthetic organization.
@@ -641,7 +647,7 @@ mod tests {
 
     const AUTH: &str = "AWS4-HMAC-SHA256 Credential=ASIA123456789012STUB/20261202/eu-west-1/kms/aws4_request, SignedHeaders=host, Signature=0";
 
-    fn call<'a>(auth: &'a str, target: Option<&str>, path: &str, body: &[u8]) -> Call<'a> {
+    fn call<'a>(auth: &'a str, target: Option<&'a str>, path: &'a str, body: &[u8]) -> Call<'a> {
         identify(auth, target, path, body).expect("signed")
     }
 
@@ -673,10 +679,7 @@ mod tests {
             (Protocol::RestJson, Op::XrayGetEncryptionConfig)
         );
         let c = call(AUTH, Some("TrentService.CreateKey"), "/", b"{}");
-        assert_eq!(
-            (c.op, c.stat_name().as_str()),
-            (Op::Other, "kms:CreateKey")
-        );
+        assert_eq!((c.op, c.stat_name().as_str()), (Op::Other, "kms:CreateKey"));
         assert!(identify("Bearer x", None, "/", b"").is_none());
         assert_eq!(
             form_value(b"A=1&RoleArn=arn%3Aaws%3Aiam%3A%3A42%3Arole%2FR", "RoleArn").as_deref(),
@@ -702,7 +705,10 @@ mod tests {
         let keys = json(&ask("TrentService.ListKeys", "{}"));
         let key_id = keys["Keys"][0]["KeyId"].as_str().expect("a key").to_owned();
         let arn = keys["Keys"][0]["KeyArn"].as_str().expect("arn").to_owned();
-        assert_eq!(arn, format!("arn:aws:kms:us-east-1:{}:key/{key_id}", acct.id));
+        assert_eq!(
+            arn,
+            format!("arn:aws:kms:us-east-1:{}:key/{key_id}", acct.id)
+        );
         let meta = json(&ask(
             "TrentService.DescribeKey",
             &format!(r#"{{"KeyId":"{arn}"}}"#),
@@ -734,8 +740,21 @@ mod tests {
         assert_eq!(enc["EncryptionConfig"]["KeyId"], arn.as_str());
         // Organizations pages by NextToken.
         let orgs = auth.replace("/kms/", "/organizations/");
-        let c = call(&orgs, Some("AWSOrganizationsV20161128.ListAccounts"), "/", b"{}");
-        let page = json(&answer(&org, &clock, 20, &c, org.management(), b"{}", "rid"));
+        let c = call(
+            &orgs,
+            Some("AWSOrganizationsV20161128.ListAccounts"),
+            "/",
+            b"{}",
+        );
+        let page = json(&answer(
+            &org,
+            &clock,
+            20,
+            &c,
+            org.management(),
+            b"{}",
+            "rid",
+        ));
         assert_eq!(page["Accounts"].as_array().map(Vec::len), Some(20));
         assert_eq!(page["NextToken"], "20");
         let body = br#"{"NextToken":"20"}"#;
@@ -756,7 +775,15 @@ mod tests {
             "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A{member}%3Arole%2FOrganizationAccountAccessRole&RoleSessionName=s"
         );
         let c = call(sts, None, "/", body.as_bytes());
-        let r = answer(&org, &clock, 20, &c, org.management(), body.as_bytes(), "rid");
+        let r = answer(
+            &org,
+            &clock,
+            20,
+            &c,
+            org.management(),
+            body.as_bytes(),
+            "rid",
+        );
         assert_eq!((r.status, r.content_type), (200, "text/xml"));
         assert!(r
             .body
@@ -765,7 +792,15 @@ mod tests {
             .body
             .contains("<Expiration>2027-01-15T09:00:00Z</Expiration>"));
         let body = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A999999999999%3Arole%2FR";
-        let r = answer(&org, &clock, 20, &c, org.management(), body.as_bytes(), "rid");
+        let r = answer(
+            &org,
+            &clock,
+            20,
+            &c,
+            org.management(),
+            body.as_bytes(),
+            "rid",
+        );
         assert_eq!(r.status, 403);
         assert!(r.body.contains("<Code>AccessDenied</Code>"));
     }
@@ -799,6 +834,18 @@ mod tests {
         assert!(t
             .body
             .contains("<Type>Sender</Type><Code>Throttling</Code>"));
+    }
+
+    #[test]
+    fn body_fields_are_read_without_a_full_parse() {
+        let body = br#"{"PolicyName":"default", "KeyId" : "k-1"}"#;
+        assert_eq!(body_field(body, "KeyId").as_deref(), Some("k-1"));
+        assert_eq!(body_field(body, "Key"), None);
+        assert_eq!(
+            body_field(br#"{"KeyId":"a\u0062"}"#, "KeyId").as_deref(),
+            Some("ab")
+        );
+        assert_eq!(body_field(b"{}", "NextToken"), None);
     }
 
     #[test]
