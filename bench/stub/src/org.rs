@@ -71,7 +71,7 @@ impl Posture {
             14 | 15 => Posture::AwsManagedKey,
             16 | 17 => Posture::DefaultNone,
             18 => Posture::CmkRotationDisabled,
-            _ if (index / 20) % 2 == 0 => Posture::CmkDisabled,
+            _ if (index / 20).is_multiple_of(2) => Posture::CmkDisabled,
             _ => Posture::CmkPendingDeletion,
         }
     }
