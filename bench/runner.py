@@ -404,6 +404,46 @@ def xray_cmk_command() -> tuple[list[str], bool]:
     return [str(target / "release" / "xray-cmk")], True
 
 
+# --- the stub backend (bench/stub) ------------------------------------------------------------------
+
+
+def stub_command() -> list[str]:
+    """XRAY_CMK_STUB_BIN (a path or a shell-quoted command line) or the release build of bench/stub."""
+    override = os.environ.get("XRAY_CMK_STUB_BIN")
+    if override:
+        return shlex.split(override)
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or Path.home() / ".cache/xray-cmk/target")
+    log(f"building the stub (release, CARGO_TARGET_DIR={target})")
+    cmd = ["cargo", "build", "--release", "--quiet", "--manifest-path", str(ROOT / "Cargo.toml"),
+           "-p", "xray-cmk-bench-stub"]  # fmt: skip
+    try:
+        subprocess.run(cmd, env=dict(os.environ, CARGO_TARGET_DIR=str(target)), check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BenchError(f"cargo build of the stub failed: {exc}") from None
+    return [str(target / "release" / "xray-cmk-bench-stub")]
+
+
+def stub_seed(stub: list[str], accounts: int, regions: int) -> dict[str, Any]:
+    """The stub's organization, described as seed_synthetic.py describes a seeded one."""
+    try:
+        out = subprocess.run(stub + ["--accounts", str(accounts), "--regions", str(regions), "--print-org"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BenchError(f"the stub did not describe its organization: {exc}") from None
+    org = json.loads(out)
+    accounts_ = [seed_synthetic.Account(**a) for a in org["accounts"]]
+    return seed_synthetic.describe(org["organization"], org["ous"], accounts_, org["regions"], 0.0)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a running process so far (Linux /proc), None if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def audit_env(endpoint: str, aws_config: Path, work: Path, label: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in AWS_ENV_DROPPED}
     env.update(
@@ -471,7 +511,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     targets = seed["expected"]["targets"]
     lines = [
         f"## xray-cmk benchmark: {seed['expected']['accounts']} accounts x {len(seed['regions'])} regions "
-        f"({targets} account-regions), {opts['latency_ms']:g} ms added latency",
+        f"({targets} account-regions), {opts['latency_ms']:g} ms added latency, backend {opts.get('backend', 'emulator')}",
         "",
         f"machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB; "
         f"seeding {seed['seconds']} s; binary `{' '.join(report['binary']['command'])}`",
@@ -496,6 +536,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     row("CPU time (s)", lambda r: r["cpu_seconds"])
     if any("load_average" in r for r in runs):
         row("machine load (1 min) before / after", lambda r: " / ".join(map(str, r.get("load_average") or ["-"])))
+    for server in sorted({s for r in runs for s in r.get("server_cpu_seconds", {})}):
+        row(f"{server} CPU time during the run (s)", lambda r, s=server: r.get("server_cpu_seconds", {}).get(s, ""))
     row("results pass / fail / error", by_status)
     row("suppressed", lambda r: r["results"]["suppressed"])
     row("account-regions with results", lambda r: f"{r['results']['targets_with_results']} / {targets}")
@@ -586,6 +628,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=3600, help="seconds allowed per audit run")
     p.add_argument("--results-dir", type=Path, default=BENCH / "results")
     p.add_argument("--keep-work", action="store_true", help="keep the work directory (logs, outputs)")
+    p.add_argument("--backend", choices=("emulator", "stub"), default="emulator",
+                   help="emulator (moto) behind bench/proxy.py, or bench/stub with latency and faults built in")  # fmt: skip
     args = p.parse_args(argv)
     if not 1 <= args.regions <= len(seed_synthetic.DEFAULT_REGIONS) or args.accounts < 1:
         p.error(f"--accounts must be >= 1 and --regions 1..{len(seed_synthetic.DEFAULT_REGIONS)}")
@@ -631,16 +675,21 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
     command, built = xray_cmk_command()
     python = sys.executable
 
-    log("starting the emulator")
-    emu_env = dict(os.environ, XRAY_CMK_EMULATOR_UPDATING_SECONDS="0")
-    emu_port = procs.start(
-        "emulator", [python, str(BENCH / "emulator.py"), "--host", "127.0.0.1", "--port", "0", "--quiet"], emu_env
-    )
-    emulator = f"http://127.0.0.1:{emu_port}"
-
-    log(f"seeding {args.accounts} accounts x {args.regions} regions")
-    seeded = seed_synthetic.seed(emulator, args.accounts, args.regions, config_coverage=args.config_coverage,
-                                 stale_fraction=args.stale_fraction, aggregator=args.source != "live" or None)
+    if args.backend == "stub":
+        if args.source != "live":
+            raise BenchError("--backend stub serves no AWS Config aggregator: use --source live")
+        stub = stub_command()
+        seeded = stub_seed(stub, args.accounts, args.regions)
+    else:
+        log("starting the emulator")
+        emu_env = dict(os.environ, XRAY_CMK_EMULATOR_UPDATING_SECONDS="0")
+        emu_port = procs.start(
+            "emulator", [python, str(BENCH / "emulator.py"), "--host", "127.0.0.1", "--port", "0", "--quiet"], emu_env
+        )
+        emulator = f"http://127.0.0.1:{emu_port}"
+        log(f"seeding {args.accounts} accounts x {args.regions} regions")
+        seeded = seed_synthetic.seed(emulator, args.accounts, args.regions, config_coverage=args.config_coverage,
+                                     stale_fraction=args.stale_fraction, aggregator=args.source != "live" or None)
     aws_config = work / "aws-config"
     aws_config.write_text(seed_synthetic.aws_config_text())
     (work / "seed.json").write_text(json.dumps(seeded, indent=2))
@@ -677,21 +726,30 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
         if with_source:
             run_cmd = run_cmd + ["--stats-out", str(work / f"{label}.xray-cmk-stats.json")]
         commands[label] = run_cmd
-        proxy_cmd = [python, str(BENCH / "proxy.py"), "--upstream", emulator, "--port", "0",
+        front = stub + ["--accounts", str(args.accounts), "--regions", str(args.regions)] if args.backend == "stub" \
+            else [python, str(BENCH / "proxy.py"), "--upstream", emulator]  # fmt: skip
+        proxy_cmd = [*front, "--port", "0",
                      "--latency-ms", str(args.latency_ms), "--seed", str(args.seed),
                      "--throttle-rate", str(cfg["throttle_rate"]), "--error-rate", str(cfg["error_rate"]),
                      "--drop-rate", str(cfg["drop_rate"]),
                      "--stats-out", str(work / f"{label}.stats.json")]  # fmt: skip
         for account in cfg["dead_accounts"]:
             proxy_cmd += ["--dead-account", account]
-        proxy_name = f"proxy-{label}"
+        proxy_name = f"{'stub' if args.backend == 'stub' else 'proxy'}-{label}"
         endpoint = f"http://127.0.0.1:{procs.start(proxy_name, proxy_cmd)}"
-        log(f"{label}: {shlex.join(run_cmd)} (through the proxy at {endpoint})")
+        log(f"{label}: {shlex.join(run_cmd)} (through the {proxy_name.split('-')[0]} at {endpoint})")
         load_before = round(os.getloadavg()[0], 2)
+        servers = {n: pid for n, pid in procs.pids().items() if n in (proxy_name, "emulator")}
+        cpu_before = {n: process_cpu_seconds(pid) for n, pid in servers.items()}
         measured = run_measured(
             run_cmd, audit_env(endpoint, aws_config, work, label),
             work / f"{label}.jsonl", work / f"{label}.stderr", args.timeout,
         )  # fmt: skip
+        cpu_after = {n: process_cpu_seconds(pid) for n, pid in servers.items()}
+        measured["server_cpu_seconds"] = {
+            n.split("-")[0]: round(cpu_after[n] - cpu_before[n], 2)
+            for n in servers if cpu_before[n] is not None and cpu_after[n] is not None
+        }  # fmt: skip
         with urllib.request.urlopen(f"{endpoint}/_proxy/stats", timeout=30) as resp:
             stats = json.load(resp)
         procs.stop(proxy_name)
