@@ -133,6 +133,13 @@ impl AccountClients {
         )
     }
 
+    /// Drops the regional clients built so far (the credentials stay): an account whose scan is
+    /// done keeps only what reading its keys for another account needs, rebuilt on demand. Without
+    /// it an organization scan holds every account's clients of every region to the end.
+    pub fn release_regional(&self) {
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Cache::default();
+    }
+
     fn cached<C: Clone>(
         &self,
         pick: impl FnOnce(&mut Cache) -> &mut HashMap<String, C>,

@@ -56,6 +56,11 @@ pub struct AccountScan {
 /// Scans `accounts`, at most `account_concurrency` at a time, calling `on_account` as each one
 /// finishes, so results can be written before the whole organization is done. `policy` names the
 /// principals whose access to the keys in use is judged.
+///
+/// Each account's scan is its own task on the runtime's worker threads (not one future polled on
+/// the caller's thread), so an organization scan uses every core; what the accounts share (the
+/// clients directory, the key and simulator caches, the organization's tree) is in one
+/// [`ScanState`] they all hold. A task that panics is that account's error, never a lost account.
 pub async fn scan_accounts(
     session: &Session,
     shared: &Shared,
@@ -64,39 +69,49 @@ pub async fn scan_accounts(
     policy: &OrgPolicy,
     mut on_account: impl FnMut(AccountScan),
 ) {
-    let directory = Directory {
-        session,
-        shared,
-        opts,
-        in_scope: accounts.iter().cloned().collect(),
-        clients: Once::default(),
-    };
-    let keys = KeyCache::default();
-    let answers = AnswerCache::default();
-    let scan_shared = ScanShared {
-        accounts: &directory,
-        keys: &keys,
-        answers: &answers,
-        needs: opts.needs,
-        policy,
-        aggregated: opts.aggregated.as_deref(),
-    };
-    // The SCPs are read with the caller's own credentials: the management account's, or a
-    // delegated administrator's.
-    let organization = opts.needs.scp.then(|| {
-        (
-            AccountClients::new(session.config.clone(), shared.clone()).organizations(),
-            OrgCache::default(),
-        )
+    let state = Arc::new(ScanState {
+        directory: Directory {
+            session: session.clone(),
+            shared: shared.clone(),
+            opts: opts.clone(),
+            in_scope: accounts.iter().cloned().collect(),
+            clients: Once::default(),
+        },
+        keys: KeyCache::default(),
+        answers: AnswerCache::default(),
+        policy: policy.clone(),
+        // The SCPs are read with the caller's own credentials: the management account's, or a
+        // delegated administrator's.
+        organization: opts.needs.scp.then(|| {
+            (
+                AccountClients::new(session.config.clone(), shared.clone()).organizations(),
+                OrgCache::default(),
+            )
+        }),
     });
     let mut scans = stream::iter(accounts)
-        .map(|account| async {
-            let mut done = scan_account(&directory, account, opts, &scan_shared).await;
-            if let Some((org, cache)) = &organization {
-                let path = scp_path(org, account, cache).await;
-                done.inventory.scp_paths.insert(account.clone(), path);
+        .map(|account| {
+            let state = Arc::clone(&state);
+            let account = account.clone();
+            let task = tokio::spawn({
+                let account = account.clone();
+                async move { state.scan(&account).await }
+            });
+            let regions = opts.regions.clone();
+            async move {
+                task.await.unwrap_or_else(|err| {
+                    failed(
+                        &account,
+                        regions.as_deref(),
+                        CollectionError {
+                            operation: "scan".into(),
+                            kind: ErrorKind::Other,
+                            code: None,
+                            message: format!("the scan of this account stopped: {err}"),
+                        },
+                    )
+                })
             }
-            done
         })
         .buffer_unordered(opts.account_concurrency.max(1));
     while let Some(done) = scans.next().await {
@@ -104,21 +119,61 @@ pub async fn scan_accounts(
     }
 }
 
+/// What every account's scan of one organization scan shares.
+struct ScanState {
+    directory: Directory,
+    keys: KeyCache,
+    answers: AnswerCache,
+    policy: OrgPolicy,
+    organization: Option<(aws_sdk_organizations::Client, OrgCache)>,
+}
+
+impl ScanState {
+    /// Boxed as `Send` here, at one lifetime: the compiler cannot prove the collectors' stream
+    /// combinators `Send` for every lifetime, which `tokio::spawn` would otherwise ask of it.
+    fn scan<'a>(&'a self, account: &'a str) -> BoxFuture<'a, AccountScan> {
+        Box::pin(self.scan_inner(account))
+    }
+
+    async fn scan_inner(&self, account: &str) -> AccountScan {
+        let scan_shared = ScanShared {
+            accounts: &self.directory,
+            keys: &self.keys,
+            answers: &self.answers,
+            needs: self.directory.opts.needs,
+            policy: &self.policy,
+            aggregated: self.directory.opts.aggregated.as_deref(),
+        };
+        let mut done =
+            scan_account(&self.directory, account, &self.directory.opts, &scan_shared).await;
+        if let Some((org, cache)) = &self.organization {
+            let path = scp_path(org, account, cache).await;
+            done.inventory.scp_paths.insert(account.to_owned(), path);
+        }
+        // Its scan is done: keep its credentials (another account may still read a key it
+        // owns), not its clients of every region.
+        if let Ok(clients) = self.directory.account(account).await {
+            clients.release_regional();
+        }
+        done
+    }
+}
+
 /// Every account's clients, built once per scan: for its own scan, for reading the keys it owns
 /// for the others, and for the policy simulations of its principals.
-struct Directory<'a> {
-    session: &'a Session,
-    shared: &'a Shared,
-    opts: &'a ScanOptions,
+struct Directory {
+    session: Session,
+    shared: Shared,
+    opts: ScanOptions,
     in_scope: BTreeSet<String>,
     clients: Once<String, Result<Arc<AccountClients>, CollectionError>>,
 }
 
-impl Directory<'_> {
+impl Directory {
     async fn account(&self, account: &str) -> Result<Arc<AccountClients>, CollectionError> {
         self.clients
             .get_or_compute(account.to_owned(), async {
-                account_clients(self.session, self.shared, account, self.opts)
+                account_clients(&self.session, &self.shared, account, &self.opts)
                     .await
                     .map(Arc::new)
             })
@@ -127,7 +182,7 @@ impl Directory<'_> {
     }
 }
 
-impl crate::collect::Accounts for Directory<'_> {
+impl crate::collect::Accounts for Directory {
     fn in_scope(&self, account: &str) -> bool {
         self.in_scope.contains(account)
     }
@@ -145,7 +200,7 @@ impl crate::collect::Accounts for Directory<'_> {
 }
 
 async fn scan_account(
-    directory: &Directory<'_>,
+    directory: &Directory,
     account: &str,
     opts: &ScanOptions,
     scan_shared: &ScanShared<'_>,

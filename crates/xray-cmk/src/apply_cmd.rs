@@ -36,12 +36,7 @@ const CRASH_ENV: &str = "XRAY_CMK_TEST_CRASH_AFTER";
 /// Test hook: seconds to wait before `CreateKey` (see `ApplyOptions::pause_before_create_key`).
 const PAUSE_ENV: &str = "XRAY_CMK_TEST_PAUSE_BEFORE_CREATE_KEY";
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
+use crate::runtime::runtime;
 
 pub fn run(args: ApplyArgs) -> Result<Exit> {
     runtime()?.block_on(apply(args))

@@ -29,10 +29,7 @@ pub struct View {
 }
 
 pub fn run(args: AuditArgs, view: &View, history: &HistoryArgs, color: bool) -> Result<Exit> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::runtime::runtime()?;
     runtime.block_on(run_async(args, view, history, color))
 }
 

@@ -21,6 +21,7 @@ mod progress;
 mod report_cmd;
 mod respond_cmd;
 mod rules_cmd;
+mod runtime;
 
 use std::process::ExitCode;
 

@@ -22,10 +22,7 @@ use crate::exit::Exit;
 const KEY_MONTH_USD: u32 = 1;
 
 pub fn run(args: PlanArgs) -> Result<Exit> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::runtime::runtime()?;
     runtime.block_on(run_async(args))
 }
 

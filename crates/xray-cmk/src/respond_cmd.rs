@@ -5,7 +5,7 @@
 use crate::out::{out, outln};
 use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
 use xray_cmk_aws::respond::{
     act, key_facts, who_disabled, xray_key, Disabler, EraseRecord, KeyAction, KeyFacts,
@@ -17,12 +17,7 @@ use xray_cmk_core::Needs;
 use crate::cli::{KeyActionArgs, RotateArgs};
 use crate::exit::Exit;
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
+use crate::runtime::runtime;
 
 /// The key id typed back, from `--confirm` or the terminal; anything else refuses.
 fn confirmed(facts: &KeyFacts, given: Option<&str>, what: &str) -> Result<()> {

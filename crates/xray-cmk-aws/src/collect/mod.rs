@@ -339,12 +339,16 @@ pub async fn scan(
     } else {
         None
     };
-    let targets: Vec<XrayTarget> = stream::iter(regions)
-        .map(|region| {
+    // Every stream below iterates owned items: a closure over borrowed ones is generic over their
+    // lifetime, and the compiler then cannot show the scan `Send` for `tokio::spawn`
+    // (rust-lang/rust#102211).
+    let trail_ref = trail_list.as_ref();
+    let targets: Vec<XrayTarget> = stream::iter(regions.to_vec())
+        .map(|region| async move {
             let source = shared
                 .aggregated
-                .map_or(XraySource::Live, |a| a.source(account, region));
-            collect_target(clients, account, region, needs, trail_list.as_ref(), source)
+                .map_or(XraySource::Live, |a| a.source(account, &region));
+            collect_target(clients, account, &region, needs, trail_ref, source).await
         })
         .buffered(concurrency)
         .collect()
@@ -368,12 +372,10 @@ pub async fn scan(
     };
 
     let unaliased_keys = if needs.key_listing {
-        stream::iter(regions)
+        stream::iter(regions.to_vec())
             .map(|region| async move {
-                (
-                    (account.to_owned(), region.clone()),
-                    kms::unaliased_keys(&clients.kms(region)).await,
-                )
+                let keys = kms::unaliased_keys(&clients.kms(&region)).await;
+                ((account.to_owned(), region), keys)
             })
             .buffered(concurrency)
             .collect()
@@ -383,12 +385,11 @@ pub async fn scan(
     };
 
     let guardrails = if needs.guardrail {
-        stream::iter(regions)
+        stream::iter(regions.to_vec())
             .map(|region| async move {
-                (
-                    (account.to_owned(), region.clone()),
-                    guard::guardrail(&clients.config(region), &clients.events(region)).await,
-                )
+                let found =
+                    guard::guardrail(&clients.config(&region), &clients.events(&region)).await;
+                ((account.to_owned(), region), found)
             })
             .buffered(concurrency)
             .collect()
@@ -402,12 +403,14 @@ pub async fn scan(
     } else {
         BTreeSet::new()
     };
+    let wanted_keys: Vec<(String, String)> = wanted_keys
+        .into_iter()
+        .map(|(k, r)| (k.to_owned(), r.to_owned()))
+        .collect();
     let described: Vec<(String, KeyRead)> = stream::iter(wanted_keys)
         .map(|(key, region)| async move {
-            (
-                key.to_owned(),
-                read_key(clients, account, key, region, shared).await,
-            )
+            let read = read_key(clients, account, &key, &region, shared).await;
+            (key, read)
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -434,12 +437,14 @@ pub async fn scan(
         .flatten()
         .map(|t| (t.arn.as_str(), t.home_region.as_str()))
         .collect();
+    let wanted_trails: Vec<(String, String)> = wanted_trails
+        .into_iter()
+        .map(|(a, h)| (a.to_owned(), h.to_owned()))
+        .collect();
     let trails = stream::iter(wanted_trails)
         .map(|(arn, home)| async move {
-            (
-                arn.to_owned(),
-                trail_state(&clients.cloudtrail(home), arn).await,
-            )
+            let state = trail_state(&clients.cloudtrail(&home), &arn).await;
+            (arn, state)
         })
         .buffer_unordered(concurrency)
         .collect()
