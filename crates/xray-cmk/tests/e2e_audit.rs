@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{bare_xray_cmk, run, stable_json, Emulator};
+use common::{bare_xray_cmk, member_id, run, stable_json, Emulator};
 use serde_json::Value;
 
 /// The demo posture table the seed builds from (`emulator/xray_cmk_emulator/data/demo-posture.json`):
@@ -594,17 +594,6 @@ fn readme_demo_table_is_the_posture_table() {
          from that file it reads:\n\n| region | seeded posture | failing rules |\n|---|---|---|\n{}\n\n{sentence}",
         rows.join("\n")
     );
-}
-
-fn member_id(seed: &serde_json::Value, name: &str) -> String {
-    seed["member_accounts"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["name"] == name)
-        .and_then(|m| m["account_id"].as_str())
-        .expect("member")
-        .to_owned()
 }
 
 /// Parses a JSON Lines stream: the results, then the summary that must close it.

@@ -7,20 +7,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{run, Emulator};
+use common::{member_id, run, Emulator};
 
 const REGIONS: &str = "us-east-1,us-east-2,eu-west-1,eu-central-1";
-
-fn member(seed: &serde_json::Value, name: &str) -> String {
-    seed["member_accounts"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["name"] == name)
-        .and_then(|m| m["account_id"].as_str())
-        .expect("member")
-        .to_owned()
-}
 
 /// An organization aggregator `org` in the management account; recorders (which record the
 /// current X-Ray configuration when they start) in `recorded` account-regions only; then the
@@ -122,9 +111,9 @@ fn the_aggregator_gives_the_live_verdicts_and_says_which_were_read_from_it() {
     let emu = Emulator::seeded();
     let seed = emu.seed();
     let management = "123456789012";
-    let prod = member(&seed, "workload-prod");
-    let dev = member(&seed, "workload-dev");
-    let legacy = member(&seed, "legacy");
+    let prod = member_id(&seed, "workload-prod");
+    let dev = member_id(&seed, "workload-dev");
+    let legacy = member_id(&seed, "legacy");
     aggregate(
         &emu,
         &[
@@ -235,7 +224,7 @@ fn the_aggregator_gives_the_live_verdicts_and_says_which_were_read_from_it() {
 fn an_aggregator_that_cannot_be_read_is_an_error_everywhere_never_a_pass() {
     let emu = Emulator::seeded();
     let seed = emu.seed();
-    let prod = member(&seed, "workload-prod");
+    let prod = member_id(&seed, "workload-prod");
     aggregate(&emu, &[(&prod, "us-east-1")], (&prod, "us-east-1"));
     let keys = emu.dir.path().join("denied.json");
     emu.python(&format!(

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bare_xray_cmk, repo_root, run};
+use common::{bare_xray_cmk, member_id, repo_root, run};
 use xray_cmk_core::finding::FindingBuilder;
 use xray_cmk_core::{rules, Finding};
 
@@ -186,17 +186,6 @@ fn guard_policy(emu: &common::Emulator) -> PathBuf {
     path
 }
 
-fn member(seed: &serde_json::Value, name: &str) -> String {
-    seed["member_accounts"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["name"] == name)
-        .and_then(|m| m["account_id"].as_str())
-        .expect("member")
-        .to_owned()
-}
-
 /// `audit --rules 'guard-*'` as JSON: (account, rule) -> (status, message), and the exit code.
 fn guard_audit(
     emu: &common::Emulator,
@@ -340,9 +329,9 @@ fn the_guard_rules_fail_before_the_guardrail_and_pass_once_it_is_deployed() {
         .to_owned();
     let members: Vec<String> = ["workload-prod", "workload-dev", "security"]
         .iter()
-        .map(|n| member(&seed, n))
+        .map(|n| member_id(&seed, n))
         .collect();
-    let excluded = format!("{},{}", member(&seed, "legacy"), management);
+    let excluded = format!("{},{}", member_id(&seed, "legacy"), management);
     let scope = ["--org", "--exclude-accounts", excluded.as_str()];
 
     let (code, before) = guard_audit(&emu, &policy, &scope, &[]);
@@ -517,7 +506,7 @@ org.attach_policy(PolicyId=p["PolicySummary"]["Id"], TargetId=root)
     );
     let c = env(&creds("no-scp-content"));
     let pairs: Vec<(&str, &str)> = c.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let prod = member(&seed, "workload-prod");
+    let prod = member_id(&seed, "workload-prod");
     let (code, results) = guard_audit(
         &emu,
         &policy,
@@ -552,7 +541,7 @@ org.attach_policy(PolicyId=p["PolicySummary"]["Id"], TargetId=root)
 fn drift_is_non_compliant_and_the_automatic_remediation_puts_x_ray_back_on_the_approved_key() {
     let emu = common::Emulator::seeded();
     let seed = emu.seed();
-    let dev = member(&seed, "workload-dev");
+    let dev = member_id(&seed, "workload-dev");
     let dir = tempfile::tempdir().expect("dir");
     let keys = dir.path().join("approved-keys.txt");
     // The approved key, in the member, with KMS's default key policy (IAM decides).

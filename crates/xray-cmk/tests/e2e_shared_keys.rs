@@ -3,23 +3,12 @@
 
 mod common;
 
-use common::{run, stable_json, Emulator};
+use common::{member_id, run, stable_json, Emulator};
 use serde_json::Value;
 
 const MANAGEMENT: &str = "123456789012";
 /// A region the demo seed configures nowhere, so only what a test sets up is in it.
 const REGION: &str = "us-west-1";
-
-fn member_id(seed: &Value, name: &str) -> String {
-    seed["member_accounts"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["name"] == name)
-        .and_then(|m| m["account_id"].as_str())
-        .expect("member")
-        .to_owned()
-}
 
 /// Python (boto3) that defines `session(account)`: the management account's root, or a member's
 /// OrganizationAccountAccessRole, in [`REGION`].

@@ -257,3 +257,15 @@ pub fn stable_json(stdout: &str) -> serde_json::Value {
     v["tool"]["version"] = "[version]".into();
     v
 }
+
+/// The account id of the seeded member named `name` (`workload-prod`, `legacy`, …).
+pub fn member_id(seed: &serde_json::Value, name: &str) -> String {
+    seed["member_accounts"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["name"] == name)
+        .and_then(|m| m["account_id"].as_str())
+        .expect("member")
+        .to_owned()
+}
