@@ -422,16 +422,7 @@ fn member_audit(emu: &Emulator, account: &str, regions: &str) -> serde_json::Val
 fn exemptions_suppress_while_active_and_come_back_when_expired() {
     let emu = Emulator::seeded();
     let seed = emu.seed();
-    let member = |name: &str| {
-        seed["member_accounts"]
-            .as_array()
-            .expect("members")
-            .iter()
-            .find(|m| m["name"] == name)
-            .and_then(|m| m["account_id"].as_str())
-            .expect("member")
-            .to_owned()
-    };
+    let member = |name: &str| member_id(&seed, name);
 
     let dev = member_audit(&emu, &member("workload-dev"), "us-east-1");
     let rotation = dev["results"]

@@ -20,14 +20,7 @@ fn said(r: &Run) -> String {
 }
 
 fn member_id(emu: &Emulator, name: &str) -> String {
-    emu.seed()["member_accounts"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .find(|m| m["name"] == name)
-        .and_then(|m| m["account_id"].as_str())
-        .expect("member")
-        .to_owned()
+    common::member_id(&emu.seed(), name)
 }
 
 /// The seeded key of the management account in `region`.
