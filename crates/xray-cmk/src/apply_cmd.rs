@@ -14,11 +14,11 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _, Result};
 use futures::stream::{self, StreamExt};
 use xray_cmk_aws::clients::{AccountClients, Shared};
+use xray_cmk_aws::enabled_regions;
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
 use xray_cmk_aws::permissions::{self, Unchecked, Verdict};
 use xray_cmk_aws::remediate::{apply_target_observed, ApplyOptions};
 use xray_cmk_aws::verify::{check, VerifyError, VerifyOptions};
-use xray_cmk_aws::enabled_regions;
 use xray_cmk_core::remediation::apply::{
     in_scope, ApplyResult, ApplySummary, Outcome, StepResult, TargetResult, TargetStatus,
     RESULT_SCHEMA_VERSION,

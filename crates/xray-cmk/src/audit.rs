@@ -162,8 +162,14 @@ async fn run_async(args: AuditCommandArgs, color: bool) -> Result<Exit> {
     let mut prepared = prepare(&args.scan, Needs::of(&rules)).await?;
     if let Some(name) = &args.config.from_config_aggregator {
         let p = &prepared;
-        let read =
-            read_aggregator(name, args.config.max_config_age, &p.session, &p.shared, &p.opts).await;
+        let read = read_aggregator(
+            name,
+            args.config.max_config_age,
+            &p.session,
+            &p.shared,
+            &p.opts,
+        )
+        .await;
         prepared.opts.aggregated = Some(std::sync::Arc::new(read));
     }
     let (generated_at, today) = now()?;
@@ -341,12 +347,9 @@ fn render(
             sort_findings(&mut findings);
             json_v1::render(&Report::new(version, generated_at, scope, findings))
         }
-        Format::Jsonl => json_v1::summary_line(&Report::summarised(
-            version,
-            generated_at,
-            scope,
-            *summary,
-        )),
+        Format::Jsonl => {
+            json_v1::summary_line(&Report::summarised(version, generated_at, scope, *summary))
+        }
         Format::Csv => String::new(),
         Format::Asff => {
             sort_findings(&mut findings);

@@ -267,7 +267,7 @@ pub struct KeyActionArgs {
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i32).range(7..=30))]
     pub schedule_deletion: Option<i32>,
     /// The key id again, as a second, separate confirmation of the deletion.
-    #[arg(long, value_name = "KEY_ID")]
+    #[arg(long, value_name = "KEY_ID", requires = "schedule_deletion")]
     pub confirm_deletion: Option<String>,
     /// Also look in every ACTIVE account of the organization for X-Ray configurations that use
     /// the key (run from the management or a delegated-admin account).
@@ -381,6 +381,12 @@ fn parse_window(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::parse_window;
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        // Conflicts, requirements and flattened groups name arguments that exist, once.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 
     #[test]
     fn windows_parse_and_bad_ones_are_errors_not_panics() {
@@ -508,10 +514,10 @@ pub struct IacGenerateArgs {
     /// Required for Terraform; a CloudFormation template takes the stack's account.
     #[arg(long, required_if_eq("format", "terraform"))]
     pub account: Option<String>,
-    /// The region X-Ray encrypts in (the module's default; a variable). A CloudFormation
-    /// template takes the stack's region.
-    #[arg(long, default_value = "us-east-1", value_parser = parse_region)]
-    pub region: String,
+    /// The region X-Ray encrypts in (the module's default; a variable). Default: us-east-1. A
+    /// CloudFormation template takes the stack's region.
+    #[arg(long, value_parser = parse_region)]
+    pub region: Option<String>,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
@@ -570,14 +576,15 @@ pub struct GuardGenerateArgs {
     /// Take the approved keys from the latest audit in the history database.
     #[arg(long)]
     pub from_history: bool,
-    #[command(flatten)]
-    pub history: HistoryDb,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
     /// Write into a non-empty DIR, replacing the files it generates.
     #[arg(long)]
     pub force: bool,
+    /// The database --from-history reads.
+    #[command(flatten)]
+    pub history: HistoryDb,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -711,13 +718,13 @@ pub struct AuditOutput {
 /// `xray-cmk audit`.
 #[derive(Debug, Args)]
 pub struct AuditCommandArgs {
+    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub scan: ScanArgs,
     #[command(flatten)]
     pub select: RuleSelection,
-    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
-    #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub output: AuditOutput,
     #[command(flatten)]
@@ -800,6 +807,7 @@ impl VerifyNoEffect {
 
 /// Reading X-Ray's configuration from AWS Config instead of from each account-region.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "AWS Config aggregator")]
 pub struct ConfigSourceArgs {
     /// Read every account-region's X-Ray encryption configuration from this AWS Config
     /// aggregator (its `AWS::XRay::EncryptionConfig` items, with
@@ -865,15 +873,6 @@ pub enum ListFormat {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    #[command(flatten)]
-    pub scan: ScanArgs,
-    /// Also run these opt-in rules (the guardrail's, `guard-*`; comma separated, `*` wildcards):
-    /// what they fail is listed as not fixed by apply. Every other rule always runs.
-    #[arg(long, value_delimiter = ',', value_name = "RULE,...", help_heading = "Rules")]
-    pub rules: Vec<String>,
-    /// Leave these out of --rules (comma separated, `*` wildcards).
-    #[arg(long, value_delimiter = ',', value_name = "RULE,...", help_heading = "Rules")]
-    pub skip_rules: Vec<String>,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
@@ -886,6 +885,25 @@ pub struct PlanArgs {
     /// No line on stderr when the plan is incomplete.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Also run these opt-in rules (the guardrail's, `guard-*`; comma separated, `*` wildcards):
+    /// what they fail is listed as not fixed by apply. Every other rule always runs.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "RULE,...",
+        help_heading = "Rules"
+    )]
+    pub rules: Vec<String>,
+    /// Leave these out of --rules (comma separated, `*` wildcards).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "RULE,...",
+        help_heading = "Rules"
+    )]
+    pub skip_rules: Vec<String>,
     #[command(flatten)]
     pub no_effect: PlanNoEffect,
 }
@@ -923,10 +941,6 @@ pub struct ApplyArgs {
     /// Also write the result (JSON) to this file.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
-    #[command(flatten)]
-    pub aws: AwsAccess,
-    #[command(flatten)]
-    pub legacy_region: LegacyHomeRegion,
     /// Targets applied at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -944,19 +958,23 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "PATH")]
     pub stats_out: Option<PathBuf>,
     #[command(flatten)]
+    pub aws: AwsAccess,
+    #[command(flatten)]
+    pub legacy_region: LegacyHomeRegion,
+    #[command(flatten)]
     pub history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    #[command(flatten)]
-    pub scan: ScanArgs,
     /// Only these targets: ACCOUNT or ACCOUNT/REGION (repeatable, or comma separated).
     #[arg(long, value_delimiter = ',', value_name = "ACCOUNT[/REGION]")]
     pub only: Vec<xray_cmk_core::remediation::apply::Only>,
     /// Seconds to keep trying to read each trace back.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
+    #[command(flatten)]
+    pub scan: ScanArgs,
     #[command(flatten)]
     pub no_effect: VerifyNoEffect,
 }
