@@ -620,6 +620,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_incomplete_scan_outranks_findings_and_findings_outrank_clean() {
+        let clean = Summary::default();
+        let unread_target = Summary {
+            errors: 1,
+            ..Summary::default()
+        };
+        let error_result = Summary {
+            error_results: 1,
+            ..Summary::default()
+        };
+        assert_eq!(exit_code(&clean, false, false), Exit::Clean);
+        assert_eq!(exit_code(&clean, true, false), Exit::Findings);
+        assert_eq!(exit_code(&unread_target, true, false), Exit::Incomplete);
+        assert_eq!(exit_code(&error_result, false, false), Exit::Incomplete);
+        // Results Security Hub did not take make the run incomplete too.
+        assert_eq!(exit_code(&clean, true, true), Exit::Incomplete);
+    }
+
+    #[test]
     fn ids_from_flags_and_files() {
         let dir = std::env::temp_dir().join(format!("xray-cmk-ids-{}", std::process::id()));
         std::fs::write(&dir, "# prod\n111111111111\n222222222222, 333333333333\n\n")

@@ -236,7 +236,7 @@ pub struct LegacyHomeRegion {
 }
 
 /// The deprecation line for `--region` given as the home region.
-pub const REGION_DEPRECATED: &str = "xray-cmk: --region is deprecated here; use --home-region (it names the region API calls start in, not the X-Ray regions to check)";
+const REGION_DEPRECATED: &str = "xray-cmk: --region is deprecated here; use --home-region (it names the region API calls start in, not the X-Ray regions to check)";
 
 impl LegacyHomeRegion {
     /// Moves a `--region` given into `aws.home_region`, saying so on stderr.
