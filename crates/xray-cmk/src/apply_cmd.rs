@@ -14,11 +14,11 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _, Result};
 use futures::stream::{self, StreamExt};
 use xray_cmk_aws::clients::{AccountClients, Shared};
+use xray_cmk_aws::enabled_regions;
 use xray_cmk_aws::fanout::{account_clients, ScanOptions};
 use xray_cmk_aws::permissions::{self, Unchecked, Verdict};
 use xray_cmk_aws::remediate::{apply_target_observed, ApplyOptions};
 use xray_cmk_aws::verify::{check, VerifyError, VerifyOptions};
-use xray_cmk_aws::{enabled_regions, RetryMode, SessionOptions};
 use xray_cmk_core::remediation::apply::{
     in_scope, ApplyResult, ApplySummary, Outcome, StepResult, TargetResult, TargetStatus,
     RESULT_SCHEMA_VERSION,
@@ -98,23 +98,13 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     }
 
     let shared = Shared::new(usize::from(args.concurrency).max(4));
-    let session = xray_cmk_aws::load(
-        &SessionOptions {
-            profile: args.profile.clone(),
-            region: args.region.clone(),
-            max_attempts: Some(args.max_attempts),
-            retry_mode: RetryMode::Standard,
-            call_timeout: Some(std::time::Duration::from_secs(args.call_timeout)),
-        },
-        &shared,
-    )
-    .await?;
+    let session = xray_cmk_aws::load(&args.aws.session_options(), &shared).await?;
     // The plan names, per target, the principal its key policies were made for: this run must
     // act as that principal there, or a new key would not keep its administrator.
     let wrong_principal: Vec<String> = targets
         .iter()
         .filter_map(|t| {
-            let acting = acting_principal(&session.identity.arn, &t.account, &args.role_name);
+            let acting = acting_principal(&session.identity.arn, &t.account, &args.aws.role_name);
             (t.principal != acting).then(|| {
                 format!(
                     "{} {}: the plan was made for {} to apply, but this run acts there as {acting}; \
@@ -139,8 +129,8 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     let (started_at, today) = now()?;
     let started = std::time::Instant::now();
     let opts = scan_options(
-        &args.role_name,
-        args.external_id.as_deref(),
+        &args.aws.role_name,
+        args.aws.external_id.as_deref(),
         "xray-cmk-apply",
     );
     let mut clients: BTreeMap<String, Result<AccountClients, CollectionError>> = BTreeMap::new();
@@ -689,7 +679,7 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
         accounts,
         mut opts,
         ..
-    } = prepare(&args.scope, Needs::default()).await?;
+    } = prepare(&args.scan, Needs::default()).await?;
     opts.session_name = "xray-cmk-verify".to_owned();
     let verify_opts = VerifyOptions {
         timeout: Duration::from_secs(args.timeout),

@@ -1,7 +1,7 @@
 //! `xray-cmk audit`: pick the accounts, scan them, evaluate each account's inventory as it
 //! arrives, render, and choose the exit code.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::time::{Instant, SystemTime};
 
@@ -9,28 +9,27 @@ use anyhow::{bail, Context as _, Result};
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{scan_accounts, ScanOptions};
-use xray_cmk_aws::{org, RetryMode, Session, SessionOptions};
+use xray_cmk_aws::{org, Session};
 use xray_cmk_core::{
-    evaluate, sort_findings, Context, Date, Finding, Needs, OrgPolicy, SummaryBuilder,
+    evaluate, sort_findings, Context, Date, Finding, Needs, OrgPolicy, Rule, Summary,
+    SummaryBuilder,
 };
 use xray_cmk_report::{asff, csv, json_v1, table, Report, Scope};
 
-use crate::cli::{AuditArgs, ConfigSourceArgs, Format, HistoryArgs, RetryModeArg};
+use crate::cli::{AuditCommandArgs, AuditOutput, Format, ScanArgs};
 use crate::exit::Exit;
+use crate::history::Recording;
 use crate::progress::Progress;
 
 /// The role session name, so the accounts' CloudTrail shows who scanned.
 const SESSION_NAME: &str = "xray-cmk-audit";
 
-/// What only `audit` takes, beside the scope flags it shares with `plan` and `verify`.
-pub struct View {
-    pub config: ConfigSourceArgs,
-    pub show_passes: bool,
-}
+/// ASFF documents by (account, region), for `--to-security-hub`.
+type ToHub = BTreeMap<(String, String), Vec<serde_json::Value>>;
 
-pub fn run(args: AuditArgs, view: &View, history: &HistoryArgs, color: bool) -> Result<Exit> {
+pub fn run(args: AuditCommandArgs, color: bool) -> Result<Exit> {
     let runtime = crate::runtime::runtime()?;
-    runtime.block_on(run_async(args, view, history, color))
+    runtime.block_on(run_async(args, color))
 }
 
 /// Reads the aggregator's X-Ray items with the caller's credentials in the home region, one query
@@ -95,37 +94,21 @@ fn aggregator_line(
     )
 }
 
-/// What an audit and a plan both start from: the policy, the session, the accounts in scope and
-/// how to scan them.
+/// What an audit, a plan and a verify start from: the session, the accounts in scope and how to
+/// scan them.
 pub(crate) struct Prepared {
-    pub policy: OrgPolicy,
-    pub policy_path: Option<std::path::PathBuf>,
     pub shared: Shared,
     pub session: Session,
     pub accounts: Vec<String>,
     pub opts: ScanOptions,
 }
 
-/// Checks the flags and the policy file before any AWS call, then resolves the session and the
-/// accounts in scope.
-pub(crate) async fn prepare(args: &AuditArgs, needs: Needs) -> Result<Prepared> {
-    let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
+/// Resolves the session and the accounts in scope (the callers check their other flags and
+/// files first, so a mistake fails before any AWS call).
+pub(crate) async fn prepare(args: &ScanArgs, needs: Needs) -> Result<Prepared> {
     let concurrency = usize::from(args.concurrency);
     let shared = Shared::new(concurrency);
-    let session = xray_cmk_aws::load(
-        &SessionOptions {
-            profile: args.profile.clone(),
-            region: args.region.clone(),
-            max_attempts: Some(args.max_attempts),
-            retry_mode: match args.retry_mode {
-                RetryModeArg::Standard => RetryMode::Standard,
-                RetryModeArg::Adaptive => RetryMode::Adaptive,
-            },
-            call_timeout: Some(std::time::Duration::from_secs(args.call_timeout)),
-        },
-        &shared,
-    )
-    .await?;
+    let session = xray_cmk_aws::load(&args.aws.session_options(), &shared).await?;
     let accounts = resolve_accounts(args, &session, &shared).await?;
     // The SCPs are read only in an organization scan, from the organization's root down.
     let needs = Needs {
@@ -133,8 +116,8 @@ pub(crate) async fn prepare(args: &AuditArgs, needs: Needs) -> Result<Prepared> 
         ..needs
     };
     let opts = ScanOptions {
-        role_name: args.role_name.clone(),
-        external_id: args.external_id.clone(),
+        role_name: args.aws.role_name.clone(),
+        external_id: args.aws.external_id.clone(),
         session_name: SESSION_NAME.to_owned(),
         regions: (!args.regions.is_empty()).then(|| {
             let mut r = args.regions.clone();
@@ -148,8 +131,6 @@ pub(crate) async fn prepare(args: &AuditArgs, needs: Needs) -> Result<Prepared> 
         aggregated: None,
     };
     Ok(Prepared {
-        policy,
-        policy_path,
         shared,
         session,
         accounts,
@@ -169,77 +150,159 @@ pub(crate) fn now() -> Result<(String, Date)> {
     Ok((generated_at, today))
 }
 
-async fn run_async(
-    args: AuditArgs,
-    view: &View,
-    history: &HistoryArgs,
-    color: bool,
-) -> Result<Exit> {
-    let config = &view.config;
+async fn run_async(args: AuditCommandArgs, color: bool) -> Result<Exit> {
     let started = Instant::now();
-    // Flags, the policy and the history database are checked first: a mistake should fail
+    let output = &args.output;
+    // Flags, the history database and the policy are checked first: a mistake should fail
     // before any AWS call.
-    let rules = xray_cmk_core::select(&args.rules, &args.skip_rules)
+    let rules = xray_cmk_core::select(&args.select.rules, &args.select.skip_rules)
         .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
-    let store = crate::history::open(history)?;
-    let Prepared {
-        policy,
-        policy_path,
-        shared,
-        session,
-        accounts,
-        mut opts,
-    } = prepare(&args, Needs::of(&rules)).await?;
-    if let Some(name) = &config.from_config_aggregator {
-        let read = read_aggregator(name, config.max_config_age, &session, &shared, &opts).await;
-        opts.aggregated = Some(std::sync::Arc::new(read));
+    let store = crate::history::open(&args.history)?;
+    let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
+    let mut prepared = prepare(&args.scan, Needs::of(&rules)).await?;
+    if let Some(name) = &args.config.from_config_aggregator {
+        let p = &prepared;
+        let read = read_aggregator(
+            name,
+            args.config.max_config_age,
+            &p.session,
+            &p.shared,
+            &p.opts,
+        )
+        .await;
+        prepared.opts.aggregated = Some(std::sync::Arc::new(read));
     }
     let (generated_at, today) = now()?;
-    let mut recording = crate::history::Recording::start(
+    let mut recording = start_recording(store, &generated_at, &prepared, &rules);
+
+    let mut sink = Sink::new(output.format, &policy, today, &rules);
+    let tally = gather(
+        &prepared,
+        &policy,
+        &mut sink,
+        recording.as_mut(),
+        output,
+        &generated_at,
+    )
+    .await?;
+
+    let scope = Scope {
+        accounts: prepared.accounts.clone(),
+        regions: sink.regions.iter().cloned().collect(),
+        policy: policy_path.map(|p| p.display().to_string()),
+    };
+    let summary = sink.summary.finish();
+    let failing_at_threshold = sink
+        .open_failure_severities
+        .iter()
+        .any(|s| *s >= output.fail_on);
+    let rendered = render(
+        output.format,
+        std::mem::take(&mut sink.findings),
+        &summary,
+        scope,
+        &generated_at,
+        color,
+        output.show_passes,
+    );
+    write_stdout(&rendered)?;
+    if let Some(path) = &output.stats_out {
+        write_stats(path, started, &prepared.shared)?;
+    }
+    report_on_stderr(&prepared, &tally, &summary, started, output.quiet);
+
+    let hub_failed = if output.to_security_hub {
+        let p = &prepared;
+        !send_to_security_hub(&p.session, &p.shared, &p.opts, tally.to_hub, output.quiet).await
+    } else {
+        false
+    };
+    let exit = exit_code(&summary, failing_at_threshold, hub_failed);
+    if let Some(r) = recording {
+        r.finish(&now()?.0, exit as i32);
+    }
+    Ok(exit)
+}
+
+/// The run, as the history records it before the scan starts.
+fn start_recording(
+    store: Option<xray_cmk_store::Store>,
+    generated_at: &str,
+    prepared: &Prepared,
+    rules: &[&'static dyn Rule],
+) -> Option<Recording> {
+    Recording::start(
         store,
         &xray_cmk_store::Run {
             kind: "audit",
-            started_at: &generated_at,
-            finished_at: &generated_at,
+            started_at: generated_at,
+            finished_at: generated_at,
             tool_version: env!("CARGO_PKG_VERSION"),
             scope: serde_json::json!({
-                "accounts": &accounts,
-                "regions": &opts.regions,
+                "accounts": &prepared.accounts,
+                "regions": &prepared.opts.regions,
                 "rules": rules.iter().map(|r| r.meta().id).collect::<Vec<_>>(),
             }),
             exit_code: None,
         },
-    );
+    )
+}
 
+/// What the scan counted besides the findings `Sink` judged.
+struct Tally {
+    /// Account-regions whose X-Ray configuration came from a configuration item, and those
+    /// whose configuration was read at all (an unreachable account's placeholder is not), for
+    /// the aggregator's line.
+    from_config: usize,
+    read: usize,
+    /// For `--to-security-hub`.
+    to_hub: ToHub,
+}
+
+/// Scans every account, hands each inventory to `sink` as it arrives, records it, and shows
+/// progress on stderr.
+async fn gather(
+    prepared: &Prepared,
+    policy: &OrgPolicy,
+    sink: &mut Sink<'_>,
+    mut recording: Option<&mut Recording>,
+    output: &AuditOutput,
+    generated_at: &str,
+) -> Result<Tally> {
+    let Prepared {
+        shared,
+        session,
+        accounts,
+        opts,
+    } = prepared;
     let progress = Progress::new(
         accounts.len() as u64,
-        !args.quiet && std::io::stderr().is_terminal(),
+        !output.quiet && std::io::stderr().is_terminal(),
     );
-    let mut sink = Sink::new(args.format, &policy, today, &rules);
-    // Account-regions whose X-Ray configuration was read (from an item or live), for the
-    // aggregator's line: the targets collected, not an unreachable account's placeholder.
-    let (mut from_config, mut read) = (0usize, 0usize);
-    // ASFF documents by (account, region), for --to-security-hub.
-    let mut to_hub: std::collections::BTreeMap<(String, String), Vec<serde_json::Value>> =
-        Default::default();
-    if args.format == Format::Csv {
+    let mut tally = Tally {
+        from_config: 0,
+        read: 0,
+        to_hub: ToHub::new(),
+    };
+    if output.format == Format::Csv {
         write_stdout(&csv::header())?;
     }
-    scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
-        from_config += scan.inventory.config_sourced.len();
-        read += scan
+    scan_accounts(session, shared, accounts, opts, policy, |scan| {
+        tally.from_config += scan.inventory.config_sourced.len();
+        tally.read += scan
             .inventory
             .targets
             .iter()
             .filter(|t| t.region != "*")
             .count();
         let findings = sink.account(&scan.inventory);
-        if args.to_security_hub {
+        if output.to_security_hub {
             for f in &findings {
-                to_hub
+                tally
+                    .to_hub
                     .entry((f.account.clone(), f.region.clone()))
                     .or_default()
-                    .push(asff::finding(f, &generated_at));
+                    .push(asff::finding(f, generated_at));
             }
         }
         if let Some(r) = recording.as_mut() {
@@ -256,89 +319,92 @@ async fn run_async(
     })
     .await;
     progress.finish();
+    Ok(tally)
+}
 
-    let scope = Scope {
-        accounts: accounts.clone(),
-        regions: sink.regions.iter().cloned().collect(),
-        policy: policy_path.map(|p| p.display().to_string()),
-    };
-    let summary = sink.summary.finish();
-    let failing_at_threshold = sink
-        .open_failure_severities
-        .iter()
-        .any(|s| *s >= args.fail_on);
+/// The whole output for the formats written at the end; JSON Lines' summary line; nothing for
+/// CSV, whose rows were written as each account finished.
+fn render(
+    format: Format,
+    mut findings: Vec<Finding>,
+    summary: &Summary,
+    scope: Scope,
+    generated_at: &str,
+    color: bool,
+    show_passes: bool,
+) -> String {
     let version = env!("CARGO_PKG_VERSION");
-    let rendered = match args.format {
+    match format {
         Format::Table => {
-            let mut findings = std::mem::take(&mut sink.findings);
             sort_findings(&mut findings);
             table::render_grouped(
-                &Report::new(version, &generated_at, scope, findings),
+                &Report::new(version, generated_at, scope, findings),
                 color,
-                view.show_passes,
+                show_passes,
             )
         }
         Format::Json => {
-            let mut findings = std::mem::take(&mut sink.findings);
             sort_findings(&mut findings);
-            json_v1::render(&Report::new(version, &generated_at, scope, findings))
+            json_v1::render(&Report::new(version, generated_at, scope, findings))
         }
         Format::Jsonl => {
-            json_v1::summary_line(&Report::summarised(version, &generated_at, scope, summary))
+            json_v1::summary_line(&Report::summarised(version, generated_at, scope, *summary))
         }
-        // Rows were written as each account finished.
         Format::Csv => String::new(),
         Format::Asff => {
-            let mut findings = std::mem::take(&mut sink.findings);
             sort_findings(&mut findings);
-            asff::render(&Report::new(version, &generated_at, scope, findings))
+            asff::render(&Report::new(version, generated_at, scope, findings))
         }
-    };
-    write_stdout(&rendered)?;
+    }
+}
 
-    if let Some(path) = &args.stats_out {
-        let stats = serde_json::json!({
-            "elapsed_seconds": started.elapsed().as_secs_f64(),
-            "api_calls": shared.limits.calls(),
-            "operations": shared.limits.operations.snapshot(),
-        });
-        std::fs::write(path, format!("{stats:#}\n"))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(a) = &opts.aggregated {
-        if !args.quiet || a.unreadable.is_some() {
-            eprintln!("{}", aggregator_line(a, from_config, read));
+/// `--stats-out`: elapsed time, HTTP requests by service, operations by IAM action.
+fn write_stats(path: &std::path::Path, started: Instant, shared: &Shared) -> Result<()> {
+    let stats = serde_json::json!({
+        "elapsed_seconds": started.elapsed().as_secs_f64(),
+        "api_calls": shared.limits.calls(),
+        "operations": shared.limits.operations.snapshot(),
+    });
+    std::fs::write(path, format!("{stats:#}\n"))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The aggregator's line (always, when it could not be read) and the closing summary line.
+fn report_on_stderr(
+    prepared: &Prepared,
+    tally: &Tally,
+    summary: &Summary,
+    started: Instant,
+    quiet: bool,
+) {
+    if let Some(a) = &prepared.opts.aggregated {
+        if !quiet || a.unreadable.is_some() {
+            eprintln!("{}", aggregator_line(a, tally.from_config, tally.read));
         }
     }
-    if !args.quiet {
+    if !quiet {
         eprintln!(
             "xray-cmk: {} targets in {} accounts: {} compliant, {} failing, {} error · {:.1} s · {} API calls",
             summary.targets,
-            accounts.len(),
+            prepared.accounts.len(),
             summary.compliant,
             summary.failing,
             summary.errors,
             started.elapsed().as_secs_f64(),
-            shared.limits.total_calls()
+            prepared.shared.limits.total_calls()
         );
     }
+}
 
-    let hub_failed = if args.to_security_hub {
-        !send_to_security_hub(&session, &shared, &opts, to_hub, args.quiet).await
-    } else {
-        false
-    };
-    let exit = if summary.errors > 0 || summary.error_results > 0 || hub_failed {
+/// Incomplete (3) over findings (1) over clean (0): unknown is never a pass.
+fn exit_code(summary: &Summary, failing_at_threshold: bool, hub_failed: bool) -> Exit {
+    if summary.errors > 0 || summary.error_results > 0 || hub_failed {
         Exit::Incomplete
     } else if failing_at_threshold {
         Exit::Findings
     } else {
         Exit::Clean
-    };
-    if let Some(r) = recording {
-        r.finish(&now()?.0, exit as i32);
     }
-    Ok(exit)
 }
 
 /// Imports the ASFF documents into Security Hub in each account and region; reports on stderr.
@@ -479,7 +545,7 @@ fn write_stdout(text: &str) -> Result<()> {
 /// The accounts to scan: `--org`, `--ou` and `--accounts` together, less `--exclude-accounts`;
 /// the caller's own account when none is given.
 async fn resolve_accounts(
-    args: &AuditArgs,
+    args: &ScanArgs,
     session: &Session,
     shared: &Shared,
 ) -> Result<Vec<String>> {
@@ -552,6 +618,25 @@ fn check_id(id: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_incomplete_scan_outranks_findings_and_findings_outrank_clean() {
+        let clean = Summary::default();
+        let unread_target = Summary {
+            errors: 1,
+            ..Summary::default()
+        };
+        let error_result = Summary {
+            error_results: 1,
+            ..Summary::default()
+        };
+        assert_eq!(exit_code(&clean, false, false), Exit::Clean);
+        assert_eq!(exit_code(&clean, true, false), Exit::Findings);
+        assert_eq!(exit_code(&unread_target, true, false), Exit::Incomplete);
+        assert_eq!(exit_code(&error_result, false, false), Exit::Incomplete);
+        // Results Security Hub did not take make the run incomplete too.
+        assert_eq!(exit_code(&clean, true, true), Exit::Incomplete);
+    }
 
     #[test]
     fn ids_from_flags_and_files() {

@@ -13,8 +13,8 @@ Exit codes:
   2  usage or configuration error (flags, credentials, profile, endpoint)
   3  incomplete scan: some targets could not be read (takes precedence over 1)
 
-AWS access follows the AWS CLI: the standard credential chain, --profile, --region,
-AWS_ENDPOINT_URL. Run `xray-cmk rules` for the rule list and `xray-cmk explain RULE` for one rule.";
+AWS access follows the AWS CLI: the standard credential chain, --profile, AWS_ENDPOINT_URL;
+--home-region is where API calls start (the AWS CLI's --region), --regions the X-Ray regions. Run `xray-cmk rules` for the rule list and `xray-cmk explain RULE` for one rule.";
 
 /// Make AWS X-Ray trace data encrypted with customer managed KMS keys, and keep it that way.
 #[derive(Debug, Parser)]
@@ -136,6 +136,7 @@ pub enum EvidenceFormat {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("max_attempts", |a| a.default_value(RESPOND_ATTEMPTS)))]
 pub struct EvidenceArgs {
     /// The key's ARN.
     #[arg(long, value_name = "KEY_ARN", conflicts_with_all = ["account", "region"])]
@@ -155,7 +156,7 @@ pub struct EvidenceArgs {
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
     #[command(flatten)]
-    pub aws: AwsTargetArgs,
+    pub aws: AwsAccess,
     /// Where the evidence is recorded, for the report's evidence section.
     #[command(flatten)]
     pub history: HistoryArgs,
@@ -174,24 +175,81 @@ Exit codes: 0 done and the key's state confirmed; 1 the state read back is not t
 be reached, a read was denied or failed: nothing changed), or with --org an account could not be
 checked for the blast radius (the action was done; 3 takes precedence over 1).";
 
-/// How to reach the account of a key action.
-#[derive(Debug, Args)]
-pub struct AwsTargetArgs {
+/// `--max-attempts` for `erase`, `restore`, `rotate-now` and `evidence` unless given: someone is
+/// waiting at the prompt. The other commands default to 8.
+const RESPOND_ATTEMPTS: &str = "5";
+
+/// How AWS is reached: the credentials, the region calls start in, the role assumed in other
+/// accounts, and how calls are retried.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "AWS access")]
+pub struct AwsAccess {
     /// Named profile from the AWS config/credentials files (like `aws --profile`).
     #[arg(long, env = "AWS_PROFILE")]
     pub profile: Option<String>,
-    /// Home region for STS. Default: the profile's, else us-east-1.
+    /// The region API calls start in (STS, Account, Organizations), not the X-Ray regions
+    /// checked. Default: the profile's, else us-east-1.
     #[arg(long, value_parser = parse_region, value_name = "REGION")]
     pub home_region: Option<String>,
-    /// Role assumed when the account is not the caller's.
+    /// Role assumed in every account other than the caller's.
     #[arg(long, default_value = "OrganizationAccountAccessRole")]
     pub role_name: String,
-    /// External ID for AssumeRole.
+    /// External ID for AssumeRole, if the role's trust policy requires one.
     #[arg(long)]
     pub external_id: Option<String>,
+    /// Attempts per AWS call, the first included; retries back off exponentially with jitter.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+    /// `standard`: backoff per call, with the per-service limits as back-pressure. `adaptive`:
+    /// also the SDK's client-side rate limiter, which cuts a service's send rate on throttling.
+    #[arg(long, value_enum, default_value_t = RetryModeArg::Standard)]
+    pub retry_mode: RetryModeArg,
+    /// Seconds one AWS call may take, every attempt and backoff included (each attempt at most
+    /// 20 s, connecting at most 5 s): an endpoint that never answers fails within it.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub call_timeout: u64,
+}
+
+impl AwsAccess {
+    /// The session these flags describe.
+    pub fn session_options(&self) -> xray_cmk_aws::SessionOptions {
+        xray_cmk_aws::SessionOptions {
+            profile: self.profile.clone(),
+            region: self.home_region.clone(),
+            max_attempts: Some(self.max_attempts),
+            retry_mode: match self.retry_mode {
+                RetryModeArg::Standard => xray_cmk_aws::RetryMode::Standard,
+                RetryModeArg::Adaptive => xray_cmk_aws::RetryMode::Adaptive,
+            },
+            call_timeout: Some(std::time::Duration::from_secs(self.call_timeout)),
+        }
+    }
+}
+
+/// `--region` as the home region, the spelling `audit`, `plan`, `verify` and `apply` took before
+/// `--home-region`: it still works for one release, with a line on stderr. `--region` is to name
+/// X-Ray regions only.
+#[derive(Debug, Clone, Args)]
+pub struct LegacyHomeRegion {
+    #[arg(long = "region", hide = true, value_parser = parse_region, value_name = "REGION", conflicts_with = "home_region")]
+    region: Option<String>,
+}
+
+/// The deprecation line for `--region` given as the home region.
+const REGION_DEPRECATED: &str = "xray-cmk: --region is deprecated here; use --home-region (it names the region API calls start in, not the X-Ray regions to check)";
+
+impl LegacyHomeRegion {
+    /// Moves a `--region` given into `aws.home_region`, saying so on stderr.
+    pub fn fold_into(&mut self, aws: &mut AwsAccess) {
+        if let Some(region) = self.region.take() {
+            eprintln!("{REGION_DEPRECATED}");
+            aws.home_region = Some(region);
+        }
+    }
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("max_attempts", |a| a.default_value(RESPOND_ATTEMPTS)))]
 pub struct KeyActionArgs {
     /// The account whose X-Ray key to act on.
     #[arg(long, value_name = "ID")]
@@ -209,7 +267,7 @@ pub struct KeyActionArgs {
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i32).range(7..=30))]
     pub schedule_deletion: Option<i32>,
     /// The key id again, as a second, separate confirmation of the deletion.
-    #[arg(long, value_name = "KEY_ID")]
+    #[arg(long, value_name = "KEY_ID", requires = "schedule_deletion")]
     pub confirm_deletion: Option<String>,
     /// Also look in every ACTIVE account of the organization for X-Ray configurations that use
     /// the key (run from the management or a delegated-admin account).
@@ -220,12 +278,13 @@ pub struct KeyActionArgs {
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
-    pub aws: AwsTargetArgs,
+    pub aws: AwsAccess,
     #[command(flatten)]
     pub history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("max_attempts", |a| a.default_value(RESPOND_ATTEMPTS)))]
 pub struct RotateArgs {
     /// The key's ARN.
     pub key: String,
@@ -236,7 +295,7 @@ pub struct RotateArgs {
     #[arg(long)]
     pub reason: String,
     #[command(flatten)]
-    pub aws: AwsTargetArgs,
+    pub aws: AwsAccess,
     #[command(flatten)]
     pub history: HistoryArgs,
 }
@@ -248,10 +307,8 @@ pub struct HistoryListArgs {
     pub since: u64,
     #[arg(long, value_enum, default_value_t = KpiFormat::Table)]
     pub format: KpiFormat,
-    /// History database. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
-    /// ~/.local/share/xray-cmk/history.db.
-    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
-    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryDb,
 }
 
 #[derive(Debug, Args)]
@@ -268,10 +325,8 @@ pub struct ReportArgs {
     /// Monthly KMS requests, for the request cost.
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
-    /// History database. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
-    /// ~/.local/share/xray-cmk/history.db.
-    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
-    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryDb,
 }
 
 const KPI_HELP: &str = "\
@@ -297,10 +352,8 @@ pub struct KpiArgs {
     /// Monthly KMS requests, for the request cost (e.g. from CloudTrail or CloudWatch usage).
     #[arg(long, value_name = "N")]
     pub requests: Option<u64>,
-    /// History database. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
-    /// ~/.local/share/xray-cmk/history.db.
-    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
-    pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub history: HistoryDb,
 }
 
 /// `30d`, `12h`, `2w` as seconds.
@@ -328,6 +381,12 @@ fn parse_window(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::parse_window;
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        // Conflicts, requirements and flattened groups name arguments that exist, once.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 
     #[test]
     fn windows_parse_and_bad_ones_are_errors_not_panics() {
@@ -455,10 +514,10 @@ pub struct IacGenerateArgs {
     /// Required for Terraform; a CloudFormation template takes the stack's account.
     #[arg(long, required_if_eq("format", "terraform"))]
     pub account: Option<String>,
-    /// The region X-Ray encrypts in (the module's default; a variable). A CloudFormation
-    /// template takes the stack's region.
-    #[arg(long, default_value = "us-east-1", value_parser = parse_region)]
-    pub region: String,
+    /// The region X-Ray encrypts in (the module's default; a variable). Default: us-east-1. A
+    /// CloudFormation template takes the stack's region.
+    #[arg(long, value_parser = parse_region)]
+    pub region: Option<String>,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
@@ -517,16 +576,15 @@ pub struct GuardGenerateArgs {
     /// Take the approved keys from the latest audit in the history database.
     #[arg(long)]
     pub from_history: bool,
-    /// History database for --from-history. Default: $XDG_DATA_HOME/xray-cmk/history.db, else
-    /// ~/.local/share/xray-cmk/history.db.
-    #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
-    pub db: Option<PathBuf>,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
     pub policy: Option<PathBuf>,
     /// Write into a non-empty DIR, replacing the files it generates.
     #[arg(long)]
     pub force: bool,
+    /// The database --from-history reads.
+    #[command(flatten)]
+    pub history: HistoryDb,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -585,43 +643,41 @@ fn parse_region(s: &str) -> Result<String, String> {
     xray_cmk_core::region::validate_region(s).map(|()| s.to_owned())
 }
 
+/// The accounts and regions `audit`, `plan` and `verify` cover, and how AWS is reached.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
-    /// Named profile from the AWS config/credentials files (like `aws --profile`).
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
-    /// Home region for account-wide calls (STS, Account). Default: the profile's, else us-east-1.
-    #[arg(long, value_parser = parse_region)]
-    pub region: Option<String>,
-    /// Audit every ACTIVE account of the organization (organizations:ListAccounts), the
-    /// management account included. Run from the management or a delegated-admin account.
+#[command(next_help_heading = "Scope")]
+pub struct ScanArgs {
+    /// Every ACTIVE account of the organization (organizations:ListAccounts), the management
+    /// account included. Run from the management or a delegated-admin account.
     #[arg(long)]
     pub org: bool,
-    /// Audit these accounts: IDs, comma separated, or @FILE with one ID per line.
+    /// These accounts: IDs, comma separated, or @FILE with one ID per line.
     #[arg(long, value_delimiter = ',', value_name = "ID,...|@FILE")]
     pub accounts: Vec<String>,
-    /// Audit the accounts of this organizational unit and all its children (repeatable).
+    /// The accounts of this organizational unit and all its children (repeatable).
     #[arg(long, value_name = "OU_ID")]
     pub ou: Vec<String>,
     /// Leave these accounts out: IDs, comma separated, or @FILE.
     #[arg(long, value_delimiter = ',', value_name = "ID,...|@FILE")]
     pub exclude_accounts: Vec<String>,
-    /// Role assumed in every account other than the caller's.
-    #[arg(long, default_value = "OrganizationAccountAccessRole")]
-    pub role_name: String,
-    /// External ID for AssumeRole, if the role's trust policy requires one.
-    #[arg(long)]
-    pub external_id: Option<String>,
-    /// Regions to audit, comma separated. Default: every region enabled for each account
+    /// The X-Ray regions, comma separated. Default: every region enabled for each account
     /// (account:ListRegions).
     #[arg(long, value_delimiter = ',', value_parser = parse_region, value_name = "REGION,...")]
     pub regions: Vec<String>,
-    /// Output format. JSON follows docs/json-v1.md.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Lowest severity of a failure that makes the exit code 1.
-    #[arg(long, default_value = "low", value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    #[command(flatten)]
+    pub aws: AwsAccess,
+    #[command(flatten)]
+    pub legacy_region: LegacyHomeRegion,
+    /// Maximum requests in flight per AWS service (each service has its own limit, so a busy
+    /// API cannot starve the others). Accounts are scanned this many at a time.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512), help_heading = "AWS access")]
+    pub concurrency: u16,
+}
+
+/// Which rules `audit` runs.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Rules")]
+pub struct RuleSelection {
     /// Run only these rules (comma separated, `*` wildcards: `xray-*`). Only what they need is
     /// collected, so a narrower audit makes fewer API calls. The guardrail's rules run only when
     /// named here (`guard-*`).
@@ -630,24 +686,22 @@ pub struct AuditArgs {
     /// Leave these rules out (comma separated, `*` wildcards).
     #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
     pub skip_rules: Vec<String>,
-    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
-    #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
-    /// Maximum requests in flight per AWS service (each service has its own limit, so a busy
-    /// API cannot starve the others). Accounts are scanned this many at a time.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512))]
-    pub concurrency: u16,
-    /// Attempts per AWS call, the first included; retries back off exponentially with jitter.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub max_attempts: u32,
-    /// Seconds one AWS call may take, every attempt and backoff included (each attempt at most
-    /// 20 s, connecting at most 5 s): an endpoint that never answers fails within it.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub call_timeout: u64,
-    /// `standard`: backoff per call, with the per-service limits as back-pressure. `adaptive`:
-    /// also the SDK's client-side rate limiter, which cuts a service's send rate on throttling.
-    #[arg(long, value_enum, default_value_t = RetryModeArg::Standard)]
-    pub retry_mode: RetryModeArg,
+}
+
+/// What `audit` writes, and what makes its exit code 1.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct AuditOutput {
+    /// Output format. JSON follows docs/json-v1.md.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Lowest severity of a failure that makes the exit code 1.
+    #[arg(long, default_value = "low", value_name = "SEVERITY")]
+    pub fail_on: Severity,
+    /// The table (the default format) lists every result, passes included; without it, only
+    /// failures and errors, grouped by account and region, then a line per rule.
+    #[arg(long)]
+    pub show_passes: bool,
     /// Write run statistics as JSON: elapsed time, HTTP requests by service (attempts) and
     /// operations by IAM action name.
     #[arg(long, value_name = "PATH")]
@@ -656,28 +710,104 @@ pub struct AuditArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// Also send every result to AWS Security Hub (BatchImportFindings, in each result's account
-    /// and region, as ASFF); needs securityhub:BatchImportFindings there (audit only).
+    /// and region, as ASFF); needs securityhub:BatchImportFindings there.
     #[arg(long)]
     pub to_security_hub: bool,
 }
 
-/// `xray-cmk audit`: the scope and output flags, and where the run is recorded.
+/// `xray-cmk audit`.
 #[derive(Debug, Args)]
 pub struct AuditCommandArgs {
+    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
     #[command(flatten)]
-    pub scope: AuditArgs,
+    pub scan: ScanArgs,
+    #[command(flatten)]
+    pub select: RuleSelection,
+    #[command(flatten)]
+    pub output: AuditOutput,
     #[command(flatten)]
     pub config: ConfigSourceArgs,
-    /// The table (the default format) lists every result, passes included; without it, only
-    /// failures and errors, grouped by account and region, then a line per rule.
-    #[arg(long)]
-    pub show_passes: bool,
     #[command(flatten)]
     pub history: HistoryArgs,
 }
 
+/// The deprecation line for a flag a command used to accept and ignore.
+pub fn no_effect_line(flag: &str, command: &str) -> String {
+    format!("xray-cmk: {flag} has no effect on {command} and is deprecated; it will be refused in a later release")
+}
+
+/// Flags `plan` took from `audit` and ignored: still accepted for one release, hidden, each
+/// with a line on stderr.
+#[derive(Debug, Args)]
+pub struct PlanNoEffect {
+    #[arg(long, hide = true, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    #[arg(long, hide = true, value_name = "PATH")]
+    stats_out: Option<PathBuf>,
+    #[arg(long, hide = true)]
+    to_security_hub: bool,
+}
+
+impl PlanNoEffect {
+    /// The flags given, as they are spelt.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("--fail-on", self.fail_on.is_some()),
+            ("--stats-out", self.stats_out.is_some()),
+            ("--to-security-hub", self.to_security_hub),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+}
+
+/// Flags `verify` took from `audit` and ignored: still accepted for one release, hidden, each
+/// with a line on stderr.
+#[derive(Debug, Args)]
+pub struct VerifyNoEffect {
+    #[arg(long, hide = true, value_enum)]
+    format: Option<Format>,
+    #[arg(long, hide = true, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+    #[arg(long, hide = true, value_delimiter = ',', value_name = "RULE,...")]
+    rules: Vec<String>,
+    #[arg(long, hide = true, value_delimiter = ',', value_name = "RULE,...")]
+    skip_rules: Vec<String>,
+    #[arg(long, hide = true, value_name = "PATH")]
+    policy: Option<PathBuf>,
+    #[arg(long, hide = true, value_name = "PATH")]
+    stats_out: Option<PathBuf>,
+    #[arg(long, short, hide = true)]
+    quiet: bool,
+    #[arg(long, hide = true)]
+    to_security_hub: bool,
+}
+
+impl VerifyNoEffect {
+    /// The flags given, as they are spelt.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            ("--format", self.format.is_some()),
+            ("--fail-on", self.fail_on.is_some()),
+            ("--rules", !self.rules.is_empty()),
+            ("--skip-rules", !self.skip_rules.is_empty()),
+            ("--policy", self.policy.is_some()),
+            ("--stats-out", self.stats_out.is_some()),
+            ("--quiet", self.quiet),
+            ("--to-security-hub", self.to_security_hub),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+}
+
 /// Reading X-Ray's configuration from AWS Config instead of from each account-region.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "AWS Config aggregator")]
 pub struct ConfigSourceArgs {
     /// Read every account-region's X-Ray encryption configuration from this AWS Config
     /// aggregator (its `AWS::XRay::EncryptionConfig` items, with
@@ -708,13 +838,22 @@ fn parse_aggregator_name(s: &str) -> Result<String, String> {
     }
 }
 
-/// Where runs are recorded for `xray-cmk kpi`.
+/// The history database, for the commands that read it.
 #[derive(Debug, Clone, Args)]
-pub struct HistoryArgs {
+#[command(next_help_heading = "History")]
+pub struct HistoryDb {
     /// History database (SQLite). Default: $XDG_DATA_HOME/xray-cmk/history.db, else
     /// ~/.local/share/xray-cmk/history.db.
     #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
     pub db: Option<PathBuf>,
+}
+
+/// Where runs are recorded for `xray-cmk kpi`, for the commands that record.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "History")]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub store: HistoryDb,
     /// Do not record this run (also XRAY_CMK_NO_HISTORY=1, unless --db is given).
     #[arg(long)]
     pub no_history: bool,
@@ -734,12 +873,39 @@ pub enum ListFormat {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The same scope flags as `audit`.
-    #[command(flatten)]
-    pub scope: AuditArgs,
+    /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    /// Output format: table or json (jsonl writes the same JSON).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
     /// Also write the plan (JSON, versioned) to this file.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// No line on stderr when the plan is incomplete.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// Also run these opt-in rules (the guardrail's, `guard-*`; comma separated, `*` wildcards):
+    /// what they fail is listed as not fixed by apply. Every other rule always runs.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "RULE,...",
+        help_heading = "Rules"
+    )]
+    pub rules: Vec<String>,
+    /// Leave these out of --rules (comma separated, `*` wildcards).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "RULE,...",
+        help_heading = "Rules"
+    )]
+    pub skip_rules: Vec<String>,
+    #[command(flatten)]
+    pub no_effect: PlanNoEffect,
 }
 
 const APPLY_HELP: &str = "\
@@ -775,18 +941,6 @@ pub struct ApplyArgs {
     /// Also write the result (JSON) to this file.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
-    /// Named profile from the AWS config/credentials files (like `aws --profile`).
-    #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
-    /// Home region for account-wide calls (STS). Default: the profile's, else us-east-1.
-    #[arg(long, value_parser = parse_region)]
-    pub region: Option<String>,
-    /// Role assumed in every account other than the caller's.
-    #[arg(long, default_value = "OrganizationAccountAccessRole")]
-    pub role_name: String,
-    /// External ID for AssumeRole, if the role's trust policy requires one.
-    #[arg(long)]
-    pub external_id: Option<String>,
     /// Targets applied at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -796,13 +950,6 @@ pub struct ApplyArgs {
     /// Seconds to keep trying to read the verification trace back.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub verify_timeout: u64,
-    /// Attempts per AWS call, the first included.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub max_attempts: u32,
-    /// Seconds one AWS call may take, every attempt and backoff included (each attempt at most
-    /// 20 s, connecting at most 5 s).
-    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub call_timeout: u64,
     /// No line per target on stderr as it finishes.
     #[arg(long, short)]
     pub quiet: bool,
@@ -811,20 +958,25 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "PATH")]
     pub stats_out: Option<PathBuf>,
     #[command(flatten)]
+    pub aws: AwsAccess,
+    #[command(flatten)]
+    pub legacy_region: LegacyHomeRegion,
+    #[command(flatten)]
     pub history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The same scope flags as `audit`.
-    #[command(flatten)]
-    pub scope: AuditArgs,
     /// Only these targets: ACCOUNT or ACCOUNT/REGION (repeatable, or comma separated).
     #[arg(long, value_delimiter = ',', value_name = "ACCOUNT[/REGION]")]
     pub only: Vec<xray_cmk_core::remediation::apply::Only>,
     /// Seconds to keep trying to read each trace back.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    #[command(flatten)]
+    pub no_effect: VerifyNoEffect,
 }
 
 #[derive(Debug, Args)]

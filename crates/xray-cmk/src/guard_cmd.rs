@@ -40,7 +40,7 @@ pub(crate) fn generate(args: &GuardGenerateArgs) -> Result<Exit> {
 }
 
 fn keys_from_history(args: &GuardGenerateArgs) -> Result<Vec<KeyArn>> {
-    let store = crate::history::open_existing(args.db.clone())?;
+    let store = crate::history::open_existing(args.history.db.clone())?;
     let runs = store.runs("audit", "0000-01-01T00:00:00Z")?;
     let latest = runs
         .last()

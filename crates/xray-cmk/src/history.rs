@@ -16,7 +16,7 @@ const NO_HISTORY_ENV: &str = "XRAY_CMK_NO_HISTORY";
 /// newer database stops the command before it does anything.
 pub fn open(args: &HistoryArgs) -> Result<Option<Store>> {
     let env_off = std::env::var(NO_HISTORY_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
-    if args.no_history || (env_off && args.db.is_none()) {
+    if args.no_history || (env_off && args.store.db.is_none()) {
         return Ok(None);
     }
     let path = path(args)?;
@@ -25,7 +25,7 @@ pub fn open(args: &HistoryArgs) -> Result<Option<Store>> {
 
 /// `--db`, else the default path in the user's data directory.
 pub fn path(args: &HistoryArgs) -> Result<PathBuf> {
-    args.db.clone().or_else(xray_cmk_store::default_path).ok_or_else(|| {
+    args.store.db.clone().or_else(xray_cmk_store::default_path).ok_or_else(|| {
         anyhow!("no history database path: HOME and XDG_DATA_HOME are unset; pass --db PATH or --no-history")
     })
 }
@@ -34,7 +34,7 @@ pub fn path(args: &HistoryArgs) -> Result<PathBuf> {
 /// commands that only read it.
 pub fn open_existing(db: Option<PathBuf>) -> Result<Store> {
     let path = path(&HistoryArgs {
-        db,
+        store: crate::cli::HistoryDb { db },
         no_history: false,
     })?;
     if !path.exists() {

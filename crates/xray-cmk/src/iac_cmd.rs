@@ -149,6 +149,9 @@ fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (tf, cfn)
 }
 
+/// The region a Terraform module encrypts X-Ray in unless `--region` says otherwise.
+const DEFAULT_REGION: &str = "us-east-1";
+
 pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
     let (file, text, what) = match args.format {
@@ -157,12 +160,16 @@ pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
                 bail!("--account: expected a 12-digit account id, found `{account}`");
             }
-            let text = xray_cmk_terraform::generate::module(&policy, account, &args.region);
+            let region = args.region.as_deref().unwrap_or(DEFAULT_REGION);
+            let text = xray_cmk_terraform::generate::module(&policy, account, region);
             ("main.tf", text, "the module")
         }
         GenerateFormat::Cloudformation => {
             if args.account.is_some() {
                 eprintln!("note: a CloudFormation template takes the stack's account; --account is not used");
+            }
+            if args.region.is_some() {
+                eprintln!("note: a CloudFormation template takes the stack's region; --region is not used");
             }
             let text = xray_cmk_cloudformation::generate::template(&policy);
             ("xray-cmk.template.yaml", text, "the template")

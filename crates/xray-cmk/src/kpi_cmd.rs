@@ -11,7 +11,7 @@ use crate::cli::{KpiArgs, KpiFormat};
 use crate::exit::Exit;
 
 pub fn run(args: &KpiArgs) -> Result<Exit> {
-    let store = crate::history::open_existing(args.db.clone())?;
+    let store = crate::history::open_existing(args.history.db.clone())?;
     let now = SystemTime::now();
     let since = crate::history::rfc3339(now - Duration::from_secs(args.since))?;
     let runs = store.runs("audit", "0000-01-01T00:00:00Z")?;
@@ -153,7 +153,7 @@ fn render(k: &Kpi, steps: &[(String, i64)]) -> String {
 
 /// `xray-cmk history`: runs and key actions in the window.
 pub fn history(args: &crate::cli::HistoryListArgs) -> Result<Exit> {
-    let store = crate::history::open_existing(args.db.clone())?;
+    let store = crate::history::open_existing(args.history.db.clone())?;
     let since = crate::history::rfc3339(SystemTime::now() - Duration::from_secs(args.since))?;
     let runs = store.run_heads(&since)?;
     let actions = store.actions(&since)?;

@@ -41,18 +41,24 @@ fn main() -> ExitCode {
         .init();
     let color = cli::use_color(cli.no_color);
     let result = match cli.command {
-        Command::Audit(args) => audit::run(
-            args.scope,
-            &audit::View {
-                config: args.config,
-                show_passes: args.show_passes,
-            },
-            &args.history,
-            color,
-        ),
-        Command::Plan(args) => plan_cmd::run(*args),
-        Command::Apply(args) => apply_cmd::run(*args),
-        Command::Verify(args) => apply_cmd::run_verify(*args),
+        Command::Audit(mut args) => {
+            args.scan.legacy_region.fold_into(&mut args.scan.aws);
+            audit::run(*args, color)
+        }
+        Command::Plan(mut args) => {
+            args.scan.legacy_region.fold_into(&mut args.scan.aws);
+            no_effect("plan", &args.no_effect.given());
+            plan_cmd::run(*args)
+        }
+        Command::Apply(mut args) => {
+            args.legacy_region.fold_into(&mut args.aws);
+            apply_cmd::run(*args)
+        }
+        Command::Verify(mut args) => {
+            args.scan.legacy_region.fold_into(&mut args.scan.aws);
+            no_effect("verify", &args.no_effect.given());
+            apply_cmd::run_verify(*args)
+        }
         Command::Rules(args) => rules_cmd::list(&args),
         Command::Explain(args) => rules_cmd::explain(&args),
         Command::Policy(cmd) => policy_cmd::run(&cmd),
@@ -83,5 +89,12 @@ fn main() -> ExitCode {
             );
             Exit::Config.into()
         }
+    }
+}
+
+/// One deprecation line on stderr per flag given that `command` accepts and ignores.
+fn no_effect(command: &str, flags: &[&str]) {
+    for flag in flags {
+        eprintln!("{}", cli::no_effect_line(flag, command));
     }
 }

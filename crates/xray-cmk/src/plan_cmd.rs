@@ -27,14 +27,20 @@ pub fn run(args: PlanArgs) -> Result<Exit> {
 }
 
 async fn run_async(args: PlanArgs) -> Result<Exit> {
-    if matches!(args.scope.format, Format::Csv | Format::Asff) {
+    if matches!(args.format, Format::Csv | Format::Asff) {
         anyhow::bail!("plan writes a table or json; csv and asff are audit formats");
+    }
+    if !args.skip_rules.is_empty() && args.rules.is_empty() {
+        eprintln!(
+            "{}",
+            crate::cli::no_effect_line("--skip-rules without --rules", "plan")
+        );
     }
     // Every rule a plain audit runs, and the opt-in rules (the guardrail's) `--rules` names:
     // what those fail is listed as not fixed by apply.
     let mut rules: Vec<&'static dyn xray_cmk_core::Rule> = xray_cmk_core::rules::ALL.to_vec();
-    if !args.scope.rules.is_empty() {
-        let selected = xray_cmk_core::select(&args.scope.rules, &args.scope.skip_rules)
+    if !args.rules.is_empty() {
+        let selected = xray_cmk_core::select(&args.rules, &args.skip_rules)
             .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
         rules.extend(
             selected
@@ -43,14 +49,13 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         );
     }
     let all = Needs::of(&rules);
+    let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
     let Prepared {
-        policy,
         shared,
         session,
         accounts,
         opts,
-        ..
-    } = prepare(&args.scope, all).await?;
+    } = prepare(&args.scan, all).await?;
     let caller = session.identity.arn.clone();
     let (generated_at, today) = now()?;
     // Who acts in each account: the caller at home, the role it assumes elsewhere. Key policies
@@ -95,7 +100,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    match args.scope.format {
+    match args.format {
         Format::Json | Format::Jsonl => out!("{json}"),
         Format::Table => out!("{}", render(&plan)),
         Format::Csv | Format::Asff => unreachable!("refused before planning"),
@@ -104,7 +109,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     if unread.is_empty() {
         return Ok(Exit::Clean);
     }
-    if !args.scope.quiet {
+    if !args.quiet {
         eprintln!(
             "xray-cmk: the plan is incomplete: {} of {} targets could not be read in full ({}{}), so {} results are `error`; what could not be judged is left alone",
             unread.len(),

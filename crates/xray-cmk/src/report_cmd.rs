@@ -22,7 +22,7 @@ fn severity_rank(s: &str) -> usize {
 
 pub fn run(args: &ReportArgs) -> Result<Exit> {
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
-    let store = crate::history::open_existing(args.db.clone())?;
+    let store = crate::history::open_existing(args.history.db.clone())?;
     let now = SystemTime::now();
     let (generated_at, today) = crate::audit::now()?;
     let since = crate::history::rfc3339(now - Duration::from_secs(args.since))?;

@@ -11,7 +11,6 @@ use xray_cmk_aws::respond::{
     act, key_facts, who_disabled, xray_key, Disabler, EraseRecord, KeyAction, KeyFacts,
     RespondError,
 };
-use xray_cmk_aws::{RetryMode, SessionOptions};
 use xray_cmk_core::Needs;
 
 use crate::cli::{KeyActionArgs, RotateArgs};
@@ -99,21 +98,11 @@ struct Target {
 
 /// The session, then the account's clients; `Err` inside when the account cannot be reached.
 async fn connect(
-    args: &crate::cli::AwsTargetArgs,
+    args: &crate::cli::AwsAccess,
     account: &str,
 ) -> Result<Result<Target, RespondError>> {
     let shared = xray_cmk_aws::clients::Shared::new(4);
-    let session = xray_cmk_aws::load(
-        &SessionOptions {
-            profile: args.profile.clone(),
-            region: args.home_region.clone(),
-            max_attempts: Some(5),
-            retry_mode: RetryMode::Standard,
-            ..SessionOptions::default()
-        },
-        &shared,
-    )
-    .await?;
+    let session = xray_cmk_aws::load(&args.session_options(), &shared).await?;
     let opts = ScanOptions {
         role_name: args.role_name.clone(),
         external_id: args.external_id.clone(),

@@ -1,5 +1,5 @@
-//! The defaults the README documents are the code's: `audit --help` prints clap's defaults, and
-//! the README's flag table and prose must say the same.
+//! The defaults the README documents are the code's: `audit --help` and `erase --help` print
+//! clap's defaults, and the README's flag tables and prose must say the same.
 
 mod common;
 
@@ -23,7 +23,16 @@ fn documented_defaults_are_the_code_s() {
     let attempts = default_of(&r.stdout, "--max-attempts");
     let mode = default_of(&r.stdout, "--retry-mode");
     let concurrency = default_of(&r.stdout, "--concurrency");
+    let call_timeout = default_of(&r.stdout, "--call-timeout");
+    let role = default_of(&r.stdout, "--role-name");
+    let r = run(bare_xray_cmk().args(["erase", "--help"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let respond_attempts = default_of(&r.stdout, "--max-attempts");
     for line in [
+        format!("| `--call-timeout SECONDS` | the most one AWS call may take, every attempt and backoff included (default {call_timeout};"),
+        format!("| `--role-name NAME` | role assumed in every other account (default `{role}`) |"),
+        format!("`erase`, `restore`, `rotate-now` and `evidence` make {respond_attempts} attempts per call unless `--max-attempts` says"),
+        format!("`--home-region` for STS, `--role-name`, `--external-id`, `--max-attempts` default {respond_attempts},"),
         format!("| `--max-attempts N` | attempts per call (default {attempts}) |"),
         format!(
             "| `--retry-mode standard\\|adaptive` | how throttled calls are retried (default {mode};"

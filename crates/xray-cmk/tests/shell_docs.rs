@@ -10,7 +10,15 @@ fn completions_for_every_shell_name_the_commands_and_flags() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let r = run(bare_xray_cmk().args(["completions", shell]));
         assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
-        for word in ["audit", "iac", "from-config-aggregator", "max-config-age"] {
+        for word in [
+            "audit",
+            "iac",
+            "from-config-aggregator",
+            "max-config-age",
+            "home-region",
+            "retry-mode",
+            "no-history",
+        ] {
             assert!(r.stdout.contains(word), "{shell} completions lack {word}");
         }
     }
@@ -63,4 +71,11 @@ fn man_pages_cover_every_command() {
     let audit = std::fs::read_to_string(dir.path().join("xray-cmk-audit.1")).expect("audit page");
     assert!(audit.contains(".TH xray-cmk-audit 1"), "{audit}");
     assert!(audit.contains("from\\-config\\-aggregator"), "{audit}");
+    // The flag groups, and not the deprecated spellings, which are hidden.
+    assert!(audit.contains("home\\-region"), "{audit}");
+    assert!(!audit.contains("\\-\\-region "), "{audit}");
+    let verify =
+        std::fs::read_to_string(dir.path().join("xray-cmk-verify.1")).expect("verify page");
+    assert!(!verify.contains("fail\\-on"), "{verify}");
+    assert!(verify.contains("max\\-attempts"), "{verify}");
 }
