@@ -725,6 +725,9 @@ def bench(args: argparse.Namespace, work: Path, procs: Processes) -> bool:
         run_cmd = audit_cmd + (aggregator_args if run_source == "config" else [])
         if with_source:
             run_cmd = run_cmd + ["--stats-out", str(work / f"{label}.xray-cmk-stats.json")]
+        # Each run records into its own new history, as a first audit does: the history is part of
+        # what is measured, and a shared one would grow from run to run.
+        run_cmd = run_cmd + ["--db", str(work / f"{label}.history.db")]
         commands[label] = run_cmd
         front = stub + ["--accounts", str(args.accounts), "--regions", str(args.regions)] if args.backend == "stub" \
             else [python, str(BENCH / "proxy.py"), "--upstream", emulator]  # fmt: skip

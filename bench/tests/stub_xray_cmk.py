@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--from-config-aggregator")
     p.add_argument("--stats-out")
+    p.add_argument("--db")  # the history database each run records into; the stub records nothing
     args = p.parse_args(argv)
     stub = Stub(args.profile, args.concurrency)
     regions = args.regions.split(",")

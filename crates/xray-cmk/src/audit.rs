@@ -305,17 +305,19 @@ async fn gather(
                     .push(asff::finding(f, generated_at));
             }
         }
-        if let Some(r) = recording.as_mut() {
-            r.add(&findings, &[]);
-            r.add_keys(&crate::history::key_records(&scan.inventory));
-            r.add_targets(&crate::history::target_records(&scan.inventory));
-        }
         progress.account_done(
             scan.inventory.targets.len(),
             findings
                 .iter()
                 .any(|f| f.status == xray_cmk_core::Status::Error),
         );
+        if let Some(r) = recording.as_mut() {
+            r.queue(
+                findings,
+                crate::history::key_records(&scan.inventory),
+                crate::history::target_records(&scan.inventory),
+            );
+        }
     })
     .await;
     progress.finish();
