@@ -116,7 +116,7 @@ enum Row {
 
 /// The query for `region` (all regions when `None`). Region names are checked by the caller's
 /// parser (`[a-z0-9-]`); a quote is refused here anyway, so a name can never become SQL.
-pub fn query(region: Option<&str>) -> Result<String, String> {
+pub fn query(region: Option<&str>) -> Result<String, NotARegion> {
     let base = format!(
         "SELECT accountId, awsRegion, configuration, configurationItemCaptureTime, \
          configurationItemStatus WHERE resourceType = '{RESOURCE_TYPE}'"
@@ -126,9 +126,14 @@ pub fn query(region: Option<&str>) -> Result<String, String> {
         Some(r) if r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !r.is_empty() => {
             Ok(format!("{base} AND awsRegion = '{r}'"))
         }
-        Some(r) => Err(format!("`{r}` is not a region name")),
+        Some(r) => Err(NotARegion(r.to_owned())),
     }
 }
+
+/// A region name that cannot go into a query.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a region name")]
+pub struct NotARegion(pub String);
 
 fn parse_row(row: &str, aggregator: &str) -> Row {
     let Ok(v) = serde_json::from_str::<Value>(row) else {
@@ -246,11 +251,11 @@ async fn query_all(
     aggregator: &str,
     region: Option<&str>,
 ) -> Result<Pages, CollectionError> {
-    let expression = query(region).map_err(|message| CollectionError {
+    let expression = query(region).map_err(|err| CollectionError {
         operation: OPERATION.to_owned(),
-        kind: ErrorKind::Other,
+        kind: ErrorKind::Invalid,
         code: None,
-        message,
+        message: err.to_string(),
     })?;
     let mut pages = Vec::new();
     let mut token: Option<String> = None;

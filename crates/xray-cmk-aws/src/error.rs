@@ -1,5 +1,8 @@
-//! Turning SDK errors into the core's [`CollectionError`], and the errors that stop a scan before
-//! it starts.
+//! The error model of AWS calls: an SDK error is classified ONCE, here, from its metadata (the
+//! service's error code and HTTP status, or the SDK's timeout and dispatch failures) into the
+//! core's [`CollectionError`], whose [`ErrorKind`] (denied, not found, throttled, invalid,
+//! unreachable, other) is what every decision reads; no code reads an error's text. Also the
+//! errors that stop a scan before it starts.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -19,7 +22,7 @@ pub enum SetupError {
     Unreachable { endpoint: String, detail: String },
     #[error("{operation} failed: {detail}")]
     Call { operation: String, detail: String },
-    #[error("AWS region `{region}` is not valid: a region is a name like `us-east-1`. Check --region, AWS_REGION / AWS_DEFAULT_REGION and the profile's `region`")]
+    #[error("AWS region `{region}` is not valid: a region is a name like `us-east-1`. Check --home-region, AWS_REGION / AWS_DEFAULT_REGION and the profile's `region`")]
     Region { region: String },
     #[error("the AWS credentials cannot be sent: {detail}. Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or the credentials file (a value split over two lines when pasted?)")]
     Credentials { detail: String },
@@ -58,6 +61,15 @@ fn kind_for_code(code: &str, http_status: Option<u16>) -> ErrorKind {
         | "TooManyRequestsException"
         | "RequestLimitExceeded"
         | "Throttling" => ErrorKind::Throttled,
+        "ValidationException"
+        | "ValidationError"
+        | "InvalidParameterException"
+        | "InvalidParameterValue"
+        | "InvalidParameterValueException"
+        | "InvalidParameterCombination"
+        | "InvalidRequestException"
+        | "InvalidArnException"
+        | "MalformedPolicyDocumentException" => ErrorKind::Invalid,
         _ => match http_status {
             Some(403) => ErrorKind::AccessDenied,
             Some(429) => ErrorKind::Throttled,
@@ -92,7 +104,7 @@ where
         }
         SdkError::TimeoutError(_) => CollectionError {
             operation: operation.to_owned(),
-            kind: ErrorKind::Network,
+            kind: ErrorKind::Unreachable,
             code: None,
             message:
                 "no complete answer within the call's budget, retries included (--call-timeout)"
@@ -100,7 +112,7 @@ where
         },
         SdkError::DispatchFailure(_) => CollectionError {
             operation: operation.to_owned(),
-            kind: ErrorKind::Network,
+            kind: ErrorKind::Unreachable,
             code: None,
             // The innermost cause (`Connection refused (os error 111)`), not the SDK's chain.
             message: match std::error::Error::source(err) {
@@ -155,6 +167,14 @@ mod tests {
         assert_eq!(
             kind_for_code("InternalFailure", Some(500)),
             ErrorKind::Other
+        );
+        assert_eq!(
+            kind_for_code("ValidationException", Some(400)),
+            ErrorKind::Invalid
+        );
+        assert_eq!(
+            kind_for_code("InvalidArnException", Some(400)),
+            ErrorKind::Invalid
         );
     }
 }

@@ -174,8 +174,8 @@ fn kind_word(kind: ErrorKind) -> &'static str {
         ErrorKind::AccessDenied => "access denied",
         ErrorKind::NotFound => "not found",
         ErrorKind::Throttled => "throttled",
-        ErrorKind::Network => "unreachable",
-        ErrorKind::OwnerNotInScope | ErrorKind::Other => "failed",
+        ErrorKind::Unreachable => "unreachable",
+        ErrorKind::Invalid | ErrorKind::OwnerNotInScope | ErrorKind::Other => "failed",
     }
 }
 

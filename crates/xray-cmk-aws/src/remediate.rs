@@ -24,7 +24,7 @@ use xray_cmk_core::{CollectionError, ErrorKind, KeyManager, KeyState};
 
 use crate::collect::ClientSource;
 use crate::error::classify;
-use crate::verify::{verify, VerifyOptions};
+use crate::verify::{check, VerifyOptions};
 
 /// Every AWS action `apply` and `verify` may call besides the audit's, as IAM names them.
 /// `xray-cmk iam-policy --mode remediate` prints them; an end-to-end test checks that apply calls
@@ -276,6 +276,12 @@ impl From<String> for StepError {
     }
 }
 
+impl From<xray_cmk_core::remediation::apply::Refusal> for StepError {
+    fn from(refusal: xray_cmk_core::remediation::apply::Refusal) -> StepError {
+        StepError::Refused(refusal.0)
+    }
+}
+
 impl From<&str> for StepError {
     fn from(message: &str) -> StepError {
         StepError::Refused(message.to_owned())
@@ -308,7 +314,7 @@ async fn snapshot(
         },
         Err(e) => {
             let err = classify("kms:DescribeKey", &e);
-            if err.code.as_deref() == Some("NotFoundException") {
+            if err.kind == ErrorKind::NotFound {
                 return Ok(None);
             }
             return Err(StepError::call(err));
@@ -606,10 +612,10 @@ impl Runner<'_> {
                 if self.opts.dry_run {
                     return Ok((Outcome::NotRun, "would verify (dry run)".to_owned()));
                 }
-                verify(&self.xray, &self.kms, Some(self.caller), self.opts.verify)
+                check(&self.xray, &self.kms, Some(self.caller), self.opts.verify)
                     .await
                     .map(|m| (Outcome::Done, m))
-                    .map_err(StepError::Refused)
+                    .map_err(|e| StepError::Refused(e.detail()))
             }
         }
     }
@@ -912,9 +918,7 @@ impl Runner<'_> {
                 // A missing Type is never taken for NONE: no precondition holds on it.
                 encryption_type: xray_cmk_core::EncryptionType::from_wire(
                     cfg.and_then(|c| c.r#type()).map(|t| t.as_str()),
-                )
-                .as_wire()
-                .to_owned(),
+                ),
                 key_id: cfg.and_then(|c| c.key_id()).map(str::to_owned),
             },
             cfg.and_then(|c| c.status()).map(|s| s.as_str().to_owned()),
@@ -1022,7 +1026,7 @@ impl Runner<'_> {
             &self.opts.policy,
             self.opts.today,
         )
-        .map_err(StepError::Refused)
+        .map_err(|e| StepError::Refused(e.to_string()))
     }
 
     async fn wait_active(&self, arn: &str) -> Result<f64, StepError> {

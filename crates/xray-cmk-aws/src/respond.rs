@@ -51,7 +51,7 @@ pub enum RespondError {
     #[error("X-Ray in {region} does not use a customer managed key (Type {encryption_type}): there is no key to act on")]
     NoKey {
         region: String,
-        encryption_type: String,
+        encryption_type: xray_cmk_core::EncryptionType,
     },
     /// A successful answer without what it must hold.
     #[error("{operation} returned no {member}")]
@@ -92,16 +92,15 @@ pub async fn xray_key(clients: &dyn ClientSource, region: &str) -> Result<String
         .await
         .map_err(|e| err("xray:GetEncryptionConfig", &e))?;
     let cfg = out.encryption_config();
+    // A missing Type is never taken for NONE or KMS (`EncryptionType::from_wire`).
     match (
-        cfg.and_then(|c| c.r#type()).map(|t| t.as_str()),
+        xray_cmk_core::EncryptionType::from_wire(cfg.and_then(|c| c.r#type()).map(|t| t.as_str())),
         cfg.and_then(|c| c.key_id()),
     ) {
-        (Some("KMS"), Some(key)) => Ok(key.to_owned()),
-        (t, _) => Err(RespondError::NoKey {
+        (xray_cmk_core::EncryptionType::Kms, Some(key)) => Ok(key.to_owned()),
+        (encryption_type, _) => Err(RespondError::NoKey {
             region: region.to_owned(),
-            encryption_type: xray_cmk_core::EncryptionType::from_wire(t)
-                .as_wire()
-                .to_owned(),
+            encryption_type,
         }),
     }
 }

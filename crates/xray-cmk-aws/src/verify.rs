@@ -94,17 +94,15 @@ pub enum VerifyError {
     Failed(String),
 }
 
-/// [`check`], with its error as text: for the apply step, whose result says what failed.
-pub async fn verify(
-    xray: &aws_sdk_xray::Client,
-    kms: &aws_sdk_kms::Client,
-    caller: Option<&str>,
-    opts: VerifyOptions,
-) -> Result<String, String> {
-    check(xray, kms, caller, opts).await.map_err(|e| match e {
-        VerifyError::Unchecked(err) => err.to_string(),
-        VerifyError::Failed(why) => why,
-    })
+impl VerifyError {
+    /// What failed, without the `could not be checked` lead: for the apply step, whose result
+    /// says what failed.
+    pub fn detail(&self) -> String {
+        match self {
+            VerifyError::Unchecked(err) => err.to_string(),
+            VerifyError::Failed(why) => why.clone(),
+        }
+    }
 }
 
 /// Writes a marked segment and reads it back as `caller` (the identity of `xray`'s credentials,
@@ -307,6 +305,16 @@ async fn diagnose(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`check`], as the apply step calls it.
+    async fn verify(
+        xray: &aws_sdk_xray::Client,
+        kms: &aws_sdk_kms::Client,
+        caller: Option<&str>,
+        opts: VerifyOptions,
+    ) -> Result<String, VerifyError> {
+        check(xray, kms, caller, opts).await
+    }
     use aws_config::Region;
     use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
     use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
@@ -459,7 +467,8 @@ mod tests {
             fast(),
         )
         .await
-        .expect_err("dropped");
+        .expect_err("dropped")
+        .detail();
         assert!(err.contains("could not be read back within"), "{err}");
         // The key policy leaves it to IAM: not known to be the cause.
         assert!(err.contains("the cause is unknown"), "{err}");
@@ -488,7 +497,8 @@ mod tests {
         let started = Instant::now();
         let err = verify(&client, &kms(&[&described, &policy]), Some(READER), slow)
             .await
-            .expect_err("held back");
+            .expect_err("held back")
+            .detail();
         assert!(started.elapsed() < Duration::from_secs(5), "no waiting");
         assert!(
             err.contains(&format!(
@@ -532,7 +542,8 @@ mod tests {
         );
         let err = verify(&client, &kms(&[&described, &policy]), Some(READER), fast())
             .await
-            .expect_err("denied");
+            .expect_err("denied")
+            .detail();
         assert!(
             err.contains(&format!(
                 "does not let {READER} kms:Decrypt through X-Ray (explicitly denied by statement \"NoReadingThroughXray\")"
@@ -560,7 +571,8 @@ mod tests {
         );
         let err = verify(&client, &kms(&[&described, &denied]), Some(READER), fast())
             .await
-            .expect_err("unknown");
+            .expect_err("unknown")
+            .detail();
         assert!(err.contains("could not be read back within"), "{err}");
         assert!(
             err.contains(&format!(
@@ -583,7 +595,8 @@ mod tests {
             fast(),
         )
         .await
-        .expect_err("unknown reader");
+        .expect_err("unknown reader")
+        .detail();
         assert!(
             err.contains("the cause is unknown: the reader's identity"),
             "{err}"
@@ -598,7 +611,8 @@ mod tests {
         );
         let err = verify(&client, &kms(&[&disabled]), Some(READER), fast())
             .await
-            .expect_err("disabled");
+            .expect_err("disabled")
+            .detail();
         assert!(
             err.contains(&format!("the key {KEY} X-Ray uses is Disabled")),
             "{err}"

@@ -36,15 +36,18 @@ impl fmt::Display for Severity {
     }
 }
 
+/// A name that is not a severity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity `{0}` (expected low, medium, high or critical)")]
+pub struct UnknownSeverity(pub String);
+
 impl std::str::FromStr for Severity {
-    type Err = String;
+    type Err = UnknownSeverity;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Severity::ALL
             .into_iter()
             .find(|sev| sev.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!("unknown severity `{s}` (expected low, medium, high or critical)")
-            })
+            .ok_or_else(|| UnknownSeverity(s.to_owned()))
     }
 }
 
@@ -88,7 +91,7 @@ impl Confidence {
 /// One result. Built only through [`FindingBuilder`] so a result always names its target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub rule: &'static str,
+    pub rule: crate::RuleId,
     pub status: Status,
     pub severity: Severity,
     pub confidence: Confidence,
@@ -108,6 +111,59 @@ pub struct Finding {
 }
 
 impl Finding {
+    pub fn rule(&self) -> crate::RuleId {
+        self.rule
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    pub fn confidence(&self) -> Confidence {
+        self.confidence
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The resource judged; stable across a fix so a fail and its later pass share a fingerprint.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The KMS key involved, when there is one.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The policy exemption that matched this failure, if any.
+    pub fn suppression(&self) -> Option<&Suppression> {
+        self.suppression.as_ref()
+    }
+
+    /// Where in the source it was found, for Terraform.
+    pub fn location(&self) -> Option<&crate::model::SourceLocation> {
+        self.location.as_ref()
+    }
+
+    /// Where a live audit read what the result judged; `None` for IaC scans.
+    pub fn source(&self) -> Option<&crate::model::ReadFrom> {
+        self.source.as_ref()
+    }
+
     /// A failure an active exemption covers: reported, but not counted against compliance.
     pub fn is_suppressed(&self) -> bool {
         self.suppression.as_ref().is_some_and(|s| !s.expired)
@@ -150,7 +206,7 @@ pub const XRAY_ENCRYPTION_CONFIG: &str = "xray-encryption-config";
 /// Builds a [`Finding`] from a rule's metadata and a target.
 #[derive(Debug)]
 pub struct FindingBuilder {
-    rule: &'static str,
+    rule: crate::RuleId,
     severity: Severity,
     account: String,
     region: String,

@@ -22,7 +22,9 @@ pub use model::{
     TracingSite, XrayEncryption, XrayTarget,
 };
 pub use policy::{Date, OrgPolicy};
-pub use rule::{evaluate, select, sort_findings, Context, Input, KeyRef, Needs, Rule, RuleMeta};
+pub use rule::{
+    evaluate, select, sort_findings, Context, Input, KeyRef, Needs, Rule, RuleId, RuleMeta,
+};
 pub use summary::{Summary, SummaryBuilder};
 
 /// `value` as compact JSON with every object's keys in sorted order: what a digest is taken over,

@@ -94,16 +94,23 @@ impl<T> Observed<T> {
 /// Why a call failed, in the terms a rule needs to decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// Denied: the caller may not call the operation ([`CollectionError::operation`] names the
+    /// action), or its credentials were refused.
     AccessDenied,
     NotFound,
     Throttled,
-    Network,
+    /// The service refused the request as invalid (`ValidationException`, `InvalidParameter...`).
+    Invalid,
+    /// No answer: the endpoint could not be reached, or not within the call's budget.
+    Unreachable,
     /// Not called: KMS answers it only in the key's own account, which is not in the scan.
     OwnerNotInScope,
     Other,
 }
 
-/// A failed read, with enough context to tell a person what to do.
+/// A failed AWS call, classified once from the SDK's error metadata (`xray-cmk-aws`'s
+/// `classify`), with enough context to tell a person what to do. Decisions read [`Self::kind`]
+/// (and [`Self::code`]), never the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CollectionError {
     /// `service:Operation`, e.g. `xray:GetEncryptionConfig`.
@@ -112,6 +119,15 @@ pub struct CollectionError {
     /// The AWS error code when the service returned one (`AccessDeniedException`).
     pub code: Option<String>,
     pub message: String,
+}
+
+impl std::error::Error for CollectionError {}
+
+impl CollectionError {
+    /// Whether the call was denied.
+    pub fn is_denied(&self) -> bool {
+        self.kind == ErrorKind::AccessDenied
+    }
 }
 
 impl std::fmt::Display for CollectionError {
@@ -171,6 +187,26 @@ impl EncryptionType {
     }
 }
 
+impl std::fmt::Display for EncryptionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_wire())
+    }
+}
+
+/// As its wire value, so a plan file holds `"NONE"` / `"KMS"` as before.
+impl serde::Serialize for EncryptionType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_wire())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EncryptionType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = String::deserialize(deserializer)?;
+        Ok(EncryptionType::parse(&wire))
+    }
+}
+
 #[cfg(test)]
 mod encryption_type_tests {
     use super::*;
@@ -184,6 +220,27 @@ mod encryption_type_tests {
         for wire in ["NONE", "KMS", "SOMETHING_NEW"] {
             assert_eq!(EncryptionType::from_wire(Some(wire)).as_wire(), wire);
         }
+    }
+
+    #[test]
+    fn serialises_as_its_wire_value_and_a_missing_type_round_trips_as_unknown() {
+        for t in [
+            EncryptionType::None,
+            EncryptionType::Kms,
+            EncryptionType::Other("NEW".to_owned()),
+            EncryptionType::from_wire(None),
+        ] {
+            let json = serde_json::to_string(&t).expect("json");
+            assert_eq!(json, format!("\"{}\"", t.as_wire()));
+            let back: EncryptionType = serde_json::from_str(&json).expect("back");
+            assert_eq!(back, t);
+        }
+        let missing: EncryptionType =
+            serde_json::from_str(&format!("\"{MISSING_TYPE}\"")).expect("missing");
+        assert!(!matches!(
+            missing,
+            EncryptionType::None | EncryptionType::Kms
+        ));
     }
 }
 

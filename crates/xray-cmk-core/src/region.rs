@@ -3,7 +3,7 @@
 /// Checks that `name` has the shape of an AWS region (`eu-west-1`, `us-gov-west-1`,
 /// `cn-northwest-1`, `eu-isoe-west-1`): lowercase words joined by `-`, ending in a number.
 /// Whether the region exists and is enabled is for the account to say.
-pub fn validate_region(name: &str) -> Result<(), String> {
+pub fn validate_region(name: &str) -> Result<(), InvalidRegion> {
     let parts: Vec<&str> = name.split('-').collect();
     let shape_ok = parts.len() >= 3
         && parts[..parts.len() - 1]
@@ -16,11 +16,14 @@ pub fn validate_region(name: &str) -> Result<(), String> {
     if shape_ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{name}` is not a valid AWS region name (expected something like `eu-west-1`)"
-        ))
+        Err(InvalidRegion(name.to_owned()))
     }
 }
+
+/// A name that does not have the shape of an AWS region.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid AWS region name (expected something like `eu-west-1`)")]
+pub struct InvalidRegion(pub String);
 
 #[cfg(test)]
 mod tests {

@@ -4,12 +4,95 @@ use crate::finding::{Finding, Severity, Status, Suppression};
 use crate::model::{Inventory, KmsKey, Observed, XrayTarget};
 use crate::policy::{Date, ExemptionMatch, OrgPolicy};
 
+/// A rule's stable kebab-case id (`xray-default-encryption`), never renamed or reused. Each rule's
+/// module defines its own `ID`; [`crate::rules::ids`] exports them all. It serialises, displays
+/// and compares as the plain string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RuleId(&'static str);
+
+impl RuleId {
+    pub(crate) const fn new(id: &'static str) -> Self {
+        Self(id)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::ops::Deref for RuleId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for RuleId {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for RuleId {
+    fn borrow(&self) -> &str {
+        self.0
+    }
+}
+
+impl PartialEq<str> for RuleId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for RuleId {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == other.as_str()
+    }
+}
+
+impl PartialEq<RuleId> for str {
+    fn eq(&self, other: &RuleId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<RuleId> for &str {
+    fn eq(&self, other: &RuleId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<RuleId> for String {
+    fn eq(&self, other: &RuleId) -> bool {
+        self.as_str() == other.0
+    }
+}
+
+impl serde::Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
 /// What every rule declares about itself. The `docs` live in the rule's own module, so
 /// `xray-cmk explain` and the README cannot drift from the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleMeta {
     /// Stable kebab-case id; never renamed or reused.
-    pub id: &'static str,
+    pub id: RuleId,
     /// One line: what the rule checks.
     pub summary: &'static str,
     pub severity: Severity,
@@ -84,13 +167,14 @@ impl Needs {
 /// (`kms-*`). An empty `include` means every rule but the opt-in ones
 /// ([`crate::rules::OPT_IN`], which run only when `include` names them). A pattern that matches
 /// no rule is an error, so typos do not silently narrow an audit.
-pub fn select(include: &[String], exclude: &[String]) -> Result<Vec<&'static dyn Rule>, String> {
+pub fn select(
+    include: &[String],
+    exclude: &[String],
+) -> Result<Vec<&'static dyn Rule>, SelectError> {
     let all: &[&'static dyn Rule] = &crate::rules::EVERY;
     for pattern in include.iter().chain(exclude) {
-        if !all.iter().any(|r| glob(pattern, r.meta().id)) {
-            return Err(format!(
-                "`{pattern}` matches no rule (see `xray-cmk rules`)"
-            ));
+        if !all.iter().any(|r| glob(pattern, r.meta().id.as_str())) {
+            return Err(SelectError::NoMatch(pattern.clone()));
         }
     }
     let chosen: Vec<&'static dyn Rule> = all
@@ -98,14 +182,23 @@ pub fn select(include: &[String], exclude: &[String]) -> Result<Vec<&'static dyn
         .copied()
         .filter(|r| match include.is_empty() {
             true => !crate::rules::is_opt_in(*r),
-            false => include.iter().any(|p| glob(p, r.meta().id)),
+            false => include.iter().any(|p| glob(p, r.meta().id.as_str())),
         })
-        .filter(|r| !exclude.iter().any(|p| glob(p, r.meta().id)))
+        .filter(|r| !exclude.iter().any(|p| glob(p, r.meta().id.as_str())))
         .collect();
     if chosen.is_empty() {
-        return Err("no rule left to run".to_owned());
+        return Err(SelectError::NothingLeft);
     }
     Ok(chosen)
+}
+
+/// Why `--rules` / `--skip-rules` select nothing runnable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    #[error("`{0}` matches no rule (see `xray-cmk rules`)")]
+    NoMatch(String),
+    #[error("no rule left to run")]
+    NothingLeft,
 }
 
 /// `*` matches any run of characters; everything else matches itself.
@@ -186,10 +279,10 @@ pub trait Rule: Sync {
 /// The key rules that judge every key an inventory holds. The others judge keys X-Ray uses: a
 /// Terraform module also declares keys for other services, whose policies need not let X-Ray in
 /// and whose tags the X-Ray policy does not govern. (A live inventory holds only keys in use.)
-const ANY_KEY_RULES: &[&str] = &[
-    "kms-rotation-disabled",
-    "kms-rotation-period-too-long",
-    "kms-key-policy-public",
+const ANY_KEY_RULES: &[RuleId] = &[
+    crate::rules::ids::KMS_ROTATION_DISABLED,
+    crate::rules::ids::KMS_ROTATION_PERIOD_TOO_LONG,
+    crate::rules::ids::KMS_KEY_POLICY_PUBLIC,
 ];
 
 /// Whether the key rule `meta` judges every key an inventory holds, not only keys X-Ray uses.
@@ -318,10 +411,10 @@ pub fn evaluate(cx: &Context<'_>) -> Vec<Finding> {
 pub fn sort_findings(findings: &mut [Finding]) {
     let rank = |id: &str| crate::rules::EVERY.iter().position(|r| r.meta().id == id);
     findings.sort_by(|a, b| {
-        (&a.account, &a.region, rank(a.rule), &a.resource).cmp(&(
+        (&a.account, &a.region, rank(a.rule.as_str()), &a.resource).cmp(&(
             &b.account,
             &b.region,
-            rank(b.rule),
+            rank(b.rule.as_str()),
             &b.resource,
         ))
     });
@@ -333,11 +426,12 @@ fn apply_exemption(f: &mut Finding, policy: &OrgPolicy, today: Date) {
     if f.status != Status::Fail {
         return;
     }
-    let (exemption, expired) = match policy.exemption_for(&f.account, &f.region, f.rule, today) {
-        ExemptionMatch::Active(e) => (e, false),
-        ExemptionMatch::Expired(e) => (e, true),
-        ExemptionMatch::None => return,
-    };
+    let (exemption, expired) =
+        match policy.exemption_for(&f.account, &f.region, f.rule.as_str(), today) {
+            ExemptionMatch::Active(e) => (e, false),
+            ExemptionMatch::Expired(e) => (e, true),
+            ExemptionMatch::None => return,
+        };
     f.suppression = Some(Suppression {
         reason: exemption.reason.clone(),
         expires: exemption.expires.to_string(),
@@ -424,7 +518,7 @@ expires = EXPIRES
             crate::rules::ALL.len()
         );
         let guard = select(&["guard-*".into()], &[]).expect("rules");
-        let ids: Vec<&str> = guard.iter().map(|r| r.meta().id).collect();
+        let ids: Vec<&str> = guard.iter().map(|r| r.meta().id.as_str()).collect();
         assert_eq!(
             ids,
             [

@@ -80,7 +80,7 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 fn known_rules() -> Vec<&'static str> {
     xray_cmk_core::rules::ALL
         .iter()
-        .map(|r| r.meta().id)
+        .map(|r| r.meta().id.as_str())
         .collect()
 }
 

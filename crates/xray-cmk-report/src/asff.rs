@@ -37,7 +37,7 @@ fn reference(docs: &str) -> Option<&str> {
 
 /// One finding in ASFF. `at` is the report time (RFC 3339), used for CreatedAt/UpdatedAt.
 pub fn finding(f: &Finding, at: &str) -> Value {
-    let meta = rules::by_id(f.rule);
+    let meta = rules::by_id(f.rule.as_str());
     let (compliance, workflow) = match f.status {
         Status::Pass => ("PASSED", "RESOLVED"),
         Status::Fail if f.is_suppressed() => ("FAILED", "SUPPRESSED"),
@@ -77,7 +77,7 @@ pub fn finding(f: &Finding, at: &str) -> Value {
             xray_cmk_core::Confidence::Medium => 60,
             xray_cmk_core::Confidence::Low => 20,
         },
-        "Title": meta.map_or(f.rule, |m| m.summary),
+        "Title": meta.map_or(f.rule.as_str(), |m| m.summary),
         "Description": f.message.chars().take(1024).collect::<String>(),
         "Resources": [{
             "Type": resource_type,

@@ -49,7 +49,7 @@ fn row(f: &Finding, fingerprint: &str) -> String {
         f.is_suppressed().to_string(),
         f.severity.as_str().to_owned(),
         f.confidence.as_str().to_owned(),
-        f.rule.to_owned(),
+        f.rule.to_string(),
         f.resource.clone(),
         f.key.clone().unwrap_or_default(),
         f.message.clone(),

@@ -8,18 +8,27 @@ use serde_json::Value;
 
 const TEMPLATE: &str = include_str!("../templates/report.html.j2");
 
+/// Why the report could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("report template: {0}")]
+    Template(minijinja::Error),
+    #[error("rendering the report: {0:#}")]
+    Render(minijinja::Error),
+}
+
 /// Renders the report from `context` (see the template for the fields it reads).
-pub fn render(context: &Value) -> Result<String, String> {
+pub fn render(context: &Value) -> Result<String, RenderError> {
     let mut env = minijinja::Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     env.add_template("report.html", TEMPLATE)
-        .map_err(|e| format!("report template: {e}"))?;
+        .map_err(RenderError::Template)?;
     let template = env
         .get_template("report.html")
-        .map_err(|e| format!("report template: {e}"))?;
+        .map_err(RenderError::Template)?;
     template
         .render(minijinja::Value::from(minijinja::value::Serde(context)))
-        .map_err(|e| format!("rendering the report: {e:#}"))
+        .map_err(RenderError::Render)
 }
 
 /// The compliance trend as an inline SVG line chart: one point per audit run, 0–100 %.

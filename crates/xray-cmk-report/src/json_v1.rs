@@ -111,7 +111,7 @@ pub struct LocationV1<'a> {
 
 fn result(f: &Finding) -> ResultV1<'_> {
     ResultV1 {
-        rule: f.rule,
+        rule: f.rule.as_str(),
         status: f.status.as_str(),
         severity: f.severity.as_str(),
         confidence: f.confidence.as_str(),

@@ -104,7 +104,7 @@ fn what_it_does(docs: &str) -> String {
 fn rule(meta: &RuleMeta) -> Value {
     let mut r = json!({
         "id": meta.id,
-        "name": pascal(meta.id),
+        "name": pascal(meta.id.as_str()),
         "shortDescription": { "text": meta.summary },
         "fullDescription": { "text": what_it_does(meta.docs) },
         "help": {

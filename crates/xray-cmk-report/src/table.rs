@@ -59,7 +59,7 @@ fn cells<'a>(f: &'a Finding, message: &'a str) -> [&'a str; 7] {
         &f.region,
         status(f),
         f.severity.as_str(),
-        f.rule,
+        f.rule.as_str(),
         short_key(f.key.as_deref()),
         message,
     ]
@@ -216,7 +216,7 @@ fn by_rule(report: &Report) -> String {
         let at = match rules.iter().position(|(r, _)| *r == f.rule) {
             Some(i) => i,
             None => {
-                rules.push((f.rule, [0; 4]));
+                rules.push((f.rule.as_str(), [0; 4]));
                 rules.len() - 1
             }
         };
@@ -302,7 +302,7 @@ pub fn render_iac(report: &Report, color: bool) -> String {
                 at,
                 status(f).to_owned(),
                 f.severity.as_str().to_owned(),
-                f.rule.to_owned(),
+                f.rule.to_string(),
                 format!("{} · {}", f.resource, message(f)),
             ];
             (cells, shown_status(f))

@@ -9,7 +9,7 @@ const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56e
 fn policy() -> xray_cmk_core::OrgPolicy {
     let known: Vec<&str> = xray_cmk_core::rules::ALL
         .iter()
-        .map(|r| r.meta().id)
+        .map(|r| r.meta().id.as_str())
         .collect();
     xray_cmk_core::OrgPolicy::parse(
         "[[exemptions]]\naccount = \"111122223333\"\nregion = \"us-east-1\"\nrule = \"xray-default-encryption\"\nreason = \"sandbox\"\nexpires = 2027-01-31\n",

@@ -472,7 +472,7 @@ impl Store {
                     .execute(params![
                         id,
                         fingerprint(f),
-                        f.rule,
+                        f.rule.as_str(),
                         f.status.as_str(),
                         f.severity.as_str(),
                         f.confidence.as_str(),

@@ -34,7 +34,7 @@ fn record(t: &str, results: &[Finding]) -> kpi::RunRecord {
             .iter()
             .map(|f| kpi::ResultRecord {
                 fingerprint: fingerprint(f),
-                rule: f.rule.to_owned(),
+                rule: f.rule.to_string(),
                 status: f.status.as_str().to_owned(),
                 severity: f.severity.as_str().to_owned(),
                 account: f.account.clone(),

@@ -285,9 +285,9 @@ fn every_rule_that_reads_terraform_fires_somewhere_in_the_fixtures() {
     let failing: std::collections::BTreeSet<&str> = all
         .iter()
         .filter(|f| f.status == Status::Fail)
-        .map(|f| f.rule)
+        .map(|f| f.rule.as_str())
         .collect();
-    for rule in rules::ALL.iter().map(|r| r.meta().id) {
+    for rule in rules::ALL.iter().map(|r| r.meta().id.as_str()) {
         if [
             "xray-spans-not-cmk",
             "cloudtrail-kms-events-not-logged",

@@ -27,7 +27,7 @@ const SESSION_NAME: &str = "xray-cmk-audit";
 /// ASFF documents by (account, region), for `--to-security-hub`.
 type ToHub = BTreeMap<(String, String), Vec<serde_json::Value>>;
 
-pub fn run(args: AuditCommandArgs, color: bool) -> Result<Exit> {
+pub(crate) fn run(args: AuditCommandArgs, color: bool) -> Result<Exit> {
     let runtime = crate::runtime::runtime()?;
     runtime.block_on(run_async(args, color))
 }
@@ -97,10 +97,10 @@ fn aggregator_line(
 /// What an audit, a plan and a verify start from: the session, the accounts in scope and how to
 /// scan them.
 pub(crate) struct Prepared {
-    pub shared: Shared,
-    pub session: Session,
-    pub accounts: Vec<String>,
-    pub opts: ScanOptions,
+    pub(crate) shared: Shared,
+    pub(crate) session: Session,
+    pub(crate) accounts: Vec<String>,
+    pub(crate) opts: ScanOptions,
 }
 
 /// Resolves the session and the accounts in scope (the callers check their other flags and

@@ -19,16 +19,16 @@ AWS access follows the AWS CLI: the standard credential chain, --profile, AWS_EN
 /// Make AWS X-Ray trace data encrypted with customer managed KMS keys, and keep it that way.
 #[derive(Debug, Parser)]
 #[command(name = "xray-cmk", version, after_help = AFTER_HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Never colour the output (NO_COLOR is honoured too).
     #[arg(long, global = true)]
-    pub no_color: bool,
+    pub(crate) no_color: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Audit X-Ray encryption: the caller's account, a list of accounts, an OU or the whole
     /// organization, in every enabled region.
     #[command(after_help = AFTER_HELP)]
@@ -105,23 +105,23 @@ Install:
   powershell  xray-cmk completions powershell >> $PROFILE";
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write xray-cmk.1 and xray-cmk-COMMAND.1 for each command into DIR (for
     /// /usr/local/share/man/man1) instead of printing xray-cmk.1.
     #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// `xray-cmk debug …` (hidden).
 #[derive(Debug, Subcommand)]
-pub enum DebugCommand {
+pub(crate) enum DebugCommand {
     /// Decide key-policy cases read as JSON Lines on stdin
     /// (`{"id", "policy", "principal", "action", "context": {KEY: [VALUE, ...]}}`), one JSON
     /// line per case on stdout (`{"id", "decision", "account"?, "sid"?, "reason"?}`).
@@ -129,7 +129,7 @@ pub enum DebugCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EvidenceFormat {
+pub(crate) enum EvidenceFormat {
     Table,
     Json,
     Csv,
@@ -137,29 +137,29 @@ pub enum EvidenceFormat {
 
 #[derive(Debug, Args)]
 #[command(mut_arg("max_attempts", |a| a.default_value(RESPOND_ATTEMPTS)))]
-pub struct EvidenceArgs {
+pub(crate) struct EvidenceArgs {
     /// The key's ARN.
     #[arg(long, value_name = "KEY_ARN", conflicts_with_all = ["account", "region"])]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// Or: the account of an X-Ray configuration, whose key is reported.
     #[arg(long, value_name = "ID", requires = "region")]
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// And its region.
     #[arg(long, value_parser = parse_region, requires = "account")]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// How far back CloudTrail is searched (it keeps 90 days of management events).
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=90))]
-    pub days: u64,
+    pub(crate) days: u64,
     #[arg(long, value_enum, default_value_t = EvidenceFormat::Table)]
-    pub format: EvidenceFormat,
+    pub(crate) format: EvidenceFormat,
     /// Organization policy file, whose access lists say which principals are expected.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     #[command(flatten)]
-    pub aws: AwsAccess,
+    pub(crate) aws: AwsAccess,
     /// Where the evidence is recorded, for the report's evidence section.
     #[command(flatten)]
-    pub history: HistoryArgs,
+    pub(crate) history: HistoryArgs,
 }
 
 const RESPOND_HELP: &str = "\
@@ -183,36 +183,36 @@ const RESPOND_ATTEMPTS: &str = "5";
 /// accounts, and how calls are retried.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "AWS access")]
-pub struct AwsAccess {
+pub(crate) struct AwsAccess {
     /// Named profile from the AWS config/credentials files (like `aws --profile`).
     #[arg(long, env = "AWS_PROFILE")]
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
     /// The region API calls start in (STS, Account, Organizations), not the X-Ray regions
     /// checked. Default: the profile's, else us-east-1.
     #[arg(long, value_parser = parse_region, value_name = "REGION")]
-    pub home_region: Option<String>,
+    pub(crate) home_region: Option<String>,
     /// Role assumed in every account other than the caller's.
     #[arg(long, default_value = "OrganizationAccountAccessRole")]
-    pub role_name: String,
+    pub(crate) role_name: String,
     /// External ID for AssumeRole, if the role's trust policy requires one.
     #[arg(long)]
-    pub external_id: Option<String>,
+    pub(crate) external_id: Option<String>,
     /// Attempts per AWS call, the first included; retries back off exponentially with jitter.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub max_attempts: u32,
+    pub(crate) max_attempts: u32,
     /// `standard`: backoff per call, with the per-service limits as back-pressure. `adaptive`:
     /// also the SDK's client-side rate limiter, which cuts a service's send rate on throttling.
     #[arg(long, value_enum, default_value_t = RetryModeArg::Standard)]
-    pub retry_mode: RetryModeArg,
+    pub(crate) retry_mode: RetryModeArg,
     /// Seconds one AWS call may take, every attempt and backoff included (each attempt at most
     /// 20 s, connecting at most 5 s): an endpoint that never answers fails within it.
     #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub call_timeout: u64,
+    pub(crate) call_timeout: u64,
 }
 
 impl AwsAccess {
     /// The session these flags describe.
-    pub fn session_options(&self) -> xray_cmk_aws::SessionOptions {
+    pub(crate) fn session_options(&self) -> xray_cmk_aws::SessionOptions {
         xray_cmk_aws::SessionOptions {
             profile: self.profile.clone(),
             region: self.home_region.clone(),
@@ -230,7 +230,7 @@ impl AwsAccess {
 /// `--home-region`: it still works for one release, with a line on stderr. `--region` is to name
 /// X-Ray regions only.
 #[derive(Debug, Clone, Args)]
-pub struct LegacyHomeRegion {
+pub(crate) struct LegacyHomeRegion {
     #[arg(long = "region", hide = true, value_parser = parse_region, value_name = "REGION", conflicts_with = "home_region")]
     region: Option<String>,
 }
@@ -240,7 +240,7 @@ const REGION_DEPRECATED: &str = "xray-cmk: --region is deprecated here; use --ho
 
 impl LegacyHomeRegion {
     /// Moves a `--region` given into `aws.home_region`, saying so on stderr.
-    pub fn fold_into(&mut self, aws: &mut AwsAccess) {
+    pub(crate) fn fold_into(&mut self, aws: &mut AwsAccess) {
         if let Some(region) = self.region.take() {
             eprintln!("{REGION_DEPRECATED}");
             aws.home_region = Some(region);
@@ -250,83 +250,83 @@ impl LegacyHomeRegion {
 
 #[derive(Debug, Args)]
 #[command(mut_arg("max_attempts", |a| a.default_value(RESPOND_ATTEMPTS)))]
-pub struct KeyActionArgs {
+pub(crate) struct KeyActionArgs {
     /// The account whose X-Ray key to act on.
     #[arg(long, value_name = "ID")]
-    pub account: String,
+    pub(crate) account: String,
     /// The region of that X-Ray configuration.
     #[arg(long, value_parser = parse_region)]
-    pub region: String,
+    pub(crate) region: String,
     /// The key id (or ARN), typed back as confirmation.
     #[arg(long, value_name = "KEY_ID")]
-    pub confirm: Option<String>,
+    pub(crate) confirm: Option<String>,
     /// Why: recorded with who and when.
     #[arg(long)]
-    pub reason: String,
+    pub(crate) reason: String,
     /// erase only: also schedule the key's deletion after DAYS (7 to 30). Needs --confirm-deletion.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(i32).range(7..=30))]
-    pub schedule_deletion: Option<i32>,
+    pub(crate) schedule_deletion: Option<i32>,
     /// The key id again, as a second, separate confirmation of the deletion.
     #[arg(long, value_name = "KEY_ID", requires = "schedule_deletion")]
-    pub confirm_deletion: Option<String>,
+    pub(crate) confirm_deletion: Option<String>,
     /// Also look in every ACTIVE account of the organization for X-Ray configurations that use
     /// the key (run from the management or a delegated-admin account).
     #[arg(long)]
-    pub org: bool,
+    pub(crate) org: bool,
     /// restore only: re-enable a key that xray-cmk's erase did not disable (someone else did,
     /// or nobody can tell who), besides the confirmation.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     #[command(flatten)]
-    pub aws: AwsAccess,
+    pub(crate) aws: AwsAccess,
     #[command(flatten)]
-    pub history: HistoryArgs,
+    pub(crate) history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
 #[command(mut_arg("max_attempts", |a| a.default_value(RESPOND_ATTEMPTS)))]
-pub struct RotateArgs {
+pub(crate) struct RotateArgs {
     /// The key's ARN.
-    pub key: String,
+    pub(crate) key: String,
     /// The key id (or ARN), typed back as confirmation.
     #[arg(long, value_name = "KEY_ID")]
-    pub confirm: Option<String>,
+    pub(crate) confirm: Option<String>,
     /// Why: recorded with who and when.
     #[arg(long)]
-    pub reason: String,
+    pub(crate) reason: String,
     #[command(flatten)]
-    pub aws: AwsAccess,
+    pub(crate) aws: AwsAccess,
     #[command(flatten)]
-    pub history: HistoryArgs,
+    pub(crate) history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct HistoryListArgs {
+pub(crate) struct HistoryListArgs {
     /// The window: `30d`, `12h`, `2w`.
     #[arg(long, default_value = "30d", value_parser = parse_window)]
-    pub since: u64,
+    pub(crate) since: u64,
     #[arg(long, value_enum, default_value_t = KpiFormat::Table)]
-    pub format: KpiFormat,
+    pub(crate) format: KpiFormat,
     #[command(flatten)]
-    pub history: HistoryDb,
+    pub(crate) history: HistoryDb,
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// The HTML file to write.
     #[arg(long, value_name = "PATH")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// The window: `30d`, `12h`, `2w`.
     #[arg(long, default_value = "30d", value_parser = parse_window)]
-    pub since: u64,
+    pub(crate) since: u64,
     /// Organization policy file, for its exemptions. Default: ./xray-cmk.toml if present.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// Monthly KMS requests, for the request cost.
     #[arg(long, value_name = "N")]
-    pub requests: Option<u64>,
+    pub(crate) requests: Option<u64>,
     #[command(flatten)]
-    pub history: HistoryDb,
+    pub(crate) history: HistoryDb,
 }
 
 const KPI_HELP: &str = "\
@@ -337,23 +337,23 @@ later audit it passes in (or no longer applies, e.g. a replaced key); the cost i
 its assumptions listed.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KpiFormat {
+pub(crate) enum KpiFormat {
     Table,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct KpiArgs {
+pub(crate) struct KpiArgs {
     /// The window: `30d`, `12h`, `2w`.
     #[arg(long, default_value = "30d", value_parser = parse_window)]
-    pub since: u64,
+    pub(crate) since: u64,
     #[arg(long, value_enum, default_value_t = KpiFormat::Table)]
-    pub format: KpiFormat,
+    pub(crate) format: KpiFormat,
     /// Monthly KMS requests, for the request cost (e.g. from CloudTrail or CloudWatch usage).
     #[arg(long, value_name = "N")]
-    pub requests: Option<u64>,
+    pub(crate) requests: Option<u64>,
     #[command(flatten)]
-    pub history: HistoryDb,
+    pub(crate) history: HistoryDb,
 }
 
 /// `30d`, `12h`, `2w` as seconds.
@@ -414,7 +414,7 @@ mod tests {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum IacCommand {
+pub(crate) enum IacCommand {
     /// Scan `.tf` files, directories (recursively, each directory a module) and plan JSON
     /// (`terraform show -json`) with the same rules as `audit`.
     #[command(after_help = IAC_HELP)]
@@ -441,7 +441,7 @@ GitHub code scanning: `xray-cmk iac scan . --format sarif --out xray-cmk.sarif`,
 file with github/codeql-action/upload-sarif.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum IacFormat {
+pub(crate) enum IacFormat {
     Table,
     Json,
     /// SARIF 2.1.0, for GitHub code scanning.
@@ -449,38 +449,38 @@ pub enum IacFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct IacScanArgs {
+pub(crate) struct IacScanArgs {
     /// `.tf` files, directories, plan JSON files and CloudFormation templates (`.yaml`, `.yml`,
     /// `.json`, `.template`; SAM and CDK output included).
     #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
     /// CloudFormation parameter values, as `aws cloudformation deploy --parameter-overrides`
     /// takes them (`Key=Value` pairs, or JSON); `AWS::AccountId` and `AWS::Region` set the pseudo
     /// parameters, unknown otherwise.
     #[arg(long, value_name = "FILE")]
-    pub parameters: Option<PathBuf>,
+    pub(crate) parameters: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = IacFormat::Table)]
-    pub format: IacFormat,
+    pub(crate) format: IacFormat,
     /// Write the output to this file instead of stdout.
     #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// Lowest severity of a failure that makes the exit code 1.
     #[arg(long, default_value = "low", value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    pub(crate) fail_on: Severity,
     /// Run only these rules (comma separated, `*` wildcards).
     #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
-    pub rules: Vec<String>,
+    pub(crate) rules: Vec<String>,
     /// Leave these rules out (comma separated, `*` wildcards).
     #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
-    pub skip_rules: Vec<String>,
+    pub(crate) skip_rules: Vec<String>,
     /// No closing summary line on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     #[command(flatten)]
-    pub history: HistoryArgs,
+    pub(crate) history: HistoryArgs,
 }
 
 const IAC_GENERATE_HELP: &str = "\
@@ -499,7 +499,7 @@ Examples:
 
 /// What `iac generate` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GenerateFormat {
+pub(crate) enum GenerateFormat {
     /// A Terraform module: DIR/main.tf.
     Terraform,
     /// A CloudFormation template: DIR/xray-cmk.template.yaml.
@@ -507,30 +507,30 @@ pub enum GenerateFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct IacGenerateArgs {
+pub(crate) struct IacGenerateArgs {
     #[arg(long, value_enum, default_value_t = GenerateFormat::Terraform)]
-    pub format: GenerateFormat,
+    pub(crate) format: GenerateFormat,
     /// The 12-digit account the module is for (`{account}` in the policy's access lists).
     /// Required for Terraform; a CloudFormation template takes the stack's account.
     #[arg(long, required_if_eq("format", "terraform"))]
-    pub account: Option<String>,
+    pub(crate) account: Option<String>,
     /// The region X-Ray encrypts in (the module's default; a variable). Default: us-east-1. A
     /// CloudFormation template takes the stack's region.
     #[arg(long, value_parser = parse_region)]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// Write DIR/main.tf (or DIR/xray-cmk.template.yaml) instead of printing it.
     #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Overwrite an existing file.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum GuardCommand {
+pub(crate) enum GuardCommand {
     /// Write the guardrail into DIR: a CloudFormation StackSet template, an SCP, a Terraform
     /// module and a README with the commands that deploy them.
     #[command(after_help = GUARD_HELP)]
@@ -566,29 +566,29 @@ Exit codes: 0 written; 2 usage or configuration error (nothing is written).";
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("keys").required(true).args(["key_arns", "from_history"])))]
-pub struct GuardGenerateArgs {
+pub(crate) struct GuardGenerateArgs {
     /// The directory to write; created if missing. A non-empty one needs --force.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// The approved KMS key ARNs, one per line (`#` starts a comment).
     #[arg(long, value_name = "FILE")]
-    pub key_arns: Option<PathBuf>,
+    pub(crate) key_arns: Option<PathBuf>,
     /// Take the approved keys from the latest audit in the history database.
     #[arg(long)]
-    pub from_history: bool,
+    pub(crate) from_history: bool,
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// Write into a non-empty DIR, replacing the files it generates.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// The database --from-history reads.
     #[command(flatten)]
-    pub history: HistoryDb,
+    pub(crate) history: HistoryDb,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum IamPolicyMode {
+pub(crate) enum IamPolicyMode {
     /// Read-only: what `audit` calls, in the caller's account and in every audited account.
     Audit,
     /// What `apply` and `verify` call besides: create and fix keys, switch X-Ray, write and read
@@ -600,14 +600,14 @@ pub enum IamPolicyMode {
 }
 
 #[derive(Debug, Args)]
-pub struct IamPolicyArgs {
+pub(crate) struct IamPolicyArgs {
     /// Which commands the policy covers.
     #[arg(long, value_enum, default_value_t = IamPolicyMode::Audit)]
-    pub mode: IamPolicyMode,
+    pub(crate) mode: IamPolicyMode,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// Write a commented policy file with every default (`-` for stdout).
     Init(PolicyInitArgs),
     /// Validate a policy file; every error names the file, line and key.
@@ -618,16 +618,16 @@ pub enum PolicyCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct PolicyInitArgs {
+pub(crate) struct PolicyInitArgs {
     /// Where to write it. Default: ./xray-cmk.toml
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     /// Overwrite an existing file.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Json,
     /// JSON Lines: one result per line as soon as its account is done, then a summary line.
@@ -639,109 +639,109 @@ pub enum Format {
     Asff,
 }
 
-fn parse_region(s: &str) -> Result<String, String> {
+fn parse_region(s: &str) -> Result<String, xray_cmk_core::region::InvalidRegion> {
     xray_cmk_core::region::validate_region(s).map(|()| s.to_owned())
 }
 
 /// The accounts and regions `audit`, `plan` and `verify` cover, and how AWS is reached.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Scope")]
-pub struct ScanArgs {
+pub(crate) struct ScanArgs {
     /// Every ACTIVE account of the organization (organizations:ListAccounts), the management
     /// account included. Run from the management or a delegated-admin account.
     #[arg(long)]
-    pub org: bool,
+    pub(crate) org: bool,
     /// These accounts: IDs, comma separated, or @FILE with one ID per line.
     #[arg(long, value_delimiter = ',', value_name = "ID,...|@FILE")]
-    pub accounts: Vec<String>,
+    pub(crate) accounts: Vec<String>,
     /// The accounts of this organizational unit and all its children (repeatable).
     #[arg(long, value_name = "OU_ID")]
-    pub ou: Vec<String>,
+    pub(crate) ou: Vec<String>,
     /// Leave these accounts out: IDs, comma separated, or @FILE.
     #[arg(long, value_delimiter = ',', value_name = "ID,...|@FILE")]
-    pub exclude_accounts: Vec<String>,
+    pub(crate) exclude_accounts: Vec<String>,
     /// The X-Ray regions, comma separated. Default: every region enabled for each account
     /// (account:ListRegions).
     #[arg(long, value_delimiter = ',', value_parser = parse_region, value_name = "REGION,...")]
-    pub regions: Vec<String>,
+    pub(crate) regions: Vec<String>,
     #[command(flatten)]
-    pub aws: AwsAccess,
+    pub(crate) aws: AwsAccess,
     #[command(flatten)]
-    pub legacy_region: LegacyHomeRegion,
+    pub(crate) legacy_region: LegacyHomeRegion,
     /// Maximum requests in flight per AWS service (each service has its own limit, so a busy
     /// API cannot starve the others). Accounts are scanned this many at a time.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=512), help_heading = "AWS access")]
-    pub concurrency: u16,
+    pub(crate) concurrency: u16,
 }
 
 /// Which rules `audit` runs.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Rules")]
-pub struct RuleSelection {
+pub(crate) struct RuleSelection {
     /// Run only these rules (comma separated, `*` wildcards: `xray-*`). Only what they need is
     /// collected, so a narrower audit makes fewer API calls. The guardrail's rules run only when
     /// named here (`guard-*`).
     #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
-    pub rules: Vec<String>,
+    pub(crate) rules: Vec<String>,
     /// Leave these rules out (comma separated, `*` wildcards).
     #[arg(long, value_delimiter = ',', value_name = "RULE,...")]
-    pub skip_rules: Vec<String>,
+    pub(crate) skip_rules: Vec<String>,
 }
 
 /// What `audit` writes, and what makes its exit code 1.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
-pub struct AuditOutput {
+pub(crate) struct AuditOutput {
     /// Output format. JSON follows docs/json-v1.md.
     #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Lowest severity of a failure that makes the exit code 1.
     #[arg(long, default_value = "low", value_name = "SEVERITY")]
-    pub fail_on: Severity,
+    pub(crate) fail_on: Severity,
     /// The table (the default format) lists every result, passes included; without it, only
     /// failures and errors, grouped by account and region, then a line per rule.
     #[arg(long)]
-    pub show_passes: bool,
+    pub(crate) show_passes: bool,
     /// Write run statistics as JSON: elapsed time, HTTP requests by service (attempts) and
     /// operations by IAM action name.
     #[arg(long, value_name = "PATH")]
-    pub stats_out: Option<PathBuf>,
+    pub(crate) stats_out: Option<PathBuf>,
     /// No progress bar and no closing summary line on stderr.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Also send every result to AWS Security Hub (BatchImportFindings, in each result's account
     /// and region, as ASFF); needs securityhub:BatchImportFindings there.
     #[arg(long)]
-    pub to_security_hub: bool,
+    pub(crate) to_security_hub: bool,
 }
 
 /// `xray-cmk audit`.
 #[derive(Debug, Args)]
-pub struct AuditCommandArgs {
+pub(crate) struct AuditCommandArgs {
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     #[command(flatten)]
-    pub scan: ScanArgs,
+    pub(crate) scan: ScanArgs,
     #[command(flatten)]
-    pub select: RuleSelection,
+    pub(crate) select: RuleSelection,
     #[command(flatten)]
-    pub output: AuditOutput,
+    pub(crate) output: AuditOutput,
     #[command(flatten)]
-    pub config: ConfigSourceArgs,
+    pub(crate) config: ConfigSourceArgs,
     #[command(flatten)]
-    pub history: HistoryArgs,
+    pub(crate) history: HistoryArgs,
 }
 
 /// The deprecation line for a flag a command used to accept and ignore.
-pub fn no_effect_line(flag: &str, command: &str) -> String {
+pub(crate) fn no_effect_line(flag: &str, command: &str) -> String {
     format!("xray-cmk: {flag} has no effect on {command} and is deprecated; it will be refused in a later release")
 }
 
 /// Flags `plan` took from `audit` and ignored: still accepted for one release, hidden, each
 /// with a line on stderr.
 #[derive(Debug, Args)]
-pub struct PlanNoEffect {
+pub(crate) struct PlanNoEffect {
     #[arg(long, hide = true, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
     #[arg(long, hide = true, value_name = "PATH")]
@@ -752,7 +752,7 @@ pub struct PlanNoEffect {
 
 impl PlanNoEffect {
     /// The flags given, as they are spelt.
-    pub fn given(&self) -> Vec<&'static str> {
+    pub(crate) fn given(&self) -> Vec<&'static str> {
         [
             ("--fail-on", self.fail_on.is_some()),
             ("--stats-out", self.stats_out.is_some()),
@@ -767,7 +767,7 @@ impl PlanNoEffect {
 /// Flags `verify` took from `audit` and ignored: still accepted for one release, hidden, each
 /// with a line on stderr.
 #[derive(Debug, Args)]
-pub struct VerifyNoEffect {
+pub(crate) struct VerifyNoEffect {
     #[arg(long, hide = true, value_enum)]
     format: Option<Format>,
     #[arg(long, hide = true, value_name = "SEVERITY")]
@@ -788,7 +788,7 @@ pub struct VerifyNoEffect {
 
 impl VerifyNoEffect {
     /// The flags given, as they are spelt.
-    pub fn given(&self) -> Vec<&'static str> {
+    pub(crate) fn given(&self) -> Vec<&'static str> {
         [
             ("--format", self.format.is_some()),
             ("--fail-on", self.fail_on.is_some()),
@@ -808,7 +808,7 @@ impl VerifyNoEffect {
 /// Reading X-Ray's configuration from AWS Config instead of from each account-region.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "AWS Config aggregator")]
-pub struct ConfigSourceArgs {
+pub(crate) struct ConfigSourceArgs {
     /// Read every account-region's X-Ray encryption configuration from this AWS Config
     /// aggregator (its `AWS::XRay::EncryptionConfig` items, with
     /// config:SelectAggregateResourceConfig in the caller's account and home region); the keys,
@@ -816,10 +816,10 @@ pub struct ConfigSourceArgs {
     /// no older than --max-config-age are read live. An aggregator that cannot be read makes
     /// every result an error (exit 3).
     #[arg(long, value_name = "NAME", value_parser = parse_aggregator_name)]
-    pub from_config_aggregator: Option<String>,
+    pub(crate) from_config_aggregator: Option<String>,
     /// The oldest configuration item used (h, d or w): older ones are read live.
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_window, requires = "from_config_aggregator")]
-    pub max_config_age: u64,
+    pub(crate) max_config_age: u64,
 }
 
 /// An aggregator name as AWS Config allows it: 1-256 of `[\w\-]`.
@@ -841,52 +841,52 @@ fn parse_aggregator_name(s: &str) -> Result<String, String> {
 /// The history database, for the commands that read it.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "History")]
-pub struct HistoryDb {
+pub(crate) struct HistoryDb {
     /// History database (SQLite). Default: $XDG_DATA_HOME/xray-cmk/history.db, else
     /// ~/.local/share/xray-cmk/history.db.
     #[arg(long, value_name = "PATH", env = "XRAY_CMK_DB")]
-    pub db: Option<PathBuf>,
+    pub(crate) db: Option<PathBuf>,
 }
 
 /// Where runs are recorded for `xray-cmk kpi`, for the commands that record.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "History")]
-pub struct HistoryArgs {
+pub(crate) struct HistoryArgs {
     #[command(flatten)]
-    pub store: HistoryDb,
+    pub(crate) store: HistoryDb,
     /// Do not record this run (also XRAY_CMK_NO_HISTORY=1, unless --db is given).
     #[arg(long)]
-    pub no_history: bool,
+    pub(crate) no_history: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RetryModeArg {
+pub(crate) enum RetryModeArg {
     Standard,
     Adaptive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
+pub(crate) enum ListFormat {
     Table,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Organization policy file. Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// Output format: table or json (jsonl writes the same JSON).
     #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Also write the plan (JSON, versioned) to this file.
     #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// No line on stderr when the plan is incomplete.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     #[command(flatten)]
-    pub scan: ScanArgs,
+    pub(crate) scan: ScanArgs,
     /// Also run these opt-in rules (the guardrail's, `guard-*`; comma separated, `*` wildcards):
     /// what they fail is listed as not fixed by apply. Every other rule always runs.
     #[arg(
@@ -895,7 +895,7 @@ pub struct PlanArgs {
         value_name = "RULE,...",
         help_heading = "Rules"
     )]
-    pub rules: Vec<String>,
+    pub(crate) rules: Vec<String>,
     /// Leave these out of --rules (comma separated, `*` wildcards).
     #[arg(
         long,
@@ -903,9 +903,9 @@ pub struct PlanArgs {
         value_name = "RULE,...",
         help_heading = "Rules"
     )]
-    pub skip_rules: Vec<String>,
+    pub(crate) skip_rules: Vec<String>,
     #[command(flatten)]
-    pub no_effect: PlanNoEffect,
+    pub(crate) no_effect: PlanNoEffect,
 }
 
 const APPLY_HELP: &str = "\
@@ -925,74 +925,74 @@ Exit codes:
      plan made for another principal, refused before any account is reached)";
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// The plan file `xray-cmk plan --out` wrote.
-    pub plan: PathBuf,
+    pub(crate) plan: PathBuf,
     /// Do not ask for confirmation.
     #[arg(long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Organization policy file, used to re-check before the switch that X-Ray can use the key.
     /// Default: ./xray-cmk.toml if present, else built-in defaults.
     #[arg(long, value_name = "PATH")]
-    pub policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// Only these targets: ACCOUNT or ACCOUNT/REGION (repeatable, or comma separated).
     #[arg(long, value_delimiter = ',', value_name = "ACCOUNT[/REGION]")]
-    pub only: Vec<xray_cmk_core::remediation::apply::Only>,
+    pub(crate) only: Vec<xray_cmk_core::remediation::apply::Only>,
     /// Also write the result (JSON) to this file.
     #[arg(long, value_name = "PATH")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Targets applied at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
+    pub(crate) concurrency: u16,
     /// Seconds to wait for X-Ray's encryption status to become ACTIVE.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
-    pub wait_timeout: u64,
+    pub(crate) wait_timeout: u64,
     /// Seconds to keep trying to read the verification trace back.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    pub verify_timeout: u64,
+    pub(crate) verify_timeout: u64,
     /// No line per target on stderr as it finishes.
     #[arg(long, short)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Write run statistics as JSON: elapsed time, HTTP requests by service, operations by IAM
     /// action name (pre-flight included).
     #[arg(long, value_name = "PATH")]
-    pub stats_out: Option<PathBuf>,
+    pub(crate) stats_out: Option<PathBuf>,
     #[command(flatten)]
-    pub aws: AwsAccess,
+    pub(crate) aws: AwsAccess,
     #[command(flatten)]
-    pub legacy_region: LegacyHomeRegion,
+    pub(crate) legacy_region: LegacyHomeRegion,
     #[command(flatten)]
-    pub history: HistoryArgs,
+    pub(crate) history: HistoryArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Only these targets: ACCOUNT or ACCOUNT/REGION (repeatable, or comma separated).
     #[arg(long, value_delimiter = ',', value_name = "ACCOUNT[/REGION]")]
-    pub only: Vec<xray_cmk_core::remediation::apply::Only>,
+    pub(crate) only: Vec<xray_cmk_core::remediation::apply::Only>,
     /// Seconds to keep trying to read each trace back.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    pub timeout: u64,
+    pub(crate) timeout: u64,
     #[command(flatten)]
-    pub scan: ScanArgs,
+    pub(crate) scan: ScanArgs,
     #[command(flatten)]
-    pub no_effect: VerifyNoEffect,
+    pub(crate) no_effect: VerifyNoEffect,
 }
 
 #[derive(Debug, Args)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-    pub format: ListFormat,
+    pub(crate) format: ListFormat,
 }
 
 #[derive(Debug, Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// A rule id, e.g. xray-default-encryption.
-    pub rule: String,
+    pub(crate) rule: String,
 }
 
 /// Colour only on a terminal, and never when NO_COLOR is set to anything non-empty.
-pub fn use_color(no_color_flag: bool) -> bool {
+pub(crate) fn use_color(no_color_flag: bool) -> bool {
     !no_color_flag
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::stdout().is_terminal()

@@ -14,7 +14,7 @@ use xray_cmk_core::key_policy::{Context, Decision, PolicyDocument, Request};
 use crate::cli::DebugCommand;
 use crate::exit::Exit;
 
-pub fn run(cmd: &DebugCommand) -> Result<Exit> {
+pub(crate) fn run(cmd: &DebugCommand) -> Result<Exit> {
     match cmd {
         DebugCommand::DecideKeyPolicy => {
             decide_key_policy(BufReader::new(std::io::stdin()), std::io::stdout().lock())?;

@@ -9,7 +9,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
 use crate::exit::Exit;
 
-pub fn completions(args: &CompletionsArgs) -> Result<Exit> {
+pub(crate) fn completions(args: &CompletionsArgs) -> Result<Exit> {
     let mut cmd = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "xray-cmk", &mut script);
@@ -26,7 +26,7 @@ fn page(cmd: clap::Command) -> Result<String> {
     String::from_utf8(roff).context("the man page is not UTF-8")
 }
 
-pub fn man(args: &ManArgs) -> Result<Exit> {
+pub(crate) fn man(args: &ManArgs) -> Result<Exit> {
     let cmd = Cli::command();
     let Some(dir) = &args.out else {
         crate::out::write(&page(cmd)?);

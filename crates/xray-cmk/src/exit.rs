@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// The scan was complete and found nothing at or above the `--fail-on` threshold.
     Clean = 0,
     /// The scan was complete and found failures at or above the threshold.

@@ -196,7 +196,7 @@ impl Recording {
 /// The X-Ray configurations of an account's inventory, each naming its key as
 /// [`key_records`] does (the key's ARN when it was described), or unreadable.
 pub fn target_records(inventory: &xray_cmk_core::Inventory) -> Vec<xray_cmk_store::TargetRecord> {
-    use xray_cmk_core::{EncryptionType, Observed};
+    use xray_cmk_core::Observed;
     inventory
         .targets
         .iter()
@@ -204,11 +204,7 @@ pub fn target_records(inventory: &xray_cmk_core::Inventory) -> Vec<xray_cmk_stor
             let (encryption, key_id) = match &t.encryption {
                 Observed::Unknown(_) => (None, None),
                 Observed::Known(e) => (
-                    Some(match &e.encryption_type {
-                        EncryptionType::None => "NONE".to_owned(),
-                        EncryptionType::Kms => "KMS".to_owned(),
-                        EncryptionType::Other(o) => o.clone(),
-                    }),
+                    Some(e.encryption_type.as_wire().to_owned()),
                     e.key_id.as_ref().map(|id| match inventory.keys.get(id) {
                         Some(Observed::Known(k)) => k.arn.clone().unwrap_or_else(|| id.clone()),
                         _ => id.clone(),

@@ -13,7 +13,7 @@ use crate::audit::now;
 use crate::cli::{GenerateFormat, IacFormat, IacGenerateArgs, IacScanArgs};
 use crate::exit::Exit;
 
-pub fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
+pub(crate) fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
     let selected = xray_cmk_core::select(&args.rules, &args.skip_rules)
         .map_err(|e| anyhow::anyhow!("--rules/--skip-rules: {e}"))?;
     let (policy, policy_path) = crate::policy_cmd::load(args.policy.as_deref())?;
@@ -152,7 +152,7 @@ fn split_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
 /// The region a Terraform module encrypts X-Ray in unless `--region` says otherwise.
 const DEFAULT_REGION: &str = "us-east-1";
 
-pub fn generate(args: &IacGenerateArgs) -> Result<Exit> {
+pub(crate) fn generate(args: &IacGenerateArgs) -> Result<Exit> {
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
     let (file, text, what) = match args.format {
         GenerateFormat::Terraform => {

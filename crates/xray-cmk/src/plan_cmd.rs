@@ -21,7 +21,7 @@ use crate::exit::Exit;
 /// $1 a month, and each of its first two automatic rotations adds $1 a month.
 const KEY_MONTH_USD: u32 = 1;
 
-pub fn run(args: PlanArgs) -> Result<Exit> {
+pub(crate) fn run(args: PlanArgs) -> Result<Exit> {
     let runtime = crate::runtime::runtime()?;
     runtime.block_on(run_async(args))
 }
@@ -186,7 +186,7 @@ fn condition(p: &Precondition) -> String {
 }
 
 /// The human plan: targets with steps, then what is left alone, then the cost line.
-pub fn render(plan: &Plan) -> String {
+pub(crate) fn render(plan: &Plan) -> String {
     let mut out = String::new();
     let mut new_keys = 0u32;
     for t in plan.targets.iter().filter(|t| !t.steps.is_empty()) {

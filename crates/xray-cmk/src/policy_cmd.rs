@@ -11,11 +11,11 @@ use crate::cli::{PolicyCommand, PolicyInitArgs};
 use crate::exit::Exit;
 
 /// The file used when `--policy` is not given, if it exists in the working directory.
-pub const DEFAULT_POLICY_FILE: &str = "xray-cmk.toml";
+pub(crate) const DEFAULT_POLICY_FILE: &str = "xray-cmk.toml";
 
 /// The policy in force: `--policy PATH`, else `./xray-cmk.toml` when present, else the defaults.
 /// Returns the path it came from, for the report.
-pub fn load(explicit: Option<&Path>) -> Result<(OrgPolicy, Option<PathBuf>)> {
+pub(crate) fn load(explicit: Option<&Path>) -> Result<(OrgPolicy, Option<PathBuf>)> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => {
@@ -27,14 +27,14 @@ pub fn load(explicit: Option<&Path>) -> Result<(OrgPolicy, Option<PathBuf>)> {
         }
     };
     let text = crate::input::read_text(&path, "policy file", crate::input::POLICY_CAP)?;
-    let known: Vec<&str> = rules::EVERY.iter().map(|r| r.meta().id).collect();
+    let known: Vec<&str> = rules::EVERY.iter().map(|r| r.meta().id.as_str()).collect();
     match OrgPolicy::parse(&text, &path.display().to_string(), &known) {
         Ok(policy) => Ok((policy, Some(path))),
         Err(errors) => bail!("invalid policy file:\n{errors}"),
     }
 }
 
-pub fn run(cmd: &PolicyCommand) -> Result<Exit> {
+pub(crate) fn run(cmd: &PolicyCommand) -> Result<Exit> {
     match cmd {
         PolicyCommand::Init(args) => init(args),
         PolicyCommand::Check { path } => {

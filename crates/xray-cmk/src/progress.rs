@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
     targets: AtomicU64,
     accounts_with_errors: AtomicU64,
 }
 
 impl Progress {
-    pub fn new(accounts: u64, visible: bool) -> Self {
+    pub(crate) fn new(accounts: u64, visible: bool) -> Self {
         let bar = ProgressBar::with_draw_target(
             Some(accounts),
             if visible {
@@ -38,7 +38,7 @@ impl Progress {
         }
     }
 
-    pub fn account_done(&self, targets: usize, had_errors: bool) {
+    pub(crate) fn account_done(&self, targets: usize, had_errors: bool) {
         let t = self.targets.fetch_add(targets as u64, Ordering::Relaxed) + targets as u64;
         let e = self
             .accounts_with_errors
@@ -49,7 +49,7 @@ impl Progress {
         self.bar.inc(1);
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

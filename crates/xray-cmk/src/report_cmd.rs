@@ -20,7 +20,7 @@ fn severity_rank(s: &str) -> usize {
         .unwrap_or(SEVERITIES.len())
 }
 
-pub fn run(args: &ReportArgs) -> Result<Exit> {
+pub(crate) fn run(args: &ReportArgs) -> Result<Exit> {
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
     let store = crate::history::open_existing(args.history.db.clone())?;
     let now = SystemTime::now();
@@ -51,7 +51,8 @@ pub fn run(args: &ReportArgs) -> Result<Exit> {
         &generated_at,
     );
     context["evidence"] = Value::Array(evidence.into_values().collect());
-    let html = xray_cmk_report::html::render(&context).map_err(|e| anyhow::anyhow!(e))?;
+    let html =
+        xray_cmk_report::html::render(&context).map_err(|e| anyhow::anyhow!(e.to_string()))?;
     std::fs::write(&args.out, &html).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
         "wrote {} ({} KiB, {} audit runs)",

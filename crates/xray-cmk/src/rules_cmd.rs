@@ -8,7 +8,7 @@ use xray_cmk_core::rules;
 use crate::cli::{ExplainArgs, IamPolicyArgs, IamPolicyMode, ListFormat, RulesArgs};
 use crate::exit::Exit;
 
-pub fn list(args: &RulesArgs) -> Result<Exit> {
+pub(crate) fn list(args: &RulesArgs) -> Result<Exit> {
     let metas: Vec<_> = rules::EVERY.iter().map(|r| r.meta()).collect();
     match args.format {
         ListFormat::Json => {
@@ -33,7 +33,7 @@ pub fn list(args: &RulesArgs) -> Result<Exit> {
     Ok(Exit::Clean)
 }
 
-pub fn explain(args: &ExplainArgs) -> Result<Exit> {
+pub(crate) fn explain(args: &ExplainArgs) -> Result<Exit> {
     match rules::by_id(&args.rule) {
         Some(m) => {
             out!("{}", m.docs);
@@ -52,7 +52,7 @@ pub fn explain(args: &ExplainArgs) -> Result<Exit> {
 }
 
 /// The least-privilege policy for `mode`, from the one list of actions the code calls.
-pub fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
+pub(crate) fn iam_policy(args: &IamPolicyArgs) -> Result<Exit> {
     let (sid, actions): (&str, Vec<&str>) = match args.mode {
         IamPolicyMode::Audit => ("XrayCmkAudit", xray_cmk_aws::limits::AUDIT_ACTIONS.to_vec()),
         IamPolicyMode::Remediate => {

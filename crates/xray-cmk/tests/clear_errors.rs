@@ -71,7 +71,7 @@ fn an_invalid_region_is_named_not_blamed_on_the_profile() {
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr.trim(),
-        "error: AWS region `not a region!` is not valid: a region is a name like `us-east-1`. Check --region, AWS_REGION / AWS_DEFAULT_REGION and the profile's `region`"
+        "error: AWS region `not a region!` is not valid: a region is a name like `us-east-1`. Check --home-region, AWS_REGION / AWS_DEFAULT_REGION and the profile's `region`"
     );
 }
 

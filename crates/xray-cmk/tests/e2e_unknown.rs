@@ -41,7 +41,7 @@ fn key_rules() -> BTreeSet<String> {
         .iter()
         .map(|r| r.meta().id)
         .filter(|id| id.starts_with("kms-"))
-        .map(str::to_owned)
+        .map(|id| id.to_string())
         .collect()
 }
 
@@ -107,7 +107,7 @@ fn key_rules_are_an_error_wherever_the_key_could_not_be_read() {
     let got = errors_at(&all, MGMT, "sa-east-1", "kms:DescribeKey");
     let of_the_key: BTreeSet<String> = xray_cmk_core::rules::KEY_RULES
         .iter()
-        .map(|r| r.meta().id.to_owned())
+        .map(|r| r.meta().id.to_string())
         .collect();
     assert_eq!(got, of_the_key, "{}", said(&r));
     assert!(all.iter().all(|x| x["key"] == locked.as_str()), "{all:?}");

@@ -1226,3 +1226,36 @@ async fn unaliased_keys_are_tag_read_and_only_ours_described() {
         Observed::Unknown(e) if e.operation == "kms:ListKeys"
     ));
 }
+
+/// `respond` reads X-Ray's `Type` too: a configuration without one names no key to act on, and
+/// says its type is unknown (never `NONE`, never `KMS`).
+#[tokio::test]
+async fn respond_takes_a_missing_type_for_unknown_not_none_or_kms() {
+    let no_type = mock!(aws_sdk_xray::Client::get_encryption_config).then_output(|| {
+        GetEncryptionConfigOutput::builder()
+            .encryption_config(
+                EncryptionConfig::builder()
+                    .key_id("arn:aws:kms:eu-west-1:111122223333:key/k")
+                    .build(),
+            )
+            .build()
+    });
+    let clients = Mocked {
+        xray: xray(&[&no_type]),
+        ..Mocked::kms_and_iam(&[], &[])
+    };
+    let err = crate::respond::xray_key(&clients, "eu-west-1")
+        .await
+        .expect_err("no key to act on");
+    let crate::respond::RespondError::NoKey {
+        encryption_type, ..
+    } = err
+    else {
+        panic!("a missing Type names no key: {err:?}")
+    };
+    assert_eq!(encryption_type, EncryptionType::from_wire(None));
+    assert!(!matches!(
+        encryption_type,
+        EncryptionType::None | EncryptionType::Kms
+    ));
+}

@@ -15,7 +15,7 @@ pub fn fixtures() -> PathBuf {
 
 pub fn policy() -> OrgPolicy {
     let text = std::fs::read_to_string(fixtures().join("xray-cmk.toml")).expect("policy");
-    let known: Vec<&str> = rules::ALL.iter().map(|r| r.meta().id).collect();
+    let known: Vec<&str> = rules::ALL.iter().map(|r| r.meta().id.as_str()).collect();
     OrgPolicy::parse(&text, "xray-cmk.toml", &known).expect("valid policy")
 }
 

@@ -3,6 +3,17 @@
 
 use super::ACCOUNT_PLACEHOLDER;
 
+/// A value of the policy file that does not pass its check: the message to show next to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct Invalid(pub(super) String);
+
+impl From<Invalid> for String {
+    fn from(invalid: Invalid) -> String {
+        invalid.0
+    }
+}
+
 /// Longest alias name KMS accepts, `alias/` included.
 const MAX_ALIAS_LEN: usize = 256;
 /// Longest tag key AWS accepts.
@@ -14,24 +25,26 @@ pub(super) fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-pub(super) fn account_id(text: &str) -> Result<(), String> {
+pub(super) fn account_id(text: &str) -> Result<(), Invalid> {
     if is_account_id(text) {
         Ok(())
     } else {
-        Err(format!("`{text}` is not an AWS account id (12 digits)"))
+        Err(Invalid(format!(
+            "`{text}` is not an AWS account id (12 digits)"
+        )))
     }
 }
 
 /// A principal the key policy can name: `arn:<partition>:iam::<account>:root`, `…:role/<path/name>`
 /// or `…:user/<path/name>`, the account being 12 digits or `{account}`.
-pub(super) fn iam_principal(arn: &str) -> Result<(), String> {
+pub(super) fn iam_principal(arn: &str) -> Result<(), Invalid> {
     if is_iam_principal(arn) {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid(format!(
             "`{arn}` is not an IAM principal ARN (expected \
              arn:aws:iam::<12-digit account or {ACCOUNT_PLACEHOLDER}>:role/<name>, user/<name> or root)"
-        ))
+        )))
     }
 }
 
@@ -72,7 +85,7 @@ fn is_iam_resource(resource: &str) -> bool {
 
 /// A role the guardrail's SCP names in `aws:PrincipalArn`: an IAM principal ARN of a role. A
 /// session's ARN (`sts::…:assumed-role/…`) never matches `aws:PrincipalArn`, which is the role's.
-pub(super) fn iam_role(arn: &str) -> Result<(), String> {
+pub(super) fn iam_role(arn: &str) -> Result<(), Invalid> {
     let is_role = is_iam_principal(arn)
         && arn
             .splitn(6, ':')
@@ -81,16 +94,16 @@ pub(super) fn iam_role(arn: &str) -> Result<(), String> {
     if is_role {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid(format!(
             "`{arn}` is not an IAM role ARN (expected \
              arn:aws:iam::<12-digit account or {ACCOUNT_PLACEHOLDER}>:role/<name>)"
-        ))
+        )))
     }
 }
 
 /// An SNS topic ARN, `arn:<partition>:sns:<region>:<account>:<name>`, the account 12 digits or
 /// `{account}`; names are 1 to 256 letters, digits, `-` and `_` (a FIFO topic ends in `.fifo`).
-pub(super) fn sns_topic_arn(arn: &str) -> Result<(), String> {
+pub(super) fn sns_topic_arn(arn: &str) -> Result<(), Invalid> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = match parts[..] {
         [prefix, partition, service, region, account, name] => {
@@ -114,10 +127,10 @@ pub(super) fn sns_topic_arn(arn: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid(format!(
             "`{arn}` is not an SNS topic ARN (expected \
              arn:aws:sns:<region>:<12-digit account or {ACCOUNT_PLACEHOLDER}>:<topic name>)"
-        ))
+        )))
     }
 }
 
@@ -127,17 +140,17 @@ pub(super) fn arn_account(arn: &str) -> Option<&str> {
 }
 
 /// An approved-list entry: a key ARN, an alias ARN or an alias name, any part possibly wildcarded.
-pub(super) fn approved_key_pattern(pattern: &str) -> Result<(), String> {
+pub(super) fn approved_key_pattern(pattern: &str) -> Result<(), Invalid> {
     let alias_name = pattern
         .strip_prefix("alias/")
         .is_some_and(|name| !name.is_empty());
     if alias_name || is_kms_arn_pattern(pattern) {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid(format!(
             "`{pattern}` is not a KMS key ARN, alias ARN or alias name \
              (expected arn:aws:kms:<region>:<account>:key/<id>, …:alias/<name> or alias/<name>)"
-        ))
+        )))
     }
 }
 
@@ -156,21 +169,21 @@ fn is_kms_arn_pattern(pattern: &str) -> bool {
 
 /// The alias remediation creates: KMS rejects other characters, and `alias/aws/` is reserved for
 /// AWS managed keys, so a bad alias would only fail later, in the middle of a remediation.
-pub(super) fn remediation_alias(alias: &str) -> Result<(), String> {
+pub(super) fn remediation_alias(alias: &str) -> Result<(), Invalid> {
     let Some(name) = alias.strip_prefix("alias/") else {
-        return Err(format!("`{alias}` must start with `alias/`"));
+        return Err(Invalid(format!("`{alias}` must start with `alias/`")));
     };
     if alias.starts_with("alias/aws/") {
-        return Err(format!(
+        return Err(Invalid(format!(
             "`{alias}` is reserved: `alias/aws/` names AWS managed keys"
-        ));
+        )));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || "/_-".contains(c);
     if name.is_empty() || alias.len() > MAX_ALIAS_LEN || !name.chars().all(allowed) {
-        return Err(format!(
+        return Err(Invalid(format!(
             "`{alias}` is not a valid alias name (after `alias/`: 1 to {} letters, digits, `/`, `_` or `-`)",
             MAX_ALIAS_LEN - "alias/".len()
-        ));
+        )));
     }
     Ok(())
 }
@@ -203,20 +216,20 @@ fn bad_char_message(what: &str, text: &str, c: char) -> String {
 }
 
 /// A required tag key: one a user can actually set, or the rule could never pass.
-pub(super) fn tag_key(key: &str) -> Result<(), String> {
+pub(super) fn tag_key(key: &str) -> Result<(), Invalid> {
     let shown = crate::text::shortened(key, 60);
     if key.trim().is_empty() {
-        Err("a tag key must not be empty".to_owned())
+        Err(Invalid("a tag key must not be empty".to_owned()))
     } else if key.chars().count() > MAX_TAG_KEY_LEN {
-        Err(format!(
+        Err(Invalid(format!(
             "`{shown}` is longer than the {MAX_TAG_KEY_LEN} characters AWS allows in a tag key"
-        ))
+        )))
     } else if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
-        Err(format!(
+        Err(Invalid(format!(
             "`{shown}` cannot be required: the `aws:` prefix is reserved for AWS"
-        ))
+        )))
     } else if let Some(c) = bad_tag_char(key) {
-        Err(bad_char_message("key", key, c))
+        Err(Invalid(bad_char_message("key", key, c)))
     } else {
         Ok(())
     }
@@ -224,48 +237,48 @@ pub(super) fn tag_key(key: &str) -> Result<(), String> {
 
 /// A tag value remediation writes: KMS allows up to 256 characters, and an empty value would
 /// still fail `kms-key-missing-tags`.
-pub(super) fn tag_value(value: &str) -> Result<(), String> {
+pub(super) fn tag_value(value: &str) -> Result<(), Invalid> {
     if value.trim().is_empty() {
-        Err("a tag value must not be empty".to_owned())
+        Err(Invalid("a tag value must not be empty".to_owned()))
     } else if value.chars().count() > MAX_TAG_VALUE_LEN {
-        Err(format!(
+        Err(Invalid(format!(
             "longer than the {MAX_TAG_VALUE_LEN} characters AWS allows in a tag value"
-        ))
+        )))
     } else if let Some(c) = bad_tag_char(value) {
-        Err(bad_char_message("value", value, c))
+        Err(Invalid(bad_char_message("value", value, c)))
     } else if value == super::REVIEW_TAG_VALUE {
-        Err(format!(
+        Err(Invalid(format!(
             "`{value}` is what a plan writes for a value nobody chose; give the real value"
-        ))
+        )))
     } else {
         Ok(())
     }
 }
 
-pub(super) fn exemption_account(account: &str) -> Result<(), String> {
+pub(super) fn exemption_account(account: &str) -> Result<(), Invalid> {
     if account == "*" || is_account_id(account) {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid(format!(
             "`{account}` is not an AWS account id (12 digits) or `*`"
-        ))
+        )))
     }
 }
 
-pub(super) fn exemption_region(region: &str) -> Result<(), String> {
+pub(super) fn exemption_region(region: &str) -> Result<(), Invalid> {
     if region == "*" {
         return Ok(());
     }
     if crate::region::validate_region(region).is_ok() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid(format!(
             "`{region}` is not a region name (like `eu-west-1`) or `*`"
-        ))
+        )))
     }
 }
 
-pub(super) fn exemption_rule(rule: &str, known_rules: &[&str]) -> Result<(), String> {
+pub(super) fn exemption_rule(rule: &str, known_rules: &[&str]) -> Result<(), Invalid> {
     if known_rules.contains(&rule) {
         return Ok(());
     }
@@ -274,18 +287,18 @@ pub(super) fn exemption_rule(rule: &str, known_rules: &[&str]) -> Result<(), Str
         Some(close) => message.push_str(&format!(", did you mean `{close}`?")),
         None => message.push_str(&format!("; known rules: {}", known_rules.join(", "))),
     }
-    Err(message)
+    Err(Invalid(message))
 }
 
 /// An exemption is an audit trail entry: the reason is what a reviewer reads a year later.
-pub(super) fn exemption_reason(reason: &str) -> Result<(), String> {
+pub(super) fn exemption_reason(reason: &str) -> Result<(), Invalid> {
     if reason.trim().is_empty() {
-        Err("an exemption needs a reason".to_owned())
+        Err(Invalid("an exemption needs a reason".to_owned()))
     } else if let Some(c) = reason.chars().find(|&c| crate::text::acts_on_terminal(c)) {
-        Err(format!(
+        Err(Invalid(format!(
             "the reason has the control character U+{:04X}, which would act on the terminal that shows it; write it as plain text",
             u32::from(c)
-        ))
+        )))
     } else {
         Ok(())
     }
@@ -471,11 +484,15 @@ mod tests {
         assert!(exemption_reason("  ").is_err());
         assert_eq!(
             exemption_rule("xray-aws-manged-key", &["xray-aws-managed-key", "other"]),
-            Err("unknown rule `xray-aws-manged-key`, did you mean `xray-aws-managed-key`?".into())
+            Err(Invalid(
+                "unknown rule `xray-aws-manged-key`, did you mean `xray-aws-managed-key`?".into()
+            ))
         );
         assert_eq!(
             exemption_rule("nope", &["a-rule", "b-rule"]),
-            Err("unknown rule `nope`; known rules: a-rule, b-rule".into())
+            Err(Invalid(
+                "unknown rule `nope`; known rules: a-rule, b-rule".into()
+            ))
         );
     }
 

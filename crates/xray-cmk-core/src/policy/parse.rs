@@ -21,7 +21,7 @@ use super::{
 
 type Value<'i> = Spanned<DeValue<'i>>;
 /// Checks a string setting; the error is the message to show next to it.
-type Check<'a> = &'a dyn Fn(&str) -> Result<(), String>;
+type Check<'a> = &'a dyn Fn(&str) -> Result<(), checks::Invalid>;
 
 const SECTIONS: &[&str] = &["rotation", "tags", "keys", "access", "exemptions", "guard"];
 const GUARD_KEYS: &[&str] = &[
@@ -445,14 +445,14 @@ fn texts(items: Vec<ListItem>) -> Vec<String> {
 
 /// A cross-account reader lives in one fixed, other account: `{account}` would make it a
 /// same-account principal, which belongs in `trace_readers`.
-fn cross_account_reader(arn: &str) -> Result<(), String> {
+fn cross_account_reader(arn: &str) -> Result<(), checks::Invalid> {
     checks::iam_principal(arn)?;
     if arn.contains(super::ACCOUNT_PLACEHOLDER) {
-        return Err(format!(
+        return Err(checks::Invalid(format!(
             "`{arn}` names `{}`; a cross-account reader belongs to one fixed account \
              (same-account readers go in `trace_readers`)",
             super::ACCOUNT_PLACEHOLDER
-        ));
+        )));
     }
     Ok(())
 }

@@ -345,6 +345,15 @@ pub fn choose<'k>(
     ))
 }
 
+/// The key another run aliased is not the key the plan would create: how it differs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{alias} names {winner}, which is not the key the plan would create, so this target stops here: {}", differences.join("; "))]
+pub struct NotThePlannedKey {
+    pub alias: String,
+    pub winner: String,
+    pub differences: Vec<String>,
+}
+
 /// What to do when `CreateAlias` finds the alias taken: another run got there first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LostRace {
@@ -354,7 +363,7 @@ pub enum LostRace {
     /// carries on with the winner when it is the planned key (`Ok`), else fails (`Err` says why).
     Lost {
         winner: String,
-        usable: Result<(), String>,
+        usable: Result<(), NotThePlannedKey>,
     },
     /// The alias was taken when `CreateAlias` ran, and is gone now.
     Vanished,
@@ -380,12 +389,11 @@ pub fn decide_lost_race(
         usable: if diffs.is_empty() {
             Ok(())
         } else {
-            Err(format!(
-                "{} names {}, which is not the key the plan would create, so this target stops here: {}",
-                planned.alias,
-                winner.arn,
-                diffs.join("; ")
-            ))
+            Err(NotThePlannedKey {
+                alias: planned.alias.to_owned(),
+                winner: winner.arn.clone(),
+                differences: diffs,
+            })
         },
     }
 }

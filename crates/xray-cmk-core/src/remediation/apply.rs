@@ -19,7 +19,8 @@ use crate::model::{
     EncryptionType, KeyManager, KeyState, KmsKey, Observed, Origin, XrayEncryption, XrayTarget,
 };
 use crate::policy::{OrgPolicy, REVIEW_TAG_VALUE};
-use crate::Date;
+use crate::rules::ids;
+use crate::{Date, RuleId};
 
 /// Bumped when the result document changes incompatibly.
 pub const RESULT_SCHEMA_VERSION: u32 = 2;
@@ -77,8 +78,33 @@ pub enum Create {
     Adopt(String),
 }
 
+/// Why a step must not run, said to a person (it becomes [`Decision::Refuse`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// The deep checks' verdict that X-Ray could not use a key: the first rule that failed on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refused: X-Ray could not use the key ({rule}: {message})")]
+pub struct KeyUnusable {
+    pub rule: RuleId,
+    pub message: String,
+}
+
+/// Why an `--only` value is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OnlyError {
+    #[error("`{0}`: expected ACCOUNT or ACCOUNT/REGION with a 12-digit account id")]
+    Account(String),
+    #[error("`{only}`: {err}")]
+    Region {
+        only: String,
+        err: crate::region::InvalidRegion,
+    },
+}
+
 /// Tags a person still has to choose are never written.
-pub fn review_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+pub fn review_tags(tags: &BTreeMap<String, String>) -> Result<(), Refusal> {
     let unset: Vec<&str> = tags
         .iter()
         .filter(|(_, v)| v.as_str() == REVIEW_TAG_VALUE)
@@ -87,11 +113,11 @@ pub fn review_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
     if unset.is_empty() {
         Ok(())
     } else {
-        Err(format!(
+        Err(Refusal(format!(
             "tag value{} for {} still `{REVIEW_TAG_VALUE}`: set them in the policy file's `[tags] values` and plan again",
             if unset.len() == 1 { "" } else { "s" },
             unset.join(", ")
-        ))
+        )))
     }
 }
 
@@ -138,7 +164,7 @@ pub fn decide_create_key(
         )),
         None => {
             if let Err(why) = review_tags(planned.tags) {
-                return Decision::Refuse(why);
+                return Decision::Refuse(why.0);
             }
             match super::adopt::choose(candidates, planned, policy, today) {
                 Ok(Some(key)) => Decision::Run(Create::Adopt(key.arn.clone())),
@@ -149,15 +175,15 @@ pub fn decide_create_key(
     }
 }
 
-fn require_enabled(key: &KeySnapshot) -> Result<(), String> {
+fn require_enabled(key: &KeySnapshot) -> Result<(), Refusal> {
     if key.state == Some(KeyState::Enabled) {
         Ok(())
     } else {
-        Err(format!(
+        Err(Refusal(format!(
             "precondition failed: key {} is {}, not Enabled",
             key.arn,
             key.state_name()
-        ))
+        )))
     }
 }
 
@@ -169,7 +195,7 @@ pub fn decide_rotation(
     planned_days: u32,
 ) -> Decision {
     if let Err(why) = require_enabled(key) {
-        return Decision::Refuse(why);
+        return Decision::Refuse(why.0);
     }
     if enabled && period_days == Some(planned_days) {
         Decision::Skip(format!("rotation is already on every {planned_days} days"))
@@ -185,7 +211,7 @@ pub fn decide_tags(
     want: &BTreeMap<String, String>,
 ) -> Decision<BTreeMap<String, String>> {
     if let Err(why) = require_enabled(key) {
-        return Decision::Refuse(why);
+        return Decision::Refuse(why.0);
     }
     let missing: BTreeMap<String, String> = want
         .iter()
@@ -197,7 +223,7 @@ pub fn decide_tags(
     }
     match review_tags(&missing) {
         Ok(()) => Decision::Run(missing),
-        Err(why) => Decision::Refuse(why),
+        Err(why) => Decision::Refuse(why.0),
     }
 }
 
@@ -228,7 +254,7 @@ pub fn decide_merge(
     caller: &str,
 ) -> Decision<Value> {
     if let Err(why) = require_enabled(key) {
-        return Decision::Refuse(why);
+        return Decision::Refuse(why.0);
     }
     let Ok(doc) = serde_json::from_str::<Value>(current) else {
         return Decision::Refuse(format!("the key policy of {} is not JSON", key.arn));
@@ -252,36 +278,37 @@ pub fn decide_merge(
         return Decision::Refuse(format!("the key policy of {} has no Statement", key.arn));
     };
     if let Err(why) = keeps_admin(&merged, caller) {
-        return Decision::Refuse(why);
+        return Decision::Refuse(why.0);
     }
     Decision::Run(merged)
 }
 
 /// KMS lockout safety, checked before KMS checks it: `caller` must still be allowed
 /// `kms:PutKeyPolicy` under `policy`, either by the policy itself or through the account's IAM.
-pub fn keeps_admin(policy: &Value, caller: &str) -> Result<(), String> {
+pub fn keeps_admin(policy: &Value, caller: &str) -> Result<(), Refusal> {
     let doc = PolicyDocument::parse(&policy.to_string())
-        .map_err(|e| format!("the key policy would not be valid: {e}"))?;
+        .map_err(|e| Refusal(format!("the key policy would not be valid: {e}")))?;
     let principal = principal_for_policy(caller);
     let cx = Context::new();
     match doc.evaluate(&Request::new(&principal, "kms:PutKeyPolicy", &cx)) {
         PolicyDecision::Allowed { .. } | PolicyDecision::DelegatedToIam { .. } => Ok(()),
-        other => Err(format!(
+        other => Err(Refusal(format!(
             "refused: the key policy would not let {principal} administer the key ({other}); KMS lockout safety"
-        )),
+        ))),
     }
 }
 
 /// What X-Ray is configured with now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XrayNow {
-    pub encryption_type: String,
+    pub encryption_type: EncryptionType,
     pub key_id: Option<String>,
 }
 
 /// `set_xray_encryption` under [`Precondition::XrayEncryptionIs`], to `key`.
 pub fn decide_xray(now: &XrayNow, planned_from: &Precondition, key: &KeySnapshot) -> Decision {
-    if now.encryption_type == "KMS" && now.key_id.as_deref() == Some(key.arn.as_str()) {
+    if now.encryption_type == EncryptionType::Kms && now.key_id.as_deref() == Some(key.arn.as_str())
+    {
         return Decision::Skip(format!("X-Ray already uses {}", key.arn));
     }
     if let Precondition::XrayEncryptionIs {
@@ -311,15 +338,15 @@ pub fn decide_xray(now: &XrayNow, planned_from: &Precondition, key: &KeySnapshot
     }
     match require_enabled(key) {
         Ok(()) => Decision::Run(()),
-        Err(why) => Decision::Refuse(why),
+        Err(why) => Decision::Refuse(why.0),
     }
 }
 
 /// The rules that say whether X-Ray can use a key.
-const USABILITY_RULES: &[&str] = &[
-    "xray-key-unusable",
-    "xray-key-not-symmetric",
-    "kms-key-policy-xray-access",
+const USABILITY_RULES: &[RuleId] = &[
+    ids::XRAY_KEY_UNUSABLE,
+    ids::XRAY_KEY_NOT_SYMMETRIC,
+    ids::KMS_KEY_POLICY_XRAY_ACCESS,
 ];
 
 /// The deep checks' verdict on whether X-Ray in (`account`, `region`) can use `key`: the rules
@@ -331,7 +358,7 @@ pub fn xray_can_use(
     region: &str,
     policy: &OrgPolicy,
     today: Date,
-) -> Result<(), String> {
+) -> Result<(), KeyUnusable> {
     let target = XrayTarget {
         account: account.to_owned(),
         region: region.to_owned(),
@@ -347,10 +374,10 @@ pub fn xray_can_use(
     // Strict: an exemption does not make a key X-Ray cannot use usable.
     let findings = super::judge_key_in_use(&target, key, USABILITY_RULES, policy, today);
     match findings.first() {
-        Some(f) => Err(format!(
-            "refused: X-Ray could not use the key ({}: {})",
-            f.rule, f.message
-        )),
+        Some(f) => Err(KeyUnusable {
+            rule: f.rule,
+            message: f.message.clone(),
+        }),
         None => Ok(()),
     }
 }
@@ -499,19 +526,20 @@ pub struct Only {
 }
 
 impl std::str::FromStr for Only {
-    type Err = String;
+    type Err = OnlyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (account, region) = match s.split_once('/') {
             Some((a, r)) => (a, Some(r)),
             None => (s, None),
         };
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "`{s}`: expected ACCOUNT or ACCOUNT/REGION with a 12-digit account id"
-            ));
+            return Err(OnlyError::Account(s.to_owned()));
         }
         if let Some(r) = region {
-            crate::region::validate_region(r).map_err(|e| format!("`{s}`: {e}"))?;
+            crate::region::validate_region(r).map_err(|err| OnlyError::Region {
+                only: s.to_owned(),
+                err,
+            })?;
         }
         Ok(Only {
             account: account.to_owned(),

@@ -150,7 +150,10 @@ cross_account_readers = ["arn:aws:iam::444455556666:role/SecurityAudit"]
 "#;
 
     fn policy(text: &str) -> OrgPolicy {
-        let known: Vec<&str> = crate::rules::ALL.iter().map(|r| r.meta().id).collect();
+        let known: Vec<&str> = crate::rules::ALL
+            .iter()
+            .map(|r| r.meta().id.as_str())
+            .collect();
         OrgPolicy::parse(text, "test.toml", &known).expect("valid")
     }
 
@@ -198,7 +201,7 @@ cross_account_readers = ["arn:aws:iam::444455556666:role/SecurityAudit"]
             rules: &rules,
         })
         .into_iter()
-        .map(|f| (f.rule, f.status, f.confidence))
+        .map(|f| (f.rule.as_str(), f.status, f.confidence))
         .collect()
     }
 

@@ -14,7 +14,7 @@ use crate::{Date, Finding, OrgPolicy, Status};
 pub(crate) fn judge_key_in_use(
     target: &XrayTarget,
     key: KmsKey,
-    rule_ids: &[&str],
+    rule_ids: &[crate::RuleId],
     policy: &OrgPolicy,
     today: Date,
 ) -> Vec<Finding> {

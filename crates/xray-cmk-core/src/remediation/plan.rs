@@ -18,7 +18,8 @@ use crate::model::{
     Rotation, XrayEncryption, XrayTarget,
 };
 use crate::policy::{OrgPolicy, REVIEW_TAG_VALUE};
-use crate::{Date, Finding, Rule, Status};
+use crate::rules::ids;
+use crate::{Date, Finding, Rule, RuleId, Status};
 
 /// Bumped when a plan written by one version cannot be applied by another.
 pub const PLAN_SCHEMA_VERSION: u32 = 3;
@@ -39,19 +40,19 @@ pub const DISCARD_WINDOW_DAYS: i32 = 30;
 
 /// The rules whose failures `apply` can fix. The others (CloudTrail coverage, the Transaction
 /// Search log group) are reported in the plan as left for a person.
-pub const FIXABLE_RULES: &[&str] = &[
-    "xray-default-encryption",
-    "xray-key-unusable",
-    "xray-aws-managed-key",
-    "xray-key-not-symmetric",
-    "xray-key-not-approved",
-    "kms-rotation-disabled",
-    "kms-rotation-period-too-long",
-    "kms-key-policy-public",
-    "kms-key-policy-xray-access",
-    "kms-key-policy-default-only",
-    "kms-key-policy-unapproved-cross-account",
-    "kms-key-missing-tags",
+pub const FIXABLE_RULES: &[RuleId] = &[
+    ids::XRAY_DEFAULT_ENCRYPTION,
+    ids::XRAY_KEY_UNUSABLE,
+    ids::XRAY_AWS_MANAGED_KEY,
+    ids::XRAY_KEY_NOT_SYMMETRIC,
+    ids::XRAY_KEY_NOT_APPROVED,
+    ids::KMS_ROTATION_DISABLED,
+    ids::KMS_ROTATION_PERIOD_TOO_LONG,
+    ids::KMS_KEY_POLICY_PUBLIC,
+    ids::KMS_KEY_POLICY_XRAY_ACCESS,
+    ids::KMS_KEY_POLICY_DEFAULT_ONLY,
+    ids::KMS_KEY_POLICY_UNAPPROVED_CROSS_ACCOUNT,
+    ids::KMS_KEY_MISSING_TAGS,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,7 +189,7 @@ pub enum Precondition {
     },
     /// X-Ray still has the configuration the plan was made from.
     XrayEncryptionIs {
-        encryption_type: String,
+        encryption_type: EncryptionType,
         key_id: Option<String>,
     },
     None,
@@ -367,17 +368,13 @@ fn usable_cmk(key: Option<&Observed<KmsKey>>) -> Option<&KmsKey> {
 
 fn encryption_precondition(enc: &XrayEncryption) -> Precondition {
     Precondition::XrayEncryptionIs {
-        encryption_type: match &enc.encryption_type {
-            EncryptionType::None => "NONE".to_owned(),
-            EncryptionType::Kms => "KMS".to_owned(),
-            EncryptionType::Other(o) => o.clone(),
-        },
+        encryption_type: enc.encryption_type.clone(),
         key_id: enc.key_id.clone(),
     }
 }
 
 fn rule_list(findings: &[&Finding]) -> String {
-    let mut ids: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    let mut ids: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
     ids.dedup();
     ids.join(" / ")
 }
@@ -401,7 +398,7 @@ fn plan_target(
         .iter()
         .filter(|f| !FIXABLE_RULES.contains(&f.rule))
         .map(|f| Unfixed {
-            rule: f.rule.to_owned(),
+            rule: f.rule.to_string(),
             message: f.message.clone(),
         })
         .collect();
@@ -524,7 +521,7 @@ fn fix_in_place(
     let key_ref = KeyRef::Arn(arn);
     let mut fixed = key.clone();
     let mut steps = Vec::new();
-    let asked = |rules: &[&str]| -> Vec<&Finding> {
+    let asked = |rules: &[RuleId]| -> Vec<&Finding> {
         to_fix
             .iter()
             .copied()
@@ -532,7 +529,10 @@ fn fix_in_place(
             .collect()
     };
 
-    let rotation = asked(&["kms-rotation-disabled", "kms-rotation-period-too-long"]);
+    let rotation = asked(&[
+        ids::KMS_ROTATION_DISABLED,
+        ids::KMS_ROTATION_PERIOD_TOO_LONG,
+    ]);
     if !rotation.is_empty() {
         fixed.rotation = Observed::Known(Rotation {
             enabled: true,
@@ -551,7 +551,7 @@ fn fix_in_place(
         });
     }
 
-    let tagging = asked(&["kms-key-missing-tags"]);
+    let tagging = asked(&[ids::KMS_KEY_MISSING_TAGS]);
     if !tagging.is_empty() {
         let have = key.tags.known()?;
         let missing: BTreeMap<String, String> = tags_for(policy, None)
@@ -576,7 +576,10 @@ fn fix_in_place(
         }
     }
 
-    let access = asked(&["kms-key-policy-xray-access", "kms-key-policy-default-only"]);
+    let access = asked(&[
+        ids::KMS_KEY_POLICY_XRAY_ACCESS,
+        ids::KMS_KEY_POLICY_DEFAULT_ONLY,
+    ]);
     if !access.is_empty() {
         let text = key.policy.known()?;
         let generated = (input.key_policy)(&t.account, &t.region);
@@ -681,7 +684,7 @@ fn replace(
             precondition: Precondition::KeyEnabled {
                 key: key_ref.clone(),
             },
-            because: "kms-rotation-disabled".to_owned(),
+            because: ids::KMS_ROTATION_DISABLED.to_string(),
         },
         Step {
             action: Action::SetXrayEncryption { key: key_ref },

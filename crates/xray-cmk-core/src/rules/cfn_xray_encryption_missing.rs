@@ -5,7 +5,7 @@
 use super::iac_tracing::{decide, Verdict};
 use crate::finding::{Finding, FindingBuilder, Severity};
 use crate::model::CloudFormationTemplate;
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct CfnXrayEncryptionMissing;
 
@@ -16,8 +16,11 @@ pub const REMEDIATION_DOCUMENT: &str = crate::guard::REMEDIATION_DOCUMENT;
 /// `xray:PutEncryptionConfig` with the resource's `Type` and `KeyId` properties.
 pub const CUSTOM_RESOURCE_TYPE: &str = "Custom::XRayEncryptionConfig";
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("cfn-xray-encryption-missing");
+
 static META: RuleMeta = RuleMeta {
-    id: "cfn-xray-encryption-missing",
+    id: ID,
     summary:
         "A CloudFormation template turns on X-Ray tracing but nothing in it sets X-Ray's encryption",
     severity: Severity::High,

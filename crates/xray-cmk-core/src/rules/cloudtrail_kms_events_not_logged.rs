@@ -6,12 +6,15 @@ use crate::model::{
     AdvancedSelector, BasicSelector, EventSelectors, FieldSelector, Observed, TrailState,
     XrayTarget,
 };
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct CloudtrailKmsEventsNotLogged;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("cloudtrail-kms-events-not-logged");
+
 static META: RuleMeta = RuleMeta {
-    id: "cloudtrail-kms-events-not-logged",
+    id: ID,
     summary: "No logging trail covering the region records KMS management events, reads (Decrypt) included",
     severity: Severity::Medium,
     since: "0.2.0",
@@ -121,10 +124,19 @@ fn records(selectors: &EventSelectors, e: &Event) -> bool {
 }
 
 /// What one trail contributes: (records reads, records writes), or why it is unknown.
-fn contribution(state: Option<&TrailState>) -> Result<(bool, bool), String> {
-    let state = state.ok_or("details not collected")?;
+/// Why a trail's part cannot be told.
+#[derive(Debug, thiserror::Error)]
+enum Untold {
+    #[error("details not collected")]
+    NotCollected,
+    #[error("{0}")]
+    Unread(crate::CollectionError),
+}
+
+fn contribution(state: Option<&TrailState>) -> Result<(bool, bool), Untold> {
+    let state = state.ok_or(Untold::NotCollected)?;
     match (&state.logging, &state.selectors) {
-        (Observed::Unknown(e), _) | (_, Observed::Unknown(e)) => Err(e.to_string()),
+        (Observed::Unknown(e), _) | (_, Observed::Unknown(e)) => Err(Untold::Unread(e.clone())),
         (Observed::Known(false), _) => Ok((false, false)),
         (Observed::Known(true), Observed::Known(sel)) => {
             Ok((records(sel, &READ), records(sel, &WRITE)))

@@ -4,7 +4,7 @@
 use super::{builder, guardrail_of};
 use crate::finding::{Finding, Severity};
 use crate::model::{ConfigRecorder, ConfigRule, Observed, RecordingScope, XrayTarget};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct GuardConfigRuleMissing;
 
@@ -14,8 +14,11 @@ const RESOURCE: &str = "aws-config";
 /// The resource type AWS Config records X-Ray's encryption configuration as.
 pub(crate) const XRAY_RESOURCE_TYPE: &str = "AWS::XRay::EncryptionConfig";
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("guard-config-rule-missing");
+
 static META: RuleMeta = RuleMeta {
-    id: "guard-config-rule-missing",
+    id: ID,
     summary:
         "AWS Config does not record X-Ray's encryption configuration, or no Config rule judges it",
     severity: Severity::Medium,

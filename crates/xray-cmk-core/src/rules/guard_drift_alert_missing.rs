@@ -5,15 +5,18 @@ use super::{builder, guardrail_of};
 use crate::event_pattern::{matches, put_encryption_config_events};
 use crate::finding::{Finding, Severity};
 use crate::model::{EventRule, Observed, XrayTarget};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct GuardDriftAlertMissing;
 
 /// The resource of the result: the region's default event bus.
 const RESOURCE: &str = "eventbridge-default-bus";
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("guard-drift-alert-missing");
+
 static META: RuleMeta = RuleMeta {
-    id: "guard-drift-alert-missing",
+    id: ID,
     summary: "No enabled EventBridge rule with a target matches X-Ray's PutEncryptionConfig",
     severity: Severity::Medium,
     since: "0.5.0",

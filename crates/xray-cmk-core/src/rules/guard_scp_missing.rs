@@ -10,7 +10,7 @@ use crate::key_policy::{
 };
 use crate::model::{Observed, Scp, ScpPath, XrayTarget};
 use crate::policy::ACCOUNT_PLACEHOLDER;
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct GuardScpMissing;
 
@@ -22,8 +22,11 @@ const ACTION: &str = "xray:PutEncryptionConfig";
 /// The role and user the rule asks about: no policy file names them.
 const PROBE: &str = "xray-cmk-guard-probe";
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("guard-scp-missing");
+
 static META: RuleMeta = RuleMeta {
-    id: "guard-scp-missing",
+    id: ID,
     summary: "No SCP on the account's path from the root denies PutEncryptionConfig to principals outside the automation roles",
     severity: Severity::High,
     since: "0.5.0",

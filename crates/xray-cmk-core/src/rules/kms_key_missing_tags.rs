@@ -3,12 +3,15 @@
 use super::customer_key_builder;
 use crate::finding::{Finding, Severity};
 use crate::model::Observed;
-use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleId, RuleMeta};
 
 pub struct KmsKeyMissingTags;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-key-missing-tags");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-key-missing-tags",
+    id: ID,
     summary: "The key lacks a required tag, or has it with an empty value",
     severity: Severity::Low,
     since: "0.2.0",

@@ -3,12 +3,15 @@
 use super::{customer_key_builder, key_policy};
 use crate::finding::{Finding, Severity};
 use crate::key_policy::is_default_only;
-use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleId, RuleMeta};
 
 pub struct KmsKeyPolicyDefaultOnly;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-key-policy-default-only");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-key-policy-default-only",
+    id: ID,
     summary: "The key has only the default root-delegation statement: no custom key policy",
     severity: Severity::Medium,
     since: "0.2.0",
@@ -50,7 +53,7 @@ impl Rule for KmsKeyPolicyDefaultOnly {
     fn check_key(&self, key: &KeyRef<'_>, _cx: &Context<'_>) -> Option<Finding> {
         let b = customer_key_builder(&META, key)?;
         Some(match key_policy(key.key) {
-            Err(message) => b.error(message),
+            Err(why) => b.error(why.to_string()),
             Ok(doc) if is_default_only(&doc, key.account) => b.fail(
                 "the key policy is KMS's default: it only delegates to the account's IAM policies",
             ),

@@ -3,12 +3,15 @@
 use super::{key_builder, key_policy};
 use crate::finding::{Finding, Severity};
 use crate::key_policy::public_statements;
-use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleId, RuleMeta};
 
 pub struct KmsKeyPolicyPublic;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-key-policy-public");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-key-policy-public",
+    id: ID,
     summary: "The key policy allows everyone (*) without a condition that pins the caller",
     severity: Severity::Critical,
     since: "0.2.0",
@@ -54,7 +57,7 @@ impl Rule for KmsKeyPolicyPublic {
         let b = key_builder(&META, key);
         let doc = match key_policy(key.key) {
             Ok(doc) => doc,
-            Err(message) => return Some(b.error(message)),
+            Err(why) => return Some(b.error(why.to_string())),
         };
         let open = public_statements(&doc);
         Some(if open.is_empty() {

@@ -5,12 +5,15 @@ use super::{customer_key_use_builder, key_owner, key_policy};
 use crate::finding::{Finding, Severity};
 use crate::key_policy::allowed_accounts;
 use crate::model::XrayTarget;
-use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleId, RuleMeta};
 
 pub struct KmsKeyPolicyUnapprovedCrossAccount;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-key-policy-unapproved-cross-account");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-key-policy-unapproved-cross-account",
+    id: ID,
     summary: "The key policy allows principals of accounts outside the policy's allowlist",
     severity: Severity::High,
     since: "0.2.0",
@@ -62,7 +65,7 @@ impl Rule for KmsKeyPolicyUnapprovedCrossAccount {
         let b = customer_key_use_builder(&META, key, target)?;
         let doc = match key_policy(key.key) {
             Ok(doc) => doc,
-            Err(message) => return Some(b.error(message)),
+            Err(why) => return Some(b.error(why.to_string())),
         };
         let owner = key_owner(key);
         let untrusted: Vec<String> = allowed_accounts(&doc)

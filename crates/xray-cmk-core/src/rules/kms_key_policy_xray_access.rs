@@ -8,12 +8,15 @@ use crate::model::{
     AccessQuestion, IamScope, KeyAction, KmsKey, Observed, Origin, SimulatedDecision, XrayTarget,
 };
 use crate::policy::OrgPolicy;
-use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleId, RuleMeta};
 
 pub struct KmsKeyPolicyXrayAccess;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-key-policy-xray-access");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-key-policy-xray-access",
+    id: ID,
     summary: "The key policy, or IAM where the key policy leaves it to IAM, does not let X-Ray's configurers (CreateGrant, DescribeKey) or trace readers (Decrypt) use the key",
     severity: Severity::High,
     since: "0.2.0",
@@ -339,7 +342,7 @@ impl Rule for KmsKeyPolicyXrayAccess {
         let b = customer_key_use_builder(&META, key, target)?;
         let doc = match key_policy(key.key) {
             Ok(doc) => doc,
-            Err(message) => return Some(b.error(message)),
+            Err(why) => return Some(b.error(why.to_string())),
         };
         let key_arn = key.key.arn.as_deref().unwrap_or(key.id);
         let owner = key_owner(key.key, &target.account);
@@ -588,16 +591,16 @@ trace_readers = ["arn:aws:iam::{account}:role/TraceReader"]
 
     #[test]
     fn a_simulation_that_failed_or_was_not_made_is_an_error_never_a_pass() {
-        let denied = Observed::Unknown(CollectionError {
+        let err = CollectionError {
             operation: "iam:SimulatePrincipalPolicy".into(),
             kind: ErrorKind::AccessDenied,
             code: Some("AccessDenied".into()),
             message: "not authorized".into(),
-        });
-        let f = simulated(denied);
+        };
+        let f = simulated(Observed::Unknown(err.clone()));
         assert_eq!(f.status, Status::Error, "{}", f.message);
         assert!(
-            f.message.contains("could not answer") && f.message.contains("AccessDenied"),
+            f.message.contains("could not answer") && f.message.contains(&err.to_string()),
             "{}",
             f.message
         );

@@ -3,15 +3,18 @@
 use crate::finding::{Finding, FindingBuilder, Severity};
 use crate::model::{KeyState, KeyStatus, Observed, Origin, UnaliasedKey};
 use crate::remediation::plan::{ALIAS_TAG, MANAGED_BY_TAG, ORPHAN_TAG};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct KmsOrphanedXrayCmkKey;
 
 /// The resource of a region-wide result: the region's KMS keys.
 const KMS_KEYS: &str = "kms-keys";
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-orphaned-xray-cmk-key");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-orphaned-xray-cmk-key",
+    id: ID,
     summary: "A key tagged as xray-cmk's has no alias: left by an interrupted or losing apply, or planted",
     severity: Severity::Low,
     since: "0.4.0",

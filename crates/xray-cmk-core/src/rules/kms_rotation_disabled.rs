@@ -3,12 +3,15 @@
 use super::customer_key_builder;
 use crate::finding::{Finding, Severity};
 use crate::model::Observed;
-use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleId, RuleMeta};
 
 pub struct KmsRotationDisabled;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-rotation-disabled");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-rotation-disabled",
+    id: ID,
     summary: "Automatic rotation is off for a customer managed key that X-Ray uses",
     severity: Severity::High,
     since: "0.2.0",

@@ -3,12 +3,15 @@
 use super::customer_key_builder;
 use crate::finding::{Finding, Severity};
 use crate::model::Observed;
-use crate::rule::{Context, Input, KeyRef, Rule, RuleMeta};
+use crate::rule::{Context, Input, KeyRef, Rule, RuleId, RuleMeta};
 
 pub struct KmsRotationPeriodTooLong;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("kms-rotation-period-too-long");
+
 static META: RuleMeta = RuleMeta {
-    id: "kms-rotation-period-too-long",
+    id: ID,
     summary: "The key rotates less often than the policy's maximum period",
     severity: Severity::Medium,
     since: "0.2.0",

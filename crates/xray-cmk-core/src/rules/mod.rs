@@ -47,9 +47,35 @@ pub use xray_spans_not_cmk::XraySpansNotCmk;
 
 pub use kms_key_policy_xray_access::iam_questions;
 
+/// Every rule id and diagnostic code, as the registry exports them: code outside a rule's module
+/// names a rule by these constants, never by a string.
+pub mod ids {
+    pub use super::cfn_xray_encryption_missing::ID as CFN_XRAY_ENCRYPTION_MISSING;
+    pub use super::cloudtrail_kms_events_not_logged::ID as CLOUDTRAIL_KMS_EVENTS_NOT_LOGGED;
+    pub use super::guard_config_rule_missing::ID as GUARD_CONFIG_RULE_MISSING;
+    pub use super::guard_drift_alert_missing::ID as GUARD_DRIFT_ALERT_MISSING;
+    pub use super::guard_scp_missing::ID as GUARD_SCP_MISSING;
+    pub use super::kms_key_missing_tags::ID as KMS_KEY_MISSING_TAGS;
+    pub use super::kms_key_policy_default_only::ID as KMS_KEY_POLICY_DEFAULT_ONLY;
+    pub use super::kms_key_policy_public::ID as KMS_KEY_POLICY_PUBLIC;
+    pub use super::kms_key_policy_unapproved_cross_account::ID as KMS_KEY_POLICY_UNAPPROVED_CROSS_ACCOUNT;
+    pub use super::kms_key_policy_xray_access::ID as KMS_KEY_POLICY_XRAY_ACCESS;
+    pub use super::kms_orphaned_xray_cmk_key::ID as KMS_ORPHANED_XRAY_CMK_KEY;
+    pub use super::kms_rotation_disabled::ID as KMS_ROTATION_DISABLED;
+    pub use super::kms_rotation_period_too_long::ID as KMS_ROTATION_PERIOD_TOO_LONG;
+    pub use super::tf_xray_encryption_missing::ID as TF_XRAY_ENCRYPTION_MISSING;
+    pub use super::xray_aws_managed_key::ID as XRAY_AWS_MANAGED_KEY;
+    pub use super::xray_default_encryption::ID as XRAY_DEFAULT_ENCRYPTION;
+    pub use super::xray_key_not_approved::ID as XRAY_KEY_NOT_APPROVED;
+    pub use super::xray_key_not_symmetric::ID as XRAY_KEY_NOT_SYMMETRIC;
+    pub use super::xray_key_unusable::ID as XRAY_KEY_UNUSABLE;
+    pub use super::xray_spans_not_cmk::ID as XRAY_SPANS_NOT_CMK;
+    pub use super::IAC_PARSE_ERROR_ID as IAC_PARSE_ERROR;
+}
+
 use crate::finding::{Finding, FindingBuilder, XRAY_ENCRYPTION_CONFIG};
 use crate::model::{EncryptionType, Inventory, KmsKey, Observed, XrayEncryption, XrayTarget};
-use crate::rule::{KeyRef, Rule, RuleMeta};
+use crate::rule::{KeyRef, Rule, RuleId, RuleMeta};
 
 /// Every rule a run judges unless `--rules` says otherwise, in the order results are reported.
 /// The opt-in rules ([`OPT_IN`]) are not among them; [`EVERY`] lists both.
@@ -129,10 +155,13 @@ pub fn is_key_use_rule(rule: &dyn Rule) -> bool {
 /// Diagnostic codes: results that are not a rule's verdict, documented like rules.
 pub static DIAGNOSTICS: &[&RuleMeta] = &[&IAC_PARSE_ERROR];
 
+/// The id of [`IAC_PARSE_ERROR`].
+pub const IAC_PARSE_ERROR_ID: RuleId = RuleId::new("iac-parse-error");
+
 /// A Terraform file or CloudFormation template that could not be read or parsed: an `error`
 /// result at the place of the problem; the other files are still scanned.
 pub static IAC_PARSE_ERROR: RuleMeta = RuleMeta {
-    id: "iac-parse-error",
+    id: IAC_PARSE_ERROR_ID,
     summary: "A Terraform file or CloudFormation template could not be read or parsed, so nothing in it was checked",
     severity: crate::Severity::High,
     since: "0.3.0",
@@ -258,12 +287,22 @@ fn rotatable(key: &KmsKey) -> bool {
 }
 
 /// The key's parsed policy, or the message of the error finding to emit instead.
-fn key_policy(key: &KmsKey) -> Result<crate::key_policy::PolicyDocument, String> {
+fn key_policy(key: &KmsKey) -> Result<crate::key_policy::PolicyDocument, PolicyUnjudged> {
     match &key.policy {
-        Observed::Known(text) => crate::key_policy::PolicyDocument::parse(text)
-            .map_err(|e| format!("the key policy could not be analysed: {e}")),
-        Observed::Unknown(err) => Err(format!("the key policy could not be read: {err}")),
+        Observed::Known(text) => {
+            crate::key_policy::PolicyDocument::parse(text).map_err(PolicyUnjudged::Unparsable)
+        }
+        Observed::Unknown(err) => Err(PolicyUnjudged::Unread(err.clone())),
     }
+}
+
+/// Why a key policy cannot be judged: an `error` result, never a pass.
+#[derive(Debug, thiserror::Error)]
+enum PolicyUnjudged {
+    #[error("the key policy could not be analysed: {0}")]
+    Unparsable(crate::key_policy::KeyPolicyError),
+    #[error("the key policy could not be read: {0}")]
+    Unread(crate::CollectionError),
 }
 
 /// What the key rules look at: the configuration, known to be `KMS`, and its key.
@@ -603,7 +642,7 @@ pub(crate) mod test_support {
 
     /// A policy file's text parsed with every rule known.
     pub fn policy(toml: &str) -> crate::OrgPolicy {
-        let known: Vec<&str> = super::ALL.iter().map(|r| r.meta().id).collect();
+        let known: Vec<&str> = super::ALL.iter().map(|r| r.meta().id.as_str()).collect();
         crate::OrgPolicy::parse(toml, "test.toml", &known).expect("valid test policy")
     }
 
@@ -669,7 +708,7 @@ mod tests {
         guard-drift-alert-missing medium since 0.5.0
         guard-scp-missing high since 0.5.0
         ");
-        let mut sorted: Vec<_> = EVERY.iter().map(|r| r.meta().id).collect();
+        let mut sorted: Vec<_> = EVERY.iter().map(|r| r.meta().id.as_str()).collect();
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), EVERY.len());
@@ -708,9 +747,9 @@ mod tests {
             rules: &rules,
             ..test_support::context(&inv, &test_support::DEFAULT_POLICY)
         });
-        let ids: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+        let ids: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
         // Every key rule, and the region's key listing (it could not be read either).
-        let mut expected: Vec<&str> = KEY_RULES.iter().map(|r| r.meta().id).collect();
+        let mut expected: Vec<&str> = KEY_RULES.iter().map(|r| r.meta().id.as_str()).collect();
         expected.push("kms-orphaned-xray-cmk-key");
         assert_eq!(ids, expected);
         assert!(findings.iter().all(|f| f.status == crate::Status::Error));
@@ -744,9 +783,9 @@ mod tests {
         let left: Vec<&str> = test_support::eval(&elsewhere)
             .into_iter()
             .filter(|f| KEY_RULES.iter().any(|r| r.meta().id == f.rule))
-            .map(|f| f.rule)
+            .map(|f| f.rule.as_str())
             .collect();
-        let key_use: Vec<&str> = KEY_USE_RULES.iter().map(|r| r.meta().id).collect();
+        let key_use: Vec<&str> = KEY_USE_RULES.iter().map(|r| r.meta().id.as_str()).collect();
         assert_eq!(left, key_use);
     }
 

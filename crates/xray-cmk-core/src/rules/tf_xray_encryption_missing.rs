@@ -4,12 +4,15 @@
 use super::iac_tracing::{decide, Verdict};
 use crate::finding::{Finding, FindingBuilder, Severity};
 use crate::model::TerraformModule;
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct TfXrayEncryptionMissing;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("tf-xray-encryption-missing");
+
 static META: RuleMeta = RuleMeta {
-    id: "tf-xray-encryption-missing",
+    id: ID,
     summary:
         "A Terraform root module turns on X-Ray tracing but declares no aws_xray_encryption_config",
     severity: Severity::High,

@@ -3,12 +3,15 @@
 use super::{described_key, Described};
 use crate::finding::{Finding, Severity};
 use crate::model::{KeyManager, XrayTarget};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct XrayAwsManagedKey;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("xray-aws-managed-key");
+
 static META: RuleMeta = RuleMeta {
-    id: "xray-aws-managed-key",
+    id: ID,
     summary: "X-Ray uses an AWS managed KMS key (aws/xray) instead of a customer managed key",
     severity: Severity::High,
     since: "0.1.0",

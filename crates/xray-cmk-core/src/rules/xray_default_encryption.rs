@@ -3,12 +3,15 @@
 use super::builder;
 use crate::finding::{Finding, Severity};
 use crate::model::{EncryptionType, Observed, XrayTarget};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct XrayDefaultEncryption;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("xray-default-encryption");
+
 static META: RuleMeta = RuleMeta {
-    id: "xray-default-encryption",
+    id: ID,
     summary: "X-Ray uses default encryption (an AWS owned key) instead of a KMS key",
     severity: Severity::High,
     since: "0.1.0",

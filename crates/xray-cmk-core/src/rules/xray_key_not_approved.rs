@@ -3,12 +3,15 @@
 use super::builder;
 use crate::finding::{Finding, Severity};
 use crate::model::{EncryptionType, Observed, XrayTarget};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct XrayKeyNotApproved;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("xray-key-not-approved");
+
 static META: RuleMeta = RuleMeta {
-    id: "xray-key-not-approved",
+    id: ID,
     summary: "The policy lists approved keys and the key X-Ray uses is not one of them",
     severity: Severity::Medium,
     since: "0.2.0",

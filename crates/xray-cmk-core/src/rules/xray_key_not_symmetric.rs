@@ -3,12 +3,15 @@
 use super::{described_key, Described};
 use crate::finding::{Finding, Severity};
 use crate::model::XrayTarget;
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct XrayKeyNotSymmetric;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("xray-key-not-symmetric");
+
 static META: RuleMeta = RuleMeta {
-    id: "xray-key-not-symmetric",
+    id: ID,
     summary: "The KMS key X-Ray uses is not a symmetric encryption key",
     severity: Severity::Critical,
     since: "0.1.0",

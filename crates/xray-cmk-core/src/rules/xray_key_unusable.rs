@@ -3,12 +3,15 @@
 use super::{builder, key_input, KeyInput};
 use crate::finding::{Confidence, Finding, Severity};
 use crate::model::{ErrorKind, KeyState, XrayTarget};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct XrayKeyUnusable;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("xray-key-unusable");
+
 static META: RuleMeta = RuleMeta {
-    id: "xray-key-unusable",
+    id: ID,
     summary: "The KMS key X-Ray uses is missing, denied, disabled or pending deletion: traces are dropped",
     severity: Severity::Critical,
     since: "0.1.0",
@@ -149,7 +152,11 @@ mod tests {
         )
         .expect("finding");
         assert_eq!((f.status, f.confidence), (Status::Fail, Confidence::Medium));
-        for kind in [ErrorKind::Throttled, ErrorKind::Network, ErrorKind::Other] {
+        for kind in [
+            ErrorKind::Throttled,
+            ErrorKind::Unreachable,
+            ErrorKind::Other,
+        ] {
             let f =
                 run(&XrayKeyUnusable, &kms_config(Observed::Unknown(err(kind)))).expect("finding");
             assert_eq!(f.status, Status::Error);

@@ -3,12 +3,15 @@
 use super::builder;
 use crate::finding::{Finding, Severity};
 use crate::model::{KeyManager, Observed, XrayTarget};
-use crate::rule::{Context, Input, Rule, RuleMeta};
+use crate::rule::{Context, Input, Rule, RuleId, RuleMeta};
 
 pub struct XraySpansNotCmk;
 
+/// This rule's id.
+pub const ID: RuleId = RuleId::new("xray-spans-not-cmk");
+
 static META: RuleMeta = RuleMeta {
-    id: "xray-spans-not-cmk",
+    id: ID,
     summary: "Transaction Search sends spans to CloudWatch Logs and aws/spans is not encrypted with an approved CMK",
     severity: Severity::High,
     since: "0.2.0",

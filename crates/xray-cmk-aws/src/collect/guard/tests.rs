@@ -315,8 +315,10 @@ async fn an_unreadable_input_makes_the_rule_an_error() {
         today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
         rules: &rules,
     });
-    let status: Vec<(&str, xray_cmk_core::Status)> =
-        findings.iter().map(|f| (f.rule, f.status)).collect();
+    let status: Vec<(&str, xray_cmk_core::Status)> = findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.status))
+        .collect();
     assert_eq!(
         status,
         [

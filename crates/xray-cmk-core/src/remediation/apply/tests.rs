@@ -187,16 +187,16 @@ fn merge_is_refused_when_the_caller_would_lose_administration() {
 fn xray_switch_skips_when_done_refuses_stale_and_unusable_keys() {
     let k = key(KeyState::Enabled, true);
     let none = XrayNow {
-        encryption_type: "NONE".into(),
+        encryption_type: EncryptionType::None,
         key_id: None,
     };
     let from_none = Precondition::XrayEncryptionIs {
-        encryption_type: "NONE".into(),
+        encryption_type: EncryptionType::None,
         key_id: None,
     };
     assert_eq!(decide_xray(&none, &from_none, &k), Decision::Run(()));
     let done = XrayNow {
-        encryption_type: "KMS".into(),
+        encryption_type: EncryptionType::Kms,
         key_id: Some(ARN.into()),
     };
     assert!(matches!(
@@ -204,7 +204,7 @@ fn xray_switch_skips_when_done_refuses_stale_and_unusable_keys() {
         Decision::Skip(_)
     ));
     let other = XrayNow {
-        encryption_type: "KMS".into(),
+        encryption_type: EncryptionType::Kms,
         key_id: Some("arn:aws:kms:eu-west-1:111122223333:key/other".into()),
     };
     let Decision::Refuse(why) = decide_xray(&other, &from_none, &k) else {
@@ -312,7 +312,11 @@ fn xray_usability_is_judged_by_the_deep_check_rules() {
         today,
     )
     .expect_err("X-Ray cannot use it");
-    assert!(err.contains("kms-key-policy-xray-access"), "{err}");
+    assert_eq!(
+        err.rule,
+        crate::rules::ids::KMS_KEY_POLICY_XRAY_ACCESS,
+        "{err}"
+    );
     let err = xray_can_use(
         key(generated.to_string(), KeyState::Disabled),
         "111122223333",
@@ -321,5 +325,5 @@ fn xray_usability_is_judged_by_the_deep_check_rules() {
         today,
     )
     .expect_err("disabled");
-    assert!(err.contains("xray-key-unusable"), "{err}");
+    assert_eq!(err.rule, crate::rules::ids::XRAY_KEY_UNUSABLE, "{err}");
 }

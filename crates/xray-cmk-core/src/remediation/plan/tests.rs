@@ -61,7 +61,7 @@ fn default_encryption_gets_a_new_key_switched_and_verified() {
     assert_eq!(
         t.steps[2].precondition,
         Precondition::XrayEncryptionIs {
-            encryption_type: "NONE".into(),
+            encryption_type: EncryptionType::None,
             key_id: None
         }
     );
@@ -172,12 +172,14 @@ fn a_new_key_that_would_still_fail_is_not_planned() {
 
 #[test]
 fn unreadable_targets_are_not_planned_and_say_why() {
-    let t = planned(&unreadable_config());
+    let inv = unreadable_config();
+    let Observed::Unknown(err) = &inv.targets[0].encryption else {
+        panic!("unreadable")
+    };
+    assert_eq!(err.kind, crate::ErrorKind::AccessDenied);
+    let t = planned(&inv);
     assert!(t.steps.is_empty());
-    assert!(t
-        .note
-        .as_deref()
-        .is_some_and(|n| n.contains("AccessDenied")));
+    assert_eq!(t.note, Some(format!("not planned: {err}")));
 }
 
 #[test]
@@ -304,4 +306,124 @@ fn a_member_target_is_planned_for_the_role_assumed_there() {
     let text = policy.to_string();
     assert!(text.contains("arn:aws:iam::444455556666:role/OrganizationAccountAccessRole"));
     assert!(!text.contains("111122223333"), "{text}");
+}
+
+/// A schema 3 plan as `xray-cmk plan` wrote it before X-Ray's encryption type was typed: the
+/// precondition's `encryption_type` is X-Ray's wire value (`NONE`, `KMS`, or `(missing)` for a
+/// response without `Type`), and `because` names rules by their ids.
+const SCHEMA_3_PLAN: &str = r#"{
+  "schema_version": 3,
+  "tool_version": "0.1.0",
+  "generated_at": "2026-12-01T00:00:00Z",
+  "caller": "arn:aws:iam::111122223333:role/PlatformDeploy",
+  "digest": "DIGEST",
+  "targets": [
+    {
+      "account": "111122223333",
+      "region": "eu-west-1",
+      "principal": "arn:aws:iam::111122223333:role/PlatformDeploy",
+      "steps": [
+        {
+          "action": {"type": "enable_rotation", "key": {"alias": "alias/xray-cmk"}, "period_days": 90},
+          "precondition": {"type": "key_enabled", "key": {"alias": "alias/xray-cmk"}},
+          "because": "kms-rotation-disabled"
+        },
+        {
+          "action": {"type": "set_xray_encryption", "key": {"alias": "alias/xray-cmk"}},
+          "precondition": {"type": "xray_encryption_is", "encryption_type": "NONE", "key_id": null},
+          "because": "xray-default-encryption"
+        },
+        {
+          "action": {"type": "verify"},
+          "precondition": {"type": "none"},
+          "because": "traces must still be written and read back"
+        }
+      ]
+    },
+    {
+      "account": "111122223333",
+      "region": "us-east-1",
+      "principal": "arn:aws:iam::111122223333:role/PlatformDeploy",
+      "steps": [
+        {
+          "action": {"type": "set_xray_encryption", "key": {"arn": "arn:aws:kms:us-east-1:111122223333:key/k"}},
+          "precondition": {"type": "xray_encryption_is", "encryption_type": "KMS", "key_id": "arn:aws:kms:us-east-1:111122223333:key/old"},
+          "because": "xray-key-not-approved"
+        },
+        {
+          "action": {"type": "set_xray_encryption", "key": {"arn": "arn:aws:kms:us-east-1:111122223333:key/k"}},
+          "precondition": {"type": "xray_encryption_is", "encryption_type": "(missing)", "key_id": null},
+          "because": "xray-default-encryption"
+        }
+      ]
+    }
+  ]
+}"#;
+
+#[test]
+fn a_schema_3_plan_file_loads_with_typed_encryption_and_round_trips_unchanged() {
+    let unsealed: Plan = serde_json::from_str(SCHEMA_3_PLAN).expect("plan");
+    let text = SCHEMA_3_PLAN.replace("DIGEST", &unsealed.content_digest());
+    let plan = Plan::from_json(&text, "0.1.0").expect("a schema 3 plan loads");
+    let preconditions: Vec<&Precondition> = plan
+        .targets
+        .iter()
+        .flat_map(|t| &t.steps)
+        .map(|s| &s.precondition)
+        .filter(|p| matches!(p, Precondition::XrayEncryptionIs { .. }))
+        .collect();
+    let types: Vec<&EncryptionType> = preconditions
+        .iter()
+        .map(|p| match p {
+            Precondition::XrayEncryptionIs {
+                encryption_type, ..
+            } => encryption_type,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            &EncryptionType::None,
+            &EncryptionType::Kms,
+            &EncryptionType::from_wire(None)
+        ]
+    );
+    // A missing Type read back from a plan is still neither NONE nor KMS.
+    assert!(!matches!(
+        types[2],
+        EncryptionType::None | EncryptionType::Kms
+    ));
+    assert_eq!(plan.targets[0].steps[0].because, ids::KMS_ROTATION_DISABLED);
+    // Written again, it is the same document, and its digest still holds.
+    let again = serde_json::to_value(&plan).expect("serialise");
+    let original: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(again, original);
+    assert_eq!(plan.content_digest(), plan.digest);
+    let rewritten = serde_json::to_string_pretty(&plan).expect("serialise");
+    assert_eq!(Plan::from_json(&rewritten, "0.1.0"), Ok(plan));
+}
+
+#[test]
+fn the_previous_schema_2_plan_file_is_read_and_refused_as_old_not_misread() {
+    // Schema 2 had no `principal` per target; `apply` must not guess who acts, so such a file is
+    // refused with a typed error that says to plan again (see the test above for schema 3).
+    let unsealed: Plan = serde_json::from_str(SCHEMA_3_PLAN).expect("plan");
+    let v3 = SCHEMA_3_PLAN.replace("DIGEST", &unsealed.content_digest());
+    let v2 = v3
+        .replace("\"schema_version\": 3", "\"schema_version\": 2")
+        .replace(
+            "\"principal\": \"arn:aws:iam::111122223333:role/PlatformDeploy\",\n",
+            "",
+        );
+    assert!(!v2.contains("\"principal\""));
+    match Plan::from_json(&v2, "0.1.0") {
+        Err(PlanFileError::Version {
+            found, expected, ..
+        }) => {
+            assert_eq!(found, "2");
+            assert_eq!(expected, PLAN_SCHEMA_VERSION);
+        }
+        other => panic!("a schema 2 plan must be refused as old: {other:?}"),
+    }
 }
