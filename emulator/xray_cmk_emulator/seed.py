@@ -780,10 +780,9 @@ class Seeder:
     # --- the demo ----------------------------------------------------------------
 
     def run(self, reset: bool = True) -> dict[str, Any]:
-        if reset:
-            self.moto_api("/moto-api/reset")
-        self.moto_api(f"/moto-api/seed?a={RANDOM_SEED}")
-
+        """Seeds the demo organization; returns its description. The order of the calls is part
+        of the seed: moto draws ids from one seeded random stream, so a call moved changes ids."""
+        self.reset(reset)
         org = self.client(self.admin, "organizations")
         org_info = org.create_organization(FeatureSet="ALL")["Organization"]
         mgmt = self.management_account()
@@ -797,15 +796,48 @@ class Seeder:
         self.client(self.admin, "account").enable_region(RegionName=OPT_IN_REGION)
         accounts = {mgmt.name: mgmt} | members
         entries = self.table["regions"]
-        keys = {}  # (account name, region) -> key entry
+        keys = self.seed_management_postures(mgmt, entries)
+        iam = self.client(self.admin, "iam")
+        audit_role_arn = self.create_audit_role(iam, entries)
+        self.create_management_trails(mgmt)
+        self.create_management_destinations(mgmt, keys)
+        self.seed_members(accounts, entries, mgmt, sec)
+
+        self.wait_active([mgmt, prod, dev, sec])
+        self.read_back_keys()
+        self.read_back_trails()
+        self.read_back_destinations()
+
+        # Added last, so that every id and entry above is what it was before they existed:
+        # OUs (members moved into them) and the legacy member the auditor cannot assume.
+        self.create_organizational_units(org, members)
+        organizational_units = self.read_back_organizational_units(org)
+        tool_roles = self.create_tool_roles(iam)
+        assumable = self.check_auditor(audit_role_arn, members)
+        self.allow_security_reader(members[SECURITY_MEMBER])
+        return self.describe(
+            org_info, audit_role_arn, tool_roles, members, assumable, organizational_units, accounts, entries
+        )
+
+    def reset(self, reset: bool) -> None:
+        if reset:
+            self.moto_api("/moto-api/reset")
+        self.moto_api(f"/moto-api/seed?a={RANDOM_SEED}")
+
+    def seed_management_postures(
+        self, mgmt: Account, entries: list[dict[str, Any]]
+    ) -> dict[tuple[str, str], dict[str, Any] | None]:
+        """The management account's posture in each of its regions; its keys by (account name, region)."""
+        keys = {}
         for entry in (e for e in entries if e["account"] == mgmt.name):
             keys[(mgmt.name, entry["region"])] = self.apply_posture(mgmt, entry)
+        return keys
 
-        # The audit role (profile xray-cmk-demo): denied one region here. Its permissions (the
-        # managed policy of `iam-policy --mode audit`) are attached at the end with the other
-        # tool roles; the GetRole takes the place of the request that once gave it Allow *, so
-        # every id drawn after it (member keys, OUs, legacy) stays what it was.
-        iam = self.client(self.admin, "iam")
+    def create_audit_role(self, iam: Any, entries: list[dict[str, Any]]) -> str:
+        """The audit role (profile xray-cmk-demo): denied one region here. Its permissions (the
+        managed policy of `iam-policy --mode audit`) are attached at the end with the other tool
+        roles; the GetRole takes the place of the request that once gave it Allow *, so every id
+        drawn after it (member keys, OUs, legacy) stays what it was."""
         audit_denied = _denied_region(entries, "audit-role")
         audit_role_arn = iam.create_role(
             RoleName=AUDIT_ROLE_NAME,
@@ -818,8 +850,9 @@ class Seeder:
             PolicyDocument=_deny_region_policy(audit_denied),
         )
         iam.get_role(RoleName=AUDIT_ROLE_NAME)
+        return audit_role_arn
 
-        # Management account CloudTrail.
+    def create_management_trails(self, mgmt: Account) -> None:
         bucket = self.trail_bucket(mgmt)
         all_events = {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}
         self.create_trail(
@@ -852,7 +885,10 @@ class Seeder:
             records_kms_decrypt=True, logging=False, note="single-region, all management events, logging stopped",
         )  # fmt: skip
 
-        # Management account Transaction Search.
+    def create_management_destinations(
+        self, mgmt: Account, keys: dict[tuple[str, str], dict[str, Any] | None]
+    ) -> None:
+        """Transaction Search in the management account."""
         self.segment_destination(
             mgmt, "us-east-1", associate=keys[(mgmt.name, "us-east-1")],
             note="Transaction Search on; aws/spans encrypted with the approved us-east-1 CMK (AssociateKmsKey)",
@@ -865,24 +901,20 @@ class Seeder:
             note="Transaction Search on; aws/spans encrypted with alias/team-x-traces (a CMK, not approved)",
         )  # fmt: skip
 
-        # Members.
+    def seed_members(
+        self, accounts: dict[str, Account], entries: list[dict[str, Any]], mgmt: Account, sec: Account
+    ) -> None:
+        """The members' postures, and the security account's trail."""
         for entry in (e for e in entries if e["account"] != mgmt.name):
             self.apply_posture(accounts[entry["account"]], entry)
+        all_events = {"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True}]}
         self.create_trail(
             sec, self.trail_bucket(sec), "security-all", "us-east-1", multi_region=True, selectors=all_events,
             records_kms_decrypt=True, note="multi-region, all management events",
         )  # fmt: skip
 
-        self.wait_active([mgmt, prod, dev, sec])
-        self.read_back_keys()
-        self.read_back_trails()
-        self.read_back_destinations()
-
-        # Added last, so that every id and entry above is what it was before they existed:
-        # OUs (members moved into them) and the legacy member the auditor cannot assume.
-        self.create_organizational_units(org, members)
-        organizational_units = self.read_back_organizational_units(org)
-        tool_roles = self.create_tool_roles(iam)
+    def check_auditor(self, audit_role_arn: str, members: dict[str, Account]) -> dict[str, bool]:
+        """Whether the audit role can assume each member's role."""
         audit_creds = self.client(self.admin, "sts").assume_role(
             RoleArn=audit_role_arn, RoleSessionName="xray-cmk-seed-check"
         )["Credentials"]
@@ -892,9 +924,20 @@ class Seeder:
             aws_session_token=audit_creds["SessionToken"],
             region_name=HOME_REGION,
         )
-        assumable = {name: self.assumable(auditor, m) for name, m in members.items()}
-        self.allow_security_reader(members[SECURITY_MEMBER])
+        return {name: self.assumable(auditor, m) for name, m in members.items()}
 
+    def describe(
+        self,
+        org_info: dict[str, Any],
+        audit_role_arn: str,
+        tool_roles: list[dict[str, Any]],
+        members: dict[str, Account],
+        assumable: dict[str, bool],
+        organizational_units: list[dict[str, Any]],
+        accounts: dict[str, Account],
+        entries: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The seeded organization, as `--json-out` writes it."""
         return {
             "management_account_id": MANAGEMENT_ACCOUNT_ID,
             "organization_id": org_info["Id"],

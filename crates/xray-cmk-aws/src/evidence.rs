@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_smithy_types::DateTime;
+pub use xray_cmk_core::evidence::{KeyEvent, RotationEvidence};
 use xray_cmk_core::{CollectionError, ErrorKind};
 
 use crate::collect::ClientSource;
@@ -19,26 +20,6 @@ pub const LOOKUP_INTERVAL: Duration = Duration::from_millis(500);
 /// window, so it can give up while another caller of the account and region (the previous
 /// `xray-cmk evidence`, a script) still holds the budget.
 const THROTTLED_PAGE_RETRIES: u32 = 5;
-
-/// One CloudTrail event on the key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyEvent {
-    pub time: String,
-    pub name: String,
-    /// The principal: the IAM ARN, or the AWS service that acted (`xray.amazonaws.com`).
-    pub principal: String,
-    pub source_ip: Option<String>,
-}
-
-/// Rotation as KMS reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RotationEvidence {
-    pub enabled: bool,
-    pub period_days: Option<i32>,
-    pub next_rotation: Option<String>,
-    /// Completed rotations, oldest first (`ListKeyRotations`).
-    pub rotations: Vec<String>,
-}
 
 fn iso(t: &DateTime) -> String {
     t.fmt(aws_smithy_types::date_time::Format::DateTime)

@@ -16,6 +16,7 @@ pub mod remediate;
 pub mod respond;
 pub mod securityhub;
 pub mod session;
+pub mod time;
 pub mod verify;
 
 pub use collect::{describe_key, scan, Accounts, AnswerCache, ClientSource, KeyCache, ScanShared};

@@ -184,19 +184,44 @@ pub struct ApplyOptions {
     /// The policy the deep checks judge with, to refuse a key X-Ray could not use.
     pub policy: xray_cmk_core::OrgPolicy,
     pub today: xray_cmk_core::Date,
-    /// Test hook: abort the process right after this point (`create_key:before_alias`, or an
-    /// action name such as `set_xray_encryption`), as a crash would.
-    pub crash_after: Option<String>,
-    /// Test hook: wait this long between the last read of `create_key` and `CreateKey`, so that
-    /// runs started together race for the alias.
-    pub pause_before_create_key: Option<Duration>,
 }
 
-fn crash_point(opts: &ApplyOptions, point: &str) {
-    if opts.crash_after.as_deref() == Some(point) {
-        eprintln!("xray-cmk: crashing on purpose after {point} (XRAY_CMK_TEST_CRASH_AFTER)");
-        std::process::abort();
+/// Hooks for the binary's end-to-end tests, compiled only with the `test-hooks` feature (the
+/// binary's dev-dependencies turn it on): a build of the binary alone has none.
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    use std::time::Duration;
+
+    /// Where to abort the process, as a crash would: right after `create_key:before_alias`, or
+    /// after a step such as `set_xray_encryption` is done.
+    const CRASH_ENV: &str = "XRAY_CMK_TEST_CRASH_AFTER";
+    /// Seconds to wait between the last read of `create_key` and `CreateKey`, so that runs
+    /// started together race for the alias.
+    const PAUSE_ENV: &str = "XRAY_CMK_TEST_PAUSE_BEFORE_CREATE_KEY";
+
+    pub(super) fn crash_point(point: &str) {
+        if std::env::var(CRASH_ENV).is_ok_and(|v| v == point) {
+            eprintln!("xray-cmk: crashing on purpose after {point} ({CRASH_ENV})");
+            std::process::abort();
+        }
     }
+
+    pub(super) async fn pause_before_create_key() {
+        let pause = std::env::var(PAUSE_ENV)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok());
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+mod test_hooks {
+    pub(super) fn crash_point(_: &str) {}
+
+    pub(super) async fn pause_before_create_key() {}
 }
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StepError> {
@@ -520,7 +545,7 @@ pub async fn apply_target_observed(
         };
         on_step(&result);
         if result.outcome == Outcome::Done {
-            crash_point(opts, step.action.kind());
+            test_hooks::crash_point(step.action.kind());
         }
         results.push(result);
     }
@@ -650,9 +675,7 @@ impl Runner<'_> {
         let (arn, created) = match how {
             Create::Adopt(arn) => (arn, false),
             Create::New => {
-                if let Some(pause) = self.opts.pause_before_create_key {
-                    tokio::time::sleep(pause).await;
-                }
+                test_hooks::pause_before_create_key().await;
                 let created = call!(
                     "kms:CreateKey",
                     self.kms
@@ -669,7 +692,7 @@ impl Runner<'_> {
                     .and_then(|m| m.arn())
                     .ok_or("kms:CreateKey returned no key ARN")?
                     .to_owned();
-                crash_point(self.opts, "create_key:before_alias");
+                test_hooks::crash_point("create_key:before_alias");
                 (arn, true)
             }
         };
@@ -1207,8 +1230,6 @@ mod tests {
                 dry_run: false,
                 policy: xray_cmk_core::OrgPolicy::default(),
                 today: xray_cmk_core::Date::new(2026, 11, 28).expect("date"),
-                crash_after: None,
-                pause_before_create_key: None,
             }
         }
 

@@ -1,7 +1,9 @@
 //! Sending ASFF findings to AWS Security Hub (`BatchImportFindings`, 100 at a time), from the
 //! same documents `--format asff` prints, so what is sent is exactly what can be reviewed.
+//! [`import_scan`] reaches each account, builds its Security Hub client per region and imports;
+//! the binary only hands over the documents and reports the outcome.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, Compliance, ComplianceStatus, Partition, Recommendation, RecordState,
@@ -9,7 +11,12 @@ use aws_sdk_securityhub::types::{
 };
 use serde_json::Value;
 
+use xray_cmk_core::CollectionError;
+
+use crate::clients::Shared;
 use crate::error::classify;
+use crate::fanout::{account_clients, ScanOptions};
+use crate::Session;
 
 /// Security Hub's limit per `BatchImportFindings` call.
 pub const BATCH: usize = 100;
@@ -18,16 +25,64 @@ pub const BATCH: usize = 100;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportOutcome {
     pub imported: usize,
-    /// `id: code: message` of each finding Security Hub refused, and errors of whole calls.
-    pub failed: Vec<String>,
+    /// Each finding Security Hub refused, and errors of whole calls.
+    pub failed: Vec<ImportError>,
+}
+
+/// Why findings were not imported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    /// Security Hub refused one finding of a batch.
+    #[error("{id}: {code}: {message}")]
+    Refused {
+        id: String,
+        code: String,
+        message: String,
+    },
+    /// A whole `BatchImportFindings` call failed.
+    #[error("{0}")]
+    Call(CollectionError),
+}
+
+/// Why findings of one account (and region) were not imported, by [`import_scan`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetImportError {
+    /// Results of an account that could not be scanned have no real region to send to.
+    #[error("{account}: {count} results of an account that could not be scanned were not sent")]
+    Unscanned { account: String, count: usize },
+    /// The account could not be reached (its role could not be assumed).
+    #[error("{account}/{region}: {error}")]
+    Unreachable {
+        account: String,
+        region: String,
+        error: CollectionError,
+    },
+    #[error("{account}/{region}: {error}")]
+    Import {
+        account: String,
+        region: String,
+        error: ImportError,
+    },
+}
+
+/// ASFF documents by (account, region); region `*` for results of an account that could not be
+/// scanned.
+pub type ByTarget = BTreeMap<(String, String), Vec<Value>>;
+
+/// What [`import_scan`] did over every account and region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanImport {
+    pub imported: usize,
+    pub failed: Vec<TargetImportError>,
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_default()
 }
 
-/// One ASFF document (as [`xray_cmk_report::asff`] writes it) as the SDK's type.
-pub fn to_sdk(f: &Value) -> Result<AwsSecurityFinding, String> {
+/// One ASFF document (as `xray_cmk_report::asff` writes it) as the SDK's type. Missing fields
+/// are sent empty, for Security Hub to refuse finding by finding.
+pub fn to_sdk(f: &Value) -> AwsSecurityFinding {
     let r = &f["Resources"][0];
     let resource = Resource::builder()
         .r#type(s(r, "Type"))
@@ -89,21 +144,14 @@ pub fn to_sdk(f: &Value) -> Result<AwsSecurityFinding, String> {
                 .build(),
         );
     }
-    Ok(b.build())
+    b.build()
 }
 
 /// Imports `findings` (ASFF documents of one account and region) with `client`.
 pub async fn import(client: &aws_sdk_securityhub::Client, findings: &[Value]) -> ImportOutcome {
     let mut out = ImportOutcome::default();
     for chunk in findings.chunks(BATCH) {
-        let batch: Result<Vec<AwsSecurityFinding>, String> = chunk.iter().map(to_sdk).collect();
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                out.failed.push(e);
-                continue;
-            }
-        };
+        let batch: Vec<AwsSecurityFinding> = chunk.iter().map(to_sdk).collect();
         match client
             .batch_import_findings()
             .set_findings(Some(batch))
@@ -113,17 +161,69 @@ pub async fn import(client: &aws_sdk_securityhub::Client, findings: &[Value]) ->
             Ok(r) => {
                 out.imported += usize::try_from(r.success_count.unwrap_or(0)).unwrap_or(0);
                 for f in r.failed_findings() {
-                    out.failed.push(format!(
-                        "{}: {}: {}",
-                        f.id().unwrap_or("?"),
-                        f.error_code().unwrap_or("?"),
-                        f.error_message().unwrap_or("")
-                    ));
+                    out.failed.push(ImportError::Refused {
+                        id: f.id().unwrap_or("?").to_owned(),
+                        code: f.error_code().unwrap_or("?").to_owned(),
+                        message: f.error_message().unwrap_or("").to_owned(),
+                    });
                 }
             }
-            Err(e) => out
-                .failed
-                .push(classify("securityhub:BatchImportFindings", &e).to_string()),
+            Err(e) => out.failed.push(ImportError::Call(classify(
+                "securityhub:BatchImportFindings",
+                &e,
+            ))),
+        }
+    }
+    out
+}
+
+/// Imports each account and region's documents into Security Hub there, reaching each account
+/// once (as the scan did, with `opts`).
+pub async fn import_scan(
+    session: &Session,
+    shared: &Shared,
+    opts: &ScanOptions,
+    by_target: ByTarget,
+) -> ScanImport {
+    let mut out = ScanImport::default();
+    let mut clients: BTreeMap<String, Result<crate::clients::AccountClients, CollectionError>> =
+        BTreeMap::new();
+    for ((account, region), docs) in by_target {
+        if !clients.contains_key(&account) {
+            let c = account_clients(session, shared, &account, opts).await;
+            clients.insert(account.clone(), c);
+        }
+        if region == "*" {
+            out.failed.push(TargetImportError::Unscanned {
+                account,
+                count: docs.len(),
+            });
+            continue;
+        }
+        match clients.get(&account) {
+            Some(Ok(c)) => {
+                let conf = aws_sdk_securityhub::config::Builder::from(c.config())
+                    .region(aws_config::Region::new(region.clone()))
+                    .build();
+                let hub = aws_sdk_securityhub::Client::from_conf(conf);
+                let done = import(&hub, &docs).await;
+                out.imported += done.imported;
+                out.failed.extend(
+                    done.failed
+                        .into_iter()
+                        .map(|error| TargetImportError::Import {
+                            account: account.clone(),
+                            region: region.clone(),
+                            error,
+                        }),
+                );
+            }
+            Some(Err(error)) => out.failed.push(TargetImportError::Unreachable {
+                account,
+                region,
+                error: error.clone(),
+            }),
+            None => {}
         }
     }
     out

@@ -3,6 +3,7 @@
 //! hand-built inventories in milliseconds.
 
 pub mod event_pattern;
+pub mod evidence;
 pub mod finding;
 pub mod guard;
 pub mod key_policy;

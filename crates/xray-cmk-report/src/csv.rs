@@ -1,5 +1,8 @@
 //! `--format csv`: one row per result, RFC 4180 quoting, a header row. For spreadsheets and
 //! data pipelines; the columns are fixed and documented in docs/json-v1.md.
+//!
+//! [`record`] is the one CSV writer: every CSV xray-cmk prints (results, evidence) goes through
+//! it.
 
 use xray_cmk_core::Finding;
 
@@ -21,11 +24,12 @@ pub const COLUMNS: [&str; 13] = [
     "fingerprint",
 ];
 
-/// A field, quoted when it holds a comma, a quote or a line break. A leading `=`, `+`, `-` or `@`
-/// is prefixed with `'` so that spreadsheets do not run a message as a formula.
+/// A field, quoted when it holds a comma, a quote or a line break. A leading `=`, `+`, `-`, `@`,
+/// tab or carriage return is prefixed with `'` so that spreadsheets do not run a message as a
+/// formula.
 fn field(text: &str) -> String {
     let text = match text.chars().next() {
-        Some('=' | '+' | '-' | '@') => format!("'{text}"),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
         _ => text.to_owned(),
     };
     if text.contains([',', '"', '\n', '\r']) {
@@ -60,6 +64,17 @@ fn row(f: &Finding, fingerprint: &str) -> String {
     cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(",")
 }
 
+/// One CSV record of `cells`, each quoted and escaped as [`field`] does, ended by CRLF.
+pub fn record<S: AsRef<str>>(cells: &[S]) -> String {
+    let mut out = cells
+        .iter()
+        .map(|c| field(c.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push_str("\r\n");
+    out
+}
+
 /// The header row.
 pub fn header() -> String {
     format!("{}\r\n", COLUMNS.join(","))
@@ -76,4 +91,29 @@ pub fn render(report: &Report) -> String {
         out.push_str(&line(f));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record;
+
+    #[test]
+    fn hostile_cells_are_quoted_and_never_formulas() {
+        let row = record(&[
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tcmd",
+            "\rcmd",
+            "a,b",
+            "line\nbreak",
+            "plain",
+            "",
+        ]);
+        assert_eq!(
+            row,
+            "\"'=HYPERLINK(\"\"http://x\"\")\",'+1,'-2,'@SUM(A1),'\tcmd,\"'\rcmd\",\"a,b\",\"line\nbreak\",plain,\r\n"
+        );
+    }
 }

@@ -1,10 +1,14 @@
 //! Renderers over one [`Report`] value: a table for people and the frozen JSON v1 document for
 //! programs. Renderers never decide anything; they only present what the core concluded.
 
+pub mod apply;
 pub mod asff;
 pub mod csv;
+pub mod evidence;
+pub mod history;
 pub mod html;
 pub mod json_v1;
+pub mod kpi;
 pub mod sarif;
 pub mod table;
 

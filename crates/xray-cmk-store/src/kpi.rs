@@ -236,68 +236,107 @@ pub fn compute(runs: &[RunRecord], since: &str, now: &str, requests: Option<u64>
         .iter()
         .filter(|r| r.started_at.as_str() >= since)
         .collect();
-    let trend: Vec<TrendPoint> = in_window.iter().map(|r| point(r)).collect();
     let latest = in_window.last().copied();
-    let latest_targets = latest.map(targets).unwrap_or_default();
-
-    // Fail streaks per fingerprint, over every run. A failure is remediated only when a later
-    // audit read its target and it passed: its own result passes (or is exempted), or, when it no
-    // longer appears (a replaced key's findings), its rule passed at its target in that run and
-    // nothing of the rule there was an error. A target that became unreadable keeps its
-    // failures open.
-    let mut open: BTreeMap<String, (String, ResultRecord)> = BTreeMap::new();
-    let mut closed: Vec<Remediated> = Vec::new();
-    let mut opened_in_window = 0;
-    for run in runs {
-        let present: BTreeSet<&str> = run.results.iter().map(|r| r.fingerprint.as_str()).collect();
-        let mut passed: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
-        let mut unknown: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
-        for r in &run.results {
-            let at = (r.rule.as_str(), r.account.as_str(), r.region.as_str());
-            if r.status == "error" {
-                unknown.insert(at);
-            } else if r.status == "pass" || r.suppressed {
-                passed.insert(at);
-            }
-        }
-        for r in &run.results {
-            if is_open_fail(r) {
-                if !open.contains_key(&r.fingerprint) && run.started_at.as_str() >= since {
-                    opened_in_window += 1;
-                }
-                open.entry(r.fingerprint.clone())
-                    .or_insert_with(|| (run.started_at.clone(), r.clone()));
-            } else if r.status == "pass" || r.suppressed {
-                if let Some((failed_at, rec)) = open.remove(&r.fingerprint) {
-                    closed.push(remediated(&rec, failed_at, &run.started_at));
-                }
-            }
-        }
-        let gone: Vec<String> = open
-            .iter()
-            .filter(|(fp, (_, rec))| {
-                let at = (rec.rule.as_str(), rec.account.as_str(), rec.region.as_str());
-                !present.contains(fp.as_str()) && passed.contains(&at) && !unknown.contains(&at)
-            })
-            .map(|(fp, _)| fp.clone())
-            .collect();
-        for fp in gone {
-            if let Some((failed_at, rec)) = open.remove(&fp) {
-                closed.push(remediated(&rec, failed_at, &run.started_at));
-            }
-        }
-    }
-    let remediated_in_window: Vec<Remediated> = closed
+    let streaks = streaks(runs, since);
+    let remediated_in_window: Vec<Remediated> = streaks
+        .closed
         .into_iter()
         .filter(|c| c.passed_at.as_str() >= since)
         .collect();
-    let mut durations: Vec<f64> = remediated_in_window.iter().map(|c| c.hours).collect();
-    durations.sort_by(f64::total_cmp);
-    let mean = (!durations.is_empty()).then(|| {
-        (durations.iter().sum::<f64>() / durations.len() as f64 * 1000.0).round() / 1000.0
-    });
-    let open_list: Vec<OpenFinding> = open
-        .iter()
+    let open = open_findings(&streaks.open, now);
+    Kpi {
+        since: since.to_owned(),
+        generated_at: now.to_owned(),
+        runs: in_window.len(),
+        compliance: compliance(&in_window),
+        findings: findings(&open, streaks.opened_in_window, remediated_in_window.len()),
+        mttr: mttr(remediated_in_window, open),
+        cost: cost(latest, requests),
+    }
+}
+
+/// Compliance now (the latest run in the window), per run, and per account and region.
+fn compliance(in_window: &[&RunRecord]) -> Compliance {
+    let trend: Vec<TrendPoint> = in_window.iter().map(|r| point(r)).collect();
+    let latest_targets = in_window.last().map(|r| targets(r)).unwrap_or_default();
+    Compliance {
+        now: trend.last().cloned(),
+        by_account: shares(&latest_targets, true),
+        by_region: shares(&latest_targets, false),
+        trend,
+    }
+}
+
+/// The fail streaks over every run.
+struct Streaks {
+    /// Failing still, by fingerprint: since when, and the first failing result.
+    open: BTreeMap<String, (String, ResultRecord)>,
+    /// Every remediated failure, in the order they were remediated.
+    closed: Vec<Remediated>,
+    /// Failures first seen in the window.
+    opened_in_window: usize,
+}
+
+/// Fail streaks per fingerprint, over every run. A failure is remediated only when a later audit
+/// read its target and it passed: its own result passes (or is exempted), or, when it no longer
+/// appears (a replaced key's findings), its rule passed at its target in that run and nothing of
+/// the rule there was an error. A target that became unreadable keeps its failures open.
+fn streaks(runs: &[RunRecord], since: &str) -> Streaks {
+    let mut s = Streaks {
+        open: BTreeMap::new(),
+        closed: Vec::new(),
+        opened_in_window: 0,
+    };
+    for run in runs {
+        for r in &run.results {
+            if is_open_fail(r) {
+                if !s.open.contains_key(&r.fingerprint) && run.started_at.as_str() >= since {
+                    s.opened_in_window += 1;
+                }
+                s.open
+                    .entry(r.fingerprint.clone())
+                    .or_insert_with(|| (run.started_at.clone(), r.clone()));
+            } else if r.status == "pass" || r.suppressed {
+                if let Some((failed_at, rec)) = s.open.remove(&r.fingerprint) {
+                    s.closed.push(remediated(&rec, failed_at, &run.started_at));
+                }
+            }
+        }
+        for fp in vanished(run, &s.open) {
+            if let Some((failed_at, rec)) = s.open.remove(&fp) {
+                s.closed.push(remediated(&rec, failed_at, &run.started_at));
+            }
+        }
+    }
+    s
+}
+
+/// The open failures `run` no longer reports, whose rule passed at their target in it with
+/// nothing of the rule there an error: remediated.
+fn vanished(run: &RunRecord, open: &BTreeMap<String, (String, ResultRecord)>) -> Vec<String> {
+    let present: BTreeSet<&str> = run.results.iter().map(|r| r.fingerprint.as_str()).collect();
+    let mut passed: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    let mut unknown: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    for r in &run.results {
+        let at = (r.rule.as_str(), r.account.as_str(), r.region.as_str());
+        if r.status == "error" {
+            unknown.insert(at);
+        } else if r.status == "pass" || r.suppressed {
+            passed.insert(at);
+        }
+    }
+    open.iter()
+        .filter(|(fp, (_, rec))| {
+            let at = (rec.rule.as_str(), rec.account.as_str(), rec.region.as_str());
+            !present.contains(fp.as_str()) && passed.contains(&at) && !unknown.contains(&at)
+        })
+        .map(|(fp, _)| fp.clone())
+        .collect()
+}
+
+/// The failures still open at `now`, with their age.
+fn open_findings(open: &BTreeMap<String, (String, ResultRecord)>, now: &str) -> Vec<OpenFinding> {
+    open.iter()
         .map(|(fp, (since_at, r))| OpenFinding {
             fingerprint: fp.clone(),
             rule: r.rule.clone(),
@@ -308,38 +347,38 @@ pub fn compute(runs: &[RunRecord], since: &str, now: &str, requests: Option<u64>
             failing_since: since_at.clone(),
             age_hours: hours(since_at, now),
         })
-        .collect();
+        .collect()
+}
+
+/// Mean and median time to remediate over the failures remediated in the window.
+fn mttr(remediated_in_window: Vec<Remediated>, open: Vec<OpenFinding>) -> Mttr {
+    let mut durations: Vec<f64> = remediated_in_window.iter().map(|c| c.hours).collect();
+    durations.sort_by(f64::total_cmp);
+    let mean = (!durations.is_empty()).then(|| {
+        (durations.iter().sum::<f64>() / durations.len() as f64 * 1000.0).round() / 1000.0
+    });
+    Mttr {
+        mean_hours: mean,
+        median_hours: median(&durations),
+        remediated: remediated_in_window,
+        open,
+    }
+}
+
+/// Open findings by severity and rule, and how many opened and closed in the window.
+fn findings(open: &[OpenFinding], opened_in_window: usize, closed_in_window: usize) -> Findings {
     let mut by_severity: BTreeMap<String, usize> = BTreeMap::new();
     let mut by_rule: BTreeMap<String, usize> = BTreeMap::new();
-    for o in &open_list {
+    for o in open {
         *by_severity.entry(o.severity.clone()).or_default() += 1;
         *by_rule.entry(o.rule.clone()).or_default() += 1;
     }
-
-    Kpi {
-        since: since.to_owned(),
-        generated_at: now.to_owned(),
-        runs: in_window.len(),
-        compliance: Compliance {
-            now: trend.last().cloned(),
-            by_account: shares(&latest_targets, true),
-            by_region: shares(&latest_targets, false),
-            trend,
-        },
-        findings: Findings {
-            open: open_list.len(),
-            open_by_severity: by_severity,
-            open_by_rule: by_rule,
-            opened_in_window,
-            closed_in_window: remediated_in_window.len(),
-        },
-        mttr: Mttr {
-            mean_hours: mean,
-            median_hours: median(&durations),
-            remediated: remediated_in_window,
-            open: open_list,
-        },
-        cost: cost(latest, requests),
+    Findings {
+        open: open.len(),
+        open_by_severity: by_severity,
+        open_by_rule: by_rule,
+        opened_in_window,
+        closed_in_window,
     }
 }
 

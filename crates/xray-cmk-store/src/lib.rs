@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use xray_cmk_core::Finding;
 
 /// The schema this version writes. Each entry of [`MIGRATIONS`] moves it one version up.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// `MIGRATIONS[n]` turns schema `n` into `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -113,6 +113,32 @@ CREATE INDEX targets_by_run ON targets(run_id);
 ALTER TABLE steps ADD COLUMN ended_at TEXT;  -- RFC 3339 UTC; NULL: recorded before schema 5
 CREATE INDEX steps_by_run ON steps(run_id);
 "#,
+    // The evidence of each `evidence` run in a table of its own: before, the whole document was
+    // the run's scope. The scope keeps what identifies the run (the key, account and region).
+    r#"
+CREATE TABLE evidence (
+    run_id   INTEGER NOT NULL REFERENCES runs(id),
+    key_arn  TEXT NOT NULL,
+    account  TEXT NOT NULL,
+    region   TEXT NOT NULL,
+    days     INTEGER,
+    document TEXT NOT NULL               -- JSON: the evidence document `evidence --format json` prints
+);
+CREATE INDEX evidence_by_run ON evidence(run_id);
+INSERT INTO evidence(run_id, key_arn, account, region, days, document)
+    SELECT id,
+           coalesce(json_extract(scope, '$.key'), ''),
+           coalesce(json_extract(scope, '$.account'), ''),
+           coalesce(json_extract(scope, '$.region'), ''),
+           json_extract(scope, '$.days'),
+           scope
+    FROM runs WHERE kind = 'evidence' AND json_valid(scope);
+UPDATE runs SET scope = json_object(
+        'key', json_extract(scope, '$.key'),
+        'account', json_extract(scope, '$.account'),
+        'region', json_extract(scope, '$.region'))
+    WHERE kind = 'evidence' AND json_valid(scope);
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +160,16 @@ pub struct Run<'a> {
     pub tool_version: &'a str,
     pub scope: serde_json::Value,
     pub exit_code: Option<i32>,
+}
+
+/// The evidence of an `evidence` run, to record.
+#[derive(Debug, Clone)]
+pub struct EvidenceRecord<'a> {
+    pub key_arn: &'a str,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub days: u64,
+    pub document: &'a serde_json::Value,
 }
 
 /// A remediation step's outcome, to record.
@@ -706,29 +742,38 @@ impl Store {
         Ok(rows)
     }
 
-    /// The scope documents of the finished runs of `kind` since `since`, oldest first, with
-    /// their start times: what `evidence` recorded, for the report.
-    pub fn scopes(
-        &self,
-        kind: &str,
-        since: &str,
-    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT started_at, scope FROM runs
-                 WHERE kind = ?1 AND started_at >= ?2 AND finished_at != ''
-                 ORDER BY started_at, id",
+    /// Adds the evidence of an `evidence` run `id`.
+    pub fn add_evidence(&mut self, id: i64, e: &EvidenceRecord<'_>) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO evidence(run_id, key_arn, account, region, days, document)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id,
+                    e.key_arn,
+                    e.account,
+                    e.region,
+                    i64::try_from(e.days).ok(),
+                    e.document.to_string()
+                ],
             )
             .map_err(|e| self.sql(e))?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map(params![kind, since], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// The evidence documents of the finished `evidence` runs since `since`, oldest first, with
+    /// their start times: what `evidence` recorded, for the report.
+    pub fn evidence(&self, since: &str) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let rows: Vec<(String, String)> = self.all(
+            "SELECT r.started_at, e.document FROM evidence e JOIN runs r ON r.id = e.run_id
+                 WHERE r.kind = 'evidence' AND r.started_at >= ?1 AND r.finished_at != ''
+                 ORDER BY r.started_at, r.id",
+            params![since],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(rows
             .into_iter()
-            .map(|(at, scope)| (at, serde_json::from_str(&scope).unwrap_or_default()))
+            .map(|(at, doc)| (at, serde_json::from_str(&doc).unwrap_or_default()))
             .collect())
     }
 

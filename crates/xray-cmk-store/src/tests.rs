@@ -590,6 +590,103 @@ fn a_run_that_never_finished_is_listed_incomplete_with_the_steps_it_recorded() {
 }
 
 #[test]
+fn a_v5_database_moves_its_evidence_out_of_the_runs_scope() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v5.db");
+    let key = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+    let doc = serde_json::json!({
+        "key": key, "account": "111122223333", "region": "eu-west-1", "days": 30,
+        "key_state": "Enabled", "aliases": [], "events": [], "by_principal": [],
+        "by_event": {}, "by_day": {}, "key_policy": ["Allow kms:* to root"], "tags": {},
+        "rotation": {"enabled": true, "period_days": 365, "last_rotation": null,
+                     "next_rotation": null, "rotations": []},
+    });
+    {
+        // A version-5 database, as the previous release wrote it: the evidence document is the
+        // run's scope. Also an unfinished evidence run, one whose scope is not JSON, and an
+        // audit, which the migration leaves alone.
+        let c = Connection::open(&path).expect("open");
+        for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
+            c.execute_batch(sql).expect("migration");
+            c.pragma_update(None, "user_version", i as i64 + 1)
+                .expect("version");
+        }
+        c.execute(
+            "INSERT INTO runs(id, kind, started_at, finished_at, tool_version, scope, exit_code)
+               VALUES (1, 'evidence', '2026-12-01T00:00:00Z', '2026-12-01T00:00:00Z', '0.6.0', ?1, 0),
+                      (2, 'evidence', '2026-12-01T01:00:00Z', '', '0.6.0', ?1, NULL),
+                      (3, 'evidence', '2026-12-01T02:00:00Z', '2026-12-01T02:00:00Z', '0.6.0', 'not json', 0),
+                      (4, 'audit', '2026-12-01T03:00:00Z', '2026-12-01T03:01:00Z', '0.6.0', '{\"accounts\":[\"1\"]}', 0)",
+            [doc.to_string()],
+        )
+        .expect("old runs");
+    }
+    let mut s = Store::open(&path).expect("migrated");
+    let version: i64 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, SCHEMA_VERSION);
+    // The finished run's document, whole, from the evidence table.
+    let evidence = s.evidence("1970-01-01T00:00:00Z").expect("evidence");
+    assert_eq!(evidence, [("2026-12-01T00:00:00Z".to_owned(), doc.clone())]);
+    let rows: Vec<(i64, String, String, String, Option<i64>)> = s
+        .all(
+            "SELECT run_id, key_arn, account, region, days FROM evidence ORDER BY run_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .expect("rows");
+    let row = |id| {
+        (
+            id,
+            key.to_owned(),
+            "111122223333".to_owned(),
+            "eu-west-1".to_owned(),
+            Some(30),
+        )
+    };
+    assert_eq!(rows, [row(1), row(2)]);
+    // The scope keeps only what names the run; the others are as they were.
+    let scopes: Vec<String> = s
+        .all("SELECT scope FROM runs ORDER BY id", [], |r| r.get(0))
+        .expect("scopes");
+    let small: serde_json::Value = serde_json::from_str(&scopes[0]).expect("json");
+    assert_eq!(
+        small,
+        serde_json::json!({"key": key, "account": "111122223333", "region": "eu-west-1"})
+    );
+    assert_eq!(scopes[1], scopes[0]);
+    assert_eq!(scopes[2], "not json");
+    assert_eq!(scopes[3], r#"{"accounts":["1"]}"#);
+    // A new evidence run records into the table.
+    let id = s
+        .begin(&Run {
+            kind: "evidence",
+            scope: serde_json::json!({"key": key}),
+            ..run("2026-12-02T00:00:00Z")
+        })
+        .expect("begin");
+    s.add_evidence(
+        id,
+        &EvidenceRecord {
+            key_arn: key,
+            account: "111122223333",
+            region: "eu-west-1",
+            days: 7,
+            document: &doc,
+        },
+    )
+    .expect("evidence");
+    s.finish(id, "2026-12-02T00:00:00Z", Some(0))
+        .expect("finish");
+    assert_eq!(
+        s.evidence("2026-12-02T00:00:00Z").expect("evidence").len(),
+        1
+    );
+}
+
+#[test]
 fn a_v4_database_is_migrated_and_keeps_its_steps_without_end_times() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("v4.db");
@@ -614,7 +711,7 @@ fn a_v4_database_is_migrated_and_keeps_its_steps_without_end_times() {
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, SCHEMA_VERSION);
     let id = s
         .begin(&Run {
             kind: "apply",

@@ -20,8 +20,7 @@ use xray_cmk_aws::permissions::{self, Unchecked, Verdict};
 use xray_cmk_aws::remediate::{apply_target_observed, ApplyOptions};
 use xray_cmk_aws::verify::{check, VerifyError, VerifyOptions};
 use xray_cmk_core::remediation::apply::{
-    in_scope, ApplyResult, ApplySummary, Outcome, StepResult, TargetResult, TargetStatus,
-    RESULT_SCHEMA_VERSION,
+    in_scope, ApplyResult, ApplySummary, Outcome, StepResult, TargetResult, RESULT_SCHEMA_VERSION,
 };
 use xray_cmk_core::remediation::plan::{acting_principal, Plan, TargetPlan};
 use xray_cmk_core::{CollectionError, Needs};
@@ -31,10 +30,6 @@ use crate::cli::{ApplyArgs, VerifyArgs};
 use crate::exit::Exit;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// Test hook: where to crash on purpose (see `ApplyOptions::crash_after`).
-const CRASH_ENV: &str = "XRAY_CMK_TEST_CRASH_AFTER";
-/// Test hook: seconds to wait before `CreateKey` (see `ApplyOptions::pause_before_create_key`).
-const PAUSE_ENV: &str = "XRAY_CMK_TEST_PAUSE_BEFORE_CREATE_KEY";
 
 use crate::runtime::runtime;
 
@@ -59,13 +54,106 @@ fn scan_options(role_name: &str, external_id: Option<&str>, session_name: &str) 
     }
 }
 
+/// Each account's clients, or why the account could not be reached.
+type Clients = BTreeMap<String, Result<AccountClients, CollectionError>>;
+/// Who the calls are made as in each reached account.
+type Callers = BTreeMap<String, Result<String, CollectionError>>;
+
 async fn apply(args: ApplyArgs) -> Result<Exit> {
-    let text = crate::input::read_text(&args.plan, "plan", crate::input::PLAN_CAP)?;
-    let plan =
-        Plan::from_json(&text, VERSION).map_err(|e| anyhow!("{}: {e}", args.plan.display()))?;
+    let plan = read_plan(&args)?;
     let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
     let store = crate::history::open(&args.history)?;
-    // Each --only must select a target of the plan, as each --rules pattern must match a rule.
+    check_only(&args, &plan)?;
+    let targets: Vec<&TargetPlan> = plan
+        .targets
+        .iter()
+        .filter(|t| !t.steps.is_empty() && in_scope(&args.only, &t.account, &t.region))
+        .collect();
+    if targets.is_empty() {
+        outln!("nothing to apply: the plan has no steps in scope");
+        return Ok(Exit::Clean);
+    }
+
+    let shared = Shared::new(usize::from(args.concurrency).max(4));
+    let session = xray_cmk_aws::load(&args.aws.session_options(), &shared).await?;
+    check_principals(&targets, &session.identity.arn, &args.aws.role_name)?;
+    let (started_at, today) = now()?;
+    let started = std::time::Instant::now();
+    let (clients, callers) = reach(&targets, &session, &shared, &args).await;
+    let mut apply_opts = ApplyOptions {
+        caller: session.identity.arn.clone(),
+        account_callers: callers
+            .iter()
+            .filter_map(|(a, c)| Some((a.clone(), c.as_ref().ok()?.clone())))
+            .collect(),
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        poll_interval: Duration::from_secs(1),
+        verify: VerifyOptions {
+            timeout: Duration::from_secs(args.verify_timeout),
+            ..VerifyOptions::default()
+        },
+        dry_run: true,
+        policy,
+        today,
+    };
+
+    let (targets, checked) =
+        match preflight(&targets, &clients, &callers, &apply_opts, args.concurrency).await? {
+            Preflight::Ready { targets, checked } => (targets, checked),
+            Preflight::Incomplete => {
+                write_stats(args.stats_out.as_deref(), &shared, started)?;
+                return Ok(Exit::Incomplete);
+            }
+        };
+    let to_change: usize = checked
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter(|s| s.outcome == Outcome::NotRun)
+        .count();
+    if to_change == 0 {
+        outln!(
+            "nothing to change: every step of the {} target(s) in scope is already in place",
+            targets.len()
+        );
+        write_stats(args.stats_out.as_deref(), &shared, started)?;
+        return Ok(Exit::Clean);
+    }
+    if !(args.yes && args.quiet) {
+        eprint!("{}", xray_cmk_report::apply::preview(&checked));
+    }
+    if !args.yes && !confirm(to_change, targets.len())? {
+        eprintln!("not applied: nothing was changed");
+        return Ok(Exit::Config);
+    }
+
+    apply_opts.dry_run = false;
+    let document = execute(
+        &targets,
+        &clients,
+        &apply_opts,
+        &args,
+        &plan,
+        store,
+        started_at,
+    )
+    .await?;
+    write_result(&args, &document)?;
+    write_stats(args.stats_out.as_deref(), &shared, started)?;
+    Ok(if document.summary.failed > 0 {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
+/// The sealed plan at `args.plan`.
+fn read_plan(args: &ApplyArgs) -> Result<Plan> {
+    let text = crate::input::read_text(&args.plan, "plan", crate::input::PLAN_CAP)?;
+    Plan::from_json(&text, VERSION).map_err(|e| anyhow!("{}: {e}", args.plan.display()))
+}
+
+/// Each --only must select a target of the plan, as each --rules pattern must match a rule.
+fn check_only(args: &ApplyArgs, plan: &Plan) -> Result<()> {
     let unmatched: Vec<String> = args
         .only
         .iter()
@@ -87,24 +175,18 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             args.plan.display()
         );
     }
-    let targets: Vec<&TargetPlan> = plan
-        .targets
-        .iter()
-        .filter(|t| !t.steps.is_empty() && in_scope(&args.only, &t.account, &t.region))
-        .collect();
-    if targets.is_empty() {
-        outln!("nothing to apply: the plan has no steps in scope");
-        return Ok(Exit::Clean);
-    }
+    Ok(())
+}
 
-    let shared = Shared::new(usize::from(args.concurrency).max(4));
-    let session = xray_cmk_aws::load(&args.aws.session_options(), &shared).await?;
-    // The plan names, per target, the principal its key policies were made for: this run must
-    // act as that principal there, or a new key would not keep its administrator.
+/// The plan names, per target, the principal its key policies were made for: this run must act
+/// as that principal there, or a new key would not keep its administrator. A usage error, known
+/// before any account is reached: it takes precedence over targets that could not be read
+/// (which a wrong --role-name would cause).
+fn check_principals(targets: &[&TargetPlan], caller: &str, role_name: &str) -> Result<()> {
     let wrong_principal: Vec<String> = targets
         .iter()
         .filter_map(|t| {
-            let acting = acting_principal(&session.identity.arn, &t.account, &args.aws.role_name);
+            let acting = acting_principal(caller, &t.account, role_name);
             (t.principal != acting).then(|| {
                 format!(
                     "{} {}: the plan was made for {} to apply, but this run acts there as {acting}; \
@@ -114,65 +196,70 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             })
         })
         .collect();
-    // A usage error, known before any account is reached: it takes precedence over targets that
-    // could not be read (which a wrong --role-name would cause).
-    if !wrong_principal.is_empty() {
-        for p in &wrong_principal {
-            eprintln!("error: {}", xray_cmk_core::text::for_terminal(p));
-        }
-        bail!(
-            "{} problem{} found before applying; nothing was changed",
-            wrong_principal.len(),
-            if wrong_principal.len() == 1 { "" } else { "s" }
-        );
+    if wrong_principal.is_empty() {
+        return Ok(());
     }
-    let (started_at, today) = now()?;
-    let started = std::time::Instant::now();
+    for p in &wrong_principal {
+        eprintln!("error: {}", xray_cmk_core::text::for_terminal(p));
+    }
+    bail!(
+        "{} problem{} found before applying; nothing was changed",
+        wrong_principal.len(),
+        if wrong_principal.len() == 1 { "" } else { "s" }
+    )
+}
+
+/// Every account of the targets, reached once, and who the calls are made as in each: what the
+/// permission check simulates.
+async fn reach(
+    targets: &[&TargetPlan],
+    session: &xray_cmk_aws::Session,
+    shared: &Shared,
+    args: &ApplyArgs,
+) -> (Clients, Callers) {
     let opts = scan_options(
         &args.aws.role_name,
         args.aws.external_id.as_deref(),
         "xray-cmk-apply",
     );
-    let mut clients: BTreeMap<String, Result<AccountClients, CollectionError>> = BTreeMap::new();
-    for t in &targets {
+    let mut clients: Clients = BTreeMap::new();
+    for t in targets {
         if !clients.contains_key(&t.account) {
-            let c = account_clients(&session, &shared, &t.account, &opts).await;
+            let c = account_clients(session, shared, &t.account, &opts).await;
             clients.insert(t.account.clone(), c);
         }
     }
-    // Who the calls are made as in each account: what the permission check simulates.
-    let mut callers: BTreeMap<String, Result<String, CollectionError>> = BTreeMap::new();
+    let mut callers: Callers = BTreeMap::new();
     for (account, c) in &clients {
         if let Ok(c) = c {
             callers.insert(account.clone(), permissions::caller_arn(&c.sts()).await);
         }
     }
-    let mut apply_opts = ApplyOptions {
-        caller: session.identity.arn.clone(),
-        account_callers: callers
-            .iter()
-            .filter_map(|(a, c)| Some((a.clone(), c.as_ref().ok()?.clone())))
-            .collect(),
-        wait_timeout: Duration::from_secs(args.wait_timeout),
-        poll_interval: Duration::from_secs(1),
-        verify: VerifyOptions {
-            timeout: Duration::from_secs(args.verify_timeout),
-            ..VerifyOptions::default()
-        },
-        dry_run: true,
-        policy,
-        today,
-        crash_after: std::env::var(CRASH_ENV).ok().filter(|v| !v.is_empty()),
-        pause_before_create_key: std::env::var(PAUSE_ENV)
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .and_then(|s| Duration::try_from_secs_f64(s).ok()),
-    };
+    (clients, callers)
+}
 
-    // Pre-flight: every target read as the audit reads it, then every precondition checked,
-    // before anything changes. A target that could not be read is not checked further.
-    let unread = unread_targets(&targets, &clients, args.concurrency).await;
-    let all_targets = targets;
+/// Where the pre-flight leaves an apply.
+enum Preflight<'p> {
+    /// Every target was read and checked: the dry run's results, to preview and apply.
+    Ready {
+        targets: Vec<&'p TargetPlan>,
+        checked: Vec<TargetResult>,
+    },
+    /// Some target could not be read or checked (said on stderr): nothing is applied (exit 3).
+    Incomplete,
+}
+
+/// Pre-flight: every target read as the audit reads it, then every precondition checked and the
+/// caller's permissions simulated, before anything changes. A target that could not be read is
+/// not checked further. A refusal (a failed precondition, a denied permission) is an error.
+async fn preflight<'p>(
+    all_targets: &[&'p TargetPlan],
+    clients: &Clients,
+    callers: &Callers,
+    opts: &ApplyOptions,
+    concurrency: u16,
+) -> Result<Preflight<'p>> {
+    let unread = unread_targets(all_targets, clients, concurrency).await;
     let targets: Vec<&TargetPlan> = all_targets
         .iter()
         .copied()
@@ -182,40 +269,15 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
                 .any(|(a, r, _)| *a == t.account && *r == t.region)
         })
         .collect();
-    let checked = run_targets(
-        &targets,
-        &clients,
-        &apply_opts,
-        args.concurrency,
-        &|_, _| {},
-        |_| {},
-    )
-    .await;
-    // A step whose read failed (denied, throttled, unreachable) leaves its target unknown: exit 3,
-    // as for a target that could not be read at all. Any other failure is a refusal: exit 2.
-    let mut unknown: Vec<String> = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    for t in &checked {
-        for s in t.steps.iter().filter(|s| s.outcome == Outcome::Failed) {
-            let line = format!(
-                "{} {} step {} ({}): {}",
-                t.account, t.region, s.step, s.action, s.message
-            );
-            if s.failed_call.is_some() {
-                unknown.push(line);
-            } else {
-                problems.push(line);
-            }
-        }
-    }
-    let policy = &apply_opts.policy;
+    let checked = run_targets(&targets, clients, opts, concurrency, &|_, _| {}, |_| {}).await;
+    let (mut unknown, mut problems) = step_problems(&checked);
     let permissions = check_permissions(
         &targets,
         &checked,
-        &clients,
-        &callers,
-        policy,
-        args.concurrency,
+        clients,
+        callers,
+        &opts.policy,
+        concurrency,
     )
     .await;
     problems.extend(permissions.denied);
@@ -255,8 +317,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
                 n => format!(", and {n} other problem{} found", if n == 1 { "" } else { "s" }),
             }
         );
-        write_stats(args.stats_out.as_deref(), &shared, started)?;
-        return Ok(Exit::Incomplete);
+        return Ok(Preflight::Incomplete);
     }
     if !problems.is_empty() {
         for p in &problems {
@@ -268,30 +329,43 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
             if problems.len() == 1 { "" } else { "s" }
         );
     }
-    let to_change: usize = checked
-        .iter()
-        .flat_map(|t| &t.steps)
-        .filter(|s| s.outcome == Outcome::NotRun)
-        .count();
-    if to_change == 0 {
-        outln!(
-            "nothing to change: every step of the {} target(s) in scope is already in place",
-            targets.len()
-        );
-        write_stats(args.stats_out.as_deref(), &shared, started)?;
-        return Ok(Exit::Clean);
-    }
-    if !(args.yes && args.quiet) {
-        eprint!("{}", preview(&checked));
-    }
-    if !args.yes && !confirm(to_change, targets.len())? {
-        eprintln!("not applied: nothing was changed");
-        return Ok(Exit::Config);
-    }
+    Ok(Preflight::Ready { targets, checked })
+}
 
-    apply_opts.dry_run = false;
-    // Begun before the first change, and each step written when it ends: a run that is killed
-    // leaves what it did, listed by `xray-cmk history` as incomplete.
+/// The dry run's failed steps, one line each: those whose read failed (denied, throttled,
+/// unreachable) leave their target unknown (exit 3, as for a target that could not be read at
+/// all); any other failure is a refusal (exit 2).
+fn step_problems(checked: &[TargetResult]) -> (Vec<String>, Vec<String>) {
+    let mut unknown: Vec<String> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for t in checked {
+        for s in t.steps.iter().filter(|s| s.outcome == Outcome::Failed) {
+            let line = format!(
+                "{} {} step {} ({}): {}",
+                t.account, t.region, s.step, s.action, s.message
+            );
+            if s.failed_call.is_some() {
+                unknown.push(line);
+            } else {
+                problems.push(line);
+            }
+        }
+    }
+    (unknown, problems)
+}
+
+/// Applies the targets, recording the run in the history: begun before the first change, and
+/// each step written when it ends, so a run that is killed leaves what it did, listed by
+/// `xray-cmk history` as incomplete. The result document.
+async fn execute(
+    targets: &[&TargetPlan],
+    clients: &Clients,
+    opts: &ApplyOptions,
+    args: &ApplyArgs,
+    plan: &Plan,
+    store: Option<xray_cmk_store::Store>,
+    started_at: String,
+) -> Result<ApplyResult> {
     let recording = std::sync::Mutex::new(crate::history::Recording::start(
         store,
         &xray_cmk_store::Run {
@@ -327,9 +401,9 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
         }
     };
     let results = run_targets(
-        &targets,
-        &clients,
-        &apply_opts,
+        targets,
+        clients,
+        opts,
         args.concurrency,
         &record_step,
         |t| {
@@ -338,7 +412,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
                     "{} {}: {} · {}",
                     t.account,
                     t.region,
-                    status_word(t.status),
+                    xray_cmk_report::apply::status_word(t.status),
                     t.state
                 );
             }
@@ -353,31 +427,30 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     {
         r.finish(&finished_at, if summary.failed > 0 { 1 } else { 0 });
     }
-    let document = ApplyResult {
+    Ok(ApplyResult {
         schema_version: RESULT_SCHEMA_VERSION,
         tool_version: VERSION.to_owned(),
         plan_digest: plan.digest.clone(),
-        caller: session.identity.arn.clone(),
+        caller: opts.caller.clone(),
         started_at,
         finished_at,
         targets: results,
         summary,
-    };
+    })
+}
+
+/// The result document to `--out`, and the result for people on stdout.
+fn write_result(args: &ApplyArgs, document: &ApplyResult) -> Result<()> {
     if let Some(path) = &args.out {
         std::fs::write(
             path,
-            format!("{}\n", serde_json::to_string_pretty(&document)?),
+            format!("{}\n", serde_json::to_string_pretty(document)?),
         )
         .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    out!("{}", render_result(&document));
-    write_stats(args.stats_out.as_deref(), &shared, started)?;
-    Ok(if summary.failed > 0 {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    })
+    out!("{}", xray_cmk_report::apply::result(document));
+    Ok(())
 }
 
 fn write_stats(
@@ -596,24 +669,6 @@ fn unreachable_account(t: &TargetPlan, why: &CollectionError) -> TargetResult {
     TargetResult::from_steps(&t.account, &t.region, steps)
 }
 
-fn preview(checked: &[TargetResult]) -> String {
-    let mut out = String::from("apply will:\n");
-    for t in checked {
-        let _ = writeln!(out, "  {} {}", t.account, t.region);
-        for s in &t.steps {
-            let what = match s.outcome {
-                Outcome::Skipped => format!(
-                    "skip, already in place: {}",
-                    xray_cmk_core::text::for_terminal(&s.message)
-                ),
-                _ => "run".to_owned(),
-            };
-            let _ = writeln!(out, "    {}. {} · {what}", s.step, s.action);
-        }
-    }
-    out
-}
-
 fn confirm(steps: usize, targets: usize) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to apply without --yes: standard input is not a terminal, so nobody can confirm; nothing was changed");
@@ -623,50 +678,6 @@ fn confirm(steps: usize, targets: usize) -> Result<bool> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(line.trim() == "yes")
-}
-
-fn status_word(s: TargetStatus) -> &'static str {
-    match s {
-        TargetStatus::Applied => "applied",
-        TargetStatus::Unchanged => "unchanged",
-        TargetStatus::Failed => "FAILED",
-    }
-}
-
-fn render_result(r: &ApplyResult) -> String {
-    let mut out = String::new();
-    for t in &r.targets {
-        let _ = writeln!(out, "{} {}  {}", t.account, t.region, status_word(t.status));
-        for s in &t.steps {
-            let word = match s.outcome {
-                Outcome::Done => "done",
-                Outcome::Skipped => "skipped",
-                Outcome::Failed => "FAILED",
-                Outcome::NotRun => "not run",
-            };
-            let _ = writeln!(
-                out,
-                "  {}. {:<20} {:<8} {}",
-                s.step,
-                s.action,
-                word,
-                xray_cmk_core::text::for_terminal(&s.message)
-            );
-        }
-        if t.status == TargetStatus::Failed {
-            let _ = writeln!(
-                out,
-                "  left in this state: {}",
-                xray_cmk_core::text::for_terminal(&t.state)
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "\n{} applied · {} unchanged · {} failed",
-        r.summary.applied, r.summary.unchanged, r.summary.failed
-    );
-    out
 }
 
 /// An account of `verify`'s scope, reached, with the regions to verify in it; or why not.

@@ -1,12 +1,11 @@
 //! `xray-cmk audit`: pick the accounts, scan them, evaluate each account's inventory as it
 //! arrives, render, and choose the exit code.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Context as _, Result};
-use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use xray_cmk_aws::clients::{AccountClients, Shared};
 use xray_cmk_aws::fanout::{scan_accounts, ScanOptions};
 use xray_cmk_aws::{org, Session};
@@ -25,7 +24,7 @@ use crate::progress::Progress;
 const SESSION_NAME: &str = "xray-cmk-audit";
 
 /// ASFF documents by (account, region), for `--to-security-hub`.
-type ToHub = BTreeMap<(String, String), Vec<serde_json::Value>>;
+type ToHub = xray_cmk_aws::securityhub::ByTarget;
 
 pub(crate) fn run(args: AuditCommandArgs, color: bool) -> Result<Exit> {
     let runtime = crate::runtime::runtime()?;
@@ -140,9 +139,8 @@ pub(crate) async fn prepare(args: &ScanArgs, needs: Needs) -> Result<Prepared> {
 
 /// Now, as RFC 3339, and today's date.
 pub(crate) fn now() -> Result<(String, Date)> {
-    let generated_at = DateTime::from(SystemTime::now())
-        .fmt(DateFormat::DateTime)
-        .context("formatting the current time")?;
+    let generated_at =
+        xray_cmk_aws::time::rfc3339(SystemTime::now()).context("formatting the current time")?;
     let today: Date = generated_at
         .get(..10)
         .and_then(|d| d.parse().ok())
@@ -415,56 +413,22 @@ async fn send_to_security_hub(
     session: &Session,
     shared: &Shared,
     opts: &ScanOptions,
-    by_target: std::collections::BTreeMap<(String, String), Vec<serde_json::Value>>,
+    by_target: ToHub,
     quiet: bool,
 ) -> bool {
-    let (mut imported, mut failed) = (0usize, Vec::new());
-    let mut clients: std::collections::BTreeMap<String, Result<AccountClients, String>> =
-        Default::default();
-    for ((account, region), docs) in by_target {
-        if !clients.contains_key(&account) {
-            let c = xray_cmk_aws::fanout::account_clients(session, shared, &account, opts)
-                .await
-                .map_err(|e| e.to_string());
-            clients.insert(account.clone(), c);
-        }
-        // Results of a target that could not be scanned have no real region to send to.
-        if region == "*" {
-            failed.push(format!(
-                "{account}: {} results of an account that could not be scanned were not sent",
-                docs.len()
-            ));
-            continue;
-        }
-        match clients.get(&account) {
-            Some(Ok(c)) => {
-                let conf = aws_sdk_securityhub::config::Builder::from(c.config())
-                    .region(aws_config::Region::new(region.clone()))
-                    .build();
-                let hub = aws_sdk_securityhub::Client::from_conf(conf);
-                let out = xray_cmk_aws::securityhub::import(&hub, &docs).await;
-                imported += out.imported;
-                failed.extend(
-                    out.failed
-                        .into_iter()
-                        .map(|f| format!("{account}/{region}: {f}")),
-                );
-            }
-            Some(Err(e)) => failed.push(format!("{account}/{region}: {e}")),
-            None => {}
-        }
-    }
-    if !quiet || !failed.is_empty() {
+    let out = xray_cmk_aws::securityhub::import_scan(session, shared, opts, by_target).await;
+    if !quiet || !out.failed.is_empty() {
         eprintln!(
-            "xray-cmk: Security Hub: {imported} findings imported, {} problems{}",
-            failed.len(),
-            failed
+            "xray-cmk: Security Hub: {} findings imported, {} problems{}",
+            out.imported,
+            out.failed.len(),
+            out.failed
                 .first()
                 .map(|f| format!(" (first: {f})"))
                 .unwrap_or_default()
         );
     }
-    failed.is_empty()
+    out.failed.is_empty()
 }
 
 /// Where each account's findings go as it finishes: kept for the table and JSON, written at once

@@ -49,19 +49,7 @@ pub fn open_existing(db: Option<PathBuf>) -> Result<Store> {
 /// RFC 3339 UTC, as the history stores times.
 pub fn rfc3339(t: std::time::SystemTime) -> Result<String> {
     use anyhow::Context as _;
-    aws_smithy_types::date_time::DateTime::from(t)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .context("formatting a time")
-}
-
-/// Hours as a person reads a duration: minutes, hours or days.
-pub fn duration_text(h: Option<f64>) -> String {
-    match h {
-        None => "-".to_owned(),
-        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
-        Some(h) if h < 48.0 => format!("{h:.1} h"),
-        Some(h) => format!("{:.1} days", h / 24.0),
-    }
+    xray_cmk_aws::time::rfc3339(t).context("formatting a time")
 }
 
 /// A run being recorded. Write errors are reported once on stderr and never stop the command:
@@ -170,6 +158,18 @@ impl Recording {
             return;
         }
         if let Err(e) = self.store.add_keys(id, keys) {
+            if !self.failed {
+                eprintln!("warning: the history is incomplete for this run: {e}");
+            }
+            self.failed = true;
+        }
+    }
+}
+
+impl Recording {
+    pub fn add_evidence(&mut self, evidence: &xray_cmk_store::EvidenceRecord<'_>) {
+        let Some(id) = self.id else { return };
+        if let Err(e) = self.store.add_evidence(id, evidence) {
             if !self.failed {
                 eprintln!("warning: the history is incomplete for this run: {e}");
             }

@@ -490,181 +490,110 @@ pub fn evidence(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
     runtime()?.block_on(evidence_async(args))
 }
 
-fn expected_principals(policy: &xray_cmk_core::OrgPolicy, account: &str) -> Vec<String> {
-    let mut all = policy.key_admins_for(account);
-    all.extend(policy.xray_admins_for(account));
-    all.extend(policy.trace_readers_for(account));
-    all.extend(policy.access.cross_account_readers.iter().cloned());
-    all.push("xray.amazonaws.com".to_owned());
-    all
-}
-
-async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
-    use std::collections::BTreeMap;
-    use std::fmt::Write as _;
-    let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
-    let store = crate::history::open(&args.history)?;
-    let (account, region, key) = match (&args.key, &args.account, &args.region) {
+/// The key the evidence is about: `--key`, or the one X-Ray uses at `--account` and `--region`
+/// (`None`: to be read from X-Ray).
+fn evidence_subject(args: &crate::cli::EvidenceArgs) -> Result<(String, String, Option<String>)> {
+    match (&args.key, &args.account, &args.region) {
         (Some(k), _, _) => {
             let (a, r) = xray_cmk_core::model::arn_account_region(k)
                 .ok_or_else(|| anyhow::anyhow!("--key must be a key ARN"))?;
-            (a.to_owned(), r.to_owned(), Some(k.clone()))
+            Ok((a.to_owned(), r.to_owned(), Some(k.clone())))
         }
-        (None, Some(a), Some(r)) => (a.clone(), r.clone(), None),
+        (None, Some(a), Some(r)) => Ok((a.clone(), r.clone(), None)),
         _ => bail!("give --key KEY_ARN, or --account and --region of an X-Ray configuration"),
-    };
-    let target = read!(connect(&args.aws, &account).await?, NO_EVIDENCE);
-    let key = match key {
-        Some(k) => k,
-        None => read!(xray_key(&target.clients, &region).await, NO_EVIDENCE),
-    };
-    let facts = read!(key_facts(&target.clients, &region, &key).await, NO_EVIDENCE);
-    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(args.days * 86_400);
-    let events = read!(
-        xray_cmk_aws::evidence::key_events(
-            &target.clients,
-            &region,
-            &facts.arn,
-            since,
-            xray_cmk_aws::evidence::LOOKUP_INTERVAL,
-        )
-        .await,
-        NO_EVIDENCE
-    );
-    let rotation = read!(
-        xray_cmk_aws::evidence::rotation(&target.clients, &region, &facts.arn).await,
-        NO_EVIDENCE
-    );
-    let (key_policy, tags) = read!(
-        xray_cmk_aws::evidence::policy_and_tags(&target.clients, &region, &facts.arn).await,
-        NO_EVIDENCE
-    );
-    let expected = expected_principals(&policy, &account);
-    let mut by_principal: BTreeMap<&str, (usize, std::collections::BTreeSet<&str>)> =
-        BTreeMap::new();
-    let mut by_event: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut by_day: BTreeMap<&str, usize> = BTreeMap::new();
-    for e in &events {
-        let p = by_principal.entry(&e.principal).or_default();
-        p.0 += 1;
-        p.1.insert(&e.name);
-        *by_event.entry(&e.name).or_default() += 1;
-        *by_day
-            .entry(e.time.get(..10).unwrap_or(&e.time))
-            .or_default() += 1;
     }
-    let statements: Vec<String> =
-        match xray_cmk_core::key_policy::PolicyDocument::parse(&key_policy) {
-            Ok(doc) => doc.statements.iter().map(|s| s.summary()).collect(),
-            Err(e) => vec![format!("not analysable: {e}")],
-        };
-    let principals: Vec<serde_json::Value> = by_principal
-        .iter()
-        .map(|(p, (n, names))| {
-            serde_json::json!({
-                "principal": p, "events": n, "event_names": names,
-                "in_policy_access_lists": expected.iter().any(|x| x == p),
-            })
-        })
-        .collect();
-    let doc = serde_json::json!({
-        "key": facts.arn, "account": account, "region": region, "days": args.days,
-        "key_state": facts.state, "aliases": facts.aliases,
-        "events": events.iter().map(|e| serde_json::json!({
-            "time": e.time, "event": e.name, "principal": e.principal, "source_ip": e.source_ip,
-        })).collect::<Vec<_>>(),
-        "by_principal": principals,
-        "by_event": by_event,
-        "by_day": by_day,
-        "rotation": {
-            "enabled": rotation.enabled, "period_days": rotation.period_days,
-            "last_rotation": rotation.rotations.last(), "next_rotation": rotation.next_rotation,
-            "rotations": rotation.rotations,
+}
+
+/// Reads everything the evidence is made of; a read that fails ends the command (exit 3).
+async fn collect_evidence(
+    target: &Target,
+    account: &str,
+    region: &str,
+    facts: &KeyFacts,
+    days: u64,
+) -> std::result::Result<xray_cmk_core::evidence::Collected, RespondError> {
+    use xray_cmk_aws::evidence::{key_events, policy_and_tags, rotation, LOOKUP_INTERVAL};
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    let events = key_events(&target.clients, region, &facts.arn, since, LOOKUP_INTERVAL).await?;
+    let rotation = rotation(&target.clients, region, &facts.arn).await?;
+    let (key_policy, tags) = policy_and_tags(&target.clients, region, &facts.arn).await?;
+    Ok(xray_cmk_core::evidence::Collected {
+        key: xray_cmk_core::evidence::EvidenceKey {
+            arn: facts.arn.clone(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+            state: facts.state.clone(),
+            aliases: facts.aliases.clone(),
         },
-        "key_policy": statements,
-        "tags": tags.iter().cloned().collect::<BTreeMap<_, _>>(),
-    });
+        days,
+        events,
+        rotation,
+        key_policy,
+        tags,
+    })
+}
+
+/// Records the evidence in the history (when history is on): the run names the key, the
+/// evidence table holds the document.
+fn record_evidence(
+    store: Option<xray_cmk_store::Store>,
+    evidence: &xray_cmk_core::evidence::Evidence,
+    document: &serde_json::Value,
+) -> Result<()> {
     let (at, _) = crate::audit::now()?;
-    if let Some(r) = crate::history::Recording::start(
+    let key = &evidence.key;
+    if let Some(mut r) = crate::history::Recording::start(
         store,
         &xray_cmk_store::Run {
             kind: "evidence",
             started_at: &at,
             finished_at: &at,
             tool_version: env!("CARGO_PKG_VERSION"),
-            scope: doc.clone(),
+            scope: serde_json::json!({
+                "key": key.arn, "account": key.account, "region": key.region,
+            }),
             exit_code: None,
         },
     ) {
+        r.add_evidence(&xray_cmk_store::EvidenceRecord {
+            key_arn: &key.arn,
+            account: &key.account,
+            region: &key.region,
+            days: evidence.days,
+            document,
+        });
         r.finish(&at, 0);
     }
+    Ok(())
+}
+
+async fn evidence_async(args: &crate::cli::EvidenceArgs) -> Result<Exit> {
+    let (policy, _) = crate::policy_cmd::load(args.policy.as_deref())?;
+    let store = crate::history::open(&args.history)?;
+    let (account, region, key) = evidence_subject(args)?;
+    let target = read!(connect(&args.aws, &account).await?, NO_EVIDENCE);
+    let key = match key {
+        Some(k) => k,
+        None => read!(xray_key(&target.clients, &region).await, NO_EVIDENCE),
+    };
+    let facts = read!(key_facts(&target.clients, &region, &key).await, NO_EVIDENCE);
+    let collected = read!(
+        collect_evidence(&target, &account, &region, &facts, args.days).await,
+        NO_EVIDENCE
+    );
+    let evidence = xray_cmk_core::evidence::aggregate(
+        collected,
+        xray_cmk_core::evidence::expected_principals(&policy, &account),
+    );
+    let document = xray_cmk_report::evidence::document(&evidence);
+    record_evidence(store, &evidence, &document)?;
     match args.format {
-        crate::cli::EvidenceFormat::Json => outln!("{}", serde_json::to_string_pretty(&doc)?),
-        crate::cli::EvidenceFormat::Csv => {
-            let mut out = String::from("time,event,principal,source_ip,in_policy_access_lists\r\n");
-            for e in &events {
-                let _ = write!(
-                    out,
-                    "{},{},{},{},{}\r\n",
-                    e.time,
-                    e.name,
-                    e.principal,
-                    e.source_ip.as_deref().unwrap_or(""),
-                    expected.contains(&e.principal)
-                );
-            }
-            out!("{out}");
+        crate::cli::EvidenceFormat::Json => {
+            outln!("{}", serde_json::to_string_pretty(&document)?)
         }
+        crate::cli::EvidenceFormat::Csv => out!("{}", xray_cmk_report::evidence::csv(&evidence)),
         crate::cli::EvidenceFormat::Table => {
-            let mut out = String::new();
-            let _ = writeln!(
-                out,
-                "Evidence for {} ({}), last {} days",
-                facts.arn, facts.state, args.days
-            );
-            let _ = writeln!(out, "\nKey use by principal ({} events):", events.len());
-            for (p, (n, names)) in &by_principal {
-                let flag = if expected.iter().any(|x| x == p) {
-                    ""
-                } else {
-                    "  ⚠ not in the policy file's access lists"
-                };
-                let names: Vec<&str> = names.iter().copied().collect();
-                let _ = writeln!(out, "  {n:>5}  {p}  ({}){flag}", names.join(", "));
-            }
-            let _ = writeln!(out, "\nBy event:");
-            for (e, n) in &by_event {
-                let _ = writeln!(out, "  {n:>5}  {e}");
-            }
-            let _ = writeln!(out, "\nBy day:");
-            for (d, n) in &by_day {
-                let _ = writeln!(out, "  {n:>5}  {d}");
-            }
-            let _ = writeln!(
-                out,
-                "\nRotation: {} · period {} · last {} · next {}",
-                if rotation.enabled { "on" } else { "OFF" },
-                rotation
-                    .period_days
-                    .map_or("-".to_owned(), |d| format!("{d} days")),
-                rotation.rotations.last().map_or("never", String::as_str),
-                rotation.next_rotation.as_deref().unwrap_or("-")
-            );
-            let _ = writeln!(out, "\nKey policy now:");
-            for s in &statements {
-                let _ = writeln!(out, "  {s}");
-            }
-            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = writeln!(
-                out,
-                "\nTags now: {}",
-                if tags.is_empty() {
-                    "none".to_owned()
-                } else {
-                    tags.join(", ")
-                }
-            );
-            out!("{out}");
+            out!("{}", xray_cmk_report::evidence::table(&evidence))
         }
     }
     Ok(Exit::Clean)
