@@ -189,7 +189,7 @@ impl EncryptionType {
 
 impl std::fmt::Display for EncryptionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_wire())
+        f.pad(self.as_wire())
     }
 }
 

@@ -22,7 +22,8 @@ impl RuleId {
 
 impl std::fmt::Display for RuleId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        // `pad`, so width and alignment (`{:<40}`) apply as they do to the plain string.
+        f.pad(self.0)
     }
 }
 
@@ -467,6 +468,11 @@ expires = EXPIRES
         assert_eq!(findings.len(), 2);
         let f = &findings[0];
         assert_eq!(f.rule, "xray-default-encryption");
+        // Displayed like the plain string, width and alignment included.
+        assert_eq!(
+            format!("[{:<25}]", f.rule),
+            format!("[{:<25}]", "xray-default-encryption")
+        );
         assert_eq!(
             f.status,
             Status::Fail,
