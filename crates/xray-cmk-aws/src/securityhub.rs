@@ -228,3 +228,63 @@ pub async fn import_scan(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xray_cmk_core::ErrorKind;
+
+    #[test]
+    fn each_problem_names_its_account_and_region_as_before() {
+        let denied = CollectionError {
+            operation: "sts:AssumeRole".into(),
+            kind: ErrorKind::AccessDenied,
+            code: Some("AccessDenied".into()),
+            message: "no".into(),
+        };
+        let shown: Vec<String> = [
+            TargetImportError::Unscanned {
+                account: "111122223333".into(),
+                count: 3,
+            },
+            TargetImportError::Unreachable {
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                error: denied.clone(),
+            },
+            TargetImportError::Import {
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                error: ImportError::Refused {
+                    id: "f1".into(),
+                    code: "InvalidInput".into(),
+                    message: "bad".into(),
+                },
+            },
+            TargetImportError::Import {
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                error: ImportError::Call(denied),
+            },
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "111122223333: 3 results of an account that could not be scanned were not sent",
+                "111122223333/eu-west-1: sts:AssumeRole failed: AccessDenied: no",
+                "111122223333/eu-west-1: f1: InvalidInput: bad",
+                "111122223333/eu-west-1: sts:AssumeRole failed: AccessDenied: no",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_document_missing_fields_is_still_converted() {
+        let f = to_sdk(&serde_json::json!({"Id": "x"}));
+        assert_eq!(f.id(), Some("x"));
+        assert!(f.remediation().is_none());
+    }
+}

@@ -80,22 +80,7 @@ async fn apply(args: ApplyArgs) -> Result<Exit> {
     let (started_at, today) = now()?;
     let started = std::time::Instant::now();
     let (clients, callers) = reach(&targets, &session, &shared, &args).await;
-    let mut apply_opts = ApplyOptions {
-        caller: session.identity.arn.clone(),
-        account_callers: callers
-            .iter()
-            .filter_map(|(a, c)| Some((a.clone(), c.as_ref().ok()?.clone())))
-            .collect(),
-        wait_timeout: Duration::from_secs(args.wait_timeout),
-        poll_interval: Duration::from_secs(1),
-        verify: VerifyOptions {
-            timeout: Duration::from_secs(args.verify_timeout),
-            ..VerifyOptions::default()
-        },
-        dry_run: true,
-        policy,
-        today,
-    };
+    let mut apply_opts = apply_options(&args, &session.identity.arn, &callers, policy, today);
 
     let (targets, checked) =
         match preflight(&targets, &clients, &callers, &apply_opts, args.concurrency).await? {
@@ -236,6 +221,32 @@ async fn reach(
         }
     }
     (clients, callers)
+}
+
+/// How to apply: first as the pre-flight's dry run.
+fn apply_options(
+    args: &ApplyArgs,
+    caller: &str,
+    callers: &Callers,
+    policy: xray_cmk_core::OrgPolicy,
+    today: xray_cmk_core::Date,
+) -> ApplyOptions {
+    ApplyOptions {
+        caller: caller.to_owned(),
+        account_callers: callers
+            .iter()
+            .filter_map(|(a, c)| Some((a.clone(), c.as_ref().ok()?.clone())))
+            .collect(),
+        wait_timeout: Duration::from_secs(args.wait_timeout),
+        poll_interval: Duration::from_secs(1),
+        verify: VerifyOptions {
+            timeout: Duration::from_secs(args.verify_timeout),
+            ..VerifyOptions::default()
+        },
+        dry_run: true,
+        policy,
+        today,
+    }
 }
 
 /// Where the pre-flight leaves an apply.
