@@ -10,11 +10,26 @@ use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use crate::collect::ClientSource;
 use crate::limits::{Service, ServiceLimits};
 
+macro_rules! service_config {
+    ($sdk:ident, $service:expr, $shared:expr, $config:expr, $region:expr) => {{
+        let mut builder = $sdk::config::Builder::from($config)
+            .http_client($shared.limits.http_client($service))
+            .interceptor($shared.limits.recorder($service))
+            .retry_partition($shared.partition($service));
+        if let Some(region) = $region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        $sdk::Client::from_conf(builder.build())
+    }};
+}
+
 /// What every client of a scan shares: HTTP limits and one retry partition per service.
 #[derive(Debug, Clone)]
 pub struct Shared {
     pub limits: ServiceLimits,
     partitions: Arc<HashMap<Service, RetryPartition>>,
+    /// The one STS client every account's AssumeRole goes through, built on first use.
+    sts: Arc<std::sync::OnceLock<aws_sdk_sts::Client>>,
 }
 
 impl Shared {
@@ -36,7 +51,16 @@ impl Shared {
         Shared {
             limits: ServiceLimits::new(per_service),
             partitions: Arc::new(partitions),
+            sts: Arc::default(),
         }
+    }
+
+    /// The scan's STS client for assuming roles, with the caller's credentials in `config`
+    /// (the same for every call of one scan).
+    pub(crate) fn sts(&self, config: &SdkConfig) -> aws_sdk_sts::Client {
+        self.sts
+            .get_or_init(|| service_config!(aws_sdk_sts, Service::Sts, self, config, None::<&str>))
+            .clone()
     }
 
     fn partition(&self, service: Service) -> RetryPartition {
@@ -45,19 +69,6 @@ impl Shared {
             .cloned()
             .unwrap_or_else(|| RetryPartition::new(service.as_str()))
     }
-}
-
-macro_rules! service_config {
-    ($sdk:ident, $service:expr, $shared:expr, $config:expr, $region:expr) => {{
-        let mut builder = $sdk::config::Builder::from($config)
-            .http_client($shared.limits.http_client($service))
-            .interceptor($shared.limits.recorder($service))
-            .retry_partition($shared.partition($service));
-        if let Some(region) = $region {
-            builder = builder.region(Region::new(region.to_owned()));
-        }
-        $sdk::Client::from_conf(builder.build())
-    }};
 }
 
 /// Clients for the account of `config`'s credentials.

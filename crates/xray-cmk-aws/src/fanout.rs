@@ -6,13 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::identity::IdentityCache;
-use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use aws_sdk_sts::operation::assume_role::AssumeRoleError;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use xray_cmk_core::{
@@ -22,8 +18,7 @@ use xray_cmk_core::{
 use crate::clients::{AccountClients, Shared};
 use crate::collect::guard::{scp_path, OrgCache};
 use crate::collect::{scan, AnswerCache, ClientSource, KeyCache, Once, ScanShared};
-use crate::error::{classify, root_cause};
-use crate::limits::Service;
+use crate::error::classify;
 use crate::session::{enabled_regions, Session};
 
 /// How to reach and scan each account.
@@ -267,6 +262,10 @@ fn failed(account: &str, regions: Option<&[String]>, err: CollectionError) -> Ac
 
 /// The caller's own account uses the caller's credentials; any other is reached through
 /// `role_name`. The first AssumeRole happens here, so a denied role is one clear error.
+///
+/// Every account's role is assumed through the scan's one STS client (`Shared::sts`): a client
+/// per account (as `aws_config`'s `AssumeRoleProvider` builds one) was kept for the whole scan,
+/// because another account may still read a key the account owns, and was 14 KB a account.
 pub async fn account_clients(
     session: &Session,
     shared: &Shared,
@@ -277,27 +276,13 @@ pub async fn account_clients(
         return Ok(AccountClients::new(session.config.clone(), shared.clone()));
     }
     let partition = session.identity.arn.split(':').nth(1).unwrap_or("aws");
-    let role_arn = format!("arn:{partition}:iam::{account}:role/{}", opts.role_name);
-    let sts_config = session
-        .config
-        .clone()
-        .into_builder()
-        .http_client(shared.limits.http_client(Service::Sts))
-        .build();
-    let mut builder = AssumeRoleProvider::builder(&role_arn)
-        .session_name(&opts.session_name)
-        .configure(&sts_config);
-    if let Some(id) = &opts.external_id {
-        builder = builder.external_id(id);
-    }
-    let provider = builder.build().await;
-    // The role provider's own STS client is built inside aws-config, out of reach of the
-    // operation log, so this first call is logged here.
-    shared.limits.operations.record("sts:AssumeRole");
-    let first = provider
-        .provide_credentials()
-        .await
-        .map_err(|e| assume_role_error(&role_arn, &e))?;
+    let role = Role {
+        sts: shared.sts(&session.config),
+        arn: format!("arn:{partition}:iam::{account}:role/{}", opts.role_name),
+        session_name: opts.session_name.clone(),
+        external_id: opts.external_id.clone(),
+    };
+    let first = role.assume().await?;
     // Each account gets its own credentials cache: the one the SDK shares between configs keeps
     // at most 64 partitions, so in a larger scan accounts would evict each other's credentials and
     // assume their roles again.
@@ -307,38 +292,62 @@ pub async fn account_clients(
         .into_builder()
         .credentials_provider(SharedCredentialsProvider::new(Primed {
             first: Mutex::new(Some(first)),
-            inner: provider,
+            role,
         }))
         .identity_cache(IdentityCache::lazy().build())
         .build();
     Ok(AccountClients::new(config, shared.clone()))
 }
 
-fn assume_role_error(role_arn: &str, err: &CredentialsError) -> CollectionError {
-    // The STS error, when there is one, is somewhere in the credentials error's source chain.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(sdk) = e.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>() {
-            let mut classified = classify("sts:AssumeRole", sdk);
-            classified.message = format!("{role_arn}: {}", classified.message);
-            return classified;
-        }
-        source = e.source();
-    }
-    CollectionError {
-        operation: "sts:AssumeRole".into(),
-        kind: ErrorKind::Other,
-        code: None,
-        message: format!("{role_arn}: {}", root_cause(err)),
+/// An account's role, and how to assume it.
+#[derive(Debug)]
+struct Role {
+    sts: aws_sdk_sts::Client,
+    arn: String,
+    session_name: String,
+    external_id: Option<String>,
+}
+
+impl Role {
+    async fn assume(&self) -> Result<Credentials, CollectionError> {
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.arn)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                let mut classified = classify("sts:AssumeRole", &e);
+                classified.message = format!("{}: {}", self.arn, classified.message);
+                classified
+            })?;
+        let malformed = |what: &str| CollectionError {
+            operation: "sts:AssumeRole".into(),
+            kind: ErrorKind::Other,
+            code: None,
+            message: format!("{}: AssumeRole answered without {what}", self.arn),
+        };
+        let c = out.credentials().ok_or_else(|| malformed("credentials"))?;
+        let expiry = SystemTime::try_from(*c.expiration())
+            .map_err(|_| malformed("a valid expiration time"))?;
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            Some(expiry),
+            "xray-cmk AssumeRole",
+        ))
     }
 }
 
-/// Hands out the credentials fetched up front once, then asks the role provider again. The SDK's
+/// Hands out the credentials fetched up front once, then assumes the role again. The SDK's
 /// identity cache in front of it refreshes them before they expire.
 #[derive(Debug)]
 struct Primed {
     first: Mutex<Option<Credentials>>,
-    inner: AssumeRoleProvider,
+    role: Role,
 }
 
 /// Credentials closer than this to expiry are not handed out from the first fetch.
@@ -361,7 +370,9 @@ impl ProvideCredentials for Primed {
         future::ProvideCredentials::new(async move {
             match first {
                 Some(c) => Ok(c),
-                None => self.inner.provide_credentials().await,
+                None => self.role.assume().await.map_err(|e| {
+                    CredentialsError::provider_error(format!("{}: {}", e.operation, e.message))
+                }),
             }
         })
     }
