@@ -265,7 +265,7 @@ fn failed(account: &str, regions: Option<&[String]>, err: CollectionError) -> Ac
 ///
 /// Every account's role is assumed through the scan's one STS client (`Shared::sts`): a client
 /// per account (as `aws_config`'s `AssumeRoleProvider` builds one) was kept for the whole scan,
-/// because another account may still read a key the account owns, and was 14 KB a account.
+/// because another account may still read a key the account owns, and was 14 KB an account.
 pub async fn account_clients(
     session: &Session,
     shared: &Shared,

@@ -112,7 +112,7 @@ fn counts(events: &[KeyEvent], expected: &[String]) -> Counts {
         let p = by_principal
             .entry(e.principal.clone())
             .or_insert_with(|| PrincipalUse {
-                in_policy_access_lists: expected.iter().any(|x| *x == e.principal),
+                in_policy_access_lists: expected.contains(&e.principal),
                 ..PrincipalUse::default()
             });
         p.events += 1;
