@@ -282,7 +282,7 @@ mod tests {
     fn findings(account: &str, n: usize) -> Vec<Finding> {
         let meta = xray_cmk_core::rules::ALL[0].meta();
         (0..n)
-            .map(|i| FindingBuilder::new(meta, account, &format!("region-{i}"), "xray").fail("bad"))
+            .map(|i| FindingBuilder::new(meta, account, format!("region-{i}"), "xray").fail("bad"))
             .collect()
     }
 
