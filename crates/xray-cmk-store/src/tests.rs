@@ -3,6 +3,17 @@ use super::*;
 use xray_cmk_core::finding::FindingBuilder;
 use xray_cmk_core::{rules, Status};
 
+/// A database at schema `version`, as the release that wrote that schema left it.
+fn at_schema(path: &Path, version: usize) -> Connection {
+    let c = Connection::open(path).expect("open");
+    for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
+        c.execute_batch(sql).expect("migration");
+        c.pragma_update(None, "user_version", i as i64 + 1)
+            .expect("version");
+    }
+    c
+}
+
 fn finding(rule: &str, account: &str, region: &str, pass: bool) -> Finding {
     let meta = rules::by_id(rule).expect("rule");
     let b = FindingBuilder::new(meta, account, region, "xray-encryption-config");
@@ -348,12 +359,7 @@ fn an_audit_records_its_targets_and_a_v3_database_keeps_its_runs() {
     let path = dir.path().join("v3.db");
     {
         // A version-3 database with an audit in it, as the previous release wrote it.
-        let c = Connection::open(&path).expect("open");
-        for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
-            c.execute_batch(sql).expect("migration");
-            c.pragma_update(None, "user_version", i as i64 + 1)
-                .expect("version");
-        }
+        let c = at_schema(&path, 3);
         c.execute_batch(
             "INSERT INTO runs(id, kind, started_at, finished_at, tool_version, scope, exit_code)
                VALUES (1, 'audit', '2026-12-01T00:00:00Z', '2026-12-01T00:01:00Z', '0.4.0', '{}', 1);
@@ -605,12 +611,7 @@ fn a_v5_database_moves_its_evidence_out_of_the_runs_scope() {
         // A version-5 database, as the previous release wrote it: the evidence document is the
         // run's scope. Also an unfinished evidence run, one whose scope is not JSON, and an
         // audit, which the migration leaves alone.
-        let c = Connection::open(&path).expect("open");
-        for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
-            c.execute_batch(sql).expect("migration");
-            c.pragma_update(None, "user_version", i as i64 + 1)
-                .expect("version");
-        }
+        let c = at_schema(&path, 5);
         c.execute(
             "INSERT INTO runs(id, kind, started_at, finished_at, tool_version, scope, exit_code)
                VALUES (1, 'evidence', '2026-12-01T00:00:00Z', '2026-12-01T00:00:00Z', '0.6.0', ?1, 0),
@@ -692,12 +693,7 @@ fn a_v4_database_is_migrated_and_keeps_its_steps_without_end_times() {
     let path = dir.path().join("v4.db");
     {
         // A version-4 database with a finished apply in it, as the previous release wrote it.
-        let c = Connection::open(&path).expect("open");
-        for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
-            c.execute_batch(sql).expect("migration");
-            c.pragma_update(None, "user_version", i as i64 + 1)
-                .expect("version");
-        }
+        let c = at_schema(&path, 4);
         c.execute_batch(
             "INSERT INTO runs(id, kind, started_at, finished_at, tool_version, scope, exit_code)
                VALUES (1, 'apply', '2026-12-01T00:00:00Z', '2026-12-01T00:01:00Z', '0.5.0', '{}', 0);
