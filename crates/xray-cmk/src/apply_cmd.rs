@@ -181,16 +181,21 @@ fn check_principals(targets: &[&TargetPlan], caller: &str, role_name: &str) -> R
             })
         })
         .collect();
-    if wrong_principal.is_empty() {
+    refuse_on(&wrong_principal)
+}
+
+/// Prints each problem found before applying and refuses, or does nothing when there is none.
+fn refuse_on(problems: &[String]) -> Result<()> {
+    if problems.is_empty() {
         return Ok(());
     }
-    for p in &wrong_principal {
+    for p in problems {
         eprintln!("error: {}", xray_cmk_core::text::for_terminal(p));
     }
     bail!(
         "{} problem{} found before applying; nothing was changed",
-        wrong_principal.len(),
-        if wrong_principal.len() == 1 { "" } else { "s" }
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
     )
 }
 
@@ -330,16 +335,7 @@ async fn preflight<'p>(
         );
         return Ok(Preflight::Incomplete);
     }
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {}", xray_cmk_core::text::for_terminal(p));
-        }
-        bail!(
-            "{} problem{} found before applying; nothing was changed",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        );
-    }
+    refuse_on(&problems)?;
     Ok(Preflight::Ready { targets, checked })
 }
 
