@@ -18,7 +18,7 @@ use xray_cmk_core::{
 use crate::clients::{AccountClients, Shared};
 use crate::collect::guard::{scp_path, OrgCache};
 use crate::collect::{scan, AnswerCache, ClientSource, KeyCache, Once, ScanShared};
-use crate::error::classify;
+use crate::error::{classify, SetupError};
 use crate::session::{enabled_regions, Session};
 
 /// How to reach and scan each account.
@@ -48,9 +48,51 @@ pub struct AccountScan {
     pub setup_error: Option<CollectionError>,
 }
 
-/// Scans `accounts`, at most `account_concurrency` at a time, calling `on_account` as each one
-/// finishes, so results can be written before the whole organization is done. `policy` names the
-/// principals whose access to the keys in use is judged.
+/// The accounts one scan covers.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSource {
+    /// Known before the scan starts (`--accounts`, `--ou`, the caller's own account); scanned
+    /// first, in this order.
+    pub known: Vec<String>,
+    /// `--org`: the organization's ACTIVE accounts, listed while the scan runs.
+    pub organization: Option<aws_sdk_organizations::Client>,
+    /// Never scanned (`--exclude-accounts`), wherever they were named or listed.
+    pub excluded: BTreeSet<String>,
+}
+
+impl AccountSource {
+    /// Exactly these accounts.
+    pub fn fixed(accounts: Vec<String>) -> Self {
+        AccountSource {
+            known: accounts,
+            ..AccountSource::default()
+        }
+    }
+
+    /// Every account, sorted, the organization listed in full first: for a command that reaches
+    /// every account before it changes anything (`verify`).
+    pub async fn all(self) -> Result<Vec<String>, SetupError> {
+        let scope = Arc::new(Scope::default());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        list(self, Arc::clone(&scope), tx).await;
+        while let Some(listed) = rx.recv().await {
+            listed?;
+        }
+        Ok(scope.accounts())
+    }
+}
+
+/// Scans the accounts of `source`, at most `account_concurrency` at a time, calling `on_account`
+/// as each one finishes (with the number of accounts listed so far), so results can be written
+/// before the whole organization is done. `policy` names the principals whose access to the keys
+/// in use is judged. Returns the accounts scanned, sorted.
+///
+/// The organization's listing runs as its own task beside the scans: at 20 accounts a
+/// `ListAccounts` page, 10,000 accounts are 500 sequential calls, and the first accounts are
+/// scanned while the rest are listed. Whether an account is in the scan (a key's owner, read
+/// through its own role) is answered at once for an account already listed, and otherwise only
+/// once the listing is complete. A page that cannot be read is the scan's error: the scans still
+/// running are stopped, and nothing is returned as if the organization were smaller.
 ///
 /// Each account's scan is its own task on the runtime's worker threads (not one future polled on
 /// the caller's thread), so an organization scan uses every core; what the accounts share (the
@@ -59,17 +101,20 @@ pub struct AccountScan {
 pub async fn scan_accounts(
     session: &Session,
     shared: &Shared,
-    accounts: &[String],
+    source: AccountSource,
     opts: &ScanOptions,
     policy: &OrgPolicy,
-    mut on_account: impl FnMut(AccountScan),
-) {
+    mut on_account: impl FnMut(AccountScan, usize),
+) -> Result<Vec<String>, SetupError> {
+    let scope = Arc::new(Scope::default());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let listing = Abort(tokio::spawn(list(source, Arc::clone(&scope), tx)));
     let state = Arc::new(ScanState {
         directory: Directory {
             session: session.clone(),
             shared: shared.clone(),
             opts: opts.clone(),
-            in_scope: accounts.iter().cloned().collect(),
+            scope: Arc::clone(&scope),
             clients: Once::default(),
         },
         keys: KeyCache::default(),
@@ -84,17 +129,18 @@ pub async fn scan_accounts(
             )
         }),
     });
-    let mut scans = stream::iter(accounts)
-        .map(|account| {
+    let listed = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|a| (a, rx)) });
+    let scans = listed
+        .map(|listed: Result<String, SetupError>| {
             let state = Arc::clone(&state);
-            let account = account.clone();
-            let task = tokio::spawn({
-                let account = account.clone();
-                async move { state.scan(&account).await }
-            });
             let regions = opts.regions.clone();
             async move {
-                task.await.unwrap_or_else(|err| {
+                let account = listed?;
+                let task = Abort(tokio::spawn({
+                    let account = account.clone();
+                    async move { state.scan(&account).await }
+                }));
+                Ok(task.await.unwrap_or_else(|err| {
                     failed(
                         &account,
                         regions.as_deref(),
@@ -105,12 +151,122 @@ pub async fn scan_accounts(
                             message: format!("the scan of this account stopped: {err}"),
                         },
                     )
-                })
+                }))
             }
         })
         .buffer_unordered(opts.account_concurrency.max(1));
+    let mut scans = std::pin::pin!(scans);
     while let Some(done) = scans.next().await {
-        on_account(done);
+        // A listing error returns here, and dropping `scans` aborts the scans still running.
+        on_account(done?, scope.len());
+    }
+    drop(listing);
+    Ok(scope.accounts())
+}
+
+/// Sends every account of `source` to the scan once, known ones first, then the organization's
+/// as each page is read; marks the scope complete at the end, error or not.
+async fn list(
+    source: AccountSource,
+    scope: Arc<Scope>,
+    tx: tokio::sync::mpsc::UnboundedSender<Result<String, SetupError>>,
+) {
+    let AccountSource {
+        known,
+        organization,
+        excluded,
+    } = source;
+    let admit = |account: String| {
+        if !excluded.contains(&account) && scope.admit(&account) {
+            // A closed channel means the scan ended; nothing is left to tell it.
+            let _ = tx.send(Ok(account));
+        }
+    };
+    known.into_iter().for_each(admit);
+    if let Some(org) = organization {
+        let mut pages = std::pin::pin!(crate::org::active_account_pages(&org));
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(accounts) => accounts.into_iter().map(|a| a.id).for_each(admit),
+                Err(err) => {
+                    let _ = tx.send(Err(err));
+                    break;
+                }
+            }
+        }
+    }
+    scope.complete();
+}
+
+/// The accounts listed so far, and whether the listing is complete.
+struct Scope {
+    listed: Mutex<BTreeSet<String>>,
+    complete: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            listed: Mutex::default(),
+            complete: tokio::sync::watch::Sender::new(false),
+        }
+    }
+}
+
+impl Scope {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        // Only inserts and lookups happen under the lock: a panic cannot leave it half-changed.
+        self.listed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds `account`; false when it was listed already.
+    fn admit(&self, account: &str) -> bool {
+        self.lock().insert(account.to_owned())
+    }
+
+    fn complete(&self) {
+        self.complete.send_replace(true);
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn accounts(&self) -> Vec<String> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Whether `account` is scanned: at once if it is listed, else when the listing is complete.
+    async fn contains(&self, account: &str) -> bool {
+        if self.lock().contains(account) {
+            return true;
+        }
+        let mut complete = self.complete.subscribe();
+        // The sender lives as long as `self`, so this only returns once the listing is done.
+        let _ = complete.wait_for(|done| *done).await;
+        self.lock().contains(account)
+    }
+}
+
+/// A spawned task that is stopped when its handle is dropped (a scan that ended early).
+struct Abort<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Abort<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for Abort<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 
@@ -160,7 +316,7 @@ struct Directory {
     session: Session,
     shared: Shared,
     opts: ScanOptions,
-    in_scope: BTreeSet<String>,
+    scope: Arc<Scope>,
     clients: Once<String, Result<Arc<AccountClients>, CollectionError>>,
 }
 
@@ -178,8 +334,8 @@ impl Directory {
 }
 
 impl crate::collect::Accounts for Directory {
-    fn in_scope(&self, account: &str) -> bool {
-        self.in_scope.contains(account)
+    fn in_scope<'a>(&'a self, account: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(self.scope.contains(account))
     }
 
     fn clients<'a>(
@@ -407,5 +563,148 @@ mod tests {
 
         let unknown_regions = failed("111122223333", None, err);
         assert_eq!(unknown_regions.inventory.targets[0].region, "*");
+    }
+
+    mod listing {
+        use super::super::*;
+        use aws_sdk_organizations::operation::list_accounts::{
+            ListAccountsError, ListAccountsOutput,
+        };
+        use aws_sdk_organizations::types::{Account, AccountState};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+        fn active(id: &str) -> Account {
+            Account::builder()
+                .id(id)
+                .state(AccountState::Active)
+                .build()
+        }
+
+        fn source(
+            org: Option<aws_sdk_organizations::Client>,
+            known: &[&str],
+            excluded: &[&str],
+        ) -> AccountSource {
+            AccountSource {
+                known: known.iter().map(|a| (*a).to_owned()).collect(),
+                organization: org,
+                excluded: excluded.iter().map(|a| (*a).to_owned()).collect(),
+            }
+        }
+
+        /// What `list` sends, in order, and the scope it leaves.
+        async fn listed(source: AccountSource) -> (Vec<Result<String, String>>, Arc<Scope>) {
+            let scope = Arc::new(Scope::default());
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            list(source, Arc::clone(&scope), tx).await;
+            let mut sent = Vec::new();
+            while let Some(item) = rx.recv().await {
+                sent.push(item.map_err(|e| e.to_string()));
+            }
+            (sent, scope)
+        }
+
+        #[tokio::test]
+        async fn known_accounts_first_then_each_page_once_less_the_excluded() {
+            let p1 = mock!(aws_sdk_organizations::Client::list_accounts)
+                .match_requests(|r| r.next_token().is_none())
+                .then_output(|| {
+                    ListAccountsOutput::builder()
+                        .accounts(active("333333333333"))
+                        .accounts(active("111111111111"))
+                        .next_token("t")
+                        .build()
+                });
+            let p2 = mock!(aws_sdk_organizations::Client::list_accounts)
+                .match_requests(|r| r.next_token() == Some("t"))
+                .then_output(|| {
+                    ListAccountsOutput::builder()
+                        .accounts(active("444444444444"))
+                        .accounts(active("222222222222"))
+                        .build()
+                });
+            let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&p1, &p2]);
+            let (sent, scope) = listed(source(
+                Some(org),
+                &["111111111111", "555555555555"],
+                &["444444444444"],
+            ))
+            .await;
+            let sent: Vec<_> = sent.into_iter().map(|a| a.expect("account")).collect();
+            assert_eq!(
+                sent,
+                [
+                    "111111111111",
+                    "555555555555",
+                    "333333333333",
+                    "222222222222"
+                ]
+            );
+            assert_eq!(
+                scope.accounts(),
+                [
+                    "111111111111",
+                    "222222222222",
+                    "333333333333",
+                    "555555555555"
+                ]
+            );
+            // The listing is complete: an account never listed is answered at once.
+            assert!(!scope.contains("444444444444").await);
+            assert!(scope.contains("222222222222").await);
+        }
+
+        /// A page that cannot be read is the last thing sent: the scan ends with it, never as if
+        /// the organization had only the accounts listed before it.
+        #[tokio::test]
+        async fn a_page_that_cannot_be_read_ends_the_listing_with_its_error() {
+            let p1 = mock!(aws_sdk_organizations::Client::list_accounts)
+                .match_requests(|r| r.next_token().is_none())
+                .then_output(|| {
+                    ListAccountsOutput::builder()
+                        .accounts(active("111111111111"))
+                        .next_token("t")
+                        .build()
+                });
+            let p2 = mock!(aws_sdk_organizations::Client::list_accounts)
+                .match_requests(|r| r.next_token() == Some("t"))
+                .then_error(|| {
+                    ListAccountsError::generic(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("AccessDeniedException")
+                            .message("not authorized")
+                            .build(),
+                    )
+                });
+            let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&p1, &p2]);
+            let (sent, scope) = listed(source(Some(org), &[], &[])).await;
+            assert_eq!(sent.len(), 2, "{sent:?}");
+            assert_eq!(sent[0].as_deref(), Ok("111111111111"));
+            let err = sent[1].as_ref().expect_err("the page's error");
+            assert!(err.contains("organizations:ListAccounts"), "{err}");
+            // Those waiting on the scope are released (the scan stops on the error).
+            assert!(!scope.contains("999999999999").await);
+        }
+
+        /// An account not listed yet is answered only when the listing is done: a key owned by an
+        /// account on a later page is still read through that account's role.
+        #[tokio::test]
+        async fn an_account_not_listed_yet_is_answered_when_the_listing_is_done() {
+            let scope = Arc::new(Scope::default());
+            scope.admit("111111111111");
+            assert!(scope.contains("111111111111").await);
+            let asking = tokio::spawn({
+                let scope = Arc::clone(&scope);
+                async move { scope.contains("222222222222").await }
+            });
+            tokio::task::yield_now().await;
+            assert!(
+                !asking.is_finished(),
+                "answered before the listing was done"
+            );
+            scope.admit("222222222222");
+            scope.complete();
+            assert!(asking.await.expect("task"));
+        }
     }
 }

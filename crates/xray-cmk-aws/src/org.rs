@@ -2,6 +2,8 @@
 
 use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
 
+use futures::StreamExt;
+
 use crate::error::{classify, SetupError};
 
 /// An account of the organization.
@@ -45,23 +47,42 @@ where
     }
 }
 
-/// Every ACTIVE account of the organization (`organizations:ListAccounts`).
+/// Every ACTIVE account of the organization (`organizations:ListAccounts`), sorted by id.
 pub async fn active_accounts(
     org: &aws_sdk_organizations::Client,
 ) -> Result<Vec<OrgAccount>, SetupError> {
-    let mut pages = org.list_accounts().into_paginator().send();
+    let mut pages = std::pin::pin!(active_account_pages(org));
     let mut accounts = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| call_error("organizations:ListAccounts", &e))?;
-        accounts.extend(
-            page.accounts()
-                .iter()
-                .filter(|a| is_active(a))
-                .filter_map(to_org_account),
-        );
+        accounts.extend(page?);
     }
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(accounts)
+}
+
+/// The organization's ACTIVE accounts page by page, in the organization's order, as
+/// `organizations:ListAccounts` returns them (at most 20 a page, so 500 pages for 10,000
+/// accounts): an organization scan starts on the first page's accounts while the rest are listed.
+/// A page that cannot be read ends the stream with its error.
+pub fn active_account_pages(
+    org: &aws_sdk_organizations::Client,
+) -> impl futures::Stream<Item = Result<Vec<OrgAccount>, SetupError>> + Send + 'static {
+    let pages = org.list_accounts().into_paginator().send();
+    futures::stream::unfold(Some(pages), |pages| async move {
+        let mut pages = pages?;
+        let page = match pages.next().await? {
+            Ok(page) => page,
+            // The error is the stream's last item.
+            Err(e) => return Some((Err(call_error("organizations:ListAccounts", &e)), None)),
+        };
+        let accounts = page
+            .accounts()
+            .iter()
+            .filter(|a| is_active(a))
+            .filter_map(to_org_account)
+            .collect();
+        Some((Ok(accounts), Some(pages)))
+    })
 }
 
 /// The ACTIVE accounts in an organizational unit and all its children, breadth first.

@@ -855,6 +855,18 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces run `id`'s scope: an organization scan knows its accounts only once the
+    /// organization has been listed, after the run began.
+    pub fn set_scope(&mut self, id: i64, scope: &serde_json::Value) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET scope = ?2 WHERE id = ?1",
+                params![id, scope.to_string()],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     /// Every run of `kind` started at or after `since` (RFC 3339), oldest first, with its results
     /// and recorded inventory.
     pub fn runs(&self, kind: &str, since: &str) -> Result<Vec<kpi::RunRecord>, StoreError> {

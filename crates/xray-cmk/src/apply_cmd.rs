@@ -699,6 +699,10 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
         ..
     } = prepare(&args.scan, Needs::default()).await?;
     opts.session_name = "xray-cmk-verify".to_owned();
+    let accounts = accounts.all().await?;
+    if accounts.is_empty() {
+        bail!(crate::audit::NO_ACCOUNT_LEFT);
+    }
     let verify_opts = VerifyOptions {
         timeout: Duration::from_secs(args.timeout),
         ..VerifyOptions::default()

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{bail, Context as _, Result};
 use xray_cmk_aws::clients::{AccountClients, Shared};
-use xray_cmk_aws::fanout::{scan_accounts, ScanOptions};
+use xray_cmk_aws::fanout::{scan_accounts, AccountSource, ScanOptions};
 use xray_cmk_aws::{org, Session};
 use xray_cmk_core::{
     evaluate, sort_findings, Context, Date, Finding, Needs, OrgPolicy, Rule, Summary,
@@ -98,7 +98,8 @@ fn aggregator_line(
 pub(crate) struct Prepared {
     pub(crate) shared: Shared,
     pub(crate) session: Session,
-    pub(crate) accounts: Vec<String>,
+    /// The accounts to scan; an organization's are listed while the scan runs.
+    pub(crate) accounts: AccountSource,
     pub(crate) opts: ScanOptions,
 }
 
@@ -185,7 +186,7 @@ async fn run_async(args: AuditCommandArgs, color: bool) -> Result<Exit> {
     .await?;
 
     let scope = Scope {
-        accounts: prepared.accounts.clone(),
+        accounts: tally.accounts.clone(),
         regions: sink.regions.iter().cloned().collect(),
         policy: policy_path.map(|p| p.display().to_string()),
     };
@@ -216,7 +217,8 @@ async fn run_async(args: AuditCommandArgs, color: bool) -> Result<Exit> {
         false
     };
     let exit = exit_code(&summary, failing_at_threshold, hub_failed);
-    if let Some(r) = recording {
+    if let Some(mut r) = recording {
+        r.set_scope(history_scope(&tally.accounts, &prepared, &rules));
         r.finish(&now()?.0, exit as i32);
     }
     Ok(exit)
@@ -236,14 +238,24 @@ fn start_recording(
             started_at: generated_at,
             finished_at: generated_at,
             tool_version: env!("CARGO_PKG_VERSION"),
-            scope: serde_json::json!({
-                "accounts": &prepared.accounts,
-                "regions": &prepared.opts.regions,
-                "rules": rules.iter().map(|r| r.meta().id).collect::<Vec<_>>(),
-            }),
+            scope: history_scope(&prepared.accounts.known, prepared, rules),
             exit_code: None,
         },
     )
+}
+
+/// The run's scope in the history: at the start, the accounts known before the scan; at the
+/// end, every account scanned.
+fn history_scope(
+    accounts: &[String],
+    prepared: &Prepared,
+    rules: &[&'static dyn Rule],
+) -> serde_json::Value {
+    serde_json::json!({
+        "accounts": accounts,
+        "regions": &prepared.opts.regions,
+        "rules": rules.iter().map(|r| r.meta().id).collect::<Vec<_>>(),
+    })
 }
 
 /// What the scan counted besides the findings `Sink` judged.
@@ -255,6 +267,8 @@ struct Tally {
     read: usize,
     /// For `--to-security-hub`.
     to_hub: ToHub,
+    /// Every account scanned, sorted.
+    accounts: Vec<String>,
 }
 
 /// Scans every account, hands each inventory to `sink` as it arrives, records it, and shows
@@ -274,51 +288,64 @@ async fn gather(
         opts,
     } = prepared;
     let progress = Progress::new(
-        accounts.len() as u64,
+        accounts.known.len() as u64,
         !output.quiet && std::io::stderr().is_terminal(),
     );
     let mut tally = Tally {
         from_config: 0,
         read: 0,
         to_hub: ToHub::new(),
+        accounts: Vec::new(),
     };
     if output.format == Format::Csv {
         write_stdout(&csv::header())?;
     }
-    scan_accounts(session, shared, accounts, opts, policy, |scan| {
-        tally.from_config += scan.inventory.config_sourced.len();
-        tally.read += scan
-            .inventory
-            .targets
-            .iter()
-            .filter(|t| t.region != "*")
-            .count();
-        let findings = sink.account(&scan.inventory);
-        if output.to_security_hub {
-            for f in &findings {
-                tally
-                    .to_hub
-                    .entry((f.account.clone(), f.region.clone()))
-                    .or_default()
-                    .push(asff::finding(f, generated_at));
-            }
-        }
-        progress.account_done(
-            scan.inventory.targets.len(),
-            findings
+    let scanned = scan_accounts(
+        session,
+        shared,
+        accounts.clone(),
+        opts,
+        policy,
+        |scan, listed| {
+            tally.from_config += scan.inventory.config_sourced.len();
+            tally.read += scan
+                .inventory
+                .targets
                 .iter()
-                .any(|f| f.status == xray_cmk_core::Status::Error),
-        );
-        if let Some(r) = recording.as_mut() {
-            r.queue(
-                findings,
-                crate::history::key_records(&scan.inventory),
-                crate::history::target_records(&scan.inventory),
+                .filter(|t| t.region != "*")
+                .count();
+            let findings = sink.account(&scan.inventory);
+            if output.to_security_hub {
+                for f in &findings {
+                    tally
+                        .to_hub
+                        .entry((f.account.clone(), f.region.clone()))
+                        .or_default()
+                        .push(asff::finding(f, generated_at));
+                }
+            }
+            progress.account_done(
+                scan.inventory.targets.len(),
+                findings
+                    .iter()
+                    .any(|f| f.status == xray_cmk_core::Status::Error),
+                listed,
             );
-        }
-    })
+            if let Some(r) = recording.as_mut() {
+                r.queue(
+                    findings,
+                    crate::history::key_records(&scan.inventory),
+                    crate::history::target_records(&scan.inventory),
+                );
+            }
+        },
+    )
     .await;
     progress.finish();
+    tally.accounts = scanned?;
+    if tally.accounts.is_empty() {
+        bail!(NO_ACCOUNT_LEFT);
+    }
     Ok(tally)
 }
 
@@ -386,7 +413,7 @@ fn report_on_stderr(
         eprintln!(
             "xray-cmk: {} targets in {} accounts: {} compliant, {} failing, {} error · {:.1} s · {} API calls",
             summary.targets,
-            prepared.accounts.len(),
+            tally.accounts.len(),
             summary.compliant,
             summary.failing,
             summary.errors,
@@ -509,40 +536,47 @@ fn write_stdout(text: &str) -> Result<()> {
 }
 
 /// The accounts to scan: `--org`, `--ou` and `--accounts` together, less `--exclude-accounts`;
-/// the caller's own account when none is given.
+/// the caller's own account when none is given. `--org`'s accounts are listed while the scan runs
+/// (`fanout::scan_accounts`); the others are known here, and none left is an error before any scan.
 async fn resolve_accounts(
     args: &ScanArgs,
     session: &Session,
     shared: &Shared,
-) -> Result<Vec<String>> {
-    let mut accounts: BTreeSet<String> = BTreeSet::new();
-    if args.org || !args.ou.is_empty() {
-        let org_client =
-            AccountClients::new(session.config.clone(), shared.clone()).organizations();
-        if args.org {
-            let listed = org::active_accounts(&org_client).await?;
-            accounts.extend(listed.into_iter().map(|a| a.id));
-            // ListAccounts includes the management account; the caller's own (a delegated admin)
-            // is audited too.
-            accounts.insert(session.identity.account.clone());
-        }
+) -> Result<AccountSource> {
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    let org_client = (args.org || !args.ou.is_empty())
+        .then(|| AccountClients::new(session.config.clone(), shared.clone()).organizations());
+    if args.org {
+        // ListAccounts includes the management account; the caller's own (a delegated admin) is
+        // audited too.
+        known.insert(session.identity.account.clone());
+    }
+    if let Some(org_client) = &org_client {
         for ou in &args.ou {
-            let listed = org::accounts_under(&org_client, ou).await?;
-            accounts.extend(listed.into_iter().map(|a| a.id));
+            let listed = org::accounts_under(org_client, ou).await?;
+            known.extend(listed.into_iter().map(|a| a.id));
         }
     }
-    accounts.extend(expand_ids(&args.accounts, "--accounts")?);
+    known.extend(expand_ids(&args.accounts, "--accounts")?);
     if !args.org && args.ou.is_empty() && args.accounts.is_empty() {
-        accounts.insert(session.identity.account.clone());
+        known.insert(session.identity.account.clone());
     }
-    for excluded in expand_ids(&args.exclude_accounts, "--exclude-accounts")? {
-        accounts.remove(&excluded);
+    let excluded: BTreeSet<String> = expand_ids(&args.exclude_accounts, "--exclude-accounts")?
+        .into_iter()
+        .collect();
+    known.retain(|a| !excluded.contains(a));
+    if known.is_empty() && !args.org {
+        bail!(NO_ACCOUNT_LEFT);
     }
-    if accounts.is_empty() {
-        bail!("no account left to audit after --exclude-accounts");
-    }
-    Ok(accounts.into_iter().collect())
+    Ok(AccountSource {
+        known: known.into_iter().collect(),
+        organization: if args.org { org_client } else { None },
+        excluded,
+    })
 }
+
+/// When `--exclude-accounts` leaves nothing to scan.
+pub(crate) const NO_ACCOUNT_LEFT: &str = "no account left to audit after --exclude-accounts";
 
 /// Account ids from a flag: ids, or `@FILE` with one id per line (blank lines and `#` comments
 /// ignored). Every id must be 12 digits.

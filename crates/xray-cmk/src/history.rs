@@ -138,6 +138,19 @@ impl Recording {
         }
     }
 
+    /// Replaces the run's scope, written when it finishes (an organization's accounts are known
+    /// only once it has been listed).
+    pub fn set_scope(&mut self, scope: serde_json::Value) {
+        let Some(id) = self.id else { return };
+        if self.failed {
+            return;
+        }
+        if let Err(e) = self.store.set_scope(id, &scope) {
+            eprintln!("warning: not recorded in the history: {e}");
+            self.failed = true;
+        }
+    }
+
     pub fn finish(mut self, finished_at: &str, exit_code: i32) {
         let Some(id) = self.id else { return };
         self.flush();

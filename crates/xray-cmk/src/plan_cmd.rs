@@ -74,7 +74,7 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
     // What could not be read, judged as `audit` judges it: the plan is incomplete there.
     let mut summary = SummaryBuilder::default();
     let mut unread: Vec<String> = Vec::new();
-    scan_accounts(&session, &shared, &accounts, &opts, &policy, |scan| {
+    let scanned = scan_accounts(&session, &shared, accounts, &opts, &policy, |scan, _| {
         targets.extend(plan_targets_with(&scan.inventory, &input, &rules));
         let findings = xray_cmk_core::evaluate(&Context {
             inventory: &scan.inventory,
@@ -90,7 +90,10 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
             }
         }
     })
-    .await;
+    .await?;
+    if scanned.is_empty() {
+        anyhow::bail!(crate::audit::NO_ACCOUNT_LEFT);
+    }
     unread.sort();
     targets.sort_by(|a, b| (&a.account, &a.region).cmp(&(&b.account, &b.region)));
     let plan = Plan::sealed(env!("CARGO_PKG_VERSION"), &generated_at, &caller, targets);

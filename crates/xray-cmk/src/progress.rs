@@ -38,7 +38,9 @@ impl Progress {
         }
     }
 
-    pub(crate) fn account_done(&self, targets: usize, had_errors: bool) {
+    /// One account done, of `listed` so far (an organization is listed while it is scanned).
+    pub(crate) fn account_done(&self, targets: usize, had_errors: bool, listed: usize) {
+        self.bar.set_length(listed as u64);
         let t = self.targets.fetch_add(targets as u64, Ordering::Relaxed) + targets as u64;
         let e = self
             .accounts_with_errors

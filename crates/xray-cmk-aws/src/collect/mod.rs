@@ -162,8 +162,9 @@ fn keys_of(target: &XrayTarget) -> Vec<(&str, &str)> {
 /// The accounts of a scan, as one account's collection reaches the others: to read a key in its
 /// owner's account, and to ask IAM's policy simulator in a principal's own account.
 pub trait Accounts: Sync {
-    /// Whether `account` is one of the accounts scanned.
-    fn in_scope(&self, account: &str) -> bool;
+    /// Whether `account` is one of the accounts scanned. In an organization scan that is still
+    /// listing the organization, an account not listed yet is answered when the listing is done.
+    fn in_scope<'a>(&'a self, account: &'a str) -> BoxFuture<'a, bool>;
 
     /// Clients acting in `account`, reached as the scan reaches any account (the caller's own
     /// credentials, or the role assumed there), once per scan.
@@ -275,7 +276,7 @@ async fn read_key(
             .await;
         return read(got, false);
     }
-    if shared.accounts.in_scope(owner) {
+    if shared.accounts.in_scope(owner).await {
         if let Ok(owner_clients) = shared.accounts.clients(owner).await {
             let kms = owner_clients.kms(region);
             let got = shared

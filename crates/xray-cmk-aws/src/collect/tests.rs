@@ -464,8 +464,9 @@ impl Mocked {
 struct TestAccounts(Vec<(&'static str, Mocked)>);
 
 impl Accounts for TestAccounts {
-    fn in_scope(&self, account: &str) -> bool {
-        self.0.iter().any(|(a, _)| *a == account)
+    fn in_scope<'a>(&'a self, account: &'a str) -> BoxFuture<'a, bool> {
+        let found = self.0.iter().any(|(a, _)| *a == account);
+        Box::pin(async move { found })
     }
 
     fn clients<'a>(
