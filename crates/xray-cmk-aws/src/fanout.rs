@@ -559,7 +559,7 @@ mod tests {
         };
         let findings = xray_cmk_core::evaluate(&cx);
         assert!(!findings.is_empty());
-        assert!(findings.iter().all(|f| f.status == Status::Error));
+        assert!(findings.iter().all(|f| f.status() == Status::Error));
 
         let unknown_regions = failed("111122223333", None, err);
         assert_eq!(unknown_regions.inventory.targets[0].region, "*");

@@ -70,7 +70,7 @@ impl CfnScan {
         }
         findings.sort_by(|a, b| {
             let at = |f: &Finding| {
-                f.location
+                f.location()
                     .as_ref()
                     .map(|l| (l.file.clone(), l.line, l.column))
             };

@@ -16,8 +16,8 @@ fn run(paths: &[&str], params: &Parameters) -> Vec<Finding> {
 fn status(findings: &[Finding], file: &str, rule: &str) -> Vec<Status> {
     findings
         .iter()
-        .filter(|f| f.rule == rule && f.location.as_ref().is_some_and(|l| l.file.ends_with(file)))
-        .map(|f| f.status)
+        .filter(|f| f.rule() == rule && f.location().is_some_and(|l| l.file.ends_with(file)))
+        .map(|f| f.status())
         .collect()
 }
 
@@ -55,20 +55,20 @@ fn each_format_has_its_pass_fail_and_unknown() {
             "{dir}"
         );
         let fail = &format!("{dir}/fail.{ext}");
-        let failed = all.iter().any(|f| {
-            f.status == Status::Fail && f.location.as_ref().is_some_and(|l| l.file == *fail)
-        });
+        let failed = all
+            .iter()
+            .any(|f| f.status() == Status::Fail && f.location().is_some_and(|l| l.file == *fail));
         assert!(failed, "{dir}: the failing case fails");
         let unknown = &format!("{dir}/unknown.{ext}");
         let errors = all.iter().any(|f| {
-            f.status == Status::Error && f.location.as_ref().is_some_and(|l| l.file == *unknown)
+            f.status() == Status::Error && f.location().is_some_and(|l| l.file == *unknown)
         });
         assert!(errors, "{dir}: the unknown case is an error");
         let passes = all.iter().any(|f| {
-            f.status == Status::Pass
-                && f.rule != "kms-key-policy-public"
-                && f.location.as_ref().is_some_and(|l| l.file == *unknown)
-                && f.rule != RULE
+            f.status() == Status::Pass
+                && f.rule() != "kms-key-policy-public"
+                && f.location().is_some_and(|l| l.file == *unknown)
+                && f.rule() != RULE
         });
         assert!(
             !passes || dir == "yaml-long",
@@ -102,13 +102,13 @@ fn a_custom_resource_setting_none_manages_the_encryption_and_fails_it() {
 #[test]
 fn sam_globals_trace_every_function_that_does_not_turn_it_off() {
     let f = run(&["sam-globals/fail.yaml"], &Parameters::default());
-    let miss = f.iter().find(|f| f.rule == RULE).expect("judged");
+    let miss = f.iter().find(|f| f.rule() == RULE).expect("judged");
     assert!(
-        miss.message.contains(
+        miss.message().contains(
             "Orders (AWS::Serverless::Function) Tracing (from Globals): Active (and 2 more)"
         ),
         "{}",
-        miss.message
+        miss.message()
     );
 }
 
@@ -117,25 +117,27 @@ fn cdk_findings_name_the_construct() {
     let f = run(&["cdk"], &Parameters::default());
     let miss = f
         .iter()
-        .find(|f| f.rule == RULE && f.status == Status::Fail)
+        .find(|f| f.rule() == RULE && f.status() == Status::Fail)
         .expect("the traced stack fails");
     assert!(
-        miss.message.contains("TracedStack/Handler/Resource"),
+        miss.message().contains("TracedStack/Handler/Resource"),
         "{}",
-        miss.message
+        miss.message()
     );
     let rotation = f
         .iter()
-        .find(|f| f.rule == "kms-rotation-disabled" && f.status == Status::Fail)
+        .find(|f| f.rule() == "kms-rotation-disabled" && f.status() == Status::Fail)
         .expect("the key without rotation fails");
     assert!(
-        rotation.resource.contains("TracedStack/TraceKey/Resource"),
+        rotation
+            .resource()
+            .contains("TracedStack/TraceKey/Resource"),
         "{}",
-        rotation.resource
+        rotation.resource()
     );
     assert_eq!(
         rotation
-            .location
+            .location()
             .as_ref()
             .map(|l| (l.file.as_str(), l.line)),
         Some(("cdk/cdk.out/TracedStack.template.json", 3))
@@ -174,7 +176,7 @@ fn the_generated_template_is_as_written_and_passes_every_rule() {
     let findings = common::judge(&scan);
     assert!(findings.len() >= 10, "{}", common::listing(&findings));
     assert!(
-        findings.iter().all(|f| f.status == Status::Pass),
+        findings.iter().all(|f| f.status() == Status::Pass),
         "{}",
         common::listing(&findings)
     );

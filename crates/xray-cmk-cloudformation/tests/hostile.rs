@@ -23,11 +23,11 @@ fn parse_errors(dir: &Path, paths: &[&str]) -> Vec<String> {
     let findings = judge(&scan);
     findings
         .iter()
-        .filter(|f| f.rule == "iac-parse-error")
-        .inspect(|f| assert_eq!(f.status, Status::Error))
+        .filter(|f| f.rule() == "iac-parse-error")
+        .inspect(|f| assert_eq!(f.status(), Status::Error))
         .map(|f| {
-            let l = f.location.as_ref().expect("located");
-            format!("{}:{} {}", l.file, l.line, f.message)
+            let l = f.location().expect("located");
+            format!("{}:{} {}", l.file, l.line, f.message())
         })
         .collect()
 }
@@ -54,7 +54,7 @@ fn an_alias_bomb_is_refused_and_the_other_files_are_still_scanned() {
     assert_eq!(scan.templates, 1, "good.yaml is read");
     assert!(judge(&scan)
         .iter()
-        .any(|f| f.rule == "cfn-xray-encryption-missing" && f.status == Status::Fail));
+        .any(|f| f.rule() == "cfn-xray-encryption-missing" && f.status() == Status::Fail));
 }
 
 #[test]
@@ -242,7 +242,7 @@ fn nested_verdict(dir: &Path, template: &str) -> xray_cmk_core::Finding {
     let f = judge(&scan);
     let mut v: Vec<_> = f
         .into_iter()
-        .filter(|f| f.rule == "cfn-xray-encryption-missing" && f.resource == template)
+        .filter(|f| f.rule() == "cfn-xray-encryption-missing" && f.resource() == template)
         .collect();
     assert_eq!(v.len(), 1, "{v:#?}");
     v.remove(0)
@@ -273,11 +273,11 @@ fn a_template_nesting_itself_by_any_path_or_through_another_is_a_cycle_not_a_han
     let started = std::time::Instant::now();
     let v = nested_verdict(dir.path(), "self.yaml");
     assert!(started.elapsed().as_secs() < 10);
-    assert_eq!(v.status, Status::Error, "{}", v.message);
-    assert!(v.message.contains("a cycle"), "{}", v.message);
+    assert_eq!(v.status(), Status::Error, "{}", v.message());
+    assert!(v.message().contains("a cycle"), "{}", v.message());
     // Each of a pair that nests the other is judged, with the cycle unknown.
     let v = nested_verdict(dir.path(), "other.yaml");
-    assert_eq!(v.status, Status::Error, "{}", v.message);
+    assert_eq!(v.status(), Status::Error, "{}", v.message());
 }
 
 #[test]
@@ -296,16 +296,16 @@ fn a_chain_deeper_than_the_bound_is_unknown_never_a_pass() {
     // Only the end of the chain sets the encryption.
     write(dir.path(), "t40.yaml", GUARD_TEMPLATE);
     let v = nested_verdict(dir.path(), "t0.yaml");
-    assert_eq!(v.status, Status::Error, "{}", v.message);
-    assert!(v.message.contains("more than 16 deep"), "{}", v.message);
+    assert_eq!(v.status(), Status::Error, "{}", v.message());
+    assert!(v.message().contains("more than 16 deep"), "{}", v.message());
     // Within the bound, the chain is followed to its end.
     let scan = scan_in(dir.path(), &["t30.yaml"], &Parameters::default());
     let f = judge(&scan);
     let v = f
         .iter()
-        .find(|f| f.rule == "cfn-xray-encryption-missing")
+        .find(|f| f.rule() == "cfn-xray-encryption-missing")
         .expect("judged");
-    assert_eq!(v.status, Status::Pass, "{}", v.message);
+    assert_eq!(v.status(), Status::Pass, "{}", v.message());
 }
 
 const GUARD_TEMPLATE: &str = "Resources:\n  Fix:\n    Type: AWS::Config::RemediationConfiguration\n    Properties:\n      TargetType: SSM_DOCUMENT\n      TargetId: AWSConfigRemediation-UpdateXRayKMSKey\n      Automatic: true\n";
@@ -333,19 +333,19 @@ fn nested_stacks_that_multiply_are_bounded() {
     assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
     let m0 = f
         .iter()
-        .find(|f| f.rule == "cfn-xray-encryption-missing" && f.resource == "m0.yaml")
+        .find(|f| f.rule() == "cfn-xray-encryption-missing" && f.resource() == "m0.yaml")
         .expect("judged");
     // m24 holds the setter, but it is 24 deep and 2^24 instances away: past the bounds.
-    assert_eq!(m0.status, Status::Error, "{}", m0.message);
-    assert!(m0.message.contains("more than"), "{}", m0.message);
+    assert_eq!(m0.status(), Status::Error, "{}", m0.message());
+    assert!(m0.message().contains("more than"), "{}", m0.message());
     let m23 = f
         .iter()
-        .filter(|f| f.rule == "xray-default-encryption" && f.resource.starts_with("m23.yaml/"))
+        .filter(|f| f.rule() == "xray-default-encryption" && f.resource().starts_with("m23.yaml/"))
         .count();
     assert_eq!(m23, 2, "m23 alone makes its two instances");
     assert!(
         f.iter()
-            .filter(|f| f.rule == "xray-default-encryption")
+            .filter(|f| f.rule() == "xray-default-encryption")
             .count()
             <= 50_000 + 25,
         "at most the scan's 50,000 instances and the templates alone"
@@ -368,16 +368,16 @@ fn nested_stacks_that_multiply_are_bounded() {
     assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
     let verdict = |t: &str| {
         f.iter()
-            .find(|f| f.rule == "cfn-xray-encryption-missing" && f.resource == t)
+            .find(|f| f.rule() == "cfn-xray-encryption-missing" && f.resource() == t)
             .unwrap_or_else(|| panic!("{t} judged"))
     };
     let wide = verdict("wide.yaml");
-    assert_eq!(wide.status, Status::Error, "{}", wide.message);
+    assert_eq!(wide.status(), Status::Error, "{}", wide.message());
     assert!(
-        wide.message
+        wide.message()
             .contains("more than 2000 nested stack instances"),
         "{}",
-        wide.message
+        wide.message()
     );
     let instances = scan
         .inventory
@@ -410,10 +410,10 @@ fn a_nested_template_that_is_a_device_or_a_fifo_is_refused_unopened() {
     assert!(started.elapsed().as_secs() < 10, "nothing blocks");
     let v = f
         .iter()
-        .find(|f| f.rule == "cfn-xray-encryption-missing")
+        .find(|f| f.rule() == "cfn-xray-encryption-missing")
         .expect("judged");
-    assert_eq!(v.status, Status::Error, "{}", v.message);
-    assert!(v.message.contains("/dev/zero"), "{}", v.message);
+    assert_eq!(v.status(), Status::Error, "{}", v.message());
+    assert!(v.message().contains("/dev/zero"), "{}", v.message());
     assert!(
         scan.notes.iter().any(|n| n.contains("/dev/zero")),
         "{:?}",

@@ -19,9 +19,9 @@ fn lenient_yaml_templates_are_read_and_judged() {
     assert_eq!(scan.templates, 2);
     let findings = judge(&scan);
     // The key policy read from the under-indented JSON string opens the key to everyone.
-    assert!(findings.iter().any(|f| f.rule == "kms-key-policy-public"
-        && f.status == Status::Fail
-        && f.resource.ends_with("lenient-yaml/quoted.yaml/Key")));
+    assert!(findings.iter().any(|f| f.rule() == "kms-key-policy-public"
+        && f.status() == Status::Fail
+        && f.resource().ends_with("lenient-yaml/quoted.yaml/Key")));
     insta::assert_snapshot!("lenient-yaml", listing(&findings));
 }
 

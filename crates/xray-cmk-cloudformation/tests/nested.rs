@@ -24,7 +24,7 @@ fn fixture(paths: &[&str]) -> Vec<Finding> {
 fn of<'f>(findings: &'f [Finding], rule: &str, resource: &str) -> Vec<&'f Finding> {
     findings
         .iter()
-        .filter(|f| f.rule == rule && f.resource == resource)
+        .filter(|f| f.rule() == rule && f.resource() == resource)
         .collect()
 }
 
@@ -36,7 +36,7 @@ fn one<'f>(findings: &'f [Finding], rule: &str, resource: &str) -> &'f Finding {
 }
 
 fn at(f: &Finding) -> (String, u32) {
-    let l = f.location.as_ref().expect("located");
+    let l = f.location().expect("located");
     (l.file.clone(), l.line)
 }
 
@@ -46,7 +46,7 @@ const KEY: &str = "arn:aws:kms:-:000000000000:key/";
 fn tracing_in_the_parent_and_the_remediation_in_a_nested_stack_is_managed() {
     let f = fixture(&["nested/pass"]);
     let verdict = one(&f, RULE, "nested/pass/parent.yaml");
-    assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+    assert_eq!(verdict.status(), Status::Pass, "{}", verdict.message());
     assert_eq!(at(verdict), ("nested/pass/guard.yaml".into(), 7));
     // The nested stacks are judged from their parent, not as trees of their own.
     assert!(of(&f, RULE, "nested/pass/guard.yaml").is_empty());
@@ -54,7 +54,7 @@ fn tracing_in_the_parent_and_the_remediation_in_a_nested_stack_is_managed() {
     // The key the remediation names is the other nested stack's, through its output.
     let target = "nested/pass/parent.yaml/Guard/nested/pass/guard.yaml/XrayEncryption";
     assert_eq!(
-        one(&f, "xray-key-not-approved", target).status,
+        one(&f, "xray-key-not-approved", target).status(),
         Status::Pass,
         "the key and its alias come from Keys.Outputs.KeyArn"
     );
@@ -64,24 +64,24 @@ fn tracing_in_the_parent_and_the_remediation_in_a_nested_stack_is_managed() {
         "xray-key-unusable",
         "nested/pass/guard.yaml/XrayEncryption",
     );
-    assert_eq!(alone.status, Status::Error);
-    assert_eq!(alone.confidence, Confidence::Low);
+    assert_eq!(alone.status(), Status::Error);
+    assert_eq!(alone.confidence(), Confidence::Low);
 }
 
 #[test]
 fn a_nested_stack_that_traces_is_managed_by_its_parents_remediation_on_its_key() {
     let f = fixture(&["nested/reverse"]);
     let verdict = one(&f, RULE, "nested/reverse/parent.yaml");
-    assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+    assert_eq!(verdict.status(), Status::Pass, "{}", verdict.message());
     let target = "nested/reverse/parent.yaml/XrayEncryption";
-    assert_eq!(one(&f, "xray-key-unusable", target).status, Status::Pass);
+    assert_eq!(one(&f, "xray-key-unusable", target).status(), Status::Pass);
     assert_eq!(
         one(
             &f,
             "kms-key-missing-tags",
             &format!("{KEY}nested/reverse/parent.yaml/App/nested/reverse/app.yaml/AppKey")
         )
-        .status,
+        .status(),
         Status::Pass,
         "the key X-Ray uses is the application's instance"
     );
@@ -95,7 +95,7 @@ fn what_the_parent_passes_fails_at_the_childs_line_under_the_parents_name() {
         "kms-rotation-disabled",
         &format!("{KEY}nested/fail/parent.yaml/Keys/nested/fail/key.yaml/Key"),
     );
-    assert_eq!(instance.status, Status::Fail);
+    assert_eq!(instance.status(), Status::Fail);
     assert_eq!(at(instance), ("nested/fail/key.yaml".into(), 9));
     let alone = one(
         &f,
@@ -103,24 +103,26 @@ fn what_the_parent_passes_fails_at_the_childs_line_under_the_parents_name() {
         &format!("{KEY}nested/fail/key.yaml/Key"),
     );
     assert_eq!(
-        alone.status,
+        alone.status(),
         Status::Pass,
         "the key alone rotates by default"
     );
     let verdict = one(&f, RULE, "nested/fail/parent.yaml");
-    assert_eq!(verdict.status, Status::Fail);
+    assert_eq!(verdict.status(), Status::Fail);
     assert_eq!(at(verdict), ("nested/fail/key.yaml".into(), 16));
     assert!(
-        verdict.message.contains("Keys/Fn (AWS::Lambda::Function)"),
+        verdict
+            .message()
+            .contains("Keys/Fn (AWS::Lambda::Function)"),
         "{}",
-        verdict.message
+        verdict.message()
     );
     // The stack under a false condition is not deployed: nothing unknown about it.
-    assert!(!verdict.message.contains("Off"), "{}", verdict.message);
+    assert!(!verdict.message().contains("Off"), "{}", verdict.message());
     // Scanned alone, the child is a tree of its own.
     let alone = fixture(&["nested/fail/key.yaml"]);
     assert_eq!(
-        one(&alone, RULE, "nested/fail/key.yaml").status,
+        one(&alone, RULE, "nested/fail/key.yaml").status(),
         Status::Fail
     );
 }
@@ -136,26 +138,26 @@ fn what_is_not_followed_is_unknown_never_clean() {
         ("param.yaml", "Condition IsProd is unknown"),
     ] {
         let v = one(&f, RULE, &format!("nested/unknown/{template}"));
-        assert_eq!(v.status, Status::Error, "{template}: {}", v.message);
-        assert_eq!(v.confidence, Confidence::Low, "{template}");
-        assert!(v.message.contains(says), "{template}: {}", v.message);
+        assert_eq!(v.status(), Status::Error, "{template}: {}", v.message());
+        assert_eq!(v.confidence(), Confidence::Low, "{template}");
+        assert!(v.message().contains(says), "{template}: {}", v.message());
     }
     let key = format!("{KEY}nested/unknown/param.yaml/Keys/nested/unknown/keys.yaml/Key");
     let rotation = one(&f, "kms-rotation-disabled", &key);
-    assert_eq!(rotation.status, Status::Error);
+    assert_eq!(rotation.status(), Status::Error);
     assert!(
         rotation
-            .message
+            .message()
             .contains("passed by nested/unknown/param.yaml/Keys"),
         "{}",
-        rotation.message
+        rotation.message()
     );
     let tags = one(&f, "kms-key-missing-tags", &key);
     assert!(
-        tags.message
+        tags.message()
             .contains("Owner has no Default and nested/unknown/param.yaml/Keys does not pass it"),
         "{}",
-        tags.message
+        tags.message()
     );
 }
 
@@ -167,12 +169,12 @@ fn verdicts(findings: &[Finding]) -> std::collections::BTreeSet<String> {
             format!(
                 "{} {} {} {} {} {:?} {}",
                 f.fingerprint(),
-                f.rule,
-                f.status.as_str(),
-                f.confidence.as_str(),
-                f.resource,
-                f.location,
-                f.message
+                f.rule(),
+                f.status().as_str(),
+                f.confidence().as_str(),
+                f.resource(),
+                f.location(),
+                f.message()
             )
         })
         .collect()
@@ -252,15 +254,15 @@ fn a_nested_template_outside_the_paths_scanned_is_not_followed_and_noted() {
     );
     let f = judge(&scan);
     let v = one(&f, RULE, "app/parent.yaml");
-    assert_eq!(v.status, Status::Error, "{}", v.message);
+    assert_eq!(v.status(), Status::Error, "{}", v.message());
     assert!(
-        v.message.contains("outside the paths scanned"),
+        v.message().contains("outside the paths scanned"),
         "{}",
-        v.message
+        v.message()
     );
     // Scanning the directory that holds both follows it.
     let f = run(dir.path(), &["."]);
-    assert_eq!(one(&f, RULE, "app/parent.yaml").status, Status::Pass);
+    assert_eq!(one(&f, RULE, "app/parent.yaml").status(), Status::Pass);
     assert!(of(&f, RULE, "shared/guard.yaml").is_empty(), "nested");
 }
 
@@ -278,13 +280,13 @@ fn a_key_of_the_parent_passed_as_a_parameter_is_that_key_in_the_nested_stack() {
         "Parameters:\n  KeyArn: {Type: String}\nResources:\n  Fix:\n    Type: AWS::Config::RemediationConfiguration\n    Properties:\n      TargetType: SSM_DOCUMENT\n      TargetId: AWSConfigRemediation-UpdateXRayKMSKey\n      Automatic: true\n      Parameters:\n        KeyId:\n          StaticValue:\n            Values: [!Ref KeyArn]\n",
     );
     let f = run(dir.path(), &["."]);
-    assert_eq!(one(&f, RULE, "parent.yaml").status, Status::Pass);
+    assert_eq!(one(&f, RULE, "parent.yaml").status(), Status::Pass);
     let unusable = one(&f, "xray-key-unusable", "parent.yaml/Guard/s3.yaml/Fix");
     assert_eq!(
-        unusable.status,
+        unusable.status(),
         Status::Fail,
         "the parent's disabled key: {}",
-        unusable.message
+        unusable.message()
     );
 }
 
@@ -292,14 +294,12 @@ fn a_key_of_the_parent_passed_as_a_parameter_is_that_key_in_the_nested_stack() {
 fn cdk_output_names_the_nested_template_it_uploads() {
     let f = fixture(&["nested/cdk"]);
     let verdict = one(&f, RULE, "nested/cdk/cdk.out/AppStack.template.json");
-    assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+    assert_eq!(verdict.status(), Status::Pass, "{}", verdict.message());
     let rotation: Vec<&Finding> = f
         .iter()
-        .filter(|f| f.rule == "kms-rotation-disabled")
+        .filter(|f| f.rule() == "kms-rotation-disabled")
         .collect();
     assert_eq!(rotation.len(), 2, "alone and as AppStack's instance");
-    assert!(rotation
-        .iter()
-        .all(|r| r.status == Status::Fail
-            && r.resource.contains("(AppStack/Keys/TraceKey/Resource)")));
+    assert!(rotation.iter().all(|r| r.status() == Status::Fail
+        && r.resource().contains("(AppStack/Keys/TraceKey/Resource)")));
 }

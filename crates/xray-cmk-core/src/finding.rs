@@ -88,26 +88,49 @@ impl Confidence {
     }
 }
 
-/// One result. Built only through [`FindingBuilder`] so a result always names its target.
+/// One result. Built only through [`FindingBuilder`] so a result always names its target, and
+/// read through its accessors: no code outside the core can make or change one by hand.
+///
+/// ```compile_fail,E0451
+/// // A result cannot be written as a literal outside the core ...
+/// let f = xray_cmk_core::Finding {
+///     rule: xray_cmk_core::rules::ids::XRAY_DEFAULT_ENCRYPTION,
+///     status: xray_cmk_core::Status::Pass,
+/// };
+/// ```
+///
+/// ```compile_fail,E0616
+/// // ... nor changed after it was built: a failure cannot be turned into a pass.
+/// fn hide(f: &mut xray_cmk_core::Finding) {
+///     f.status = xray_cmk_core::Status::Pass;
+/// }
+/// ```
+///
+/// ```
+/// // Reading it goes through the accessors.
+/// fn is_error(f: &xray_cmk_core::Finding) -> bool {
+///     f.status() == xray_cmk_core::Status::Error
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub rule: crate::RuleId,
-    pub status: Status,
-    pub severity: Severity,
-    pub confidence: Confidence,
-    pub account: String,
-    pub region: String,
+    pub(crate) rule: crate::RuleId,
+    pub(crate) status: Status,
+    pub(crate) severity: Severity,
+    pub(crate) confidence: Confidence,
+    pub(crate) account: String,
+    pub(crate) region: String,
     /// The resource judged; stable across a fix so a fail and its later pass share a fingerprint.
-    pub resource: String,
+    pub(crate) resource: String,
     /// The KMS key involved, when there is one.
-    pub key: Option<String>,
-    pub message: String,
+    pub(crate) key: Option<String>,
+    pub(crate) message: String,
     /// The policy exemption that matched this failure, if any.
-    pub suppression: Option<Suppression>,
+    pub(crate) suppression: Option<Suppression>,
     /// Where in the source it was found, for Terraform.
-    pub location: Option<crate::model::SourceLocation>,
+    pub(crate) location: Option<crate::model::SourceLocation>,
     /// Where a live audit read what the result judged; `None` for IaC scans.
-    pub source: Option<crate::model::ReadFrom>,
+    pub(crate) source: Option<crate::model::ReadFrom>,
 }
 
 impl Finding {

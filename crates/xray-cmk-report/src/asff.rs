@@ -20,7 +20,7 @@ fn label(s: Severity) -> &'static str {
 }
 
 fn partition(f: &Finding) -> &str {
-    f.resource
+    f.resource()
         .strip_prefix("arn:")
         .and_then(|r| r.split(':').next())
         .unwrap_or("aws")
@@ -37,51 +37,51 @@ fn reference(docs: &str) -> Option<&str> {
 
 /// One finding in ASFF. `at` is the report time (RFC 3339), used for CreatedAt/UpdatedAt.
 pub fn finding(f: &Finding, at: &str) -> Value {
-    let meta = rules::by_id(f.rule.as_str());
-    let (compliance, workflow) = match f.status {
+    let meta = rules::by_id(f.rule().as_str());
+    let (compliance, workflow) = match f.status() {
         Status::Pass => ("PASSED", "RESOLVED"),
         Status::Fail if f.is_suppressed() => ("FAILED", "SUPPRESSED"),
         Status::Fail => ("FAILED", "NEW"),
         Status::Error => ("NOT_AVAILABLE", "NEW"),
     };
-    let severity = if f.status == Status::Pass {
+    let severity = if f.status() == Status::Pass {
         "INFORMATIONAL"
     } else {
-        label(f.severity)
+        label(f.severity())
     };
-    let region = if f.region == "*" || f.region == "-" {
+    let region = if f.region() == "*" || f.region() == "-" {
         "us-east-1"
     } else {
-        f.region.as_str()
+        f.region()
     };
-    let resource_type = if f.resource.contains(":kms:") {
+    let resource_type = if f.resource().contains(":kms:") {
         "AwsKmsKey"
     } else {
         "Other"
     };
     let mut out = json!({
         "SchemaVersion": SCHEMA_VERSION,
-        "Id": format!("xray-cmk/{}/{}", f.rule, f.fingerprint()),
+        "Id": format!("xray-cmk/{}/{}", f.rule(), f.fingerprint()),
         "ProductArn": format!(
             "arn:{}:securityhub:{region}:{}:product/{}/default",
-            partition(f), f.account, f.account
+            partition(f), f.account(), f.account()
         ),
-        "GeneratorId": format!("xray-cmk/{}", f.rule),
-        "AwsAccountId": f.account,
+        "GeneratorId": format!("xray-cmk/{}", f.rule()),
+        "AwsAccountId": f.account(),
         "Types": ["Software and Configuration Checks/AWS Security Best Practices"],
         "CreatedAt": at,
         "UpdatedAt": at,
         "Severity": { "Label": severity },
-        "Confidence": match f.confidence {
+        "Confidence": match f.confidence() {
             xray_cmk_core::Confidence::High => 100,
             xray_cmk_core::Confidence::Medium => 60,
             xray_cmk_core::Confidence::Low => 20,
         },
-        "Title": meta.map_or(f.rule.as_str(), |m| m.summary),
-        "Description": f.message.chars().take(1024).collect::<String>(),
+        "Title": meta.map_or(f.rule().as_str(), |m| m.summary),
+        "Description": f.message().chars().take(1024).collect::<String>(),
         "Resources": [{
             "Type": resource_type,
-            "Id": f.resource,
+            "Id": f.resource(),
             "Partition": partition(f),
             "Region": region,
         }],
@@ -89,13 +89,13 @@ pub fn finding(f: &Finding, at: &str) -> Value {
         "Workflow": { "Status": workflow },
         "RecordState": "ACTIVE",
         "ProductFields": {
-            "xray-cmk/rule": f.rule,
-            "xray-cmk/region": f.region,
+            "xray-cmk/rule": f.rule(),
+            "xray-cmk/region": f.region(),
         },
     });
     if let Some(url) = meta.and_then(|m| reference(m.docs)) {
         out["Remediation"] = json!({ "Recommendation": {
-            "Text": format!("xray-cmk explain {}", f.rule),
+            "Text": format!("xray-cmk explain {}", f.rule()),
             "Url": url,
         }});
     }

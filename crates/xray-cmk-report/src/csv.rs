@@ -41,22 +41,22 @@ fn field(text: &str) -> String {
 
 fn row(f: &Finding, fingerprint: &str) -> String {
     let (file, line) = f
-        .location
+        .location()
         .as_ref()
         .map_or((String::new(), String::new()), |l| {
             (l.file.clone(), l.line.to_string())
         });
     let cells = [
-        f.account.clone(),
-        f.region.clone(),
-        f.status.as_str().to_owned(),
+        f.account().to_owned(),
+        f.region().to_owned(),
+        f.status().as_str().to_owned(),
         f.is_suppressed().to_string(),
-        f.severity.as_str().to_owned(),
-        f.confidence.as_str().to_owned(),
-        f.rule.to_string(),
-        f.resource.clone(),
-        f.key.clone().unwrap_or_default(),
-        f.message.clone(),
+        f.severity().as_str().to_owned(),
+        f.confidence().as_str().to_owned(),
+        f.rule().to_string(),
+        f.resource().to_owned(),
+        f.key().map(str::to_owned).unwrap_or_default(),
+        f.message().to_owned(),
         file,
         line,
         fingerprint.to_owned(),

@@ -111,29 +111,29 @@ pub struct LocationV1<'a> {
 
 fn result(f: &Finding) -> ResultV1<'_> {
     ResultV1 {
-        rule: f.rule.as_str(),
-        status: f.status.as_str(),
-        severity: f.severity.as_str(),
-        confidence: f.confidence.as_str(),
-        account: &f.account,
-        region: &f.region,
-        resource: &f.resource,
-        key: f.key.as_deref(),
-        message: &f.message,
+        rule: f.rule().as_str(),
+        status: f.status().as_str(),
+        severity: f.severity().as_str(),
+        confidence: f.confidence().as_str(),
+        account: &f.account(),
+        region: &f.region(),
+        resource: &f.resource(),
+        key: f.key(),
+        message: &f.message(),
         suppressed: f.is_suppressed(),
-        exemption: f.suppression.as_ref().map(|e| Exemption {
+        exemption: f.suppression().map(|e| Exemption {
             reason: &e.reason,
             expires: &e.expires,
             expired: e.expired,
         }),
-        location: f.location.as_ref().map(|l| LocationV1 {
+        location: f.location().map(|l| LocationV1 {
             file: &l.file,
             line: l.line,
             column: l.column,
             end_line: l.end_line,
             end_column: l.end_column,
         }),
-        source: f.source.as_ref().map(|s| match s {
+        source: f.source().map(|s| match s {
             ReadFrom::Live => SourceV1::Live,
             ReadFrom::Config(c) => SourceV1::Config {
                 aggregator: &c.aggregator,

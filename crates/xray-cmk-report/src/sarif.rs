@@ -127,32 +127,34 @@ fn rule(meta: &RuleMeta) -> Value {
 /// Identifies a result across commits that move it: rule, file and the resource judged, not the
 /// line.
 fn fingerprint(f: &Finding) -> String {
-    let file = f.location.as_ref().map_or("", |l| l.file.as_str());
-    let digest = Sha256::digest(format!("{}\u{0}{file}\u{0}{}", f.rule, f.resource).as_bytes());
+    let file = f.location().map_or("", |l| l.file.as_str());
+    let digest = Sha256::digest(format!("{}\u{0}{file}\u{0}{}", f.rule(), f.resource()).as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 fn result(f: &Finding, index: usize) -> Option<Value> {
-    let loc = f.location.as_ref()?;
-    let (level, message) = match f.status {
+    let loc = f.location()?;
+    let (level, message) = match f.status() {
         Status::Pass => return None,
         _ if f.is_suppressed() => return None,
-        Status::Fail => (Level::from(f.severity), f.message.clone()),
-        Status::Error if f.rule == rules::IAC_PARSE_ERROR.id => (Level::Error, f.message.clone()),
+        Status::Fail => (Level::from(f.severity()), f.message().to_owned()),
+        Status::Error if f.rule() == rules::IAC_PARSE_ERROR.id => {
+            (Level::Error, f.message().to_owned())
+        }
         Status::Error => (
             Level::Warning,
             format!(
                 "could not be checked (unknown, never a pass): {}",
-                f.message
+                f.message()
             ),
         ),
     };
-    let message = match f.resource.as_str() {
+    let message = match f.resource() {
         "" => message,
         r => format!("{r}: {message}"),
     };
     Some(json!({
-        "ruleId": f.rule,
+        "ruleId": f.rule(),
         "ruleIndex": index,
         "level": level.as_str(),
         "message": { "text": message },
@@ -168,7 +170,7 @@ fn result(f: &Finding, index: usize) -> Option<Value> {
             },
         }],
         "partialFingerprints": { "xrayCmk/v1": fingerprint(f) },
-        "properties": { "confidence": f.confidence.as_str() },
+        "properties": { "confidence": f.confidence().as_str() },
     }))
 }
 
@@ -183,7 +185,7 @@ pub fn render(report: &Report) -> String {
         .findings
         .iter()
         .filter_map(|f| {
-            let index = metas.iter().position(|m| m.id == f.rule)?;
+            let index = metas.iter().position(|m| m.id == f.rule())?;
             result(f, index)
         })
         .collect();

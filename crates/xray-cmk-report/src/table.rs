@@ -37,30 +37,32 @@ fn status(f: &Finding) -> &str {
     if f.is_suppressed() {
         "suppressed"
     } else {
-        f.status.as_str()
+        f.status().as_str()
     }
 }
 
 /// The message, with the exemption that matched it.
 fn message(f: &Finding) -> String {
-    match &f.suppression {
+    match &f.suppression() {
         Some(e) if e.expired => format!(
             "{} [exemption expired {}: {}]",
-            f.message, e.expires, e.reason
+            f.message(),
+            e.expires,
+            e.reason
         ),
-        Some(e) => format!("{} [exempt until {}: {}]", f.message, e.expires, e.reason),
-        None => f.message.clone(),
+        Some(e) => format!("{} [exempt until {}: {}]", f.message(), e.expires, e.reason),
+        None => f.message().to_owned(),
     }
 }
 
 fn cells<'a>(f: &'a Finding, message: &'a str) -> [&'a str; 7] {
     [
-        &f.account,
-        &f.region,
+        &f.account(),
+        &f.region(),
         status(f),
-        f.severity.as_str(),
-        f.rule.as_str(),
-        short_key(f.key.as_deref()),
+        f.severity().as_str(),
+        f.rule().as_str(),
+        short_key(f.key()),
         message,
     ]
 }
@@ -119,7 +121,7 @@ fn shown_status(f: &Finding) -> Status {
     if f.is_suppressed() {
         Status::Pass
     } else {
-        f.status
+        f.status()
     }
 }
 
@@ -144,7 +146,7 @@ pub fn render(report: &Report, color: bool) -> String {
 /// A result the terminal view shows without `--show-passes`: everything but a plain pass (a
 /// suppressed failure is shown, marked).
 fn worth_showing(f: &Finding) -> bool {
-    f.status != Status::Pass
+    f.status() != Status::Pass
 }
 
 /// The audit's terminal view: the failures and errors (every result with `show_passes`) under a
@@ -183,7 +185,7 @@ pub fn render_grouped(report: &Report, color: bool, show_passes: bool) -> String
         }
         let mut group: Option<(&str, &str)> = None;
         for (f, line) in shown.iter().zip(lines) {
-            let here = (f.account.as_str(), f.region.as_str());
+            let here = (f.account(), f.region());
             if group != Some(here) {
                 let title = xray_cmk_core::text::for_terminal(&format!("{} · {}", here.0, here.1))
                     .into_owned();
@@ -213,14 +215,14 @@ pub fn render_grouped(report: &Report, color: bool, show_passes: bool) -> String
 fn by_rule(report: &Report) -> String {
     let mut rules: Vec<(&str, [usize; 4])> = Vec::new();
     for f in &report.findings {
-        let at = match rules.iter().position(|(r, _)| *r == f.rule) {
+        let at = match rules.iter().position(|(r, _)| *r == f.rule()) {
             Some(i) => i,
             None => {
-                rules.push((f.rule.as_str(), [0; 4]));
+                rules.push((f.rule().as_str(), [0; 4]));
                 rules.len() - 1
             }
         };
-        let column = match (f.status, f.is_suppressed()) {
+        let column = match (f.status(), f.is_suppressed()) {
             (Status::Pass, _) => 0,
             (Status::Fail, false) => 1,
             (Status::Fail, true) => 2,
@@ -294,16 +296,16 @@ pub fn render_iac(report: &Report, color: bool) -> String {
         .findings
         .iter()
         .map(|f| {
-            let at = f.location.as_ref().map_or_else(
+            let at = f.location().map_or_else(
                 || "-".to_owned(),
                 |l| format!("{}:{}:{}", l.file, l.line, l.column),
             );
             let cells = [
                 at,
                 status(f).to_owned(),
-                f.severity.as_str().to_owned(),
-                f.rule.to_string(),
-                format!("{} · {}", f.resource, message(f)),
+                f.severity().as_str().to_owned(),
+                f.rule().to_string(),
+                format!("{} · {}", f.resource(), message(f)),
             ];
             (cells, shown_status(f))
         })

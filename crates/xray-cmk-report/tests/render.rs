@@ -158,12 +158,11 @@ fn jsonl_streams_results_then_a_summary() {
 fn text_from_aws_is_escaped_in_the_table() {
     // An error message AWS sent, with a terminal escape and a bidi override in it.
     let mut r = report();
-    let f = r
-        .findings
-        .iter_mut()
-        .find(|f| f.status == xray_cmk_core::Status::Error)
-        .expect("an error result");
-    f.message = "denied \u{1b}]0;pwned\u{7} by \u{202e}txt.exe".into();
+    let meta = xray_cmk_core::rules::ALL[0].meta();
+    r.findings.push(
+        xray_cmk_core::finding::FindingBuilder::new(meta, "111122223333", "eu-north-1", "x")
+            .error("denied \u{1b}]0;pwned\u{7} by \u{202e}txt.exe"),
+    );
     let table = table::render(&r, false);
     assert!(
         table.contains("denied \\u{1b}]0;pwned\\u{7} by \\u{202e}txt.exe"),

@@ -508,15 +508,15 @@ impl Store {
                     .execute(params![
                         id,
                         fingerprint(f),
-                        f.rule.as_str(),
-                        f.status.as_str(),
-                        f.severity.as_str(),
-                        f.confidence.as_str(),
-                        f.account,
-                        f.region,
-                        f.resource,
-                        f.key,
-                        f.message,
+                        f.rule().as_str(),
+                        f.status().as_str(),
+                        f.severity().as_str(),
+                        f.confidence().as_str(),
+                        f.account(),
+                        f.region(),
+                        f.resource(),
+                        f.key(),
+                        f.message(),
                         f.is_suppressed()
                     ])
                     .map_err(sql)?;

@@ -45,14 +45,14 @@ fn record(t: &str, results: &[Finding]) -> kpi::RunRecord {
             .iter()
             .map(|f| kpi::ResultRecord {
                 fingerprint: fingerprint(f),
-                rule: f.rule.to_string(),
-                status: f.status.as_str().to_owned(),
-                severity: f.severity.as_str().to_owned(),
-                account: f.account.clone(),
-                region: f.region.clone(),
-                resource: f.resource.clone(),
-                key_id: f.key.clone(),
-                message: f.message.clone(),
+                rule: f.rule().to_string(),
+                status: f.status().as_str().to_owned(),
+                severity: f.severity().as_str().to_owned(),
+                account: f.account().to_owned(),
+                region: f.region().to_owned(),
+                resource: f.resource().to_owned(),
+                key_id: f.key().map(str::to_owned),
+                message: f.message().to_owned(),
                 suppressed: false,
             })
             .collect(),

@@ -60,7 +60,7 @@ impl IacScan {
         // `evaluate` ordered them by rule; the stable sort keeps that order at one place.
         findings.sort_by(|a, b| {
             let at = |f: &Finding| {
-                f.location
+                f.location()
                     .as_ref()
                     .map(|l| (l.file.clone(), l.line, l.column))
             };

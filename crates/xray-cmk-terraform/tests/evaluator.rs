@@ -9,29 +9,21 @@ use std::time::{Duration, Instant};
 use common::{fixtures, listing, policy};
 use xray_cmk_core::{rules, Confidence, Date, Finding, Observed, Status};
 
-/// Scans `path` (absolute, or relative to the fixtures directory so locations are stable).
-/// Locations are printed relative to the fixtures directory, so the working directory stays.
+/// Scans `path` (absolute, or relative to the fixtures directory). `listing` prints locations
+/// relative to the fixtures directory, so the working directory stays.
 fn judge(path: &str) -> Vec<Finding> {
     let scan = xray_cmk_terraform::scan(&[fixtures().join(path)]);
-    let mut findings = scan.judge(&policy(), Date::new(2026, 12, 1).expect("date"), rules::ALL);
-    let root = format!("{}/", fixtures().display());
-    for f in &mut findings {
-        if let Some(l) = f.location.as_mut() {
-            l.file = l.file.trim_start_matches(&root).to_owned();
-        }
-        f.resource = f.resource.replace(&root, "");
-    }
-    findings
+    scan.judge(&policy(), Date::new(2026, 12, 1).expect("date"), rules::ALL)
 }
 
 fn find<'a>(findings: &'a [Finding], rule: &str, resource: &str) -> Option<&'a Finding> {
     findings
         .iter()
-        .find(|f| f.rule == rule && f.resource.ends_with(resource))
+        .find(|f| f.rule() == rule && f.resource().ends_with(resource))
 }
 
 fn status_of(findings: &[Finding], rule: &str, resource: &str) -> Option<Status> {
-    find(findings, rule, resource).map(|f| f.status)
+    find(findings, rule, resource).map(|f| f.status())
 }
 
 #[test]
@@ -41,8 +33,8 @@ fn operators_and_functions_over_an_unknown_are_unknown() {
     for key in ["compared", "measured", "chosen", "negated", "unevaluated"] {
         let r = find(&f, "kms-rotation-disabled", &format!("aws_kms_key.{key}"))
             .unwrap_or_else(|| panic!("{key} judged"));
-        assert_eq!(r.status, Status::Error, "{key}");
-        assert_eq!(r.confidence, Confidence::Low, "{key}");
+        assert_eq!(r.status(), Status::Error, "{key}");
+        assert_eq!(r.confidence(), Confidence::Low, "{key}");
     }
     assert_eq!(
         status_of(&f, "kms-rotation-disabled", "aws_kms_key.either_way"),
@@ -126,8 +118,10 @@ fn a_count_above_the_bound_is_one_unknown_instance_at_once() {
         start.elapsed()
     );
     insta::assert_snapshot!("eval-count-bound", listing(&f));
-    assert!(f.iter().all(|f| !f.resource.contains("many[0]")));
-    assert!(f.iter().any(|f| f.resource.contains("aws_kms_key.many[*]")));
+    assert!(f.iter().all(|f| !f.resource().contains("many[0]")));
+    assert!(f
+        .iter()
+        .any(|f| f.resource().contains("aws_kms_key.many[*]")));
 }
 
 /// N counted keys and N aliases naming them by index, through the whole scan, N = 10,000: each

@@ -28,8 +28,8 @@ fn judge(path: &str) -> Vec<Finding> {
 fn status_of(findings: &[Finding], rule: &str, resource: &str) -> Option<Status> {
     findings
         .iter()
-        .find(|f| f.rule == rule && f.resource.ends_with(resource))
-        .map(|f| f.status)
+        .find(|f| f.rule() == rule && f.resource().ends_with(resource))
+        .map(|f| f.status())
 }
 
 macro_rules! fixture {
@@ -70,14 +70,14 @@ fn verdicts(findings: &[Finding]) -> std::collections::BTreeSet<String> {
             format!(
                 "{} {} {} {} {}/{} {} {:?} {}",
                 f.fingerprint(),
-                f.rule,
-                f.status.as_str(),
-                f.confidence.as_str(),
-                f.account,
-                f.region,
-                f.resource,
-                f.location,
-                f.message
+                f.rule(),
+                f.status().as_str(),
+                f.confidence().as_str(),
+                f.account(),
+                f.region(),
+                f.resource(),
+                f.location(),
+                f.message()
             )
         })
         .collect()
@@ -146,8 +146,8 @@ fn sibling_modules_with_the_same_addresses_are_judged_apart() {
     );
     let keys: std::collections::BTreeSet<&str> = f
         .iter()
-        .filter(|f| f.rule == "kms-rotation-disabled")
-        .map(|f| f.resource.as_str())
+        .filter(|f| f.rule() == "kms-rotation-disabled")
+        .map(|f| f.resource())
         .collect();
     assert_eq!(keys.len(), 2, "{keys:?}");
 }
@@ -161,9 +161,9 @@ fn the_whole_fixture_tree_is_the_union_of_its_directories() {
 fn an_empty_or_null_policy_is_kms_default_key_policy() {
     let f = judge("empty-policy");
     assert!(
-        f.iter().all(|f| !f.message.contains("JSON")),
+        f.iter().all(|f| !f.message().contains("JSON")),
         "{:#?}",
-        f.iter().map(|f| &f.message).collect::<Vec<_>>()
+        f.iter().map(|f| f.message()).collect::<Vec<_>>()
     );
     for key in ["empty", "null"] {
         assert_eq!(
@@ -184,10 +184,10 @@ fn tracing_only_known_at_apply_is_unknown_and_remote_inputs_are_read_by_name() {
     let verdict = |dir: &str| {
         f.iter()
             .find(|f| {
-                f.rule == "tf-xray-encryption-missing"
-                    && f.resource == format!("tracing-unknown/{dir}")
+                f.rule() == "tf-xray-encryption-missing"
+                    && f.resource() == format!("tracing-unknown/{dir}")
             })
-            .map(|f| (f.status, f.confidence, f.message.clone()))
+            .map(|f| (f.status(), f.confidence(), f.message().to_owned()))
     };
     for (dir, says) in [
         ("var-mode", "tracing_config mode"),
@@ -252,9 +252,9 @@ fn unknowns_are_errors_never_passes() {
     let f = judge("unknowns");
     assert!(!f.is_empty());
     for finding in &f {
-        assert_ne!(finding.status, Status::Pass, "{finding:?}");
-        assert_eq!(finding.status, Status::Error, "{finding:?}");
-        assert_eq!(finding.confidence, xray_cmk_core::Confidence::Low);
+        assert_ne!(finding.status(), Status::Pass, "{finding:?}");
+        assert_eq!(finding.status(), Status::Error, "{finding:?}");
+        assert_eq!(finding.confidence(), xray_cmk_core::Confidence::Low);
     }
 }
 
@@ -263,11 +263,11 @@ fn a_syntax_error_is_an_error_at_its_line_and_the_other_files_are_still_scanned(
     let f = judge("syntax-error");
     let parse = f
         .iter()
-        .find(|f| f.rule == "iac-parse-error")
+        .find(|f| f.rule() == "iac-parse-error")
         .expect("parse error");
-    let at = parse.location.as_ref().expect("location");
+    let at = parse.location().expect("location");
     assert_eq!((at.file.as_str(), at.line), ("syntax-error/broken.tf", 5));
-    assert_eq!(parse.status, Status::Error);
+    assert_eq!(parse.status(), Status::Error);
     assert_eq!(
         status_of(
             &f,
@@ -284,8 +284,8 @@ fn every_rule_that_reads_terraform_fires_somewhere_in_the_fixtures() {
     let all = judge_with(&["."], &policy());
     let failing: std::collections::BTreeSet<&str> = all
         .iter()
-        .filter(|f| f.status == Status::Fail)
-        .map(|f| f.rule.as_str())
+        .filter(|f| f.status() == Status::Fail)
+        .map(|f| f.rule().as_str())
         .collect();
     for rule in rules::ALL.iter().map(|r| r.meta().id.as_str()) {
         if [
@@ -320,14 +320,14 @@ fn the_generated_module_scans_clean() {
     });
     let not_passing: Vec<&Finding> = findings
         .iter()
-        .filter(|f| f.status != Status::Pass)
+        .filter(|f| f.status() != Status::Pass)
         .collect();
     assert!(not_passing.is_empty(), "{not_passing:#?}\n{text}");
     // Key and X-Ray rules all judged it: nothing was skipped as unknown.
     assert!(findings
         .iter()
-        .any(|f| f.rule == "kms-key-policy-xray-access"));
-    assert!(findings.iter().any(|f| f.rule == "xray-key-not-approved"));
+        .any(|f| f.rule() == "kms-key-policy-xray-access"));
+    assert!(findings.iter().any(|f| f.rule() == "xray-key-not-approved"));
     assert!(text.contains("data \"aws_iam_policy_document\" \"xray_key\""));
     assert!(text.contains("resource \"aws_kms_alias\" \"xray\""));
 }
@@ -338,10 +338,10 @@ fn what_a_called_module_declares_is_as_sure_as_the_call() {
     let verdict = |env: &str| {
         f.iter()
             .find(|f| {
-                f.rule == "tf-xray-encryption-missing"
-                    && f.resource == format!("module-calls/envs/{env}")
+                f.rule() == "tf-xray-encryption-missing"
+                    && f.resource() == format!("module-calls/envs/{env}")
             })
-            .map(|f| (f.status, f.message.clone()))
+            .map(|f| (f.status(), f.message().to_owned()))
             .unwrap_or_else(|| panic!("{env}: no result"))
     };
     assert_eq!(verdict("always").0, Status::Pass);
@@ -421,7 +421,7 @@ fn module_instances_are_judged_with_their_callers_arguments() {
         rotation("envs/each", "module.spare[1].aws_kms_key.this"),
         Status::Fail
     );
-    assert!(!f.iter().any(|f| f.resource.contains("module.none")));
+    assert!(!f.iter().any(|f| f.resource().contains("module.none")));
     // Nested counted calls.
     assert_eq!(
         rotation(
@@ -441,15 +441,15 @@ fn module_instances_are_judged_with_their_callers_arguments() {
     let unpassed = f
         .iter()
         .find(|f| {
-            f.rule == "kms-rotation-disabled"
-                && f.resource
+            f.rule() == "kms-rotation-disabled"
+                && f.resource()
                     .ends_with(&key("envs/unpassed", "module.key.aws_kms_key.this"))
         })
         .expect("unpassed");
-    assert_eq!(unpassed.status, Status::Error);
+    assert_eq!(unpassed.status(), Status::Error);
     assert!(
-        unpassed.message.contains("var.rotate has no value"),
+        unpassed.message().contains("var.rotate has no value"),
         "{}",
-        unpassed.message
+        unpassed.message()
     );
 }

@@ -319,7 +319,7 @@ async fn gather(
                 for f in &findings {
                     tally
                         .to_hub
-                        .entry((f.account.clone(), f.region.clone()))
+                        .entry((f.account().to_owned(), f.region().to_owned()))
                         .or_default()
                         .push(asff::finding(f, generated_at));
                 }
@@ -328,7 +328,7 @@ async fn gather(
                 scan.inventory.targets.len(),
                 findings
                     .iter()
-                    .any(|f| f.status == xray_cmk_core::Status::Error),
+                    .any(|f| f.status() == xray_cmk_core::Status::Error),
                 listed,
             );
             if let Some(r) = recording.as_mut() {
@@ -509,7 +509,7 @@ impl<'p> Sink<'p> {
         for f in &findings {
             self.summary.add(f);
             if f.is_open_failure() {
-                self.open_failure_severities.insert(f.severity);
+                self.open_failure_severities.insert(f.severity());
             }
         }
         match self.format {

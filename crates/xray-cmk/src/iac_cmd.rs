@@ -37,7 +37,7 @@ pub(crate) fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
     // Each list is in source order; the stable sort keeps rule order at one place.
     findings.sort_by(|a, b| {
         let at = |f: &xray_cmk_core::Finding| {
-            f.location
+            f.location()
                 .as_ref()
                 .map(|l| (l.file.clone(), l.line, l.column))
         };
@@ -64,8 +64,8 @@ pub(crate) fn scan(args: &IacScanArgs, color: bool) -> Result<Exit> {
     };
     let failing = findings
         .iter()
-        .any(|f| f.is_open_failure() && f.severity >= args.fail_on);
-    let unknown = findings.iter().any(|f| f.status == Status::Error);
+        .any(|f| f.is_open_failure() && f.severity() >= args.fail_on);
+    let unknown = findings.iter().any(|f| f.status() == Status::Error);
     let exit = if unknown {
         Exit::Incomplete
     } else if failing {

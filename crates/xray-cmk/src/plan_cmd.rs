@@ -84,8 +84,8 @@ async fn run_async(args: PlanArgs) -> Result<Exit> {
         });
         for f in &findings {
             summary.add(f);
-            let at = format!("{}/{}", f.account, f.region);
-            if f.status == Status::Error && !unread.contains(&at) {
+            let at = format!("{}/{}", f.account(), f.region());
+            if f.status() == Status::Error && !unread.contains(&at) {
                 unread.push(at);
             }
         }

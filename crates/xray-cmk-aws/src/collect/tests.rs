@@ -1082,21 +1082,21 @@ trace_readers = ["arn:aws:iam::{account}:user/Reader", "arn:aws:iam::{account}:r
     });
     let access = findings
         .iter()
-        .find(|f| f.rule == "kms-key-policy-xray-access")
+        .find(|f| f.rule() == "kms-key-policy-xray-access")
         .expect("judged");
     assert_eq!(
-        access.status,
+        access.status(),
         xray_cmk_core::Status::Fail,
         "{}",
-        access.message
+        access.message()
     );
     assert!(
-        access.message.contains("XrayAdmin kms:DescribeKey")
+        access.message().contains("XrayAdmin kms:DescribeKey")
             && access
-                .message
+                .message()
                 .contains("Ghost kms:Decrypt in eu-west-1: the principal does not exist"),
         "{}",
-        access.message
+        access.message()
     );
 }
 

@@ -41,16 +41,16 @@ pub fn listing(findings: &[Finding]) -> String {
     findings
         .iter()
         .map(|f| {
-            let at = f.location.as_ref().map_or_else(
+            let at = f.location().map_or_else(
                 || "-".to_owned(),
                 |l| format!("{}:{}:{}", l.file, l.line, l.column),
             );
             format!(
                 "{at} {} {} {}: {}",
-                f.status.as_str(),
-                f.rule,
-                f.resource,
-                f.message
+                f.status().as_str(),
+                f.rule(),
+                f.resource(),
+                f.message()
             )
         })
         .collect::<Vec<_>>()

@@ -15,15 +15,22 @@ pub fn policy() -> OrgPolicy {
     OrgPolicy::parse(&text, "xray-cmk.toml", &known).expect("valid policy")
 }
 
+/// Paths are printed relative to the fixtures directory, so the listing does not depend on
+/// where the checkout is.
 pub fn listing(findings: &[Finding]) -> String {
+    let root = format!("{}/", fixtures().display());
     findings
         .iter()
         .map(|f| {
-            let at = f.location.as_ref().map_or_else(
+            let at = f.location().map_or_else(
                 || "-".to_owned(),
-                |l| format!("{}:{}:{}", l.file, l.line, l.column),
+                |l| {
+                    let file = l.file.trim_start_matches(&root);
+                    format!("{file}:{}:{}", l.line, l.column)
+                },
             );
-            format!("{at} {} {} {}", f.status.as_str(), f.rule, f.resource)
+            let resource = f.resource().replace(&root, "");
+            format!("{at} {} {} {resource}", f.status().as_str(), f.rule())
         })
         .collect::<Vec<_>>()
         .join("\n")

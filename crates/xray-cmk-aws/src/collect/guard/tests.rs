@@ -317,7 +317,7 @@ async fn an_unreadable_input_makes_the_rule_an_error() {
     });
     let status: Vec<(&str, xray_cmk_core::Status)> = findings
         .iter()
-        .map(|f| (f.rule.as_str(), f.status))
+        .map(|f| (f.rule().as_str(), f.status()))
         .collect();
     assert_eq!(
         status,
