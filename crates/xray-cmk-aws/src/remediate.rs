@@ -24,7 +24,7 @@ use xray_cmk_core::{CollectionError, ErrorKind, KeyManager, KeyState};
 
 use crate::collect::ClientSource;
 use crate::error::classify;
-use crate::verify::{check, VerifyOptions};
+use crate::verify::{check, VerifyError, VerifyOptions};
 
 /// Every AWS action `apply` and `verify` may call besides the audit's, as IAM names them.
 /// `xray-cmk iam-policy --mode remediate` prints them; an end-to-end test checks that apply calls
@@ -244,6 +244,9 @@ enum StepError {
     /// The step must not run: a precondition failed, the plan is malformed, a key is not the
     /// planned one.
     Refused(String),
+    /// The step ran, and what it checks did not hold: X-Ray refused the new trace, or did not
+    /// give it back.
+    Unverified(String),
 }
 
 impl StepError {
@@ -269,6 +272,7 @@ impl StepError {
                 message: f(&message),
             },
             StepError::Refused(message) => StepError::Refused(f(&message)),
+            StepError::Unverified(message) => StepError::Unverified(f(&message)),
         }
     }
 
@@ -276,13 +280,15 @@ impl StepError {
     fn failed_call(&self) -> Option<ErrorKind> {
         match self {
             StepError::Call { kind, .. } => Some(*kind),
-            StepError::Refused(_) => None,
+            StepError::Refused(_) | StepError::Unverified(_) => None,
         }
     }
 
     fn into_message(self) -> String {
         match self {
-            StepError::Call { message, .. } | StepError::Refused(message) => message,
+            StepError::Call { message, .. }
+            | StepError::Refused(message)
+            | StepError::Unverified(message) => message,
         }
     }
 }
@@ -290,7 +296,9 @@ impl StepError {
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StepError::Call { message, .. } | StepError::Refused(message) => f.write_str(message),
+            StepError::Call { message, .. }
+            | StepError::Refused(message)
+            | StepError::Unverified(message) => f.write_str(message),
         }
     }
 }
@@ -637,10 +645,18 @@ impl Runner<'_> {
                 if self.opts.dry_run {
                     return Ok((Outcome::NotRun, "would verify (dry run)".to_owned()));
                 }
+                // A check that could not be made is the AWS call that failed (its kind says why,
+                // and that the target is unknown); one that was made and failed is not a refusal.
                 check(&self.xray, &self.kms, Some(self.caller), self.opts.verify)
                     .await
                     .map(|m| (Outcome::Done, m))
-                    .map_err(|e| StepError::Refused(e.detail()))
+                    .map_err(|e| match e {
+                        VerifyError::Unchecked(err) => StepError::Call {
+                            kind: err.kind,
+                            message: err.to_string(),
+                        },
+                        VerifyError::Failed(why) => StepError::Unverified(why),
+                    })
             }
         }
     }
@@ -1359,6 +1375,52 @@ mod tests {
                             .build()
                     }),
             ]
+        }
+
+        /// The verify step's two ways to fail: a check that could not be made is the failed call
+        /// (the target is unknown, with the call's kind), one that X-Ray answered with a refusal
+        /// of the segment is a failure of the step, and neither is a refusal of the plan.
+        #[tokio::test]
+        async fn a_verify_that_could_not_be_made_is_the_failed_call_not_a_refusal() {
+            use aws_sdk_xray::operation::put_trace_segments::PutTraceSegmentsOutput;
+            use aws_sdk_xray::types::UnprocessedTraceSegment;
+            let opts = opts();
+            let verify = Step {
+                action: Action::Verify,
+                precondition: Precondition::None,
+                because: "xray-default-encryption".into(),
+            };
+            let denied = mock!(aws_sdk_xray::Client::put_trace_segments).then_http_response(|| {
+                crate::collect::tests::wire(
+                    400,
+                    None,
+                    r#"{"__type":"AccessDeniedException","message":"not authorized to perform: xray:PutTraceSegments"}"#,
+                )
+            });
+            let refused = mock!(aws_sdk_xray::Client::put_trace_segments).then_output(|| {
+                PutTraceSegmentsOutput::builder()
+                    .unprocessed_trace_segments(
+                        UnprocessedTraceSegment::builder()
+                            .error_code("KMSAccessDenied")
+                            .message("no access")
+                            .build(),
+                    )
+                    .build()
+            });
+            for (rule, kind) in [(&denied, Some(ErrorKind::AccessDenied)), (&refused, None)] {
+                let mut runner = Runner {
+                    xray: mock_client!(aws_sdk_xray, RuleMode::MatchAny, [rule], |c| c
+                        .retry_config(aws_config::retry::RetryConfig::disabled())),
+                    ..runner(kms(&[]), &opts)
+                };
+                let err = runner.step(&verify).await.expect_err("not verified");
+                assert_eq!(err.failed_call(), kind, "{err}");
+                assert!(!matches!(err, StepError::Refused(_)), "{err}");
+                match kind {
+                    Some(_) => assert!(err.to_string().contains("xray:PutTraceSegments"), "{err}"),
+                    None => assert!(err.to_string().contains("KMSAccessDenied"), "{err}"),
+                }
+            }
         }
 
         #[tokio::test]

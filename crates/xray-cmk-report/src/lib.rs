@@ -11,6 +11,7 @@ pub mod json_v1;
 pub mod kpi;
 pub mod sarif;
 pub mod table;
+pub mod verify;
 
 use xray_cmk_core::{Finding, Summary};
 

@@ -43,7 +43,7 @@ fn status(f: &Finding) -> &str {
 
 /// The message, with the exemption that matched it.
 fn message(f: &Finding) -> String {
-    match &f.suppression() {
+    match f.suppression() {
         Some(e) if e.expired => format!(
             "{} [exemption expired {}: {}]",
             f.message(),
@@ -57,8 +57,8 @@ fn message(f: &Finding) -> String {
 
 fn cells<'a>(f: &'a Finding, message: &'a str) -> [&'a str; 7] {
     [
-        &f.account(),
-        &f.region(),
+        f.account(),
+        f.region(),
         status(f),
         f.severity().as_str(),
         f.rule().as_str(),

@@ -7,7 +7,6 @@
 
 use crate::out::{out, outln};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use xray_cmk_core::remediation::apply::{
 };
 use xray_cmk_core::remediation::plan::{acting_principal, Plan, TargetPlan};
 use xray_cmk_core::{CollectionError, Needs};
+use xray_cmk_report::verify as verify_table;
 
 use crate::audit::{now, prepare, Prepared};
 use crate::cli::{ApplyArgs, VerifyArgs};
@@ -739,13 +739,22 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
         );
     }
 
-    let mut rows: Vec<(String, String, Result<String, VerifyError>)> = Vec::new();
+    let mut rows: Vec<verify_table::Row> = Vec::new();
+    let row = |account: &str, region: String, res: Result<String, VerifyError>| verify_table::Row {
+        account: account.to_owned(),
+        region,
+        outcome: match res {
+            Ok(seen) => verify_table::Outcome::Verified(seen),
+            Err(e @ VerifyError::Failed(_)) => verify_table::Outcome::Failed(e.to_string()),
+            Err(e @ VerifyError::Unchecked(_)) => verify_table::Outcome::Unchecked(e.to_string()),
+        },
+    };
     for (account, r) in &reached {
         let (clients, regions) = match r {
             Ok(ok) => ok,
             Err(err) => {
-                rows.push((
-                    account.clone(),
+                rows.push(row(
+                    account,
                     "*".into(),
                     Err(VerifyError::Unchecked(err.clone())),
                 ));
@@ -770,38 +779,14 @@ async fn verify_all(args: VerifyArgs) -> Result<Exit> {
             .buffer_unordered(8)
             .collect()
             .await;
-        rows.extend(done.into_iter().map(|(r, res)| (account.clone(), r, res)));
+        rows.extend(done.into_iter().map(|(r, res)| row(account, r, res)));
     }
-    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    let mut out = String::new();
-    let (mut ok, mut failed, mut unchecked) = (0, 0, 0);
-    for (account, region, res) in &rows {
-        let (word, msg) = match res {
-            Ok(m) => {
-                ok += 1;
-                ("ok", m.clone())
-            }
-            Err(e @ VerifyError::Failed(_)) => {
-                failed += 1;
-                ("FAILED", e.to_string())
-            }
-            Err(e @ VerifyError::Unchecked(_)) => {
-                unchecked += 1;
-                ("ERROR", e.to_string())
-            }
-        };
-        let _ = writeln!(out, "{account} {region:<15} {word:<7} {msg}");
-    }
-    let _ = writeln!(
-        out,
-        "\n{} targets · {ok} verified · {failed} failed · {unchecked} could not be checked",
-        rows.len()
-    );
+    let (out, counts) = verify_table::render(rows);
     out!("{out}");
     // Unknown is never a pass: a target that could not be checked makes the run incomplete.
-    Ok(if unchecked > 0 {
+    Ok(if counts.unchecked > 0 {
         Exit::Incomplete
-    } else if failed > 0 {
+    } else if counts.failed > 0 {
         Exit::Findings
     } else {
         Exit::Clean
