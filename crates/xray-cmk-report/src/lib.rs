@@ -9,6 +9,7 @@ pub mod history;
 pub mod html;
 pub mod json_v1;
 pub mod kpi;
+pub mod plan;
 pub mod sarif;
 pub mod table;
 pub mod verify;
